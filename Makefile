@@ -1,0 +1,44 @@
+# Everything a fresh machine needs: `make run` (gateway + embedded sandbox) and `make test` (every test).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+INDEX_STAMP := .index/.built-stamp
+CORPUS := $(wildcard docs_corpus/*.md)
+
+.PHONY: run test install index node system-deps bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+# The docs index is rebuilt when it is missing or older than any page of the corpus.
+index: $(INDEX_STAMP)
+
+$(INDEX_STAMP): $(STAMP) $(CORPUS) $(wildcard search/*.py)
+	$(VENV)/bin/statuspal-mcp build-index
+	touch $@
+
+run: $(STAMP) $(INDEX_STAMP)
+	$(VENV)/bin/statuspal-mcp serve
+
+# Debian packages the tests drive for real: redis-server, Chromium, wrk (benchmarks).
+system-deps:
+	@bash scripts/install_system_deps.sh
+
+# Node 22 from the npm registry, with the MCP conformance suite and Inspector CLI, under .node/.
+node:
+	@bash scripts/install_node.sh
+
+test: $(STAMP) $(INDEX_STAMP) system-deps node
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP) $(INDEX_STAMP) system-deps
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .index .node

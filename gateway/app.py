@@ -1,0 +1,64 @@
+"""Builds the aiohttp application: services first, then routes, then the start-up and shutdown hooks.
+
+Reading order for a request: `gateway.transport` (HTTP rules of Streamable HTTP) → `gateway.credentials`
+(header → API key) → `gateway.protocol` (JSON-RPC / MCP methods) → `gateway.tools` (one module per
+StatusPal resource) → `gateway.statuspal.client` (the upstream call).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway import ops, transport
+from gateway.config import Settings
+from gateway.credentials import CredentialResolver
+from gateway.log import access_logger_middleware
+from gateway.metrics import Metrics
+from gateway.oauth import routes as oauth_routes
+from gateway.sealing import Keyring
+from gateway.state import GATEWAY, Gateway
+from gateway.statuspal.client import StatusPalClient
+from gateway.statuspal.endpoints import EndpointTable
+from gateway.store import open_store
+from gateway.tools.catalogue import build_catalogue
+from search.index import DocsIndex
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The gateway as an aiohttp application (the sandbox, when embedded, is started by the CLI beside it)."""
+    app = web.Application(
+        client_max_size=settings.server.max_body_bytes,
+        middlewares=[access_logger_middleware],
+    )
+    upstream = StatusPalClient(settings.statuspal, EndpointTable(settings.statuspal.endpoints))
+    keyring = Keyring.from_settings(settings)
+    store = open_store(settings)
+    metrics = Metrics()
+    docs = DocsIndex(settings.path(settings.search.index_dir), settings.search)
+    gateway = Gateway(
+        settings=settings,
+        upstream=upstream,
+        credentials=CredentialResolver(settings, upstream, keyring, store),
+        catalogue=build_catalogue(settings),
+        keyring=keyring,
+        store=store,
+        metrics=metrics,
+        docs=docs,
+    )
+    app[GATEWAY] = gateway
+
+    transport.setup_routes(app)
+    oauth_routes.setup_routes(app)
+    ops.setup_routes(app)
+
+    async def lifecycle(app: web.Application):
+        await upstream.start()
+        await store.start()
+        docs.start_watching()
+        yield
+        await docs.stop_watching()
+        await upstream.close()
+        await store.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

@@ -1,0 +1,37 @@
+"""The per-process services every handler reads, stored once on the aiohttp application.
+
+Handlers get them with ``request.app[GATEWAY]``; nothing here is per-user, so any instance can answer
+any request (DESIGN decision 2). Per-user data lives in the request's credentials only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from gateway.config import Settings
+    from gateway.credentials import CredentialResolver
+    from gateway.metrics import Metrics
+    from gateway.sealing import Keyring
+    from gateway.statuspal.client import StatusPalClient
+    from gateway.store import Store
+    from gateway.tools.catalogue import Catalogue
+
+
+@dataclass
+class Gateway:
+    settings: "Settings"
+    upstream: "StatusPalClient"
+    credentials: "CredentialResolver"
+    catalogue: "Catalogue"
+    keyring: "Keyring"
+    store: "Store"
+    metrics: "Metrics"
+    # search.index.DocsIndex, or None when no index has been built yet (readyz then says not ready).
+    docs: Any = None
+
+
+GATEWAY = web.AppKey("gateway", Gateway)
