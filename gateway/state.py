@@ -30,8 +30,10 @@ class Gateway:
     keyring: "Keyring"
     store: "Store"
     metrics: "Metrics"
-    # search.index.DocsIndex, or None when no index has been built yet (readyz then says not ready).
+    # search.index.DocsIndex (readyz says not ready until an index is loaded).
     docs: Any = None
+    # gateway.resources.DocsResources: the docs pages as MCP resources.
+    resources: Any = None
 
 
 GATEWAY = web.AppKey("gateway", Gateway)
