@@ -1,0 +1,165 @@
+"""Shared fixtures: real servers on ephemeral loopback ports.
+
+Sockets are bound before the settings are built, so the gateway's `public_url`, allowed hosts and the
+port it serves on always agree (no race for a "free" port between picking and binding it).
+"""
+
+from __future__ import annotations
+
+import socket
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Mapping
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from gateway.config import DEFAULT_CONFIG, Settings, load_settings
+from gateway.statuspal.endpoints import EndpointTable
+
+DEMO_KEY = "sk_sandbox_demo"
+
+
+def bound_socket(host: str = "127.0.0.1") -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+@dataclass
+class RunningServer:
+    url: str
+    app: web.Application
+    settings: Settings | None = None
+
+    @property
+    def mcp_url(self) -> str:
+        return f"{self.url}/mcp"
+
+
+@asynccontextmanager
+async def serve_app(app: web.Application, sock: socket.socket) -> AsyncIterator[str]:
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
+    await runner.setup()
+    site = web.SockSite(runner, sock)
+    await site.start()
+    host, port = sock.getsockname()[:2]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+def gateway_settings(
+    port: int,
+    upstream_url: str,
+    env: Mapping[str, str] | None = None,
+    **sections: Mapping[str, Any],
+) -> Settings:
+    """Settings for a test gateway on `port` whose upstream is `upstream_url` (a sandbox)."""
+    origin = f"http://127.0.0.1:{port}"
+    overrides: dict[str, dict[str, Any]] = {
+        "server": {
+            "port": port,
+            "public_url": origin,
+            "allowed_hosts": (f"127.0.0.1:{port}", f"localhost:{port}"),
+            "allowed_origins": (origin, f"http://localhost:{port}"),
+        },
+        "statuspal": {"base_url": f"{upstream_url}/api/v1", "retry_backoff_seconds": 0.01},
+        "sandbox": {"embedded": False},
+    }
+    for name, values in sections.items():
+        overrides.setdefault(name, {}).update(values)
+    return load_settings(DEFAULT_CONFIG, env=env or {}, overrides=overrides)
+
+
+@pytest.fixture(scope="session")
+async def sandbox() -> AsyncIterator[RunningServer]:
+    """One sandbox for the session; tests that need a clean slate call POST /_sandbox/reset."""
+    from gateway.config import SandboxSettings
+    from sandbox.app import create_sandbox_app
+
+    app = create_sandbox_app(SandboxSettings(embedded=False, port=0), EndpointTable())
+    sock = bound_socket()
+    async with serve_app(app, sock) as url:
+        yield RunningServer(url=url, app=app)
+
+
+@pytest.fixture(scope="session")
+def sandbox_url(sandbox: RunningServer) -> str:
+    return sandbox.url
+
+
+@pytest.fixture
+async def sandbox_admin(sandbox_url: str) -> AsyncIterator["SandboxAdmin"]:
+    async with aiohttp.ClientSession() as http:
+        admin = SandboxAdmin(sandbox_url, http)
+        await admin.reset()
+        yield admin
+        await admin.faults()
+
+
+@dataclass
+class SandboxAdmin:
+    """The sandbox's admin endpoints, for tests that inject faults or inspect what reached the upstream."""
+
+    url: str
+    http: aiohttp.ClientSession
+
+    async def reset(self) -> None:
+        async with self.http.post(f"{self.url}/_sandbox/reset") as r:
+            assert r.status in (200, 204), await r.text()
+
+    async def faults(self, **faults: Any) -> None:
+        async with self.http.post(f"{self.url}/_sandbox/faults", json=faults) as r:
+            assert r.status in (200, 204), await r.text()
+
+    async def add_key(self, key: str, revoked: bool = False) -> None:
+        async with self.http.post(f"{self.url}/_sandbox/keys", json={"key": key, "revoked": revoked}) as r:
+            assert r.status in (200, 201, 204), await r.text()
+
+    async def requests(self) -> list[dict[str, Any]]:
+        async with self.http.get(f"{self.url}/_sandbox/requests") as r:
+            body = await r.json()
+            return body["data"] if isinstance(body, dict) and "data" in body else body
+
+    async def clear_requests(self) -> None:
+        async with self.http.delete(f"{self.url}/_sandbox/requests") as r:
+            assert r.status in (200, 204), await r.text()
+
+
+@pytest.fixture
+async def make_gateway(sandbox_url: str):
+    """Factory: `await make_gateway(server={...}, oauth={...}, env={...})` → RunningServer, stopped after the test."""
+    from gateway.app import create_app
+
+    stack: list[Any] = []
+
+    async def factory(env: Mapping[str, str] | None = None, **sections: Mapping[str, Any]) -> RunningServer:
+        sock = bound_socket()
+        port = sock.getsockname()[1]
+        settings = gateway_settings(port, sandbox_url, env=env, **sections)
+        app = create_app(settings)
+        cm = serve_app(app, sock)
+        url = await cm.__aenter__()
+        stack.append(cm)
+        return RunningServer(url=url, app=app, settings=settings)
+
+    yield factory
+    for cm in reversed(stack):
+        await cm.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def gateway(make_gateway, sandbox_admin) -> RunningServer:
+    """A gateway in front of a freshly reset sandbox, with default settings."""
+    return await make_gateway()
+
+
+@pytest.fixture
+def gateway_url(gateway: RunningServer) -> str:
+    return gateway.url
