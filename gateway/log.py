@@ -1,0 +1,205 @@
+"""Structured logs (one JSON object a line on stderr) with redaction at the logger, and the access middleware.
+
+Redaction lives in the one formatter every record passes through, not at call sites: a developer who
+logs `exc`, a header dict or an upstream error body cannot leak a secret by forgetting a helper. The
+formatter scrubs the message, every extra field (by name and by value, recursively) and the rendered
+stack trace before anything is written. It recognises values by shape as well as by name, because a
+key pasted into the wrong field or echoed in an upstream error message has no helpful name around it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import sys
+import time
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from gateway.config import Settings
+from gateway.state import GATEWAY
+
+REDACTED = "[REDACTED]"
+
+# Set by whoever resolves credentials (the transport), read by the access line: which key, never the key.
+KEY_ID = web.RequestKey("key_id", str)
+REQUEST_ID = web.RequestKey("request_id", str)
+
+# Field names whose values are always secret, compared after lower-casing and turning "-" into "_".
+_SECRET_NAMES = frozenset({
+    "key", "api_key", "apikey", "x_api_key", "token", "access_token", "refresh_token", "id_token", "code",
+    "code_verifier", "secret", "client_secret", "webhook_secret", "password", "authorization",
+    "proxy_authorization", "cookie", "set_cookie", "sealing_keys", "redis_url",
+})
+_SECRET_SUFFIXES = ("_token", "_secret", "_password")
+
+_NAME_ALTERNATION = "|".join(sorted((re.escape(n) for n in _SECRET_NAMES | {"x-api-key", "set-cookie", "proxy-authorization"}), key=len, reverse=True))
+_VALUE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Authorization schemes, wherever they appear (a header echoed in an error, a curl line).
+    (re.compile(r"\b(Bearer|Basic)\s+[^\s\"',;]+", re.IGNORECASE), rf"\1 {REDACTED}"),
+    # name=value in query strings, form bodies and "k=v" log prose.
+    (re.compile(rf"(?i)(?<![A-Za-z0-9_])({_NAME_ALTERNATION})=[^&\s\"',;]*"), rf"\1={REDACTED}"),
+    # "name": "value" / 'name': 'value' in JSON or Python reprs embedded in a message.
+    (re.compile(rf"(?i)([\"']({_NAME_ALTERNATION})[\"']\s*:\s*)([\"'])(?:\\.|(?!\3).)*\3"), rf"\1\3{REDACTED}\3"),
+    # "Authorization: …" style header lines (a dumped request).
+    (re.compile(r"(?im)^(\s*(authorization|proxy-authorization|cookie|set-cookie|x-api-key)\s*:\s*).+$"), rf"\1{REDACTED}"),
+    # StatusPal API keys and webhook secrets by their prefixes.
+    (re.compile(r"\b(sk|whs)_[A-Za-z0-9_\-]+"), rf"\1_{REDACTED}"),
+    # Compact JWS/JWE (three or five base64url segments; the header always starts with "eyJ").
+    (re.compile(r"\beyJ[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*)?"), REDACTED),
+)
+# One cheap pre-check so the common case (nothing secret-looking) costs a single regex scan.
+_MAYBE_SECRET = re.compile(rf"(?i)bearer|basic|token|sk_|whs_|eyJ|{_NAME_ALTERNATION}")
+
+
+def redact_text(text: str) -> str:
+    """Scrub secret-looking substrings from free text."""
+    if not _MAYBE_SECRET.search(text):
+        return text
+    for pattern, replacement in _VALUE_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def is_secret_name(name: str) -> bool:
+    norm = name.lower().replace("-", "_")
+    return norm in _SECRET_NAMES or norm.endswith(_SECRET_SUFFIXES)
+
+
+def redact_value(value: Any, depth: int = 0) -> Any:
+    """Scrub a structured value: secret-named fields are replaced whole, strings are scrubbed by shape."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if depth > 8:
+        return REDACTED  # deep structures are never worth the risk or the time
+    if isinstance(value, dict):
+        return {
+            str(k): (REDACTED if is_secret_name(str(k)) and v not in (None, "") else redact_value(v, depth + 1))
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [redact_value(v, depth + 1) for v in value]
+    if hasattr(value, "items"):  # multidicts (aiohttp headers), mappings
+        return redact_value(dict(value.items()), depth)
+    return redact_text(str(value))
+
+
+# Attributes every LogRecord has; anything else on a record came from `extra=` and is logged as a field.
+_RECORD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: ts, level, logger, msg, the extra fields, and a redacted `exc` if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        try:
+            entry: dict[str, Any] = {
+                "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+                "level": record.levelname,
+                "logger": record.name,
+                "msg": redact_text(record.getMessage()),
+            }
+            for name, value in record.__dict__.items():
+                if name in _RECORD_ATTRS or name in entry:
+                    continue
+                entry[name] = REDACTED if is_secret_name(name) and value not in (None, "") else redact_value(value)
+            if record.exc_info:
+                entry["exc"] = redact_text(self.formatException(record.exc_info))
+            elif record.stack_info:
+                entry["stack"] = redact_text(record.stack_info)
+            return orjson.dumps(entry, default=str).decode()
+        except Exception:  # a broken record must neither crash the caller nor fall back to printing raw args
+            return orjson.dumps({"level": "ERROR", "logger": "gateway.log", "msg": "a log record could not be formatted",
+                                 "source": f"{record.name}:{record.lineno}"}).decode()
+
+
+def configure_logging(settings: Settings) -> None:
+    """Route every logger through one stderr handler with the redacting JSON formatter."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(settings.logging.level.upper())
+    # aiohttp's own access log prints the request line with its query string and can be configured to
+    # print headers; ours replaces it. Turned off here too in case a runner is built with the default.
+    logging.getLogger("aiohttp.access").disabled = True
+    logging.captureWarnings(True)
+    # logging's fallback for a failing handler prints the raw message and arguments to stderr.
+    logging.raiseExceptions = False
+
+
+access_log = logging.getLogger("gateway.access")
+error_log = logging.getLogger("gateway.error")
+
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._\-]{1,64}")
+
+
+def _route_of(request: web.Request) -> str:
+    """The route template (bounded label set); unmatched paths are folded together."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def access_logger_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Request id, one access line, metrics, and a JSON 500 (no stack trace) for anything uncaught.
+
+    The logged path never includes the query string: OAuth redirects and badly written clients put
+    codes and keys there. The request id is echoed so an operator can match a user's report to a line.
+    """
+    incoming = request.headers.get("X-Request-Id", "")
+    request_id = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(8)
+    request[REQUEST_ID] = request_id
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        if not response.prepared:  # a streamed (SSE) answer has already sent its headers
+            response.headers["X-Request-Id"] = request_id
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        exc.headers["X-Request-Id"] = request_id
+        raise
+    except asyncio.CancelledError:
+        status = 499  # the client went away (or the server stopped) before an answer was written
+        raise
+    except Exception:
+        error_log.exception("unhandled error", extra={"request_id": request_id, "path": request.path})
+        return web.json_response(
+            {"error": "internal_error", "message": "The gateway hit an unexpected error; quote this request id when reporting it.",
+             "request_id": request_id},
+            status=500,
+            headers={"X-Request-Id": request_id},
+        )
+    finally:
+        elapsed = time.perf_counter() - started
+        route = _route_of(request)
+        gateway = request.app.get(GATEWAY)
+        if gateway is not None:
+            gateway.metrics.observe_request(route, status, elapsed, request.method)
+        access_log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "route": route,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 3),
+                "request_id": request_id,
+                "key_id": request.get(KEY_ID),
+            },
+        )

@@ -1,0 +1,100 @@
+"""Process metrics in the Prometheus text exposition format (version 0.0.4), written by hand.
+
+Why not `prometheus_client`: we need four families and one histogram, all updated from one event loop
+thread, so plain dicts keyed by label tuples are enough. That keeps the per-request cost to a dict
+update and a bisect (the access middleware runs on every request, including the benchmarked hot path),
+and avoids the client library's locks, global registry and multiprocess machinery.
+
+Label values are bounded by construction: routes are the application's route templates (never raw
+paths), methods are folded to a fixed set, tools are catalogue names and endpoints are table names,
+so an attacker cannot grow the label space by sending odd URLs.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import defaultdict
+
+# Seconds. Spans the loopback floor (~50 µs) to slow upstream calls (timeouts are 30 s by default).
+LATENCY_BUCKETS: tuple[float, ...] = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+)
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
+class _Histogram:
+    __slots__ = ("counts", "total", "count")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(LATENCY_BUCKETS) + 1)  # last slot is +Inf
+        self.total = 0.0
+        self.count = 0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(LATENCY_BUCKETS, value)] += 1
+        self.total += value
+        self.count += 1
+
+
+class Metrics:
+    """Counters and a latency histogram for one gateway process."""
+
+    def __init__(self) -> None:
+        self._requests: defaultdict[tuple[str, str, str], int] = defaultdict(int)
+        self._latency: defaultdict[str, _Histogram] = defaultdict(_Histogram)
+        self._upstream: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self._upstream_errors: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self._tools: defaultdict[tuple[str, str], int] = defaultdict(int)
+
+    def observe_request(self, route: str, status: int, seconds: float, method: str = "GET") -> None:
+        """One HTTP request answered by the gateway; `route` is the route template, not the raw path."""
+        method = method if method in _METHODS else "OTHER"
+        self._requests[(route, method, str(status))] += 1
+        self._latency[route].observe(seconds)
+
+    def upstream_call(self, endpoint: str, status: int) -> None:
+        """One call to StatusPal; `status` 0 means no answer arrived (timeout, refused, reset)."""
+        key = (endpoint, str(status))
+        self._upstream[key] += 1
+        if status == 0 or status >= 400:
+            self._upstream_errors[key] += 1
+
+    def tool_call(self, name: str, outcome: str) -> None:
+        """One `tools/call`; `outcome` is e.g. "ok", "error" (an isError result) or "invalid"."""
+        self._tools[(name, outcome)] += 1
+
+    def render(self) -> str:
+        lines: list[str] = []
+        _counter(lines, "statuspal_mcp_http_requests_total", "HTTP requests answered, by route template, method and status.",
+                 ("route", "method", "status"), self._requests)
+        lines.append("# HELP statuspal_mcp_http_request_duration_seconds Time to answer an HTTP request, by route template.")
+        lines.append("# TYPE statuspal_mcp_http_request_duration_seconds histogram")
+        for route in sorted(self._latency):
+            hist = self._latency[route]
+            label = f'route="{_escape(route)}"'
+            cumulative = 0
+            for bound, count in zip(LATENCY_BUCKETS, hist.counts):
+                cumulative += count
+                lines.append(f'statuspal_mcp_http_request_duration_seconds_bucket{{{label},le="{bound}"}} {cumulative}')
+            lines.append(f'statuspal_mcp_http_request_duration_seconds_bucket{{{label},le="+Inf"}} {hist.count}')
+            lines.append(f"statuspal_mcp_http_request_duration_seconds_sum{{{label}}} {hist.total!r}")
+            lines.append(f"statuspal_mcp_http_request_duration_seconds_count{{{label}}} {hist.count}")
+        _counter(lines, "statuspal_mcp_upstream_calls_total", "Calls to the StatusPal API, by endpoint and status (0 = no answer).",
+                 ("endpoint", "status"), self._upstream)
+        _counter(lines, "statuspal_mcp_upstream_errors_total", "StatusPal calls that failed (status 0 or >= 400), by endpoint and status.",
+                 ("endpoint", "status"), self._upstream_errors)
+        _counter(lines, "statuspal_mcp_tool_calls_total", "MCP tool calls, by tool name and outcome.",
+                 ("tool", "outcome"), self._tools)
+        return "\n".join(lines) + "\n"
+
+
+def _counter(lines: list[str], name: str, help_text: str, labels: tuple[str, ...], values: dict[tuple[str, ...], int]) -> None:
+    lines.append(f"# HELP {name} {help_text}")
+    lines.append(f"# TYPE {name} counter")
+    for key in sorted(values):
+        rendered = ",".join(f'{label}="{_escape(value)}"' for label, value in zip(labels, key))
+        lines.append(f"{name}{{{rendered}}} {values[key]}")
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

@@ -1,0 +1,191 @@
+"""Structured logs: one JSON object a line, request ids, and redaction at the logger (DESIGN decision 10)."""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import Iterator
+
+import aiohttp
+import orjson
+import pytest
+from aiohttp import web
+
+from gateway.log import KEY_ID, JsonFormatter, access_logger_middleware, redact_text
+from tests.conftest import bound_socket, serve_app
+
+KEY = "sk_live_4fGh7KmP2qRsT9vW"
+WEBHOOK_SECRET = "whs_Zx81bQ0aLmN3"
+JWE = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIiwia2lkIjoiazEifQ..b64iv-part.cipherText_part.tagTag_1"
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+
+
+class Captured:
+    def __init__(self) -> None:
+        self.stream = io.StringIO()
+
+    @property
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+    def records(self) -> list[dict]:
+        return [orjson.loads(line) for line in self.text.splitlines()]
+
+
+@pytest.fixture
+def captured() -> Iterator[Captured]:
+    """The production formatter on a handler of the root logger, exactly as `configure_logging` installs it."""
+    cap = Captured()
+    handler = logging.StreamHandler(cap.stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield cap
+    root.removeHandler(handler)
+    root.setLevel(old_level)
+
+
+def test_every_line_is_one_json_object(captured: Captured) -> None:
+    log = logging.getLogger("gateway.test")
+    log.info("plain message")
+    log.warning("with %s args", "positional", extra={"tool": "list_services", "count": 3})
+    records = captured.records()
+    assert [r["msg"] for r in records] == ["plain message", "with positional args"]
+    assert records[1]["tool"] == "list_services" and records[1]["count"] == 3
+    assert records[1]["level"] == "WARNING" and records[1]["logger"] == "gateway.test"
+    assert all(r["ts"].endswith("+00:00") for r in records)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        f"upstream rejected key {KEY}",
+        f"Authorization: Bearer {KEY}",
+        f"headers={{'Authorization': 'Bearer {KEY}'}}",
+        f"GET /authorize?client_id=x&code={KEY}&state=s",
+        f"webhook created with secret {WEBHOOK_SECRET}",
+        f"token {JWE} failed to unseal",
+        f"refresh with {JWT}",
+        f'body {{"api_key": "{KEY}", "name": "API"}}',
+        f"form password={KEY}&csrf=1",
+    ],
+)
+def test_secrets_in_messages_are_redacted(captured: Captured, message: str) -> None:
+    logging.getLogger("gateway.test").info(message)
+    line = captured.text
+    for secret in (KEY, WEBHOOK_SECRET, JWE, JWT, "4fGh7KmP2qRsT9vW", "Zx81bQ0aLmN3", "cipherText_part"):
+        assert secret not in line
+    assert "[REDACTED]" in line
+
+
+def test_secret_named_fields_in_extra_are_redacted_at_any_depth(captured: Captured) -> None:
+    logging.getLogger("gateway.test").info(
+        "oauth step",
+        extra={
+            "client_secret": "plain-looking-value",
+            "form": {"code_verifier": "v" * 43, "redirect_uri": "https://claude.ai/cb", "Password": "hunter2"},
+            "headers": {"Authorization": "Basic dXNlcjpwYXNz", "Cookie": "sid=abc", "Accept": "application/json"},
+            "attempts": [{"refresh_token": "opaque-r"}, {"access_token": "opaque-a"}],
+            "key_id": "0123456789abcdef",
+        },
+    )
+    record = captured.records()[0]
+    text = captured.text
+    for secret in ("plain-looking-value", "v" * 43, "hunter2", "dXNlcjpwYXNz", "sid=abc", "opaque-r", "opaque-a"):
+        assert secret not in text
+    # What is not secret stays readable: that is the point of logging it.
+    assert record["form"]["redirect_uri"] == "https://claude.ai/cb"
+    assert record["headers"]["Accept"] == "application/json"
+    assert record["key_id"] == "0123456789abcdef"
+
+
+def test_exception_text_and_stack_are_redacted(captured: Captured) -> None:
+    try:
+        raise ValueError(f"bad credentials {KEY} for {WEBHOOK_SECRET}")
+    except ValueError:
+        logging.getLogger("gateway.test").exception("call failed")
+    record = captured.records()[0]
+    assert "Traceback" in record["exc"] and "ValueError" in record["exc"]
+    assert KEY not in captured.text and WEBHOOK_SECRET not in captured.text
+
+
+def test_a_record_that_cannot_be_formatted_does_not_leak_its_arguments() -> None:
+    record = logging.makeLogRecord({"name": "gateway.test", "msg": "two placeholders %s %s", "args": (KEY,)})
+    line = JsonFormatter().format(record)  # wrong argument count: logging's fallback would print the args raw
+    assert KEY not in line
+    assert orjson.loads(line)["msg"] == "a log record could not be formatted"
+
+
+def test_ordinary_prose_is_left_alone() -> None:
+    text = "list_services returned 3 items for subdomain acme in 12 ms (barcode=7 keyboard layout)"
+    assert redact_text(text) == text
+
+
+async def _ok(request: web.Request) -> web.Response:
+    request[KEY_ID] = "0123456789abcdef"
+    return web.json_response({"ok": True})
+
+
+async def _boom(request: web.Request) -> web.Response:
+    raise RuntimeError(f"exploded while holding {request.headers.get('Authorization')}")
+
+
+async def _gone(request: web.Request) -> web.Response:
+    raise web.HTTPGone(text="gone")
+
+
+@pytest.fixture
+async def small_app() -> str:
+    app = web.Application(middlewares=[access_logger_middleware])
+    app.router.add_get("/ok/{name}", _ok)
+    app.router.add_post("/boom", _boom)
+    app.router.add_get("/gone", _gone)
+    async with serve_app(app, bound_socket()) as url:
+        yield url
+
+
+async def test_access_line_per_request_with_request_id_and_no_query(captured: Captured, small_app: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{small_app}/ok/acme?code=abc123&api_key={KEY}") as r:
+            assert r.status == 200
+            request_id = r.headers["X-Request-Id"]
+        async with http.get(f"{small_app}/ok/acme", headers={"X-Request-Id": "lb-7f3a.9"}) as r:
+            assert r.headers["X-Request-Id"] == "lb-7f3a.9"  # a safe incoming id is kept for tracing
+        async with http.get(f"{small_app}/ok/acme", headers={"X-Request-Id": "bad id\twith <stuff>"}) as r:
+            assert r.headers["X-Request-Id"] != "bad id\twith <stuff>"
+    lines = [r for r in captured.records() if r["logger"] == "gateway.access"]
+    assert len(lines) == 3
+    first = lines[0]
+    assert first["request_id"] == request_id and len(request_id) == 16
+    assert first["method"] == "GET" and first["path"] == "/ok/acme" and first["route"] == "/ok/{name}"
+    assert first["status"] == 200 and first["duration_ms"] >= 0 and first["key_id"] == "0123456789abcdef"
+    assert "abc123" not in captured.text and KEY not in captured.text
+    assert lines[1]["request_id"] == "lb-7f3a.9"
+
+
+async def test_uncaught_error_is_a_json_500_without_stack_and_logged_redacted(captured: Captured, small_app: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{small_app}/boom", headers={"Authorization": f"Bearer {KEY}"}) as r:
+            assert r.status == 500
+            body = await r.json()
+            request_id = r.headers["X-Request-Id"]
+    assert body["error"] == "internal_error" and body["request_id"] == request_id
+    assert "Traceback" not in str(body) and KEY not in str(body)
+    errors = [r for r in captured.records() if r["logger"] == "gateway.error"]
+    assert errors and errors[0]["request_id"] == request_id and "RuntimeError" in errors[0]["exc"]
+    access = [r for r in captured.records() if r["logger"] == "gateway.access"]
+    assert access[0]["status"] == 500
+    assert KEY not in captured.text
+
+
+async def test_http_exceptions_keep_their_status_and_get_a_request_id(captured: Captured, small_app: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{small_app}/gone") as r:
+            assert r.status == 410 and r.headers["X-Request-Id"]
+        async with http.get(f"{small_app}/nowhere/{KEY}") as r:
+            assert r.status == 404 and r.headers["X-Request-Id"]
+    access = [r for r in captured.records() if r["logger"] == "gateway.access"]
+    assert [(a["status"], a["route"]) for a in access] == [(410, "/gone"), (404, "unmatched")]
+    assert KEY not in captured.text
