@@ -1,0 +1,92 @@
+"""The tool catalogue: every tool the gateway offers, checked once at start-up.
+
+Tools come from one module per StatusPal resource, each exporting ``TOOLS``. The order here is the order
+`tools/list` shows (deterministic, as the 2026-07-28 revision asks), so it never varies between instances.
+Every schema is checked and its validator compiled when the catalogue is built: a malformed schema is a
+start-up error, and a call pays only for validation, never for compiling.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Iterable, Mapping
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from gateway.config import Settings
+from gateway.tools.base import SCOPES, Tool
+
+# The order of the modules is the order of tools/list: pages, then what lives on a page, then webhooks,
+# the one-call setup and docs search.
+TOOL_MODULES = ("status_pages", "services", "containers", "notices", "webhooks", "setup", "docs")
+
+# MCP tool names: 1-128 characters of [A-Za-z0-9_.-].
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    tools: tuple[Tool, ...]
+    _by_name: Mapping[str, Tool] = field(repr=False)
+    _validators: Mapping[str, Draft202012Validator] = field(repr=False)
+    _visible: dict[frozenset[str], tuple[Tool, ...]] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, tools: Iterable[Tool]) -> "Catalogue":
+        """Check every tool and compile its input validator; raises ValueError naming the first bad tool."""
+        tools = tuple(tools)
+        by_name: dict[str, Tool] = {}
+        validators: dict[str, Draft202012Validator] = {}
+        for tool in tools:
+            if not _NAME.match(tool.name):
+                raise ValueError(f"tool name {tool.name!r} is not 1-128 characters of [A-Za-z0-9_.-]")
+            if tool.name in by_name:
+                raise ValueError(f"tool {tool.name!r} is defined twice")
+            if tool.scope not in SCOPES:
+                raise ValueError(f"tool {tool.name!r} needs unknown scope {tool.scope!r}")
+            for label, schema in (("inputSchema", tool.input_schema), ("outputSchema", tool.output_schema)):
+                if schema.get("type") != "object":
+                    raise ValueError(f"tool {tool.name!r}: {label} must be a JSON Schema with type 'object'")
+                try:
+                    Draft202012Validator.check_schema(schema)
+                except SchemaError as exc:
+                    raise ValueError(f"tool {tool.name!r}: {label} is not valid JSON Schema 2020-12: {exc.message}") from None
+            by_name[tool.name] = tool
+            validators[tool.name] = Draft202012Validator(
+                tool.input_schema, format_checker=Draft202012Validator.FORMAT_CHECKER
+            )
+        return cls(tools=tools, _by_name=by_name, _validators=validators)
+
+    def get(self, name: str) -> Tool | None:
+        return self._by_name.get(name)
+
+    def validator(self, name: str) -> Draft202012Validator:
+        return self._validators[name]
+
+    def visible(self, scopes: frozenset[str]) -> tuple[Tool, ...]:
+        """The tools a grant may see and call: a read-only grant never sees a write tool."""
+        found = self._visible.get(scopes)
+        if found is None:
+            found = tuple(t for t in self.tools if t.scope in scopes)
+            self._visible[scopes] = found
+        return found
+
+
+def build_catalogue(settings: Settings) -> Catalogue:
+    """The catalogue of every tool module that is present (see module docstring for the order)."""
+    return Catalogue.of(tool for module in _tool_modules() for tool in module.TOOLS)
+
+
+def _tool_modules() -> list[ModuleType]:
+    modules = []
+    for name in TOOL_MODULES:
+        try:
+            modules.append(importlib.import_module(f"gateway.tools.{name}"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"gateway.tools.{name}":
+                raise
+    return modules
