@@ -1,0 +1,279 @@
+"""`statuspal-mcp` (and `python -m gateway`): serve, sandbox, keygen, build-index.
+
+Start-up problems an operator can fix (a bad config value, a taken port, a missing file) end the
+process with exit code 2 and one line on stderr, never a traceback: the traceback says nothing the
+line does not, and it is the first thing a new user sees. Sockets are bound before anything else
+starts, so `--port 0` works (the printed URL shows the port the kernel chose) and a taken port is
+reported before the gateway spends time loading its index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import json
+import logging
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+from typing import Any, Sequence
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from gateway.config import ENV_PREFIX, ConfigError, Settings, load_settings
+from gateway.log import configure_logging, redact_text
+from search import build as index_build
+
+PROG = "statuspal-mcp"
+EXIT_STARTUP = 2
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+WILDCARD = frozenset({"0.0.0.0", "::", ""})
+
+log = logging.getLogger("gateway.cli")
+
+
+class StartupError(Exception):
+    """A problem the operator can fix, reported as one line with exit code 2."""
+
+
+# --- sockets and addresses -----------------------------------------------------------------------
+
+
+def bind(host: str, port: int, hint: str) -> socket.socket:
+    """A listening socket, or a StartupError that says what to change (`hint`)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.create_server((host, port), family=family, backlog=1024)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(f"port {port} on {host} is already in use; choose another with {hint}") from None
+        if exc.errno == errno.EACCES:
+            raise StartupError(f"no permission to listen on port {port} on {host}; choose a port above 1023 with {hint}") from None
+        reason = exc.strerror or str(exc)
+        raise StartupError(f"cannot listen on {host}:{port}: {reason}") from None
+    sock.setblocking(False)
+    return sock
+
+
+def origin(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _dedupe(*groups: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(item for group in groups for item in group))
+
+
+def listen_overrides(settings: Settings, host: str, port: int) -> dict[str, Any]:
+    """Server settings for the address actually bound.
+
+    A loopback `public_url` describes this very process, so when `--host`/`--port` (or port 0) move the
+    listener, the public URL, the resource URL and the Host/Origin allow-lists move with it; otherwise
+    the OAuth metadata would advertise a port nobody listens on. A non-loopback public URL sits behind
+    a proxy and is left alone.
+    """
+    server = settings.server
+    values: dict[str, Any] = {"host": host, "port": port}
+    public = urlsplit(server.public_url)
+    if public.hostname in LOOPBACK and port != public.port:
+        public_host = public.hostname if host in WILDCARD or host in LOOPBACK else host
+        values["public_url"] = origin(public_host, port)
+        netlocs = [f"127.0.0.1:{port}", f"localhost:{port}", urlsplit(values["public_url"]).netloc]
+        values["allowed_hosts"] = _dedupe(server.allowed_hosts, netlocs)
+        values["allowed_origins"] = _dedupe(server.allowed_origins, [f"http://{n}" for n in netlocs])
+    return values
+
+
+def upstream_override(settings: Settings, sandbox_port: int) -> dict[str, Any]:
+    """With the sandbox embedded, the upstream is that sandbox at the port it actually got.
+
+    A non-loopback `statuspal.base_url` next to `embedded = true` is a contradiction (which one did the
+    operator mean?), so it is refused rather than silently ignored.
+    """
+    base = urlsplit(settings.statuspal.base_url)
+    if base.hostname not in LOOPBACK:
+        raise ConfigError(
+            f"sandbox.embedded is true but statuspal.base_url points at {base.hostname}; "
+            f"set {ENV_PREFIX}SANDBOX_EMBEDDED=false to use a real StatusPal"
+        )
+    return {"base_url": f"{origin(settings.sandbox.host, sandbox_port)}/api/v1"}
+
+
+# --- the banner ----------------------------------------------------------------------------------
+
+
+def banner(settings: Settings, sandbox_url: str | None) -> str:
+    """What a new user needs to connect an assistant, ready to copy."""
+    url = settings.server.resource_url
+    key = settings.sandbox.demo_key if sandbox_url else "<your StatusPal API key>"
+    cursor = {"mcpServers": {"StatusPal Next": {"url": url, "headers": {"Authorization": f"Bearer {key}"}}}}
+    lines = [f"StatusPal MCP gateway listening; MCP URL: {url}"]
+    if sandbox_url:
+        lines.append(f"Sandbox StatusPal API at {sandbox_url}/api/v1; demo key: {key}")
+    else:
+        lines.append(f"Upstream StatusPal API: {settings.statuspal.base_url}")
+    lines += [
+        "",
+        "Connect Claude Code:",
+        f'  claude mcp add --transport http "StatusPal Next" {url} --header "Authorization: Bearer {key}"',
+        "",
+        "Connect Cursor (add to ~/.cursor/mcp.json):",
+        *("  " + line for line in json.dumps(cursor, indent=2).splitlines()),
+        "",
+        f"Health: {settings.server.public_url}/healthz  Ready: {settings.server.public_url}/readyz  "
+        f"Metrics: {settings.server.public_url}/metrics",
+        "Stop with Ctrl-C (in-flight calls are finished first).",
+    ]
+    return "\n".join(lines)
+
+
+# --- running ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Listener:
+    app: web.Application
+    sock: socket.socket
+    shutdown_timeout: float
+
+
+async def run_until_signal(listeners: Sequence[Listener], ready_message: str) -> None:
+    """Start every listener in order, print the message, and stop in reverse order on SIGTERM/SIGINT.
+
+    Stopping closes the listening socket first, then waits up to `shutdown_timeout` for requests in
+    flight, and only then runs the apps' cleanup (which closes the upstream pool). The sandbox is
+    started first and stopped last, so calls the gateway is still finishing can still reach it.
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    runners: list[web.AppRunner] = []
+    try:
+        for listener in listeners:
+            runner = web.AppRunner(listener.app, access_log=None, shutdown_timeout=listener.shutdown_timeout)
+            await runner.setup()
+            runners.append(runner)
+            await web.SockSite(runner, listener.sock).start()
+        print(ready_message, flush=True)
+        await stop.wait()
+        log.info("shutting down: finishing requests in flight")
+    finally:
+        for runner in reversed(runners):
+            await runner.cleanup()
+        log.info("stopped")
+
+
+def _sandbox_app(settings: Settings) -> web.Application:
+    from gateway.statuspal.endpoints import EndpointTable
+    from sandbox.app import create_sandbox_app
+
+    return create_sandbox_app(settings.sandbox, EndpointTable(settings.statuspal.endpoints))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    host = args.host or settings.server.host
+    port = settings.server.port if args.port is None else args.port
+    sandbox_sock = None
+    overrides: dict[str, dict[str, Any]] = {}
+    if settings.sandbox.embedded:
+        sandbox_sock = bind(settings.sandbox.host, settings.sandbox.port, f"{ENV_PREFIX}SANDBOX_PORT or [sandbox] port")
+        overrides["statuspal"] = upstream_override(settings, sandbox_sock.getsockname()[1])
+    sock = bind(host, port, "--port")
+    overrides["server"] = listen_overrides(settings, host, sock.getsockname()[1])
+    settings = load_settings(args.config, overrides=overrides)
+    configure_logging(settings)
+    from gateway.app import create_app  # the whole gateway: imported once the cheap checks have passed
+
+    listeners = []
+    sandbox_url = None
+    if sandbox_sock is not None:
+        sandbox_url = origin(settings.sandbox.host, sandbox_sock.getsockname()[1])
+        listeners.append(Listener(_sandbox_app(settings), sandbox_sock, settings.server.shutdown_timeout_seconds))
+    listeners.append(Listener(create_app(settings), sock, settings.server.shutdown_timeout_seconds))
+    asyncio.run(run_until_signal(listeners, banner(settings, sandbox_url)))
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    host = args.host or settings.sandbox.host
+    port = settings.sandbox.port if args.port is None else args.port
+    sock = bind(host, port, "--port")
+    settings = load_settings(args.config, overrides={"sandbox": {"host": host, "port": sock.getsockname()[1]}})
+    configure_logging(settings)
+    url = origin(host, sock.getsockname()[1])
+    message = f"Sandbox StatusPal API at {url}/api/v1; demo key: {settings.sandbox.demo_key}\nStop with Ctrl-C."
+    asyncio.run(run_until_signal([Listener(_sandbox_app(settings), sock, settings.server.shutdown_timeout_seconds)], message))
+    return 0
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    """The key goes alone to stdout (so `$(statuspal-mcp keygen)` captures just it); the advice to stderr."""
+    from gateway.sealing import Keyring
+
+    key = Keyring.generate_secret()
+    print(key)
+    print(
+        f"Set it as {ENV_PREFIX}SEALING_KEYS={key} (keep it out of config.toml and git).\n"
+        f"To rotate: put the new key first and keep the old one after a comma until issued tokens expire:\n"
+        f"  {ENV_PREFIX}SEALING_KEYS=<new>,<old>",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_build_index(args: argparse.Namespace) -> int:
+    return index_build.run(args, load_settings(args.config))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Hosted MCP server for StatusPal Next.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def config_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", metavar="PATH", help="config file (default: the repository's config.toml)")
+
+    serve = commands.add_parser("serve", help="run the gateway (with the sandbox when [sandbox] embedded = true)")
+    config_option(serve)
+    serve.add_argument("--host", help="listen address (default: [server] host)")
+    serve.add_argument("--port", type=int, help="listen port, 0 for any free port (default: [server] port)")
+    serve.set_defaults(func=cmd_serve)
+
+    sandbox = commands.add_parser("sandbox", help="run the local StatusPal sandbox alone")
+    config_option(sandbox)
+    sandbox.add_argument("--host", help="listen address (default: [sandbox] host)")
+    sandbox.add_argument("--port", type=int, help="listen port, 0 for any free port (default: [sandbox] port)")
+    sandbox.set_defaults(func=cmd_sandbox)
+
+    keygen = commands.add_parser("keygen", help=f"print a new sealing key for {ENV_PREFIX}SEALING_KEYS")
+    keygen.set_defaults(func=cmd_keygen)
+
+    build_index = commands.add_parser("build-index", help="build the docs search index from the corpus")
+    config_option(build_index)
+    index_build.add_arguments(build_index)
+    build_index.set_defaults(func=cmd_build_index)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, StartupError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"{PROG}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C before the signal handlers were installed
+        return 130
+    except Exception as exc:
+        # Not an operator mistake: the details go to the (redacted) JSON log, one line to the terminal.
+        if logging.getLogger().handlers:  # only our JSON handler: the default one would print the raw traceback
+            log.exception("start-up failed")
+        print(f"{PROG}: error: unexpected {type(exc).__name__}: {redact_text(str(exc))}", file=sys.stderr)
+        return 1
+    return EXIT_STARTUP

@@ -1,0 +1,112 @@
+"""Runs `python -m gateway …` as a real child process, as an operator would, for the CLI and canary tests.
+
+Both pipes are drained all the time (a chatty child must never block on a full pipe), and everything it
+wrote is kept so a test can read the banner on stdout and grep every JSON log line on stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Mapping, Sequence
+
+READY_LINE = "Stop with Ctrl-C"
+START_TIMEOUT = 30.0
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The test's environment without any STATUSPAL_MCP_* the developer may have set, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STATUSPAL_MCP_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class Child:
+    proc: asyncio.subprocess.Process
+    stdout_lines: list[str] = field(default_factory=list)
+    stderr_lines: list[str] = field(default_factory=list)
+    _readers: list[asyncio.Task] = field(default_factory=list)
+
+    @property
+    def stdout(self) -> str:
+        return "".join(self.stdout_lines)
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.stderr_lines)
+
+    def url_after(self, label: str) -> str:
+        """The first http URL printed after `label` in the banner."""
+        match = re.search(re.escape(label) + r"\s*(http://[^\s;]+)", self.stdout)
+        assert match, f"no {label!r} URL in:\n{self.stdout}\n{self.stderr}"
+        return match.group(1)
+
+    async def wait_ready(self) -> None:
+        async def ready() -> None:
+            while READY_LINE not in self.stdout:
+                if self.proc.returncode is not None:
+                    raise AssertionError(f"exited with {self.proc.returncode}:\n{self.stdout}\n{self.stderr}")
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(ready(), START_TIMEOUT)
+
+    async def finish(self, timeout: float = 30.0) -> int:
+        code = await asyncio.wait_for(self.proc.wait(), timeout)
+        await asyncio.gather(*self._readers)
+        return code
+
+    def terminate(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+
+
+async def _drain(stream: asyncio.StreamReader, into: list[str]) -> None:
+    while line := await stream.readline():
+        into.append(line.decode(errors="replace"))
+
+
+async def start(args: Sequence[str], env: Mapping[str, str] | None = None) -> Child:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=child_env(env),
+    )
+    child = Child(proc)
+    assert proc.stdout and proc.stderr
+    child._readers = [
+        asyncio.create_task(_drain(proc.stdout, child.stdout_lines)),
+        asyncio.create_task(_drain(proc.stderr, child.stderr_lines)),
+    ]
+    return child
+
+
+async def run(args: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = 30.0) -> Child:
+    """Run a command that is expected to exit by itself."""
+    child = await start(args, env)
+    await child.finish(timeout)
+    return child
+
+
+@asynccontextmanager
+async def serving(args: Sequence[str], env: Mapping[str, str] | None = None) -> AsyncIterator[Child]:
+    """A `serve`/`sandbox` child that has printed its banner; stopped with SIGTERM afterwards."""
+    child = await start(args, env)
+    try:
+        await child.wait_ready()
+        yield child
+    finally:
+        child.terminate()
+        try:
+            await child.finish()
+        except asyncio.TimeoutError:
+            child.proc.kill()
+            await child.finish()
