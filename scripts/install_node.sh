@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Installs, under .node/ (git-ignored), what the Node-based tests run:
+#   .node/node22            Node 22 from the npm registry (the machine's Node 20 cannot run either tool:
+#                           conformance imports fs.globSync, Inspector 2.x declares engines.node >= 22.19)
+#   .node/conformance-0.1   @modelcontextprotocol/conformance 0.1.16 (handshake-era server scenarios)
+#   .node/conformance-0.2   the 0.2.0 prerelease (2026-07-28 scenarios, the `authorization` command)
+#   .node/inspector         @modelcontextprotocol/inspector 2.x CLI (has --header and --strict)
+#
+# Reproducible: each tool is installed with `npm ci` from the manifest and lockfile committed in scripts/node/<tool>/,
+# so every transitive version and integrity hash is pinned. Idempotent: a stamp holding the lockfile's hash marks a
+# finished install, and a tool is installed into a scratch folder that is renamed only once complete, so an
+# interrupted run never looks installed. No install scripts run (--ignore-scripts): Node comes as the plain
+# platform package, and the Inspector's only postinstall is a source-checkout helper the CLI does not need.
+# Needs nothing but npm and the npm registry; bump a version by editing the manifest and regenerating its lockfile
+# (`npm install --package-lock-only --ignore-scripts --omit-lockfile-registry-resolved` under Node 22).
+set -euo pipefail
+
+NODE_VERSION=22.23.3
+TOOLS=(conformance-0.1 conformance-0.2 inspector)
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+dest="$root/.node"
+manifests="$root/scripts/node"
+npm_flags=(--ignore-scripts --no-audit --no-fund --no-update-notifier --loglevel=error)
+
+die() { echo "install_node.sh: $*" >&2; exit 1; }
+
+# npm's progress chatter goes to a log that is shown only when the step fails.
+quiet() {
+    local log
+    log="$(mktemp)"
+    if ! "$@" >"$log" 2>&1; then
+        cat "$log" >&2
+        rm -f "$log"
+        return 1
+    fi
+    rm -f "$log"
+}
+
+if ! command -v npm >/dev/null; then
+    echo "installing Debian packages: nodejs npm (npm is needed to fetch Node 22)"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+
+case "$(uname -s)-$(uname -m)" in
+    Linux-x86_64) platform=linux-x64 ;;
+    Linux-aarch64 | Linux-arm64) platform=linux-arm64 ;;
+    Darwin-x86_64) platform=darwin-x64 ;;
+    Darwin-arm64) platform=darwin-arm64 ;;
+    *) die "no Node package for $(uname -s) $(uname -m)" ;;
+esac
+
+mkdir -p "$dest"
+node_bin="$dest/node22/node_modules/.bin/node"
+
+# Node itself: the `node-<platform>` package is the official binary with no install script (the `node` meta-package
+# fetches it from a preinstall script, which npm's allow-scripts policy may block).
+if [ "$("$node_bin" --version 2>/dev/null || true)" != "v$NODE_VERSION" ]; then
+    echo "installing Node $NODE_VERSION into .node/node22"
+    rm -rf "$dest/node22" "$dest/node22.tmp"
+    mkdir -p "$dest/node22.tmp"
+    echo '{"private": true}' >"$dest/node22.tmp/package.json"
+    quiet npm install --prefix "$dest/node22.tmp" --save-exact "${npm_flags[@]}" "node-$platform@$NODE_VERSION" \
+        || die "npm could not install node-$platform@$NODE_VERSION"
+    mv "$dest/node22.tmp" "$dest/node22"
+    [ "$("$node_bin" --version)" = "v$NODE_VERSION" ] || die "$node_bin does not report v$NODE_VERSION"
+fi
+
+# Every npm below runs under Node 22 (npm's shebang is `env node`), so engine checks see the Node that runs the tools.
+export PATH="$dest/node22/node_modules/.bin:$PATH"
+
+for tool in "${TOOLS[@]}"; do
+    lock="$manifests/$tool/package-lock.json"
+    [ -f "$lock" ] || die "missing $lock"
+    want="$(sha256sum "$lock" | cut -d' ' -f1) node-$NODE_VERSION"
+    if [ "$(cat "$dest/$tool/.stamp" 2>/dev/null || true)" = "$want" ]; then
+        continue
+    fi
+    echo "installing $tool into .node/$tool"
+    rm -rf "$dest/$tool" "$dest/$tool.tmp"
+    mkdir -p "$dest/$tool.tmp"
+    cp "$manifests/$tool/package.json" "$lock" "$dest/$tool.tmp/"
+    (cd "$dest/$tool.tmp" && quiet npm ci "${npm_flags[@]}") || die "npm ci failed for $tool"
+    echo "$want" >"$dest/$tool.tmp/.stamp"
+    mv "$dest/$tool.tmp" "$dest/$tool"
+done
+
+# A smoke check that each CLI starts under Node 22 (catches a missing file or a Node incompatibility here, not in a test).
+for tool in conformance-0.1 conformance-0.2; do
+    "$node_bin" "$dest/$tool/node_modules/@modelcontextprotocol/conformance/dist/index.js" --version >/dev/null \
+        || die "the $tool CLI does not start under Node $NODE_VERSION"
+done
+HOME="$dest" "$node_bin" "$dest/inspector/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js" \
+    --cli --version >/dev/null || die "the Inspector CLI does not start under Node $NODE_VERSION"
