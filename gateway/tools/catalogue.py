@@ -12,8 +12,9 @@ import importlib
 import re
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
+import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
@@ -51,10 +52,9 @@ class Catalogue:
             for label, schema in (("inputSchema", tool.input_schema), ("outputSchema", tool.output_schema)):
                 if schema.get("type") != "object":
                     raise ValueError(f"tool {tool.name!r}: {label} must be a JSON Schema with type 'object'")
-                try:
-                    Draft202012Validator.check_schema(schema)
-                except SchemaError as exc:
-                    raise ValueError(f"tool {tool.name!r}: {label} is not valid JSON Schema 2020-12: {exc.message}") from None
+                problem = _schema_problem(schema)
+                if problem is not None:
+                    raise ValueError(f"tool {tool.name!r}: {label} is not valid JSON Schema 2020-12: {problem}")
             by_name[tool.name] = tool
             validators[tool.name] = Draft202012Validator(
                 tool.input_schema, format_checker=Draft202012Validator.FORMAT_CHECKER
@@ -79,6 +79,26 @@ class Catalogue:
 def build_catalogue(settings: Settings) -> Catalogue:
     """The catalogue of every tool module that is present (see module docstring for the order)."""
     return Catalogue.of(tool for module in _tool_modules() for tool in module.TOOLS)
+
+
+def _schema_problem(schema: Mapping[str, Any]) -> str | None:
+    """Check a schema against the 2020-12 metaschema, once per process per distinct schema.
+
+    The metaschema check is the slow part of start-up (tens of milliseconds per schema), and every app
+    built in one process (the tests build many) carries the same schemas.
+    """
+    canonical = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
+    if canonical in _CHECKED:
+        return None
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        return exc.message
+    _CHECKED.add(canonical)
+    return None
+
+
+_CHECKED: set[bytes] = set()
 
 
 def _tool_modules() -> list[ModuleType]:
