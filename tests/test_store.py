@@ -1,0 +1,137 @@
+"""The store's semantics, identical on both backends: in-process memory and a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import AsyncIterator
+
+import pytest
+
+from gateway.config import DEFAULT_CONFIG, load_settings
+from gateway.store import MemoryStore, RedisStore, Store, StoreUnavailable, open_store
+from redis_server import RedisServer, redis_server, redis_url  # noqa: F401  (pytest fixtures)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request) -> AsyncIterator[Store]:
+    if request.param == "memory":
+        backend: Store = MemoryStore()
+    else:
+        backend = RedisStore(request.getfixturevalue("redis_url"))
+    await backend.start()
+    yield backend
+    await backend.close()
+
+
+async def test_use_once_is_true_exactly_once_per_key(store: Store) -> None:
+    assert await store.use_once("code:a", 60)
+    assert not await store.use_once("code:a", 60)
+    assert await store.use_once("code:b", 60)
+
+
+async def test_use_once_under_concurrency_admits_one(store: Store) -> None:
+    results = await asyncio.gather(*(store.use_once("code:race", 60) for _ in range(40)))
+    assert results.count(True) == 1
+
+
+async def test_claim_reports_when_the_first_use_happened(store: Store) -> None:
+    before = time.time()
+    assert await store.claim("rt:x", 60) is None
+    first = await store.claim("rt:x", 60)
+    assert first is not None and before - 1 <= first <= time.time() + 1
+    assert await store.claim("rt:x", 60) == first  # later uses still see the first one, not themselves
+
+
+async def test_marks_expire_after_their_ttl(store: Store) -> None:
+    assert await store.use_once("code:short", 0.2)
+    await store.set("cache:x", "v", 0.2)
+    assert await store.get("cache:x") == "v"
+    await asyncio.sleep(0.35)
+    assert await store.use_once("code:short", 0.2)
+    assert await store.get("cache:x") is None
+
+
+async def test_revocation_is_never_shortened(store: Store) -> None:
+    assert not await store.is_revoked("fam:1")
+    await store.revoke("fam:1", 60)
+    await store.revoke("fam:1", 0.1)  # e.g. revoked again through a short-lived access token
+    await store.revoke("fam:2", 0.1)
+    await store.revoke("fam:2", 60)  # ...but a longer one extends it
+    await store.revoke("fam:3", 0.1)
+    await asyncio.sleep(0.3)
+    assert await store.is_revoked("fam:1")
+    assert await store.is_revoked("fam:2")
+    assert not await store.is_revoked("fam:3")
+
+
+async def test_hit_counts_attempts_in_a_window(store: Store) -> None:
+    assert [await store.hit("rl:ip:1", 3, 0.3) for _ in range(5)] == [True, True, True, False, False]
+    assert await store.hit("rl:ip:2", 3, 0.3)  # other keys have their own count
+    await asyncio.sleep(0.45)
+    assert await store.hit("rl:ip:1", 3, 0.3)
+
+
+async def test_redis_instances_share_one_view(redis_url: str, redis_server: RedisServer) -> None:
+    one, two = RedisStore(redis_url), RedisStore(redis_url)
+    await one.start()
+    await two.start()
+    try:
+        assert await one.use_once("code:shared", 60)
+        assert not await two.use_once("code:shared", 60)
+        await two.revoke("fam:shared", 60)
+        assert await one.is_revoked("fam:shared")
+        keys = redis_server.command(b"KEYS", b"*")
+        assert b"statuspal-mcp:code:shared" in keys and b"statuspal-mcp:fam:shared" in keys
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_redis_outage_fails_closed_and_recovers(redis_url: str, redis_server: RedisServer) -> None:
+    store = RedisStore(redis_url)
+    await store.start()
+    try:
+        await store.revoke("fam:x", 60)
+        redis_server.stop()
+        for operation in (
+            store.use_once("code:y", 60),
+            store.claim("rt:y", 60),
+            store.is_revoked("fam:x"),
+            store.revoke("fam:y", 60),
+            store.hit("rl:y", 5, 60),
+            store.get("k"),
+            store.set("k", "v", 60),
+        ):
+            with pytest.raises(StoreUnavailable, match=r"the Redis store at unix:.*redis.sock did not answer"):
+                await operation
+        redis_server.start()
+        assert await store.use_once("code:y", 60)  # the client reconnects by itself
+    finally:
+        await store.close()
+
+
+async def test_unreachable_redis_is_a_clear_start_error_without_the_password() -> None:
+    store = RedisStore("redis://app:hunter2@127.0.0.1:1/0", timeout_seconds=0.5)
+    with pytest.raises(StoreUnavailable) as caught:
+        await store.start()
+    assert "redis://127.0.0.1:1 did not answer" in str(caught.value)
+    assert "hunter2" not in str(caught.value) and "app" not in str(caught.value)
+    await store.close()
+
+
+async def test_memory_store_refuses_rather_than_evicting_when_full() -> None:
+    store = MemoryStore(max_entries=3)
+    for key in ("a", "b", "c"):
+        assert await store.use_once(key, 0.2)
+    with pytest.raises(StoreUnavailable, match="full"):
+        await store.use_once("d", 60)
+    assert not await store.use_once("a", 60)  # existing marks are kept, so no replay slips through
+    await asyncio.sleep(0.3)
+    assert await store.use_once("d", 60)  # expired entries make room
+
+
+def test_open_store_picks_redis_only_when_configured() -> None:
+    assert isinstance(open_store(load_settings(DEFAULT_CONFIG, env={})), MemoryStore)
+    settings = load_settings(DEFAULT_CONFIG, env={"STATUSPAL_MCP_REDIS_URL": "redis://127.0.0.1:6379/0"})
+    assert isinstance(open_store(settings), RedisStore)
