@@ -1,0 +1,93 @@
+"""Status page tools: list, get, create, update, delete. Pages are addressed by subdomain."""
+
+from __future__ import annotations
+
+from gateway.tools.base import READ_ONLY, WRITE, Tool
+from gateway.tools.crud import CREATE, DELETE, UPDATE, delete_handler, list_handler, send_handler
+from gateway.tools.schemas import LIST_ARGUMENTS, NEW_SUBDOMAIN, PAGE_SETTINGS, STATUS_PAGE, SUBDOMAIN, deleted, listing, obj
+
+_KEY = ("subdomain",)
+
+_UPDATABLE = tuple(PAGE_SETTINGS)
+
+TOOLS: tuple[Tool, ...] = (
+    Tool(
+        name="list_status_pages",
+        title="List status pages",
+        description=(
+            "List the status pages of the organization that owns the API key, with each page's subdomain, name and "
+            "current_status (operational, degraded or unavailable). Start here to find the `subdomain` every other "
+            "page-level tool needs. Pages only: for a page's services, regions or incidents use list_services, "
+            "list_containers or list_notices."
+        ),
+        input_schema=obj(LIST_ARGUMENTS),
+        output_schema=listing(STATUS_PAGE),
+        annotations=READ_ONLY,
+        handler=list_handler("status_pages_list"),
+    ),
+    Tool(
+        name="get_status_page",
+        title="Get a status page",
+        description=(
+            "Get one status page by subdomain: its settings (name, timezone, website_url, require_authentication, "
+            "notification_settings) and current_status, which StatusPal derives from the active notices. Use it to "
+            "check a page's overall health or settings; for each service's status use list_services, for the "
+            "incidents behind a status use list_notices."
+        ),
+        input_schema=obj({"subdomain": SUBDOMAIN}, _KEY),
+        output_schema=STATUS_PAGE,
+        annotations=READ_ONLY,
+        handler=send_handler("status_pages_get", _KEY),
+    ),
+    Tool(
+        name="create_status_page",
+        title="Create a status page",
+        description=(
+            "Create an empty status page, published at its subdomain at once. It starts with one container "
+            "(region) named Default, slug `default`, and no services: add them with create_container and "
+            "create_service. To create a page together with its regions and services in one call, use "
+            "setup_status_page instead. Undo with delete_status_page. Fails if the subdomain is already taken."
+        ),
+        input_schema=obj(
+            {
+                "subdomain": NEW_SUBDOMAIN,
+                **PAGE_SETTINGS,
+            },
+            ("name", "subdomain", "timezone", "website_url"),
+        ),
+        output_schema=STATUS_PAGE,
+        annotations=CREATE,
+        scope=WRITE,
+        handler=send_handler("status_pages_create", (), ("subdomain", *_UPDATABLE)),
+    ),
+    Tool(
+        name="update_status_page",
+        title="Update a status page",
+        description=(
+            "Change settings of an existing status page: only the fields passed change, the previous values are "
+            "overwritten (no history) and the public page shows the change at once. Pass at least one field. The "
+            "subdomain cannot be changed. Setting require_authentication to true takes the page off the public "
+            "web. The page's status cannot be set here: it follows notices (create_incident, resolve_incident)."
+        ),
+        input_schema=obj({"subdomain": SUBDOMAIN, **PAGE_SETTINGS}, _KEY),
+        output_schema=STATUS_PAGE,
+        annotations=UPDATE,
+        scope=WRITE,
+        handler=send_handler("status_pages_update", _KEY, _UPDATABLE, require_change=True),
+    ),
+    Tool(
+        name="delete_status_page",
+        title="Delete a status page",
+        description=(
+            "Permanently delete a status page with everything on it: its services, regions (containers), notices "
+            "and their history. The public page disappears at once, subscribers are not told, and it cannot be "
+            "undone. To remove only one service or region use delete_service or delete_container; to change the "
+            "page use update_status_page."
+        ),
+        input_schema=obj({"subdomain": SUBDOMAIN}, _KEY),
+        output_schema=deleted("subdomain"),
+        annotations=DELETE,
+        scope=WRITE,
+        handler=delete_handler("status_pages_delete", _KEY),
+    ),
+)

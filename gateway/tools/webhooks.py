@@ -1,0 +1,147 @@
+"""Outgoing webhook tools: the organization's webhooks, addressed by their `wbk_…` id.
+
+The signing secret is returned by exactly two tools (create and rotate), because StatusPal shows it only on
+those answers; the gateway passes it through to the caller and never logs or keeps it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.tools.base import READ_ONLY, WRITE, Annotations, Tool, ToolError
+from gateway.tools.crud import CREATE, DELETE, UPDATE, delete_handler, list_handler, send_handler
+from gateway.tools.schemas import (
+    ALL_STATUS_PAGES,
+    EVENTS,
+    LIST_ARGUMENTS,
+    STATUS_PAGE_SUBDOMAINS,
+    WEBHOOK,
+    WEBHOOK_ID,
+    WEBHOOK_URL,
+    WEBHOOK_WITH_SECRET,
+    boolean,
+    deleted,
+    listing,
+    obj,
+    text,
+)
+
+_KEY = ("webhook_id",)
+_FIELDS = {
+    "name": text("Name for your own reference, e.g. `Slack bridge`."),
+    "url": WEBHOOK_URL,
+    "events": EVENTS,
+    "enabled": boolean("false pauses deliveries without deleting the webhook; true resumes them."),
+    "all_status_pages": ALL_STATUS_PAGES,
+    "status_page_subdomains": STATUS_PAGE_SUBDOMAINS,
+}
+_WRITABLE = tuple(_FIELDS)
+# A new secret invalidates the old one at once, and every call makes another: destructive, not idempotent.
+_ROTATE = Annotations(read_only=False, destructive=True, idempotent=False)
+
+
+def _page_scope(args: dict[str, Any]) -> dict[str, Any]:
+    """StatusPal takes either all pages or a list of subdomains, never both; a list implies not all pages."""
+    if "status_page_subdomains" not in args:
+        return args
+    if args.get("all_status_pages") is True:
+        raise ToolError(
+            "all_status_pages: true and status_page_subdomains exclude each other: pass the subdomains alone to "
+            "limit the webhook to those pages, or all_status_pages: true alone for every page."
+        )
+    return {**args, "all_status_pages": False}
+
+
+def _create_scope(args: dict[str, Any]) -> dict[str, Any]:
+    if args.get("all_status_pages") is False and "status_page_subdomains" not in args:
+        raise ToolError(
+            "all_status_pages: false needs status_page_subdomains, the pages the webhook should fire for."
+        )
+    return _page_scope(args)
+
+
+TOOLS: tuple[Tool, ...] = (
+    Tool(
+        name="list_webhooks",
+        title="List outgoing webhooks",
+        description=(
+            "List the organization's outgoing webhooks with their id, URL, events, enabled flag, page scope and last "
+            "delivery times. Secrets are never included: they are shown once, by create_webhook and "
+            "rotate_webhook_secret. Use it to find a webhook_id or check whether deliveries are failing."
+        ),
+        input_schema=obj(LIST_ARGUMENTS),
+        output_schema=listing(WEBHOOK),
+        annotations=READ_ONLY,
+        handler=list_handler("webhooks_list"),
+    ),
+    Tool(
+        name="get_webhook",
+        title="Get an outgoing webhook",
+        description=(
+            "Get one outgoing webhook by id: URL, events, enabled flag, page scope and last delivery attempt and "
+            "success. Never returns the signing secret; if it was lost, issue a new one with rotate_webhook_secret. "
+            "Use list_webhooks to find ids."
+        ),
+        input_schema=obj({"webhook_id": WEBHOOK_ID}, _KEY),
+        output_schema=WEBHOOK,
+        annotations=READ_ONLY,
+        handler=send_handler("webhooks_get", _KEY),
+    ),
+    Tool(
+        name="create_webhook",
+        title="Create an outgoing webhook",
+        description=(
+            "Create an outgoing webhook: from now on StatusPal POSTs a signed JSON payload to `url` for each chosen "
+            "event, on every status page (default) or only the listed ones. The result holds the signing secret "
+            "(whs_…) this one time only: give it to the user to store in the receiver, it cannot be read again. "
+            "To change an existing webhook use update_webhook rather than creating another."
+        ),
+        input_schema=obj(_FIELDS, ("name", "url", "events")),
+        output_schema=WEBHOOK_WITH_SECRET,
+        annotations=CREATE,
+        scope=WRITE,
+        handler=send_handler("webhooks_create", (), _WRITABLE, prepare=_create_scope),
+    ),
+    Tool(
+        name="update_webhook",
+        title="Update an outgoing webhook",
+        description=(
+            "Change an outgoing webhook's name, URL, events or page scope, or pause it (enabled: false) without "
+            "deleting it. Only the fields passed change, overwriting the previous values (events and "
+            "status_page_subdomains are replaced as a whole); pass at least one. The secret stays the same: use "
+            "rotate_webhook_secret to replace it."
+        ),
+        input_schema=obj({"webhook_id": WEBHOOK_ID, **_FIELDS}, _KEY),
+        output_schema=WEBHOOK,
+        annotations=UPDATE,
+        scope=WRITE,
+        handler=send_handler("webhooks_update", _KEY, _WRITABLE, prepare=_page_scope, require_change=True),
+    ),
+    Tool(
+        name="rotate_webhook_secret",
+        title="Rotate a webhook's signing secret",
+        description=(
+            "Replace a webhook's signing secret with a new one, returned this one time only. The old secret stops "
+            "working at once: deliveries are signed with the new one, so the receiver rejects them until it is "
+            "updated. Use when the secret leaked or was lost; to change the URL or events use update_webhook."
+        ),
+        input_schema=obj({"webhook_id": WEBHOOK_ID}, _KEY),
+        output_schema=WEBHOOK_WITH_SECRET,
+        annotations=_ROTATE,
+        scope=WRITE,
+        handler=send_handler("webhooks_rotate_secret", _KEY),
+    ),
+    Tool(
+        name="delete_webhook",
+        title="Delete an outgoing webhook",
+        description=(
+            "Permanently delete an outgoing webhook: deliveries stop at once and it cannot be undone (creating it "
+            "again gives a new id and secret). To pause deliveries instead use update_webhook with enabled: false."
+        ),
+        input_schema=obj({"webhook_id": WEBHOOK_ID}, _KEY),
+        output_schema=deleted(*_KEY),
+        annotations=DELETE,
+        scope=WRITE,
+        handler=delete_handler("webhooks_delete", _KEY),
+    ),
+)
