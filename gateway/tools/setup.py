@@ -1,0 +1,142 @@
+"""`setup_status_page`: a page with its regions and services in one call, as the guide's first example asks.
+
+It is a sequence of ordinary creates (page, then a container per region, then a service per name, so every
+service lands in every region). StatusPal has no transaction across them, so a failure part-way leaves what
+was already created; rolling back would mean deleting on the user's behalf something they asked for. Instead
+the tool stops at the first failure and reports, as data, exactly what exists, what failed and why, and what
+was never tried, so the model can finish the job with the single-resource tools or delete the page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.statuspal.errors import UpstreamError, describe
+from gateway.tools.base import WRITE, Tool, ToolContext
+from gateway.tools.crud import CREATE
+from gateway.tools.schemas import CONTAINER, NEW_SUBDOMAIN, PAGE_SETTINGS, SERVICE, STATUS_PAGE, obj, text
+_PAGE_FIELDS = ("name", "subdomain", "timezone", "website_url")
+
+
+def _names(what: str, example: str) -> dict[str, Any]:
+    return {
+        "type": "array",
+        "items": text(f"Name of one {what}."),
+        "uniqueItems": True,
+        "maxItems": 50,
+        "description": example,
+    }
+
+
+_STEP = obj(
+    {
+        "step": {"type": "string", "description": "The tool that performs this step on its own: create_container or create_service."},
+        "name": {"type": "string"},
+    },
+    ("step", "name"),
+)
+
+OUTPUT = obj(
+    {
+        "complete": {"type": "boolean", "description": "true when every step succeeded."},
+        "summary": {"type": "string", "description": "What was done and, when incomplete, what to do next."},
+        "created": obj(
+            {
+                "page": STATUS_PAGE,
+                "containers": {"type": "array", "items": CONTAINER},
+                "services": {"type": "array", "items": SERVICE},
+            },
+            ("page", "containers", "services"),
+        ),
+        "failed": obj(
+            {**_STEP["properties"], "error": {"type": "string", "description": "StatusPal's answer and what to do."}},
+            ("step", "name", "error"),
+            description="The step that failed; absent when complete.",
+        ),
+        "not_attempted": {"type": "array", "items": _STEP, "description": "Steps after the failure, never tried."},
+    },
+    ("complete", "summary", "created", "not_attempted"),
+)
+
+
+async def _setup(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+    regions: list[str] = args.get("regions", [])
+    services: list[str] = args["services"]
+    steps = [("create_container", "containers_create", n) for n in regions]
+    steps += [("create_service", "services_create", n) for n in services]
+    total = 1 + len(steps)
+
+    # Creating the page is not caught: if it fails nothing exists, and the ordinary error result says why.
+    page = (await ctx.api.call("status_pages_create", body={f: args[f] for f in _PAGE_FIELDS})).data
+    await ctx.progress(1, total, f"Created status page {page.get('subdomain', args['subdomain'])}")
+    subdomain = page.get("subdomain", args["subdomain"])
+    created: dict[str, Any] = {"page": page, "containers": [], "services": []}
+
+    for done, (step, endpoint, name) in enumerate(steps, start=2):
+        try:
+            result = await ctx.api.call(endpoint, {"subdomain": subdomain}, body={"name": name})
+        except UpstreamError as err:
+            not_attempted = [{"step": s, "name": n} for s, _, n in steps[done - 1 :]]
+            return {
+                "complete": False,
+                "summary": _incomplete(subdomain, created, step, name, not_attempted),
+                "created": created,
+                "failed": {"step": step, "name": name, "error": describe(err)},
+                "not_attempted": not_attempted,
+            }
+        created["containers" if step == "create_container" else "services"].append(result.data)
+        await ctx.progress(done, total, f"Created {'region' if step == 'create_container' else 'service'} {name}")
+
+    return {
+        "complete": True,
+        "summary": (
+            f"Created status page {subdomain} with {len(created['containers'])} region(s) and "
+            f"{len(created['services'])} service(s); every service is in every region, including `default`."
+        ),
+        "created": created,
+        "not_attempted": [],
+    }
+
+
+def _incomplete(subdomain: str, created: dict[str, Any], step: str, name: str, not_attempted: list[dict[str, str]]) -> str:
+    made = [f"page {subdomain}"]
+    made += [f"region {c.get('name')} ({c.get('slug')})" for c in created["containers"]]
+    made += [f"service {s.get('name')} ({s.get('slug')})" for s in created["services"]]
+    missing = ", ".join(f"{s['step']} {s['name']!r}" for s in not_attempted) or "nothing"
+    return (
+        f"Incomplete: {step} {name!r} failed (see `failed.error`); nothing was rolled back. Created: "
+        f"{', '.join(made)}. Not attempted: {missing}. Fix the cause and create what is missing with "
+        f"create_container / create_service on subdomain {subdomain}, or remove everything with delete_status_page."
+    )
+
+
+TOOLS: tuple[Tool, ...] = (
+    Tool(
+        name="setup_status_page",
+        title="Set up a status page with regions and services",
+        description=(
+            "Create a complete status page in one call: the page, then one container per region, then each "
+            "service, which appears in every region with status ok (the page keeps its automatic `default` "
+            "container too). Use it for a new page whose regions and services are known; to add to an existing "
+            "page use create_container or create_service. If a step fails it stops and rolls nothing back: the "
+            "result has complete: false with what was created, the failed step and its error, and the steps not "
+            "attempted. If the page itself cannot be created, nothing is."
+        ),
+        input_schema=obj(
+            {
+                "subdomain": NEW_SUBDOMAIN,
+                **{f: PAGE_SETTINGS[f] for f in ("name", "timezone", "website_url")},
+                "services": {**_names("service", "Services to show, e.g. [\"API\", \"Web Console\"]."), "minItems": 1},
+                "regions": _names(
+                    "region", "Regions (containers) to create, e.g. [\"EU\", \"US\", \"Asia\"]. Omit for a page "
+                    "with only the default container."
+                ),
+            },
+            ("name", "subdomain", "timezone", "website_url", "services"),
+        ),
+        output_schema=OUTPUT,
+        annotations=CREATE,
+        scope=WRITE,
+        handler=_setup,
+    ),
+)

@@ -1,0 +1,168 @@
+"""Every StatusPal tool definition is well-formed, and its schema refuses what StatusPal would refuse.
+
+These read exactly what `tools/list` shows, so a tool a model cannot use correctly (an undescribed
+argument, a notify flag with a default, a write tool that claims to be read-only) fails here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from gateway.tools import containers, notices, services, setup, status_pages, webhooks
+from gateway.tools.base import READ, WRITE, Tool
+from gateway.tools.catalogue import Catalogue
+
+MODULES = (status_pages, services, containers, notices, webhooks, setup)
+TOOLS: tuple[Tool, ...] = tuple(t for m in MODULES for t in m.TOOLS)
+BY_NAME = {t.name: t for t in TOOLS}
+EXPECTED = (
+    "list_status_pages get_status_page create_status_page update_status_page delete_status_page "
+    "list_services get_service create_service update_service delete_service "
+    "list_containers get_container create_container update_container delete_container "
+    "list_notices get_notice create_incident schedule_maintenance post_notice_update update_notice resolve_incident "
+    "close_maintenance delete_notice "
+    "list_webhooks get_webhook create_webhook update_webhook rotate_webhook_secret delete_webhook "
+    "setup_status_page"
+).split()
+NOTIFYING = {"create_incident", "schedule_maintenance", "post_notice_update", "resolve_incident", "close_maintenance"}
+
+
+def test_exactly_the_agreed_tools_in_a_stable_order():
+    assert [t.name for t in TOOLS] == EXPECTED
+    Catalogue.of(TOOLS)  # names, scopes, schema validity: the start-up check passes
+
+
+@pytest.mark.parametrize("tool", TOOLS, ids=lambda t: t.name)
+def test_definition_is_complete_and_valid(tool: Tool):
+    wire = tool.definition()
+    assert re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", wire["name"])
+    assert wire["title"] and wire["title"][0].isupper()
+    for key in ("inputSchema", "outputSchema"):
+        Draft202012Validator.check_schema(wire[key])
+        assert wire[key]["type"] == "object"
+    annotations = wire["annotations"]
+    assert set(annotations) == {"title", "readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"}
+    assert 150 <= len(wire["description"]) <= 600, "front-loaded but not a one-liner"
+
+
+@pytest.mark.parametrize("tool", TOOLS, ids=lambda t: t.name)
+def test_every_argument_is_described_and_no_unknown_argument_passes(tool: Tool):
+    for path, schema in _objects(tool.input_schema, "inputSchema"):
+        assert schema.get("additionalProperties") is False, f"{path} accepts unknown properties"
+        for name, prop in schema["properties"].items():
+            assert prop.get("description"), f"{path}.{name} has no description"
+        assert set(schema.get("required", ())) <= set(schema["properties"]), f"{path} requires an undefined property"
+
+
+@pytest.mark.parametrize("tool", TOOLS, ids=lambda t: t.name)
+def test_description_names_a_sibling_to_use_instead(tool: Tool):
+    siblings = {name for name in EXPECTED if name != tool.name and re.search(rf"\b{name}\b", tool.description)}
+    assert siblings, f"{tool.name} never says which other tool to use instead"
+    for word in re.findall(r"(?<![.\w])[a-z]+_[a-z_]+\b", tool.description):  # not event names (notice.update_posted)
+        if word.split("_")[0] in ("list", "get", "create", "update", "delete", "resolve", "close", "post", "rotate", "schedule", "setup"):
+            assert word in BY_NAME, f"{tool.name} mentions a tool that does not exist: {word}"
+
+
+def test_tools_that_can_message_subscribers_require_notify_with_no_default():
+    having_notify = {t.name for t in TOOLS if "notify" in t.input_schema["properties"]}
+    assert having_notify == NOTIFYING
+    for name in NOTIFYING:
+        schema = BY_NAME[name].input_schema
+        assert "notify" in schema["required"]
+        assert schema["properties"]["notify"]["type"] == "boolean"
+        assert "default" not in schema["properties"]["notify"]
+        assert BY_NAME[name].annotations.open_world, "messaging subscribers reaches outside StatusPal"
+
+
+@pytest.mark.parametrize("tool", TOOLS, ids=lambda t: t.name)
+def test_annotations_and_scope_tell_the_truth(tool: Tool):
+    a = tool.annotations
+    verb = tool.name.split("_")[0]
+    if verb in ("list", "get"):
+        assert (tool.scope, a.read_only, a.destructive, a.idempotent) == (READ, True, False, True)
+        return
+    assert tool.scope == WRITE and not a.read_only
+    if verb == "delete":
+        assert a.destructive and a.idempotent
+    elif verb == "update":
+        assert a.destructive, "an update overwrites earlier values"
+        assert a.idempotent
+    elif verb in ("create", "setup", "schedule", "post"):
+        assert not a.destructive and not a.idempotent, "each call adds something new"
+    else:  # resolve, close, rotate: final or invalidating, and another call does something again
+        assert a.destructive and not a.idempotent
+    assert a.open_world == (tool.name in NOTIFYING)
+
+
+def test_list_outputs_and_delete_outputs_share_one_shape():
+    for tool in TOOLS:
+        props = tool.output_schema["properties"]
+        if tool.name.startswith("list_"):
+            assert {"items", "page", "per_page", "total_count", "total_pages"} <= set(tool.output_schema["required"])
+            assert {"page", "per_page", "all"} <= set(tool.input_schema["properties"])
+        if tool.name.startswith("delete_"):
+            assert props["deleted"] == {"const": True}
+            assert set(tool.output_schema["required"]) == {"deleted", *tool.input_schema["required"]}
+
+
+def test_only_create_and_rotate_return_a_webhook_secret():
+    with_secret = {t.name for t in TOOLS if "secret" in t.output_schema.get("required", ())}
+    assert with_secret == {"create_webhook", "rotate_webhook_secret"}
+    assert "once" in BY_NAME["create_webhook"].output_schema["properties"]["secret"]["description"]
+
+
+REFUSED = [
+    ("list_status_pages", {"per_page": 101}),
+    ("list_status_pages", {"page": 0}),
+    ("list_status_pages", {"pages": 2}),
+    ("get_status_page", {}),
+    ("get_status_page", {"subdomain": "a/b"}),
+    ("create_status_page", {"name": "A", "subdomain": "Acme", "timezone": "UTC", "website_url": "https://a.example"}),
+    ("create_status_page", {"name": "A", "subdomain": "acme", "timezone": "UTC", "website_url": "ftp://a.example"}),
+    ("create_service", {"subdomain": "acme", "name": "API", "slug": "Has Space"}),
+    ("create_incident", {"subdomain": "acme", "title": "t", "severity": "critical", "message": "m", "affected": [{"service_slug": "api"}], "notify": True}),
+    ("create_incident", {"subdomain": "acme", "title": "t", "severity": "major", "message": "m", "affected": [{"service_slug": "api"}]}),
+    ("create_incident", {"subdomain": "acme", "title": "t", "severity": "major", "message": "m", "affected": [], "notify": False}),
+    ("create_incident", {"subdomain": "acme", "title": "t", "severity": "major", "message": "m", "affected": [{"service": "api"}], "notify": False}),
+    ("create_incident", {"subdomain": "acme", "title": "t", "severity": "major", "message": "m", "affected": [{"service_slug": "api"}], "notify": "yes"}),
+    ("resolve_incident", {"subdomain": "acme", "notice_id": "n1"}),
+    ("create_webhook", {"name": "w", "url": "http://hooks.example", "events": ["notice.created"]}),
+    ("create_webhook", {"name": "w", "url": "https://hooks.example", "events": []}),
+    ("create_webhook", {"name": "w", "url": "https://hooks.example", "events": ["incident.created"]}),
+    ("get_webhook", {"webhook_id": "123"}),
+    ("setup_status_page", {"name": "A", "subdomain": "acme", "timezone": "UTC", "website_url": "https://a.example", "services": []}),
+]
+ACCEPTED = [
+    ("list_status_pages", {}),
+    ("list_notices", {"subdomain": "acme", "notice_type": "incident", "state": "open", "all": True}),
+    ("create_incident", {"subdomain": "acme", "title": "t", "severity": "major", "message": "m", "affected": [{"service_slug": "api", "container_slugs": ["eu"]}], "notify": False}),
+    ("update_service", {"subdomain": "acme", "slug": "api", "description": None}),
+    ("resolve_incident", {"subdomain": "acme", "notice_id": "n1", "notify": False}),
+    ("setup_status_page", {"name": "A", "subdomain": "acme", "timezone": "UTC", "website_url": "https://a.example", "services": ["API"]}),
+]
+
+
+@pytest.mark.parametrize(("name", "args"), REFUSED, ids=lambda v: v if isinstance(v, str) else "")
+def test_schema_refuses_bad_arguments(name: str, args: dict[str, Any]):
+    catalogue = Catalogue.of(TOOLS)
+    assert list(catalogue.validator(name).iter_errors(args)), f"{name} accepted {args}"
+
+
+@pytest.mark.parametrize(("name", "args"), ACCEPTED, ids=lambda v: v if isinstance(v, str) else "")
+def test_schema_accepts_good_arguments(name: str, args: dict[str, Any]):
+    catalogue = Catalogue.of(TOOLS)
+    assert not list(catalogue.validator(name).iter_errors(args))
+
+
+def _objects(schema: dict[str, Any], path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every object schema nested in `schema` (through properties and array items), with its path."""
+    if schema.get("type") == "object" or "properties" in schema:
+        yield path, schema
+        for name, prop in schema.get("properties", {}).items():
+            yield from _objects(prop, f"{path}.{name}")
+    if "items" in schema:
+        yield from _objects(schema["items"], f"{path}[]")
