@@ -1,0 +1,1 @@
+"""Benchmarks (never timed assertions in tests): `python -m bench` or `make bench`."""

@@ -1,0 +1,216 @@
+"""`python -m bench`: the gateway against the `mcp` SDK's MCPServer and a bare aiohttp floor, in one run.
+
+Every server is a separate process on an ephemeral loopback port, loaded the same way by wrk (a C
+process, 32 connections by default, a few seconds each). The figures only mean something side by
+side, on the same machine in the same minute, so the benchmark prints ratios and checks them against
+the targets in DESIGN.md:
+
+- `tools/list`, a local tool call (`search_docs`) and `server/discover`: at least 8x the SDK server and
+  at least 0.4x the bare floor;
+- a tool call forwarded to the sandbox (another process) adds at most 1 ms at p50 over calling the
+  sandbox directly, measured on one connection so the figure is the added latency, not queueing;
+- `/mcp` with a sealed OAuth access token at least 0.9x the throughput with a direct `sk_` key.
+
+Nothing here is a test: a missed target is reported (exit code 1), never hidden.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from bench import wrk
+from bench.processes import Servers
+from gateway.config import DEFAULT_CONFIG, load_settings
+from search.build import build_index
+
+DEMO_KEY = "sk_sandbox_demo"
+SUBDOMAIN = "bench"
+QUERY = "how do I open an incident"
+HANDSHAKE = "2025-11-25"
+MODERN = "2026-07-28"
+BASE_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+
+
+def rpc(method: str, params: dict[str, Any] | None = None, *, modern: bool = False) -> str:
+    message: dict[str, Any] = {"jsonrpc": "2.0", "id": 1, "method": method}
+    if modern:
+        params = dict(params or {})
+        params["_meta"] = {
+            "io.modelcontextprotocol/protocolVersion": MODERN,
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
+        }
+    if params is not None:
+        message["params"] = params
+    return json.dumps(message, separators=(",", ":"))
+
+
+def mcp_load(url: str, token: str, method: str, params: dict[str, Any] | None = None, *, modern: bool = False,
+             name: str | None = None) -> wrk.Load:
+    headers = {**BASE_HEADERS, "Authorization": f"Bearer {token}", "MCP-Protocol-Version": MODERN if modern else HANDSHAKE}
+    if modern:
+        headers["Mcp-Method"] = method
+        if name:
+            headers["Mcp-Name"] = name
+    return wrk.Load(url=url, headers=headers, body=rpc(method, params, modern=modern))
+
+
+def check(load: wrk.Load, expect: Callable[[Any], bool], what: str) -> None:
+    """One request before the load: a benchmark of error answers would be worthless."""
+    request = urllib.request.Request(load.url, data=load.body.encode() if load.body else None,
+                                     headers=dict(load.headers or {}), method=load.method)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = json.loads(response.read())
+    if not expect(body):
+        raise SystemExit(f"bench: {what} answered something unexpected: {json.dumps(body)[:400]}")
+
+
+def is_result(key: str) -> Callable[[Any], bool]:
+    return lambda body: isinstance(body.get("result"), dict) and key in body["result"]
+
+
+def tool_ok(body: Any) -> bool:
+    result = body.get("result")
+    return isinstance(result, dict) and "content" in result and not result.get("isError", False)
+
+
+@dataclass
+class Row:
+    scenario: str
+    server: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    connections: int
+    errors: int
+
+
+@dataclass
+class Target:
+    name: str
+    value: float
+    goal: str
+    met: bool
+
+
+class Bench:
+    def __init__(self, seconds: float, connections: int, warmup: float) -> None:
+        self.seconds = seconds
+        self.connections = connections
+        self.warmup = warmup
+        self.rows: list[Row] = []
+
+    def measure(self, scenario: str, server: str, load: wrk.Load, connections: int | None = None) -> Row:
+        connections = connections or self.connections
+        if self.warmup:
+            wrk.run(load, seconds=self.warmup, connections=connections)
+        result = wrk.run(load, seconds=self.seconds, connections=connections)
+        row = Row(scenario, server, result.rps, result.p50_ms, result.p99_ms, connections,
+                  result.bad_status + result.socket_errors)
+        self.rows.append(row)
+        print(f"  {scenario:<34} {server:<22} {row.rps:>9.0f} req/s  p50 {row.p50_ms:>7.2f} ms  p99 {row.p99_ms:>7.2f} ms"
+              f"  ({connections} conn{', %d errors' % row.errors if row.errors else ''})", flush=True)
+        return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="load duration per measurement (default 5)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured load before each measurement (default 1)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON here")
+    args = parser.parse_args(argv)
+    if not wrk.available():
+        print("bench: wrk is not installed; run `make system-deps` (Debian package wrk)", file=sys.stderr)
+        return 2
+
+    settings = load_settings(DEFAULT_CONFIG, env={})
+    bench = Bench(args.seconds, args.connections, args.warmup)
+    with tempfile.TemporaryDirectory(prefix="statuspal-bench-") as tmp, Servers(Path(tmp)) as servers:
+        index_dir = Path(tmp) / "index"
+        build_index(settings.path(settings.search.corpus_dir), index_dir, settings.search.docs_base_url)
+        sandbox = servers.sandbox()
+        gateway = servers.gateway(sandbox, index_dir)
+        sdk = servers.sdk(index_dir)
+        bare = servers.bare()
+        servers.create_status_page(sandbox, DEMO_KEY, SUBDOMAIN)
+        sealed = servers.sealed_token(gateway, DEMO_KEY)
+
+        print(f"statuspal-mcp benchmark: wrk, {args.connections} connections, {args.seconds:g} s each, "
+              f"{os.cpu_count()} cores, Python {platform.python_version()}", flush=True)
+
+        floor = bench.measure("floor (fixed JSON-RPC answer)", "bare aiohttp", mcp_load(f"{bare}/mcp", DEMO_KEY, "tools/list"))
+
+        figures: dict[str, tuple[Row, Row]] = {}
+        shapes = [
+            ("tools/list", "tools/list", None, False, None, is_result("tools")),
+            ("tools/call search_docs (local)", "tools/call", {"name": "search_docs", "arguments": {"query": QUERY}},
+             False, None, tool_ok),
+            ("server/discover (2026-07-28)", "server/discover", {}, True, None, is_result("supportedVersions")),
+        ]
+        for label, method, params, modern, name, expect in shapes:
+            loads = {
+                "gateway": mcp_load(f"{gateway.url}/mcp", DEMO_KEY, method, params, modern=modern, name=name),
+                "mcp SDK MCPServer": mcp_load(f"{sdk}/mcp", DEMO_KEY, method, params, modern=modern, name=name),
+            }
+            for server, load in loads.items():
+                check(load, expect, f"{server} {label}")
+            gw = bench.measure(label, "gateway", loads["gateway"])
+            sd = bench.measure(label, "mcp SDK MCPServer", loads["mcp SDK MCPServer"])
+            figures[label] = (gw, sd)
+
+        forward_params = {"name": "get_status_page", "arguments": {"subdomain": SUBDOMAIN}}
+        forwarded = mcp_load(f"{gateway.url}/mcp", DEMO_KEY, "tools/call", forward_params)
+        direct = wrk.Load(url=f"{sandbox}/api/v1/status_pages/{SUBDOMAIN}", method="GET",
+                          headers={"Authorization": f"Bearer {DEMO_KEY}", "Accept": "application/json"})
+        check(forwarded, tool_ok, "gateway get_status_page")
+        check(direct, lambda body: body.get("data", {}).get("subdomain") == SUBDOMAIN, "sandbox GET status page")
+        direct_1 = bench.measure("sandbox GET status page (direct)", "sandbox", direct, connections=1)
+        forwarded_1 = bench.measure("get_status_page (forwarded)", "gateway -> sandbox", forwarded, connections=1)
+        bench.measure("sandbox GET status page (direct)", "sandbox", direct)
+        bench.measure("get_status_page (forwarded)", "gateway -> sandbox", forwarded)
+
+        direct_list = mcp_load(f"{gateway.url}/mcp", DEMO_KEY, "tools/list")
+        sealed_list = mcp_load(f"{gateway.url}/mcp", sealed, "tools/list")
+        check(sealed_list, is_result("tools"), "gateway tools/list with a sealed token")
+        with_key = bench.measure("tools/list, direct sk_ key", "gateway", direct_list)
+        with_sealed = bench.measure("tools/list, sealed OAuth token", "gateway", sealed_list)
+
+    targets: list[Target] = []
+    for label, (gw, sd) in figures.items():
+        targets.append(Target(f"{label}: gateway / SDK", gw.rps / sd.rps, ">= 8x", gw.rps >= 8 * sd.rps))
+        targets.append(Target(f"{label}: gateway / bare floor", gw.rps / floor.rps, ">= 0.40x", gw.rps >= 0.4 * floor.rps))
+    added = forwarded_1.p50_ms - direct_1.p50_ms
+    targets.append(Target("forwarded call: added p50 over direct (1 conn)", added, "<= 1 ms", added <= 1.0))
+    targets.append(Target("sealed token / direct key throughput", with_sealed.rps / with_key.rps, ">= 0.90x",
+                          with_sealed.rps >= 0.9 * with_key.rps))
+
+    print("\nTargets")
+    for t in targets:
+        unit = " ms" if t.goal.endswith("ms") else "x"
+        print(f"  {'ok  ' if t.met else 'MISS'} {t.name:<52} {t.value:>7.2f}{unit}  (target {t.goal})")
+    errors = sum(row.errors for row in bench.rows)
+    if errors:
+        print(f"\nbench: {errors} requests failed during the load; the figures above are not trustworthy", file=sys.stderr)
+
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "cpus": os.cpu_count(), "python": platform.python_version(), "seconds": args.seconds,
+            "rows": [asdict(r) for r in bench.rows], "targets": [asdict(t) for t in targets],
+        }, indent=2))
+    return 0 if all(t.met for t in targets) and not errors else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

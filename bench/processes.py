@@ -1,0 +1,112 @@
+"""The benchmark's servers, each its own process on an ephemeral loopback port, stopped on exit.
+
+Separate processes keep the comparison fair (each server has the event loop to itself, wrk has the
+other core) and make the forwarded case real: gateway and sandbox talk over loopback TCP.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from gateway.sealing import Keyring
+
+START_TIMEOUT = 60.0
+URL = re.compile(r"http://127\.0\.0\.1:\d+")
+
+
+@dataclass(frozen=True)
+class Gateway:
+    url: str
+    sealing_keys: str
+
+
+class Servers:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.children: list[subprocess.Popen[str]] = []
+
+    def __enter__(self) -> "Servers":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for child in self.children:
+            child.terminate()
+        for child in self.children:
+            try:
+                child.wait(15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+    def _start(self, name: str, argv: list[str], ready: str, env: Mapping[str, str] | None = None) -> str:
+        """Start `python <argv>`, wait for the line containing `ready`, return the first loopback URL on it."""
+        log = open(self.workdir / f"{name}.log", "w")
+        child_env = {k: v for k, v in os.environ.items() if not k.startswith("STATUSPAL_MCP_")}
+        child_env.update(env or {})
+        child = subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+                                 text=True, env=child_env)
+        self.children.append(child)
+        deadline = time.monotonic() + START_TIMEOUT
+        assert child.stdout is not None
+        for line in child.stdout:
+            found = URL.search(line)
+            if ready in line and found:
+                # Keep draining stdout so a chatty child never blocks on a full pipe.
+                threading.Thread(target=child.stdout.read, daemon=True).start()
+                return found.group(0)
+            if time.monotonic() > deadline:
+                break
+        log.flush()
+        tail = (self.workdir / f"{name}.log").read_text()[-2000:]
+        raise SystemExit(f"bench: {name} did not start (exit {child.poll()}):\n{tail}")
+
+    def sandbox(self) -> str:
+        return self._start("sandbox", ["-m", "gateway", "sandbox", "--port", "0"], "Sandbox StatusPal API at")
+
+    def gateway(self, sandbox_url: str, index_dir: Path) -> Gateway:
+        keys = Keyring.generate_secret()
+        env = {
+            "STATUSPAL_MCP_SANDBOX_EMBEDDED": "false",
+            "STATUSPAL_MCP_STATUSPAL_BASE_URL": f"{sandbox_url}/api/v1",
+            # The per-key token bucket protects the real StatusPal (10 req/s); the sandbox needs no such care
+            # and the benchmark measures the gateway, not the bucket.
+            "STATUSPAL_MCP_STATUSPAL_RATE_PER_SECOND": "1000000",
+            "STATUSPAL_MCP_STATUSPAL_RATE_BURST": "1000000",
+            "STATUSPAL_MCP_SEARCH_INDEX_DIR": str(index_dir),
+            "STATUSPAL_MCP_SEALING_KEYS": keys,
+        }
+        url = self._start("gateway", ["-m", "gateway", "serve", "--port", "0"], "MCP URL:", env)
+        return Gateway(url=url, sealing_keys=keys)
+
+    def sdk(self, index_dir: Path) -> str:
+        return self._start("sdk", ["-m", "bench.sdk_server", str(index_dir)], "LISTENING")
+
+    def bare(self) -> str:
+        return self._start("bare", ["-m", "bench.bare_server"], "LISTENING")
+
+    @staticmethod
+    def create_status_page(sandbox_url: str, key: str, subdomain: str) -> None:
+        body = json.dumps({"name": "Bench", "subdomain": subdomain, "timezone": "UTC", "website_url": "https://example.com"}).encode()
+        request = urllib.request.Request(
+            f"{sandbox_url}/api/v1/status_pages", data=body, method="POST",
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json", "Accept": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 201, response.status
+
+    @staticmethod
+    def sealed_token(gateway: Gateway, key: str) -> str:
+        """An OAuth access token for `key`, minted with the gateway's own keyring as /token would."""
+        from gateway.oauth.tokens import mint_access_token
+
+        return mint_access_token(Keyring.parse(gateway.sealing_keys), key, resource=f"{gateway.url}/mcp")
