@@ -1,0 +1,118 @@
+"""The docs pages as MCP resources: `resources/list` (paginated), `resources/read`, `resources/templates/list`.
+
+Clients that read resources (rather than call `search_docs`) get whole pages as `text/markdown`, with relative
+links made absolute so a page still makes sense out of the site. URIs are built from the page's slug, which the
+front matter fixes, so they stay stable across releases and renamed files. The pages are read once at start-up:
+they ship with the release, and a listing that changed between two pages of one `resources/list` walk would
+make cursors lie.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from gateway.config import ConfigError
+from search.corpus import CorpusError, load_pages
+
+if TYPE_CHECKING:
+    from gateway.config import Settings
+
+SCHEME = "statuspal-docs"
+URI_PREFIX = f"{SCHEME}://pages/"
+MIME = "text/markdown"
+DEFAULT_PAGE_SIZE = 50
+_CURSOR_PREFIX = "docs:"
+
+
+@dataclass(frozen=True)
+class DocPage:
+    uri: str
+    slug: str
+    title: str
+    description: str
+    text: str
+
+    def listing(self) -> dict[str, Any]:
+        return {
+            "uri": self.uri,
+            "name": self.slug,
+            "title": self.title,
+            "description": self.description,
+            "mimeType": MIME,
+        }
+
+
+class DocsResources:
+    def __init__(self, pages: list[DocPage], page_size: int = DEFAULT_PAGE_SIZE) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        self._pages = pages
+        self._by_uri = {p.uri: p for p in pages}
+        self._page_size = page_size
+
+    @classmethod
+    def from_settings(cls, settings: "Settings", page_size: int = DEFAULT_PAGE_SIZE) -> "DocsResources":
+        base = settings.search.docs_base_url
+        try:
+            pages = load_pages(settings.path(settings.search.corpus_dir))
+        except CorpusError as exc:  # a start-up error in one line, like any other configuration problem
+            raise ConfigError(f"[search] corpus_dir: {exc}") from None
+        return cls(
+            [
+                DocPage(
+                    uri=URI_PREFIX + p.slug,
+                    slug=p.slug,
+                    title=p.title,
+                    description=p.description,
+                    text=p.absolute_markdown(base),
+                )
+                for p in pages
+            ],
+            page_size,
+        )
+
+    def list(self, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the listing and the cursor of the next one (None at the end); bad cursor → ValueError."""
+        start = _decode_cursor(cursor) if cursor is not None else 0
+        if start > len(self._pages):
+            raise ValueError("Invalid cursor: it points past the end of the resource list")
+        end = start + self._page_size
+        items = [p.listing() for p in self._pages[start:end]]
+        return items, (_encode_cursor(end) if end < len(self._pages) else None)
+
+    def read(self, uri: str) -> dict[str, Any] | None:
+        page = self._by_uri.get(uri)
+        if page is None:
+            return None
+        return {"uri": page.uri, "mimeType": MIME, "text": page.text}
+
+    def templates(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "uriTemplate": URI_PREFIX + "{slug}",
+                "name": "docs-page",
+                "title": "StatusPal Next API docs page",
+                "description": "A page of the StatusPal Next API docs by slug, e.g. `webhooks` or `conventions`; "
+                "resources/list shows every slug.",
+                "mimeType": MIME,
+            }
+        ]
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{offset}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    """Cursors are opaque to clients; anything we did not issue is refused rather than guessed at."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ValueError("Invalid cursor: not one this server issued") from None
+    prefix, _, number = raw.partition(":")
+    if prefix + ":" != _CURSOR_PREFIX or not number.isdigit() or len(number) > 9:
+        raise ValueError("Invalid cursor: not one this server issued")
+    return int(number)
