@@ -15,6 +15,7 @@ from gateway.credentials import CredentialResolver
 from gateway.log import access_logger_middleware
 from gateway.metrics import Metrics
 from gateway.oauth import routes as oauth_routes
+from gateway.resources import DocsResources
 from gateway.sealing import Keyring
 from gateway.state import GATEWAY, Gateway
 from gateway.statuspal.client import StatusPalClient
@@ -44,6 +45,7 @@ def create_app(settings: Settings) -> web.Application:
         store=store,
         metrics=metrics,
         docs=docs,
+        resources=DocsResources.from_settings(settings),
     )
     app[GATEWAY] = gateway
 
