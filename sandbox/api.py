@@ -457,10 +457,9 @@ def _schedule(f: Fields, notice_type: str, severity: Any, starts_at: Any, ends_a
     if notice_type != "incident" and severity not in (MISSING, None):
         f.add("severity", f"must be blank for a {notice_type} notice")
     if notice_type == "maintenance":
-        if starts_at in (MISSING, None):
-            f.add("starts_at", "can't be blank for maintenance")
-        if ends_at in (MISSING, None):
-            f.add("ends_at", "can't be blank for maintenance")
+        for name, value in (("starts_at", starts_at), ("ends_at", ends_at)):
+            if value in (MISSING, None) and name not in f.errors:  # a malformed value is already reported
+                f.add(name, "can't be blank for maintenance")
         if starts_at not in (MISSING, None) and ends_at not in (MISSING, None):
             if parse_iso(ends_at) <= parse_iso(starts_at):
                 f.add("ends_at", "must be after starts_at")
