@@ -47,7 +47,7 @@ SUBDOMAIN = text(
     max_length=63,
     pattern="^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$",
 )
-NEW_SLUG_PATTERN = "^[a-z0-9][a-z0-9_-]*$"
+NEW_SLUG_PATTERN = "^[a-z0-9]+(?:-[a-z0-9]+)*$"
 NOTICE_ID = text("The notice's id (a UUID string); list_notices shows them.", max_length=100)
 WEBHOOK_ID = text(
     "The webhook's id, a TypeID starting with `wbk_`; list_webhooks shows them.", max_length=100, pattern="^wbk_"
@@ -60,8 +60,8 @@ def slug(what: str, lister: str) -> Schema:
 
 def new_slug(what: str) -> Schema:
     return text(
-        f"URL-safe identifier for the {what} (lowercase letters, digits, `-`, `_`). Omit to let StatusPal derive "
-        "it from the name (a numeric suffix is added on a collision).",
+        f"URL-safe identifier for the {what}: lowercase letters and digits, words joined by single `-`. Omit to "
+        "let StatusPal derive it from the name (a numeric suffix is added on a collision).",
         max_length=100,
         pattern=NEW_SLUG_PATTERN,
     )
