@@ -31,10 +31,12 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.server.max_body_bytes,
         middlewares=[access_logger_middleware],
     )
-    upstream = StatusPalClient(settings.statuspal, EndpointTable(settings.statuspal.endpoints))
+    metrics = Metrics()
+    upstream = StatusPalClient(
+        settings.statuspal, EndpointTable(settings.statuspal.endpoints), on_call=metrics.upstream_call
+    )
     keyring = Keyring.from_settings(settings)
     store = open_store(settings)
-    metrics = Metrics()
     docs = DocsIndex(settings.path(settings.search.index_dir), settings.search)
     gateway = Gateway(
         settings=settings,

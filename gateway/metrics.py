@@ -60,7 +60,7 @@ class Metrics:
             self._upstream_errors[key] += 1
 
     def tool_call(self, name: str, outcome: str) -> None:
-        """One `tools/call`; `outcome` is e.g. "ok", "error" (an isError result) or "invalid"."""
+        """One `tools/call`; `outcome` is "ok" or why it failed ("tool_error", "upstream_error", "unauthorized", …)."""
         self._tools[(name, outcome)] += 1
 
     def render(self) -> str:
