@@ -2,7 +2,7 @@
 
 Use the fixtures by importing them into a test module::
 
-    from redis_server import redis_server, redis_url  # noqa: F401  (pytest fixtures)
+    from tests.redis_server import redis_server, redis_url  # noqa: F401  (pytest fixtures)
 
 ``redis_server`` is one server for the session (``.stop()``/``.start()`` simulate an outage and recovery);
 ``redis_url`` hands each test an empty database. ``make system-deps`` installs Debian's redis-server.

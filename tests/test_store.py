@@ -10,7 +10,7 @@ import pytest
 
 from gateway.config import DEFAULT_CONFIG, load_settings
 from gateway.store import MemoryStore, RedisStore, Store, StoreUnavailable, open_store
-from redis_server import RedisServer, redis_server, redis_url  # noqa: F401  (pytest fixtures)
+from tests.redis_server import RedisServer, redis_server, redis_url  # noqa: F401  (pytest fixtures)
 
 
 @pytest.fixture(params=["memory", "redis"])

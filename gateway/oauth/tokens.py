@@ -1,0 +1,446 @@
+"""Authorization codes, access and refresh tokens: issuing them, checking them, `/token` and `/revoke`.
+
+Every one of them is sealed (`gateway.sealing`): the StatusPal key travels inside, encrypted under our key, and
+the server keeps no record of it. What a sealed token cannot say about itself lives in the store, by id only:
+
+- ``code:<jti>``: the code was redeemed (codes are single-use; a replay revokes what the first use issued);
+- ``rt:<jti>`` / ``rtg:<jti>``: a refresh token was used / used its one grace retry;
+- ``fam:<id>``: the token family (everything issued from one authorization) is revoked.
+
+Refresh tokens rotate: each refresh returns a new one. The previous one is honoured once more within
+``oauth.refresh_grace_seconds`` of its first use, because two chat windows refreshing together, or a response
+lost on the way, replay it legitimately (oauth-pitfalls P17). Any other reuse means a copy is in someone
+else's hands, so the whole family is revoked. Every refresh also asks StatusPal whether the key still works:
+revoking the key there ends the grant at the next refresh, and at the next tool call before that.
+
+Errors follow RFC 6749 §5.2 (400 with a JSON ``error``) and are never a 500: a client that sees
+``invalid_grant`` starts a clean sign-in, while a 500 leaves it looping (P16).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import time
+import traceback
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
+from urllib.parse import parse_qsl
+
+import orjson
+from aiohttp import web
+
+from gateway.credentials import AuthError, Credentials, key_id
+from gateway.oauth import registration
+from gateway.sealing import InvalidToken, Keyring
+from gateway.state import GATEWAY, Gateway
+from gateway.statuspal.errors import UpstreamAuthError, UpstreamError
+from gateway.store import Store, StoreUnavailable
+from gateway.tools.base import SCOPES
+
+if TYPE_CHECKING:
+    from gateway.config import Settings
+
+log = logging.getLogger(__name__)
+
+# Token requests are a handful of short fields; anything bigger is not one.
+MAX_FORM_BYTES = 16 * 1024
+_VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")  # RFC 7636 §4.1
+# Store entries outlive the token they guard by a little, so clock skew between instances cannot reopen a hole.
+_SLACK_SECONDS = 60
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class OAuthError(Exception):
+    """An RFC 6749 §5.2 error answer: `error` is the code clients act on, `description` is for the humans reading logs."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What an authorization granted; carried inside every token issued from it."""
+
+    api_key: str
+    scope: str
+    client_id: str
+    family: str
+
+
+# --- issuing -------------------------------------------------------------------------------------------
+
+
+def issue_code(
+    gateway: Gateway,
+    *,
+    client_id: str,
+    redirect_uri: str,
+    code_challenge: str,
+    resource: str,
+    scope: str,
+    api_key: str,
+) -> str:
+    """A sealed, single-use authorization code for a key the login page has just checked upstream.
+
+    `scope` is space-separated; only scopes this server knows are kept (the page decides read or read+write).
+    The code's id doubles as the id of the token family it starts, so a replayed code can revoke that family.
+    """
+    settings = gateway.settings
+    granted = normalise_scope(scope)
+    if not granted:
+        raise ValueError(f"a code needs at least one of {', '.join(SCOPES)}")
+    now = int(time.time())
+    claims = {
+        "typ": "code",
+        "iss": settings.server.public_url,
+        "jti": _new_id(),
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "code_challenge": code_challenge,
+        "resource": resource,
+        "scope": granted,
+        "k": api_key,
+        "iat": now,
+        "exp": now + settings.oauth.code_ttl_seconds,
+    }
+    return gateway.keyring.seal("code", claims)
+
+
+def mint_access_token(settings: "Settings", api_key: str, scope: str, *, keyring: Keyring | None = None, client_id: str = "local") -> str:
+    """An access token exactly as `/token` would issue it, for benchmarks and tests that skip the browser flow.
+
+    Without `keyring` it uses the one the gateway itself would load from these settings.
+    """
+    keyring = keyring or Keyring.from_settings(settings)
+    grant = Grant(api_key=api_key, scope=normalise_scope(scope), client_id=client_id, family=_new_id())
+    return keyring.seal("access", _token_claims(settings, grant, "at", settings.oauth.access_token_ttl_seconds, int(time.time())))
+
+
+def normalise_scope(scope: str) -> str:
+    """The scopes we know, in our canonical order; unknown ones are dropped, never an error (pitfall P13)."""
+    requested = set(scope.split())
+    return " ".join(s for s in SCOPES if s in requested)
+
+
+def _token_claims(settings: "Settings", grant: Grant, typ: str, ttl: int, now: int) -> dict[str, Any]:
+    return {
+        "typ": typ,
+        "iss": settings.server.public_url,
+        "aud": settings.server.resource_url,
+        "sub": key_id(grant.api_key),
+        "client_id": grant.client_id,
+        "scope": grant.scope,
+        "fam": grant.family,
+        "jti": _new_id(),
+        "iat": now,
+        "exp": now + ttl,
+        "k": grant.api_key,
+    }
+
+
+def _issue_pair(gateway: Gateway, grant: Grant, access_scope: str) -> dict[str, Any]:
+    """The token response. The refresh token keeps the full grant; only the access token is narrowed (RFC 6749 §6)."""
+    settings, now = gateway.settings, int(time.time())
+    access = _token_claims(settings, Grant(grant.api_key, access_scope, grant.client_id, grant.family), "at", settings.oauth.access_token_ttl_seconds, now)
+    refresh = _token_claims(settings, grant, "rt", settings.oauth.refresh_token_ttl_seconds, now)
+    return {
+        "access_token": gateway.keyring.seal("access", access),
+        "token_type": "Bearer",
+        "expires_in": settings.oauth.access_token_ttl_seconds,
+        "refresh_token": gateway.keyring.seal("refresh", refresh),
+        "scope": access_scope,
+    }
+
+
+def _new_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
+# --- checking access tokens on every /mcp request ------------------------------------------------------
+
+
+async def access_credentials(token: str, settings: "Settings", keyring: Keyring, store: Store) -> Credentials:
+    """The caller behind a sealed access token, or AuthError 401 ``invalid_token`` saying exactly what is wrong.
+
+    The audience must be exactly our resource (RFC 8707): a token minted for another deployment sharing our
+    keys (staging vs production) is refused. Revocation is checked in the store on every request; if the
+    store is down the request is refused with 503 rather than served on a possibly revoked token.
+    """
+    try:
+        claims = keyring.unseal("access", token)
+    except InvalidToken:
+        raise AuthError(401, "invalid_token", _not_an_access_token(token, keyring)) from None
+    if claims.get("typ") != "at":
+        raise AuthError(401, "invalid_token", "The bearer token is not an access token.")
+    if claims.get("iss") != settings.server.public_url:
+        raise AuthError(401, "invalid_token", "The access token was not issued by this server.")
+    if claims.get("aud") != settings.server.resource_url:
+        raise AuthError(401, "invalid_token", f"The access token was issued for another resource, not {settings.server.resource_url}.")
+    api_key, scope, family, exp = claims.get("k"), claims.get("scope"), claims.get("fam"), claims.get("exp")
+    if not (isinstance(api_key, str) and isinstance(scope, str) and isinstance(family, str) and isinstance(exp, int)):
+        raise AuthError(401, "invalid_token", "The access token is malformed.")
+    if exp <= time.time():
+        raise AuthError(401, "invalid_token", "The access token has expired; refresh it or sign in again.")
+    try:
+        revoked = await store.is_revoked("fam:" + family)
+    except StoreUnavailable:
+        log.error("cannot check token revocation: the store is unavailable")
+        raise AuthError(503, "temporarily_unavailable", "The server cannot check this token right now; try again in a moment.") from None
+    if revoked:
+        raise AuthError(401, "invalid_token", "The access token was revoked; sign in again.")
+    client_id = claims.get("client_id")
+    return Credentials(
+        api_key=api_key,
+        scopes=frozenset(scope.split()) & frozenset(SCOPES),
+        kind="sealed",
+        key_id=key_id(api_key),
+        client_id=client_id if isinstance(client_id, str) else None,
+    )
+
+
+def _not_an_access_token(token: str, keyring: Keyring) -> str:
+    """Why a token that looked like ours did not open. Only reached on failure, so the second try costs nothing
+    on the hot path; a refresh token sent as a bearer is a common client mistake worth naming."""
+    try:
+        keyring.unseal("refresh", token)
+    except InvalidToken:
+        return "The access token is malformed, was altered, or was sealed with a key this server no longer has."
+    return "That is a refresh token; send it to the token endpoint, and use the access token as the bearer."
+
+
+# --- /token --------------------------------------------------------------------------------------------
+
+
+async def token_endpoint(request: web.Request) -> web.Response:
+    """RFC 6749 token endpoint for public clients (PKCE instead of a client secret)."""
+    gateway = request.app[GATEWAY]
+    grant_type = "?"
+    try:
+        form = await _read_form(request)
+        grant_type = form.get("grant_type", "")
+        if grant_type == "authorization_code":
+            body = await _exchange_code(gateway, form)
+        elif grant_type == "refresh_token":
+            body = await _refresh(gateway, form)
+        elif not grant_type:
+            raise OAuthError("invalid_request", "grant_type is required: authorization_code or refresh_token.")
+        else:
+            raise OAuthError("unsupported_grant_type", "This server supports grant_type authorization_code and refresh_token.")
+    except OAuthError as exc:
+        log.info("token request refused", extra={"grant_type": grant_type, "error": exc.error, "reason": exc.description})
+        return _error(exc)
+    except StoreUnavailable:
+        log.error("token request failed: the store is unavailable", extra={"grant_type": grant_type})
+        return _error(OAuthError("temporarily_unavailable", "The server cannot complete this right now; try again in a moment.", 503))
+    except Exception as exc:
+        _log_unexpected("token", exc)
+        return _error(OAuthError("invalid_grant", "The grant could not be processed; sign in again."))
+    return _json(200, body)
+
+
+async def _exchange_code(gateway: Gateway, form: Mapping[str, str]) -> dict[str, Any]:
+    settings = gateway.settings
+    missing = [name for name in ("code", "redirect_uri", "client_id", "code_verifier") if not form.get(name)]
+    if missing:
+        raise OAuthError("invalid_request", f"Missing required parameter(s): {', '.join(missing)}.")
+    verifier = form["code_verifier"]
+    if not _VERIFIER.match(verifier):
+        raise OAuthError("invalid_request", "code_verifier must be 43-128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636).")
+    _check_resource(settings, form)
+
+    try:
+        code = gateway.keyring.unseal("code", form["code"])
+    except InvalidToken:
+        raise OAuthError("invalid_grant", "The authorization code is not valid.") from None
+    if code.get("typ") != "code" or code.get("iss") != settings.server.public_url:
+        raise OAuthError("invalid_grant", "The authorization code is not valid.")
+    if not isinstance(code.get("exp"), int) or code["exp"] <= time.time():
+        raise OAuthError("invalid_grant", "The authorization code has expired; start the authorization again.")
+    if not _same(form["client_id"], code.get("client_id")):
+        raise OAuthError("invalid_grant", "The authorization code was issued to another client.")
+    if not _same(form["redirect_uri"], code.get("redirect_uri")):
+        raise OAuthError("invalid_grant", "redirect_uri does not match the one used in the authorization request.")
+    if not _same(_s256(verifier), code.get("code_challenge")):
+        raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge of the authorization request.")
+    if code.get("resource") != settings.server.resource_url:
+        raise OAuthError("invalid_grant", "The authorization code was issued for another resource.")
+    await _check_client(gateway, form["client_id"])
+
+    family = code["jti"]
+    if not await gateway.store.use_once("code:" + family, code["exp"] - time.time() + _SLACK_SECONDS):
+        # RFC 6749 §4.1.2: a code used twice was intercepted; what its first use issued is revoked too.
+        await gateway.store.revoke("fam:" + family, settings.oauth.refresh_token_ttl_seconds + _SLACK_SECONDS)
+        log.warning("authorization code replayed; its token family is revoked", extra={"family": family})
+        raise OAuthError("invalid_grant", "The authorization code was already used.")
+    grant = Grant(api_key=code["k"], scope=code["scope"], client_id=code["client_id"], family=family)
+    log.info("tokens issued", extra={"grant_type": "authorization_code", "key_id": key_id(grant.api_key), "family": family})
+    return _issue_pair(gateway, grant, grant.scope)
+
+
+async def _refresh(gateway: Gateway, form: Mapping[str, str]) -> dict[str, Any]:
+    settings = gateway.settings
+    if not form.get("refresh_token"):
+        raise OAuthError("invalid_request", "Missing required parameter: refresh_token.")
+    _check_resource(settings, form)
+    try:
+        token = gateway.keyring.unseal("refresh", form["refresh_token"])
+    except InvalidToken:
+        raise OAuthError("invalid_grant", "The refresh token is not valid.") from None
+    if token.get("typ") != "rt" or token.get("iss") != settings.server.public_url or token.get("aud") != settings.server.resource_url:
+        raise OAuthError("invalid_grant", "The refresh token is not valid for this server.")
+    if not isinstance(token.get("exp"), int) or token["exp"] <= time.time():
+        raise OAuthError("invalid_grant", "The refresh token has expired; sign in again.")
+    if form.get("client_id") and not _same(form["client_id"], token.get("client_id")):
+        raise OAuthError("invalid_grant", "The refresh token was issued to another client.")
+    grant = Grant(api_key=token["k"], scope=token["scope"], client_id=token["client_id"], family=token["fam"])
+    access_scope = _narrowed_scope(grant.scope, form.get("scope"))
+    if await gateway.store.is_revoked("fam:" + grant.family):
+        raise OAuthError("invalid_grant", "This grant was revoked; sign in again.")
+
+    # The key is checked before the token is marked used, so an upstream outage costs the client nothing:
+    # it retries later with the same refresh token.
+    try:
+        await gateway.upstream.for_key(grant.api_key).check_key()
+    except UpstreamAuthError:
+        raise OAuthError("invalid_grant", "StatusPal no longer accepts the API key behind this grant; sign in again with a valid key.") from None
+    except UpstreamError:
+        raise OAuthError("temporarily_unavailable", "StatusPal could not be reached to re-check the API key; try again in a moment.", 503) from None
+
+    jti, ttl = token["jti"], token["exp"] - time.time() + _SLACK_SECONDS
+    first_use = await gateway.store.claim("rt:" + jti, ttl)
+    if first_use is not None:
+        in_grace = time.time() - first_use <= settings.oauth.refresh_grace_seconds
+        if not (in_grace and await gateway.store.use_once("rtg:" + jti, ttl)):
+            await gateway.store.revoke("fam:" + grant.family, settings.oauth.refresh_token_ttl_seconds + _SLACK_SECONDS)
+            log.warning("refresh token reused; its token family is revoked", extra={"family": grant.family, "key_id": key_id(grant.api_key)})
+            raise OAuthError("invalid_grant", "The refresh token was already used; this grant is revoked, sign in again.")
+    log.info("tokens issued", extra={"grant_type": "refresh_token", "key_id": key_id(grant.api_key), "family": grant.family})
+    return _issue_pair(gateway, grant, access_scope)
+
+
+def _narrowed_scope(granted: str, requested: str | None) -> str:
+    """RFC 6749 §6: a refresh may ask for less than was granted, never more. Unknown scopes are ignored (P13)."""
+    if not requested:
+        return granted
+    wanted = normalise_scope(requested)
+    if not wanted:
+        return granted
+    if not set(wanted.split()) <= set(granted.split()):
+        raise OAuthError("invalid_scope", f"A refresh can only keep or narrow the granted scope ({granted}).")
+    return wanted
+
+
+def _check_resource(settings: "Settings", form: Mapping[str, str]) -> None:
+    resource = form.get("resource")
+    if resource and resource != settings.server.resource_url:
+        raise OAuthError("invalid_target", f"This server issues tokens only for the resource {settings.server.resource_url}.")
+
+
+async def _check_client(gateway: Gateway, client_id: str) -> None:
+    """The client must still be one the registration module accepts (a signed registration or a CIMD URL):
+    a registration signed with a key that has since been retired is refused here as at /authorize."""
+    try:
+        await registration.resolve_client(gateway, client_id)
+    except registration.ClientRejected as exc:
+        raise OAuthError("invalid_client", str(exc)) from None
+
+
+def _same(given: str, expected: Any) -> bool:
+    return isinstance(expected, str) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _s256(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode("ascii")
+
+
+# --- /revoke -------------------------------------------------------------------------------------------
+
+
+async def revoke_endpoint(request: web.Request) -> web.Response:
+    """RFC 7009: revokes the token's whole family until its longest-lived member would have expired.
+
+    Unknown, invalid and expired tokens get 200 too: the answer must not tell a caller which strings are live
+    tokens, and the client's goal (the token no longer works) is met either way.
+    """
+    gateway = request.app[GATEWAY]
+    try:
+        form = await _read_form(request)
+        if not form.get("token"):
+            raise OAuthError("invalid_request", "Missing required parameter: token.")
+        claims = _unseal_any(gateway.keyring, form["token"], form.get("token_type_hint"))
+        if claims is not None and claims.get("iss") == gateway.settings.server.public_url and isinstance(claims.get("fam"), str):
+            if form.get("client_id") and not _same(form["client_id"], claims.get("client_id")):
+                raise OAuthError("invalid_client", "The token was issued to another client.")
+            await gateway.store.revoke("fam:" + claims["fam"], gateway.settings.oauth.refresh_token_ttl_seconds + _SLACK_SECONDS)
+            log.info("token family revoked", extra={"family": claims["fam"]})
+    except OAuthError as exc:
+        return _error(exc)
+    except StoreUnavailable:
+        log.error("revocation failed: the store is unavailable")
+        return _error(OAuthError("temporarily_unavailable", "The server cannot revoke right now; try again in a moment.", 503))
+    except Exception as exc:
+        _log_unexpected("revoke", exc)
+        return _error(OAuthError("invalid_request", "The revocation request could not be processed."))
+    return web.Response(status=200, headers=_NO_STORE)
+
+
+def _unseal_any(keyring: Keyring, token: str, hint: str | None) -> dict[str, Any] | None:
+    """Refresh or access token, trying the hinted type first (RFC 7009 §2.1: the hint only speeds the lookup)."""
+    order = ("access", "refresh") if hint == "access_token" else ("refresh", "access")
+    for purpose in order:
+        try:
+            return keyring.unseal(purpose, token)
+        except InvalidToken:
+            continue
+    return None
+
+
+# --- HTTP plumbing -------------------------------------------------------------------------------------
+
+
+async def _read_form(request: web.Request) -> dict[str, str]:
+    """The urlencoded body as a dict. Each parameter at most once (RFC 6749 §3.2); bounded in size and fields."""
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise OAuthError("invalid_request", "The body must be application/x-www-form-urlencoded.")
+    if request.content_length is not None and request.content_length > MAX_FORM_BYTES:
+        raise OAuthError("invalid_request", f"The request body is larger than {MAX_FORM_BYTES} bytes.")
+    raw = await request.read()
+    if len(raw) > MAX_FORM_BYTES:
+        raise OAuthError("invalid_request", f"The request body is larger than {MAX_FORM_BYTES} bytes.")
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=32)
+    except (UnicodeDecodeError, ValueError):
+        raise OAuthError("invalid_request", "The request body is not a valid UTF-8 form with at most 32 fields.") from None
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        if name in form:
+            raise OAuthError("invalid_request", f"The parameter {name!r} was sent more than once.")
+        form[name] = value
+    return form
+
+
+def _error(exc: OAuthError) -> web.Response:
+    headers = dict(_NO_STORE)
+    if exc.status == 503:
+        headers["Retry-After"] = "5"
+    return _json(exc.status, {"error": exc.error, "error_description": exc.description}, headers)
+
+
+def _json(status: int, body: Mapping[str, Any], headers: Mapping[str, str] = _NO_STORE) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json", headers=headers)
+
+
+def _log_unexpected(endpoint: str, exc: Exception) -> None:
+    """A bug, logged with its type and stack only: the message of an arbitrary exception may quote a token."""
+    log.error(
+        "unexpected error in the %s endpoint: %s", endpoint, type(exc).__name__,
+        extra={"stack": "".join(traceback.format_tb(exc.__traceback__))},
+    )
