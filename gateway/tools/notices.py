@@ -58,6 +58,19 @@ _STARTS_AT = {
 _ENDS_AT = {**DATETIME, "description": "End of the window, ISO 8601 with an offset; after starts_at."}
 
 
+def _ending(example: str) -> dict[str, Any]:
+    """Arguments of resolve_incident and close_maintenance: which notice, an optional last word, notify."""
+    return obj(
+        {
+            "subdomain": SUBDOMAIN,
+            "notice_id": NOTICE_ID,
+            "message": {**MESSAGE, "description": f"Closing timeline entry, e.g. '{example}'. Omit to add none."},
+            "notify": NOTIFY,
+        },
+        ("subdomain", "notice_id", "notify"),
+    )
+
+
 def _instant(args: dict[str, Any], name: str) -> datetime | None:
     value = args.get(name)
     if value is None:
@@ -241,15 +254,7 @@ TOOLS: tuple[Tool, ...] = (
             "reopened (open a new one with create_incident if the problem returns). For maintenance use "
             "close_maintenance; to remove a mistaken incident from history use delete_notice."
         ),
-        input_schema=obj(
-            {
-                "subdomain": SUBDOMAIN,
-                "notice_id": NOTICE_ID,
-                "message": text("Closing timeline entry, e.g. 'The fix is deployed and error rates are normal.'", max_length=10000),
-                "notify": NOTIFY,
-            },
-            ("subdomain", "notice_id", "notify"),
-        ),
+        input_schema=_ending("The fix is deployed and error rates are normal."),
         output_schema=NOTICE,
         annotations=_FINISH,
         scope=WRITE,
@@ -261,19 +266,11 @@ TOOLS: tuple[Tool, ...] = (
         description=(
             "Close a maintenance window when the work is done before its planned end, or cancel one not yet "
             "started: it ends now and its services return to ok unless another active notice affects them (a window "
-            "also ends by itself at ends_at). The optional message is published as "
-            "the closing timeline entry; with notify: true every subscriber is messaged. Final for the notice. To "
-            "move or extend the window instead use update_notice; for incidents use resolve_incident."
+            "also ends by itself at ends_at). The optional message is published as the closing timeline entry; with "
+            "notify: true every subscriber is messaged. Final for the notice. To move or extend the window instead "
+            "use update_notice; for incidents use resolve_incident."
         ),
-        input_schema=obj(
-            {
-                "subdomain": SUBDOMAIN,
-                "notice_id": NOTICE_ID,
-                "message": text("Closing timeline entry, e.g. 'Maintenance completed.'", max_length=10000),
-                "notify": NOTIFY,
-            },
-            ("subdomain", "notice_id", "notify"),
-        ),
+        input_schema=_ending("Maintenance completed."),
         output_schema=NOTICE,
         annotations=_FINISH,
         scope=WRITE,
