@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from whoosh import index as whoosh_index
 from whoosh.query import Or, Phrase, Term
-from whoosh.support.levenshtein import distance
 
 from search.build import BUILD_INFO, current_build
 from search.query import QueryPlan, parse_query
-from search.schema import ANALYZER, FIELD_BOOSTS, SYNONYM_WEIGHT, TEXT_FIELDS, analyze, synonym_map
+from search.schema import ANALYZER, FIELD_BOOSTS, SCHEMA, SYNONYM_WEIGHT, TEXT_FIELDS, analyze, synonym_map
+from search.spelling import Speller
 
 if TYPE_CHECKING:
     from gateway.config import SearchSettings
@@ -42,9 +42,6 @@ PHRASE_BOOST = 2.0
 COORDINATION = 0.7
 # Share of a word's weaker variants (synonyms, second spelling guess) added to its best one.
 TIEBREAK = 0.1
-# Spelling correction only for words long enough to have one plausible fix, and short enough to be words.
-MIN_FUZZY_LENGTH = 4
-MAX_FUZZY_LENGTH = 24
 MAX_LIMIT = 50
 _PHRASE_FIELDS = ("heading", "trail", "body")
 _SPELLING_FIELDS = ("body", "heading", "code")
@@ -92,8 +89,14 @@ class _Build:
         self.reader = self.searcher.reader()
         self.docs = {docnum: fields for docnum, fields in self.reader.iter_docs()}
         self.scores = self._term_scores()
-        self._corrections: dict[str, tuple[tuple[str, str], ...]] = {}
-        self._snippet_tokens: dict[int, list[tuple[int, int, str]]] = {}
+        self.speller = Speller(
+            word for f in _SPELLING_FIELDS for word in self.reader.field_terms(SCHEMA[f].spelling_fieldname(f))
+        )
+        # Word offsets and stems of every section's prose, for snippets: computed once, not per hit.
+        self.tokens = {
+            docnum: [(t.startchar, t.endchar, t.text) for t in ANALYZER(doc.get("body", ""), chars=True)]
+            for docnum, doc in self.docs.items()
+        }
 
     def _term_scores(self) -> dict[str, dict[int, float]]:
         scores: dict[str, dict[int, float]] = {}
@@ -166,29 +169,16 @@ class _Build:
         return ranked, marks, corrected
 
     def correct(self, surface: str) -> tuple[tuple[str, str], ...]:
-        """Closest known words to a misspelt one, as (stem, word); cached, the vocabulary of a build is fixed."""
-        if surface in self._corrections:
-            return self._corrections[surface]
-        found: tuple[tuple[str, str], ...] = ()
-        if MIN_FUZZY_LENGTH <= len(surface) <= MAX_FUZZY_LENGTH and surface.isalpha():
-            maxdist = 1 if len(surface) <= 5 else 2
-            candidates = {
-                word
-                for field in _SPELLING_FIELDS
-                for word in self.reader.terms_within(field, surface, maxdist, prefix=1)
-            }
-            ranked = []
-            for word in candidates:
-                stems = analyze(word)
-                if stems and stems[0][0] in self.scores:
-                    stem = stems[0][0]
-                    ranked.append((distance(surface, word), -len(self.scores[stem]), word, stem))
-            ranked.sort()
-            if ranked:
-                closest = ranked[0][0]
-                found = tuple((stem, word) for dist, _, word, stem in ranked[:2] if dist == closest)
-        self._corrections[surface] = found
-        return found
+        """Closest known words to a misspelt one, as (stem, word): at most two, at the smallest distance found."""
+        ranked = []
+        for dist, word in self.speller.candidates(surface):
+            terms = analyze(word)
+            stem = terms[0][0] if terms else None
+            if stem in self.scores:
+                # Among equally close words, the one more sections use is the likelier intent.
+                ranked.append((dist, -len(self.scores[stem]), word, stem))
+        ranked.sort()
+        return tuple((stem, word) for dist, _, word, stem in ranked[:2] if dist == ranked[0][0])
 
     # -- hits ----------------------------------------------------------------------------------------------
 
@@ -205,11 +195,7 @@ class _Build:
     def snippet(self, docnum: int, marks: set[str]) -> str:
         """At most 300 characters of the section's prose around the densest cluster of matched words, marked **so**."""
         body: str = self.docs[docnum].get("body", "")
-        tokens = self._snippet_tokens.get(docnum)
-        if tokens is None:
-            tokens = [(t.startchar, t.endchar, t.text) for t in ANALYZER(body, chars=True)]
-            self._snippet_tokens[docnum] = tokens
-        matches = [(s, e, stem) for s, e, stem in tokens if stem in marks]
+        matches = [(s, e, stem) for s, e, stem in self.tokens[docnum] if stem in marks]
         if not matches:
             return _cut(body, 0, SNIPPET_WINDOW + 40)
         # The window (starting a little before a match) that covers the most distinct matched words.
@@ -253,9 +239,12 @@ class DocsIndex:
         self._build: _Build | None = None
         self._retired: _Build | None = None
         self._task: asyncio.Task[None] | None = None
-        # Open what is there now, so a freshly started gateway answers its first search_docs call.
-        with contextlib.suppress(Exception):
+        # Open what is there now, so a freshly started gateway answers its first search_docs call. A broken
+        # build must not stop the gateway: /readyz reports the index as not loaded and the watcher retries.
+        try:
             self.reload()
+        except Exception as exc:
+            log.warning("docs index at %s could not be opened: %s", self.index_dir, exc)
 
     @property
     def loaded(self) -> bool:

@@ -145,6 +145,9 @@ def test_misspellings_are_corrected_and_the_message_says_so(docs):
     results = docs.search("webhok singing secrt", 3)
     assert results and results[0].url.startswith(f"{BASE}/webhooks#")
     assert "'webhook' (for 'webhok')" in results.message
+    # A typo in the first letter is found too; three-letter words are too short to guess at.
+    assert "'webhook' (for 'ebhook')" in docs.search("ebhook", 1).message
+    assert docs.search("xqz", 1).message.startswith("No section")
 
 
 def test_quoted_phrases_favour_sections_with_the_exact_phrase(docs):
