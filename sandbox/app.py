@@ -181,6 +181,9 @@ async def _api_middleware(request: web.Request, handler: Callable[[web.Request],
 
     try:
         response = await handler(request)
+    except ConnectionResetError:
+        entry["status"] = 0  # the client gave up (its timeout) before the body arrived: nothing to answer
+        return web.Response(status=499)
     except Exception:
         # A sandbox bug must still look like an API answer, never an HTML traceback page.
         log.exception("sandbox operation %s failed", endpoint)

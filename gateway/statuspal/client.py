@@ -1,0 +1,487 @@
+"""The StatusPal Next API client: one pooled HTTP session, per-key throttling, careful retries.
+
+`StatusPalClient` is process-wide (one connection pool); `for_key(api_key)` gives a `StatusPalAPI` bound
+to one caller's key, which every tool call uses. Every request goes to `settings.base_url` and nowhere
+else: redirects are not followed (a redirect could carry the key to another host) and the cookie jar is a
+dummy, because one pooled session serves every user and a cookie set for one key must never ride along
+with another key's request.
+
+Retries: GET/PUT/PATCH/DELETE are retried on 429/502/503/504 and on connection failures, with
+exponential backoff and full jitter, honouring `Retry-After` up to `retry_after_max_seconds` (a longer
+wait gives up at once and reports when to come back). A POST is retried only when the connection was
+never established; once it may have reached StatusPal it is never sent again, because a repeated
+"open incident" would create a second incident and notify subscribers twice. The whole call, retries
+included, stays within `total_timeout_seconds` once it starts talking to StatusPal.
+
+The key travels only in the Authorization header. It is never logged and never put in an exception;
+text that StatusPal sends back is scrubbed of it before it can reach a model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import logging
+import random
+import re
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from typing import Any, Awaitable, Callable, Mapping
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from gateway.config import StatusPalSettings
+from gateway.statuspal.endpoints import MAX_PER_PAGE, Endpoint, EndpointTable
+from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
+
+log = logging.getLogger("gateway.upstream")
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Safe to send twice (RFC 9110 idempotent methods, plus PATCH: the gateway's PATCHes set fields, they never append).
+REPEATABLE_METHODS = frozenset({"GET", "PUT", "PATCH", "DELETE"})
+SUCCESS_STATUSES = frozenset({200, 201, 204})
+MAX_BUCKETS = 4096
+USER_AGENT = "statuspal-mcp/0.1"
+_KEY_SHAPE = re.compile(r"[\x21-\x7e]+")
+
+OnCall = Callable[[str, int], None]
+Progress = Callable[[float, float | None, str | None], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class UpstreamResult:
+    status: int
+    data: Any
+    meta: dict[str, Any] | None = None
+
+
+def key_id(api_key: str) -> str:
+    """A stable, non-reversible handle for a key (same shape as Credentials.key_id)."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+
+
+class TokenBucket:
+    """`rate` requests per second with bursts of `burst`; callers wait for a token instead of failing.
+
+    Reservation style: a caller takes a token now (the count may go below zero) and sleeps until the
+    token would have existed, so concurrent callers queue in arrival order without a lock.
+    """
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.updated = time.monotonic()
+
+    def reserve(self) -> float:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        self.tokens -= 1
+        return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
+
+
+@dataclass
+class _NoAnswer:
+    """An attempt that got no HTTP answer. `sent` is False only when the connection was never made."""
+
+    code: str
+    message: str
+    sent: bool
+    retryable: bool = True
+
+
+class StatusPalClient:
+    def __init__(self, settings: StatusPalSettings, endpoints: EndpointTable, *, on_call: OnCall | None = None) -> None:
+        self.settings = settings
+        self.endpoints = endpoints
+        # Metrics hook: (endpoint name, HTTP status or 0 when no answer arrived), once per attempt.
+        self.on_call = on_call
+        self._base = settings.base_url.rstrip("/")
+        self._session: aiohttp.ClientSession | None = None
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
+                timeout=aiohttp.ClientTimeout(
+                    total=self.settings.total_timeout_seconds, connect=self.settings.connect_timeout_seconds
+                ),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                headers={"User-Agent": USER_AGENT},
+            )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def for_key(self, api_key: str) -> "StatusPalAPI":
+        if not isinstance(api_key, str) or not _KEY_SHAPE.fullmatch(api_key):
+            # The message never repeats the value: it may be a real key with a stray character.
+            raise ValueError("the API key is empty or contains characters an API key cannot have")
+        return StatusPalAPI(self, api_key)
+
+    def _bucket(self, kid: str) -> TokenBucket:
+        """The key's bucket. The map is bounded: the least recently used bucket goes first (at worst that
+        key gets one fresh burst)."""
+        bucket = self._buckets.get(kid)
+        if bucket is None:
+            bucket = self._buckets[kid] = TokenBucket(self.settings.rate_per_second, self.settings.rate_burst)
+            if len(self._buckets) > MAX_BUCKETS:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(kid)
+        return bucket
+
+    async def request(
+        self,
+        api_key: str,
+        name: str,
+        params: Mapping[str, Any],
+        body: Mapping[str, Any] | None,
+        query: Mapping[str, Any] | None,
+    ) -> UpstreamResult:
+        if self._session is None:
+            raise RuntimeError("StatusPalClient.start() has not been awaited")
+        endpoint = self._endpoint(name)
+        target = {k: str(params[k]) for k in endpoint.path_params if k in params}
+        try:
+            url = URL(self._base + endpoint.render(params), encoded=True)
+        except KeyError as exc:
+            raise ValueError(f"endpoint {name} needs the path parameter {exc.args[0]}") from None
+        if body is not None:
+            extra = sorted(set(body) - set(endpoint.body_fields))
+            if extra:
+                raise ValueError(f"endpoint {name} does not take the body field(s) {', '.join(extra)}")
+        headers = {"Accept": "application/json", "Authorization": f"Bearer {api_key}"}
+        payload = None
+        if body is not None:
+            payload = orjson.dumps(dict(body))
+            headers["Content-Type"] = "application/json"
+        call = _Call(self, api_key, endpoint, url, headers, payload, _query(query), target)
+        return await call.run()
+
+    def _endpoint(self, name: str) -> Endpoint:
+        try:
+            return self.endpoints[name]
+        except KeyError:
+            raise ValueError(f"unknown StatusPal endpoint {name!r}") from None
+
+
+class _Call:
+    """One logical call: throttle, send, maybe retry, map the answer."""
+
+    def __init__(
+        self,
+        client: StatusPalClient,
+        api_key: str,
+        endpoint: Endpoint,
+        url: URL,
+        headers: dict[str, str],
+        payload: bytes | None,
+        query: dict[str, str],
+        target: dict[str, str],
+    ) -> None:
+        self.client = client
+        self.settings = client.settings
+        self.api_key = api_key
+        self.bucket = client._bucket(key_id(api_key))
+        self.endpoint = endpoint
+        self.url = url
+        self.headers = headers
+        self.payload = payload
+        self.query = query
+        self.target = target
+        self.repeatable = endpoint.method in REPEATABLE_METHODS
+
+    async def run(self) -> UpstreamResult:
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        attempt = 0
+        while True:
+            wait = self.bucket.reserve()
+            if wait:
+                await asyncio.sleep(wait)
+            if deadline is None:
+                deadline = loop.time() + self.settings.total_timeout_seconds
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise self._error(UpstreamUnavailable, 0, "timeout", self._timeout_text())
+            outcome = await self._attempt(remaining)
+            if isinstance(outcome, UpstreamResult):
+                return outcome
+            error, retry_after = outcome
+            if attempt >= self.settings.max_retries:
+                raise error
+            if retry_after is not None and retry_after > self.settings.retry_after_max_seconds:
+                raise error  # StatusPal asked for a longer pause than a tool call can wait
+            delay = retry_after if retry_after is not None else random.uniform(0, self.settings.retry_backoff_seconds * 2**attempt)
+            if loop.time() + delay >= deadline:
+                raise error
+            log.info(
+                "upstream %s: %s, retry %d of %d in %.2f s",
+                self.endpoint.name, error.code or error.status, attempt + 1, self.settings.max_retries, delay,
+            )
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def _attempt(self, remaining: float) -> UpstreamResult | tuple[UpstreamError, float | None]:
+        """One HTTP exchange. Returns the result, or (error to raise, Retry-After) where the error is marked
+        retryable by being returned rather than raised."""
+        session = self.client._session
+        assert session is not None
+        timeout = aiohttp.ClientTimeout(total=remaining, connect=min(self.settings.connect_timeout_seconds, remaining))
+        try:
+            async with session.request(
+                self.endpoint.method,
+                self.url,
+                params=self.query or None,
+                data=self.payload,
+                headers=self.headers,
+                allow_redirects=False,
+                timeout=timeout,
+            ) as resp:
+                raw = await resp.read()
+                status = resp.status
+                retry_after_header = resp.headers.get("Retry-After")
+        except aiohttp.ClientSSLError:
+            self._observe(0)
+            raise self._error(UpstreamUnavailable, 0, "tls_error", "the TLS handshake with StatusPal failed") from None
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
+            # No connection was made, so nothing was sent: safe to retry whatever the method.
+            return self._no_answer(_NoAnswer("connection_error", "could not connect to StatusPal", sent=False))
+        except asyncio.TimeoutError:
+            return self._no_answer(_NoAnswer("timeout", self._timeout_text(), sent=True, retryable=False))
+        except aiohttp.ClientError:
+            return self._no_answer(_NoAnswer("connection_error", "the connection dropped before StatusPal answered", sent=True))
+        self._observe(status)
+        log.debug("upstream %s answered %d", self.endpoint.name, status)
+        return self._answer(status, raw, retry_after_header)
+
+    def _observe(self, status: int) -> None:
+        if self.client.on_call is not None:
+            self.client.on_call(self.endpoint.name, status)
+
+    def _no_answer(self, failure: _NoAnswer) -> tuple[UpstreamError, None]:
+        self._observe(0)
+        unknown = failure.sent and not self.repeatable
+        error = self._error(UpstreamUnavailable, 0, failure.code, failure.message, outcome_unknown=unknown)
+        if unknown or not failure.retryable:
+            raise error
+        return error, None
+
+    def _answer(self, status: int, raw: bytes, retry_after_header: str | None) -> UpstreamResult | tuple[UpstreamError, float | None]:
+        if status in SUCCESS_STATUSES:
+            return self._success(status, raw)
+        if 300 <= status < 400:
+            raise self._error(
+                UpstreamError, status, "unexpected_redirect",
+                "StatusPal answered with a redirect, which the gateway never follows (check statuspal.base_url)",
+            )
+        code, message, details = self._error_body(status, raw)
+        retry_after = _retry_after(retry_after_header)
+        if status in (401, 403):
+            raise self._error(UpstreamAuthError, status, code, message, details)
+        if status == 429 or status >= 500:
+            # A 429 was refused before any work; a POST that got a 5xx may have been partly applied.
+            unknown = status >= 500 and not self.repeatable
+            error = self._error(UpstreamUnavailable, status, code, message, details, retry_after, outcome_unknown=unknown)
+            if status in RETRY_STATUSES and self.repeatable:
+                return error, retry_after
+            raise error
+        raise self._error(UpstreamError, status, code, message, details)
+
+    def _success(self, status: int, raw: bytes) -> UpstreamResult:
+        if status == 204 or not raw.strip():
+            return UpstreamResult(status, None)
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise self._error(UpstreamError, status, "bad_response", "StatusPal answered with a body that is not JSON") from None
+        if isinstance(body, dict) and "data" in body:
+            meta = body.get("meta")
+            return UpstreamResult(status, body["data"], meta if isinstance(meta, dict) else None)
+        return UpstreamResult(status, body)
+
+    def _error_body(self, status: int, raw: bytes) -> tuple[str, str, dict[str, Any]]:
+        """`{error, message, details}` when StatusPal sent it; else the status phrase and a short, clean
+        slice of whatever came back (an HTML error page from a proxy, say)."""
+        phrase = _phrase(status)
+        try:
+            body = orjson.loads(raw) if raw.strip() else None
+        except orjson.JSONDecodeError:
+            body = None
+        if isinstance(body, dict) and ("error" in body or "message" in body):
+            code = body.get("error") if isinstance(body.get("error"), str) else phrase
+            message = body.get("message") if isinstance(body.get("message"), str) else ""
+            details = body.get("details") if isinstance(body.get("details"), dict) else {}
+            return self._scrub(code)[:80], self._scrub(message)[:500], self._scrub(details)
+        text = raw.decode("utf-8", "replace")
+        text = re.sub(r"<[^>]*>", " ", text)
+        text = re.sub(r"[\x00-\x1f\x7f]+", " ", text)
+        text = re.sub(r"\s+", " ", text).strip()
+        return phrase, self._scrub(text)[:200], {}
+
+    def _scrub(self, value: Any) -> Any:
+        """Remove the caller's key from anything StatusPal echoed back (an error page that quotes headers)."""
+        if isinstance(value, str):
+            return value.replace(self.api_key, "[redacted]")
+        if isinstance(value, list):
+            return [self._scrub(v) for v in value]
+        if isinstance(value, dict):
+            return {self._scrub(str(k)): self._scrub(v) for k, v in value.items()}
+        return value
+
+    def _error(
+        self,
+        cls: type[UpstreamError],
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        retry_after: float | None = None,
+        *,
+        outcome_unknown: bool = False,
+    ) -> UpstreamError:
+        return cls(
+            status=status,
+            code=code,
+            message=message,
+            details=details or {},
+            retry_after=retry_after,
+            endpoint=self.endpoint.name,
+            target=self.target,
+            outcome_unknown=outcome_unknown,
+        )
+
+    def _timeout_text(self) -> str:
+        return f"no answer within {self.settings.total_timeout_seconds:g} s"
+
+
+class StatusPalAPI:
+    """The StatusPal API as one caller sees it: every request carries that caller's key."""
+
+    __slots__ = ("_client", "_key", "key_id")
+
+    def __init__(self, client: StatusPalClient, api_key: str) -> None:
+        self._client = client
+        self._key = api_key
+        self.key_id = key_id(api_key)
+
+    def __repr__(self) -> str:
+        return f"StatusPalAPI(key_id={self.key_id!r})"
+
+    async def call(
+        self,
+        endpoint_name: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        body: Mapping[str, Any] | None = None,
+        query: Mapping[str, Any] | None = None,
+    ) -> UpstreamResult:
+        return await self._client.request(self._key, endpoint_name, params or {}, body, query)
+
+    async def list_all(
+        self,
+        endpoint_name: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        per_page: int = MAX_PER_PAGE,
+        progress: Progress | None = None,
+        max_pages: int | None = None,
+        query: Mapping[str, Any] | None = None,
+    ) -> UpstreamResult:
+        """Follow pages until `meta.total_pages`, at most `max_pages` (never more than settings.max_pages).
+
+        The answer's meta has `truncated: true` when the bound stopped it, so a model knows the list
+        is partial instead of believing it saw everything.
+        """
+        if not self._client.endpoints[endpoint_name].paginated:
+            raise ValueError(f"endpoint {endpoint_name} is not paginated")
+        limit = self._client.settings.max_pages if max_pages is None else min(max_pages, self._client.settings.max_pages)
+        limit = max(limit, 1)
+        items: list[Any] = []
+        page, total_pages, total_count, truncated = 0, 0, None, False
+        while True:
+            page += 1
+            result = await self.call(endpoint_name, params, query={**(query or {}), "page": page, "per_page": per_page})
+            data = result.data if isinstance(result.data, list) else []
+            items.extend(data)
+            meta = result.meta or {}
+            total_pages = _int(meta.get("total_pages"), page)
+            total_count = _int(meta.get("total_count"), len(items))
+            if progress is not None:
+                outcome = progress(page, min(total_pages, limit), f"Fetched page {page} of {total_pages} ({len(items)} items)")
+                if inspect.isawaitable(outcome):
+                    await outcome
+            if page >= total_pages or not data:
+                break
+            if page >= limit:
+                truncated = True
+                break
+        meta = {
+            "total_count": total_count,
+            "total_pages": total_pages,
+            "per_page": per_page,
+            "pages_fetched": page,
+            "truncated": truncated,
+        }
+        return UpstreamResult(200, items, meta)
+
+    async def check_key(self) -> None:
+        """Raise UpstreamAuthError for a bad key, UpstreamUnavailable when StatusPal cannot say."""
+        try:
+            await self.call("status_pages_list", query={"per_page": 1})
+        except (UpstreamAuthError, UpstreamUnavailable):
+            raise
+        except UpstreamError as err:
+            # Neither yes nor no (a 404 here means a wrong base_url): the key cannot be confirmed.
+            raise UpstreamUnavailable(
+                status=err.status, code=err.code, message=f"the key check got an unexpected answer: {err.message}",
+                endpoint=err.endpoint,
+            ) from None
+
+
+def _query(query: Mapping[str, Any] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in (query or {}).items():
+        if value is None:
+            continue
+        out[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return out
+
+
+def _int(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return f"http_{status}"
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
