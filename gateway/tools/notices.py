@@ -281,8 +281,8 @@ TOOLS: tuple[Tool, ...] = (
         title="Delete a notice",
         description=(
             "Erase a notice and its whole timeline from the page's history, for notices created by mistake; the "
-            "statuses it caused are lifted. Subscribers are not told and it cannot be undone. To end an incident or "
-            "maintenance normally use resolve_incident or close_maintenance, which keep the record."
+            "statuses it caused are lifted. It cannot be undone. To end an incident or maintenance normally use "
+            "resolve_incident or close_maintenance, which keep the record."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "notice_id": NOTICE_ID}, _KEY),
         output_schema=deleted(*_KEY),

@@ -98,9 +98,9 @@ TOOLS: tuple[Tool, ...] = (
         name="delete_service",
         title="Delete a service",
         description=(
-            "Permanently remove a service from a status page, in every region, with its status history. It "
-            "disappears from the public page at once and cannot be undone. To end an outage use resolve_incident, "
-            "not this; to remove a region use delete_container."
+            "Permanently remove a service from a status page, in every region. It disappears from the public page "
+            "at once and cannot be undone. To end an outage use resolve_incident, not this; to remove a region use "
+            "delete_container."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "slug": _SLUG}, _KEY),
         output_schema=deleted(*_KEY),

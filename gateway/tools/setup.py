@@ -120,7 +120,7 @@ TOOLS: tuple[Tool, ...] = (
             "container too). Use it for a new page whose regions and services are known; to add to an existing "
             "page use create_container or create_service. If a step fails it stops and rolls nothing back: the "
             "result has complete: false with what was created, the failed step and its error, and the steps not "
-            "attempted. If the page itself cannot be created, nothing is."
+            "attempted. If the page itself cannot be created (e.g. the subdomain is taken), nothing is."
         ),
         input_schema=obj(
             {

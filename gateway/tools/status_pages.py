@@ -80,9 +80,8 @@ TOOLS: tuple[Tool, ...] = (
         title="Delete a status page",
         description=(
             "Permanently delete a status page with everything on it: its services, regions (containers), notices "
-            "and their history. The public page disappears at once, subscribers are not told, and it cannot be "
-            "undone. To remove only one service or region use delete_service or delete_container; to change the "
-            "page use update_status_page."
+            "and their history. The public page disappears at once and it cannot be undone. To remove only one "
+            "service or region use delete_service or delete_container; to change the page use update_status_page."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN}, _KEY),
         output_schema=deleted("subdomain"),
