@@ -66,14 +66,19 @@ _CAPABILITIES = {"tools": {"listChanged": False}, "resources": {}, "prompts": {"
 
 
 class RpcError(Exception):
-    """A JSON-RPC error answer. `status` pins the HTTP status; None lets the transport pick it by era."""
+    """A JSON-RPC error answer. `status` pins the HTTP status; None lets the transport pick it by era.
 
-    def __init__(self, code: int, message: str, data: Any = None, status: int | None = None) -> None:
+    `request_id` is set when the error is found while the envelope is read (its id is valid even if the
+    rest is not), so the client can still match the answer to its request.
+    """
+
+    def __init__(self, code: int, message: str, data: Any = None, status: int | None = None, request_id: Any = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.data = data
         self.status = status
+        self.request_id = request_id
 
     def body(self, request_id: Any) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -108,19 +113,19 @@ def parse_message(body: bytes) -> Message:
         )
     if not isinstance(data, dict):
         raise RpcError(INVALID_REQUEST, "Invalid request: the body must be a JSON-RPC 2.0 object", status=400)
-    if data.get("jsonrpc") != "2.0":
-        raise RpcError(INVALID_REQUEST, 'Invalid request: "jsonrpc" must be "2.0"', status=400)
     request_id = data.get("id")
     if "id" in data and (isinstance(request_id, bool) or not isinstance(request_id, (int, str))):
         raise RpcError(INVALID_REQUEST, 'Invalid request: "id" must be a string or an integer', status=400)
+    if data.get("jsonrpc") != "2.0":
+        raise RpcError(INVALID_REQUEST, 'Invalid request: "jsonrpc" must be "2.0"', status=400, request_id=request_id)
     params = data.get("params", {})
     if not isinstance(params, dict):
-        raise RpcError(INVALID_REQUEST, 'Invalid request: "params" must be an object', data=None, status=400)
+        raise RpcError(INVALID_REQUEST, 'Invalid request: "params" must be an object', status=400, request_id=request_id)
     method = data.get("method")
     if method is None and request_id is not None and ("result" in data or "error" in data):
         return Message(method=None, id=request_id, params={}, is_response=True)
     if not isinstance(method, str) or not method:
-        raise RpcError(INVALID_REQUEST, 'Invalid request: "method" must be a non-empty string', status=400)
+        raise RpcError(INVALID_REQUEST, 'Invalid request: "method" must be a non-empty string', status=400, request_id=request_id)
     return Message(method=method, id=request_id, params=params)
 
 

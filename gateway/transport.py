@@ -41,6 +41,7 @@ from gateway.log import KEY_ID, REQUEST_ID
 from gateway.protocol import SUPPORTED_VERSIONS, Call, Dispatcher, Message, RpcError, parse_message
 from gateway.sealing import InvalidToken
 from gateway.state import GATEWAY, Gateway
+from gateway.store import StoreUnavailable
 
 MCP_PATHS = ("/mcp", "/mcp/")
 # The version a handshake-era request without MCP-Protocol-Version is assumed to speak (spec, 2025-06-18+).
@@ -107,7 +108,7 @@ class Transport:
         try:
             message = parse_message(body)
         except RpcError as exc:
-            return _error_response(400, exc)
+            return _error_response(400, exc, exc.request_id)
         if message.is_response:
             return web.Response(status=202)  # a reply to a server request: this server sends none, so nothing to do
         try:
@@ -193,11 +194,13 @@ class Transport:
         session_id = request.headers.get("Mcp-Session-Id")
         if session_id is None:
             return _error_response(400, RpcError(INVALID_REQUEST, "Bad Request: DELETE needs the Mcp-Session-Id header of the session to end"))
-        claims = await self._session_claims(session_id, credentials)
-        if claims is None:
-            return _session_gone()
-        remaining = max(1, int(claims["exp"] - time.time()))
-        await self.gateway.store.revoke(_revocation_key(claims), remaining)
+        try:
+            claims = await self._session_claims(session_id, credentials)
+            if claims is None:
+                return _session_gone()
+            await self.gateway.store.revoke(_revocation_key(claims), max(1, int(claims["exp"] - time.time())))
+        except StoreUnavailable:
+            return _store_down()
         return web.Response(status=204)
 
     # --- checks ----------------------------------------------------------------------------------------
@@ -264,7 +267,11 @@ class Transport:
         session_id = request.headers.get("Mcp-Session-Id")
         if session_id is None:
             return None
-        return None if await self._session_claims(session_id, credentials) is not None else _session_gone()
+        try:
+            claims = await self._session_claims(session_id, credentials)
+        except StoreUnavailable:
+            return _store_down()
+        return None if claims is not None else _session_gone()
 
     async def _session_claims(self, session_id: str, credentials: Credentials) -> dict[str, Any] | None:
         """The session's claims, or None if it is forged, expired, terminated or another caller's."""
@@ -383,6 +390,13 @@ def _session_gone() -> web.Response:
     return _error_response(
         404, RpcError(INVALID_REQUEST, "Session not found: it expired, was terminated or belongs to other credentials; send initialize to start a new one")
     )
+
+
+def _store_down() -> web.Response:
+    # Fail closed: a session that may have been terminated is not served while we cannot tell.
+    response = _error_response(503, RpcError(INVALID_REQUEST, "Service Unavailable: sessions cannot be checked right now; try again in a moment"))
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 def _revocation_key(claims: Mapping[str, Any]) -> str:
