@@ -83,6 +83,7 @@ class CredentialResolver:
         if token.startswith("sk_"):
             return await self._direct(token)
         if self._keyring.looks_sealed(token):
+            # Imported here, not at the top: gateway.oauth.tokens builds on Credentials and AuthError from this module.
             from gateway.oauth.tokens import access_credentials
 
             return await access_credentials(token, self._settings, self._keyring, self._store)
