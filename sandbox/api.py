@@ -33,6 +33,7 @@ from sandbox.validate import MISSING, SUBDOMAIN, Fields, invalid, not_found, slu
 DEFAULT_PER_PAGE = 20
 NOTICE_TYPES = ("incident", "maintenance", "info")
 SEVERITIES = ("minor", "major")
+NOTICE_STATES = ("open", "resolved", "scheduled", "in_progress", "completed", "closed")
 
 
 @dataclass
@@ -482,6 +483,8 @@ def notices_list(call: Call) -> dict[str, Any]:
         notices = [n for n in notices if n.notice_type == kind]
     state = call.query.get("state")
     if state is not None:
+        if state not in NOTICE_STATES:
+            errors["state"] = [f"is not included in the list ({', '.join(NOTICE_STATES)})"]
         notices = [n for n in notices if n.state(call.now) == state]
     if errors:
         raise invalid(errors)

@@ -35,14 +35,8 @@ class Faults:
 
     @classmethod
     def from_settings(cls, settings: SandboxSettings) -> "Faults":
-        return cls(
-            latency_ms=settings.latency_ms,
-            error_rate=settings.error_rate,
-            error_status=settings.error_status,
-            rate_limit_rate=settings.rate_limit_rate,
-            retry_after_seconds=settings.retry_after_seconds,
-            drop_rate=settings.drop_rate,
-        ).checked(())
+        shared = {f.name: getattr(settings, f.name) for f in fields(cls) if hasattr(settings, f.name)}
+        return cls(**shared).checked(())
 
     @classmethod
     def from_json(cls, raw: Any, endpoint_names: Iterable[str]) -> "Faults":

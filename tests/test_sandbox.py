@@ -430,6 +430,30 @@ async def test_faults_admin_and_injection(api: Api, sandbox_admin) -> None:
             assert (await r.json())["error"] == "bad_request"
 
 
+async def test_config_faults_apply_from_start_and_survive_reset() -> None:
+    runner, url = await start_sandbox(SandboxSettings(port=0, error_rate=1.0, error_status=500), EndpointTable())
+    try:
+        async with aiohttp.ClientSession() as http:
+            api = Api(http, url)
+            assert (await api.get("/status_pages"))[0] == 500
+            async with http.post(f"{url}/_sandbox/faults", json={}) as r:
+                assert r.status == 200
+            assert (await api.get("/status_pages"))[0] == 200
+            async with http.post(f"{url}/_sandbox/reset") as r:
+                assert r.status == 204
+            assert (await api.get("/status_pages"))[0] == 500  # reset goes back to the configured faults
+    finally:
+        await runner.cleanup()
+
+
+async def test_seeded_fault_rates_repeat_exactly(api: Api, sandbox_admin) -> None:
+    runs = []
+    for _ in range(2):
+        await sandbox_admin.faults(error_rate=0.5, seed=7)
+        runs.append([(await api.get("/status_pages"))[0] for _ in range(12)])
+    assert runs[0] == runs[1] and {200, 503} <= set(runs[0])
+
+
 async def test_request_log_records_calls_but_never_the_key(api: Api, sandbox_admin) -> None:
     await sandbox_admin.clear_requests()
     await api.get("/status_pages", params={"per_page": "5"})

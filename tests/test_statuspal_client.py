@@ -57,8 +57,10 @@ async def test_envelopes_204_and_programming_errors(sandbox_admin) -> None:
             await api.call("status_pages_create", body={**PAGE, "colour": "red"})
         with pytest.raises(ValueError, match="needs the path parameter subdomain"):
             await api.call("services_list")
-        with pytest.raises(ValueError):
-            client.for_key("sk_with space")
+        for bad in ("", "sk_with space", "sk_line\r\nX-Evil: 1", "sk_ünï"):
+            with pytest.raises(UpstreamAuthError) as rejected:
+                client.for_key(bad)
+            assert rejected.value.status == 401 and (not bad or bad not in repr(rejected.value))
 
 
 async def test_errors_become_specific_texts_for_the_model(sandbox_admin) -> None:

@@ -126,8 +126,9 @@ class StatusPalClient:
 
     def for_key(self, api_key: str) -> "StatusPalAPI":
         if not isinstance(api_key, str) or not _KEY_SHAPE.fullmatch(api_key):
-            # The message never repeats the value: it may be a real key with a stray character.
-            raise ValueError("the API key is empty or contains characters an API key cannot have")
+            # No StatusPal key looks like this, so it is rejected as StatusPal would reject it, without a
+            # round trip (and without a header aiohttp would refuse). The message never repeats the value.
+            raise UpstreamAuthError(401, "invalid_key", "the API key is empty or contains characters an API key cannot have")
         return StatusPalAPI(self, api_key)
 
     def _bucket(self, kid: str) -> TokenBucket:
