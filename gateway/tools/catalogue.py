@@ -8,10 +8,8 @@ start-up error, and a call pays only for validation, never for compiling.
 
 from __future__ import annotations
 
-import importlib
 import re
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any, Iterable, Mapping
 
 import orjson
@@ -19,11 +17,11 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from gateway.config import Settings
+from gateway.tools import containers, docs, notices, services, setup, status_pages, webhooks
 from gateway.tools.base import SCOPES, Tool
 
-# The order of the modules is the order of tools/list: pages, then what lives on a page, then webhooks,
-# the one-call setup and docs search.
-TOOL_MODULES = ("status_pages", "services", "containers", "notices", "webhooks", "setup", "docs")
+# The order of tools/list: pages, then what lives on a page, then webhooks, the one-call setup, docs search.
+TOOL_MODULES = (status_pages, services, containers, notices, webhooks, setup, docs)
 
 # MCP tool names: 1-128 characters of [A-Za-z0-9_.-].
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
@@ -77,8 +75,12 @@ class Catalogue:
 
 
 def build_catalogue(settings: Settings) -> Catalogue:
-    """The catalogue of every tool module that is present (see module docstring for the order)."""
-    return Catalogue.of(tool for module in _tool_modules() for tool in module.TOOLS)
+    """Every tool of every tool module, in `TOOL_MODULES` order."""
+    return Catalogue.of(tool for module in TOOL_MODULES for tool in module.TOOLS)
+
+
+# Canonical JSON of every schema that passed the metaschema check in this process.
+_CHECKED: set[bytes] = set()
 
 
 def _schema_problem(schema: Mapping[str, Any]) -> str | None:
@@ -96,17 +98,3 @@ def _schema_problem(schema: Mapping[str, Any]) -> str | None:
         return exc.message
     _CHECKED.add(canonical)
     return None
-
-
-_CHECKED: set[bytes] = set()
-
-
-def _tool_modules() -> list[ModuleType]:
-    modules = []
-    for name in TOOL_MODULES:
-        try:
-            modules.append(importlib.import_module(f"gateway.tools.{name}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"gateway.tools.{name}":
-                raise
-    return modules
