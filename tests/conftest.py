@@ -163,3 +163,25 @@ async def gateway(make_gateway, sandbox_admin) -> RunningServer:
 @pytest.fixture
 def gateway_url(gateway: RunningServer) -> str:
     return gateway.url
+
+
+@pytest.fixture(scope="session")
+def docs_index_dir(tmp_path_factory):
+    """The docs corpus indexed once per session into a temporary folder, links on the default docs URL."""
+    from pathlib import Path
+
+    from gateway.config import SearchSettings
+    from search.build import build_index
+
+    path = tmp_path_factory.mktemp("docs-index")
+    build_index(Path(DEFAULT_CONFIG).parent / "docs_corpus", path, SearchSettings().docs_base_url)
+    return path
+
+
+@pytest.fixture(scope="session")
+def docs_index(docs_index_dir):
+    """A `search.index.DocsIndex` open on `docs_index_dir` (one per session: opening costs ~0.2 s)."""
+    from gateway.config import SearchSettings
+    from search.index import DocsIndex
+
+    return DocsIndex(docs_index_dir, SearchSettings())

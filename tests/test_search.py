@@ -20,19 +20,8 @@ from search.index import DocsIndex, IndexNotReady
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "docs_corpus"
-BASE = "https://docs.example.test"
+BASE = SearchSettings().docs_base_url
 
-
-@pytest.fixture(scope="module")
-def index_dir(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("index")
-    build_index(CORPUS, path, BASE)
-    return path
-
-
-@pytest.fixture(scope="module")
-def docs(index_dir) -> DocsIndex:
-    return DocsIndex(index_dir, SearchSettings())
 
 
 def copy_corpus(tmp_path: Path) -> Path:
@@ -107,8 +96,8 @@ def test_relative_links_become_absolute_for_readers_outside_the_site(tmp_path):
 # --- hits -----------------------------------------------------------------------------------------------
 
 
-def test_a_hit_carries_title_section_link_snippet_and_score(docs):
-    hits = docs.search("how do I rotate a webhook's signing secret?", 5)
+def test_a_hit_carries_title_section_link_snippet_and_score(docs_index):
+    hits = docs_index.search("how do I rotate a webhook's signing secret?", 5)
     assert hits, "no hits"
     top = hits[0]
     assert top.url == f"{BASE}/webhooks#rotate-the-signing-secret"
@@ -118,50 +107,50 @@ def test_a_hit_carries_title_section_link_snippet_and_score(docs):
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
-def test_every_snippet_fits_in_300_characters(docs):
+def test_every_snippet_fits_in_300_characters(docs_index):
     for query in ("page", "status page services containers notices webhooks", "the", "api key"):
-        for hit in docs.search(query, 20):
+        for hit in docs_index.search(query, 20):
             assert len(hit.snippet) <= 300, (query, hit.url, len(hit.snippet))
 
 
-def test_limit_bounds_the_number_of_hits(docs):
-    assert len(docs.search("status", 1)) == 1
-    assert len(docs.search("status", 20)) == 20
+def test_limit_bounds_the_number_of_hits(docs_index):
+    assert len(docs_index.search("status", 1)) == 1
+    assert len(docs_index.search("status", 20)) == 20
     with pytest.raises(ValueError):
-        docs.search("status", 0)
+        docs_index.search("status", 0)
 
 
-def test_word_forms_match_through_stemming(docs):
-    assert docs.search("rotating secrets", 1)[0].url.endswith("#rotate-the-signing-secret")
+def test_word_forms_match_through_stemming(docs_index):
+    assert docs_index.search("rotating secrets", 1)[0].url.endswith("#rotate-the-signing-secret")
 
 
-def test_synonyms_find_the_words_the_docs_use(docs):
+def test_synonyms_find_the_words_the_docs_use(docs_index):
     # The docs never say "outage" in a heading, nor "callback" anywhere: users do.
-    assert docs.search("callback events", 1)[0].url.endswith("webhooks#webhook-events")
-    assert "notices" in docs.search("outage severity", 1)[0].url
+    assert docs_index.search("callback events", 1)[0].url.endswith("webhooks#webhook-events")
+    assert "notices" in docs_index.search("outage severity", 1)[0].url
 
 
-def test_misspellings_are_corrected_and_the_message_says_so(docs):
-    results = docs.search("webhok singing secrt", 3)
+def test_misspellings_are_corrected_and_the_message_says_so(docs_index):
+    results = docs_index.search("webhok singing secrt", 3)
     assert results and results[0].url.startswith(f"{BASE}/webhooks#")
     assert "'webhook' (for 'webhok')" in results.message
     # A typo in the first letter is found too; three-letter words are too short to guess at.
-    assert "'webhook' (for 'ebhook')" in docs.search("ebhook", 1).message
-    assert docs.search("xqz", 1).message.startswith("No section")
+    assert "'webhook' (for 'ebhook')" in docs_index.search("ebhook", 1).message
+    assert docs_index.search("xqz", 1).message.startswith("No section")
 
 
-def test_quoted_phrases_favour_sections_with_the_exact_phrase(docs):
+def test_quoted_phrases_favour_sections_with_the_exact_phrase(docs_index):
     # Loose, "only" and "once" are scattered over many sections; together, they say how often a key is shown.
-    assert docs.search("only once", 1)[0].url != f"{BASE}/getting-started#get-an-api-key"
-    phrase = docs.search('"only once"', 1)[0]
+    assert docs_index.search("only once", 1)[0].url != f"{BASE}/getting-started#get-an-api-key"
+    phrase = docs_index.search('"only once"', 1)[0]
     assert phrase.url == f"{BASE}/getting-started#get-an-api-key"
     assert "**only** **once**" in phrase.snippet
 
 
-def test_exact_identifiers_find_their_section(docs):
-    assert docs.search("status_page_subdomains", 1)[0].url.endswith("webhooks#limit-a-webhook-to-some-status-pages")
-    assert docs.search("rss_feed_enabled", 1)[0].url.endswith("status-pages#notification-settings")
-    assert docs.search("rotate_webhook_secret", 1)[0].url.endswith("mcp-tools#webhook-tools")
+def test_exact_identifiers_find_their_section(docs_index):
+    assert docs_index.search("status_page_subdomains", 1)[0].url.endswith("webhooks#limit-a-webhook-to-some-status-pages")
+    assert docs_index.search("rss_feed_enabled", 1)[0].url.endswith("status-pages#notification-settings")
+    assert docs_index.search("rotate_webhook_secret", 1)[0].url.endswith("mcp-tools#webhook-tools")
 
 
 @pytest.mark.parametrize(
@@ -186,21 +175,21 @@ def test_exact_identifiers_find_their_section(docs):
         "rotate webhook secret " * 500,
     ],
 )
-def test_no_query_syntax_leaks_and_odd_text_gets_results_or_a_message(docs, query):
-    results = docs.search(query, 5)
+def test_no_query_syntax_leaks_and_odd_text_gets_results_or_a_message(docs_index, query):
+    results = docs_index.search(query, 5)
     assert isinstance(results, list)
     assert results or results.message, "neither hits nor an explanation"
 
 
-def test_odd_queries_are_explained(docs):
-    assert "no searchable words" in docs.search("*", 5).message
-    assert "no searchable words" in docs.search("", 5).message
-    assert "No section of the docs mentions" in docs.search("foo AND", 5).message
-    long = docs.search("rotate webhook secret " * 500, 5)
+def test_odd_queries_are_explained(docs_index):
+    assert "no searchable words" in docs_index.search("*", 5).message
+    assert "no searchable words" in docs_index.search("", 5).message
+    assert "No section of the docs mentions" in docs_index.search("foo AND", 5).message
+    long = docs_index.search("rotate webhook secret " * 500, 5)
     assert long and long[0].url.startswith(f"{BASE}/webhooks#")
     assert "Only the first" in long.message
     # Operators are words, not syntax: "title:webhook" searches for the words title and webhook.
-    fielded = docs.search("title:webhook", 5)
+    fielded = docs_index.search("title:webhook", 5)
     assert fielded and fielded.message is None
 
 

@@ -10,11 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import SearchSettings
-from search.build import build_index
 from search.corpus import load_pages, split_sections
 from search.evaluation import Report, evaluate, load_questions, url_key
-from search.index import DocsIndex
 
 CORPUS = Path(__file__).resolve().parent.parent / "docs_corpus"
 MRR_AT_5 = 0.85
@@ -27,11 +24,8 @@ def questions():
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory, questions) -> Report:
-    index = tmp_path_factory.mktemp("relevance-index")
-    build_index(CORPUS, index, "https://docs.example.test")
-    docs = DocsIndex(index, SearchSettings())
-    result = evaluate(lambda q, k: [url_key(h.url) for h in docs.search(q, k)], questions, k=5)
+def report(docs_index, questions) -> Report:
+    result = evaluate(lambda q, k: [url_key(h.url) for h in docs_index.search(q, k)], questions, k=5)
     print("\n" + result.format())
     return result
 

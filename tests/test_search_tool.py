@@ -13,30 +13,18 @@ from gateway.config import DEFAULT_CONFIG, SearchSettings, load_settings
 from gateway.resources import DocsResources
 from gateway.tools.base import ToolContext, ToolError
 from gateway.tools.docs import TOOLS
-from search.build import build_index
 from search.corpus import load_pages
 from search.index import DocsIndex
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "docs_corpus"
-BASE = "https://docs.example.test"
+BASE = SearchSettings().docs_base_url
 DEMO_KEY = "sk_sandbox_demo"
 
 TOOL = TOOLS[0]
 OUTPUT = Draft202012Validator(TOOL.output_schema)
 INPUT = Draft202012Validator(TOOL.input_schema)
 
-
-@pytest.fixture(scope="module")
-def index_dir(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("tool-index")
-    build_index(CORPUS, path, BASE)
-    return path
-
-
-@pytest.fixture(scope="module")
-def docs(index_dir) -> DocsIndex:
-    return DocsIndex(index_dir, SearchSettings())
 
 
 def settings_for(index_dir: Path, **search):
@@ -62,23 +50,23 @@ def test_the_definition_tells_the_truth():
         assert list(INPUT.iter_errors(bad)), bad
 
 
-async def test_results_match_the_output_schema(docs):
-    out = await TOOL.handler(ToolContext(docs=docs), {"query": "which statuses can a service have?"})
+async def test_results_match_the_output_schema(docs_index):
+    out = await TOOL.handler(ToolContext(docs=docs_index), {"query": "which statuses can a service have?"})
     assert not list(OUTPUT.iter_errors(out))
     assert len(out["results"]) == 5 and "message" not in out
     assert out["results"][0]["url"] == f"{BASE}/services#service-statuses"
 
 
-async def test_limit_and_messages_come_through(docs):
-    out = await TOOL.handler(ToolContext(docs=docs), {"query": "webhok secrt", "limit": 2})
+async def test_limit_and_messages_come_through(docs_index):
+    out = await TOOL.handler(ToolContext(docs=docs_index), {"query": "webhok secrt", "limit": 2})
     assert len(out["results"]) == 2 and "webhook" in out["message"]
-    empty = await TOOL.handler(ToolContext(docs=docs), {"query": "***"})
+    empty = await TOOL.handler(ToolContext(docs=docs_index), {"query": "***"})
     assert empty["results"] == [] and "no searchable words" in empty["message"]
     assert not list(OUTPUT.iter_errors(empty))
 
 
-async def test_a_pasted_document_is_searched_and_echoed_short(docs):
-    out = await TOOL.handler(ToolContext(docs=docs), {"query": "pagination per_page " * 1000})
+async def test_a_pasted_document_is_searched_and_echoed_short(docs_index):
+    out = await TOOL.handler(ToolContext(docs=docs_index), {"query": "pagination per_page " * 1000})
     assert out["results"] and len(out["query"]) <= 301 and "Only the first" in out["message"]
 
 
@@ -90,8 +78,8 @@ async def test_a_missing_index_is_an_error_the_model_can_relay(tmp_path):
 # --- resources as functions -----------------------------------------------------------------------------
 
 
-def test_resources_list_every_page_across_cursors(index_dir):
-    resources = DocsResources.from_settings(settings_for(index_dir), page_size=4)
+def test_resources_list_every_page_across_cursors(docs_index_dir):
+    resources = DocsResources.from_settings(settings_for(docs_index_dir), page_size=4)
     seen, cursor, rounds = [], None, 0
     while True:
         items, cursor = resources.list(cursor)
@@ -113,14 +101,14 @@ def test_resources_list_every_page_across_cursors(index_dir):
     ["", "garbage", "!!!", "ünï", base64.urlsafe_b64encode(b"docs:abc").decode(), base64.urlsafe_b64encode(b"other:4").decode(),
      base64.urlsafe_b64encode(b"docs:-1").decode(), base64.urlsafe_b64encode(b"docs:999").decode()],
 )
-def test_a_cursor_we_did_not_issue_is_refused(index_dir, cursor):
-    resources = DocsResources.from_settings(settings_for(index_dir), page_size=4)
+def test_a_cursor_we_did_not_issue_is_refused(docs_index_dir, cursor):
+    resources = DocsResources.from_settings(settings_for(docs_index_dir), page_size=4)
     with pytest.raises(ValueError, match="[Ii]nvalid cursor"):
         resources.list(cursor)
 
 
-def test_read_returns_the_page_with_absolute_links(index_dir):
-    resources = DocsResources.from_settings(settings_for(index_dir))
+def test_read_returns_the_page_with_absolute_links(docs_index_dir):
+    resources = DocsResources.from_settings(settings_for(docs_index_dir))
     page = resources.read("statuspal-docs://pages/containers")
     assert page["mimeType"] == "text/markdown" and page["uri"] == "statuspal-docs://pages/containers"
     assert page["text"].startswith("# Containers (regions)\n")
@@ -143,8 +131,8 @@ def test_a_missing_corpus_is_a_one_line_config_error(tmp_path):
 
 
 @pytest.fixture
-async def docs_gateway(make_gateway, sandbox_admin, index_dir):
-    return await make_gateway(search={"index_dir": str(index_dir), "docs_base_url": BASE})
+async def docs_gateway(make_gateway, sandbox_admin, docs_index_dir):
+    return await make_gateway(search={"docs_index_dir": str(docs_index_dir), "docs_base_url": BASE})
 
 
 async def connect(url: str, key: str = DEMO_KEY, mode: str = "auto"):
