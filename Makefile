@@ -16,10 +16,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-# The docs index is rebuilt when it is missing or older than any page of the corpus.
+# The docs index is rebuilt when it is missing or older than any page of the corpus, the search code, or
+# config.toml (the links in search results carry [search] docs_base_url).
 index: $(INDEX_STAMP)
 
-$(INDEX_STAMP): $(STAMP) $(CORPUS) $(wildcard search/*.py)
+$(INDEX_STAMP): $(STAMP) $(CORPUS) $(wildcard search/*.py) config.toml
 	$(VENV)/bin/statuspal-mcp build-index
 	touch $@
 
