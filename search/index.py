@@ -254,10 +254,6 @@ class DocsIndex:
     def build_id(self) -> str | None:
         return self._build.build_id if self._build else None
 
-    @property
-    def info(self) -> dict[str, Any]:
-        return dict(self._build.info) if self._build else {}
-
     def _pending(self) -> tuple[str, Path] | None:
         """The published build if it differs from the one being served."""
         found = current_build(self.index_dir)
