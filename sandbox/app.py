@@ -30,7 +30,7 @@ from typing import Any, Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from gateway.config import SandboxSettings
+from gateway.config import ConfigError, SandboxSettings
 from gateway.statuspal.endpoints import Endpoint, EndpointTable
 from sandbox.api import HANDLERS, Call, Handler
 from sandbox.faults import API_ROOT, FaultInjector, Faults
@@ -56,7 +56,10 @@ class SandboxState:
     def __init__(self, settings: SandboxSettings, endpoints: EndpointTable) -> None:
         self.settings = settings
         self.endpoints = endpoints
-        self.faults = FaultInjector(Faults.from_settings(settings))
+        try:
+            self.faults = FaultInjector(Faults.from_settings(settings))
+        except ValueError as exc:
+            raise ConfigError(f"bad fault setting in [sandbox]: {exc}") from None
         self.requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
         self.persist_path = Path(settings.persist_path) if settings.persist_path else None
         self.orgs: dict[str, Organization] = self._load()
@@ -107,7 +110,7 @@ class SandboxState:
         try:
             return load_orgs(orjson.loads(self.persist_path.read_bytes()))
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"sandbox persist file {self.persist_path} cannot be loaded: {exc}") from None
+            raise ConfigError(f"sandbox.persist_path {self.persist_path} cannot be loaded: {exc}") from None
 
     def save(self) -> None:
         """Write the whole state atomically (temp file + rename), so a crash never leaves half a file."""

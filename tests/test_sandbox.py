@@ -10,9 +10,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gateway.config import SandboxSettings
+from gateway.config import ConfigError, SandboxSettings
 from gateway.statuspal.endpoints import WEBHOOK_EVENTS, EndpointTable
-from sandbox import start_sandbox
+from sandbox import create_sandbox_app, start_sandbox
 
 from tests.conftest import DEMO_KEY
 
@@ -444,6 +444,15 @@ async def test_config_faults_apply_from_start_and_survive_reset() -> None:
             assert (await api.get("/status_pages"))[0] == 500  # reset goes back to the configured faults
     finally:
         await runner.cleanup()
+
+
+async def test_bad_start_up_settings_are_one_line_config_errors(tmp_path) -> None:
+    with pytest.raises(ConfigError, match=r"bad fault setting in \[sandbox\]: error_status must be a 5xx status"):
+        create_sandbox_app(SandboxSettings(error_status=404), EndpointTable())
+    broken = tmp_path / "state.json"
+    broken.write_text("{not json")
+    with pytest.raises(ConfigError, match="sandbox.persist_path .* cannot be loaded"):
+        create_sandbox_app(SandboxSettings(persist_path=str(broken)), EndpointTable())
 
 
 async def test_seeded_fault_rates_repeat_exactly(api: Api, sandbox_admin) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from typing import Any, AsyncIterator
 
 import pytest
@@ -271,6 +273,10 @@ async def probe() -> AsyncIterator[tuple[str, list[dict[str, Any]], list[str]]]:
         stolen.append(request.headers.get("Authorization", ""))
         return web.json_response({"data": {}})
 
+    async def busy(request: web.Request) -> web.Response:
+        later = datetime.now(timezone.utc) + timedelta(seconds=20)
+        return web.json_response({"error": "busy"}, status=503, headers={"Retry-After": format_datetime(later, usegmt=True)})
+
     other = web.Application()
     other.router.add_get("/steal", thief)
     other_sock = bound_socket()
@@ -284,13 +290,14 @@ async def probe() -> AsyncIterator[tuple[str, list[dict[str, Any]], list[str]]]:
         app.router.add_post("/api/v1/status_pages", record)
         app.router.add_get("/api/v1/status_pages/{subdomain}", redirect)
         app.router.add_delete("/api/v1/status_pages/{subdomain}", leak)
+        app.router.add_get("/api/v1/outgoing_webhooks", busy)
         async with serve_app(app, bound_socket()) as url:
             yield url, seen, stolen
 
 
 async def test_headers_redirects_and_echoed_keys(probe) -> None:
     url, seen, stolen = probe
-    async with started(settings_for(url, max_retries=0)) as (client, _):
+    async with started(settings_for(url, max_retries=1, retry_after_max_seconds=5)) as (client, _):
         api = client.for_key(CANARY)
         await api.call("status_pages_list")
         await api.call("status_pages_create", body={"name": "X"})
@@ -304,6 +311,10 @@ async def test_headers_redirects_and_echoed_keys(probe) -> None:
             await api.call("status_pages_get", {"subdomain": "acme"})
         assert (redirected.value.status, redirected.value.code) == (302, "unexpected_redirect")
         assert stolen == []  # the key never went to the other host
+
+        with pytest.raises(UpstreamUnavailable) as dated:  # Retry-After as an HTTP date, beyond the bound
+            await api.call("webhooks_list")
+        assert dated.value.status == 503 and 15 <= (dated.value.retry_after or 0) <= 20
 
         with pytest.raises(UpstreamUnavailable) as leaked:
             await api.call("status_pages_delete", {"subdomain": "acme"})

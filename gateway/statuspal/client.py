@@ -23,6 +23,7 @@ import asyncio
 import hashlib
 import inspect
 import logging
+import math
 import random
 import re
 import time
@@ -477,8 +478,12 @@ def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
