@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 SEALED_PURPOSES = frozenset({"access", "refresh", "code"})
 # Anything longer is refused before a single byte is decoded, so a huge header cannot cost us work.
 MAX_TOKEN_CHARS = 8192
+# Tokens that opened, remembered per keyring (about 1.5 KB each); enough for the access tokens of every active user
+# of one instance, bounded so that memory is too.
+OPENED_CACHE_ENTRIES = 4096
 HKDF_INFO_PREFIX = b"statuspal-mcp/v1/"
 DEV_KEY_FILE = ".sealing-key"
 
@@ -85,6 +88,10 @@ class Keyring:
         # Our own protected headers, encoded once: the hot path recognises them without parsing JSON.
         self._headers: dict[str, str] = {kid: _b64(orjson.dumps({"alg": "dir", "enc": "A256GCM", "kid": kid})) for kid in self._secrets}
         self._header_kids: dict[str, str] = {segment: kid for kid, segment in self._headers.items()}
+        # access token -> its claims, for tokens that opened. A client sends the same one on every request;
+        # the keyring never changes, so the answer cannot either, and a lookup replaces AES-GCM and JSON parsing.
+        # Only successes are kept, so garbage cannot evict live tokens faster than real traffic brings them back.
+        self._opened: dict[str, dict[str, Any]] = {}
 
     # --- construction ------------------------------------------------------------------------------
 
@@ -140,6 +147,9 @@ class Keyring:
         or a query.
         """
         purpose = _sealed(purpose)
+        opened = self._opened.get(token) if purpose == "access" and isinstance(token, str) else None
+        if opened is not None:
+            return dict(opened)  # a copy: a caller that edits its claims cannot change the next caller's
         try:
             if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
                 raise InvalidToken
@@ -160,12 +170,20 @@ class Keyring:
             raise InvalidToken from None
         if not isinstance(claims, dict):
             raise InvalidToken
-        return claims
+        if purpose == "access":  # codes and refresh tokens are used once: remembering them would only evict
+            if len(self._opened) >= OPENED_CACHE_ENTRIES:
+                del self._opened[next(iter(self._opened))]  # oldest first
+            self._opened[token] = claims
+        return dict(claims)
 
     def looks_sealed(self, value: str) -> bool:
-        """Cheap shape test for routing a bearer value: five JWE parts and a header naming one of our keys."""
+        """Cheap shape test for routing a bearer value: five JWE parts and a header naming one of our keys.
+        (`unseal` does the strict checks; this only decides which path a bearer value takes.)"""
         if len(value) > MAX_TOKEN_CHARS:
             return False
+        header, _, rest = value.partition(".")
+        if header in self._header_kids:  # one of our own headers, byte for byte: the common case
+            return rest.startswith(".") and rest.count(".") == 3
         match = _COMPACT_DIR.match(value)
         return match is not None and self._kid_of(match.group(1)) is not None
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import logging
 import re
 import secrets
@@ -53,6 +54,8 @@ _VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")  # RFC 7636 §4.1
 # Store entries outlive the token they guard by a little, so clock skew between instances cannot reopen a hole.
 _SLACK_SECONDS = 60
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# The scope strings we issue, parsed once: every request on a sealed token needs its scopes as a set.
+_SCOPE_SETS = {" ".join(c): frozenset(c) for n in range(1, len(SCOPES) + 1) for c in itertools.combinations(SCOPES, n)}
 
 
 class OAuthError(Exception):
@@ -184,8 +187,8 @@ async def access_credentials(token: str, settings: "Settings", keyring: Keyring,
         raise AuthError(401, "invalid_token", "The access token was not issued by this server.")
     if claims.get("aud") != settings.server.resource_url:
         raise AuthError(401, "invalid_token", f"The access token was issued for another resource, not {settings.server.resource_url}.")
-    api_key, scope, family, exp = claims.get("k"), claims.get("scope"), claims.get("fam"), claims.get("exp")
-    if not (isinstance(api_key, str) and isinstance(scope, str) and isinstance(family, str) and isinstance(exp, int)):
+    api_key, scope, family, exp, sub = claims.get("k"), claims.get("scope"), claims.get("fam"), claims.get("exp"), claims.get("sub")
+    if not (isinstance(api_key, str) and isinstance(scope, str) and isinstance(family, str) and isinstance(exp, int) and isinstance(sub, str)):
         raise AuthError(401, "invalid_token", "The access token is malformed.")
     if exp <= time.time():
         raise AuthError(401, "invalid_token", "The access token has expired; refresh it or sign in again.")
@@ -197,11 +200,12 @@ async def access_credentials(token: str, settings: "Settings", keyring: Keyring,
     if revoked:
         raise AuthError(401, "invalid_token", "The access token was revoked; sign in again.")
     client_id = claims.get("client_id")
+    scopes = _SCOPE_SETS.get(scope)
     return Credentials(
         api_key=api_key,
-        scopes=frozenset(scope.split()) & frozenset(SCOPES),
+        scopes=scopes if scopes is not None else frozenset(scope.split()) & frozenset(SCOPES),
         kind="sealed",
-        key_id=key_id(api_key),
+        key_id=sub,  # key_id(api_key), computed once when the token was issued
         client_id=client_id if isinstance(client_id, str) else None,
     )
 
