@@ -267,3 +267,17 @@ def test_production_without_keys_is_a_config_error(tmp_path) -> None:
     with pytest.raises(ConfigError, match="SEALING_KEYS"):
         Keyring.from_settings(production)
     assert not (tmp_path / ".sealing-key").exists()
+
+
+def test_repeat_unseals_return_independent_copies(ring: Keyring) -> None:
+    token = ring.seal("access", CLAIMS)
+    first = ring.unseal("access", token)
+    first["k"] = "sk_attacker"
+    assert ring.unseal("access", token) == CLAIMS  # the remembered answer is not the caller's object
+
+
+def test_routing_shape_check_on_our_own_header(ring: Keyring) -> None:
+    header = ring.seal("access", CLAIMS).split(".")[0]
+    assert ring.looks_sealed(f"{header}..iv.ct.tag")
+    for value in (f"{header}.key.iv.ct.tag", f"{header}..iv.ct", f"{header}..iv.ct.tag.more", header, f"sk_{header}..a.b.c"):
+        assert not ring.looks_sealed(value), value
