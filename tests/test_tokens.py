@@ -349,6 +349,16 @@ async def test_bad_refreshes_are_invalid_grant(server: TokenServer, kind: str) -
     assert expected[1] in body["error_description"]
 
 
+async def test_a_refresh_token_for_another_resource_is_invalid_grant(server: TokenServer, keyring: Keyring) -> None:
+    settings = server.gateway.settings
+    token = keyring.seal("refresh", {
+        "typ": "rt", "iss": settings.server.public_url, "aud": "https://other.example/mcp", "k": CANARY,
+        "scope": READ, "client_id": server.client_id, "fam": "f", "jti": "j", "exp": 2_000_000_000,
+    })
+    status, body, _ = await server.refresh(token)
+    assert (status, body["error"], body["error_description"]) == (400, "invalid_grant", "The refresh token was issued for another resource.")
+
+
 async def test_an_expired_refresh_token_is_invalid_grant(sandbox_url, sandbox_admin, keyring) -> None:
     await sandbox_admin.add_key(CANARY)
     async with token_server(sandbox_url, MemoryStore(), keyring, oauth={"refresh_token_ttl_seconds": 0}) as server:

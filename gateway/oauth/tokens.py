@@ -260,14 +260,7 @@ async def _exchange_code(gateway: Gateway, form: Mapping[str, str]) -> dict[str,
         raise OAuthError("invalid_request", "code_verifier must be 43-128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636).")
     _check_resource(settings, form)
 
-    try:
-        code = gateway.keyring.unseal("code", form["code"])
-    except InvalidToken:
-        raise OAuthError("invalid_grant", "The authorization code is not valid.") from None
-    if code.get("typ") != "code" or code.get("iss") != settings.server.public_url:
-        raise OAuthError("invalid_grant", "The authorization code is not valid.")
-    if not isinstance(code.get("exp"), int) or code["exp"] <= time.time():
-        raise OAuthError("invalid_grant", "The authorization code has expired; start the authorization again.")
+    code = _open(gateway, "code", form["code"], "code", "authorization code")
     if not _same(form["client_id"], code.get("client_id")):
         raise OAuthError("invalid_grant", "The authorization code was issued to another client.")
     if not _same(form["redirect_uri"], code.get("redirect_uri")):
@@ -294,14 +287,9 @@ async def _refresh(gateway: Gateway, form: Mapping[str, str]) -> dict[str, Any]:
     if not form.get("refresh_token"):
         raise OAuthError("invalid_request", "Missing required parameter: refresh_token.")
     _check_resource(settings, form)
-    try:
-        token = gateway.keyring.unseal("refresh", form["refresh_token"])
-    except InvalidToken:
-        raise OAuthError("invalid_grant", "The refresh token is not valid.") from None
-    if token.get("typ") != "rt" or token.get("iss") != settings.server.public_url or token.get("aud") != settings.server.resource_url:
-        raise OAuthError("invalid_grant", "The refresh token is not valid for this server.")
-    if not isinstance(token.get("exp"), int) or token["exp"] <= time.time():
-        raise OAuthError("invalid_grant", "The refresh token has expired; sign in again.")
+    token = _open(gateway, "refresh", form["refresh_token"], "rt", "refresh token")
+    if token.get("aud") != settings.server.resource_url:
+        raise OAuthError("invalid_grant", "The refresh token was issued for another resource.")
     if form.get("client_id") and not _same(form["client_id"], token.get("client_id")):
         raise OAuthError("invalid_grant", "The refresh token was issued to another client.")
     grant = Grant(api_key=token["k"], scope=token["scope"], client_id=token["client_id"], family=token["fam"])
@@ -328,6 +316,19 @@ async def _refresh(gateway: Gateway, form: Mapping[str, str]) -> dict[str, Any]:
             raise OAuthError("invalid_grant", "The refresh token was already used; this grant is revoked, sign in again.")
     log.info("tokens issued", extra={"grant_type": "refresh_token", "key_id": key_id(grant.api_key), "family": grant.family})
     return _issue_pair(gateway, grant, access_scope)
+
+
+def _open(gateway: Gateway, purpose: str, value: str, typ: str, what: str) -> dict[str, Any]:
+    """The claims of a code or refresh token presented at /token: sealed by us, of the right type, not expired."""
+    try:
+        claims = gateway.keyring.unseal(purpose, value)
+    except InvalidToken:
+        raise OAuthError("invalid_grant", f"The {what} is not valid.") from None
+    if claims.get("typ") != typ or claims.get("iss") != gateway.settings.server.public_url:
+        raise OAuthError("invalid_grant", f"The {what} is not valid.")
+    if not isinstance(claims.get("exp"), int) or claims["exp"] <= time.time():
+        raise OAuthError("invalid_grant", f"The {what} has expired; sign in again.")
+    return claims
 
 
 def _narrowed_scope(granted: str, requested: str | None) -> str:
