@@ -265,25 +265,30 @@ class Dispatcher:
         return pages
 
     async def _tools_call(self, call: Call) -> bytes:
+        """Run a tool. A request that is not a CallToolRequest is a protocol error (-32602); a wrong tool name
+        or arguments that fail the tool's inputSchema are `isError` results, because only those reach the model,
+        which can then correct itself (tools spec 2025-11-25, "Error Handling"; SEP-1303)."""
         params = call.params
         name = params.get("name")
         if not isinstance(name, str):
             raise RpcError(INVALID_PARAMS, 'Invalid params: "name" must be the name of a tool')
-        tool = self._gateway.catalogue.get(name)
-        if tool is None:
-            raise RpcError(INVALID_PARAMS, f"Unknown tool: {name!r}. Call tools/list to see the tools this server offers.")
-        if tool.scope not in call.credentials.scopes:
-            # An HTTP 403 with a scope challenge lets the client step up to a write grant (RFC 6750 §3.1).
-            raise AuthError(403, "insufficient_scope", f"{name} changes data and needs the {tool.scope} scope; this grant is read-only.", scope=tool.scope)
         arguments = params.get("arguments")
         if arguments is None:
             arguments = {}
         elif not isinstance(arguments, dict):
             raise RpcError(INVALID_PARAMS, 'Invalid params: "arguments" must be an object')
+        tool = self._gateway.catalogue.get(name)
+        if tool is None:
+            return self._call_result(call, f"Unknown tool {name!r}: this server has no tool by that name. Use one of the tools it lists.", None, True)
+        if tool.scope not in call.credentials.scopes:
+            # An HTTP 403 with a scope challenge lets the client step up to a write grant (RFC 6750 §3.1).
+            raise AuthError(403, "insufficient_scope", f"{name} changes data and needs the {tool.scope} scope; this grant is read-only.", scope=tool.scope)
         problem = best_match(self._gateway.catalogue.validator(name).iter_errors(arguments))
         if problem is not None:
-            self._count(name, "invalid_arguments")
-            raise RpcError(INVALID_PARAMS, f"Invalid arguments for {name}: {_describe_schema_error(problem)}")
+            return self._tool_failure(
+                call, tool, "invalid_arguments",
+                f"Invalid arguments for {name}: {_describe_schema_error(problem)}. Correct them to match the tool's input schema and call it again.",
+            )
         return await self._run_tool(call, tool, arguments)
 
     async def _run_tool(self, call: Call, tool: Tool, arguments: dict[str, Any]) -> bytes:

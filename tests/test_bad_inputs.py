@@ -25,6 +25,9 @@ UNSUPPORTED = (
     "2024-11-05, 2025-03-26, 2025-06-18, 2025-11-25, 2026-07-28"
 )
 BAD_CURSOR = "Invalid cursor: pass back exactly the nextCursor of the previous page"
+# Wrong tool names and arguments are isError results, not protocol errors: only results reach the model.
+UNKNOWN_TOOL = "Unknown tool 'drop_database': this server has no tool by that name. Use one of the tools it lists."
+FIX = "Correct them to match the tool's input schema and call it again."
 
 
 def b64(text: str) -> str:
@@ -43,6 +46,7 @@ class Case:
     key: str | None = DEMO_KEY
     oauth_error: str | None = None
     data: Any = None
+    tool_error: str | None = None  # the text of an isError result: what the model reads to correct itself
 
 
 CASES = [
@@ -86,12 +90,12 @@ CASES = [
     Case("method-unknown", 200, -32601, "Method not found: resources/subscribe", body=request("resources/subscribe", {"uri": "x"})),
     Case("discover-is-2026-only", 200, -32601, "Method not found: server/discover", body=request("server/discover")),
     Case("set-level-bad-level", 200, -32602, "Invalid params for logging/setLevel: level: Input should be 'alert', 'critical', 'debug', 'emergency', 'error', 'info', 'notice' or 'warning'", body=request("logging/setLevel", {"level": "loud"})),
-    Case("tool-unknown", 200, -32602, "Unknown tool: 'drop_database'. Call tools/list to see the tools this server offers.", body=request("tools/call", {"name": "drop_database", "arguments": {}})),
+    Case("tool-unknown", 200, tool_error=UNKNOWN_TOOL, body=request("tools/call", {"name": "drop_database", "arguments": {}})),
     Case("tool-name-missing", 200, -32602, 'Invalid params: "name" must be the name of a tool', body=request("tools/call", {"arguments": {}})),
     Case("tool-arguments-not-object", 200, -32602, 'Invalid params: "arguments" must be an object', body=request("tools/call", {"name": "get_status_page", "arguments": ["acme"]})),
-    Case("tool-argument-missing", 200, -32602, "Invalid arguments for get_status_page: 'subdomain' is a required property", body=request("tools/call", {"name": "get_status_page", "arguments": {}})),
-    Case("tool-argument-wrong-type", 200, -32602, "Invalid arguments for list_status_pages: per_page: 'ten' is not of type 'integer'", body=request("tools/call", {"name": "list_status_pages", "arguments": {"per_page": "ten"}})),
-    Case("tool-argument-unexpected", 200, -32602, "Invalid arguments for list_status_pages: Additional properties are not allowed ('colour' was unexpected)", body=request("tools/call", {"name": "list_status_pages", "arguments": {"colour": "red"}})),
+    Case("tool-argument-missing", 200, tool_error=f"Invalid arguments for get_status_page: 'subdomain' is a required property. {FIX}", body=request("tools/call", {"name": "get_status_page", "arguments": {}})),
+    Case("tool-argument-wrong-type", 200, tool_error=f"Invalid arguments for list_status_pages: per_page: 'ten' is not of type 'integer'. {FIX}", body=request("tools/call", {"name": "list_status_pages", "arguments": {"per_page": "ten"}})),
+    Case("tool-argument-unexpected", 200, tool_error=f"Invalid arguments for list_status_pages: Additional properties are not allowed ('colour' was unexpected). {FIX}", body=request("tools/call", {"name": "list_status_pages", "arguments": {"colour": "red"}})),
     Case("tools-list-bad-cursor", 200, -32602, BAD_CURSOR, body=request("tools/list", {"cursor": "not-a-cursor"})),
     Case("tools-list-forged-cursor", 200, -32602, BAD_CURSOR, body=request("tools/list", {"cursor": base64.urlsafe_b64encode(b"tools:99").decode().rstrip("=")})),
     Case("resource-unknown", 200, -32002, "Resource not found: statuspal-docs://nope", body=request("resources/read", {"uri": "statuspal-docs://nope"}), data={"uri": "statuspal-docs://nope"}),
@@ -114,8 +118,8 @@ CASES = [
     Case("modern-ping-removed", 404, -32601, "Method not found: ping", body=modern_request("ping"), headers=modern_headers("ping")),
     Case("modern-initialize-removed", 404, -32601, "Method not found: initialize", body=modern_request("initialize"), headers=modern_headers("initialize")),
     Case("modern-set-level-removed", 404, -32601, "Method not found: logging/setLevel", body=modern_request("logging/setLevel", {"level": "info"}), headers=modern_headers("logging/setLevel")),
-    Case("modern-tool-unknown", 400, -32602, "Unknown tool: 'drop_database'. Call tools/list to see the tools this server offers.", body=modern_request("tools/call", {"name": "drop_database", "arguments": {}}), headers=modern_headers("tools/call", "drop_database")),
-    Case("modern-tool-arguments-bad", 400, -32602, "Invalid arguments for get_status_page: 'subdomain' is a required property", body=modern_request("tools/call", {"name": "get_status_page", "arguments": {}}), headers=modern_headers("tools/call", "get_status_page")),
+    Case("modern-tool-unknown", 200, tool_error=UNKNOWN_TOOL, body=modern_request("tools/call", {"name": "drop_database", "arguments": {}}), headers=modern_headers("tools/call", "drop_database")),
+    Case("modern-tool-arguments-bad", 200, tool_error=f"Invalid arguments for get_status_page: 'subdomain' is a required property. {FIX}", body=modern_request("tools/call", {"name": "get_status_page", "arguments": {}}), headers=modern_headers("tools/call", "get_status_page")),
     Case("modern-resource-unknown", 400, -32602, "Resource not found: statuspal-docs://nope", body=modern_request("resources/read", {"uri": "statuspal-docs://nope"}), headers=modern_headers("resources/read", "statuspal-docs://nope"), data={"uri": "statuspal-docs://nope"}),
     Case("modern-bad-cursor", 400, -32602, BAD_CURSOR, body=modern_request("tools/list", {"cursor": "zzz"}), headers=modern_headers("tools/list")),
 ]
@@ -150,6 +154,12 @@ async def test_bad_input_is_refused_precisely(case: Case, small_gateway, http):
         assert challenge.startswith("Bearer ")
         assert f'resource_metadata="{small_gateway.rsplit("/mcp", 1)[0]}/.well-known/oauth-protected-resource/mcp"' in challenge
         assert ('error="invalid_token"' in challenge) == (case.oauth_error == "invalid_token")
+        return
+    if case.tool_error is not None:
+        result = answer.result
+        assert result["isError"] is True
+        assert result["content"] == [{"type": "text", "text": case.tool_error}]
+        assert "structuredContent" not in result
         return
     error = answer.error
     assert (error["code"], error["message"]) == (case.code, case.message)

@@ -54,10 +54,13 @@ async def test_the_reference_client_works_in_every_mode(gateway, mode):
         result = await client.call_tool("list_status_pages", {})
         assert result.is_error is False
         assert result.structured_content["items"] == []
+        wrong = await client.call_tool("get_status_page", {"subdomain": 5})
+        assert wrong.is_error is True
+        assert wrong.content[0].text.startswith("Invalid arguments for get_status_page: subdomain: 5 is not of type 'string'")
         with pytest.raises(MCPError) as excinfo:
-            await client.call_tool("get_status_page", {"subdomain": 5})
-        assert excinfo.value.error.code == -32602
-        assert "subdomain" in excinfo.value.error.message
+            await client.read_resource("statuspal-docs://pages/no-such-page")
+        assert excinfo.value.error.code == (-32002 if mode == "legacy" else -32602)
+
         assert (await client.list_prompts()).prompts == []
 
 
@@ -175,6 +178,8 @@ RAW_CALLS = [
     ("tools/call", {"name": "list_status_pages", "arguments": {}}),
     ("tools/call", {"name": "get_status_page", "arguments": {"subdomain": "missing-page"}}),
     ("tools/call", {"name": "update_status_page", "arguments": {"subdomain": "missing-page"}}),
+    ("tools/call", {"name": "get_status_page", "arguments": {}}),
+    ("tools/call", {"name": "no_such_tool", "arguments": {}}),
     ("resources/list", {}),
     ("resources/templates/list", {}),
     ("prompts/list", {}),
