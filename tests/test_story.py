@@ -89,19 +89,18 @@ async def test_the_whole_story(make_gateway, sandbox_admin, mode: str):
         for container in containers["items"]:
             assert {s["slug"] for s in container["services"]} == set(service.values()), "the full grid"
 
-        # "Open an incident: elevated error rates on the API in the EU."
-        incident = await call(
-            client,
-            "create_incident",
-            {
-                "subdomain": SUBDOMAIN,
-                "title": "Elevated API error rates",
-                "severity": "major",
-                "message": "We are investigating increased error rates on the API in the EU.",
-                "affected": [{"service_slug": service["API"], "container_slugs": [region["EU"]]}],
-                "notify": True,
-            },
-        )
+        # "Open an incident: elevated error rates on the API in the EU." Whether subscribers hear of it is
+        # the user's call: without notify the call is refused, and nothing is published.
+        opening = {
+            "subdomain": SUBDOMAIN,
+            "title": "Elevated API error rates",
+            "severity": "major",
+            "message": "We are investigating increased error rates on the API in the EU.",
+            "affected": [{"service_slug": service["API"], "container_slugs": [region["EU"]]}],
+        }
+        assert "notify" in await fail(client, "create_incident", opening)
+        assert (await call(client, "list_notices", {"subdomain": SUBDOMAIN}))["items"] == []
+        incident = await call(client, "create_incident", {**opening, "notify": True})
         notice_id = incident["id"]
         assert (incident["notice_type"], incident["severity"], incident["state"]) == ("incident", "major", "open")
 
