@@ -215,3 +215,46 @@ async def test_a_notification_and_a_client_response_are_accepted_without_a_body(
                  {"jsonrpc": "2.0", "id": 9, "result": {}}):
         answer = await post(http, small_gateway, body)
         assert (answer.status, answer.text) == (202, "")
+
+
+# --- upstream failures: isError results whose text says what happened and what to do -----------------------
+
+NEW_PAGE = {"name": "Acme", "subdomain": "acme-status", "timezone": "UTC", "website_url": "https://acme.example"}
+UNKNOWN_OUTCOME = (
+    "The request reached StatusPal but no usable answer came back ({}), so it is unknown whether it took effect. "
+    "Do not repeat it blindly: first call list_status_pages (or the matching get tool) to see whether the status "
+    "page change is there, and call the tool again only if the change is missing."
+)
+UPSTREAM_CASES = [
+    ("get-5xx", {"error_rate": 1.0, "error_status": 502}, "get_status_page", {"subdomain": "acme-status"},
+     "StatusPal is temporarily unavailable (502 service_unavailable: Injected upstream failure). This is temporary: try again in a little while."),
+    ("get-429", {"rate_limit_rate": 1.0, "retry_after_seconds": 0}, "get_status_page", {"subdomain": "acme-status"},
+     "StatusPal is rate limiting requests (429). This is temporary: try again in a little while."),
+    ("get-429-long-retry-after", {"rate_limit_rate": 1.0, "retry_after_seconds": 7}, "get_status_page", {"subdomain": "acme-status"},
+     "StatusPal is rate limiting requests (429). This is temporary: try again in 7 seconds."),
+    ("get-dropped", {"drop_rate": 1.0}, "get_status_page", {"subdomain": "acme-status"},
+     "StatusPal could not be reached (connection_error: the connection dropped before StatusPal answered). This is temporary: try again in a little while."),
+    ("get-timeout", {"latency_ms": 1500}, "get_status_page", {"subdomain": "acme-status"},
+     "StatusPal could not be reached (timeout: no answer within 0.3 s). This is temporary: try again in a little while."),
+    ("post-5xx", {"error_rate": 1.0, "error_status": 503}, "create_status_page", NEW_PAGE,
+     UNKNOWN_OUTCOME.format("503 service_unavailable: Injected upstream failure")),
+    ("post-dropped", {"drop_rate": 1.0}, "create_status_page", NEW_PAGE,
+     UNKNOWN_OUTCOME.format("connection_error: the connection dropped before StatusPal answered")),
+    ("post-timeout", {"latency_ms": 1500}, "create_status_page", NEW_PAGE,
+     UNKNOWN_OUTCOME.format("timeout: no answer within 0.3 s")),
+]
+
+
+@pytest.mark.parametrize("faults, tool, arguments, text", [c[1:] for c in UPSTREAM_CASES], ids=[c[0] for c in UPSTREAM_CASES])
+async def test_an_upstream_failure_is_a_result_the_model_can_act_on(make_gateway, sandbox_admin, http, faults, tool, arguments, text):
+    server = await make_gateway(statuspal={"max_retries": 1, "total_timeout_seconds": 0.3})
+    assert (await post(http, server.mcp_url, request("tools/list"))).status == 200  # the key check is cached now
+    endpoint = "status_pages_create" if tool == "create_status_page" else "status_pages_get"
+    await sandbox_admin.faults(**faults, only=[endpoint])
+    await sandbox_admin.clear_requests()
+
+    answer = await post(http, server.mcp_url, request("tools/call", {"name": tool, "arguments": arguments}))
+    assert answer.status == 200
+    assert answer.result == {"content": [{"type": "text", "text": text}], "isError": True}
+    if tool == "create_status_page":  # a POST that may have reached StatusPal is never sent again
+        assert [r["method"] for r in await sandbox_admin.requests()] == ["POST"]
