@@ -17,6 +17,7 @@ the shared store, which is what makes a terminated session answer 404 on every i
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import secrets
 import time
@@ -27,9 +28,11 @@ import orjson
 from aiohttp import web
 from mcp.shared.inbound import (
     ERROR_CODE_HTTP_STATUS,
+    MCP_METHOD_HEADER,
+    MCP_NAME_HEADER,
+    MCP_PROTOCOL_VERSION_HEADER,
     InboundLadderRejection,
     classify_inbound_request,
-    find_duplicated_routing_header,
 )
 from mcp_types import PROTOCOL_VERSION_META_KEY
 from mcp_types.jsonrpc import HEADER_MISMATCH, INVALID_REQUEST
@@ -58,6 +61,7 @@ CORS_EXPOSE_HEADERS = ("WWW-Authenticate", "Mcp-Session-Id", "MCP-Protocol-Versi
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _JSON = "application/json"
 _SSE = "text/event-stream"
+_ROUTING_HEADERS = (MCP_PROTOCOL_VERSION_HEADER, MCP_METHOD_HEADER, MCP_NAME_HEADER)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -331,14 +335,13 @@ class _Reply:
 
 def _check_modern_request(request: web.Request, message: Message) -> str:
     """The 2026-07-28 rules: the _meta envelope, and routing headers that match the body (-32020 otherwise)."""
-    duplicated = find_duplicated_routing_header((k.decode("latin-1"), v) for k, v in request.raw_headers)
-    if duplicated is not None:
-        raise RpcError(HEADER_MISMATCH, f"{duplicated} header appears more than once", status=400)
     headers = {}
-    for name in ("mcp-protocol-version", "mcp-method", "mcp-name"):
-        value = request.headers.get(name)
-        if value is not None:
-            headers[name] = value.strip()
+    for name in _ROUTING_HEADERS:
+        values = request.headers.getall(name, ())
+        if len(values) > 1:  # first-copy and last-copy readers would disagree, so neither copy is trusted
+            raise RpcError(HEADER_MISMATCH, f"{name} header appears more than once", status=400)
+        if values:
+            headers[name] = values[0].strip()
     route = classify_inbound_request({"method": message.method, "params": message.params}, headers=headers)
     if isinstance(route, InboundLadderRejection):
         raise RpcError(route.code, route.message, route.data, status=ERROR_CODE_HTTP_STATUS.get(route.code, 400))
@@ -355,15 +358,23 @@ def _accepts(request: web.Request, *media_types: str) -> bool:
     accept = request.headers.get("Accept")
     if accept is None:
         return True
+    allowed = _acceptable(accept)
+    return any(media in allowed for media in media_types)
+
+
+@functools.lru_cache(maxsize=256)
+def _acceptable(accept: str) -> frozenset[str]:
+    """Which of the two media types this server answers with an Accept value allows (clients send few distinct ones)."""
+    allowed = set()
     for item in accept.split(","):
         media, _, params = item.strip().partition(";")
         media = media.strip().lower()
         if params.replace(" ", "").lower() in ("q=0", "q=0.0", "q=0.00", "q=0.000"):
             continue
-        for wanted in media_types:
+        for wanted in (_JSON, _SSE):
             if media in ("*/*", wanted, wanted.split("/")[0] + "/*"):
-                return True
-    return False
+                allowed.add(wanted)
+    return frozenset(allowed)
 
 
 def _envelope(request_id: int | str | None, result: bytes) -> bytes:
