@@ -152,14 +152,9 @@ class Transport:
     # --- GET: the handshake era's stream for server-initiated messages ---------------------------------
 
     async def get(self, request: web.Request) -> web.StreamResponse:
-        refused = self._check_headers(request)
-        if refused is not None:
-            return refused
-        credentials = await self._authenticate(request)
+        credentials = await self._admit_handshake_only(request)
         if isinstance(credentials, web.Response):
             return credentials
-        if _header_version(request) in MODERN_PROTOCOL_VERSIONS:
-            return _not_allowed("GET")
         if not _accepts(request, _SSE):
             return _error_response(406, RpcError(INVALID_REQUEST, "Not Acceptable: GET /mcp opens an event stream; the Accept header must allow text/event-stream"))
         gone = await self._check_session(request, credentials)
@@ -187,14 +182,9 @@ class Transport:
     # --- DELETE: end a handshake-era session -----------------------------------------------------------
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
-        refused = self._check_headers(request)
-        if refused is not None:
-            return refused
-        credentials = await self._authenticate(request)
+        credentials = await self._admit_handshake_only(request)
         if isinstance(credentials, web.Response):
             return credentials
-        if _header_version(request) in MODERN_PROTOCOL_VERSIONS:
-            return _not_allowed("DELETE")
         session_id = request.headers.get("Mcp-Session-Id")
         if session_id is None:
             return _error_response(400, RpcError(INVALID_REQUEST, "Bad Request: DELETE needs the Mcp-Session-Id header of the session to end"))
@@ -208,6 +198,18 @@ class Transport:
         return web.Response(status=204)
 
     # --- checks ----------------------------------------------------------------------------------------
+
+    async def _admit_handshake_only(self, request: web.Request) -> Credentials | web.Response:
+        """GET and DELETE: Host/Origin and credentials as for POST, then 405 in 2026-07-28, which has neither."""
+        refused = self._check_headers(request)
+        if refused is not None:
+            return refused
+        credentials = await self._authenticate(request)
+        if isinstance(credentials, web.Response):
+            return credentials
+        if _header_version(request) in MODERN_PROTOCOL_VERSIONS:
+            return _not_allowed(request.method)
+        return credentials
 
     def _check_headers(self, request: web.Request) -> web.Response | None:
         """DNS-rebinding protection: the Host must be ours, and a browser's Origin must be one we allow."""
