@@ -131,13 +131,14 @@ class Transport:
     async def _answer(self, request: web.Request, message: Message, version: str, credentials: Credentials) -> web.StreamResponse:
         reply = _Reply(request, sse_allowed=_accepts(request, _SSE))
         call = Call(message, version, credentials, reply, request_id=request.get(REQUEST_ID) or secrets.token_hex(8))
-        modern = call.modern
         try:
             result = await self.dispatcher.dispatch(call)
         except RpcError as exc:
             if reply.streaming:
                 return await reply.finish(orjson.dumps(exc.body(message.id)))
-            status = exc.status or (ERROR_CODE_HTTP_STATUS.get(exc.code, 200) if modern else 200)
+            # The 2026-07-28 era maps codes to statuses (404 for -32601, 400 for the rest); the handshake era
+            # answers JSON-RPC errors with 200, which is what its clients expect.
+            status = exc.status or (ERROR_CODE_HTTP_STATUS.get(exc.code, 200) if call.modern else 200)
             return _error_response(status, exc, message.id)
         except AuthError as exc:
             return self._auth_failure(exc)

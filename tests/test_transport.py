@@ -240,6 +240,16 @@ async def test_the_public_host_is_always_served(http, gateway):
     assert answer.status == 200
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [{"Content-Type": "application/json; charset=utf-8"}, {"Accept": "application/json"}, {"Accept": "*/*"}],
+    ids=["json-with-charset", "accepts-only-json", "accepts-anything"],
+)
+async def test_ordinary_http_variations_are_served(http, mcp_url, headers):
+    answer = await post(http, mcp_url, request("ping"), headers=headers)
+    assert answer.status == 200, answer.text
+
+
 async def test_json_is_the_default_answer(http, mcp_url):
     answer = await post(http, mcp_url, request("tools/list"), headers={"Accept": ACCEPT_BOTH})
     assert answer.headers["Content-Type"].startswith("application/json")
