@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from gateway.config import DEFAULT_CONFIG, load_settings
+from gateway.oauth.tokens import mint_access_token
 from gateway.sealing import Keyring
+from gateway.tools.base import SCOPES
 
 START_TIMEOUT = 60.0
 URL = re.compile(r"http://127\.0\.0\.1:\d+")
@@ -106,7 +109,7 @@ class Servers:
 
     @staticmethod
     def sealed_token(gateway: Gateway, key: str) -> str:
-        """An OAuth access token for `key`, minted with the gateway's own keyring as /token would."""
-        from gateway.oauth.tokens import mint_access_token
-
-        return mint_access_token(Keyring.parse(gateway.sealing_keys), key, resource=f"{gateway.url}/mcp")
+        """An OAuth access token for `key`, minted with the gateway's own keyring exactly as /token would."""
+        port = int(gateway.url.rsplit(":", 1)[1])
+        settings = load_settings(DEFAULT_CONFIG, env={}, overrides={"server": {"port": port, "public_url": gateway.url}})
+        return mint_access_token(settings, key, " ".join(SCOPES), keyring=Keyring.parse(gateway.sealing_keys))
