@@ -91,3 +91,109 @@ async def test_taken_port_for_the_standalone_sandbox() -> None:
     finally:
         taken.close()
     assert_one_line_error(child, f"port {port} on 127.0.0.1 is already in use; choose another with --port")
+
+
+async def mcp_post(http: aiohttp.ClientSession, url: str, body: dict, key: str | None = DEMO_KEY) -> aiohttp.ClientResponse:
+    headers = dict(MCP_HEADERS)
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    return await http.post(url, json=body, headers=headers)
+
+
+async def test_serve_prints_what_a_user_needs_and_answers_on_it() -> None:
+    async with serving(["serve", "--port", "0"], env=EPHEMERAL_SANDBOX) as child:
+        mcp_url = child.url_after("MCP URL:")
+        origin = mcp_url.removesuffix("/mcp")
+        assert mcp_url.endswith("/mcp") and not mcp_url.startswith("http://127.0.0.1:8080")
+        assert f"demo key: {DEMO_KEY}" in child.stdout
+
+        # The Claude Code line is a shell command that runs as printed.
+        claude = next(line.strip() for line in child.stdout.splitlines() if line.strip().startswith("claude mcp add"))
+        assert shlex.split(claude) == [
+            "claude", "mcp", "add", "--transport", "http", "StatusPal Next", mcp_url,
+            "--header", f"Authorization: Bearer {DEMO_KEY}",
+        ]
+        # The Cursor snippet is valid JSON with the URL and the header.
+        snippet = child.stdout[child.stdout.index("{"): child.stdout.rindex("}") + 1]
+        server = json.loads(snippet)["mcpServers"]["StatusPal Next"]
+        assert server == {"url": mcp_url, "headers": {"Authorization": f"Bearer {DEMO_KEY}"}}
+
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{origin}/healthz") as r:
+                assert r.status == 200
+            # Connected exactly as the banner says: the demo key reaches the embedded sandbox through the gateway.
+            async with await mcp_post(http, mcp_url, {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                                      "params": {"name": "list_status_pages", "arguments": {}}}) as r:
+                body = await r.json()
+                assert r.status == 200 and body["result"]["isError"] is False, body
+            # The metadata follows the port actually bound, not the one in config.toml.
+            async with await mcp_post(http, mcp_url, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, key=None) as r:
+                assert r.status == 401
+                assert f'resource_metadata="{origin}/.well-known/oauth-protected-resource/mcp"' in r.headers["WWW-Authenticate"]
+
+    # Everything the process logged is one JSON object a line, with request ids on the access lines.
+    records = [json.loads(line) for line in child.stderr.splitlines() if line.strip()]
+    access = [r for r in records if r["logger"] == "gateway.access"]
+    assert len(access) >= 3 and all(re.fullmatch(r"[0-9a-f]{16}", r["request_id"]) for r in access)
+
+
+async def test_sigterm_finishes_the_call_in_flight() -> None:
+    async with serving(["serve", "--port", "0"], env=EPHEMERAL_SANDBOX) as child:
+        mcp_url = child.url_after("MCP URL:")
+        sandbox_url = child.url_after("Sandbox StatusPal API at").removesuffix("/api/v1")
+        async with aiohttp.ClientSession() as http:
+            # Warm the key cache first, so the slow part of the call below is the tool's own upstream call.
+            async with await mcp_post(http, mcp_url, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}) as r:
+                assert r.status == 200
+            async with http.post(f"{sandbox_url}/_sandbox/faults", json={"latency_ms": 1500}) as r:
+                assert r.status in (200, 204)
+
+            async def slow_call() -> tuple[int, dict]:
+                body = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                        "params": {"name": "list_status_pages", "arguments": {}}}
+                async with await mcp_post(http, mcp_url, body) as r:
+                    return r.status, await r.json()
+
+            call = asyncio.create_task(slow_call())
+            await asyncio.sleep(0.5)  # the call is now waiting on the slow sandbox
+            assert not call.done()
+            child.terminate()
+            status, body = await asyncio.wait_for(call, 10)
+        code = await child.finish()
+    assert status == 200 and body["result"]["isError"] is False, body
+    assert code == 0, child.stderr
+    messages = [json.loads(line)["msg"] for line in child.stderr.splitlines() if line.strip()]
+    assert "shutting down: finishing requests in flight" in messages and messages[-1] == "stopped"
+
+
+async def test_standalone_sandbox_serves_the_demo_key() -> None:
+    async with serving(["sandbox", "--port", "0"]) as child:
+        api = child.url_after("Sandbox StatusPal API at")
+        assert api.endswith("/api/v1")
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{api}/status_pages", headers={"Authorization": f"Bearer {DEMO_KEY}"}) as r:
+                assert r.status == 200 and (await r.json())["data"] == []
+            async with http.get(f"{api}/status_pages", headers={"Authorization": "Bearer sk_not_a_key"}) as r:
+                assert r.status == 401
+
+
+async def test_keygen_prints_a_key_the_gateway_accepts() -> None:
+    from gateway.sealing import Keyring
+
+    child = await run(["keygen"])
+    assert child.proc.returncode == 0
+    key = child.stdout.strip()
+    assert "\n" not in key and "STATUSPAL_MCP_SEALING_KEYS" in child.stderr
+    keyring = Keyring.parse(key)
+    assert keyring.unseal("access", keyring.seal("access", {"x": 1}))["x"] == 1
+    assert (await run(["keygen"])).stdout.strip() != key
+
+
+async def test_build_index_writes_a_loadable_index(tmp_path) -> None:
+    from gateway.config import load_settings
+    from search.index import DocsIndex
+
+    child = await run(["build-index", "--output", str(tmp_path / "index"), "--quiet"], timeout=120)
+    assert child.proc.returncode == 0, child.stderr
+    index = DocsIndex(tmp_path / "index", load_settings(env={}).search)
+    assert index.loaded and index.search("open an incident", 3)
