@@ -10,9 +10,10 @@ import asyncio
 import json
 import os
 import re
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, AsyncIterator, Iterable, Mapping
 
 import pytest
 
@@ -44,32 +45,52 @@ class Completed:
         return f"exit {self.returncode}\n--- stdout ---\n{self.stdout[-6000:]}\n--- stderr ---\n{self.stderr[-3000:]}"
 
 
-async def run_node(script: Path, *args: str, home: Path, env: Mapping[str, str] | None = None) -> Completed:
-    """Run `node script args…` without blocking the event loop the gateway under test is served from.
+def node_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a Node tool: Node 22 first on PATH, HOME at a scratch folder, colour off.
 
-    HOME points at a scratch folder: the Inspector keeps a catalogue under ~/.mcp-inspector and must not touch
-    the developer's. Colour is off so failure messages read cleanly.
+    The Inspector keeps a catalogue under ~/.mcp-inspector and must not touch the developer's; without colour,
+    failure messages read cleanly.
     """
-    require(script)
-    child_env = {
+    return {
         **os.environ,
         "HOME": str(home),
         "NO_COLOR": "1",
         "FORCE_COLOR": "0",
         "PATH": f"{NODE.parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        **(env or {}),
+        **(extra or {}),
     }
+
+
+@asynccontextmanager
+async def node_process(
+    script: Path, *args: str, home: Path, env: Mapping[str, str] | None = None
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`node script args…` as a running child with piped stdout/stderr, for a CLI the test must talk to mid-run
+    (the suite's `authorization` command prints an authorization URL and waits for the browser's callback).
+    The child is killed on exit if still running; it never blocks the event loop the gateway is served from."""
+    require(script)
     proc = await asyncio.create_subprocess_exec(
         str(NODE), str(script), *args,
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env=child_env, cwd=str(home),
+        env=node_env(home, env), cwd=str(home),
     )
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), RUN_TIMEOUT)
-    except asyncio.TimeoutError:
-        proc.kill()
-        out, err = await proc.communicate()
-        err += f"\n[test harness: killed after {RUN_TIMEOUT:.0f} s]".encode()
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def run_node(script: Path, *args: str, home: Path, env: Mapping[str, str] | None = None) -> Completed:
+    """Run `node script args…` to completion and collect its output."""
+    async with node_process(script, *args, home=home, env=env) as proc:
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), RUN_TIMEOUT)
+        except asyncio.TimeoutError:
+            proc.kill()
+            out, err = await proc.communicate()
+            err += f"\n[test harness: killed after {RUN_TIMEOUT:.0f} s]".encode()
     return Completed((str(script), *args), proc.returncode if proc.returncode is not None else -9,
                      out.decode(errors="replace"), err.decode(errors="replace"))
 
