@@ -27,6 +27,7 @@ from mcp_types.methods import serialize_server_result, validate_client_request
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
+from gateway.config import ConfigError
 from gateway.credentials import AuthError, Credentials
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, describe
 from gateway.tools.base import READ, WRITE, Tool, ToolContext, ToolError
@@ -163,6 +164,8 @@ class Dispatcher:
         self._gateway = gateway
         settings = gateway.settings
         self._page_size = settings.server.tools_page_size
+        if self._page_size < 1:
+            raise ConfigError(f"bad value for server.tools_page_size: {self._page_size} (must be at least 1)")
         self.server_info = {
             "name": SERVER_NAME,
             "title": "StatusPal",

@@ -38,6 +38,7 @@ from mcp_types import PROTOCOL_VERSION_META_KEY
 from mcp_types.jsonrpc import HEADER_MISMATCH, INVALID_REQUEST
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, LATEST_MODERN_VERSION, MODERN_PROTOCOL_VERSIONS
 
+from gateway.config import ConfigError
 from gateway.cors import CorsPolicy
 from gateway.credentials import AuthError, Credentials
 from gateway.log import KEY_ID, REQUEST_ID
@@ -88,6 +89,8 @@ class Transport:
         )
         self._max_body = server.max_body_bytes
         self._keepalive = server.sse_keepalive_seconds
+        if self._keepalive <= 0:
+            raise ConfigError(f"bad value for server.sse_keepalive_seconds: {self._keepalive} (must be more than 0)")
         self._closing = asyncio.Event()
 
     # --- POST: every client message ---------------------------------------------------------------------

@@ -253,3 +253,19 @@ async def test_ordinary_http_variations_are_served(http, mcp_url, headers):
 async def test_json_is_the_default_answer(http, mcp_url):
     answer = await post(http, mcp_url, request("tools/list"), headers={"Accept": ACCEPT_BOTH})
     assert answer.headers["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize(
+    "server, message",
+    [({"tools_page_size": 0}, "bad value for server.tools_page_size: 0 (must be at least 1)"),
+     ({"sse_keepalive_seconds": 0}, "bad value for server.sse_keepalive_seconds: 0.0 (must be more than 0)")],
+    ids=["page-size", "keepalive"],
+)
+def test_transport_settings_that_cannot_work_stop_the_start(sandbox_url, server, message):
+    from gateway.app import create_app
+    from gateway.config import ConfigError
+    from tests.conftest import gateway_settings
+
+    with pytest.raises(ConfigError) as excinfo:
+        create_app(gateway_settings(8080, sandbox_url, server=server))
+    assert str(excinfo.value) == message
