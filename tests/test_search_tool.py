@@ -132,7 +132,7 @@ def test_a_missing_corpus_is_a_one_line_config_error(tmp_path):
 
 @pytest.fixture
 async def docs_gateway(make_gateway, sandbox_admin, docs_index_dir):
-    return await make_gateway(search={"docs_index_dir": str(docs_index_dir), "docs_base_url": BASE})
+    return await make_gateway(search={"index_dir": str(docs_index_dir), "docs_base_url": BASE})
 
 
 async def connect(url: str, key: str = DEMO_KEY, mode: str = "auto"):
@@ -163,9 +163,11 @@ async def test_an_mcp_client_searches_the_docs_and_reads_pages(docs_gateway, mod
 
 
 async def test_search_docs_works_when_statuspal_is_down_but_still_needs_auth(docs_gateway, sandbox_admin):
-    # Every upstream call now fails; docs search never makes one.
-    await sandbox_admin.faults(error_rate=1.0, error_status=503)
     async with await connect(docs_gateway.mcp_url, mode="legacy") as client:
+        # The key is checked with StatusPal once when the connection starts; from now on every upstream call fails.
+        await sandbox_admin.faults(error_rate=1.0, error_status=503)
+        upstream = await client.call_tool("list_status_pages", {})
+        assert upstream.is_error
         result = await client.call_tool("search_docs", {"query": "pagination"})
         assert not result.is_error and result.structured_content["results"]
     async with httpx2.AsyncClient() as http:
@@ -175,3 +177,18 @@ async def test_search_docs_works_when_statuspal_is_down_but_still_needs_auth(doc
             headers={"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"},
         )
     assert anonymous.status_code == 401 and "resource_metadata" in anonymous.headers["www-authenticate"]
+
+
+async def test_a_bad_resources_cursor_is_invalid_params_over_the_wire(docs_gateway):
+    async with httpx2.AsyncClient() as http:
+        answer = await http.post(
+            docs_gateway.mcp_url,
+            json={"jsonrpc": "2.0", "id": 7, "method": "resources/list", "params": {"cursor": "not-ours"}},
+            headers={
+                "Accept": "application/json, text/event-stream",
+                "MCP-Protocol-Version": "2025-06-18",
+                "Authorization": f"Bearer {DEMO_KEY}",
+            },
+        )
+    body = answer.json()
+    assert body["id"] == 7 and body["error"]["code"] == -32602 and "cursor" in body["error"]["message"].lower()
