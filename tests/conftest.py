@@ -133,7 +133,7 @@ class SandboxAdmin:
 
 
 @pytest.fixture
-async def make_gateway(sandbox_url: str):
+async def make_gateway(sandbox_url: str, docs_index_dir):
     """Factory: `await make_gateway(server={...}, oauth={...}, env={...})` → RunningServer, stopped after the test."""
     from gateway.app import create_app
 
@@ -142,6 +142,8 @@ async def make_gateway(sandbox_url: str):
     async def factory(env: Mapping[str, str] | None = None, **sections: Mapping[str, Any]) -> RunningServer:
         sock = bound_socket()
         port = sock.getsockname()[1]
+        # The session's own docs index, so gateway tests never depend on a prior `make index`.
+        sections = {**sections, "search": {"index_dir": str(docs_index_dir), **sections.get("search", {})}}
         settings = gateway_settings(port, sandbox_url, env=env, **sections)
         app = create_app(settings)
         cm = serve_app(app, sock)
