@@ -34,6 +34,8 @@ class Gateway:
     docs: Any = None
     # gateway.resources.DocsResources: the docs pages as MCP resources.
     resources: Any = None
+    # gateway.oauth.registration.MetadataDocuments: the cache of fetched client metadata documents.
+    clients: Any = None
 
 
 GATEWAY = web.AppKey("gateway", Gateway)

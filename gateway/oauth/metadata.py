@@ -1,0 +1,116 @@
+"""Discovery documents: RFC 9728 protected-resource metadata and RFC 8414 authorization-server metadata.
+
+Both are fixed for the life of the process (they depend on `public_url` only), so they are serialised
+once at start-up and every GET returns the same bytes.
+
+Paths, deliberately:
+
+- PRM at ``/.well-known/oauth-protected-resource/mcp`` (the path-inserted form clients try first) and at
+  ``/.well-known/oauth-protected-resource`` (the root form older clients try). Both say ``resource`` is
+  exactly ``<public_url>/mcp``: RFC 9728 §3.3 wants the identifier the client connected to, and the one
+  MCP endpoint is ``/mcp`` (the 401 challenge names the path-inserted URL, so clients need not guess).
+  The transport also answers ``/mcp/``, so the path-inserted form of *that* URL,
+  ``/.well-known/oauth-protected-resource/mcp/``, serves the same document rather than a 404 that some
+  clients loop on; its ``resource`` stays canonical (no slash), which is what the tokens' ``aud`` says.
+- AS metadata at ``/.well-known/oauth-authorization-server`` and ``/.well-known/openid-configuration``.
+  The issuer is ``public_url`` with no path, so RFC 8414 puts its document at exactly that path; a
+  path-suffixed probe such as ``/.well-known/oauth-authorization-server/mcp`` asks about an issuer
+  ``<public_url>/mcp`` that does not exist and gets a JSON 404, so the client moves on to the right one.
+- Any other ``/.well-known/*`` path, and the trailing-slash forms of the root documents, get a JSON 404,
+  never an HTML page (Cursor choked on an SPA fallback's ``<``). Other methods than GET/HEAD get a JSON 405.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from gateway.config import Settings
+from gateway.cors import CorsPolicy
+from gateway.tools.base import READ, WRITE
+
+# What the login page can grant, plus offline_access: listed so clients that only ask for refresh tokens
+# when it is offered get one, never required (every grant gets a refresh token anyway).
+OFFLINE_ACCESS = "offline_access"
+SCOPES = (READ, WRITE, OFFLINE_ACCESS)
+PRM_PATHS = (
+    "/.well-known/oauth-protected-resource",
+    "/.well-known/oauth-protected-resource/mcp",
+    "/.well-known/oauth-protected-resource/mcp/",
+)
+AS_PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
+# Discovery is cacheable for a short while: it only changes when the operator changes the public URL.
+_CACHE = "public, max-age=300"
+_CORS_HEADERS = ("MCP-Protocol-Version", "Content-Type", "Authorization")
+
+
+def protected_resource(settings: Settings) -> dict[str, Any]:
+    server = settings.server
+    return {
+        "resource": server.resource_url,
+        "authorization_servers": [server.public_url],
+        "scopes_supported": [READ, WRITE],
+        "bearer_methods_supported": ["header"],
+        "resource_name": "StatusPal MCP",
+    }
+
+
+def authorization_server(settings: Settings) -> dict[str, Any]:
+    base = settings.server.public_url
+    return {
+        "issuer": base,
+        "authorization_endpoint": f"{base}/authorize",
+        "token_endpoint": f"{base}/token",
+        "registration_endpoint": f"{base}/register",
+        "revocation_endpoint": f"{base}/revoke",
+        "scopes_supported": list(SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "revocation_endpoint_auth_methods_supported": ["none"],
+        "client_id_metadata_document_supported": True,
+        "authorization_response_iss_parameter_supported": True,
+    }
+
+
+def json_error(status: int, error: str, description: str, **headers: str) -> web.Response:
+    """The JSON error shape every OAuth endpoint uses (RFC 6749 §5.2)."""
+    return web.Response(
+        status=status,
+        body=orjson.dumps({"error": error, "error_description": description}),
+        content_type="application/json",
+        headers={"Cache-Control": "no-store", **headers},
+    )
+
+
+def _document(body: bytes):
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json", headers={"Cache-Control": _CACHE})
+
+    return handler
+
+
+async def _wrong_method(request: web.Request) -> web.Response:
+    return json_error(405, "method_not_allowed", f"{request.path} is a metadata document: use GET", Allow="GET, HEAD")
+
+
+async def _unknown(request: web.Request) -> web.Response:
+    return json_error(404, "not_found", f"No metadata document at {request.path}")
+
+
+def setup_routes(app: web.Application, settings: Settings) -> None:
+    policy = CorsPolicy.from_settings(settings, methods=("GET", "HEAD"), allow_headers=_CORS_HEADERS)
+    documents = {
+        **{path: orjson.dumps(protected_resource(settings)) for path in PRM_PATHS},
+        **{path: orjson.dumps(authorization_server(settings)) for path in AS_PATHS},
+    }
+    for path, body in documents.items():
+        handler = _document(body)
+        policy.route(app, path, GET=handler, HEAD=handler)
+        app.router.add_route("*", path, _wrong_method)
+    # The most specific resource wins in aiohttp's router, so this only sees paths nothing else serves.
+    app.router.add_route("*", "/.well-known/{tail:.*}", policy.wrap(_unknown))
