@@ -11,7 +11,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from gateway.log import KEY_ID, JsonFormatter, access_logger_middleware, redact_text
+from gateway.log import _SECRET_NAMES, KEY_ID, JsonFormatter, access_logger_middleware, redact_text
 from tests.conftest import bound_socket, serve_app
 
 KEY = "sk_live_4fGh7KmP2qRsT9vW"
@@ -116,6 +116,13 @@ def test_a_record_that_cannot_be_formatted_does_not_leak_its_arguments() -> None
     line = JsonFormatter().format(record)  # wrong argument count: logging's fallback would print the args raw
     assert KEY not in line
     assert orjson.loads(line)["msg"] == "a log record could not be formatted"
+
+
+@pytest.mark.parametrize("name", sorted(_SECRET_NAMES))
+def test_every_secret_name_is_caught_in_query_strings_and_json(name: str) -> None:
+    # Guards the cheap pre-checks in redact_text: a name they miss would skip redaction entirely.
+    for text in (f"/cb?{name}=opaque-value-1&x=1", f'{{"{name}": "opaque-value-1"}}', f"{name.upper()}=opaque-value-1"):
+        assert "opaque-value-1" not in redact_text(text), text
 
 
 def test_ordinary_prose_is_left_alone() -> None:
