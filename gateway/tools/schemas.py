@@ -35,8 +35,12 @@ def boolean(description: str) -> Schema:
     return {"type": "boolean", "description": description}
 
 
-def nullable(type_: str, description: str, **extra: Any) -> Schema:
-    return {"type": [type_, "null"], "description": description, **extra}
+def nullable(type_: str, description: str = "", **extra: Any) -> Schema:
+    """A value or null, spelled with anyOf: some clients reject `type` arrays (the Inspector's --strict warns)."""
+    schema: Schema = {"anyOf": [{"type": type_, **extra}, {"type": "null"}]}
+    if description:
+        schema["description"] = description
+    return schema
 
 
 # --- identifiers ----------------------------------------------------------------------------------------
@@ -201,7 +205,7 @@ SERVICE = obj(
         "id": {"type": "string"},
         "slug": {"type": "string"},
         "name": {"type": "string"},
-        "description": {"type": ["string", "null"]},
+        "description": nullable("string"),
         "order": {"type": "integer"},
         "status": {
             "type": "string",
@@ -242,13 +246,13 @@ NOTICE = obj(
         "id": {"type": "string"},
         "title": {"type": "string"},
         "notice_type": {"type": "string", "description": "incident, maintenance or info."},
-        "severity": {"type": ["string", "null"], "description": "minor or major for incidents; null otherwise."},
+        "severity": nullable("string", "minor or major for incidents; null otherwise."),
         "state": {
             "type": "string",
             "description": "incident: open or resolved; maintenance: scheduled, in_progress or completed.",
         },
-        "starts_at": {"type": ["string", "null"]},
-        "ends_at": {"type": ["string", "null"], "description": "End of a maintenance window; set on an incident once resolved."},
+        "starts_at": nullable("string"),
+        "ends_at": nullable("string", "End of a maintenance window; set on an incident once resolved."),
         "affected": {
             "type": "array",
             "items": {
@@ -268,8 +272,8 @@ NOTICE = obj(
             },
             "description": "The timeline, oldest first; the first entry is the message given on create.",
         },
-        "resolved_at": {"type": ["string", "null"]},
-        "closed_at": {"type": ["string", "null"]},
+        "resolved_at": nullable("string"),
+        "closed_at": nullable("string"),
         **_TIMESTAMPS,
     },
     ("id",),
@@ -285,8 +289,8 @@ WEBHOOK = obj(
         "enabled": {"type": "boolean"},
         "all_status_pages": {"type": "boolean"},
         "status_page_subdomains": {"type": "array", "items": {"type": "string"}},
-        "last_triggered_at": {"type": ["string", "null"], "description": "Last successful delivery."},
-        "last_attempted_at": {"type": ["string", "null"], "description": "Last delivery attempt."},
+        "last_triggered_at": nullable("string", "Last successful delivery."),
+        "last_attempted_at": nullable("string", "Last delivery attempt."),
         **_TIMESTAMPS,
     },
     ("id",),
