@@ -160,6 +160,8 @@ def configure_logging(settings: Settings) -> None:
     # print headers; ours replaces it. Turned off here too in case a runner is built with the default.
     logging.getLogger("aiohttp.access").disabled = True
     logging.captureWarnings(True)
+    # Thread and process names are never written; not looking them up saves work on every record.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     # logging's fallback for a failing handler prints the raw message and arguments to stderr.
     logging.raiseExceptions = False
 
