@@ -197,3 +197,23 @@ async def test_build_index_writes_a_loadable_index(tmp_path) -> None:
     assert child.proc.returncode == 0, child.stderr
     index = DocsIndex(tmp_path / "index", load_settings(env={}).search)
     assert index.loaded and index.search("open an incident", 3)
+
+
+async def test_sigterm_does_not_wait_for_open_event_streams() -> None:
+    # A GET /mcp stream never ends by itself; shutdown must end it rather than wait out the whole timeout.
+    env = {**EPHEMERAL_SANDBOX, "STATUSPAL_MCP_SERVER_SHUTDOWN_TIMEOUT_SECONDS": "120"}
+    async with serving(["serve", "--port", "0"], env=env) as child:
+        mcp_url = child.url_after("MCP URL:")
+        async with aiohttp.ClientSession() as http:
+            init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+            async with await mcp_post(http, mcp_url, init) as r:
+                assert r.status == 200
+                session = r.headers["Mcp-Session-Id"]
+            headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {DEMO_KEY}",
+                       "MCP-Protocol-Version": "2025-11-25", "Mcp-Session-Id": session}
+            async with http.get(mcp_url, headers=headers) as stream:
+                assert stream.status == 200 and stream.headers["Content-Type"].startswith("text/event-stream")
+                child.terminate()
+                code = await child.finish(timeout=60)  # well inside the 120 s the server would otherwise wait
+    assert code == 0, child.stderr
