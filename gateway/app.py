@@ -56,8 +56,9 @@ def create_app(settings: Settings) -> web.Application:
     ops.setup_routes(app)
 
     async def lifecycle(app: web.Application):
-        await upstream.start()
+        # The store first: it is the one that can fail (Redis unreachable), and then nothing is left open.
         await store.start()
+        await upstream.start()
         docs.start_watching()
         yield
         await docs.stop_watching()

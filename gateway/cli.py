@@ -25,6 +25,7 @@ from aiohttp import web
 
 from gateway.config import ENV_PREFIX, ConfigError, Settings, load_settings
 from gateway.log import configure_logging, redact_text
+from gateway.store import StoreUnavailable
 from search import build as index_build
 
 PROG = "statuspal-mcp"
@@ -163,7 +164,7 @@ async def run_until_signal(listeners: Sequence[Listener], ready_message: str) ->
     finally:
         for runner in reversed(runners):
             await runner.cleanup()
-        log.info("stopped")
+    log.info("stopped")
 
 
 def _sandbox_app(settings: Settings) -> web.Application:
@@ -263,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, StartupError) as exc:
+    except (ConfigError, StartupError, StoreUnavailable) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
     except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
         where = f": {exc.filename}" if exc.filename else ""

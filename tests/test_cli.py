@@ -24,7 +24,8 @@ MCP_HEADERS = {
 
 def assert_one_line_error(child, *fragments: str) -> None:
     assert child.proc.returncode == 2, (child.stdout, child.stderr)
-    lines = child.stderr.strip().splitlines()
+    # Log lines (JSON) may come first once logging is configured; the error itself is one plain line.
+    lines = [line for line in child.stderr.strip().splitlines() if not line.startswith("{")]
     assert len(lines) == 1, child.stderr
     assert "Traceback" not in child.stderr and "Traceback" not in child.stdout
     assert lines[0].startswith("statuspal-mcp: error: ")
@@ -48,6 +49,16 @@ def assert_one_line_error(child, *fragments: str) -> None:
 async def test_bad_config_value_is_one_line_and_exit_2(env, fragments) -> None:
     child = await run(["serve", "--port", "0"], env=env)
     assert_one_line_error(child, *fragments)
+
+
+async def test_unreachable_redis_is_a_start_up_error() -> None:
+    closed = bound_socket()
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now
+    child = await run(["serve", "--port", "0"], env={**EPHEMERAL_SANDBOX,
+                                                     "STATUSPAL_MCP_REDIS_URL": f"redis://:hunter2@127.0.0.1:{port}/0"})
+    assert_one_line_error(child, "Redis", f"127.0.0.1:{port}")
+    assert "hunter2" not in child.stderr
 
 
 async def test_missing_config_file(tmp_path) -> None:
