@@ -173,6 +173,21 @@ async def test_patch_is_retried_after_dropped_connections(sandbox_admin) -> None
     assert calls[-3:] == [("status_pages_update", 0)] * 3
 
 
+@pytest.mark.parametrize("name,params", [("status_pages_get", {"subdomain": "acme"}), ("status_pages_delete", {"subdomain": "acme"})])
+async def test_dropped_connections_cost_exactly_max_retries_plus_one_sends(sandbox_admin, name: str, params: dict[str, str]) -> None:
+    """aiohttp would silently resend a GET or DELETE once on a dropped connection; our retry loop is the only one,
+    so max_retries=1 means two requests upstream, not four."""
+    async with started(settings_for(sandbox_admin.url, max_retries=1)) as (client, calls):
+        api = client.for_key(DEMO_KEY)
+        await api.call("status_pages_create", body=PAGE)  # warms the pool: the drop hits a reused connection
+        await sandbox_admin.faults(drop_rate=1.0, only=[name])
+        await sandbox_admin.clear_requests()
+        with pytest.raises(UpstreamUnavailable) as exc:
+            await api.call(name, params)
+    assert len(await api_requests(sandbox_admin)) == 2
+    assert exc.value.code == "connection_error" and calls[-2:] == [(name, 0)] * 2
+
+
 async def test_timeouts_are_reported_as_unavailable(sandbox_admin) -> None:
     await sandbox_admin.faults(latency_ms=800)
     await sandbox_admin.clear_requests()

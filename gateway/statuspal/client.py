@@ -8,7 +8,8 @@ with another key's request.
 
 Retries: GET/PUT/PATCH/DELETE are retried on 429/502/503/504 and on connection failures, with
 exponential backoff and full jitter, honouring `Retry-After` up to `retry_after_max_seconds` (a longer
-wait gives up at once and reports when to come back). A POST is retried only when the connection was
+wait gives up at once and reports when to come back). One call sends at most 1 + `max_retries` requests:
+this loop is the only retry (aiohttp's own silent resend on a dropped connection is switched off). A POST is retried only when the connection was
 never established; once it may have reached StatusPal it is never sent again, because a repeated
 "open incident" would create a second incident and notify subscribers twice. The whole call, retries
 included, stays within `total_timeout_seconds` once it starts talking to StatusPal.
@@ -119,6 +120,12 @@ class StatusPalClient:
                 cookie_jar=aiohttp.DummyCookieJar(),
                 headers={"User-Agent": USER_AGENT},
             )
+            # aiohttp resends a GET/PUT/DELETE once, by itself, when a connection drops mid-request, which
+            # made max_retries=1 cost four sends instead of two. Our loop below is the only retry, so the
+            # count is exactly 1 + max_retries. There is no public switch; this is the attribute aiohttp's
+            # own test client turns off (aiohttp.test_utils), and a test pins the count should it change.
+            if hasattr(self._session, "_retry_connection"):
+                self._session._retry_connection = False
 
     async def close(self) -> None:
         if self._session is not None:
