@@ -236,6 +236,23 @@ async def test_token_bucket_spaces_one_key_without_slowing_another(sandbox_admin
     assert max(other) < busy[-1]
 
 
+async def test_the_time_budget_includes_waiting_for_the_rate_limit(sandbox_admin) -> None:
+    """A call that could not even start within total_timeout_seconds is refused at once, unsent, with a 429 that
+    says when to retry, instead of queueing behind the key's bucket past the budget."""
+    await sandbox_admin.clear_requests()
+    settings = settings_for(sandbox_admin.url, rate_per_second=1.0, rate_burst=1, total_timeout_seconds=0.5)
+    async with started(settings) as (client, calls):
+        api = client.for_key(DEMO_KEY)
+        outcomes = await asyncio.gather(*(api.call("status_pages_list") for _ in range(3)), return_exceptions=True)
+    assert outcomes[0].status == 200
+    for refused in outcomes[1:]:
+        assert isinstance(refused, UpstreamUnavailable), refused
+        assert (refused.status, refused.code, refused.outcome_unknown) == (429, "rate_limited", False)
+        assert refused.retry_after is not None and 0 < refused.retry_after <= 2
+        assert describe(refused).startswith("StatusPal is rate limiting requests (429). This is temporary: try again in ")
+    assert len(await api_requests(sandbox_admin)) == 1 and calls == [("status_pages_list", 200)]
+
+
 async def test_list_all_follows_pages_reports_progress_and_truncates(sandbox_admin) -> None:
     async with started(settings_for(sandbox_admin.url, max_pages=3)) as (client, _):
         api = client.for_key(DEMO_KEY)

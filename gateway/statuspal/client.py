@@ -11,8 +11,11 @@ exponential backoff and full jitter, honouring `Retry-After` up to `retry_after_
 wait gives up at once and reports when to come back). One call sends at most 1 + `max_retries` requests:
 this loop is the only retry (aiohttp's own silent resend on a dropped connection is switched off). A POST is retried only when the connection was
 never established; once it may have reached StatusPal it is never sent again, because a repeated
-"open incident" would create a second incident and notify subscribers twice. The whole call, retries
-included, stays within `total_timeout_seconds` once it starts talking to StatusPal.
+"open incident" would create a second incident and notify subscribers twice.
+
+Time: the whole call (waiting for the key's rate limit, every attempt, every backoff) stays within
+`total_timeout_seconds`. A call that could not even be sent within that budget, because the key has more
+calls queued than its rate allows, is refused at once, unsent, as a 429 that says when to retry.
 
 The key travels only in the Authorization header. It is never logged and never put in an exception;
 text that StatusPal sends back is scrubbed of it before it can reach a model.
@@ -88,6 +91,10 @@ class TokenBucket:
         self.updated = now
         self.tokens -= 1
         return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
+
+    def release(self) -> None:
+        """Hand back a reserved token that will not be used (the call gave up before sending)."""
+        self.tokens += 1
 
 
 @dataclass
@@ -214,14 +221,21 @@ class _Call:
 
     async def run(self) -> UpstreamResult:
         loop = asyncio.get_running_loop()
-        deadline: float | None = None
+        deadline = loop.time() + self.settings.total_timeout_seconds
         attempt = 0
+        error: UpstreamError | None = None
         while True:
             wait = self.bucket.reserve()
+            if wait and loop.time() + wait >= deadline:
+                self.bucket.release()
+                raise error or self._error(
+                    UpstreamUnavailable, 429, "rate_limited",
+                    f"more calls with this API key are queued than its limit of {self.settings.rate_per_second:g} "
+                    f"per second lets through within {self.settings.total_timeout_seconds:g} s",
+                    retry_after=wait,
+                )
             if wait:
                 await asyncio.sleep(wait)
-            if deadline is None:
-                deadline = loop.time() + self.settings.total_timeout_seconds
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise self._error(UpstreamUnavailable, 0, "timeout", self._timeout_text())
