@@ -296,12 +296,14 @@ class Dispatcher:
 
     async def _run_tool(self, call: Call, tool: Tool, arguments: dict[str, Any]) -> bytes:
         gateway = self._gateway
-        ctx = ToolContext(
-            api=gateway.upstream.for_key(call.credentials.api_key) if tool.needs_upstream else None,
-            docs=gateway.docs,
-            progress=_progress_reporter(call),
-        )
         try:
+            # Inside the try: for_key refuses a key no StatusPal key can look like (one sealed into a token)
+            # exactly as StatusPal would refuse it, and that answer must take the same path.
+            ctx = ToolContext(
+                api=gateway.upstream.for_key(call.credentials.api_key) if tool.needs_upstream else None,
+                docs=gateway.docs,
+                progress=_progress_reporter(call),
+            )
             structured = dict(await tool.handler(ctx, arguments))
         except ToolError as exc:
             return self._tool_failure(call, tool, "tool_error", str(exc))

@@ -129,6 +129,17 @@ async def test_a_read_only_token_sees_no_write_tools_and_gets_a_step_up_challeng
     )
 
 
+async def test_a_sealed_key_no_api_key_can_look_like_is_a_401_not_a_500(gateway, http):
+    """The key inside a sealed token is whatever was sealed; one the upstream client refuses on sight (here with a
+    space) must end like a key StatusPal rejects: 401 with the challenge, not an unhandled exception."""
+    token = mint_access_token(gateway.settings, "sk_not a key", f"{READ} {WRITE}", keyring=gateway.app[GATEWAY].keyring)
+    answer = await post(http, gateway.mcp_url, request("tools/call", {"name": "list_status_pages", "arguments": {}}), key=token)
+    assert answer.status == 401, answer.text
+    assert answer.json["error"] == "invalid_token"
+    assert answer.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token", resource_metadata=')
+    assert "not a key" not in answer.text
+
+
 async def test_a_token_sealed_for_another_deployment_is_refused(make_gateway, sandbox_admin, http):
     """Same keys, other public URL (staging vs production): the audience check refuses it."""
     ours = await make_gateway()
