@@ -160,9 +160,13 @@ class Fields:
         value = self.string(name, required=required, max_length=2048)
         if value is MISSING:
             return value
-        parts = urlsplit(value)
         schemes = ("https",) if https_only else ("http", "https")
-        if parts.scheme not in schemes or not parts.hostname:
+        try:
+            parts = urlsplit(value)
+            valid = parts.scheme in schemes and bool(parts.hostname)
+        except ValueError:  # e.g. "http://[::1": the standard library refuses to split it at all
+            valid = False
+        if not valid:
             self.add(name, "must be an https URL" if https_only else "must be an http or https URL")
             return MISSING
         return value

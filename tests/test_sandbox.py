@@ -100,6 +100,13 @@ async def test_validation_errors_list_every_bad_field(api: Api) -> None:
     assert body["details"]["website_url"] == ["must be an http or https URL"]
     assert body["details"]["colour"] == ["is not a permitted field"]
 
+    # URLs the standard library cannot even split are a field error too, not a 500.
+    for broken in ("http://[::1", "http://[not-an-address]/"):
+        status, body = await api.post("/status_pages", page_body(website_url=broken))
+        assert (status, body["details"]) == (422, {"website_url": ["must be an http or https URL"]}), broken
+        status, body = await api.post("/outgoing_webhooks", {"url": broken.replace("http:", "https:"), "events": ["notice.created"]})
+        assert (status, body["details"].get("url")) == (422, ["must be an https URL"]), broken
+
     await api.ok("POST", "/status_pages", page_body())
     status, body = await api.post("/status_pages", page_body(timezone="Mars/Olympus"))
     assert status == 422
