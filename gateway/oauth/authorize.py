@@ -242,12 +242,15 @@ def _check_csrf(gateway: "Gateway", token: str | None, auth: AuthorizeRequest) -
 def _same_origin(request: web.Request, public_url: str) -> bool:
     """A browser's POST must come from our own page.
 
-    Browsers send Origin on every cross-origin POST ("null" from sandboxed or privacy-sensitive contexts,
-    which is refused too), and Sec-Fetch-Site where Origin is withheld. A request with neither is not
-    from a browser, so there is no ambient authority to abuse; the CSRF token is still required.
+    A real Origin must be ours. Our own page sends ``Origin: null``, not its origin: under
+    ``Referrer-Policy: no-referrer`` browsers withhold the origin of a form POST (Fetch, "serializing a
+    request origin"). So for a null or absent Origin the deciding header is Sec-Fetch-Site, which every
+    current browser sends and which says "same-origin" only for our own page ("cross-site" for a
+    sandboxed frame elsewhere). A request with neither signal is not from a browser that could carry
+    anyone's ambient authority; the CSRF token bound to the request is still required.
     """
     origin = request.headers.get("Origin")
-    if origin is not None:
+    if origin is not None and origin != "null":
         return origin.rstrip("/").lower() == public_url.lower()
     site = request.headers.get("Sec-Fetch-Site")
     return site is None or site == "same-origin"
@@ -256,14 +259,16 @@ def _same_origin(request: web.Request, public_url: str) -> bool:
 # --- rendering the login form ----------------------------------------------------------------------------
 
 
-def _recipient(redirect_uri: str) -> str:
-    """Who will hold the access, in the words a user can judge: the redirect host, or "an app on this computer"."""
+def _recipient(redirect_uri: str) -> tuple[str, str]:
+    """Who will hold the access, in words a user can judge, as (headline, phrase): the redirect host for
+    https, "an app on this computer" for loopback and app schemes (the URI itself is shown below it)."""
     parts = urlsplit(redirect_uri)
     if parts.scheme == "https":
-        return parts.hostname or redirect_uri
+        host = parts.hostname or redirect_uri
+        return host, host
     if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
-        return f"an app on this computer ({parts.netloc})"
-    return f"the {parts.scheme}: app on this computer"
+        return "An app on this computer", "an app on this computer"
+    return f"The {parts.scheme} app on this computer", f"the {parts.scheme} app on this computer"
 
 
 def _form_action(redirect_uri: str) -> str:
@@ -288,11 +293,13 @@ def _login(gateway: "Gateway", auth: AuthorizeRequest, status: int = 200, alert:
         f'  <input type="hidden" name="{_e(k)}" value="{_e(v)}">'
         for k, v in (*auth.params.items(), ("csrf", _csrf_token(gateway, auth)))
     )
+    headline, phrase = _recipient(auth.redirect_uri)
     alert_html = _TEMPLATES["alert"].substitute(kind=alert_kind, message=_e(alert)) if alert else ""
     content = _TEMPLATES["login"].substitute(
         client_name=_e(name),
         client_note=_e(note),
-        recipient=_e(_recipient(auth.redirect_uri)),
+        recipient_headline=_e(headline),
+        recipient=_e(phrase),
         redirect_uri=_e(auth.redirect_uri),
         alert=alert_html,
         hidden=hidden,
