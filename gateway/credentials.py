@@ -61,10 +61,6 @@ class AuthError(Exception):
         return f"{self.status} {self.error}: {self.description}"
 
 
-def key_id(api_key: str) -> str:
-    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
-
-
 class CredentialResolver:
     def __init__(self, settings: "Settings", upstream: "StatusPalClient", keyring: "Keyring", store: "Store") -> None:
         self._settings = settings

@@ -7,8 +7,9 @@ import asyncio
 import aiohttp
 import pytest
 
-from gateway.credentials import AuthError, Credentials, key_id
+from gateway.credentials import AuthError, Credentials
 from gateway.oauth.tokens import mint_access_token
+from gateway.statuspal.client import key_id
 from gateway.state import GATEWAY
 from gateway.tools.base import READ, WRITE
 from tests.mcp_wire import DEMO_KEY, post, request

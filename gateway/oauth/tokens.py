@@ -35,10 +35,11 @@ from urllib.parse import parse_qsl
 import orjson
 from aiohttp import web
 
-from gateway.credentials import AuthError, Credentials, key_id
+from gateway.credentials import AuthError, Credentials
 from gateway.oauth import registration
 from gateway.sealing import InvalidToken, Keyring
 from gateway.state import GATEWAY, Gateway
+from gateway.statuspal.client import key_id
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError
 from gateway.store import Store, StoreUnavailable
 from gateway.tools.base import SCOPES

@@ -68,7 +68,8 @@ class UpstreamResult:
 
 
 def key_id(api_key: str) -> str:
-    """A stable, non-reversible handle for a key (same shape as Credentials.key_id)."""
+    """A stable, non-reversible handle for a key, safe to log: sha256 hex, first 16 characters. The one
+    definition: Credentials.key_id, the per-key rate buckets and token `sub` claims all use it."""
     return hashlib.sha256(api_key.encode()).hexdigest()[:16]
 
 
@@ -161,6 +162,7 @@ class StatusPalClient:
     async def request(
         self,
         api_key: str,
+        kid: str,
         name: str,
         params: Mapping[str, Any],
         body: Mapping[str, Any] | None,
@@ -183,7 +185,7 @@ class StatusPalClient:
         if body is not None:
             payload = orjson.dumps(dict(body))
             headers["Content-Type"] = "application/json"
-        call = _Call(self, api_key, endpoint, url, headers, payload, _query(query), target)
+        call = _Call(self, api_key, kid, endpoint, url, headers, payload, _query(query), target)
         return await call.run()
 
     def _endpoint(self, name: str) -> Endpoint:
@@ -200,6 +202,7 @@ class _Call:
         self,
         client: StatusPalClient,
         api_key: str,
+        kid: str,
         endpoint: Endpoint,
         url: URL,
         headers: dict[str, str],
@@ -210,7 +213,7 @@ class _Call:
         self.client = client
         self.settings = client.settings
         self.api_key = api_key
-        self.bucket = client._bucket(key_id(api_key))
+        self.bucket = client._bucket(kid)
         self.endpoint = endpoint
         self.url = url
         self.headers = headers
@@ -411,7 +414,7 @@ class StatusPalAPI:
         body: Mapping[str, Any] | None = None,
         query: Mapping[str, Any] | None = None,
     ) -> UpstreamResult:
-        return await self._client.request(self._key, endpoint_name, params or {}, body, query)
+        return await self._client.request(self._key, self.key_id, endpoint_name, params or {}, body, query)
 
     async def list_all(
         self,
