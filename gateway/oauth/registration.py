@@ -313,7 +313,7 @@ async def resolve_client(gateway: "Gateway", client_id: Any) -> Client:
     """
     if not isinstance(client_id, str) or not client_id:
         raise ClientRejected("client_id is missing.")
-    if client_id.startswith(("https://", "http://")):
+    if ":" in client_id:  # a URL of some kind (a signed client_id is base64url and dots only)
         documents = gateway.clients or _attach(gateway)
         return await documents.resolve(client_id)
     try:
