@@ -372,8 +372,9 @@ async def authorize_post(request: web.Request) -> web.Response:
     try:
         await gateway.upstream.for_key(key).check_key()
     except UpstreamAuthError as exc:
-        if not await store.hit(f"oauth:login-fail:client:{client_key(client.client_id)}",
-                               oauth.rate_limit_attempts * CLIENT_FAILURE_FACTOR, oauth.rate_limit_window_seconds):
+        # The failure that reaches the allowance pauses the client, so the next attempt meets the pause.
+        allowance = oauth.rate_limit_attempts * CLIENT_FAILURE_FACTOR
+        if not await store.hit(f"oauth:login-fail:client:{client_key(client.client_id)}", allowance - 1, oauth.rate_limit_window_seconds):
             await store.set(client_blocked, "1", oauth.rate_limit_window_seconds)
         return _login(gateway, auth, 400, _rejected_key_message(exc), key_error=True, access=access)
     except UpstreamUnavailable:
