@@ -1,0 +1,152 @@
+"""What an attacker or a confused client gets, through the whole real gateway: codes from the real login page,
+tokens presented at the real /token and /mcp. Each case asserts the exact error a client acts on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+
+from gateway.sealing import Keyring
+from tests.conftest import DEMO_KEY, RunningServer
+from tests.oauth_browser import Browser, pkce, query_of, register
+
+REDIRECT = "http://127.0.0.1:7777/cb"
+
+
+class Session:
+    def __init__(self, gw: RunningServer, http: aiohttp.ClientSession) -> None:
+        self.gw, self.http = gw, http
+        self.client_id = ""
+
+    async def code(self, access: str = "full") -> tuple[str, str]:
+        """(code, verifier) from the real page with the demo key."""
+        if not self.client_id:
+            self.client_id = (await register(self.http, self.gw.url, [REDIRECT], client_name="Neg"))["client_id"]
+        verifier, challenge = pkce()
+        q = {"response_type": "code", "client_id": self.client_id, "redirect_uri": REDIRECT, "state": "s",
+             "code_challenge": challenge, "code_challenge_method": "S256", "resource": self.gw.mcp_url}
+        browser = Browser(self.http, self.gw.url)
+        page = await browser.open(f"{self.gw.url}/authorize?{urlencode(q)}")
+        status, headers, body = await browser.submit(page.fields, DEMO_KEY, access)
+        assert status == 302, body
+        return query_of(headers["Location"])["code"], verifier
+
+    async def token(self, **form: str) -> tuple[int, dict[str, Any]]:
+        async with self.http.post(f"{self.gw.url}/token", data=form) as r:
+            return r.status, await r.json()
+
+    async def exchange(self, code: str, verifier: str | None, **extra: str) -> tuple[int, dict[str, Any]]:
+        form = {"grant_type": "authorization_code", "code": code, "client_id": self.client_id, "redirect_uri": REDIRECT,
+                "resource": self.gw.mcp_url, **extra}
+        if verifier is not None:
+            form["code_verifier"] = verifier
+        return await self.token(**form)
+
+    async def tokens(self) -> dict[str, Any]:
+        status, body = await self.exchange(*(await self.code()))
+        assert status == 200, body
+        return body
+
+    async def mcp(self, bearer: str, gw: RunningServer | None = None) -> tuple[int, str, dict[str, Any]]:
+        gw = gw or self.gw
+        async with self.http.post(gw.mcp_url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},
+                                  headers={"Authorization": f"Bearer {bearer}", "Accept": "application/json, text/event-stream"}) as r:
+            return r.status, r.headers.get("WWW-Authenticate", ""), await r.json(content_type=None)
+
+
+@pytest.fixture
+async def http():
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def start(make_gateway, http, **sections: Any) -> Session:
+    return Session(await make_gateway(**sections), http)
+
+
+async def test_pkce_verifier_must_be_present_and_right(make_gateway, sandbox_admin, http) -> None:
+    s = await start(make_gateway, http)
+    code, verifier = await s.code()
+    assert await s.exchange(code, None) == (400, {"error": "invalid_request", "error_description": "Missing required parameter(s): code_verifier."})
+    wrong = pkce()[0]
+    assert await s.exchange(code, wrong) == (400, {"error": "invalid_grant",
+                                                   "error_description": "code_verifier does not match the code_challenge of the authorization request."})
+    assert await s.exchange(code, verifier, redirect_uri="http://127.0.0.1:7777/other") == (400, {
+        "error": "invalid_grant", "error_description": "redirect_uri does not match the one used in the authorization request."})
+    status, body = await s.exchange(code, verifier)  # failed attempts did not burn the code
+    assert status == 200 and body["token_type"] == "Bearer"
+
+
+async def test_a_replayed_code_is_refused_and_what_it_issued_is_revoked(make_gateway, sandbox_admin, http) -> None:
+    s = await start(make_gateway, http)
+    code, verifier = await s.code()
+    status, first = await s.exchange(code, verifier)
+    assert status == 200 and (await s.mcp(first["access_token"]))[0] == 200
+    assert await s.exchange(code, verifier) == (400, {"error": "invalid_grant", "error_description": "The authorization code was already used."})
+    status, _, body = await s.mcp(first["access_token"])
+    assert status == 401 and body["error_description"] == "The access token was revoked; sign in again."
+
+
+async def test_refresh_reuse_after_the_grace_window_revokes_the_grant(make_gateway, sandbox_admin, http) -> None:
+    s = await start(make_gateway, http, oauth={"refresh_grace_seconds": 0})
+    first = await s.tokens()
+    status, second = await s.token(grant_type="refresh_token", refresh_token=first["refresh_token"], scope="claudeai")
+    assert status == 200 and second["scope"] == "statuspal:read statuspal:write"  # unknown scope ignored on refresh too
+    await asyncio.sleep(0.05)
+    assert await s.token(grant_type="refresh_token", refresh_token=first["refresh_token"]) == (400, {
+        "error": "invalid_grant", "error_description": "The refresh token was already used; this grant is revoked, sign in again."})
+    assert (await s.mcp(second["access_token"]))[0] == 401
+    status, body = await s.token(grant_type="refresh_token", refresh_token=second["refresh_token"])
+    assert (status, body["error"]) == (400, "invalid_grant")
+
+
+async def test_access_tokens_that_are_not_right_say_exactly_why(make_gateway, sandbox_admin, http) -> None:
+    keys = {"STATUSPAL_MCP_SEALING_KEYS": Keyring.generate_secret()}
+    s = await start(make_gateway, http, env=keys)
+    other_deployment = await make_gateway(env=keys)  # same keys, different public URL: staging vs production
+    tokens = await s.tokens()
+    access, refresh = tokens["access_token"], tokens["refresh_token"]
+    header, empty, iv, ciphertext, tag = access.split(".")
+    flipped = ciphertext[:10] + ("A" if ciphertext[10] != "A" else "B") + ciphertext[11:]
+    cases = [
+        (".".join([header, empty, iv, flipped, tag]), "The access token is malformed, was altered, or was sealed with a key this server no longer has."),
+        (access[:-4], "The access token is malformed, was altered, or was sealed with a key this server no longer has."),
+        (".".join(access.split(".")[:3]), "The bearer token is neither a StatusPal API key (sk_…) nor a token issued by this server."),
+        (refresh, "That is a refresh token; send it to the token endpoint, and use the access token as the bearer."),
+        ((await s.code())[0], "The access token is malformed, was altered, or was sealed with a key this server no longer has."),
+    ]
+    for bearer, says in cases:
+        status, challenge, body = await s.mcp(bearer)
+        assert (status, body) == (401, {"error": "invalid_token", "error_description": says}), says
+        assert challenge == f'Bearer error="invalid_token", resource_metadata="{s.gw.settings.server.resource_metadata_url}"'
+    status, challenge, body = await s.mcp(access, gw=other_deployment)
+    assert (status, body["error_description"]) == (401, "The access token was not issued by this server.")
+    assert (await s.mcp(access))[0] == 200
+
+
+async def test_an_expired_access_token_asks_for_a_refresh(make_gateway, sandbox_admin, http) -> None:
+    s = await start(make_gateway, http, oauth={"access_token_ttl_seconds": 1})
+    tokens = await s.tokens()
+    assert tokens["expires_in"] == 1
+    await asyncio.sleep(2.1)
+    status, challenge, body = await s.mcp(tokens["access_token"])
+    assert (status, body["error_description"]) == (401, "The access token has expired; refresh it or sign in again.")
+    status, fresh = await s.token(grant_type="refresh_token", refresh_token=tokens["refresh_token"])
+    assert status == 200 and (await s.mcp(fresh["access_token"]))[0] == 200
+
+
+async def test_a_read_only_grant_cannot_write(make_gateway, sandbox_admin, http) -> None:
+    s = await start(make_gateway, http)
+    code, verifier = await s.code(access="read")
+    status, tokens = await s.exchange(code, verifier)
+    assert tokens["scope"] == "statuspal:read"
+    async with http.post(s.gw.mcp_url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+            "name": "delete_status_page", "arguments": {"subdomain": "x"}}},
+            headers={"Authorization": f"Bearer {tokens['access_token']}", "Accept": "application/json, text/event-stream"}) as r:
+        assert r.status == 403
+        assert r.headers["WWW-Authenticate"].startswith('Bearer error="insufficient_scope", scope="statuspal:write"')
