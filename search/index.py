@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import heapq
 import json
 import logging
@@ -21,7 +22,7 @@ from whoosh import index as whoosh_index
 from whoosh.query import Or, Phrase, Term
 
 from search.build import BUILD_INFO, current_build
-from search.query import QueryPlan, parse_query
+from search.query import MAX_QUERY_CHARS, QueryPlan, parse_query
 from search.schema import ANALYZER, FIELD_BOOSTS, SCHEMA, SYNONYM_WEIGHT, TEXT_FIELDS, analyze, synonym_map
 from search.spelling import Speller
 
@@ -43,6 +44,9 @@ COORDINATION = 0.7
 # Share of a word's weaker variants (synonyms, second spelling guess) added to its best one.
 TIEBREAK = 0.1
 MAX_LIMIT = 50
+# Finished results kept per build. Assistants repeat the same few questions (and retry them), and a build never
+# changes once opened, so a repeat costs a dictionary lookup. Bounded: a few hundred small tuples.
+RESULT_CACHE_SIZE = 512
 _PHRASE_FIELDS = ("heading", "trail", "body")
 _SPELLING_FIELDS = ("body", "heading", "code")
 
@@ -92,11 +96,21 @@ class _Build:
         self.speller = Speller(
             word for f in _SPELLING_FIELDS for word in self.reader.field_terms(SCHEMA[f].spelling_fieldname(f))
         )
-        # Word offsets and stems of every section's prose, for snippets: computed once, not per hit.
-        self.tokens = {
-            docnum: [(t.startchar, t.endchar, t.text) for t in ANALYZER(doc.get("body", ""), chars=True)]
-            for docnum, doc in self.docs.items()
-        }
+        # For snippets, computed once rather than per hit: each section's prose and, per stem, where it occurs
+        # as (token number, start, end). A snippet then looks up the few matched stems instead of scanning and
+        # re-analysing the whole section; the token number keeps the prose's own order when stems are merged.
+        self.bodies: dict[int, str] = {}
+        self.positions: dict[int, dict[str, list[tuple[int, int, int]]]] = {}
+        for docnum, doc in self.docs.items():
+            body = doc.get("body", "")
+            where: dict[str, list[tuple[int, int, int]]] = {}
+            for number, t in enumerate(ANALYZER(body, chars=True)):
+                where.setdefault(t.text, []).append((number, t.startchar, t.endchar))
+            self.bodies[docnum] = body
+            self.positions[docnum] = where
+        # One cache per build: swapping in a new build drops the old answers with the old build.
+        # functools.lru_cache is safe to share between threads (the SDK comparison server searches from some).
+        self.cached = functools.lru_cache(maxsize=RESULT_CACHE_SIZE)(self.answer)
 
     def _term_scores(self) -> dict[str, dict[int, float]]:
         scores: dict[str, dict[int, float]] = {}
@@ -112,7 +126,23 @@ class _Build:
         return scores
 
     def close(self) -> None:
+        self.cached.cache_clear()
         self.searcher.close()
+
+    def answer(self, query: str, limit: int) -> tuple[tuple[Hit, ...], str | None]:
+        """The hits and the reader's message for a query: a pure function of this build, the text and the limit."""
+        plan = parse_query(query)
+        notes = list(plan.notes)
+        if plan.empty:
+            notes.append("The query has no searchable words; ask in plain words, e.g. 'rotate a webhook secret'.")
+            return (), " ".join(notes)
+        ranked, marks, corrected = self.rank(plan, limit)
+        if corrected:
+            notes.append("Also searched for " + ", ".join(f"'{w}' (for '{s}')" for s, w in corrected.items()) + ".")
+        if not ranked:
+            notes.append("No section of the docs mentions these words; try other words for the same thing.")
+        hits = tuple(self.hit(docnum, score, marks) for score, docnum in ranked)
+        return hits, " ".join(notes) or None
 
     # -- ranking -------------------------------------------------------------------------------------------
 
@@ -194,14 +224,26 @@ class _Build:
 
     def snippet(self, docnum: int, marks: set[str]) -> str:
         """At most 300 characters of the section's prose around the densest cluster of matched words, marked **so**."""
-        body: str = self.docs[docnum].get("body", "")
-        matches = [(s, e, stem) for s, e, stem in self.tokens[docnum] if stem in marks]
+        body = self.bodies[docnum]
+        where = self.positions[docnum]
+        found = sorted((number, s, e, stem) for stem in marks if stem in where for number, s, e in where[stem])
+        matches = [(s, e, stem) for _, s, e, stem in found]
         if not matches:
             return _cut(body, 0, SNIPPET_WINDOW + 40)
-        # The window (starting a little before a match) that covers the most distinct matched words.
+        # The window (starting a little before a match) that covers the most distinct matched words. Matches are
+        # in text order, so starts never decrease: a window's scan stops at the first match starting past it, and
+        # a start equal to the previous one covers the same words (the earlier one wins ties anyway).
         best_start, best_count = matches[0][0], -1
-        for start, _, _ in matches:
-            covered = {stem for s, e, stem in matches if start <= s and e <= start + SNIPPET_WINDOW - SNIPPET_LEAD}
+        for i, (start, _, _) in enumerate(matches):
+            if i and matches[i - 1][0] == start:
+                continue
+            reach = start + SNIPPET_WINDOW - SNIPPET_LEAD
+            covered = set()
+            for s, e, stem in matches[i:]:
+                if s > reach:
+                    break
+                if e <= reach:
+                    covered.add(stem)
             if len(covered) > best_count:
                 best_start, best_count = start, len(covered)
         lo = max(0, best_start - SNIPPET_LEAD)
@@ -314,15 +356,10 @@ class DocsIndex:
             raise IndexNotReady("the docs index has not been built; run `statuspal-mcp build-index`")
         if not 1 <= limit <= MAX_LIMIT:
             raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-        plan = parse_query(query)
-        notes = list(plan.notes)
-        if plan.empty:
-            notes.append("The query has no searchable words; ask in plain words, e.g. 'rotate a webhook secret'.")
-            return SearchResults([], " ".join(notes))
-        ranked, marks, corrected = build.rank(plan, limit)
-        if corrected:
-            notes.append("Also searched for " + ", ".join(f"'{w}' (for '{s}')" for s, w in corrected.items()) + ".")
-        if not ranked:
-            notes.append("No section of the docs mentions these words; try other words for the same thing.")
-        hits = [build.hit(docnum, score, marks) for score, docnum in ranked]
-        return SearchResults(hits, " ".join(notes) or None)
+        if len(query) > MAX_QUERY_CHARS:
+            # Cut by parse_query (and told so); pasted pages are not worth a cache slot.
+            hits, message = build.answer(query, limit)
+        else:
+            # Runs of whitespace never change the words found, so they share one cache entry.
+            hits, message = build.cached(" ".join(query.split()), limit)
+        return SearchResults(hits, message)
