@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import importlib.metadata
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol
 
+import fastjsonschema
 import orjson
+from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from mcp_types import SERVER_INFO_META_KEY
 from mcp_types.jsonrpc import INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR
@@ -163,6 +166,9 @@ class Dispatcher:
     def __init__(self, gateway: "Gateway") -> None:
         self._gateway = gateway
         settings = gateway.settings
+        # Arguments are checked by code fastjsonschema generates from each inputSchema, once here; jsonschema,
+        # several times slower per call, only runs when that check fails, to word the error (see _tools_call).
+        self._argument_checks = {tool.name: _compile_check(tool.input_schema) for tool in gateway.catalogue.tools}
         self._page_size = settings.server.tools_page_size
         if self._page_size < 1:
             raise ConfigError(f"bad value for server.tools_page_size: {self._page_size} (must be at least 1)")
@@ -286,13 +292,26 @@ class Dispatcher:
         if tool.scope not in call.credentials.scopes:
             # An HTTP 403 with a scope challenge lets the client step up to a write grant (RFC 6750 §3.1).
             raise AuthError(403, "insufficient_scope", f"{name} changes data and needs the {tool.scope} scope; this grant is read-only.", scope=tool.scope)
-        problem = best_match(self._gateway.catalogue.validator(name).iter_errors(arguments))
+        problem = self._argument_problem(name, arguments)
         if problem is not None:
             return self._tool_failure(
                 call, tool, "invalid_arguments",
                 f"Invalid arguments for {name}: {_describe_schema_error(problem)}. Correct them to match the tool's input schema and call it again.",
             )
         return await self._run_tool(call, tool, arguments)
+
+    def _argument_problem(self, name: str, arguments: dict[str, Any]) -> Any:
+        """None when `arguments` satisfy the tool's inputSchema, else jsonschema's most relevant error.
+
+        The generated check is only trusted to say "valid"; a rejection is re-checked by the catalogue's
+        jsonschema Draft 2020-12 validator, which words the error and has the last word, so the two can never
+        disagree in a way that refuses good arguments (tests/test_argument_checks.py holds them to agree).
+        """
+        try:
+            self._argument_checks[name](arguments)
+        except fastjsonschema.JsonSchemaException:
+            return best_match(self._gateway.catalogue.validator(name).iter_errors(arguments))
+        return None
 
     async def _run_tool(self, call: Call, tool: Tool, arguments: dict[str, Any]) -> bytes:
         gateway = self._gateway
@@ -449,6 +468,29 @@ def _page_index(cursor: Any) -> int | None:
         return None
     prefix, _, number = text.partition(":")
     return int(number) if prefix == "tools" and number.isdigit() and len(number) < 6 else None
+
+
+def _compile_check(schema: Mapping[str, Any]) -> Callable[[Any], Any]:
+    """fastjsonschema's generated check for an inputSchema, raising JsonSchemaException when it fails.
+
+    Our schemas use only keywords that mean the same in draft 7 (fastjsonschema's newest) and 2020-12; formats
+    are delegated to jsonschema's own format checker so both accept the same strings, and defaults are never
+    written into the caller's arguments (use_default=False).
+    """
+    checker = Draft202012Validator.FORMAT_CHECKER
+    # Every format the schema names, including ones jsonschema cannot check here (it accepts those): left to
+    # itself, fastjsonschema would apply its own regex for date-time or uri and refuse what jsonschema accepts.
+    formats = {name: functools.partial(checker.conforms, format=name) for name in _formats(schema)}
+    return fastjsonschema.compile(dict(schema), formats=formats, use_default=False)
+
+
+def _formats(schema: Any) -> set[str]:
+    if isinstance(schema, dict):
+        found = {schema["format"]} if isinstance(schema.get("format"), str) else set()
+        return found.union(*(_formats(v) for v in schema.values()))
+    if isinstance(schema, list):
+        return set().union(*(_formats(v) for v in schema))
+    return set()
 
 
 def _describe_schema_error(error: Any) -> str:
