@@ -32,11 +32,16 @@ def free_loopback_port() -> int:
 
 
 async def read_authorization_url(stream: asyncio.StreamReader, seen: list[str], authorize: str) -> str:
+    """The URL the suite asks the user to open, once its callback server also says it is listening
+    (it prints the URL before Node has finished binding, so following the redirect at once can find nobody)."""
+    url, listening = None, False
     while line := (await stream.readline()).decode():
         seen.append(line)
-        if line.startswith(authorize):
-            return line.strip()
-    raise AssertionError("the suite exited without printing an authorization URL:\n" + "".join(seen))
+        url = line.strip() if line.startswith(authorize) else url
+        listening = listening or line.startswith("Callback server started")
+        if url and listening:
+            return url
+    raise AssertionError("the suite exited without a listening callback and an authorization URL:\n" + "".join(seen))
 
 
 async def test_the_conformance_suite_authorization_command_passes(make_gateway, sandbox_admin, tmp_path) -> None:
