@@ -22,7 +22,6 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from tests.conftest import serve_app
 
 # Connection-level headers (RFC 9110 §7.6.1) belong to one hop and are never forwarded.
 HOP_BY_HOP = frozenset(
@@ -88,5 +87,13 @@ async def auth_proxy(sock: socket.socket, upstream_url: str, token: str) -> Asyn
     async with aiohttp.ClientSession(auto_decompress=False, timeout=aiohttp.ClientTimeout(total=None)) as session:
         app[SESSION] = session
         app.router.add_route("*", "/{tail:.*}", forward)
-        async with serve_app(app, sock) as url:
-            yield url
+        # handler_cancellation: when the client hangs up, the forwarding handler is cancelled at once, which
+        # closes the upstream request (a GET /mcp SSE stream would otherwise idle until the next keep-alive).
+        runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=2)
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+        host, port = sock.getsockname()[:2]
+        try:
+            yield f"http://{host}:{port}"
+        finally:
+            await runner.cleanup()
