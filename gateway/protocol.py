@@ -179,6 +179,7 @@ class Dispatcher:
             "websiteUrl": settings.search.docs_base_url,
         }
         self._result_meta = {SERVER_INFO_META_KEY: self.server_info}
+        self._call_result_tail = b',"resultType":"complete","_meta":' + orjson.dumps(self._result_meta) + b"}"
         self._initialize = {v: self._serialise("initialize", v, self._initialize_result(v)) for v in HANDSHAKE_PROTOCOL_VERSIONS}
         self._discover = {v: self._serialise("server/discover", v, self._discover_result()) for v in MODERN_PROTOCOL_VERSIONS}
         self._tool_pages: dict[tuple[str, frozenset[str]], tuple[bytes, ...]] = {}
@@ -323,7 +324,7 @@ class Dispatcher:
                 docs=gateway.docs,
                 progress=_progress_reporter(call),
             )
-            structured = dict(await tool.handler(ctx, arguments))
+            structured = orjson.dumps(dict(await tool.handler(ctx, arguments)))
         except ToolError as exc:
             return self._tool_failure(call, tool, "tool_error", str(exc))
         except UpstreamAuthError as exc:
@@ -344,21 +345,23 @@ class Dispatcher:
                 "Nothing more is known about whether it took effect; check with a read tool before retrying.",
             )
         self._count(tool.name, "ok")
-        return self._call_result(call, orjson.dumps(structured).decode(), structured, False)
+        return self._call_result(call, structured.decode(), structured, False)
 
     def _tool_failure(self, call: Call, tool: Tool, outcome: str, text: str) -> bytes:
         self._count(tool.name, outcome)
         return self._call_result(call, text, None, True)
 
-    def _call_result(self, call: Call, text: str, structured: dict[str, Any] | None, is_error: bool) -> bytes:
-        """A CallToolResult in the shape serialize_server_result gives for the call's version."""
-        result: dict[str, Any] = {"content": [{"type": "text", "text": text}], "isError": is_error}
+    def _call_result(self, call: Call, text: str, structured: bytes | None, is_error: bool) -> bytes:
+        """A CallToolResult in the shape serialize_server_result gives for the call's version.
+
+        Joined from parts rather than dumped as one dict: the structured content is serialised once (it is
+        also the text), not a second time inside the result; only the text needs escaping as a JSON string.
+        """
+        parts = [b'{"content":[{"type":"text","text":', orjson.dumps(text), b'}],"isError":', b"true" if is_error else b"false"]
         if structured is not None:
-            result["structuredContent"] = structured
-        if call.modern:
-            result["resultType"] = "complete"
-            result["_meta"] = self._result_meta
-        return orjson.dumps(result)
+            parts += (b',"structuredContent":', structured)
+        parts.append(self._call_result_tail if call.modern else b"}")
+        return b"".join(parts)
 
     def _count(self, name: str, outcome: str) -> None:
         self._gateway.metrics.tool_call(name, outcome)
