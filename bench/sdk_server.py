@@ -1,9 +1,10 @@
 """The comparison: the `mcp` SDK's own MCPServer, stateless JSON mode, served by uvicorn.
 
 It offers the gateway's catalogue (same names, descriptions, input schemas and annotations, so
-`tools/list` answers carry the same content) and a `search_docs` that runs the very same Whoosh search
-over the same index, so a local tool call costs both servers the same work and the difference is the
-MCP machinery around it. Run as `python -m bench.sdk_server INDEX_DIR`.
+`tools/list` answers carry the same content) and a `search_docs` that runs the gateway's own handler
+(`gateway.tools.docs.search_docs`) over a `DocsIndex` of the same index, result cache included, so a
+local tool call costs both servers the same work and the answer has the same content; the difference is
+the MCP machinery around it. Run as `python -m bench.sdk_server INDEX_DIR`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from mcp_types import ToolAnnotations
 
 from bench.child import listen_and_report
 from gateway.config import load_settings
+from gateway.tools import docs as docs_tool
+from gateway.tools.base import ToolContext
 from gateway.tools.catalogue import build_catalogue
 from search.index import DocsIndex
 
@@ -28,8 +31,10 @@ def build_server(index_dir: str) -> MCPServer:
     index = DocsIndex(index_dir, settings.search)
     server = MCPServer(name="statuspal-sdk-bench", log_level="WARNING")
 
-    def search_docs(query: str, limit: int = 5) -> dict[str, Any]:
-        return {"results": [hit.as_dict() for hit in index.search(query, limit)]}
+    context = ToolContext(docs=index)
+
+    async def search_docs(query: str, limit: int = 5) -> dict[str, Any]:
+        return await docs_tool.search_docs(context, {"query": query, "limit": limit})
 
     def not_benchmarked(**kwargs: Any) -> dict[str, Any]:
         raise RuntimeError("only listed, never called, by the benchmark")

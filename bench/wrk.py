@@ -25,12 +25,17 @@ end
 
 @dataclass(frozen=True)
 class Load:
-    """One request shape, repeated by every connection."""
+    """One request shape, repeated by every connection; or, with `variants`, several taken in turn.
+
+    A variant is (path or None for the URL's own, body). Each wrk connection cycles through them, so a server
+    that caches answers is measured over all of them rather than one answer repeated.
+    """
 
     url: str
     method: str = "POST"
     headers: Mapping[str, str] | None = None
     body: str | None = None
+    variants: tuple[tuple[str | None, str], ...] = ()
 
     def script(self) -> str:
         lines = [f"wrk.method = {_lua(self.method)}"]
@@ -38,6 +43,16 @@ class Load:
             lines.append(f"wrk.headers[{_lua(name)}] = {_lua(value)}")
         if self.body is not None:
             lines.append(f"wrk.body = {_lua(self.body)}")
+        if self.variants:
+            # Formatted once here; request() only picks the next one. Every thread starts at a different place.
+            entries = ", ".join(
+                f"wrk.format(nil, {_lua(path) if path else 'nil'}, nil, {_lua(body)})" for path, body in self.variants
+            )
+            lines += [
+                "local requests, n = nil, 0",
+                f"init = function(args) requests = {{{entries}}}; n = math.random(#requests) end",
+                "request = function() n = n % #requests + 1; return requests[n] end",
+            ]
         return "\n".join(lines) + "\n" + _DONE
 
 
