@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from gateway.tools.base import READ_ONLY, WRITE, Tool
 from gateway.tools.crud import CREATE, DELETE, UPDATE, delete_handler, list_handler, send_handler
-from gateway.tools.schemas import CONTAINER, LIST_ARGUMENTS, SUBDOMAIN, deleted, listing, new_slug, obj, slug, text
+from gateway.tools.schemas import CONTAINER, LIST_ARGUMENTS, SUBDOMAIN, deleted, listing, new_slug, obj, renamed_slug, slug, text
 
 _PAGE = ("subdomain",)
 _KEY = ("subdomain", "slug")
-_SLUG = slug("container", "list_containers")
+_SLUG = slug("container", "list_containers", "eu")
 _NAME = text("Name shown on the page, e.g. `EU` or `US East`.")
 
 TOOLS: tuple[Tool, ...] = (
@@ -34,8 +34,9 @@ TOOLS: tuple[Tool, ...] = (
         name="get_container",
         title="Get a container (region)",
         description=(
-            "Get one container (region) of a status page by slug, with the status of each service in that region. "
-            "Use list_containers instead to see all regions or to find a slug."
+            "Get one container (region) of a status page by slug, with the live status of every service of the page "
+            "in that region. Use list_containers instead to see all regions or to find a slug; for one service "
+            "across all regions use get_service."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "slug": _SLUG}, _KEY),
         output_schema=CONTAINER,
@@ -61,11 +62,11 @@ TOOLS: tuple[Tool, ...] = (
         title="Update a container (region)",
         description=(
             "Rename a container (region) or change its slug, overwriting the previous values; pass at least one. "
-            "After new_slug, later calls and `affected` entries must use the new slug. Which services it holds "
-            "cannot change: every service is in every container. To remove the region use delete_container."
+            "The public page shows it at once. Which services it holds cannot change: every service is in every "
+            "container. To remove the region use delete_container; to add one use create_container."
         ),
         input_schema=obj(
-            {"subdomain": SUBDOMAIN, "slug": _SLUG, "name": _NAME, "new_slug": new_slug("container")},
+            {"subdomain": SUBDOMAIN, "slug": _SLUG, "name": _NAME, "new_slug": renamed_slug("container")},
             _KEY,
         ),
         output_schema=CONTAINER,
@@ -79,9 +80,10 @@ TOOLS: tuple[Tool, ...] = (
         name="delete_container",
         title="Delete a container (region)",
         description=(
-            "Permanently remove a container (region) from a status page with the per-region statuses it held; the "
-            "services stay on the page in the other regions. It disappears from the public page at once and cannot "
-            "be undone. To remove a service instead use delete_service."
+            "Permanently remove a container (region) from a status page with the per-region statuses it held, and "
+            "from the affected lists of notices; the services stay in the other regions. A page keeps at least one "
+            "container, so deleting the last fails. It disappears from the public page at once and cannot be "
+            "undone. To remove a service instead use delete_service; to rename the region use update_container."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "slug": _SLUG}, _KEY),
         output_schema=deleted(*_KEY),

@@ -120,8 +120,10 @@ TOOLS: tuple[Tool, ...] = (
         name="get_notice",
         title="Get a notice",
         description=(
-            "Get one incident, maintenance or info notice by id, with its timeline of updates, severity, times and "
-            "affected services and regions. Use list_notices to find ids or to see every notice of a page."
+            "Get one incident, maintenance or info notice by id, with its whole timeline (each message, when it was "
+            "posted and whether subscribers were notified), state, severity, times and affected services and "
+            "regions. Use list_notices to find ids or to see every notice of a page; for the service statuses it "
+            "causes use list_services."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "notice_id": NOTICE_ID}, _KEY),
         output_schema=NOTICE,
@@ -226,9 +228,13 @@ TOOLS: tuple[Tool, ...] = (
                 "subdomain": SUBDOMAIN,
                 "notice_id": NOTICE_ID,
                 "title": _TITLE,
-                "severity": SEVERITY,
+                "severity": {**SEVERITY, "description": "Incidents only, e.g. downgrade to minor. " + SEVERITY["description"]},
                 "starts_at": {**DATETIME, "description": "New start, ISO 8601 with an offset, e.g. `2026-03-01T02:00:00Z`."},
-                "ends_at": {**DATETIME, "description": "New end (e.g. to extend a maintenance window), ISO 8601 with an offset."},
+                "ends_at": {
+                    **DATETIME,
+                    "description": "Maintenance only (an incident ends when resolved): new end of the window, e.g. "
+                    "to extend it; ISO 8601 with an offset, after starts_at.",
+                },
                 "affected": AFFECTED,
             },
             _KEY,
@@ -267,8 +273,8 @@ TOOLS: tuple[Tool, ...] = (
             "Close a maintenance window when the work is done before its planned end, or cancel one not yet "
             "started: it ends now and its services return to ok unless another active notice affects them (a window "
             "also ends by itself at ends_at). The optional message is published as the closing timeline entry; with "
-            "notify: true every subscriber is messaged. Final for the notice. To move or extend the window instead "
-            "use update_notice; for incidents use resolve_incident."
+            "notify: true every subscriber is messaged. Final for the notice. Info notices close the same way. To "
+            "move or extend the window instead use update_notice; for incidents use resolve_incident."
         ),
         input_schema=_ending("Maintenance completed."),
         output_schema=NOTICE,

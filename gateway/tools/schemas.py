@@ -58,14 +58,28 @@ WEBHOOK_ID = text(
 )
 
 
-def slug(what: str, lister: str) -> Schema:
-    return text(f"The {what}'s slug, its identifier within the page (e.g. `api`); {lister} shows them.", max_length=100)
+def slug(what: str, lister: str, example: str) -> Schema:
+    return text(f"The {what}'s slug, its identifier within the page (e.g. `{example}`); {lister} shows them.", max_length=100)
+
+
+_SLUG_FORMAT = "lowercase letters and digits, words joined by single `-`"
 
 
 def new_slug(what: str) -> Schema:
+    """The optional slug of a create: StatusPal derives one from the name when it is left out."""
     return text(
-        f"URL-safe identifier for the {what}: lowercase letters and digits, words joined by single `-`. Omit to "
-        "let StatusPal derive it from the name (a numeric suffix is added on a collision).",
+        f"URL-safe identifier for the {what}: {_SLUG_FORMAT}. Omit to let StatusPal derive it from the name "
+        "(e.g. `us-east` from `US East`; a numeric suffix is added on a collision).",
+        max_length=100,
+        pattern=NEW_SLUG_PATTERN,
+    )
+
+
+def renamed_slug(what: str) -> Schema:
+    """The slug an update moves the resource to; left out, the current slug stays."""
+    return text(
+        f"Replacement slug for the {what}, {_SLUG_FORMAT}; refused if another {what} of the page has it. Later "
+        "calls and `affected` entries must use it; existing notices follow. Omit to keep the current slug.",
         max_length=100,
         pattern=NEW_SLUG_PATTERN,
     )
@@ -89,7 +103,7 @@ PAGE_SETTINGS: Mapping[str, Schema] = {
         pattern="^https?://",
     ),
     "require_authentication": boolean(
-        "true makes the page private: only signed-in members of the organization can view it."
+        "true makes the page private: only signed-in members of the organization can view it (default false)."
     ),
     "notification_settings": obj(
         {
@@ -97,7 +111,8 @@ PAGE_SETTINGS: Mapping[str, Schema] = {
             "slack_enabled": boolean("Offer Slack subscriptions (default: false)."),
             "rss_feed_enabled": boolean("Publish an RSS feed (default: true)."),
         },
-        description="The subscription channels the page offers its readers.",
+        description="The subscription channels the page offers its readers; keys left out keep their current "
+        "value (their default on create).",
     ),
 }
 
@@ -113,7 +128,8 @@ LIST_ARGUMENTS: Mapping[str, Schema] = {
     },
     "all": boolean(
         "true to fetch every page and return them as one list, up to the server's page limit "
-        "(`truncated` says when the limit cut it short). Omit for one page."
+        "(`truncated` says when the limit cut it short). Each page is one StatusPal request, throttled to 10 a "
+        "second per key, so omit it when one page answers the question."
     ),
 }
 
@@ -167,7 +183,8 @@ WEBHOOK_URL = text(
 )
 ALL_STATUS_PAGES = boolean(
     "true: fire for every status page of the organization, including pages created later (StatusPal's "
-    "default). Leave out when giving status_page_subdomains."
+    "default); this clears status_page_subdomains. To limit the webhook to some pages, pass "
+    "status_page_subdomains instead (that sets false)."
 )
 STATUS_PAGE_SUBDOMAINS = {
     "type": "array",
@@ -249,7 +266,8 @@ NOTICE = obj(
         "severity": nullable("string", "minor or major for incidents; null otherwise."),
         "state": {
             "type": "string",
-            "description": "incident: open or resolved; maintenance: scheduled, in_progress or completed.",
+            "description": "incident: open or resolved; maintenance: scheduled, in_progress or completed; info: "
+            "open or closed.",
         },
         "starts_at": nullable("string"),
         "ends_at": nullable("string", "End of a maintenance window; set on an incident once resolved."),

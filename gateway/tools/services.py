@@ -11,6 +11,7 @@ from gateway.tools.schemas import (
     deleted,
     listing,
     new_slug,
+    renamed_slug,
     nullable,
     obj,
     slug,
@@ -19,7 +20,7 @@ from gateway.tools.schemas import (
 
 _PAGE = ("subdomain",)
 _KEY = ("subdomain", "slug")
-_SLUG = slug("service", "list_services")
+_SLUG = slug("service", "list_services", "api")
 
 _FIELDS = {
     "name": text("Name shown on the page, e.g. `API`."),
@@ -47,7 +48,8 @@ TOOLS: tuple[Tool, ...] = (
         title="Get a service",
         description=(
             "Get one service of a status page by slug: name, description, order, overall status and its status in "
-            "each region (container_statuses). Use list_services instead to see every service at once or to find a slug."
+            "each region (container_statuses), live from the active notices. Use list_services instead to see every "
+            "service at once or to find a slug; for the notices behind a status use list_notices."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "slug": _SLUG}, _KEY),
         output_schema=SERVICE,
@@ -76,11 +78,12 @@ TOOLS: tuple[Tool, ...] = (
         title="Update a service",
         description=(
             "Rename, describe, reorder or re-slug a service: only the fields passed change, overwriting the "
-            "previous values. Pass at least one. After new_slug, later calls must use the new slug. A service's "
-            "status cannot be set here: it follows notices (create_incident, resolve_incident)."
+            "previous values, and the public page shows it at once. Pass at least one. A service's status cannot "
+            "be set here: it follows notices (create_incident, resolve_incident). To remove the service use "
+            "delete_service."
         ),
         input_schema=obj(
-            {"subdomain": SUBDOMAIN, "slug": _SLUG, **_FIELDS, "new_slug": new_slug("service")},
+            {"subdomain": SUBDOMAIN, "slug": _SLUG, **_FIELDS, "new_slug": renamed_slug("service")},
             _KEY,
         ),
         output_schema=SERVICE,
@@ -98,8 +101,8 @@ TOOLS: tuple[Tool, ...] = (
         name="delete_service",
         title="Delete a service",
         description=(
-            "Permanently remove a service from a status page, in every region. It disappears from the public page "
-            "at once and cannot be undone. To end an outage use resolve_incident, not this; to remove a region use "
+            "Permanently remove a service from a status page, in every region, and from the affected list of every "
+            "notice. It disappears from the public page at once and cannot be undone. To end an outage use resolve_incident, not this; to remove a region use "
             "delete_container."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "slug": _SLUG}, _KEY),

@@ -115,12 +115,12 @@ TOOLS: tuple[Tool, ...] = (
         name="setup_status_page",
         title="Set up a status page with regions and services",
         description=(
-            "Create a complete status page in one call: the page, then one container per region, then each "
-            "service, which appears in every region with status ok (the page keeps its automatic `default` "
-            "container too). Use it for a new page whose regions and services are known; to add to an existing "
-            "page use create_container or create_service. If a step fails it stops and rolls nothing back: the "
-            "result has complete: false with what was created, the failed step and its error, and the steps not "
-            "attempted. If the page itself cannot be created (e.g. the subdomain is taken), nothing is."
+            "Create a complete status page in one call: the page, one container per region, then each service, "
+            "which appears in every region (and the automatic `default` one) with status ok; slugs are derived "
+            "from the names and returned. Use it for a new page whose regions and services are known; to add to an "
+            "existing page use create_container or create_service. A failed step stops it and nothing is rolled "
+            "back: complete: false lists what was created, the failed step with its error, and what was not "
+            "attempted. If the page itself fails (e.g. subdomain taken), nothing is created."
         ),
         input_schema=obj(
             {

@@ -16,7 +16,7 @@ TOOLS: tuple[Tool, ...] = (
         title="List status pages",
         description=(
             "List the status pages of the organization that owns the API key, with each page's subdomain, name and "
-            "current_status (operational, degraded or unavailable). Start here to find the `subdomain` every other "
+            "live current_status (operational, degraded or unavailable). Start here to find the `subdomain` every other "
             "page-level tool needs. Pages only: for a page's services, regions or incidents use list_services, "
             "list_containers or list_notices."
         ),
@@ -30,9 +30,9 @@ TOOLS: tuple[Tool, ...] = (
         title="Get a status page",
         description=(
             "Get one status page by subdomain: its settings (name, timezone, website_url, require_authentication, "
-            "notification_settings) and current_status, which StatusPal derives from the active notices. Use it to "
-            "check a page's overall health or settings; for each service's status use list_services, for the "
-            "incidents behind a status use list_notices."
+            "notification_settings) and current_status, which StatusPal derives live from the active notices. Use "
+            "it to check a page's overall health or settings; for each service's status use list_services, for the "
+            "incidents behind a status use list_notices. Only pages of the key's organization are visible."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN}, _KEY),
         output_schema=STATUS_PAGE,
@@ -65,9 +65,10 @@ TOOLS: tuple[Tool, ...] = (
         title="Update a status page",
         description=(
             "Change settings of an existing status page: only the fields passed change, the previous values are "
-            "overwritten (no history) and the public page shows the change at once. Pass at least one field. The "
-            "subdomain cannot be changed. Setting require_authentication to true takes the page off the public "
-            "web. The page's status cannot be set here: it follows notices (create_incident, resolve_incident)."
+            "overwritten (no history) and the public page shows the change at once. Pass at least one field. "
+            "Setting require_authentication to true takes the page off the public web. The subdomain cannot be "
+            "changed: for a new address create_status_page and delete this one. The status cannot be set here: it "
+            "follows notices (create_incident, resolve_incident)."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, **PAGE_SETTINGS}, _KEY),
         output_schema=STATUS_PAGE,
@@ -80,7 +81,8 @@ TOOLS: tuple[Tool, ...] = (
         title="Delete a status page",
         description=(
             "Permanently delete a status page with everything on it: its services, regions (containers), notices "
-            "and their history. The public page disappears at once and it cannot be undone. To remove only one "
+            "and their history; webhooks scoped to it stop firing for it. The public page disappears at once and "
+            "it cannot be undone. To remove only one "
             "service or region use delete_service or delete_container; to change the page use update_status_page."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN}, _KEY),

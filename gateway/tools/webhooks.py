@@ -67,7 +67,8 @@ TOOLS: tuple[Tool, ...] = (
         description=(
             "List the organization's outgoing webhooks with their id, URL, events, enabled flag, page scope and last "
             "delivery times. Secrets are never included: they are shown once, by create_webhook and "
-            "rotate_webhook_secret. Use it to find a webhook_id or check whether deliveries are failing."
+            "rotate_webhook_secret. Use it to find a webhook_id or check whether deliveries are failing "
+            "(last_attempted_at later than last_triggered_at); for one known id use get_webhook."
         ),
         input_schema=obj(LIST_ARGUMENTS),
         output_schema=listing(WEBHOOK),
@@ -93,8 +94,9 @@ TOOLS: tuple[Tool, ...] = (
         description=(
             "Create an outgoing webhook: from now on StatusPal POSTs a signed JSON payload to `url` for each chosen "
             "event, on every status page (default) or only the listed ones. The result holds the signing secret "
-            "(whs_…) this one time only: give it to the user to store in the receiver, it cannot be read again. "
-            "To change an existing webhook use update_webhook rather than creating another."
+            "(whs_…) this one time only: give it to the user to store in the receiver, it cannot be read again "
+            "(search_docs covers verifying signatures). To change an existing webhook use update_webhook rather than "
+            "creating another."
         ),
         input_schema=obj(_FIELDS, ("name", "url", "events")),
         output_schema=WEBHOOK_WITH_SECRET,
@@ -108,8 +110,9 @@ TOOLS: tuple[Tool, ...] = (
         description=(
             "Change an outgoing webhook's name, URL, events or page scope, or pause it (enabled: false) without "
             "deleting it. Only the fields passed change, overwriting the previous values (events and "
-            "status_page_subdomains are replaced as a whole); pass at least one. The secret stays the same: use "
-            "rotate_webhook_secret to replace it."
+            "status_page_subdomains are replaced as a whole); pass at least one. "
+            "The secret stays the same: use rotate_webhook_secret to replace it; to remove the webhook use "
+            "delete_webhook."
         ),
         input_schema=obj({"webhook_id": WEBHOOK_ID, **_FIELDS}, _KEY),
         output_schema=WEBHOOK,
