@@ -108,8 +108,8 @@ TOOLS: tuple[Tool, ...] = (
             "List the notices of a status page, newest first: incidents, maintenance windows and info notices, "
             "with id, title, notice_type, state, severity, times and affected services; filter by notice_type "
             "or state (e.g. open incidents). Use it to find the notice_id that "
-            "post_notice_update, update_notice, resolve_incident and close_maintenance need. For one notice with "
-            "its timeline use get_notice; for the resulting service statuses use list_services."
+            "post_notice_update, update_notice, resolve_incident and close_maintenance need. For one known notice "
+            "use get_notice; for the resulting service statuses use list_services."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, **_FILTERS, **LIST_ARGUMENTS}, _PAGE),
         output_schema=listing(NOTICE),

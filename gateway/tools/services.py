@@ -33,10 +33,10 @@ TOOLS: tuple[Tool, ...] = (
         name="list_services",
         title="List services",
         description=(
-            "List the services of a status page with each one's slug, name, order and live status (ok, minor, "
-            "major or maintenance; the worst across regions) and its status per region (container_statuses). Use "
-            "it to answer 'what is down?' or to find the service slugs that create_incident and "
-            "schedule_maintenance take. Statuses come from notices: to see the incidents themselves use list_notices."
+            "List the services of a status page with each one's slug, name, order, live status (the worst across "
+            "regions) and status per region. Use it to answer 'what is down?' or to find the service slugs that "
+            "create_incident and schedule_maintenance take. Statuses are derived from active notices and cannot be "
+            "set: to see the incidents themselves use list_notices; for one service use get_service."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, **LIST_ARGUMENTS}, _PAGE),
         output_schema=listing(SERVICE),
