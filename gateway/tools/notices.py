@@ -105,9 +105,9 @@ TOOLS: tuple[Tool, ...] = (
         name="list_notices",
         title="List notices (incidents and maintenance)",
         description=(
-            "List the notices of a status page, newest first: incidents, maintenance windows and info notices, "
-            "with id, title, notice_type, state, severity, times and affected services; filter by notice_type "
-            "or state (e.g. open incidents). Use it to find the notice_id that "
+            "List the notices of a status page, newest first: incidents, maintenance windows and info notices; "
+            "filter by notice_type or state (e.g. open incidents). States are current: maintenance turns "
+            "in_progress at starts_at and completed at ends_at by itself. Use it to find the notice_id that "
             "post_notice_update, update_notice, resolve_incident and close_maintenance need. For one known notice "
             "use get_notice; for the resulting service statuses use list_services."
         ),
