@@ -78,8 +78,13 @@ def listen_overrides(settings: Settings, host: str, port: int) -> dict[str, Any]
     server = settings.server
     values: dict[str, Any] = {"host": host, "port": port}
     public = urlsplit(server.public_url)
-    if public.hostname in LOOPBACK and port != public.port:
-        public_host = public.hostname if host in WILDCARD or host in LOOPBACK else host
+    if public.hostname not in LOOPBACK:
+        return values
+    # The public host still reaches the listener when it binds every address, that very name, or the
+    # 127.0.0.1/localhost pair; `--host ::1` listens on IPv6 only, so 127.0.0.1 would lead nowhere.
+    reachable = host in WILDCARD or host == public.hostname or {host, public.hostname} <= {"127.0.0.1", "localhost"}
+    public_host = public.hostname if reachable else host
+    if port != public.port or public_host != public.hostname:
         values["public_url"] = origin(public_host, port)
         netlocs = [f"127.0.0.1:{port}", f"localhost:{port}", urlsplit(values["public_url"]).netloc]
         values["allowed_hosts"] = _dedupe(server.allowed_hosts, netlocs)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import shlex
+import socket
 
 import aiohttp
 import pytest
@@ -228,3 +229,27 @@ async def test_sigterm_does_not_wait_for_open_event_streams() -> None:
                 child.terminate()
                 code = await child.finish(timeout=60)  # well inside the 120 s the server would otherwise wait
     assert code == 0, child.stderr
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this machine has no IPv6 loopback")
+async def test_serve_on_ipv6_loopback_prints_a_url_that_answers() -> None:
+    # --host ::1 listens on IPv6 only: the printed URL (and the resource URL in the challenge) must name [::1],
+    # and that Host must be served, or the banner hands the user a URL that cannot connect.
+    async with serving(["serve", "--host", "::1", "--port", "0"], env=EPHEMERAL_SANDBOX) as child:
+        mcp_url = child.url_after("MCP URL:")
+        assert mcp_url.startswith("http://[::1]:"), mcp_url
+        async with aiohttp.ClientSession() as http:
+            async with await mcp_post(http, mcp_url, {"jsonrpc": "2.0", "id": 1, "method": "ping"}) as r:
+                assert r.status == 200 and (await r.json())["result"] == {}
+            async with await mcp_post(http, mcp_url, {"jsonrpc": "2.0", "id": 2, "method": "ping"}, key=None) as r:
+                assert r.status == 401
+                origin = mcp_url.removesuffix("/mcp")
+                assert f'resource_metadata="{origin}/.well-known/oauth-protected-resource/mcp"' in r.headers["WWW-Authenticate"]
