@@ -80,10 +80,9 @@ TOOLS: tuple[Tool, ...] = (
         name="delete_container",
         title="Delete a container (region)",
         description=(
-            "Permanently remove a container (region) from a status page with the per-region statuses it held, and "
-            "from the affected lists of notices; the services stay in the other regions. A page keeps at least one "
-            "container, so deleting the last fails. It disappears from the public page at once and cannot be "
-            "undone. To remove a service instead use delete_service; to rename the region use update_container."
+            "Permanently remove a container (region) from a status page with the per-region statuses it held; the "
+            "services stay in the other regions. It disappears from the public page at once and cannot be undone. "
+            "To remove a service instead use delete_service; to rename the region use update_container."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "slug": _SLUG}, _KEY),
         output_schema=deleted(*_KEY),

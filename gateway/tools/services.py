@@ -101,8 +101,8 @@ TOOLS: tuple[Tool, ...] = (
         name="delete_service",
         title="Delete a service",
         description=(
-            "Permanently remove a service from a status page, in every region, and from the affected list of every "
-            "notice. It disappears from the public page at once and cannot be undone. To end an outage use resolve_incident, not this; to remove a region use "
+            "Permanently remove a service from a status page, in every region. It disappears from the public page "
+            "at once and cannot be undone. To end an outage use resolve_incident, not this; to remove a region use "
             "delete_container."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "slug": _SLUG}, _KEY),
