@@ -349,15 +349,18 @@ class DocsIndex:
                 log.warning("docs index reload failed, keeping build %s: %s", self.build_id, exc)
             await asyncio.sleep(self.reload_interval)
 
-    def search(self, query: str, limit: int = 5) -> SearchResults:
-        """The best sections for `query`; never raises on odd text, only when no index is loaded."""
+    def search(self, query: str, limit: int = 5, *, cache: bool = True) -> SearchResults:
+        """The best sections for `query`; never raises on odd text, only when no index is loaded.
+
+        `cache=False` searches in full even for a question seen before: for measuring the search itself.
+        """
         build = self._build
         if build is None:
             raise IndexNotReady("the docs index has not been built; run `statuspal-mcp build-index`")
         if not 1 <= limit <= MAX_LIMIT:
             raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-        if len(query) > MAX_QUERY_CHARS:
-            # Cut by parse_query (and told so); pasted pages are not worth a cache slot.
+        if len(query) > MAX_QUERY_CHARS or not cache:
+            # A pasted page (cut by parse_query, which says so) is not worth a cache slot.
             hits, message = build.answer(query, limit)
         else:
             # Runs of whitespace never change the words found, so they share one cache entry.
