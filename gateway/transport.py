@@ -132,7 +132,7 @@ class Transport:
         return await self._answer(request, message, version, credentials)
 
     async def _answer(self, request: web.Request, message: Message, version: str, credentials: Credentials) -> web.StreamResponse:
-        reply = _Reply(request, sse_allowed=_accepts(request, _SSE))
+        reply = _Reply(request)
         call = Call(message, version, credentials, reply, request_id=request.get(REQUEST_ID) or secrets.token_hex(8))
         try:
             result = await self.dispatcher.dispatch(call)
@@ -307,9 +307,8 @@ class _Reply:
     calls, and every error found before the tool runs) keeps its real HTTP status.
     """
 
-    def __init__(self, request: web.Request, sse_allowed: bool) -> None:
+    def __init__(self, request: web.Request) -> None:
         self._request = request
-        self._sse_allowed = sse_allowed
         self._stream: web.StreamResponse | None = None
         self._gone = False
 
@@ -318,7 +317,8 @@ class _Reply:
         return self._stream is not None
 
     async def notify(self, message: Mapping[str, Any]) -> None:
-        if not self._sse_allowed or self._gone:
+        # Whether the client takes SSE is only asked here: most calls never report progress.
+        if self._gone or not _accepts(self._request, _SSE):
             return
         try:
             if self._stream is None:
