@@ -328,11 +328,13 @@ class Dispatcher:
         except ToolError as exc:
             return self._tool_failure(call, tool, "tool_error", str(exc))
         except UpstreamAuthError as exc:
-            if exc.status == 401 and not call.reply.streaming:
-                # The key was revoked or expired: HTTP 401 with the challenge makes the client re-authorise.
+            if not call.reply.streaming:
+                # 401 or 403 from StatusPal: the key was revoked, expired or disabled. HTTP 401 with the challenge
+                # makes the client re-authorise (issue 2 item 3). Once an SSE answer has started its status is
+                # already sent, so the failure can only be reported as an isError result.
                 self._count(tool.name, "unauthorized")
                 gateway.credentials.forget(call.credentials)
-                raise AuthError(401, "invalid_token", "StatusPal rejected the API key of this connection (revoked or expired).") from None
+                raise AuthError(401, "invalid_token", f"StatusPal refused the API key of this connection ({exc.status}: revoked, expired or not allowed).") from None
             return self._tool_failure(call, tool, "upstream_error", describe(exc))
         except UpstreamError as exc:
             return self._tool_failure(call, tool, "upstream_error", describe(exc))

@@ -180,6 +180,8 @@ async def _api_middleware(request: web.Request, handler: Callable[[web.Request],
         )
     if decision.action == "error":
         entry["status"] = faults.error_status
+        if faults.error_status == 403:
+            return _json(403, {"error": "forbidden", "message": "This API key is not allowed to do that"})
         return _json(faults.error_status, {"error": "service_unavailable", "message": "Injected upstream failure"})
 
     try:

@@ -68,8 +68,9 @@ class Faults:
         for name in ("error_rate", "rate_limit_rate", "drop_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
-        if not 500 <= self.error_status <= 599:
-            raise ValueError("error_status must be a 5xx status")
+        # 403 stands for a key StatusPal has disabled or restricted; everything else injected is a server fault.
+        if not (500 <= self.error_status <= 599 or self.error_status == 403):
+            raise ValueError("error_status must be 403 or a 5xx status")
         if self.retry_after_seconds < 0:
             raise ValueError("retry_after_seconds must be >= 0")
         names = set(endpoint_names)

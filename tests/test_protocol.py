@@ -255,7 +255,7 @@ async def test_a_key_revoked_upstream_gets_http_401_so_the_client_reauthorises(g
 
     revoked = await post(http, gateway.mcp_url, request("tools/call", {"name": "list_status_pages", "arguments": {}}), key="sk_test_soon_revoked")
     assert revoked.status == 401
-    assert revoked.json == {"error": "invalid_token", "error_description": "StatusPal rejected the API key of this connection (revoked or expired)."}
+    assert revoked.json == {"error": "invalid_token", "error_description": "StatusPal refused the API key of this connection (401: revoked, expired or not allowed)."}
     assert revoked.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token", resource_metadata="')
     # The cached check was dropped: the next request asks StatusPal again and is refused up front.
     again = await post(http, gateway.mcp_url, request("tools/list"), key="sk_test_soon_revoked")
@@ -319,3 +319,13 @@ async def test_an_unexpected_tool_failure_is_logged_and_answered_without_interna
 
     refused = orjson.loads(await dispatcher.dispatch(_call("tools/call", {"name": "refusing_tool"}, frozenset({READ}))))
     assert refused == {"content": [{"type": "text", "text": "Pick a subdomain first."}], "isError": True}
+
+
+async def test_an_upstream_403_also_gets_http_401_so_the_client_reauthorises(gateway, http, sandbox_admin):
+    await sandbox_admin.faults(error_rate=1.0, error_status=403, only=["services_list"])
+    await post(http, gateway.mcp_url, request("tools/call", {"name": "create_status_page", "arguments": {
+        "name": "Forbidden", "subdomain": "forbidden-co", "timezone": "UTC", "website_url": "https://forbidden.example"}}))
+    refused = await post(http, gateway.mcp_url, request("tools/call", {"name": "list_services", "arguments": {"subdomain": "forbidden-co"}}))
+    assert refused.status == 401
+    assert refused.json == {"error": "invalid_token", "error_description": "StatusPal refused the API key of this connection (403: revoked, expired or not allowed)."}
+    assert refused.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token", resource_metadata="')

@@ -454,7 +454,7 @@ async def test_config_faults_apply_from_start_and_survive_reset() -> None:
 
 
 async def test_bad_start_up_settings_are_one_line_config_errors(tmp_path) -> None:
-    with pytest.raises(ConfigError, match=r"bad fault setting in \[sandbox\]: error_status must be a 5xx status"):
+    with pytest.raises(ConfigError, match=r"bad fault setting in \[sandbox\]: error_status must be 403 or a 5xx status"):
         create_sandbox_app(SandboxSettings(error_status=404), EndpointTable())
     broken = tmp_path / "state.json"
     broken.write_text("{not json")
