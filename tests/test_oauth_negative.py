@@ -5,12 +5,15 @@ tokens presented at the real /token and /mcp. Each case asserts the exact error 
 from __future__ import annotations
 
 import asyncio
+import secrets
+import time
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 import pytest
 
+from gateway.oauth.tokens import mint_access_token
 from gateway.sealing import Keyring
 from tests.conftest import DEMO_KEY, RunningServer
 from tests.oauth_browser import Browser, pkce, query_of, register
@@ -23,8 +26,8 @@ class Session:
         self.gw, self.http = gw, http
         self.client_id = ""
 
-    async def code(self, access: str = "full") -> tuple[str, str]:
-        """(code, verifier) from the real page with the demo key."""
+    async def code(self, access: str = "full", key: str = DEMO_KEY) -> tuple[str, str]:
+        """(code, verifier) from the real page with `key` (the demo key unless told)."""
         if not self.client_id:
             self.client_id = (await register(self.http, self.gw.url, [REDIRECT], client_name="Neg"))["client_id"]
         verifier, challenge = pkce()
@@ -32,7 +35,7 @@ class Session:
              "code_challenge": challenge, "code_challenge_method": "S256", "resource": self.gw.mcp_url}
         browser = Browser(self.http, self.gw.url)
         page = await browser.open(f"{self.gw.url}/authorize?{urlencode(q)}")
-        status, headers, body = await browser.submit(page.fields, DEMO_KEY, access)
+        status, headers, body = await browser.submit(page.fields, key, access)
         assert status == 302, body
         return query_of(headers["Location"])["code"], verifier
 
@@ -47,8 +50,8 @@ class Session:
             form["code_verifier"] = verifier
         return await self.token(**form)
 
-    async def tokens(self) -> dict[str, Any]:
-        status, body = await self.exchange(*(await self.code()))
+    async def tokens(self, key: str = DEMO_KEY) -> dict[str, Any]:
+        status, body = await self.exchange(*(await self.code(key=key)))
         assert status == 200, body
         return body
 
@@ -129,6 +132,42 @@ async def test_access_tokens_that_are_not_right_say_exactly_why(make_gateway, sa
     assert (await s.mcp(access))[0] == 200
 
 
+async def test_tokens_sealed_under_a_retired_key_work_while_it_is_listed_and_fail_cleanly_after(make_gateway, sandbox_admin, http) -> None:
+    """Key rotation as an operator does it: put a new key first, keep the old one listed, later drop it."""
+    old, new = Keyring.generate_secret(), Keyring.generate_secret()
+    rotated = await start(make_gateway, http, env={"STATUSPAL_MCP_SEALING_KEYS": f"{new},{old}"})
+    retired = await start(make_gateway, http, env={"STATUSPAL_MCP_SEALING_KEYS": new})
+    for s in (rotated, retired):
+        s.client_id = Keyring.parse(old).sign("client", {"typ": "client", "redirect_uris": [REDIRECT], "client_name": "Old"})
+
+    def refresh_token(s: Session, secret: str) -> str:
+        settings, now = s.gw.settings, int(time.time())
+        return Keyring.parse(secret).seal("refresh", {
+            "typ": "rt", "iss": settings.server.public_url, "aud": settings.server.resource_url, "sub": "x", "client_id": s.client_id,
+            "scope": "statuspal:read", "fam": secrets.token_urlsafe(8), "jti": secrets.token_urlsafe(8), "iat": now, "exp": now + 600,
+            "k": DEMO_KEY})
+
+    # Still listed: the old key opens access and refresh tokens, and the registration it signed still works.
+    assert (await rotated.mcp(mint_access_token(rotated.gw.settings, DEMO_KEY, "statuspal:read", keyring=Keyring.parse(old))))[0] == 200
+    assert (await rotated.token(grant_type="refresh_token", refresh_token=refresh_token(rotated, old)))[0] == 200
+    code, verifier = await rotated.code()
+    assert (await rotated.exchange(code, verifier))[0] == 200
+
+    # Dropped: each fails with the error that sends the client back to sign in, never a 500.
+    status, challenge, body = await retired.mcp(mint_access_token(retired.gw.settings, DEMO_KEY, "statuspal:read", keyring=Keyring.parse(old)))
+    assert (status, body) == (401, {"error": "invalid_token",
+                                    "error_description": "The bearer token is neither a StatusPal API key (sk_…) nor a token issued by this server."})
+    assert challenge == f'Bearer error="invalid_token", resource_metadata="{retired.gw.settings.server.resource_metadata_url}"'
+    assert await retired.token(grant_type="refresh_token", refresh_token=refresh_token(retired, old)) == (400, {
+        "error": "invalid_grant", "error_description": "The refresh token is not valid."})
+    assert (await retired.token(grant_type="refresh_token", refresh_token=refresh_token(retired, new)))[0] == 200  # the key, nothing else
+    page = await Browser(http, retired.gw.url).open(f"{retired.gw.url}/authorize?" + urlencode({
+        "response_type": "code", "client_id": retired.client_id, "redirect_uri": REDIRECT, "code_challenge": pkce()[1],
+        "code_challenge_method": "S256"}))
+    assert page.status == 400 and page.alert == ("This app's registration (client_id) was not issued by this server or is no longer valid; "
+                                                 "remove the connector and add it again.")
+
+
 async def test_an_expired_access_token_asks_for_a_refresh(make_gateway, sandbox_admin, http) -> None:
     s = await start(make_gateway, http, oauth={"access_token_ttl_seconds": 1})
     tokens = await s.tokens()
@@ -138,6 +177,29 @@ async def test_an_expired_access_token_asks_for_a_refresh(make_gateway, sandbox_
     assert (status, body["error_description"]) == (401, "The access token has expired; refresh it or sign in again.")
     status, fresh = await s.token(grant_type="refresh_token", refresh_token=tokens["refresh_token"])
     assert status == 200 and (await s.mcp(fresh["access_token"]))[0] == 200
+
+
+async def test_revoking_the_key_in_statuspal_ends_a_sealed_grant_at_the_next_call_and_refresh(make_gateway, sandbox_admin, http) -> None:
+    """The issue's promise: revoke the key in StatusPal and the assistant's access ends at its next call or refresh.
+    The sealed token itself still opens, so the upstream 401 on the tool call must become HTTP 401 with the
+    challenge (an isError result would leave the client calling on with a dead key instead of re-authorising)."""
+    key = "sk_oauth_soon_revoked"
+    await sandbox_admin.add_key(key)
+    s = await start(make_gateway, http)
+    tokens = await s.tokens(key=key)
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "list_status_pages", "arguments": {}}}
+    headers = {"Authorization": f"Bearer {tokens['access_token']}", "Accept": "application/json, text/event-stream",
+               "MCP-Protocol-Version": "2025-06-18"}
+    async with http.post(s.gw.mcp_url, json=call, headers=headers) as r:
+        assert r.status == 200 and (await r.json(content_type=None))["result"]["isError"] is False
+
+    await sandbox_admin.add_key(key, revoked=True)
+    async with http.post(s.gw.mcp_url, json=call, headers=headers) as r:
+        assert (r.status, await r.json(content_type=None)) == (401, {
+            "error": "invalid_token", "error_description": "StatusPal refused the API key of this connection (401: revoked, expired or not allowed)."})
+        assert r.headers["WWW-Authenticate"] == f'Bearer error="invalid_token", resource_metadata="{s.gw.settings.server.resource_metadata_url}"'
+    assert await s.token(grant_type="refresh_token", refresh_token=tokens["refresh_token"]) == (400, {
+        "error": "invalid_grant", "error_description": "StatusPal no longer accepts the API key behind this grant; sign in again with a valid key."})
 
 
 async def test_a_read_only_grant_cannot_write(make_gateway, sandbox_admin, http) -> None:
