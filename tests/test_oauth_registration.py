@@ -6,14 +6,16 @@ resolved, against real loopback document hosts (http, https with a test CA, slow
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from gateway.sealing import Keyring
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, bound_socket, serve_app
 from tests.oauth_browser import Browser, document_server, make_tls, pkce
 
 CLAUDE = "https://claude.ai/api/mcp/auth_callback"
@@ -277,3 +279,30 @@ async def test_documents_are_cached_as_their_cache_control_says(make_gateway, sa
         # A cached document still needs the exact redirect URI it lists.
         page = await open_page(gw, cached, "http://127.0.0.1:7777/other")
         assert page.status == 400 and "is not a redirect URI this app registered" in page.alert
+
+
+async def test_a_document_without_a_length_is_cut_off_at_the_size_cap(make_gateway, sandbox_admin) -> None:
+    """A host that streams (chunked, no Content-Length) is stopped once it passes the cap, not read to the end."""
+    gw = await make_gateway(oauth={"cimd_allow_loopback": True, "cimd_max_bytes": 5120})
+    sent: list[int] = []
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        try:
+            for _ in range(1000):  # up to 1 MB, if the reader kept reading
+                await response.write(b" " * 1024)
+                sent.append(1024)
+                await asyncio.sleep(0.001)
+        except (ConnectionResetError, RuntimeError):
+            pass  # the reader hung up, as it should
+        return response
+
+    app = web.Application()
+    app.router.add_get("/stream", endless)
+    async with serve_app(app, bound_socket()) as base:
+        url = f"{base}/stream"
+        page = await open_page(gw, url, "http://127.0.0.1:7777/cb")
+    assert page.status == 400 and page.alert == f"The client metadata document at {url} is larger than 5120 bytes."
+    assert sum(sent) < 200 * 1024  # stopped near the cap, not after the whole stream

@@ -119,14 +119,20 @@ async def server(sandbox_url, sandbox_admin, keyring) -> AsyncIterator[TokenServ
 
 async def test_code_exchange_issues_working_tokens_with_no_store_headers(server: TokenServer) -> None:
     verifier, challenge = pkce()
+    code = server.code(challenge)
+    # Default lifetimes (DESIGN decision 4): a code lives at most 5 minutes, a refresh token 30 days.
+    claims = server.gateway.keyring.unseal("code", code)
+    assert claims["exp"] - claims["iat"] == 300
     status, body, headers = await server.token(
-        grant_type="authorization_code", code=server.code(challenge), redirect_uri=REDIRECT,
+        grant_type="authorization_code", code=code, redirect_uri=REDIRECT,
         client_id=server.client_id, code_verifier=verifier, resource=server.gateway.settings.server.resource_url,
     )
     assert status == 200
     assert headers["Cache-Control"] == "no-store" and headers["Pragma"] == "no-cache"
     assert body["token_type"] == "Bearer" and body["scope"] == BOTH
     assert body["expires_in"] == server.gateway.settings.oauth.access_token_ttl_seconds == 86400
+    refresh = server.gateway.keyring.unseal("refresh", body["refresh_token"])
+    assert refresh["exp"] - refresh["iat"] == 30 * 86400
     assert CANARY not in body["access_token"] + body["refresh_token"]
     creds = await server.credentials(body["access_token"])
     assert creds.api_key == CANARY and creds.kind == "sealed" and creds.scopes == {READ, WRITE}
