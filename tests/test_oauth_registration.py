@@ -306,3 +306,23 @@ async def test_a_document_without_a_length_is_cut_off_at_the_size_cap(make_gatew
         page = await open_page(gw, url, "http://127.0.0.1:7777/cb")
     assert page.status == 400 and page.alert == f"The client metadata document at {url} is larger than 5120 bytes."
     assert sum(sent) < 200 * 1024  # stopped near the cap, not after the whole stream
+
+
+async def test_the_published_claude_documents_are_accepted_as_they_are(make_gateway, sandbox_admin) -> None:
+    """Claude.ai's live metadata document (client_uri, and a jwt-bearer grant we do not offer) and Claude Code's
+    (port-less loopback callbacks, used with whatever port the CLI got): only client_id differs, as it must."""
+    gw = await make_gateway(oauth={"cimd_allow_loopback": True})
+    async with document_server() as docs:
+        claude = docs.publish("/oauth/mcp-oauth-client-metadata", {
+            "client_id": f"{docs.url}/oauth/mcp-oauth-client-metadata", "client_name": "Claude", "client_uri": "https://claude.ai",
+            "redirect_uris": [CLAUDE], "response_types": ["code"], "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer"]})
+        code = docs.publish("/oauth/claude-code-client-metadata", {
+            "client_id": f"{docs.url}/oauth/claude-code-client-metadata", "client_name": "Claude Code",
+            "redirect_uris": ["http://localhost/callback", "http://127.0.0.1/callback"], "response_types": ["code"],
+            "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none"})
+        page = await open_page(gw, claude, CLAUDE)
+        assert page.status == 200 and '<p class="host">claude.ai</p>' in page.html and "Claude" in page.html
+        for redirect in ("http://localhost:54321/callback", "http://127.0.0.1:8123/callback"):
+            assert (await open_page(gw, code, redirect)).status == 200, redirect
+        assert (await open_page(gw, code, "http://localhost:54321/other")).status == 400
