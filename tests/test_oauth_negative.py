@@ -168,6 +168,16 @@ async def test_tokens_sealed_under_a_retired_key_work_while_it_is_listed_and_fai
                                                  "remove the connector and add it again.")
 
 
+async def test_a_token_in_the_query_string_is_never_accepted(make_gateway, sandbox_admin, http) -> None:
+    """Bearer tokens travel only in the Authorization header (RFC 6750 §2.3 is not supported: URLs end up in logs)."""
+    s = await start(make_gateway, http)
+    tokens = await s.tokens()
+    async with http.post(f"{s.gw.mcp_url}?access_token={tokens['access_token']}", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                         headers={"Accept": "application/json, text/event-stream"}) as r:
+        assert r.status == 401 and (await r.json(content_type=None))["error"] == "invalid_request"
+        assert r.headers["WWW-Authenticate"] == f'Bearer resource_metadata="{s.gw.settings.server.resource_metadata_url}"'
+
+
 async def test_an_expired_access_token_asks_for_a_refresh(make_gateway, sandbox_admin, http) -> None:
     s = await start(make_gateway, http, oauth={"access_token_ttl_seconds": 1})
     tokens = await s.tokens()
