@@ -134,8 +134,8 @@ async def test_the_redirect_policy_refuses_open_redirect_tricks(gw: RunningServe
     ({"redirect_uris": []}, "invalid_redirect_uri", "redirect_uris is required"),
     ({"redirect_uris": CLAUDE}, "invalid_redirect_uri", "redirect_uris is required"),
     ({"redirect_uris": [f"http://127.0.0.1:{p}/cb" for p in range(6)]}, "invalid_redirect_uri", "at most 5"),
-    ({"redirect_uris": [CLAUDE], "grant_types": ["client_credentials"]}, "invalid_client_metadata", "grant_types may only contain authorization_code, refresh_token; not client_credentials"),
-    ({"redirect_uris": [CLAUDE], "grant_types": ["implicit", "authorization_code"]}, "invalid_client_metadata", "not implicit"),
+    ({"redirect_uris": [CLAUDE], "grant_types": ["client_credentials"]}, "invalid_client_metadata", "grant_types must include authorization_code (this server issues only authorization_code and refresh_token grants)"),
+    ({"redirect_uris": [CLAUDE], "grant_types": ["implicit"]}, "invalid_client_metadata", "grant_types must include authorization_code"),
     ({"redirect_uris": [CLAUDE], "response_types": ["token"]}, "invalid_client_metadata", "response_types may only contain code"),
     ({"redirect_uris": [CLAUDE], "client_name": 42}, "invalid_client_metadata", "client_name must be a string"),
     ({"redirect_uris": [CLAUDE], "client_name": "x" * 101}, "invalid_client_metadata", "at most 100 characters"),
@@ -326,3 +326,12 @@ async def test_the_published_claude_documents_are_accepted_as_they_are(make_gate
         for redirect in ("http://localhost:54321/callback", "http://127.0.0.1:8123/callback"):
             assert (await open_page(gw, code, redirect)).status == 200, redirect
         assert (await open_page(gw, code, "http://localhost:54321/other")).status == 400
+
+
+async def test_unknown_grant_types_beside_authorization_code_are_dropped_not_refused(gw: RunningServer) -> None:
+    status, body, _ = await post_register(gw, {
+        "redirect_uris": [CLAUDE], "client_name": "Claude",
+        "grant_types": ["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer"],
+    })
+    assert status == 201, body
+    assert body["grant_types"] == ["authorization_code", "refresh_token"]

@@ -253,7 +253,7 @@ async def register(request: web.Request) -> web.Response:
         log.info("registration refused: redirect URI outside the policy", extra={"reason": str(exc)})
         return json_error(400, "invalid_redirect_uri", str(exc))
     try:
-        grant_types = _subset(body.get("grant_types", ["authorization_code"]), GRANT_TYPES, "grant_types")
+        grant_types = _grant_types(body.get("grant_types", ["authorization_code"]))
         response_types = _subset(body.get("response_types", ["code"]), frozenset({"code"}), "response_types")
         name = _client_name(body.get("client_name"))
         client_uri = _client_uri(body.get("client_uri"))
@@ -297,6 +297,18 @@ def _subset(value: Any, allowed: frozenset[str], field: str) -> list[str]:
     if unknown:
         raise ValueError(f"{field} may only contain {', '.join(sorted(allowed))}; not {', '.join(unknown)}")
     return list(dict.fromkeys(value))
+
+
+def _grant_types(value: Any) -> list[str]:
+    """The requested grants we issue; others are dropped, not refused (RFC 7591 §3.2.1 lets the server
+    replace them, and the answer says what was registered). Claude's published client metadata lists a
+    jwt-bearer grant beside authorization_code, and refusing the registration would strand the connector."""
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ValueError("grant_types must be a non-empty list of strings")
+    kept = [v for v in dict.fromkeys(value) if v in GRANT_TYPES]
+    if "authorization_code" not in kept:
+        raise ValueError("grant_types must include authorization_code (this server issues only authorization_code and refresh_token grants)")
+    return kept
 
 
 def _words(value: Any) -> list[str]:
