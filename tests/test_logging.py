@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
+import subprocess
+import sys
+import threading
 from typing import Iterator
 
 import aiohttp
@@ -11,7 +15,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from gateway.log import _SECRET_NAMES, KEY_ID, JsonFormatter, access_logger_middleware, redact_text
+from gateway.log import _SECRET_NAMES, KEY_ID, JsonFormatter, TurnBufferedHandler, access_logger_middleware, redact_text
 from tests.conftest import bound_socket, serve_app
 
 KEY = "sk_live_4fGh7KmP2qRsT9vW"
@@ -36,7 +40,7 @@ class Captured:
 def captured() -> Iterator[Captured]:
     """The production formatter on a handler of the root logger, exactly as `configure_logging` installs it."""
     cap = Captured()
-    handler = logging.StreamHandler(cap.stream)
+    handler = TurnBufferedHandler(cap.stream)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     old_level = root.level
@@ -196,3 +200,73 @@ async def test_http_exceptions_keep_their_status_and_get_a_request_id(captured: 
     access = [r for r in captured.records() if r["logger"] == "gateway.access"]
     assert [(a["status"], a["route"]) for a in access] == [(410, "/gone"), (404, "unmatched")]
     assert KEY not in captured.text
+
+
+class CountingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def buffered_logger(stream: io.StringIO, name: str) -> logging.Logger:
+    handler = TurnBufferedHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    log = logging.getLogger(name)
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    return log
+
+
+async def test_lines_of_one_loop_turn_are_written_together_in_order_by_its_end() -> None:
+    stream = CountingStream()
+    log = buffered_logger(stream, "gateway.test.turn")
+    for i in range(5):
+        log.info("line %d", i)
+    await asyncio.sleep(0)  # the turn ends
+    assert [orjson.loads(line)["msg"] for line in stream.getvalue().splitlines()] == [f"line {i}" for i in range(5)]
+    assert stream.writes == 1
+    log.info("next turn")
+    await asyncio.sleep(0)
+    assert stream.getvalue().splitlines()[-1].endswith('"msg":"next turn"}') and stream.writes == 2
+
+
+async def test_a_line_from_another_thread_is_written_at_once_after_what_is_pending() -> None:
+    stream = CountingStream()
+    log = buffered_logger(stream, "gateway.test.thread")
+    log.info("from the loop")
+    worker = threading.Thread(target=log.info, args=("from a thread",))
+    worker.start()
+    worker.join()
+    assert [orjson.loads(line)["msg"] for line in stream.getvalue().splitlines()] == ["from the loop", "from a thread"]
+
+
+def test_outside_a_loop_each_line_is_written_at_once() -> None:
+    stream = CountingStream()
+    log = buffered_logger(stream, "gateway.test.noloop")
+    log.info("start-up")
+    assert orjson.loads(stream.getvalue())["msg"] == "start-up"
+
+
+def test_lines_still_pending_when_the_process_exits_are_written() -> None:
+    # The loop stops in the same turn that logged, so only logging.shutdown() at exit can write the line.
+    program = """
+import asyncio, logging, sys
+from gateway.log import JsonFormatter, TurnBufferedHandler
+handler = TurnBufferedHandler(sys.stderr)
+handler.setFormatter(JsonFormatter())
+logging.getLogger().addHandler(handler)
+def last_turn():
+    logging.getLogger("gateway.exit").warning("last words")
+    loop.stop()  # run_forever returns at the end of this turn, before the handler's write is due
+loop = asyncio.new_event_loop()
+loop.call_soon(last_turn)
+loop.run_forever()
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert [orjson.loads(line)["msg"] for line in done.stderr.splitlines()] == ["last words"]
