@@ -12,7 +12,7 @@ from aiohttp import web
 from gateway import ops, transport
 from gateway.config import Settings
 from gateway.credentials import CredentialResolver
-from gateway.log import access_logger_middleware
+from gateway.log import access_logger
 from gateway.metrics import Metrics
 from gateway.oauth import routes as oauth_routes
 from gateway.resources import DocsResources
@@ -27,11 +27,8 @@ from search.index import DocsIndex
 
 def create_app(settings: Settings) -> web.Application:
     """The gateway as an aiohttp application (the sandbox, when embedded, is started by the CLI beside it)."""
-    app = web.Application(
-        client_max_size=settings.server.max_body_bytes,
-        middlewares=[access_logger_middleware],
-    )
     metrics = Metrics()
+    app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[access_logger(metrics)])
     upstream = StatusPalClient(
         settings.statuspal, EndpointTable(settings.statuspal.endpoints), on_call=metrics.upstream_call
     )

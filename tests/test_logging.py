@@ -15,7 +15,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from gateway.log import _SECRET_NAMES, KEY_ID, JsonFormatter, TurnBufferedHandler, access_logger_middleware, redact_text
+from gateway.log import _SECRET_NAMES, KEY_ID, JsonFormatter, TurnBufferedHandler, access_logger, redact_text
 from tests.conftest import bound_socket, serve_app
 
 KEY = "sk_live_4fGh7KmP2qRsT9vW"
@@ -149,7 +149,7 @@ async def _gone(request: web.Request) -> web.Response:
 
 @pytest.fixture
 async def small_app() -> str:
-    app = web.Application(middlewares=[access_logger_middleware])
+    app = web.Application(middlewares=[access_logger()])
     app.router.add_get("/ok/{name}", _ok)
     app.router.add_post("/boom", _boom)
     app.router.add_get("/gone", _gone)
