@@ -117,6 +117,18 @@ def redact_value(value: Any, depth: int = 0) -> Any:
 _STANDARD = logging.makeLogRecord({}).__dict__
 _N_RECORD_ATTRS = len(_STANDARD)
 _RECORD_ATTRS = frozenset(_STANDARD) | {"message", "asctime", "taskName"}
+# What the formatter does with a record attribute of a given name, decided once per name (names come from
+# code, not from users; the map is bounded anyway): leave it out, write it redacted whole, or scrub its value.
+_SKIP, _SECRET, _FIELD = 0, 1, 2
+_FIELD_KINDS: dict[str, int] = {}
+_ENTRY_KEYS = frozenset({"ts", "level", "logger", "msg"})
+
+
+def _field_kind(name: str) -> int:
+    kind = _SKIP if name in _RECORD_ATTRS or name in _ENTRY_KEYS else _SECRET if is_secret_name(name) else _FIELD
+    if len(_FIELD_KINDS) < 1024:
+        _FIELD_KINDS[name] = kind
+    return kind
 
 
 class JsonFormatter(logging.Formatter):
@@ -144,12 +156,13 @@ class JsonFormatter(logging.Formatter):
                 "msg": redact_text(record.getMessage()),
             }
             for name, value in islice(record.__dict__.items(), _N_RECORD_ATTRS, None):
-                if name in _RECORD_ATTRS or name in entry:
-                    continue
-                if is_secret_name(name):
-                    entry[name] = REDACTED if value not in (None, "") else value
-                else:
+                kind = _FIELD_KINDS.get(name)
+                if kind is None:
+                    kind = _field_kind(name)
+                if kind == _FIELD:
                     entry[name] = value if value.__class__ in _PLAIN else redact_value(value)
+                elif kind == _SECRET:
+                    entry[name] = REDACTED if value not in (None, "") else value
             if record.exc_info:
                 entry["exc"] = redact_text(self.formatException(record.exc_info))
             elif record.stack_info:
