@@ -14,7 +14,7 @@ from mcp_types.methods import serialize_server_result
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from gateway.credentials import AuthError, Credentials
-from gateway.protocol import Call, Dispatcher, parse_message
+from gateway.protocol import Call, Dispatcher, _json_string, parse_message
 from gateway.state import GATEWAY
 from gateway.tools.base import READ, READ_ONLY, WRITE, Tool, ToolError
 from gateway.tools.catalogue import Catalogue
@@ -329,3 +329,20 @@ async def test_an_upstream_403_also_gets_http_401_so_the_client_reauthorises(gat
     assert refused.status == 401
     assert refused.json == {"error": "invalid_token", "error_description": "StatusPal refused the API key of this connection (403: revoked, expired or not allowed)."}
     assert refused.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token", resource_metadata="')
+
+
+def test_structured_content_as_text_is_exactly_what_escaping_it_again_would_give() -> None:
+    """The text content of a tool result is its structured JSON as a string literal, built without decoding it;
+    it must be byte-for-byte what serialising the decoded text gives, for every character a tool can return."""
+    every_ascii = "".join(chr(c) for c in range(128))
+    values = [
+        {"text": every_ascii, "nested": [every_ascii, {"k\\\"ey": every_ascii[::-1]}]},
+        {"unicode": "café → ü 漢字 😀 \u2028\u2029 \ufeff", "quote": '"', "backslash": "\\", "both": '\\"\\\\"'},
+        {"numbers": [0, -1, 1.5, 1e300, True, False, None], "empty": {}, "list": []},
+        {"snippet": "Rotate with `POST /webhooks/{id}/rotate_secret`:\n\t\"secret\": \"whs_…\"\r\n"},
+    ]
+    for value in values:
+        compact = orjson.dumps(value)
+        literal = _json_string(compact)
+        assert literal == orjson.dumps(compact.decode())
+        assert orjson.loads(orjson.loads(literal)) == value
