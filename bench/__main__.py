@@ -5,8 +5,8 @@ process, 32 connections by default, a few seconds each). The figures only mean s
 side, on the same machine in the same minute, so the benchmark prints ratios and checks them against
 the targets in DESIGN.md:
 
-- `tools/list`, a local tool call (`search_docs`) and `server/discover`: at least 8x the SDK server and
-  at least 0.4x the bare floor. The floor that binds answers the very bytes the gateway answered (a
+- `tools/list` and a local tool call (`search_docs`): at least 8x the SDK server and at least 0.4x the
+  bare floor (issue 2's targets). `server/discover` is measured the same way and printed for reference. The floor that binds answers the very bytes the gateway answered (a
   70 KB `tools/list` costs the socket far more than a 50-byte reply); the 50-byte floor is printed too.
   The `search_docs` load takes QUESTIONS questions of tests/relevance_questions.toml in turn (not one
   string repeated); both servers run the gateway's own search_docs over the same DocsIndex, whose
@@ -142,7 +142,7 @@ class Bench:
     best round is the one least disturbed, and alternating gives every server the same chances.
     """
 
-    def __init__(self, seconds: float, connections: int, warmup: float, repeat: int) -> None:
+    def __init__(self, seconds: int, connections: int, warmup: int, repeat: int) -> None:
         self.seconds = seconds
         self.connections = connections
         self.warmup = warmup
@@ -173,12 +173,27 @@ class Bench:
         return rows
 
 
+def _whole_seconds(least: int) -> Callable[[str], int]:
+    """wrk's -d takes whole seconds only ("0.5s" is a usage error), so the options say so up front."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}")
+        return value
+
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=4.0, help="load duration per measurement (default 4)")
-    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured load before each measurement (default 1)")
+    parser.add_argument("--seconds", type=_whole_seconds(1), default=3, help="load duration per measurement, whole seconds as wrk takes them (default 3)")
+    parser.add_argument("--warmup", type=_whole_seconds(0), default=1, help="unmeasured load before each measurement, whole seconds (default 1)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
-    parser.add_argument("--repeat", type=int, default=2, help="alternating rounds per comparison, best kept (default 2)")
+    parser.add_argument("--repeat", type=int, default=4, help="alternating rounds per comparison, best kept (default 4)")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     if not wrk.available():
@@ -213,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             (f"tools/call search_docs ({len(questions)} questions)", "tools/call", search_params, False, None, tool_ok),
             ("server/discover (2026-07-28)", "server/discover", {}, True, None, is_result("supportedVersions")),
         ]
+        targeted = {shapes[0][0], shapes[1][0]}
         for number, (label, method, params, modern, name, expect) in enumerate(shapes):
             if isinstance(params, list):
                 # The floor answers each question with the very bytes the gateway answered for it.
@@ -251,8 +267,9 @@ def main(argv: list[str] | None = None) -> int:
 
     targets: list[Target] = []
     for label, (gw, sd, floor) in figures.items():
-        targets.append(Target(f"{label}: gateway / SDK", gw.rps / sd.rps, ">= 8x", gw.rps >= 8 * sd.rps))
-        targets.append(Target(f"{label}: gateway / bare (same answer)", gw.rps / floor.rps, ">= 0.40x",
+        sdk_goal, floor_goal = (">= 8x", ">= 0.40x") if label in targeted else ("reference", "reference")
+        targets.append(Target(f"{label}: gateway / SDK", gw.rps / sd.rps, sdk_goal, gw.rps >= 8 * sd.rps))
+        targets.append(Target(f"{label}: gateway / bare (same answer)", gw.rps / floor.rps, floor_goal,
                               gw.rps >= 0.4 * floor.rps))
         targets.append(Target(f"{label}: gateway / bare (50-byte answer)", gw.rps / small_floor.rps, "reference", True))
     added = forwarded_1.p50_ms - direct_1.p50_ms
@@ -277,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             "search_docs_questions": questions, "result_cache": True,
             "rows": [asdict(r) for r in bench.rows], "targets": [asdict(t) for t in targets],
         }, indent=2))
-    return 0 if all(t.met for t in targets) and not errors else 1
+    return 0 if all(t.met or t.goal == "reference" for t in targets) and not errors else 1
 
 
 if __name__ == "__main__":

@@ -74,13 +74,13 @@ def available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def run(load: Load, *, seconds: float, connections: int, threads: int = 2) -> Result:
+def run(load: Load, *, seconds: int, connections: int, threads: int = 2) -> Result:
     """Run wrk for `seconds` (bounded by a hard timeout) and parse its result line."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
         script.write(load.script())
         script.flush()
         command = [
-            "wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s",
+            "wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
             "-s", script.name, load.url,
         ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False)
