@@ -91,7 +91,7 @@ class RpcError(Exception):
         return {"jsonrpc": "2.0", "id": request_id, "error": error}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Message:
     """One JSON-RPC message from the client. `id` is None for notifications and for client responses."""
 

@@ -104,7 +104,8 @@ class Transport:
         media_type = _media_type(request.headers.get("Content-Type", ""))
         if media_type != _JSON:
             return _error_response(415, RpcError(INVALID_REQUEST, f"Unsupported Media Type: the body must be application/json, not {media_type}"))
-        if request.content_length is not None and request.content_length > self._max_body:
+        declared = request.content_length
+        if declared is not None and declared > self._max_body:
             return self._too_large()
         credentials = await self._authenticate(request)
         if isinstance(credentials, web.Response):
@@ -365,8 +366,7 @@ def _accepts(request: web.Request, *media_types: str) -> bool:
     accept = request.headers.get("Accept")
     if accept is None:
         return True
-    allowed = _acceptable(accept)
-    return any(media in allowed for media in media_types)
+    return not _acceptable(accept).isdisjoint(media_types)
 
 
 @functools.lru_cache(maxsize=256)
