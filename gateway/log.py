@@ -160,7 +160,11 @@ class JsonFormatter(logging.Formatter):
                 if kind is None:
                     kind = _field_kind(name)
                 if kind == _FIELD:
-                    entry[name] = value if value.__class__ in _PLAIN else redact_value(value)
+                    cls = value.__class__
+                    if cls is str:  # most fields; ids and methods are alphanumeric and need no scan
+                        entry[name] = value if value.isalnum() else redact_text(value)
+                    else:
+                        entry[name] = value if cls in _PLAIN else redact_value(value)
                 elif kind == _SECRET:
                     entry[name] = REDACTED if value not in (None, "") else value
             if record.exc_info:
