@@ -194,7 +194,8 @@ class TurnBufferedHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self, stream: Any = None) -> None:
         super().__init__(stream)
         self._pending: list[str] = []
-        self._scheduled = False
+        # The loop (and its thread) whose end of turn will write what is pending; None when nothing is due.
+        self._turn_loop: asyncio.AbstractEventLoop | None = None
         self._turn_thread = 0
 
     def emit(self, record: logging.LogRecord) -> None:  # called by Handler.handle with self.lock held
@@ -204,24 +205,28 @@ class TurnBufferedHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self.handleError(record)
             return
         self._pending.append(line)
-        if self._scheduled and self._turn_thread == threading.get_ident():
-            if len(self._pending) >= self.MAX_PENDING:
-                self.flush()
+        turn = self._turn_loop
+        if turn is not None:
+            if turn.is_running() and self._turn_thread == threading.get_ident():
+                if len(self._pending) >= self.MAX_PENDING:
+                    self.flush()
+                return
+            # A line from another thread, or the loop that was to write the pending lines has stopped (its
+            # callback may never run): write everything now rather than leave lines waiting.
+            self.flush()
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            loop = None
-        if loop is None or self._scheduled:  # not in a loop, or another thread's turn is pending: write now
-            self.flush()
+            self.flush()  # start-up, shutdown, a thread without a loop
             return
-        self._scheduled = True
+        self._turn_loop = loop
         self._turn_thread = threading.get_ident()
         loop.call_soon(self.flush)
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]  # reentrant: emit() may call this while holding it
-            self._scheduled = False
+            self._turn_loop = None
             if not self._pending:
                 return
             text = "\n".join(self._pending) + "\n"

@@ -245,6 +245,31 @@ async def test_a_line_from_another_thread_is_written_at_once_after_what_is_pendi
     assert [orjson.loads(line)["msg"] for line in stream.getvalue().splitlines()] == ["from the loop", "from a thread"]
 
 
+def test_a_line_left_pending_by_a_stopped_loop_is_written_with_the_next_line() -> None:
+    # A loop that stops in the turn that logged never runs the write it scheduled; the next loop (here, the
+    # next test's) must not wait behind that forever.
+    stream = CountingStream()
+    log = buffered_logger(stream, "gateway.test.stopped")
+    first = asyncio.new_event_loop()
+
+    def last_turn() -> None:
+        log.info("from a loop that stops")
+        first.stop()
+
+    first.call_soon(last_turn)
+    first.run_forever()
+    first.close()
+    assert stream.getvalue() == ""
+
+    async def next_loop() -> None:
+        log.info("from the next loop")
+
+    asyncio.run(next_loop())
+    assert [orjson.loads(line)["msg"] for line in stream.getvalue().splitlines()] == [
+        "from a loop that stops", "from the next loop",
+    ]
+
+
 def test_outside_a_loop_each_line_is_written_at_once() -> None:
     stream = CountingStream()
     log = buffered_logger(stream, "gateway.test.noloop")
