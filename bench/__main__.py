@@ -6,8 +6,9 @@ side, on the same machine in the same minute, so the benchmark prints ratios and
 the targets in DESIGN.md:
 
 - `tools/list` and a local tool call (`search_docs`): at least 8x the SDK server and at least 0.4x the
-  bare floor (issue 2's targets). `server/discover` is measured the same way and printed for reference. The floor that binds answers the very bytes the gateway answered (a
-  70 KB `tools/list` costs the socket far more than a 50-byte reply); the 50-byte floor is printed too.
+  bare floor (issue 2's targets); `server/discover` is measured the same way and printed for reference.
+  The floor that binds answers the very bytes the gateway answered (a 70 KB `tools/list` costs the
+  socket far more than a 50-byte reply); the 50-byte floor is printed too.
   The `search_docs` load takes QUESTIONS questions of tests/relevance_questions.toml in turn (not one
   string repeated); both servers run the gateway's own search_docs over the same DocsIndex, whose
   per-build result cache is on for both, so the figure is the MCP machinery around a (mostly cached) search.
