@@ -83,17 +83,13 @@ def is_secret_name(name: str) -> bool:
     return norm in _SECRET_NAMES or norm.endswith(_SECRET_SUFFIXES)
 
 
-# Values with nothing in them to scrub; checked by exact class first because every field of every line passes here.
+# Values with nothing in them to scrub; the formatter checks a field's exact class against these before
+# anything else, because every field of every line passes there.
 _PLAIN = frozenset({int, float, bool, type(None)})
 
 
 def redact_value(value: Any, depth: int = 0) -> Any:
     """Scrub a structured value: secret-named fields are replaced whole, strings are scrubbed by shape."""
-    cls = value.__class__
-    if cls is str:
-        return redact_text(value)
-    if cls in _PLAIN:
-        return value
     if isinstance(value, str):
         return redact_text(value)
     if value is None or isinstance(value, (bool, int, float)):
@@ -161,10 +157,7 @@ class JsonFormatter(logging.Formatter):
                     kind = _field_kind(name)
                 if kind == _FIELD:
                     cls = value.__class__
-                    if cls is str:  # most fields; ids and methods are alphanumeric and need no scan
-                        entry[name] = value if value.isalnum() else redact_text(value)
-                    else:
-                        entry[name] = value if cls in _PLAIN else redact_value(value)
+                    entry[name] = redact_text(value) if cls is str else value if cls in _PLAIN else redact_value(value)
                 elif kind == _SECRET:
                     entry[name] = REDACTED if value not in (None, "") else value
             if record.exc_info:

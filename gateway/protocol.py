@@ -360,7 +360,7 @@ class Dispatcher:
         outputSchema also returns its JSON as text). Joined from parts rather than dumped as one dict, so the
         structured content is serialised once, not a second time inside the result.
         """
-        literal = _json_string(structured) if text is None and structured is not None else orjson.dumps(text)
+        literal = orjson.dumps(text) if text is not None else _json_string(structured)  # type: ignore[arg-type]
         parts = [b'{"content":[{"type":"text","text":', literal, b'}],"isError":', b"true" if is_error else b"false"]
         if structured is not None:
             parts += (b',"structuredContent":', structured)
