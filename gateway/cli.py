@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from gateway.allocator import keep_freed_memory
 from gateway.config import ENV_PREFIX, ConfigError, Settings, load_settings
 from gateway.log import configure_logging, redact_text
 from gateway.store import StoreUnavailable
@@ -192,6 +193,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     overrides["server"] = listen_overrides(settings, host, sock.getsockname()[1])
     settings = load_settings(args.config, overrides=overrides)
     configure_logging(settings)
+    keep_freed_memory()
     from gateway.app import create_app  # the whole gateway: imported once the cheap checks have passed
 
     listeners = []

@@ -393,7 +393,9 @@ def _media_type(content_type: str) -> str:
 
 
 def _envelope(request_id: int | str | None, result: bytes) -> bytes:
-    return b'{"jsonrpc":"2.0","id":' + orjson.dumps(request_id) + b',"result":' + result + b"}"
+    # One join, one allocation: chained `+` made a full-size intermediate copy per step, and for a 75 KB
+    # tools/list answer those short-lived large blocks cost page faults on every request.
+    return b"".join((b'{"jsonrpc":"2.0","id":', orjson.dumps(request_id), b',"result":', result, b"}"))
 
 
 def _event(data: bytes) -> bytes:
