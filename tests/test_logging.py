@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import subprocess
@@ -15,7 +16,9 @@ import orjson
 import pytest
 from aiohttp import web
 
-from gateway.log import _SECRET_NAMES, KEY_ID, JsonFormatter, TurnBufferedHandler, access_logger, redact_text
+from gateway.log import (
+    _SECRET_NAMES, KEY_ID, JsonFormatter, TurnBufferedHandler, _access_record, access_log, access_logger, redact_text,
+)
 from tests.conftest import bound_socket, serve_app
 
 KEY = "sk_live_4fGh7KmP2qRsT9vW"
@@ -200,6 +203,78 @@ async def test_http_exceptions_keep_their_status_and_get_a_request_id(captured: 
     access = [r for r in captured.records() if r["logger"] == "gateway.access"]
     assert [(a["status"], a["route"]) for a in access] == [(410, "/gone"), (404, "unmatched")]
     assert KEY not in captured.text
+
+
+@contextlib.contextmanager
+def sole_handler() -> Iterator[Captured]:
+    """The root logger exactly as configure_logging leaves it: one TurnBufferedHandler, nothing else.
+
+    Entered inside the test body: pytest adds its own capture handlers to the root for the test call itself.
+    """
+    cap = Captured()
+    handler = TurnBufferedHandler(cap.stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    try:
+        yield cap
+    finally:
+        handler.flush()
+        root.handlers[:], level = saved
+        root.setLevel(level)
+
+
+async def test_with_the_gateways_own_set_up_access_lines_skip_the_record_and_are_redacted_the_same(
+    small_app: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    records: list[logging.LogRecord] = []
+    monkeypatch.setattr(access_log, "handle", records.append)
+    with sole_handler() as captured:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{small_app}/ok/{KEY}?code=abc123") as r:
+                assert r.status == 200
+                request_id = r.headers["X-Request-Id"]
+            async with http.get(f"{small_app}/nowhere/{KEY}") as r:
+                assert r.status == 404
+    assert records == []  # the direct path: no LogRecord went through the logging module
+    lines = captured.records()
+    assert [(x["route"], x["status"]) for x in lines] == [("/ok/{name}", 200), ("unmatched", 404)]
+    assert lines[0]["path"] == "/ok/sk_[REDACTED]" and lines[0]["request_id"] == request_id
+    assert lines[0]["logger"] == "gateway.access" and lines[0]["level"] == "INFO" and lines[0]["msg"] == "request"
+    assert KEY not in captured.text and "abc123" not in captured.text
+
+
+def test_a_rendered_access_line_is_the_line_its_record_formats_to() -> None:
+    fields = {"method": "GET", "path": f"/ok/{KEY}", "route": "/ok/{name}", "status": 200, "duration_ms": 1.25,
+              "request_id": "abc", "key_id": None, "token": "x"}
+    record = _access_record(fields)
+    formatter = JsonFormatter()
+    rendered = formatter.render(record.created, "INFO", "gateway.access", "request", fields.items())
+    assert rendered == formatter.format(record)
+    assert orjson.loads(rendered)["token"] == "[REDACTED]"
+
+
+async def test_a_filter_on_the_access_logger_still_sees_every_line(small_app: str) -> None:
+    # An operator's filter (or handler) anywhere on the way turns the direct path off: it must not be bypassed.
+    seen: list[str] = []
+
+    def keep_only_errors(record: logging.LogRecord) -> bool:
+        seen.append(record.path)  # type: ignore[attr-defined]
+        return record.status >= 400  # type: ignore[attr-defined]
+
+    access_log.addFilter(keep_only_errors)
+    try:
+        with sole_handler() as captured:
+            async with aiohttp.ClientSession() as http:
+                for path in ("/ok/a", "/gone"):
+                    async with http.get(f"{small_app}{path}"):
+                        pass
+    finally:
+        access_log.removeFilter(keep_only_errors)
+    assert seen == ["/ok/a", "/gone"]
+    assert [x["status"] for x in captured.records()] == [410]
 
 
 class CountingStream(io.StringIO):
