@@ -1,7 +1,7 @@
 """`python -m bench`: the gateway against the `mcp` SDK's MCPServer and a bare aiohttp floor, in one run.
 
 Every server is a separate process on an ephemeral loopback port, loaded the same way by wrk (a C
-process, 32 connections by default, a few seconds each). The figures only mean something side by
+process, 32 connections by default, one second a round). The figures only mean something side by
 side, on the same machine at the same moment, so the benchmark prints ratios, each taken within one
 round of loads run back to back (see Bench), and checks their medians against the targets in DESIGN.md:
 
