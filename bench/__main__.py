@@ -13,7 +13,9 @@ round of loads run back to back (see Bench), and checks their medians against th
   string repeated); both servers run the gateway's own search_docs over the same DocsIndex, whose
   per-build result cache is on for both, so the figure is the MCP machinery around a (mostly cached) search.
 - a tool call forwarded to the sandbox (another process) adds at most 1 ms at p50 over calling the
-  sandbox directly, measured on one connection so the figure is the added latency, not queueing;
+  sandbox directly, measured on one connection so the figure is the added latency, not queueing.
+  A bare aiohttp proxy (bench/bare_server.py, `POST /forward`) makes the same hop in the same rounds,
+  so the added latency splits into what the machine charges for any aiohttp hop and the gateway's share;
 - `/mcp` with a sealed OAuth access token at least 0.9x the throughput with a direct `sk_` key.
 
 Nothing here is a test: a missed target is reported (exit code 1), never hidden.
@@ -224,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         sandbox = servers.sandbox()
         gateway = servers.gateway(sandbox, index_dir)
         sdk = servers.sdk(index_dir)
-        bare = servers.bare()
+        bare = servers.bare(forward_to=f"{sandbox}/api/v1/status_pages/{SUBDOMAIN}")
         servers.create_status_page(sandbox, DEMO_KEY, SUBDOMAIN)
         sealed = servers.sealed_token(gateway, DEMO_KEY)
 
@@ -269,12 +271,16 @@ def main(argv: list[str] | None = None) -> int:
         forwarded = mcp_load(f"{gateway.url}/mcp", DEMO_KEY, "tools/call", forward_params)
         direct = wrk.Load(url=f"{sandbox}/api/v1/status_pages/{SUBDOMAIN}", method="GET",
                           headers={"Authorization": f"Bearer {DEMO_KEY}", "Accept": "application/json"})
+        proxied = mcp_load(f"{bare}/forward", DEMO_KEY, "tools/call", forward_params)
         check(forwarded, tool_ok, "gateway get_status_page")
         check(direct, lambda body: body.get("data", {}).get("subdomain") == SUBDOMAIN, "sandbox GET status page")
-        pair = [("sandbox GET status page (direct)", "sandbox", direct),
-                ("get_status_page (forwarded)", "gateway -> sandbox", forwarded)]
-        direct_1, forwarded_1 = bench.compare(pair, connections=1)
-        bench.compare(pair)
+        check(proxied, lambda body: body["result"]["structuredContent"]["data"]["subdomain"] == SUBDOMAIN, "bare proxy")
+        # The gateway and the bare proxy listed first and second: they always run next to each other.
+        trio = [("get_status_page (forwarded)", "gateway -> sandbox", forwarded),
+                ("bare aiohttp proxy (forwarded)", "bare -> sandbox", proxied),
+                ("sandbox GET status page (direct)", "sandbox", direct)]
+        forwarded_1, proxied_1, direct_1 = bench.compare(trio, connections=1)
+        bench.compare(trio)
 
         direct_list = mcp_load(f"{gateway.url}/mcp", DEMO_KEY, "tools/list")
         sealed_list = mcp_load(f"{gateway.url}/mcp", sealed, "tools/list")
@@ -298,13 +304,20 @@ def main(argv: list[str] | None = None) -> int:
     added = paired(forwarded_1, direct_1, lambda f, d: f - d, rps=False)
     targets.append(Target("forwarded call: added p50 over direct (1 conn)", statistics.median(added), "<= 1 ms",
                           statistics.median(added) <= 1.0, added))
+    # What the hop alone costs on this machine (any aiohttp gateway pays it), and the gateway's share beyond it.
+    hop = paired(proxied_1, direct_1, lambda p, d: p - d, rps=False)
+    targets.append(Target("bare aiohttp proxy: added p50 over direct (1 conn)", statistics.median(hop), "reference ms", True, hop))
+    own = paired(forwarded_1, proxied_1, lambda f, p: f - p, rps=False)
+    targets.append(Target("forwarded call: added p50 over the bare proxy (1 conn)", statistics.median(own), "reference ms",
+                          True, own))
     targets.append(ratio("sealed token / direct key throughput", with_sealed, with_key, 0.9))
 
     print(f"\nTargets (median over {args.repeat} rounds, each comparing loads run back to back; range in brackets)")
     for t in targets:
         unit = " ms" if t.goal.endswith("ms") else "x"
-        verdict = "    " if t.goal == "reference" else "ok  " if t.met else "MISS"
-        goal = "for reference" if t.goal == "reference" else f"target {t.goal}"
+        reference = t.goal.startswith("reference")
+        verdict = "    " if reference else "ok  " if t.met else "MISS"
+        goal = "for reference" if reference else f"target {t.goal}"
         spread = f"[{min(t.rounds):.2f}-{max(t.rounds):.2f}]" if t.rounds else ""
         print(f"  {verdict} {t.name:<60} {t.value:>7.2f}{unit} {spread:<13} ({goal})")
     errors = sum(row.errors for row in bench.rows)
@@ -318,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
             "search_docs_questions": questions, "result_cache": True,
             "rows": [asdict(r) for r in bench.rows], "targets": [asdict(t) for t in targets],
         }, indent=2))
-    return 0 if all(t.met or t.goal == "reference" for t in targets) and not errors else 1
+    return 0 if all(t.met for t in targets) and not errors else 1
 
 
 if __name__ == "__main__":

@@ -94,8 +94,9 @@ class Servers:
     def sdk(self, index_dir: Path) -> str:
         return self._start("sdk", ["-m", "bench.sdk_server", str(index_dir)], "LISTENING")
 
-    def bare(self) -> str:
-        return self._start("bare", ["-m", "bench.bare_server"], "LISTENING")
+    def bare(self, forward_to: str) -> str:
+        """The bare floors; `POST /forward` on it GETs `forward_to`."""
+        return self._start("bare", ["-m", "bench.bare_server", forward_to], "LISTENING")
 
     @staticmethod
     def create_status_page(sandbox_url: str, key: str, subdomain: str) -> None:
