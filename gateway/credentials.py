@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
-from gateway.tools.base import READ, WRITE
+from gateway.tools.base import READ, SCOPES, WRITE
 
 if TYPE_CHECKING:
     from gateway.config import Settings
@@ -34,6 +34,11 @@ DIRECT_SCOPES = frozenset({READ, WRITE})
 _DIRECT_KEY = re.compile(r"^sk_[A-Za-z0-9_-]{1,200}$")
 # Bound on cached key checks, so a flood of distinct keys cannot grow memory without limit.
 _CACHE_MAX = 10_000
+# What a 401 asks for: the MCP authorization spec says a server SHOULD name the scopes in its challenge, and
+# clients that read it (Claude among them) request exactly those. Every tool scope, so the user still picks
+# read-only or read and write on the login page; never offline_access, which a challenge should not carry
+# (refresh tokens are issued without it).
+_CHALLENGE_SCOPE = " ".join(SCOPES)
 
 
 @dataclass(frozen=True)
@@ -90,12 +95,14 @@ class CredentialResolver:
         self._checked.pop(hashlib.sha256(credentials.api_key.encode()).hexdigest(), None)
 
     def challenge(self, err: AuthError) -> str:
-        """The WWW-Authenticate value: always the protected-resource metadata URL, so clients can discover OAuth."""
+        """The WWW-Authenticate value: always the protected-resource metadata URL, so clients can discover OAuth,
+        and the scope to ask for: the missing one on a 403, every tool scope on a 401."""
         parts = []
         if err.error in ("invalid_token", "insufficient_scope"):
             parts.append(f'error="{err.error}"')
-        if err.scope:
-            parts.append(f'scope="{err.scope}"')
+        scope = err.scope or (_CHALLENGE_SCOPE if err.status == 401 else None)
+        if scope:
+            parts.append(f'scope="{scope}"')
         parts.append(f'resource_metadata="{self._metadata_url}"')
         return "Bearer " + ", ".join(parts)
 

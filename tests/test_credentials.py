@@ -137,7 +137,7 @@ async def test_a_sealed_key_no_api_key_can_look_like_is_a_401_not_a_500(gateway,
     answer = await post(http, gateway.mcp_url, request("tools/call", {"name": "list_status_pages", "arguments": {}}), key=token)
     assert answer.status == 401, answer.text
     assert answer.json["error"] == "invalid_token"
-    assert answer.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token", resource_metadata=')
+    assert answer.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token", scope="statuspal:read statuspal:write", resource_metadata=')
     assert "not a key" not in answer.text
 
 
@@ -149,14 +149,17 @@ async def test_a_token_sealed_for_another_deployment_is_refused(make_gateway, sa
     answer = await post(http, ours.mcp_url, TOOLS_LIST, key=token)
     assert answer.status == 401
     assert answer.json["error"] == "invalid_token"
-    assert answer.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token", resource_metadata=')
+    assert answer.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token", scope="statuspal:read statuspal:write", resource_metadata=')
 
 
 async def test_missing_credentials_get_the_discovery_challenge_without_an_error_code(gateway, http):
-    """RFC 6750 §3.1: a request with no credentials gets no error code, only where to find out how to sign in."""
+    """RFC 6750 §3.1: a request with no credentials gets no error code, only where to find out how to sign in and
+    which scopes to ask for (every tool scope; never offline_access, which a challenge should not carry)."""
     answer = await post(http, gateway.mcp_url, TOOLS_LIST, key=None)
     assert answer.status == 401
-    assert answer.headers["WWW-Authenticate"] == f'Bearer resource_metadata="{gateway.settings.server.resource_metadata_url}"'
+    assert answer.headers["WWW-Authenticate"] == (
+        f'Bearer scope="{READ} {WRITE}", resource_metadata="{gateway.settings.server.resource_metadata_url}"'
+    )
 
 
 def test_credentials_never_show_the_key():

@@ -91,7 +91,11 @@ async def test_a_401_leads_to_a_document_whose_resource_is_the_canonical_url(gw:
     challenge = re.search(r'resource_metadata="([^"]+)"', headers["WWW-Authenticate"])
     assert challenge and challenge.group(1) == f"{gw.url}/.well-known/oauth-protected-resource/mcp"
     status, _, body = await get(challenge.group(1))
-    assert status == 200 and orjson.loads(body)["resource"] == gw.mcp_url
+    document = orjson.loads(body)
+    assert status == 200 and document["resource"] == gw.mcp_url
+    # The scope hint names only scopes the document supports, and not offline_access (MCP: a challenge should not).
+    hinted = re.search(r'scope="([^"]+)"', headers["WWW-Authenticate"]).group(1).split()
+    assert hinted == ["statuspal:read", "statuspal:write"] and set(hinted) <= set(document["scopes_supported"])
 
 
 @pytest.mark.parametrize("path", [*PRM_PATHS, *AS_PATHS, "/token", "/register", "/revoke"])
