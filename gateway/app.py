@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway import ops, transport
+from gateway.client_address import ClientAddresses
 from gateway.config import Settings
 from gateway.credentials import CredentialResolver
 from gateway.log import access_logger
@@ -43,6 +44,7 @@ def create_app(settings: Settings) -> web.Application:
         keyring=keyring,
         store=store,
         metrics=metrics,
+        addresses=ClientAddresses(settings.server.trusted_proxies),
         docs=docs,
         resources=DocsResources.from_settings(settings),
     )

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from gateway.client_address import parse_networks
+
 ENV_PREFIX = "STATUSPAL_MCP_"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
 
@@ -37,6 +39,7 @@ class ServerSettings:
     shutdown_timeout_seconds: float = 15.0
     sse_keepalive_seconds: float = 15.0
     tools_page_size: int = 50
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def resource_url(self) -> str:
@@ -260,6 +263,10 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"bad value for server.port: {server.port}")
     if server.max_body_bytes < 1024:
         raise ConfigError("bad value for server.max_body_bytes: must be at least 1024")
+    try:
+        parse_networks(server.trusted_proxies)
+    except ValueError as exc:
+        raise ConfigError(f"bad value for server.trusted_proxies: {exc}") from None
     upstream = urlsplit(settings.statuspal.base_url)
     if upstream.scheme not in ("http", "https") or not upstream.netloc:
         raise ConfigError(f"bad value for statuspal.base_url: {settings.statuspal.base_url!r}")

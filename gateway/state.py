@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from gateway.client_address import ClientAddresses
     from gateway.config import Settings
     from gateway.credentials import CredentialResolver
     from gateway.metrics import Metrics
@@ -30,6 +31,8 @@ class Gateway:
     keyring: "Keyring"
     store: "Store"
     metrics: "Metrics"
+    # The caller's IP address (for per-address limits), through trusted proxies when there are any.
+    addresses: "ClientAddresses"
     # search.index.DocsIndex (readyz says not ready until an index is loaded).
     docs: Any = None
     # gateway.resources.DocsResources: the docs pages as MCP resources.

@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from gateway.client_address import ClientAddresses
 from gateway.credentials import AuthError
 from gateway.oauth.tokens import access_credentials, issue_code, mint_access_token, revoke_endpoint, token_endpoint
 from gateway.sealing import Keyring
@@ -86,7 +87,8 @@ async def token_server(sandbox_url: str, store: Store, keyring: Keyring, **secti
     sock = bound_socket()
     settings = gateway_settings(sock.getsockname()[1], sandbox_url, **sections)
     upstream = StatusPalClient(settings.statuspal, EndpointTable(settings.statuspal.endpoints))
-    gateway = Gateway(settings=settings, upstream=upstream, credentials=None, catalogue=None, keyring=keyring, store=store, metrics=None)  # type: ignore[arg-type]
+    gateway = Gateway(settings=settings, upstream=upstream, credentials=None, catalogue=None, keyring=keyring, store=store, metrics=None,  # type: ignore[arg-type]
+                      addresses=ClientAddresses(()))
     app = web.Application()
     app[GATEWAY] = gateway
     app.router.add_post("/token", token_endpoint)
