@@ -11,6 +11,9 @@ the connecting peer is in `server.trusted_proxies`, and then read from the right
 proxy appended to), skipping addresses that are themselves trusted proxies. The first address that is
 not is the client: a client can put anything to its left, but nothing to its right. With no trusted
 proxies configured (the default), the header is ignored and the peer is the client.
+
+Limits count IPv6 clients by their /64: one subscriber line or one cloud VM is routinely handed a whole
+/64, so counting single addresses would give such a client 2^64 fresh budgets.
 """
 
 from __future__ import annotations
@@ -61,6 +64,14 @@ class ClientAddresses:
             if not self._is_trusted(address):
                 break
         return str(client)
+
+    def bucket(self, request: "web.BaseRequest") -> str:
+        """What per-address limits count: the client's IPv4 address, or the /64 its IPv6 address is in."""
+        client = self.of(request)
+        address = _address(client)
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+            return str(ipaddress.IPv6Network((address, 64), strict=False))
+        return str(getattr(address, "ipv4_mapped", None) or client)
 
     def _is_trusted(self, address: IPAddress) -> bool:
         address = getattr(address, "ipv4_mapped", None) or address

@@ -48,8 +48,20 @@ def test_the_client_is_the_first_untrusted_address_from_the_right(trusted, peer,
     assert ClientAddresses(trusted).of(request_from(peer, *forwarded_for)) == client
 
 
+@pytest.mark.parametrize("peer, bucket", [
+    ("198.51.100.7", "198.51.100.7"),
+    ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+    ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+    ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+    ("::ffff:198.51.100.7", "198.51.100.7"),
+])
+def test_limits_count_ipv6_clients_by_their_64(peer: str, bucket: str) -> None:
+    assert ClientAddresses(()).bucket(request_from(peer)) == bucket
+
+
 def test_a_request_without_a_peer_address_is_counted_as_unknown() -> None:
     assert ClientAddresses(("10.0.0.0/8",)).of(request_from(None, "203.0.113.1")) == "unknown"
+    assert ClientAddresses(()).bucket(request_from(None)) == "unknown"
 
 
 def test_bad_trusted_proxies_are_a_start_up_error_naming_the_entry() -> None:

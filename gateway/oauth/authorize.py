@@ -358,7 +358,7 @@ async def authorize_post(request: web.Request) -> web.Response:
     oauth = settings.oauth
     store = gateway.store
     client_blocked = f"oauth:login-blocked:client:{client_key(client.client_id)}"
-    if not await store.hit(f"oauth:login:ip:{gateway.addresses.of(request)}", oauth.rate_limit_attempts, oauth.rate_limit_window_seconds) \
+    if not await store.hit(f"oauth:login:ip:{gateway.addresses.bucket(request)}", oauth.rate_limit_attempts, oauth.rate_limit_window_seconds) \
             or await store.get(client_blocked):
         return _login(gateway, auth, 429, RATE_LIMITED, access=access, **{"Retry-After": str(oauth.rate_limit_window_seconds)})
 

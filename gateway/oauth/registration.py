@@ -227,7 +227,7 @@ async def register(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     oauth = gateway.settings.oauth
     allowed = await gateway.store.hit(
-        f"oauth:register:ip:{gateway.addresses.of(request)}", oauth.rate_limit_attempts * REGISTER_LIMIT_FACTOR, oauth.rate_limit_window_seconds
+        f"oauth:register:ip:{gateway.addresses.bucket(request)}", oauth.rate_limit_attempts * REGISTER_LIMIT_FACTOR, oauth.rate_limit_window_seconds
     )
     if not allowed:
         return json_error(429, "too_many_requests", "Too many registrations from this address; wait a minute and try again.",
