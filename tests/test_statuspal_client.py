@@ -280,6 +280,20 @@ async def test_list_all_follows_pages_reports_progress_and_truncates(sandbox_adm
         assert len(full.data) == 7 and full.meta["truncated"] is False and full.meta["pages_fetched"] == 3
 
 
+async def test_list_all_starts_no_page_after_the_time_budget_and_keeps_what_it_fetched(sandbox_admin) -> None:
+    """Pages answer in 0.4 s and the budget is 1 s: at most three pages start (at about 0, 0.4 and 0.8 s)."""
+    async with started(settings_for(sandbox_admin.url, total_timeout_seconds=1.0, max_pages=10)) as (client, _):
+        api = client.for_key(DEMO_KEY)
+        await api.call("status_pages_create", body=PAGE)
+        for n in range(7):
+            await api.call("services_create", {"subdomain": "acme"}, body={"name": f"S{n}"})
+        await sandbox_admin.faults(latency_ms=400)
+        walked = await api.list_all("services_list", {"subdomain": "acme"}, per_page=1)
+        assert walked.meta["truncated"] is True and 1 <= walked.meta["pages_fetched"] <= 3
+        assert [s["name"] for s in walked.data] == [f"S{n}" for n in range(walked.meta["pages_fetched"])]
+        assert walked.meta["total_count"] == 7
+
+
 # ---------------------------------------------------------------- header-level checks on a probe upstream
 
 CANARY = "sk_canary_7f3a9c1e5b"

@@ -426,10 +426,13 @@ class StatusPalAPI:
         max_pages: int | None = None,
         query: Mapping[str, Any] | None = None,
     ) -> UpstreamResult:
-        """Follow pages until `meta.total_pages`, at most `max_pages` (never more than settings.max_pages).
+        """Follow pages until `meta.total_pages`, at most `max_pages` (never more than settings.max_pages),
+        and start no page after `total_timeout_seconds` from the first.
 
-        The answer's meta has `truncated: true` when the bound stopped it, so a model knows the list
-        is partial instead of believing it saw everything.
+        Each page is bounded like any call, but fifty slow pages in a row would hold a tool call for many
+        minutes, long after the assistant gave up waiting. The time bound stops the walk between pages, so
+        what was fetched is still returned. The answer's meta has `truncated: true` when either bound
+        stopped it, so a model knows the list is partial instead of believing it saw everything.
         """
         if not self._client.endpoints[endpoint_name].paginated:
             raise ValueError(f"endpoint {endpoint_name} is not paginated")
@@ -437,6 +440,7 @@ class StatusPalAPI:
         limit = max(limit, 1)
         items: list[Any] = []
         page, total_pages, total_count, truncated = 0, 0, None, False
+        walk_deadline = time.monotonic() + self._client.settings.total_timeout_seconds
         while True:
             page += 1
             result = await self.call(endpoint_name, params, query={**(query or {}), "page": page, "per_page": per_page})
@@ -451,7 +455,7 @@ class StatusPalAPI:
                     await outcome
             if page >= total_pages or not data:
                 break
-            if page >= limit:
+            if page >= limit or time.monotonic() >= walk_deadline:
                 truncated = True
                 break
         meta = {

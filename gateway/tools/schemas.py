@@ -127,8 +127,8 @@ LIST_ARGUMENTS: Mapping[str, Schema] = {
         "description": f"Results per page, 1-{MAX_PER_PAGE} (StatusPal's default is 20).",
     },
     "all": boolean(
-        "true to fetch every page and return them as one list, up to the server's page limit "
-        "(`truncated` says when the limit cut it short). Each page is one StatusPal request, throttled to 10 a "
+        "true to fetch every page and return them as one list, up to the server's page and time limits "
+        "(`truncated` says when a limit cut it short). Each page is one StatusPal request, throttled to 10 a "
         "second per key, so omit it when one page answers the question."
     ),
 }
@@ -340,7 +340,7 @@ def listing(item: Schema) -> Schema:
             "total_pages": {"type": "integer", "description": "Pages in the whole collection at this per_page."},
             "truncated": {
                 "type": "boolean",
-                "description": "With all: true, true when the server's page limit stopped the walk before the end.",
+                "description": "With all: true, true when the server's page or time limit stopped the walk before the end.",
             },
         },
         ("items", "page", "per_page", "total_count", "total_pages"),
