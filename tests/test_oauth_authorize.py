@@ -282,6 +282,16 @@ async def test_attempts_per_address_are_limited_with_one_uniform_message(make_ga
         assert "Location" not in headers
 
 
+async def test_behind_a_trusted_proxy_attempts_count_per_forwarded_address(make_gateway, sandbox_admin, http) -> None:
+    """The test client plays the proxy on loopback: one user's failed attempts do not lock out the next user."""
+    gw = await make_gateway(oauth={"rate_limit_attempts": 2, "rate_limit_window_seconds": 60}, server={"trusted_proxies": ["127.0.0.0/8"]})
+    flow = await make_flow(gw, http)
+    first = [(await flow.post("sk_wrong_guess", headers={"X-Forwarded-For": "203.0.113.1"}))[0] for _ in range(3)]
+    assert first == [400, 400, 429]
+    status, headers, _ = await flow.post(DEMO_KEY, headers={"X-Forwarded-For": "203.0.113.2"})
+    assert status == 302 and "code=" in headers["Location"]
+
+
 async def test_failures_through_one_client_pause_it_for_everyone(make_gateway, sandbox_admin) -> None:
     """Many addresses guessing through one client: after attempts × 10 failures the client is paused."""
     gw = await make_gateway(oauth={"rate_limit_attempts": 1, "rate_limit_window_seconds": 60})
