@@ -21,7 +21,7 @@ from typing import Mapping
 from gateway.config import DEFAULT_CONFIG, load_settings
 from gateway.oauth.tokens import mint_access_token
 from gateway.sealing import Keyring
-from gateway.tools.base import SCOPES
+from gateway.tools.base import TOOL_SCOPES
 
 START_TIMEOUT = 60.0
 URL = re.compile(r"http://127\.0\.0\.1:\d+")
@@ -113,4 +113,4 @@ class Servers:
         """An OAuth access token for `key`, minted with the gateway's own keyring exactly as /token would."""
         port = int(gateway.url.rsplit(":", 1)[1])
         settings = load_settings(DEFAULT_CONFIG, env={}, overrides={"server": {"port": port, "public_url": gateway.url}})
-        return mint_access_token(settings, key, " ".join(SCOPES), keyring=Keyring.parse(gateway.sealing_keys))
+        return mint_access_token(settings, key, " ".join(TOOL_SCOPES), keyring=Keyring.parse(gateway.sealing_keys))

@@ -33,7 +33,7 @@ from gateway.sealing import Keyring
 from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.store import MemoryStore, RedisStore, Store
-from gateway.tools.base import SCOPES
+from gateway.tools.base import TOOL_SCOPES
 from sandbox.app import create_sandbox_app
 
 DEMO_KEY = "sk_sandbox_demo"
@@ -71,7 +71,7 @@ async def run(rounds: int, redis_url: str | None) -> None:
     try:
         for store in stores.values():
             await store.start()
-        scope = " ".join(SCOPES)
+        scope = " ".join(TOOL_SCOPES)
         token = mint_access_token(settings, DEMO_KEY, scope, keyring=keyring)
         sealed_header, direct_header = f"Bearer {token}", f"Bearer {DEMO_KEY}"
 

@@ -7,7 +7,8 @@ The bearer value is routed on its shape, so one value can never mean two things:
   sent to the configured StatusPal base URL.
 - a compact JWE whose ``kid`` is in our keyring is a sealed OAuth access token; `gateway.oauth.tokens`
   unseals it and checks its type, audience and expiry.
-- anything else is 401 with the ``resource_metadata`` challenge, so OAuth-capable clients start discovery.
+- anything else is 401 with the ``resource_metadata`` challenge (and the scopes to ask for), so OAuth-capable
+  clients start discovery.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
-from gateway.tools.base import READ, SCOPES, WRITE
+from gateway.tools.base import READ, TOOL_SCOPES, WRITE
 
 if TYPE_CHECKING:
     from gateway.config import Settings
@@ -38,7 +39,7 @@ _CACHE_MAX = 10_000
 # clients that read it (Claude among them) request exactly those. Every tool scope, so the user still picks
 # read-only or read and write on the login page; never offline_access, which a challenge should not carry
 # (refresh tokens are issued without it).
-_CHALLENGE_SCOPE = " ".join(SCOPES)
+_CHALLENGE_SCOPE = " ".join(TOOL_SCOPES)
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from unittest import mock
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
 
@@ -15,7 +18,7 @@ from gateway.config import ConfigError, load_settings
 CLAUDE = "https://claude.ai/api/mcp/auth_callback"
 
 
-def request_from(peer: str | None, *forwarded_for: str):
+def request_from(peer: str | None, *forwarded_for: str) -> web.Request:
     transport = mock.Mock()
     transport.get_extra_info.side_effect = lambda name, default=None: (peer, 40000) if name == "peername" and peer else default
     headers = CIMultiDict(("X-Forwarded-For", value) for value in forwarded_for)
@@ -40,9 +43,15 @@ def request_from(peer: str | None, *forwarded_for: str):
     (("10.0.0.0/8",), "10.1.2.3", ["10.9.9.9"], "10.9.9.9"),
     # A trusted proxy that sent no header, or garbage where the client should be: the last trusted hop counts.
     (("10.0.0.0/8",), "10.1.2.3", [], "10.1.2.3"),
+    (("10.0.0.0/8",), "10.1.2.3", [""], "10.1.2.3"),
     (("10.0.0.0/8",), "10.1.2.3", ["203.0.113.1, not-an-ip"], "10.1.2.3"),
-    # An IPv4 proxy seen on a dual-stack socket as ::ffff:10.1.2.3 is still that proxy.
+    # Empty list elements are skipped, not taken for garbage.
+    (("10.0.0.0/8",), "10.1.2.3", ["6.6.6.6, 203.0.113.1, ,"], "203.0.113.1"),
+    # An IPv4 proxy seen on a dual-stack socket as ::ffff:10.1.2.3 is still that proxy, also when listed mapped.
     (("10.0.0.0/8",), "::ffff:10.1.2.3", ["203.0.113.1"], "203.0.113.1"),
+    ((), "::ffff:198.51.100.7", [], "198.51.100.7"),
+    (("::ffff:10.0.0.0/104",), "10.1.2.3", ["203.0.113.1"], "203.0.113.1"),
+    (("10.0.0.0/8",), "10.1.2.3", ["::ffff:10.9.9.9, ::ffff:203.0.113.1"], "203.0.113.1"),
 ])
 def test_the_client_is_the_first_untrusted_address_from_the_right(trusted, peer, forwarded_for, client) -> None:
     assert ClientAddresses(trusted).of(request_from(peer, *forwarded_for)) == client
@@ -64,8 +73,29 @@ def test_a_request_without_a_peer_address_is_counted_as_unknown() -> None:
     assert ClientAddresses(()).bucket(request_from(None)) == "unknown"
 
 
+def test_a_proxy_that_writes_garbage_is_reported_once(caplog: pytest.LogCaptureFixture) -> None:
+    addresses = ClientAddresses(("10.0.0.0/8",))
+    with caplog.at_level("WARNING", logger="gateway.client_address"):
+        assert [addresses.of(request_from("10.1.2.3", "unknown")) for _ in range(3)] == ["10.1.2.3"] * 3
+    assert [r.getMessage() for r in caplog.records] == [
+        "a trusted proxy sent an X-Forwarded-For entry that is not an address; such requests are counted as the proxy itself"]
+
+
+@pytest.mark.parametrize("entry, says", [
+    ("proxy.internal", "'proxy.internal' is not an IP address or network"),
+    ("10.1.2.3/8", "'10.1.2.3/8' is not an IP address or network (CIDR) with its host bits zero"),
+    ("0.0.0.0/0", "'0.0.0.0/0' would trust every address"),
+    ("::/0", "'::/0' would trust every address"),
+    ("::ffff:0.0.0.0/96", "'::ffff:0.0.0.0/96' would trust every address"),
+])
+def test_trusted_proxies_that_are_typos_or_trust_everyone_are_refused(entry: str, says: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(says)):
+        parse_networks([entry])
+
+
 def test_bad_trusted_proxies_are_a_start_up_error_naming_the_entry() -> None:
     assert parse_networks(["10.0.0.0/8", " 127.0.0.1 ", "2001:db8::/32"])[1].prefixlen == 32
+    assert parse_networks(["::ffff:10.0.0.0/104"]) == (ipaddress.IPv4Network("10.0.0.0/8"),)
     with pytest.raises(ConfigError, match=r"server.trusted_proxies: 'proxy.internal' is not an IP address or network"):
         load_settings(env={"STATUSPAL_MCP_SERVER_TRUSTED_PROXIES": "10.0.0.1,proxy.internal"})
     assert load_settings(env={"STATUSPAL_MCP_SERVER_TRUSTED_PROXIES": "10.0.0.1, 127.0.0.1"}).server.trusted_proxies == ("10.0.0.1", "127.0.0.1")

@@ -34,7 +34,7 @@ from gateway.tools.base import READ, WRITE
 # What the login page can grant, plus offline_access: listed so clients that only ask for refresh tokens
 # when it is offered get one, never required (every grant gets a refresh token anyway).
 OFFLINE_ACCESS = "offline_access"
-SCOPES = (READ, WRITE, OFFLINE_ACCESS)
+SCOPES_SUPPORTED = (READ, WRITE, OFFLINE_ACCESS)
 PRM_PATHS = (
     "/.well-known/oauth-protected-resource",
     "/.well-known/oauth-protected-resource/mcp",
@@ -65,7 +65,7 @@ def authorization_server(settings: Settings) -> dict[str, Any]:
         "token_endpoint": f"{base}/token",
         "registration_endpoint": f"{base}/register",
         "revocation_endpoint": f"{base}/revoke",
-        "scopes_supported": list(SCOPES),
+        "scopes_supported": list(SCOPES_SUPPORTED),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],

@@ -34,7 +34,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from gateway.config import OAuthSettings, Settings
-from gateway.oauth.metadata import SCOPES, json_error
+from gateway.oauth.metadata import SCOPES_SUPPORTED, json_error
 from gateway.sealing import InvalidToken
 from gateway.state import GATEWAY
 
@@ -278,7 +278,7 @@ async def register(request: web.Request) -> web.Response:
         "token_endpoint_auth_method": "none",
         # Unknown scopes (claude.ai has sent "claudeai") are dropped, never an error; the user picks the
         # actual grant on the login page.
-        "scope": " ".join(s for s in SCOPES if s in _words(body.get("scope"))) or " ".join(SCOPES),
+        "scope": " ".join(s for s in SCOPES_SUPPORTED if s in _words(body.get("scope"))) or " ".join(SCOPES_SUPPORTED),
     }
     if name:
         answer["client_name"] = name

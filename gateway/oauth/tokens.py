@@ -42,7 +42,7 @@ from gateway.state import GATEWAY, Gateway
 from gateway.statuspal.client import key_id
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError
 from gateway.store import Store, StoreUnavailable
-from gateway.tools.base import SCOPES
+from gateway.tools.base import TOOL_SCOPES
 
 if TYPE_CHECKING:
     from gateway.config import Settings
@@ -56,7 +56,7 @@ _VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")  # RFC 7636 §4.1
 _SLACK_SECONDS = 60
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # The scope strings we issue, parsed once: every request on a sealed token needs its scopes as a set.
-_SCOPE_SETS = {" ".join(c): frozenset(c) for n in range(1, len(SCOPES) + 1) for c in itertools.combinations(SCOPES, n)}
+_SCOPE_SETS = {" ".join(c): frozenset(c) for n in range(1, len(TOOL_SCOPES) + 1) for c in itertools.combinations(TOOL_SCOPES, n)}
 
 
 class OAuthError(Exception):
@@ -100,7 +100,7 @@ def issue_code(
     settings = gateway.settings
     granted = normalise_scope(scope)
     if not granted:
-        raise ValueError(f"a code needs at least one of {', '.join(SCOPES)}")
+        raise ValueError(f"a code needs at least one of {', '.join(TOOL_SCOPES)}")
     now = int(time.time())
     claims = {
         "typ": "code",
@@ -131,7 +131,7 @@ def mint_access_token(settings: "Settings", api_key: str, scope: str, *, keyring
 def normalise_scope(scope: str) -> str:
     """The scopes we know, in our canonical order; unknown ones are dropped, never an error (pitfall P13)."""
     requested = set(scope.split())
-    return " ".join(s for s in SCOPES if s in requested)
+    return " ".join(s for s in TOOL_SCOPES if s in requested)
 
 
 def _token_claims(settings: "Settings", grant: Grant, typ: str, ttl: int, now: int) -> dict[str, Any]:
@@ -204,7 +204,7 @@ async def access_credentials(token: str, settings: "Settings", keyring: Keyring,
     scopes = _SCOPE_SETS.get(scope)
     return Credentials(
         api_key=api_key,
-        scopes=scopes if scopes is not None else frozenset(scope.split()) & frozenset(SCOPES),
+        scopes=scopes if scopes is not None else frozenset(scope.split()) & frozenset(TOOL_SCOPES),
         kind="sealed",
         key_id=sub,  # key_id(api_key), computed once when the token was issued
         client_id=client_id if isinstance(client_id, str) else None,

@@ -431,7 +431,8 @@ class StatusPalAPI:
 
         Each page is bounded like any call, but fifty slow pages in a row would hold a tool call for many
         minutes, long after the assistant gave up waiting. The time bound stops the walk between pages, so
-        what was fetched is still returned. The answer's meta has `truncated: true` when either bound
+        what was fetched is still returned; a page started just before the bound has its own full budget, so
+        a walk takes at most about twice `total_timeout_seconds`. The answer's meta has `truncated: true` when either bound
         stopped it, so a model knows the list is partial instead of believing it saw everything.
         """
         if not self._client.endpoints[endpoint_name].paginated:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 READ = "statuspal:read"
 WRITE = "statuspal:write"
-SCOPES = (READ, WRITE)
+TOOL_SCOPES = (READ, WRITE)
 
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
 

@@ -18,7 +18,7 @@ from jsonschema.exceptions import SchemaError
 
 from gateway.config import Settings
 from gateway.tools import containers, docs, notices, services, setup, status_pages, webhooks
-from gateway.tools.base import SCOPES, Tool
+from gateway.tools.base import TOOL_SCOPES, Tool
 
 # The order of tools/list: pages, then what lives on a page, then webhooks, the one-call setup, docs search.
 TOOL_MODULES = (status_pages, services, containers, notices, webhooks, setup, docs)
@@ -45,7 +45,7 @@ class Catalogue:
                 raise ValueError(f"tool name {tool.name!r} is not 1-128 characters of [A-Za-z0-9_.-]")
             if tool.name in by_name:
                 raise ValueError(f"tool {tool.name!r} is defined twice")
-            if tool.scope not in SCOPES:
+            if tool.scope not in TOOL_SCOPES:
                 raise ValueError(f"tool {tool.name!r} needs unknown scope {tool.scope!r}")
             for label, schema in (("inputSchema", tool.input_schema), ("outputSchema", tool.output_schema)):
                 if schema.get("type") != "object":
