@@ -108,11 +108,12 @@ class CredentialResolver:
         return "Bearer " + ", ".join(parts)
 
     async def _direct(self, api_key: str) -> Credentials:
-        if not _DIRECT_KEY.match(api_key):
-            raise AuthError(401, "invalid_token", "The API key is malformed: StatusPal keys look like sk_ followed by letters, digits, - or _.")
         digest = hashlib.sha256(api_key.encode()).hexdigest()
         deadline = self._checked.get(digest)
         if deadline is None or deadline < time.monotonic():
+            # Only well-formed keys are ever checked and so remembered: a cached digest needs no shape check.
+            if not _DIRECT_KEY.match(api_key):
+                raise AuthError(401, "invalid_token", "The API key is malformed: StatusPal keys look like sk_ followed by letters, digits, - or _.")
             await self._check(api_key, digest)
         return Credentials(api_key=api_key, scopes=DIRECT_SCOPES, kind="direct", key_id=digest[:16])
 
