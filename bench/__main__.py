@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -191,6 +192,16 @@ class Bench:
         return rows
 
 
+def shown(target: Target) -> float:
+    """The figure to two decimals, rounded toward failing its goal: a 0.3996x that misses ">= 0.4x" prints as
+    0.39x, never as a 0.40x beside MISS."""
+    if target.goal.startswith(">="):
+        return math.floor(round(target.value * 100, 6)) / 100
+    if target.goal.startswith("<="):
+        return math.ceil(round(target.value * 100, 6)) / 100
+    return target.value
+
+
 def _whole_seconds(least: int) -> Callable[[str], int]:
     """wrk's -d takes whole seconds only ("0.5s" is a usage error), so the options say so up front."""
 
@@ -321,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "    " if reference else "ok  " if t.met else "MISS"
         goal = "for reference" if reference else f"target {t.goal}"
         spread = f"[{min(t.rounds):.2f}-{max(t.rounds):.2f}]" if t.rounds else ""
-        print(f"  {verdict} {t.name:<60} {t.value:>7.2f}{unit} {spread:<13} ({goal})")
+        print(f"  {verdict} {t.name:<60} {shown(t):>7.2f}{unit} {spread:<13} ({goal})")
     errors = sum(row.errors for row in bench.rows)
     if errors:
         print(f"\nbench: {errors} requests failed during the load; the figures above are not trustworthy", file=sys.stderr)
