@@ -246,19 +246,6 @@ async def test_with_the_gateways_own_set_up_access_lines_skip_the_record_and_are
     assert KEY not in captured.text and "abc123" not in captured.text
 
 
-def test_the_access_fast_path_renders_the_line_the_generic_render_does() -> None:
-    formatter = JsonFormatter()
-    for fields in (
-        {"method": "POST", "path": f"/mcp/{KEY}", "route": "/mcp", "status": 200, "duration_ms": 0.481,
-         "request_id": "sk_live_in_an_id", "key_id": "0123456789abcdef"},
-        {"method": "GET", "path": "/healthz", "route": "unmatched", "status": 499, "duration_ms": 12.0,
-         "request_id": "abc", "key_id": None},
-    ):
-        fast = formatter.render_access(1764000000.25, fields)
-        assert fast == formatter.render(1764000000.25, "INFO", "gateway.access", "request", fields.items())
-        assert KEY not in fast and "sk_live_in_an_id" not in fast
-
-
 def test_a_rendered_access_line_is_the_line_its_record_formats_to() -> None:
     fields = {"method": "GET", "path": f"/ok/{KEY}", "route": "/ok/{name}", "status": 200, "duration_ms": 1.25,
               "request_id": "abc", "key_id": None, "token": "x"}
