@@ -18,10 +18,12 @@ What may be written is bounded by whoever causes it, never by one cap everyone s
   of counters therefore never makes any other write fail.
 - Security marks (everything else: used codes and refresh tokens, revoked families, ended sessions, and the
   ``quota:`` counters that bound them): evicting one would silently re-enable a replay or revive an ended
-  session, so they are never evicted. Every request that writes one first counts it against a per-principal
-  quota (``Store.quota``), so each key can hold only so many at once and the total grows with the number of
-  real users, not with anyone's request rate. The memory store's room for marks is a last line of defence:
-  when it is full writes raise ``StoreUnavailable`` (503) and ``/readyz`` says so.
+  session, so they are never evicted. Where a principal could add marks at will (ending sessions, redeeming
+  codes, rotating refresh tokens), each write first counts against that principal's hourly quota
+  (``Store.quota``); the other marks come at most one per such write (the family a replayed code revokes) or
+  one per family (a revocation). So each key can hold only so many at once, and the total grows with the
+  number of real users, not with anyone's request rate. The memory store's room for marks is a last line of
+  defence: when it is full, new marks raise ``StoreUnavailable`` (503) and ``/readyz`` says so.
 
 Every key is written with a time to live, in both backends, so nothing outlives the token or session it guards.
 A Redis used here should run with ``maxmemory-policy noeviction``: an evicting policy could drop a mark, while
@@ -82,7 +84,9 @@ class Store(ABC):
     async def quota(self, key: str, limit: int, window: float) -> float:
         """Count one write a principal causes, in a fixed window of `window` seconds that opens at the first one.
         0.0 while the count is within `limit`; otherwise the seconds until the window ends, for a Retry-After.
-        Kept with the security marks it guards: if it could be evicted, a principal could write past its bound."""
+        `key` names the kind and the principal (``quota:session-end:<key id>``) and is never an ``rl:`` key: a
+        quota counter is kept like the marks it guards, because one that could be evicted would let its
+        principal write past the bound."""
 
     @abstractmethod
     async def claim(self, key: str, ttl: float) -> float | None:
@@ -103,7 +107,8 @@ class Store(ABC):
     @abstractmethod
     async def hit(self, key: str, limit: int, window: float) -> bool:
         """Count one attempt in a fixed window of `window` seconds that opens at the first attempt; True while the
-        count is within `limit` (allowed), False once it is exceeded."""
+        count is within `limit` (allowed), False once it is exceeded. Under an ``rl:`` key the memory store may
+        evict the count when its room for counters is full, which only restarts that window."""
 
     @abstractmethod
     async def get(self, key: str) -> str | None: ...
@@ -138,13 +143,18 @@ class _Area:
         self.expire(now)
         return len(self.entries) >= self.max
 
+    def full_error(self) -> StoreUnavailable:
+        return StoreUnavailable(f"the in-memory store is full ({self.max} live {self.what}); configure Redis or raise its bound", full=True)
+
     def put(self, key: str, value: str, deadline: float, now: float) -> None:
-        if key not in self.entries and self.full(now):
+        previous = self.entries.get(key)
+        if previous is None and self.full(now):
             if not self.evict_when_full:
-                raise StoreUnavailable(f"the in-memory store is full ({self.max} live {self.what}); configure Redis or raise its bound", full=True)
+                raise self.full_error()
             del self.entries[next(iter(self.entries))]
         self.entries[key] = (value, deadline)
-        heapq.heappush(self._deadlines, (deadline, key))
+        if previous is None or previous[1] != deadline:  # a count going up keeps its deadline: no heap work
+            heapq.heappush(self._deadlines, (deadline, key))
         if len(self._deadlines) > 2 * len(self.entries) + 1024:  # rewritten keys leave stale heap items behind
             self._deadlines = [(d, k) for k, (_, d) in self.entries.items()]
             heapq.heapify(self._deadlines)
@@ -175,7 +185,7 @@ class MemoryStore(Store):
 
     async def check_ready(self) -> None:
         if self._marks.full(self._clock()):
-            raise StoreUnavailable(f"the in-memory store is full ({self._marks.max} live entries); configure Redis or raise its bound", full=True)
+            raise self._marks.full_error()
 
     async def claim(self, key: str, ttl: float) -> float | None:
         found = self._live(key)
