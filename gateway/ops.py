@@ -36,8 +36,12 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         await gateway.store.check_ready()
     except StoreUnavailable as exc:
-        # Full matters as much as unreachable: either way sign-in and session ends answer 503.
-        reasons.append(f"store full: {exc}" if exc.full else "shared store unreachable (check STATUSPAL_MCP_REDIS_URL)")
+        # Full matters as much as unreachable: either way sign-in and session ends answer 503. Where the store
+        # is stays out of this unauthenticated answer; the error log names it.
+        reasons.append(
+            "store full: new sign-ins and session ends are refused until entries expire (raise store.memory_max_entries, or Redis's maxmemory)"
+            if exc.full else "shared store unreachable (check STATUSPAL_MCP_REDIS_URL)"
+        )
     if reasons:
         return web.json_response({"status": "not ready", "reasons": reasons}, status=503)
     return web.json_response({"status": "ready", "docs_index": gateway.docs.build_id})

@@ -160,7 +160,8 @@ async def test_a_full_store_is_503_with_a_clear_message_everywhere_and_readyz_sa
 
     async with http.get(f"{gw.url}/readyz") as r:
         body = await r.json()
-        assert r.status == 503 and any(reason.startswith("store full: the in-memory store is full") for reason in body["reasons"]), body
+        assert r.status == 503 and body["reasons"] == [
+            "store full: new sign-ins and session ends are refused until entries expire (raise store.memory_max_entries, or Redis's maxmemory)"], body
 
     opened = await post(http, gw.mcp_url, INITIALIZE)
     ended = await send(http, "DELETE", gw.mcp_url, headers={**session, "Mcp-Session-Id": opened.headers["Mcp-Session-Id"]})
@@ -183,14 +184,26 @@ async def test_an_unreachable_store_is_503_on_registration_and_sign_in_never_500
     make_gateway, sandbox_admin, http, redis_url: str, redis_server: RedisServer
 ) -> None:
     gw = await make_gateway(env={"STATUSPAL_MCP_REDIS_URL": redis_url})
-    client = await register(http, gw.url, [REDIRECT])
+    tokens = await sign_in(http, gw, DEMO_KEY)
     verifier, challenge = pkce()
-    query = urlencode({"response_type": "code", "client_id": client["client_id"], "redirect_uri": REDIRECT, "state": "s",
+    query = urlencode({"response_type": "code", "client_id": tokens["client_id"], "redirect_uri": REDIRECT, "state": "s",
                        "code_challenge": challenge, "code_challenge_method": "S256", "resource": gw.mcp_url})
     browser = Browser(http, gw.url)
     page = await browser.open(f"{gw.url}/authorize?{query}")
+    opened = await post(http, gw.mcp_url, INITIALIZE)
+    session = {"Mcp-Session-Id": opened.headers["Mcp-Session-Id"], "MCP-Protocol-Version": "2025-06-18"}
     redis_server.stop()
     try:
+        listed = await post(http, gw.mcp_url, request("tools/list"), key=tokens["access_token"], headers={"MCP-Protocol-Version": "2025-06-18"})
+        assert listed.status == 503 and listed.json["error"] == "temporarily_unavailable"
+        assert listed.json["error_description"] == "The server cannot check this token right now because its store cannot be reached; try again in a moment."
+        for answer in (await post(http, gw.mcp_url, request("ping"), headers=session),
+                       await send(http, "DELETE", gw.mcp_url, headers={"Authorization": f"Bearer {DEMO_KEY}", **session})):
+            assert answer.status == 503 and answer.headers["Retry-After"] == "5"
+            assert answer.error["message"] == ("Service Unavailable: sessions cannot be checked or ended right now because its store "
+                                               "cannot be reached; try again in a moment")
+        direct = await post(http, gw.mcp_url, request("tools/list"), headers={"MCP-Protocol-Version": "2025-06-18"})
+        assert direct.status == 200 or (direct.status == 503 and "error" in direct.json), direct.text  # never a 500
         async with http.post(f"{gw.url}/register", json={"redirect_uris": [REDIRECT]}) as r:
             assert r.status == 503 and r.headers["Retry-After"] == "5"
             assert await r.json() == {"error": "temporarily_unavailable", "error_description":
