@@ -98,6 +98,16 @@ class OAuthSettings:
 
 
 @dataclass(frozen=True)
+class StoreSettings:
+    """Bounds on what requests may write to the store. Quotas are per StatusPal key and per hour."""
+
+    memory_max_entries: int = 500_000
+    memory_max_counters: int = 200_000
+    session_ends_per_hour: int = 120
+    token_grants_per_hour: int = 20
+
+
+@dataclass(frozen=True)
 class SearchSettings:
     corpus_dir: str = "docs_corpus"
     index_dir: str = ".index"
@@ -127,6 +137,7 @@ class Settings:
     statuspal: StatusPalSettings = field(default_factory=StatusPalSettings)
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     oauth: OAuthSettings = field(default_factory=OAuthSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     secrets: Secrets = field(default_factory=Secrets)
@@ -143,6 +154,7 @@ _SECTIONS: dict[str, type] = {
     "statuspal": StatusPalSettings,
     "sandbox": SandboxSettings,
     "oauth": OAuthSettings,
+    "store": StoreSettings,
     "search": SearchSettings,
     "logging": LoggingSettings,
 }
@@ -281,5 +293,8 @@ def _check(settings: Settings) -> None:
             raise ConfigError("production mode needs an https server.public_url")
         if settings.sandbox.embedded:
             raise ConfigError("production mode cannot embed the sandbox; set sandbox.embedded = false")
+    for name, value in dataclasses.asdict(settings.store).items():
+        if value < 1:
+            raise ConfigError(f"bad value for store.{name}: {value} (must be at least 1)")
     if settings.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"bad value for logging.level: {settings.logging.level!r}")

@@ -11,7 +11,10 @@ handshake era (2024-11-05 … 2025-11-25; no header means 2025-03-26, as the spe
 
 Handshake-era sessions are stateless too: the ``Mcp-Session-Id`` issued on ``initialize`` is signed by the
 keyring and bound to the caller's key id, so any instance can check it; DELETE records its id as revoked in
-the shared store, which is what makes a terminated session answer 404 on every instance.
+the shared store, which is what makes a terminated session answer 404 on every instance. That record is the
+one store write a session causes, so each key may end only so many sessions an hour
+(``store.session_ends_per_hour``): past that, DELETE answers 429 and ends nothing, and the session simply
+lives out its day. Without the quota one key could fill the store for everyone.
 """
 
 from __future__ import annotations
@@ -51,8 +54,11 @@ MCP_PATHS = ("/mcp", "/mcp/")
 # The version a handshake-era request without MCP-Protocol-Version is assumed to speak (spec, 2025-06-18+).
 DEFAULT_HANDSHAKE_VERSION = "2025-03-26"
 SESSION_PURPOSE = "mcp-session"
-# A session outlives any working day; after it, the client gets 404 and simply initializes again.
-SESSION_TTL_SECONDS = 7 * 86400
+# A session outlives a working day; after it, the client gets 404 and initializes again, as the spec asks of
+# it. The mark of an ended session is kept until the session would have expired, so this is also how long
+# each of a key's session-end marks occupies the store.
+SESSION_TTL_SECONDS = 86400
+SESSION_END_WINDOW_SECONDS = 3600
 
 CORS_ALLOW_HEADERS = (
     "Authorization", "Content-Type", "Accept", "MCP-Protocol-Version", "Mcp-Session-Id", "Mcp-Method", "Mcp-Name",
@@ -63,6 +69,8 @@ _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"
 _JSON = "application/json"
 _SSE = "text/event-stream"
 _ROUTING_HEADERS = (MCP_PROTOCOL_VERSION_HEADER, MCP_METHOD_HEADER, MCP_NAME_HEADER)
+# JSON-RPC's implementation-defined server error: the request was fine, the server cannot serve it now.
+SERVER_BUSY = -32000
 
 
 def setup_routes(app: web.Application) -> None:
@@ -88,6 +96,7 @@ class Transport:
             _origin(o) for o in (*server.allowed_origins, *server.cors_origins, server.public_url)
         )
         self._max_body = server.max_body_bytes
+        self._session_ends = gateway.settings.store.session_ends_per_hour
         self._keepalive = server.sse_keepalive_seconds
         if self._keepalive <= 0:
             raise ConfigError(f"bad value for server.sse_keepalive_seconds: {self._keepalive} (must be more than 0)")
@@ -194,14 +203,30 @@ class Transport:
         session_id = request.headers.get("Mcp-Session-Id")
         if session_id is None:
             return _error_response(400, RpcError(INVALID_REQUEST, "Bad Request: DELETE needs the Mcp-Session-Id header of the session to end"))
+        store = self.gateway.store
         try:
             claims = await self._session_claims(session_id, credentials)
             if claims is None:
                 return _session_gone()
-            await self.gateway.store.revoke(_revocation_key(claims), max(1, int(claims["exp"] - time.time())))
-        except StoreUnavailable:
-            return _store_down()
+            wait = await store.quota(f"quota:session-end:{credentials.key_id}", self._session_ends, SESSION_END_WINDOW_SECONDS)
+            if wait:
+                return self._too_many_session_ends(wait)
+            await store.revoke(_revocation_key(claims), max(1, int(claims["exp"] - time.time())))
+        except StoreUnavailable as exc:
+            return _store_down(exc)
         return web.Response(status=204)
+
+    def _too_many_session_ends(self, wait: float) -> web.Response:
+        # Honest: the session was not ended and still works; a client that ignores this loses nothing.
+        seconds = max(1, int(wait + 0.999))
+        response = _error_response(429, RpcError(
+            SERVER_BUSY,
+            f"Too Many Requests: this key has ended {self._session_ends} sessions in the last hour, the most the server "
+            f"records; this session was not ended and stays usable until it expires. Try again in {seconds} seconds.",
+            {"retryAfterSeconds": seconds},
+        ))
+        response.headers["Retry-After"] = str(seconds)
+        return response
 
     # --- checks ----------------------------------------------------------------------------------------
 
@@ -281,8 +306,8 @@ class Transport:
             return None
         try:
             claims = await self._session_claims(session_id, credentials)
-        except StoreUnavailable:
-            return _store_down()
+        except StoreUnavailable as exc:
+            return _store_down(exc)
         return None if claims is not None else _session_gone()
 
     async def _session_claims(self, session_id: str, credentials: Credentials) -> dict[str, Any] | None:
@@ -420,9 +445,11 @@ def _session_gone() -> web.Response:
     )
 
 
-def _store_down() -> web.Response:
+def _store_down(exc: StoreUnavailable) -> web.Response:
     # Fail closed: a session that may have been terminated is not served while we cannot tell.
-    response = _error_response(503, RpcError(INVALID_REQUEST, "Service Unavailable: sessions cannot be checked right now; try again in a moment"))
+    response = _error_response(503, RpcError(
+        SERVER_BUSY, f"Service Unavailable: sessions cannot be checked or ended right now because {exc.reason}; try again in a moment"
+    ))
     response.headers["Retry-After"] = "5"
     return response
 

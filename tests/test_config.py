@@ -68,6 +68,15 @@ def test_bad_values_are_one_line_errors(env, message):
     assert "\n" not in str(info.value)
 
 
+def test_store_bounds_are_settings_and_must_be_positive():
+    settings = load_settings(DEFAULT_CONFIG, env={"STATUSPAL_MCP_STORE_SESSION_ENDS_PER_HOUR": "7", "STATUSPAL_MCP_STORE_MEMORY_MAX_ENTRIES": "1000"})
+    assert (settings.store.session_ends_per_hour, settings.store.memory_max_entries) == (7, 1000)
+    assert load_settings(DEFAULT_CONFIG, env={}).store.token_grants_per_hour == 20
+    for name in ("MEMORY_MAX_ENTRIES", "MEMORY_MAX_COUNTERS", "SESSION_ENDS_PER_HOUR", "TOKEN_GRANTS_PER_HOUR"):
+        with pytest.raises(ConfigError, match=rf"^bad value for store.{name.lower()}: 0 \(must be at least 1\)$"):
+            load_settings(DEFAULT_CONFIG, env={f"STATUSPAL_MCP_STORE_{name}": "0"})
+
+
 def test_missing_and_broken_files(tmp_path: Path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_settings(tmp_path / "nope.toml", env={})

@@ -36,6 +36,7 @@ from gateway.oauth.tokens import issue_code
 from gateway.sealing import ExpiredToken, InvalidToken
 from gateway.state import GATEWAY
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
+from gateway.store import StoreUnavailable
 from gateway.tools.base import READ, WRITE
 
 if TYPE_CHECKING:
@@ -357,10 +358,13 @@ async def authorize_post(request: web.Request) -> web.Response:
 
     oauth = settings.oauth
     store = gateway.store
-    client_blocked = f"oauth:login-blocked:client:{client_key(client.client_id)}"
-    if not await store.hit(f"oauth:login:ip:{gateway.addresses.bucket(request)}", oauth.rate_limit_attempts, oauth.rate_limit_window_seconds) \
-            or await store.get(client_blocked):
-        return _login(gateway, auth, 429, RATE_LIMITED, access=access, **{"Retry-After": str(oauth.rate_limit_window_seconds)})
+    client_blocked = f"rl:oauth-login-blocked:client:{client_key(client.client_id)}"
+    try:
+        if not await store.hit(f"rl:oauth-login:ip:{gateway.addresses.bucket(request)}", oauth.rate_limit_attempts, oauth.rate_limit_window_seconds) \
+                or await store.get(client_blocked):
+            return _login(gateway, auth, 429, RATE_LIMITED, access=access, **{"Retry-After": str(oauth.rate_limit_window_seconds)})
+    except StoreUnavailable as exc:
+        return _store_down(gateway, auth, access, exc)
 
     raw_key = form.get("key")
     key = raw_key.strip() if isinstance(raw_key, str) else ""
@@ -374,8 +378,11 @@ async def authorize_post(request: web.Request) -> web.Response:
     except UpstreamAuthError as exc:
         # The failure that reaches the allowance pauses the client, so the next attempt meets the pause.
         allowance = oauth.rate_limit_attempts * CLIENT_FAILURE_FACTOR
-        if not await store.hit(f"oauth:login-fail:client:{client_key(client.client_id)}", allowance - 1, oauth.rate_limit_window_seconds):
-            await store.set(client_blocked, "1", oauth.rate_limit_window_seconds)
+        try:
+            if not await store.hit(f"rl:oauth-login-fail:client:{client_key(client.client_id)}", allowance - 1, oauth.rate_limit_window_seconds):
+                await store.set(client_blocked, "1", oauth.rate_limit_window_seconds)
+        except StoreUnavailable as exc:
+            return _store_down(gateway, auth, access, exc)
         return _login(gateway, auth, 400, _rejected_key_message(exc), key_error=True, access=access)
     except UpstreamUnavailable:
         return _login(gateway, auth, 503, "StatusPal could not be reached to check your key, so nothing was issued. Try again in a moment.",
@@ -394,6 +401,14 @@ async def authorize_post(request: web.Request) -> web.Response:
         api_key=key,
     )
     return _redirect(gateway, auth.redirect_uri, {"code": code, "state": auth.state})
+
+
+def _store_down(gateway: "Gateway", auth: AuthorizeRequest, access: str, exc: StoreUnavailable) -> web.Response:
+    """The sign-in attempts cannot be counted, so none is made: without the count the per-address limit cannot
+    hold. The page stays, with the form, so the user can simply try again."""
+    log.error("sign-in refused: %s", exc)
+    return _login(gateway, auth, 503, f"Sign-in is paused because {exc.reason}, so your key was not checked and nothing was "
+                  "issued. Try again in a moment.", alert_kind="warn", access=access, **{"Retry-After": "5"})
 
 
 def _rejected_key_message(exc: UpstreamAuthError) -> str:

@@ -37,6 +37,7 @@ from gateway.config import OAuthSettings, Settings
 from gateway.oauth.metadata import SCOPES_SUPPORTED, json_error
 from gateway.sealing import InvalidToken
 from gateway.state import GATEWAY
+from gateway.store import StoreUnavailable
 
 if TYPE_CHECKING:
     from gateway.state import Gateway
@@ -226,9 +227,16 @@ async def register(request: web.Request) -> web.Response:
     """Register a public client: validate the metadata, sign it, hand it back as the client_id. Stores nothing."""
     gateway = request.app[GATEWAY]
     oauth = gateway.settings.oauth
-    allowed = await gateway.store.hit(
-        f"oauth:register:ip:{gateway.addresses.bucket(request)}", oauth.rate_limit_attempts * REGISTER_LIMIT_FACTOR, oauth.rate_limit_window_seconds
-    )
+    try:
+        allowed = await gateway.store.hit(
+            f"rl:oauth-register:ip:{gateway.addresses.bucket(request)}", oauth.rate_limit_attempts * REGISTER_LIMIT_FACTOR,
+            oauth.rate_limit_window_seconds,
+        )
+    except StoreUnavailable as exc:
+        # Without the count the limit cannot hold, and registering unlimited would let a flood through.
+        log.error("registration refused: %s", exc)
+        return json_error(503, "temporarily_unavailable", f"The server cannot register clients right now because {exc.reason}; "
+                          "try again in a moment.", **{"Retry-After": "5"})
     if not allowed:
         return json_error(429, "too_many_requests", "Too many registrations from this address; wait a minute and try again.",
                           **{"Retry-After": str(oauth.rate_limit_window_seconds)})
