@@ -17,6 +17,7 @@ import orjson
 import pytest
 from aiohttp import web
 
+from gateway.statuspal.errors import UpstreamError
 from gateway.tools.base import ToolError
 from tests.conftest import bound_socket, serve_app
 from tests.mcp_wire import mcp_client
@@ -36,6 +37,8 @@ class RailsLike:
         # (method, path pattern) -> answer keys left out of `data`, or a status answered after forwarding
         self.unanswered: dict[tuple[str, str], tuple[str, ...]] = {}
         self.lost: dict[tuple[str, str], int] = {}
+        # (method, path pattern) whose next request is applied, then its connection cut before the answer
+        self.cut_once: set[tuple[str, str]] = set()
 
     def _rule(self, rules: dict[tuple[str, str], Any], method: str, path: str) -> Any:
         return next((v for (m, p), v in rules.items() if m == method and re.fullmatch(p, path)), None)
@@ -81,6 +84,12 @@ class RailsLike:
         path = request.path.removeprefix("/api/v1")
         if status == 404 and b"route_not_found" in answered:
             return web.json_response({"status": 404, "error": "Not Found"}, status=404)
+        cut = next(((m, p) for m, p in self.cut_once if m == request.method and re.fullmatch(p, path)), None)
+        if cut is not None:
+            self.cut_once.discard(cut)
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(status=204)
         lost = self._rule(self.lost, request.method, path)
         if lost is not None:  # applied, but the answer never makes it back intact
             return web.Response(status=lost, text="<html><body>502 Bad Gateway</body></html>", content_type="text/html")
@@ -173,8 +182,8 @@ async def test_a_webhook_statuspal_scoped_to_every_page_instead_of_one_is_an_err
         'Applied: name "Bridge"; url "https://hooks.example/statuspal"; events ["notice.created"].\n'
         'Not applied: status_page_subdomains (asked only the pages ["acme"], StatusPal has every status page of the organization).\n'
         "Live at StatusPal now: the webhook's name is \"Bridge\"; the webhook's delivery URL is "
-        '"https://hooks.example/statuspal"; the webhook\'s events is ["notice.created"]; the pages the webhook fires '
-        "for is every status page of the organization.\n"
+        '"https://hooks.example/statuspal"; the webhook\'s event list is ["notice.created"]; the webhook\'s page scope '
+        "is every status page of the organization.\n"
         f"To correct it, call update_webhook (webhook_id {hooks[0]['id']!r}) and pass status_page_subdomains again; "
         "if StatusPal ignores it again, it does not accept that field under this name: the operator should run "
         "`statuspal-mcp check-api` to see which fields this StatusPal accepts."
@@ -271,6 +280,18 @@ async def test_a_create_with_no_usable_answer_is_settled_by_reading_its_identifi
     settled = await run(api, "create_container", {"subdomain": "acme", "name": "EU", "slug": "eu"})
     assert (settled["slug"], settled["name"]) == ("eu", "EU")
     assert [r["method"] for r in await sandbox_admin.requests()] == ["POST", "GET"], "sent once, then read"
+
+
+async def test_a_delete_whose_answer_was_lost_is_done_when_the_retry_finds_nothing(api, rails, sandbox_admin):
+    """The first DELETE was applied but its answer lost; the retry's 404 means gone, as asked, not an error."""
+    proxy, _ = rails
+    proxy.cut_once.add(("DELETE", r"/status_pages/acme/services/api"))
+    await sandbox_admin.clear_requests()
+    assert await run(api, "delete_service", {"subdomain": "acme", "slug": "api"}) == {"deleted": True, "subdomain": "acme", "slug": "api"}
+    assert [(r["method"], r["status"]) for r in await sandbox_admin.requests()] == [("DELETE", 204), ("DELETE", 404)]
+    with pytest.raises(UpstreamError) as first_time:
+        await run(api, "delete_service", {"subdomain": "acme", "slug": "api"})
+    assert first_time.value.status == 404, "a first attempt that finds nothing is still an error"
 
 
 # --- through the gateway and the `mcp` client --------------------------------------------------------------

@@ -224,6 +224,7 @@ class _Call:
         self.query = query
         self.target = target
         self.repeatable = endpoint.method in REPEATABLE_METHODS
+        self.retried = False
 
     async def run(self) -> UpstreamResult:
         loop = asyncio.get_running_loop()
@@ -262,6 +263,7 @@ class _Call:
             )
             await asyncio.sleep(delay)
             attempt += 1
+            self.retried = True
 
     async def _attempt(self, remaining: float) -> UpstreamResult | tuple[UpstreamError, float | None]:
         """One HTTP exchange. Returns the result, or (error to raise, Retry-After) where the error is marked
@@ -326,6 +328,9 @@ class _Call:
             # Only this resource is refused (a key limited to some pages); check_key turns it into an
             # auth failure when it is the key check itself that is refused.
             raise self._error(UpstreamForbidden, status, code, message, details)
+        if status == 404 and envelope and code == "not_found" and self.retried and self.endpoint.method == "DELETE":
+            # The earlier attempt, whose answer was lost, deleted it: the record is gone, as asked.
+            return UpstreamResult(204, None)
         if status == 404 and not (envelope and code == "not_found"):
             # Not StatusPal's record-not-found envelope: most likely a route this StatusPal does not have.
             error = self._error(UpstreamError, status, code, message, details)

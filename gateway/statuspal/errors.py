@@ -143,7 +143,8 @@ def _subject(err: UpstreamError) -> str:
         if ident is not None:
             return f"{noun} {_quote(ident)}"
         if subdomain is not None:
-            return f"the {noun}s of status page {_quote(subdomain)}"
+            plural = noun.replace(" (region)", "s (regions)") if "(region)" in noun else noun + "s"
+            return f"the {plural} of status page {_quote(subdomain)}"
     return f"{err.method} {err.path}".strip() or "that resource"
 
 

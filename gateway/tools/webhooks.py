@@ -81,7 +81,7 @@ def _scope_checks(args: dict[str, Any], payload: dict[str, Any]) -> tuple[Check,
         name, asked = "all_status_pages", _EVERY_PAGE
     else:
         return ()
-    return (Check(name, asked, _applied_scope, "the pages the webhook fires for", render=_show_scope),)
+    return (Check(name, asked, _applied_scope, "the webhook's page scope", render=_show_scope),)
 
 
 VERIFIED = Verified(
@@ -93,7 +93,7 @@ VERIFIED = Verified(
     public={
         "name": "the webhook's name",
         "url": "the webhook's delivery URL",
-        "events": "the webhook's events",
+        "events": "the webhook's event list",
         "enabled": "the webhook's enabled flag",
     },
     where="at StatusPal",
