@@ -308,8 +308,8 @@ async def test_a_403_on_one_page_is_a_tool_error_and_the_key_keeps_working(make_
         assert refused.is_error is True
         assert refused.content[0].text == (
             "This API key cannot reach the services of status page 'other': StatusPal answered 403 forbidden (This "
-            "API key is not allowed to do that). Other calls with this key still work; to change this resource use a "
-            "key whose organization and permissions cover it. Call list_status_pages to see the pages this key can reach."
+            "API key is not allowed to do that). Other calls with this key still work; to reach it, use a key "
+            "whose organization and permissions cover it. Call list_status_pages to see the pages this key can reach."
         )
         after = await client.call_tool("list_services", {"subdomain": "acme"})
         assert after.is_error is False, "the connection's credentials survived the 403"

@@ -90,8 +90,8 @@ def describe(err: UpstreamError) -> str:
     if isinstance(err, UpstreamForbidden):
         return (
             f"This API key cannot reach {_subject(err)}: StatusPal answered 403 {err.code or 'forbidden'} "
-            f"({(err.message or 'not allowed').rstrip('.')}). Other calls with this key still work; to change this "
-            "resource use a key whose organization and permissions cover it. Call list_status_pages to see the "
+            f"({(err.message or 'not allowed').rstrip('.')}). Other calls with this key still work; to reach it, use "
+            "a key whose organization and permissions cover it. Call list_status_pages to see the "
             "pages this key can reach."
         )
     if isinstance(err, UpstreamAuthError):

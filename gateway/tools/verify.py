@@ -107,8 +107,9 @@ def compare(checks: tuple[Check, ...], record: Mapping[str, Any]) -> Outcome:
 async def confirm(write: Write, answer: Mapping[str, Any] | None) -> dict[str, Any]:
     """The record StatusPal holds after the write, once every field asked is confirmed; else ToolError.
 
-    The answer is used as it is when it shows every field; otherwise one GET fills in what it lacks (the
-    answer's own fields win nothing over the fresh read: the GET is what is live now)."""
+    The answer is used as it is when it shows every field; otherwise one GET fills in what it lacks, its
+    values taking precedence, since the GET shows what is live now. Fields only the answer carries (a
+    webhook's one-time secret) are kept."""
     record = dict(answer or {})
     if write.reread is not None and any(c.echoed and c.read(record) is MISSING for c in write.checks):
         try:
