@@ -329,9 +329,9 @@ class Dispatcher:
             return self._tool_failure(call, tool, "tool_error", str(exc))
         except UpstreamAuthError as exc:
             if not call.reply.streaming:
-                # 401 or 403 from StatusPal: the key was revoked, expired or disabled. HTTP 401 with the challenge
-                # makes the client re-authorise (issue 2 item 3). Once an SSE answer has started its status is
-                # already sent, so the failure can only be reported as an isError result.
+                # StatusPal refused the key itself (a 401; a 403 on one resource is an ordinary tool error, since
+                # the key still works elsewhere). HTTP 401 with the challenge makes the client re-authorise. Once
+                # an SSE answer has started its status is already sent, so the failure can only be an isError result.
                 self._count(tool.name, "unauthorized")
                 gateway.credentials.forget(call.credentials)
                 raise AuthError(401, "invalid_token", f"StatusPal refused the API key of this connection ({exc.status}: revoked, expired or not allowed).") from None
