@@ -577,9 +577,11 @@ def notices_create(call: Call) -> dict[str, Any]:
     severity = f.choice(w.severity_field, SEVERITIES, nullable=True)
     starts_at = f.timestamp(w.starts_at_field)
     ends_at = f.timestamp(w.ends_at_field)
-    message = f.string(w.text_field, required=True, max_length=10000)
+    # Lenient plays the likely Rails server: a notice without a first text or a notify choice is accepted
+    # (nothing marks them required), which is exactly how a misnamed field would go unnoticed.
+    message = f.string(w.text_field, required=call.strict, max_length=10000)
     affected = _affected(call, page, f)
-    notify = f.boolean(w.notify_field, required=True)
+    notify = f.boolean(w.notify_field, required=call.strict)
     if notice_type is not MISSING:
         _schedule(call, f, notice_type, None if severity is MISSING else severity, starts_at, ends_at)
     f.check()
@@ -591,7 +593,7 @@ def notices_create(call: Call) -> dict[str, Any]:
         starts_at=call.stamp if starts_at is MISSING else starts_at,
         ends_at=None if ends_at is MISSING else ends_at,
         affected={} if affected is MISSING else affected,
-        updates=[_update(message, notify, call.stamp)],
+        updates=[] if message is MISSING else [_update(message, notify is True, call.stamp)],
         created_at=call.stamp,
         updated_at=call.stamp,
     )
@@ -628,9 +630,9 @@ def notices_post_update(call: Call) -> dict[str, Any]:
     notice = _notice(page, call)
     f = call.fields()
     message = f.string(call.wire.text_field, required=True, max_length=10000)
-    notify = f.boolean(call.wire.notify_field, required=True)
+    notify = f.boolean(call.wire.notify_field, required=call.strict)
     f.check()
-    notice.updates.append(_update(message, notify, call.stamp))
+    notice.updates.append(_update(message, notify is True, call.stamp))
     notice.updated_at = call.stamp
     return render_notice(call, page, notice)
 
@@ -638,7 +640,7 @@ def notices_post_update(call: Call) -> dict[str, Any]:
 def _finish(call: Call, page: StatusPage, notice: Notice, verb: str, allowed: bool, done_state: str, attr: str) -> dict[str, Any]:
     f = call.fields()
     message = f.string(call.wire.text_field, nullable=True, max_length=10000)
-    notify = f.boolean(call.wire.notify_field, required=True)
+    notify = f.boolean(call.wire.notify_field, required=call.strict)
     if not allowed:
         hint = "resolve incidents, close maintenance and info notices"
         f.add(call.wire.type_field, f"a {notice.notice_type} notice cannot be {verb} ({hint})")
@@ -649,7 +651,7 @@ def _finish(call: Call, page: StatusPage, notice: Notice, verb: str, allowed: bo
     if notice.notice_type == "incident":
         notice.ends_at = call.stamp
     if message not in (MISSING, None):
-        notice.updates.append(_update(message, notify, call.stamp))
+        notice.updates.append(_update(message, notify is True, call.stamp))
     notice.updated_at = call.stamp
     return render_notice(call, page, notice)
 

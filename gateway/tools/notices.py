@@ -196,7 +196,8 @@ def _ending(action_endpoint: str, strategy: str) -> Handler:
             except UpstreamError as err:
                 raise ToolError(
                     f"The notice has ended (its ends_at is now {ends_at}), but the closing update was not posted: "
-                    f"{describe(err)} Post the text with post_notice_update; do not end the notice again."
+                    f"{describe(err)} If the closing text is missing from the timeline, post it with post_notice_update; "
+                    "do not end the notice again."
                 ) from None
         return record.as_output()
 
