@@ -136,7 +136,7 @@ async def test_a_plain_list_shape_refuses_regions_instead_of_widening_them() -> 
                 await run(api, "create_incident", {**INCIDENT, "subdomain": "acme"})
             assert api.sent[-1][0] == "containers_create", "nothing was sent for the refused incident"
             wide = await run(api, "create_incident", {**INCIDENT, "subdomain": "acme", "affected": [{"service_slug": "api"}]})
-            assert wide["affected"] == [{"service_slug": "api", "container_slugs": []}]
+            assert wide["affected"] == [{"service_slug": "api"}]
             assert api.sent[-1] == ("notices_create", {
                 "title": "Errors", "severity": "major", "description": "Looking.", "affected_services": ["api"],
                 "notify_subscribers": True, "notice_type": "incident", "status_page_subdomain": "acme"})
@@ -184,3 +184,20 @@ async def test_a_failed_closing_update_says_the_notice_has_ended() -> None:
             assert (await run(api, "get_notice", {"subdomain": "acme", "notice_id": notice["id"]}))["state"] == "resolved"
     finally:
         await runner.cleanup()
+
+
+def test_the_record_tells_a_dropped_field_from_one_the_answer_lacks() -> None:
+    wire = NoticeWire(**ALT_NOTICES)
+    dropped = wire.read({"id": "n1", "affected_services": {}, "notice_updates": [], "severity": None})
+    assert (dropped.affected, dropped.updates, dropped.severity) == ({}, (), None)
+    assert {"affected", "updates", "severity"} <= dropped.present
+    lacking = wire.read({"id": "n1", "affected": [{"service_slug": "api"}], "updates": [{"message": "x"}]})
+    assert (lacking.affected, lacking.updates, lacking.present) == (None, None, frozenset({"id"}))
+    applied = wire.read({"id": "n1", "affected_services": {"api": ["eu"], "web": []},
+                         "notice_updates": [{"description": "Looking.", "subscribers_notified": True, "posted_at": "t"}]})
+    assert applied.affected == {"api": ("eu",), "web": ()}
+    assert [(u.message, u.notified) for u in applied.updates] == [("Looking.", True)]
+    # The same logical fields, sent in this shape.
+    assert wire.body({"message": "Looking.", "notify": True, "affected": [
+        {"service_slug": "api", "container_slugs": ["eu"]}, {"service_slug": "web"}]}) == {
+        "description": "Looking.", "notify_subscribers": True, "affected_services": {"api": ["eu"], "web": []}}

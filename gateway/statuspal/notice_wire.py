@@ -95,8 +95,9 @@ class NoticeRecord:
             if name in self.present and (getattr(self, name) is None or isinstance(getattr(self, name), str)):
                 out[name] = getattr(self, name)
         if self.affected is not None:
+            # No regions named reads as "every region", as in the tools' input (an empty list would read as none).
             out["affected"] = [
-                {"service_slug": service, "container_slugs": list(containers)}
+                {"service_slug": service, **({"container_slugs": list(containers)} if containers else {})}
                 for service, containers in self.affected.items()
             ]
         if self.updates is not None:
