@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from gateway.client_address import parse_networks
-from gateway.statuspal.endpoints import DEFAULT_ENDPOINTS, METHODS, split_route
+from gateway.statuspal.endpoints import DEFAULT_ENDPOINTS, METHODS, PLACEHOLDER, split_route
 from gateway.statuspal.notice_wire import AFFECTED_SHAPES, END_STRATEGIES, REQUEST_FIELDS, NoticeWire
 
 ENV_PREFIX = "STATUSPAL_MCP_"
@@ -183,10 +183,13 @@ def load_settings(
     sections: dict[str, Any] = {}
     for name, cls in _SECTIONS.items():
         values = dict(raw.get(name, {}))
-        for key, text in _env_values(env, name, cls).items():
-            values[key] = text
-        for key, value in (overrides or {}).get(name, {}).items():
-            values[key] = value
+        # A table ([statuspal.endpoints], [statuspal.notices]) is merged key by key, so one environment
+        # variable corrects one entry instead of discarding the file's others.
+        for layer in (_env_values(env, name, cls), (overrides or {}).get(name, {})):
+            for key, value in layer.items():
+                if isinstance(value, Mapping) and isinstance(values.get(key), Mapping):
+                    value = {**values[key], **value}
+                values[key] = value
         sections[name] = _build_section(name, cls, values)
 
     secrets = Secrets(
@@ -363,8 +366,8 @@ def _check_routes(statuspal: StatusPalSettings) -> None:
                 f"bad value for {label}: {spec!r} (expected \"METHOD /path\", METHOD one of {', '.join(METHODS)})"
             )
         default = defaults[name]
-        found = re.findall(r"\{([a-z_]+)\}", path)
-        leftover = re.sub(r"\{[a-z_]+\}", "", path)
+        found = PLACEHOLDER.findall(path)
+        leftover = PLACEHOLDER.sub("", path)
         allowed = [set(default.path_params)]
         if default.page_optional:
             allowed.append(set(default.path_params) - {"subdomain"})

@@ -137,6 +137,11 @@ def test_wire_overrides_from_the_file(tmp_path: Path):
     table = EndpointTable.from_settings(settings.statuspal)
     assert table["notices_create"].body_fields[-1] == "status_page_subdomain" and "body" in table["notices_create"].body_fields
     assert table.notices.unused_endpoints() == {"notices_resolve"} and settings.sandbox.strictness == "lenient"
+    # One environment variable corrects one entry; the file's others stay.
+    merged = load_settings(cfg, env={"STATUSPAL_MCP_STATUSPAL_NOTICES_NOTIFY_FIELD": "notify_subscribers",
+                                     "STATUSPAL_MCP_STATUSPAL_ENDPOINTS_NOTICES_GET": "GET /notices/{notice_id}"})
+    assert (merged.statuspal.notices.text_field, merged.statuspal.notices.notify_field) == ("body", "notify_subscribers")
+    assert set(merged.statuspal.endpoints) == {"notices_create", "notices_get"}
     with pytest.raises(ConfigError, match="bad value for sandbox.strictness: 'loose'"):
         load_settings(cfg, env={"STATUSPAL_MCP_SANDBOX_STRICTNESS": "loose"})
 

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from gateway.statuspal.notice_wire import NoticeWire
 
-_PARAM = re.compile(r"\{([a-z_]+)\}")
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE")
 
 
@@ -38,7 +38,7 @@ class Endpoint:
 
     @property
     def path_params(self) -> tuple[str, ...]:
-        return tuple(_PARAM.findall(self.path))
+        return tuple(PLACEHOLDER.findall(self.path))
 
     @property
     def org_scoped(self) -> bool:
@@ -47,7 +47,7 @@ class Endpoint:
 
     def render(self, params: Mapping[str, str]) -> str:
         """Fill the path template; every segment is percent-escaped so an id can never add a path segment."""
-        return _PARAM.sub(lambda m: quote(str(params[m.group(1)]), safe=""), self.path)
+        return PLACEHOLDER.sub(lambda m: quote(str(params[m.group(1)]), safe=""), self.path)
 
 
 PAGE_FIELDS = ("name", "subdomain", "timezone", "website_url", "require_authentication", "notification_settings")
