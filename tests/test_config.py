@@ -116,7 +116,7 @@ def test_bad_wire_overrides_are_one_line_config_errors(env, message):
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
-def test_config_toml_documents_every_notice_wire_key_at_its_default():
+def test_config_toml_documents_every_endpoint_and_notice_wire_key():
     import tomllib
 
     from gateway.statuspal.notice_wire import NoticeWire
@@ -124,6 +124,9 @@ def test_config_toml_documents_every_notice_wire_key_at_its_default():
     raw = tomllib.loads(DEFAULT_CONFIG.read_text())
     assert set(raw["statuspal"]["notices"]) == set(NoticeWire.keys())
     assert load_settings(DEFAULT_CONFIG, env={}).statuspal.notices == NoticeWire()
+    # The unknown-endpoint error sends the operator to config.toml for the names: every one is there.
+    missing = [e.name for e in DEFAULT_ENDPOINTS if e.name not in DEFAULT_CONFIG.read_text()]
+    assert not missing, missing
 
 
 def test_wire_overrides_from_the_file(tmp_path: Path):
