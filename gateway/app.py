@@ -31,7 +31,7 @@ def create_app(settings: Settings) -> web.Application:
     metrics = Metrics()
     app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[access_logger(metrics)])
     upstream = StatusPalClient(
-        settings.statuspal, EndpointTable(settings.statuspal.endpoints), on_call=metrics.upstream_call
+        settings.statuspal, EndpointTable.from_settings(settings.statuspal), on_call=metrics.upstream_call
     )
     keyring = Keyring.from_settings(settings)
     store = open_store(settings)

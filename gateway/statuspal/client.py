@@ -424,6 +424,11 @@ class StatusPalAPI:
     def __repr__(self) -> str:
         return f"StatusPalAPI(key_id={self.key_id!r})"
 
+    @property
+    def endpoints(self) -> EndpointTable:
+        """The endpoint table with its notice wire mapping, for tools that shape bodies and read answers."""
+        return self._client.endpoints
+
     async def call(
         self,
         endpoint_name: str,
