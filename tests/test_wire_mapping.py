@@ -82,16 +82,22 @@ async def _errors(mcp_url: str) -> dict[str, str]:
 async def test_unconfigured_every_notice_step_fails_with_the_missing_route_named(docs_index_dir) -> None:
     async with stack(docs_index_dir, "strict", sandbox_wire=ALT) as gateway:
         errors = await _errors(gateway.mcp_url)
-    for name, text in errors.items():
-        assert text.startswith("StatusPal has no API route for this call (404 route_not_found)."), (name, text)
+    _assert_route_missing(errors)
 
 
-async def test_unconfigured_against_a_rails_like_server_every_notice_step_is_an_error(docs_index_dir) -> None:
-    # A Rails 404 carries no StatusPal envelope; every step is an error, though today's text reads it as a
-    # missing page or notice rather than a missing route.
+async def test_unconfigured_against_a_rails_like_server_every_notice_step_names_the_missing_route(docs_index_dir) -> None:
+    # A Rails 404 carries no StatusPal envelope: the route may not exist there, never "no such page".
     async with stack(docs_index_dir, "lenient", sandbox_wire=ALT) as gateway:
         errors = await _errors(gateway.mcp_url)
-    assert set(errors) >= {"create_incident", "resolve_incident", "post_notice_update"}
+    _assert_route_missing(errors)
+
+
+def _assert_route_missing(errors: dict[str, str]) -> None:
+    for name, text in errors.items():
+        assert text.startswith("StatusPal answered 404 to "), (name, text)
+        assert "without its record-not-found answer, so this route may not exist on this StatusPal" in text, (name, text)
+        assert "`statuspal-mcp check-api`" in text, (name, text)
+        assert "no status page" not in text and "found no" not in text, (name, text)
 
 
 async def test_misnamed_fields_on_the_right_routes(docs_index_dir) -> None:
