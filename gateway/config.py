@@ -58,7 +58,7 @@ class StatusPalSettings:
     total_timeout_seconds: float = 30.0
     max_retries: int = 3
     retry_backoff_seconds: float = 0.2
-    retry_after_max_seconds: float = 10.0
+    retry_after_max_seconds: float = 2.0
     rate_per_second: float = 10.0
     rate_burst: int = 10
     key_cache_seconds: float = 60.0
@@ -106,6 +106,18 @@ class SearchSettings:
 
 
 @dataclass(frozen=True)
+class LimitsSettings:
+    """Inbound budgets on /mcp and on key checks; 0 turns a request budget off."""
+
+    window_seconds: float = 60.0
+    address_requests: int = 6000
+    principal_requests: int = 1200
+    key_checks_per_address: int = 60
+    key_checks_in_flight: int = 32
+    rejected_key_cache_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: str = "INFO"
 
@@ -128,6 +140,7 @@ class Settings:
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     oauth: OAuthSettings = field(default_factory=OAuthSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     secrets: Secrets = field(default_factory=Secrets)
     # Directory relative paths in the file are resolved against (the config file's own folder).
@@ -144,6 +157,7 @@ _SECTIONS: dict[str, type] = {
     "sandbox": SandboxSettings,
     "oauth": OAuthSettings,
     "search": SearchSettings,
+    "limits": LimitsSettings,
     "logging": LoggingSettings,
 }
 
@@ -281,5 +295,12 @@ def _check(settings: Settings) -> None:
             raise ConfigError("production mode needs an https server.public_url")
         if settings.sandbox.embedded:
             raise ConfigError("production mode cannot embed the sandbox; set sandbox.embedded = false")
+    limits = settings.limits
+    if limits.window_seconds <= 0 or limits.rejected_key_cache_seconds < 0:
+        raise ConfigError("limits.window_seconds must be > 0 and limits.rejected_key_cache_seconds >= 0")
+    if min(limits.address_requests, limits.principal_requests) < 0:
+        raise ConfigError("limits.address_requests and limits.principal_requests must be >= 0 (0 turns the budget off)")
+    if limits.key_checks_per_address < 1 or limits.key_checks_in_flight < 1:
+        raise ConfigError("limits.key_checks_per_address and limits.key_checks_in_flight must be >= 1")
     if settings.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"bad value for logging.level: {settings.logging.level!r}")
