@@ -296,11 +296,15 @@ def _check(settings: Settings) -> None:
         if settings.sandbox.embedded:
             raise ConfigError("production mode cannot embed the sandbox; set sandbox.embedded = false")
     limits = settings.limits
-    if limits.window_seconds <= 0 or limits.rejected_key_cache_seconds < 0:
-        raise ConfigError("limits.window_seconds must be > 0 and limits.rejected_key_cache_seconds >= 0")
-    if min(limits.address_requests, limits.principal_requests) < 0:
-        raise ConfigError("limits.address_requests and limits.principal_requests must be >= 0 (0 turns the budget off)")
-    if limits.key_checks_per_address < 1 or limits.key_checks_in_flight < 1:
-        raise ConfigError("limits.key_checks_per_address and limits.key_checks_in_flight must be >= 1")
+    for name, value, least, rule in (
+        ("window_seconds", limits.window_seconds, 0.001, "more than 0"),
+        ("address_requests", limits.address_requests, 0, "0 (off) or more"),
+        ("principal_requests", limits.principal_requests, 0, "0 (off) or more"),
+        ("key_checks_per_address", limits.key_checks_per_address, 1, "at least 1"),
+        ("key_checks_in_flight", limits.key_checks_in_flight, 1, "at least 1"),
+        ("rejected_key_cache_seconds", limits.rejected_key_cache_seconds, 0, "0 or more"),
+    ):
+        if not value >= least:  # `not >=` also refuses nan
+            raise ConfigError(f"bad value for limits.{name}: {value} (must be {rule})")
     if settings.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"bad value for logging.level: {settings.logging.level!r}")

@@ -59,7 +59,7 @@ class InboundLimits:
         self._store = store
         self._addresses = addresses
         # Wall-clock time, not monotonic: instances sharing Redis must agree which window it is.
-        self._clock = clock
+        self.clock = clock
         self._store_failed = False
 
     async def admit_address(self, request: "web.BaseRequest") -> str:
@@ -85,7 +85,7 @@ class InboundLimits:
 
     async def _count(self, key: str, limit: int, who: str, what: str, *, fail_open: bool) -> None:
         window = self.settings.window_seconds
-        now = self._clock()
+        now = self.clock()
         index = math.floor(now / window)
         remaining = (index + 1) * window - now
         try:
