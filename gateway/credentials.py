@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import re
 import time
 from collections import OrderedDict
@@ -70,6 +71,8 @@ class AuthError(Exception):
     error: str
     description: str
     scope: str | None = None
+    # For a 503: when to come back, in whole seconds, if StatusPal said.
+    retry_after: int | None = None
 
     def __str__(self) -> str:
         return f"{self.status} {self.error}: {self.description}"
@@ -160,7 +163,14 @@ class CredentialResolver:
             await asyncio.shield(check)
         except UpstreamAuthError:
             raise _rejected_key() from None
-        except UpstreamUnavailable:
+        except UpstreamUnavailable as exc:
+            if exc.status == 429 and exc.retry_after:
+                # StatusPal asked for a pause longer than a request should be held: pass the wait on, not a guess.
+                wait = math.ceil(exc.retry_after)
+                raise AuthError(
+                    503, "temporarily_unavailable",
+                    f"StatusPal is rate limiting key checks; try again in {wait} s.", retry_after=wait,
+                ) from None
             raise AuthError(
                 503, "temporarily_unavailable", "StatusPal could not be reached to check the API key; try again in a moment."
             ) from None

@@ -258,7 +258,7 @@ class Transport:
         if err.status in (401, 403):
             headers["WWW-Authenticate"] = self.gateway.credentials.challenge(err)
         elif err.status == 503:
-            headers["Retry-After"] = "5"
+            headers["Retry-After"] = str(err.retry_after or 5)
         body = orjson.dumps({"error": err.error, "error_description": err.description})
         return web.Response(status=err.status, body=body, content_type=_JSON, headers=headers)
 

@@ -254,6 +254,19 @@ async def test_an_upstream_429_with_a_long_wait_comes_back_at_once_naming_it(mak
     assert await upstream_calls(sandbox_admin) == 1
 
 
+async def test_a_key_check_statuspal_rate_limits_names_statuspals_wait(make_gateway, sandbox_admin, http):
+    server = await make_gateway()
+    await sandbox_admin.faults(rate_limit_rate=1.0, retry_after_seconds=30)
+    await sandbox_admin.clear_requests()
+    answer = await post(http, server.mcp_url, TOOLS_LIST)
+    assert answer.status == 503
+    assert answer.headers["Retry-After"] == "30"
+    assert answer.json == {
+        "error": "temporarily_unavailable", "error_description": "StatusPal is rate limiting key checks; try again in 30 s.",
+    }
+    assert await upstream_calls(sandbox_admin) == 1
+
+
 # --- the store's shared token bucket, on both backends -----------------------------------------------------------------
 
 

@@ -13,6 +13,9 @@ this loop is the only retry (aiohttp's own silent resend on a dropped connection
 never established; once it may have reached StatusPal it is never sent again, because a repeated
 "open incident" would create a second incident and notify subscribers twice.
 
+Throttling: each key has a token bucket of `rate_per_second` and `rate_burst`, StatusPal's own limit; with a
+shared store (Redis) the bucket lives there, one per key for every instance.
+
 Time: the whole call (waiting for the key's rate limit, every attempt, every backoff) stays within
 `total_timeout_seconds`. A call that could not even be sent within that budget, because the key has more
 calls queued than its rate allows, is refused at once, unsent, as a 429 that says when to retry.
