@@ -61,7 +61,7 @@ class StatusPalSettings:
     total_timeout_seconds: float = 30.0
     max_retries: int = 3
     retry_backoff_seconds: float = 0.2
-    retry_after_max_seconds: float = 10.0
+    retry_after_max_seconds: float = 2.0
     rate_per_second: float = 10.0
     rate_burst: int = 10
     key_cache_seconds: float = 60.0
@@ -129,6 +129,18 @@ class SearchSettings:
 
 
 @dataclass(frozen=True)
+class LimitsSettings:
+    """Inbound budgets on /mcp and on key checks; 0 turns a request budget off."""
+
+    window_seconds: float = 60.0
+    address_requests: int = 6000
+    principal_requests: int = 1200
+    key_checks_per_address: int = 60
+    key_checks_in_flight: int = 32
+    rejected_key_cache_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: str = "INFO"
 
@@ -152,6 +164,7 @@ class Settings:
     oauth: OAuthSettings = field(default_factory=OAuthSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     secrets: Secrets = field(default_factory=Secrets)
     # Directory relative paths in the file are resolved against (the config file's own folder).
@@ -169,6 +182,7 @@ _SECTIONS: dict[str, type] = {
     "oauth": OAuthSettings,
     "store": StoreSettings,
     "search": SearchSettings,
+    "limits": LimitsSettings,
     "logging": LoggingSettings,
 }
 
@@ -358,6 +372,17 @@ def _check(settings: Settings) -> None:
     for name, value in dataclasses.asdict(settings.store).items():
         if value < 1:
             raise ConfigError(f"bad value for store.{name}: {value} (must be at least 1)")
+    limits = settings.limits
+    for name, value, least, rule in (
+        ("window_seconds", limits.window_seconds, 0.001, "more than 0"),
+        ("address_requests", limits.address_requests, 0, "0 (off) or more"),
+        ("principal_requests", limits.principal_requests, 0, "0 (off) or more"),
+        ("key_checks_per_address", limits.key_checks_per_address, 1, "at least 1"),
+        ("key_checks_in_flight", limits.key_checks_in_flight, 1, "at least 1"),
+        ("rejected_key_cache_seconds", limits.rejected_key_cache_seconds, 0, "0 or more"),
+    ):
+        if not value >= least:  # `not >=` also refuses nan
+            raise ConfigError(f"bad value for limits.{name}: {value} (must be {rule})")
     if settings.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"bad value for logging.level: {settings.logging.level!r}")
 

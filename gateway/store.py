@@ -117,6 +117,13 @@ class Store(ABC):
     async def set(self, key: str, value: str, ttl: float) -> None:
         """Store a non-secret value (never a key or a token) for `ttl` seconds."""
 
+    @abstractmethod
+    async def take(self, key: str, rate: float, burst: int, max_wait: float) -> float:
+        """Take one token from the bucket `key` (`rate` tokens a second, holding at most `burst`) and return how many
+        seconds the caller must wait before using it: 0 when one is there now. Reservation style, so concurrent
+        callers queue in order. When the wait would exceed `max_wait`, nothing is taken and that wait is returned,
+        so a caller that gives up leaves the bucket as it found it."""
+
 
 class _Area:
     """Entries with deadlines and a size bound. Expired entries are dropped as their deadlines pass (a heap of
@@ -236,6 +243,19 @@ class MemoryStore(Store):
         now = self._clock()
         self._area(key).put(key, value, now + ttl, now)
 
+    async def take(self, key: str, rate: float, burst: int, max_wait: float) -> float:
+        now = self._clock()
+        found = self._live(key)
+        tokens, stamp = (float(burst), now) if found is None else map(float, found.split(":"))
+        tokens = min(float(burst), tokens + (now - stamp) * rate)
+        wait = 0.0 if tokens >= 1 else (1 - tokens) / rate
+        if wait > max_wait:
+            return wait
+        tokens -= 1
+        # Kept until the bucket would be full again; after that a fresh bucket is the same thing.
+        self._put(key, f"{tokens!r}:{now!r}", (burst - tokens) / rate + 1)
+        return wait
+
 
 # Each script is atomic on the server: no other client's command runs between its reads and writes.
 _CLAIM = """
@@ -261,6 +281,24 @@ if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 if count <= tonumber(ARGV[2]) then return 0 end
 return redis.call('PTTL', KEYS[1])
 """
+# The server's own clock, so instances whose clocks disagree still share one bucket fairly. Numbers travel as
+# strings: Redis turns a Lua number reply into an integer, which would drop the fraction of a second.
+_TAKE = """
+local rate, burst, max_wait = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
+local tokens = tonumber(state[1]) or burst
+local stamp = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
+local wait = 0
+if tokens < 1 then wait = (1 - tokens) / rate end
+if wait > max_wait then return tostring(wait) end
+tokens = tokens - 1
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'stamp', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(((burst - tokens) / rate + 1) * 1000))
+return tostring(wait)
+"""
 
 
 class RedisStore(Store):
@@ -283,7 +321,10 @@ class RedisStore(Store):
             health_check_interval=30,
         )
         self._client = client
-        self._scripts = {name: client.register_script(lua) for name, lua in (("claim", _CLAIM), ("revoke", _REVOKE), ("hit", _HIT), ("quota", _QUOTA))}
+        self._scripts = {
+            name: client.register_script(lua)
+            for name, lua in (("claim", _CLAIM), ("revoke", _REVOKE), ("hit", _HIT), ("quota", _QUOTA), ("take", _TAKE))
+        }
         await self._run(client.ping())
 
     async def check_ready(self) -> None:
@@ -336,6 +377,9 @@ class RedisStore(Store):
         except (RedisError, OSError, asyncio.TimeoutError) as exc:
             # The type only: a Redis error message can quote the URL, and with it a password.
             raise StoreUnavailable(f"the Redis store at {self._where} did not answer ({type(exc).__name__})") from None
+
+    async def take(self, key: str, rate: float, burst: int, max_wait: float) -> float:
+        return float(await self._script("take", key, repr(rate), burst, repr(max_wait)))
 
 
 def open_store(settings: "Settings") -> Store:

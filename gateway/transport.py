@@ -1,9 +1,11 @@
 """Streamable HTTP on aiohttp: the HTTP rules of the MCP transport, for both protocol eras on one endpoint.
 
 Order of checks for every request to /mcp (each failure has its own status and message):
-Host and Origin (403, DNS-rebinding protection) → Accept (406) → Content-Type (415) → declared size (413)
-→ credentials (401/403/503, with the WWW-Authenticate challenge) → body size (413) → JSON-RPC envelope (400)
-→ protocol era and its headers (400) → session (404, handshake era only) → `gateway.protocol`.
+the client address's budget (429) → Host and Origin (403, DNS-rebinding protection) → Accept (406)
+→ Content-Type (415) → declared size (413) → credentials (401/403/503, with the WWW-Authenticate challenge;
+429/503 when a new key's check is over budget) → the caller's budget (429) → body size (413)
+→ JSON-RPC envelope (400) → protocol era and its headers (400) → session (404, handshake era only)
+→ `gateway.protocol`. GET and DELETE are counted the same way: each is a request someone can send in a loop.
 
 The era is chosen per request, never per connection (DESIGN decision 2): a body carrying the 2026-07-28
 ``_meta`` envelope, or an ``MCP-Protocol-Version: 2026-07-28`` header, is the modern era; anything else is the
@@ -44,6 +46,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERS
 from gateway.config import ConfigError
 from gateway.cors import CorsPolicy
 from gateway.credentials import AuthError, Credentials
+from gateway.limits import OverBudget
 from gateway.log import KEY_ID, REQUEST_ID
 from gateway.protocol import SUPPORTED_VERSIONS, Call, Dispatcher, Message, RpcError, parse_message
 from gateway.sealing import InvalidToken
@@ -105,7 +108,7 @@ class Transport:
     # --- POST: every client message ---------------------------------------------------------------------
 
     async def post(self, request: web.Request) -> web.StreamResponse:
-        refused = self._check_headers(request)
+        refused = await self._admit(request)
         if refused is not None:
             return refused
         if not _accepts(request, _JSON, _SSE):
@@ -231,8 +234,9 @@ class Transport:
     # --- checks ----------------------------------------------------------------------------------------
 
     async def _admit_handshake_only(self, request: web.Request) -> Credentials | web.Response:
-        """GET and DELETE: Host/Origin and credentials as for POST, then 405 in 2026-07-28, which has neither."""
-        refused = self._check_headers(request)
+        """GET and DELETE: the address budget, Host/Origin and credentials as for POST, then 405 in 2026-07-28,
+        which has neither."""
+        refused = await self._admit(request)
         if refused is not None:
             return refused
         credentials = await self._authenticate(request)
@@ -241,6 +245,14 @@ class Transport:
         if _header_version(request) in MODERN_PROTOCOL_VERSIONS:
             return _not_allowed(request.method)
         return credentials
+
+    async def _admit(self, request: web.Request) -> web.Response | None:
+        """The client address's budget, then Host and Origin; None when the request may go on."""
+        try:
+            request[_ADDRESS] = await self.gateway.limits.admit_address(request)
+        except OverBudget as exc:
+            return _over_budget(exc)
+        return self._check_headers(request)
 
     def _check_headers(self, request: web.Request) -> web.Response | None:
         """DNS-rebinding protection: the Host must be ours, and a browser's Origin must be one we allow."""
@@ -254,10 +266,16 @@ class Transport:
 
     async def _authenticate(self, request: web.Request) -> Credentials | web.Response:
         try:
-            credentials = await self.gateway.credentials.resolve(request.headers.get("Authorization"))
+            credentials = await self.gateway.credentials.resolve(request.headers.get("Authorization"), request[_ADDRESS])
         except AuthError as exc:
             return self._auth_failure(exc)
+        except OverBudget as exc:
+            return _over_budget(exc)
         request[KEY_ID] = credentials.key_id  # for the access line: which key, never the key
+        try:
+            await self.gateway.limits.admit_principal(credentials.key_id)
+        except OverBudget as exc:
+            return _over_budget(exc)
         return credentials
 
     def _auth_failure(self, err: AuthError) -> web.Response:
@@ -265,7 +283,7 @@ class Transport:
         if err.status in (401, 403):
             headers["WWW-Authenticate"] = self.gateway.credentials.challenge(err)
         elif err.status == 503:
-            headers["Retry-After"] = "5"
+            headers["Retry-After"] = str(err.retry_after or 5)
         body = orjson.dumps({"error": err.error, "error_description": err.description})
         return web.Response(status=err.status, body=body, content_type=_JSON, headers=headers)
 
@@ -325,6 +343,8 @@ class Transport:
 
 
 TRANSPORT = web.AppKey("mcp_transport", Transport)
+# The client address as the limits count it, found once per request.
+_ADDRESS = web.RequestKey("client_address", str)
 
 
 class _Reply:
@@ -443,6 +463,16 @@ def _session_gone() -> web.Response:
     return _error_response(
         404, RpcError(INVALID_REQUEST, "Session not found: it expired, was terminated or belongs to other credentials; send initialize to start a new one")
     )
+
+
+def _over_budget(refusal: OverBudget) -> web.Response:
+    """429 (or 503) before any work, in both eras alike: the body is read only after the budgets, so the answer
+    cannot carry the request's id. The wait is in the header for HTTP clients and in the message for a model."""
+    response = _error_response(
+        refusal.status, RpcError(INVALID_REQUEST, refusal.message, {"retryAfterSeconds": refusal.retry_after})
+    )
+    response.headers["Retry-After"] = str(refusal.retry_after)
+    return response
 
 
 def _store_down(exc: StoreUnavailable) -> web.Response:

@@ -61,6 +61,10 @@ def test_environment_overrides_every_type():
         ({"STATUSPAL_MCP_SERVER_NOPE": "1"}, "unknown setting in environment variable STATUSPAL_MCP_SERVER_NOPE"),
         ({"STATUSPAL_MCP_LOGGING_LEVEL": "LOUD"}, "bad value for logging.level"),
         ({"STATUSPAL_MCP_SERVER_PRODUCTION": "true"}, "production mode needs STATUSPAL_MCP_SEALING_KEYS"),
+        ({"STATUSPAL_MCP_LIMITS_WINDOW_SECONDS": "0"}, "bad value for limits.window_seconds: 0.0 (must be more than 0)"),
+        ({"STATUSPAL_MCP_LIMITS_ADDRESS_REQUESTS": "-1"}, "bad value for limits.address_requests: -1 (must be 0 (off) or more)"),
+        ({"STATUSPAL_MCP_LIMITS_KEY_CHECKS_IN_FLIGHT": "0"}, "bad value for limits.key_checks_in_flight: 0 (must be at least 1)"),
+        ({"STATUSPAL_MCP_LIMITS_REJECTED_KEY_CACHE_SECONDS": "nan"}, "bad value for limits.rejected_key_cache_seconds: nan"),
     ],
 )
 def test_bad_values_are_one_line_errors(env, message):

@@ -13,6 +13,9 @@ this loop is the only retry (aiohttp's own silent resend on a dropped connection
 never established; once it may have reached StatusPal it is never sent again, because a repeated
 "open incident" would create a second incident and notify subscribers twice.
 
+Throttling: each key has a token bucket of `rate_per_second` and `rate_burst`, StatusPal's own limit; with a
+shared store (Redis) the bucket lives there, one per key for every instance.
+
 Time: the whole call (waiting for the key's rate limit, every attempt, every backoff) stays within
 `total_timeout_seconds`. A call that could not even be sent within that budget, because the key has more
 calls queued than its rate allows, is refused at once, unsent, as a 429 that says when to retry.
@@ -36,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from typing import Any, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
 import aiohttp
 import orjson
@@ -45,6 +48,10 @@ from yarl import URL
 from gateway.config import StatusPalSettings
 from gateway.statuspal.endpoints import MAX_PER_PAGE, Endpoint, EndpointTable
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamForbidden, UpstreamUnavailable
+from gateway.store import StoreUnavailable
+
+if TYPE_CHECKING:
+    from gateway.store import Store
 
 log = logging.getLogger("gateway.upstream")
 
@@ -109,7 +116,10 @@ class _NoAnswer:
 
 
 class StatusPalClient:
-    def __init__(self, settings: StatusPalSettings, endpoints: EndpointTable, *, on_call: OnCall | None = None) -> None:
+    def __init__(
+        self, settings: StatusPalSettings, endpoints: EndpointTable, *, on_call: OnCall | None = None,
+        shared_buckets: "Store | None" = None,
+    ) -> None:
         self.settings = settings
         self.endpoints = endpoints
         # Metrics hook: (endpoint name, HTTP status or 0 when no answer arrived), once per attempt.
@@ -117,6 +127,11 @@ class StatusPalClient:
         self._base = settings.base_url.rstrip("/")
         self._session: aiohttp.ClientSession | None = None
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+        # StatusPal limits a key, not an instance: with several instances each holding its own bucket, N of them
+        # would let a key through at N times its rate and StatusPal would answer 429s. A store shared by the
+        # instances (Redis) holds one bucket per key for all of them.
+        self._shared = shared_buckets
+        self._shared_failed = False
 
     async def start(self) -> None:
         if self._session is None:
@@ -158,6 +173,28 @@ class StatusPalClient:
         else:
             self._buckets.move_to_end(kid)
         return bucket
+
+    async def reserve(self, kid: str, max_wait: float) -> float:
+        """Take a token of the key's bucket; the seconds to wait before sending. A wait over `max_wait` takes
+        nothing. When the shared store does not answer, this instance's own bucket still spaces the key's calls
+        (an outage of Redis should not become an outage of every tool call)."""
+        if self._shared is not None:
+            try:
+                wait = await self._shared.take(
+                    f"rl:upstream:{kid}", self.settings.rate_per_second, self.settings.rate_burst, max_wait
+                )
+            except StoreUnavailable as exc:
+                if not self._shared_failed:
+                    log.warning("the shared per-key rate limit is unavailable, using this instance's own: %s", exc)
+                self._shared_failed = True
+            else:
+                self._shared_failed = False
+                return wait
+        bucket = self._bucket(kid)
+        wait = bucket.reserve()
+        if wait > max_wait:
+            bucket.release()
+        return wait
 
     async def request(
         self,
@@ -216,7 +253,7 @@ class _Call:
         self.excerpt = ""
         self.settings = client.settings
         self.api_key = api_key
-        self.bucket = client._bucket(kid)
+        self.kid = kid
         self.endpoint = endpoint
         self.url = url
         self.headers = headers
@@ -232,9 +269,9 @@ class _Call:
         attempt = 0
         error: UpstreamError | None = None
         while True:
-            wait = self.bucket.reserve()
-            if wait and loop.time() + wait >= deadline:
-                self.bucket.release()
+            budget = deadline - loop.time()
+            wait = await self.client.reserve(self.kid, budget)
+            if wait > budget:  # nothing was taken
                 raise error or self._error(
                     UpstreamUnavailable, 429, "rate_limited",
                     f"more calls with this API key are queued than its limit of {self.settings.rate_per_second:g} "
