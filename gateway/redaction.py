@@ -31,17 +31,20 @@ _SECRET_SUFFIXES = ("_token", "_secret", "_password")
 
 # The hex codes of the characters a key or token body is made of ([A-Za-z0-9_-]), for their encoded forms.
 _BODY_HEX = r"(?:2d|3[0-9]|4[1-9a-f]|5[0-9af]|6[1-9a-f]|7[0-9a])"
-_BODY_CHAR = rf"(?:[a-z0-9_\-]|%(?:25)*{_BODY_HEX}|\\x{_BODY_HEX}|\\u00{_BODY_HEX})"
+_BODY_CHAR = rf"(?:[A-Za-z0-9_\-]|(?i:%(?:25)*{_BODY_HEX}|\\x{_BODY_HEX}|\\u00{_BODY_HEX}))"
 # Needed before a shape glued to a preceding letter or digit (plain or encoded) counts as a secret.
 _GLUED_MIN_BODY = 8
 
 
 def _spelled(literal: str) -> str:
-    """A pattern for `literal` with each character plain, percent-encoded (any depth) or \\x/\\u escaped."""
+    """A pattern for `literal` with each character plain, percent-encoded (any depth) or \\x/\\u escaped.
+
+    The plain form is matched case-sensitively (keys are "sk_", never "SK_", and TASK_ID is no key); the hex
+    digits of the encoded forms in either case."""
     parts = []
     for ch in literal:
         code = f"{ord(ch):02x}"
-        parts.append(rf"(?:{re.escape(ch)}|%(?:25)*{code}|\\x{code}|\\u00{code})")
+        parts.append(rf"(?:{re.escape(ch)}|(?i:%(?:25)*{code}|\\x{code}|\\u00{code}))")
     return "".join(parts)
 
 
@@ -49,14 +52,14 @@ def _prefixed(prefix: str) -> re.Pattern[str]:
     """`prefix` and a body: any length where it stands apart, _GLUED_MIN_BODY or more where it is glued on."""
     spelled = _spelled(prefix)
     return re.compile(
-        rf"(?i)(?<![a-z0-9]){spelled}{_BODY_CHAR}+|{spelled}{_BODY_CHAR}{{{_GLUED_MIN_BODY},}}"
+        rf"(?<![A-Za-z0-9]){spelled}{_BODY_CHAR}+|{spelled}{_BODY_CHAR}{{{_GLUED_MIN_BODY},}}"
     )
 
 
-_DOT = r"(?:\.|%(?:25)*2e|\\x2e|\\u002e)"
+_DOT = r"(?:\.|(?i:%(?:25)*2e|\\x2e|\\u002e))"
 # Compact JWS (three parts) and JWE (five; the second is empty for "dir"). A JSON header starts "eyJ".
 _TOKEN = re.compile(
-    rf"(?i){_spelled('eyJ')}{_BODY_CHAR}{{4,}}{_DOT}{_BODY_CHAR}*{_DOT}{_BODY_CHAR}*(?:{_DOT}{_BODY_CHAR}*{_DOT}{_BODY_CHAR}*)?"
+    rf"{_spelled('eyJ')}{_BODY_CHAR}{{4,}}{_DOT}{_BODY_CHAR}*{_DOT}{_BODY_CHAR}*(?:{_DOT}{_BODY_CHAR}*{_DOT}{_BODY_CHAR}*)?"
 )
 _KEY = _prefixed("sk_")
 _WEBHOOK_SECRET = _prefixed("whs_")

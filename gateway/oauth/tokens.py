@@ -37,6 +37,7 @@ from aiohttp import web
 
 from gateway.credentials import AuthError, Credentials
 from gateway.oauth import registration
+from gateway.redaction import quotable, redact_text
 from gateway.sealing import InvalidToken, Keyring
 from gateway.state import GATEWAY, Gateway
 from gateway.statuspal.client import key_id
@@ -428,7 +429,7 @@ async def _read_form(request: web.Request) -> dict[str, str]:
     form: dict[str, str] = {}
     for name, value in pairs:
         if name in form:
-            raise OAuthError("invalid_request", f"The parameter {name!r} was sent more than once.")
+            raise OAuthError("invalid_request", f"The parameter {quotable(name)!r} was sent more than once.")
         form[name] = value
     return form
 
@@ -437,7 +438,7 @@ def _error(exc: OAuthError) -> web.Response:
     headers = dict(_NO_STORE)
     if exc.status == 503:
         headers["Retry-After"] = "5"
-    return _json(exc.status, {"error": exc.error, "error_description": exc.description}, headers)
+    return _json(exc.status, {"error": exc.error, "error_description": redact_text(exc.description)}, headers)
 
 
 def _json(status: int, body: Mapping[str, Any], headers: Mapping[str, str] = _NO_STORE) -> web.Response:
