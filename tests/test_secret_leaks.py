@@ -30,6 +30,7 @@ import aiohttp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway.redaction import quotable
 from tests.oauth_browser import Page, pkce
 from tests.processes import serving
 
@@ -191,6 +192,12 @@ HEADER_FIELDS: dict[str, Field] = {
     "GET /mcp X-Request-Id": lambda w, v: w.send("GET /mcp", "GET", w.mcp, headers={"X-Request-Id": v, "Accept": "text/html"}),
     "DELETE /mcp session": lambda w, v: w.send("DELETE /mcp", "DELETE", w.mcp, headers={
         "Authorization": f"Bearer {w.key}", "Mcp-Session-Id": v}),
+    "preflight Origin": lambda w, v: w.send("preflight Origin", "OPTIONS", w.mcp, headers={
+        "Origin": v, "Access-Control-Request-Method": "POST"}),
+    "preflight request headers": lambda w, v: w.send("preflight headers", "OPTIONS", w.mcp, headers={
+        "Origin": w.origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": v}),
+    "preflight request method": lambda w, v: w.send("preflight method", "OPTIONS", w.mcp, headers={
+        "Origin": w.origin, "Access-Control-Request-Method": v}),
     "/authorize Origin": lambda w, v: w.send("POST /authorize Origin", "POST", f"{w.origin}/authorize",
                                              data=w.login_form, headers={"Origin": v}),
     "/token Content-Type": lambda w, v: w.send("/token Content-Type", "POST", f"{w.origin}/token",
@@ -361,3 +368,15 @@ async def test_a_canary_in_any_field_is_in_no_answer_and_no_log_line() -> None:
     leaked = [line for line in lines if _leaks(line)]
     assert not leaked, f"{len(leaked)} log lines hold a canary, e.g.:\n" + "\n".join(leaked[:5])
     assert not _leaks(child.stdout)
+
+
+def test_quotable_keeps_what_is_safe_replaces_what_is_not_and_bounds_the_rest() -> None:
+    assert quotable("application/xml") == "application/xml"
+    assert quotable("https://evil.example") == "https://evil.example"
+    key = CANARIES[0].value
+    assert quotable(f"x_{key}") == "x_sk_[REDACTED]"
+    assert quotable(f"{CANARIES[1].value}!") == "[REDACTED]!"
+    long = quotable("a" * 500 + key)
+    assert len(long) == 80 and long.endswith("…") and not _leaks(long)
+    # Redacted before it is cut: a key across the cut is not left as a shorter tail that no longer looks like one.
+    assert not _leaks(quotable("a" * 70 + key, limit=90))
