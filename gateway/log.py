@@ -209,6 +209,30 @@ def configure_logging(settings: Settings) -> None:
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     # logging's fallback for a failing handler prints the raw message and arguments to stderr.
     logging.raiseExceptions = False
+    # Python prints an uncaught or unraisable exception to stderr itself, message and all; stderr is the log,
+    # so those go through the logger (and its redaction) too.
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+    sys.unraisablehook = _log_unraisable
+
+
+def _log_uncaught(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, exc, tb)
+        return
+    error_log.critical("uncaught exception", exc_info=(kind, exc, tb))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    error_log.critical("uncaught exception in a thread", exc_info=(args.exc_type, args.exc_value, args.exc_traceback))  # type: ignore[arg-type]
+
+
+def _log_unraisable(unraisable: Any) -> None:
+    exc = unraisable.exc_value
+    error_log.warning("%s", unraisable.err_msg or "exception ignored",
+                      exc_info=(type(exc), exc, unraisable.exc_traceback) if exc is not None else None)
 
 
 access_log = logging.getLogger(ACCESS_LOGGER)

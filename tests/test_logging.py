@@ -125,6 +125,7 @@ def test_aiohttps_own_loggers_reach_only_the_redacting_handler() -> None:
     logging.getLogger("aiohttp.client").propagate = False
     root = logging.getLogger()
     saved = root.handlers[:], root.level
+    hooks = sys.excepthook, threading.excepthook, sys.unraisablehook
     try:
         configure_logging(load_settings(DEFAULT_CONFIG, env={}))
         for name in AIOHTTP_LOGGERS:
@@ -135,6 +136,7 @@ def test_aiohttps_own_loggers_reach_only_the_redacting_handler() -> None:
         root.handlers[:], level = saved
         root.setLevel(level)
         logging.raiseExceptions = True
+        sys.excepthook, threading.excepthook, sys.unraisablehook = hooks
 
 
 def test_secret_named_fields_in_extra_are_redacted_at_any_depth(captured: Captured) -> None:
@@ -423,3 +425,25 @@ loop.run_forever()
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert [orjson.loads(line)["msg"] for line in done.stderr.splitlines()] == ["last words"]
+
+
+def test_an_uncaught_exception_is_a_redacted_json_line() -> None:
+    # Python prints uncaught exceptions to stderr itself; with the gateway's set-up they are log lines too.
+    program = f"""
+import threading
+from gateway.config import DEFAULT_CONFIG, load_settings
+from gateway.log import configure_logging
+configure_logging(load_settings(DEFAULT_CONFIG, env={{}}))
+def fail():
+    raise ValueError("thread x_{KEY}")
+worker = threading.Thread(target=fail)
+worker.start()
+worker.join()
+raise RuntimeError("main x_{KEY}")
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    records = [orjson.loads(line) for line in done.stderr.splitlines()]
+    assert [r["msg"] for r in records] == ["uncaught exception in a thread", "uncaught exception"]
+    assert "ValueError" in records[0]["exc"] and "RuntimeError" in records[1]["exc"]
+    assert KEY not in done.stderr and "4fGh7KmP2qRsT9vW" not in done.stderr
