@@ -70,23 +70,23 @@ _NAME_ALTERNATION = "|".join(sorted(
 ))
 _NAME_ROOTS = ("key", "token", "code", "secret", "password", "authorization", "cookie", "redis_url")
 _ENCODED = ("%", "\\")
-# Each pattern with the strings (in the lower-cased text) one of which it cannot match without. A pattern
-# runs only when one of them is there: plain `in` tests cost far less than a regex scan, and this runs on
+# Each pattern with the strings (in the lower-cased text) one of which it cannot match without, and a
+# separator it needs (in the text; "" for none). A pattern runs only when both are there: plain `in` tests cost far less than a regex scan, and this runs on
 # every string of every log line (and on a search_docs query). Encoded shapes always contain "%" or "\".
-_VALUE_PATTERNS: tuple[tuple[re.Pattern[str], str, tuple[str, ...], tuple[str, ...]], ...] = (
+_VALUE_PATTERNS: tuple[tuple[re.Pattern[str], str, tuple[str, ...], str], ...] = (
     # Authorization schemes, wherever they appear (a header echoed in an error, a curl line).
-    (re.compile(r"\b(Bearer|Basic)\s+[^\s\"',;]+", re.IGNORECASE), rf"\1 {REDACTED}", ("bearer", "basic"), ()),
+    (re.compile(r"\b(Bearer|Basic)\s+[^\s\"',;]+", re.IGNORECASE), rf"\1 {REDACTED}", ("bearer", "basic"), ""),
     # name=value in query strings, form bodies and "k=v" log prose.
-    (re.compile(rf"(?i)(?<![A-Za-z0-9_])({_NAME_ALTERNATION})=[^&\s\"',;]*"), rf"\1={REDACTED}", _NAME_ROOTS, ("=",)),
+    (re.compile(rf"(?i)(?<![A-Za-z0-9_])({_NAME_ALTERNATION})=[^&\s\"',;]*"), rf"\1={REDACTED}", _NAME_ROOTS, "="),
     # "name": "value" / 'name': 'value' in JSON or Python reprs embedded in a message.
     (re.compile(rf"(?i)([\"']({_NAME_ALTERNATION})[\"']\s*:\s*)([\"'])(?:\\.|(?!\3).)*\3"), rf"\1\3{REDACTED}\3",
-     _NAME_ROOTS, (":",)),
+     _NAME_ROOTS, ":"),
     # "Authorization: …" style header lines (a dumped request).
     (re.compile(r"(?im)^(\s*(authorization|proxy-authorization|cookie|set-cookie|x-api-key)\s*:\s*).+$"), rf"\1{REDACTED}",
-     ("authorization", "cookie", "x-api-key"), (":",)),
-    (_KEY, f"sk_{REDACTED}", ("sk_", *_ENCODED), ()),
-    (_WEBHOOK_SECRET, f"whs_{REDACTED}", ("whs_", *_ENCODED), ()),
-    (_TOKEN, REDACTED, ("eyj", *_ENCODED), ()),
+     ("authorization", "cookie", "x-api-key"), ":"),
+    (_KEY, f"sk_{REDACTED}", ("sk_", *_ENCODED), ""),
+    (_WEBHOOK_SECRET, f"whs_{REDACTED}", ("whs_", *_ENCODED), ""),
+    (_TOKEN, REDACTED, ("eyj", *_ENCODED), ""),
 )
 # Every pattern above needs one of these characters (whitespace after "Bearer", "=" or ":" after a name,
 # "_" in sk_/whs_ prefixes and in names, "." between token parts, "%" or "\" in an encoded form): text
@@ -99,8 +99,9 @@ def redact_text(text: str) -> str:
     if text.isalnum() or not _TRIGGER.search(text):
         return text
     lowered = text.lower()
-    for pattern, replacement, roots, needs in _VALUE_PATTERNS:
-        if any(root in lowered for root in roots) and all(need in text for need in needs):
+    has = lowered.__contains__
+    for pattern, replacement, roots, separator in _VALUE_PATTERNS:
+        if separator in text and any(map(has, roots)):
             text = pattern.sub(replacement, text)
     return text
 
