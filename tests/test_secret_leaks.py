@@ -27,9 +27,11 @@ from typing import Any, Awaitable, Callable
 from urllib.parse import unquote, urlencode, urlsplit
 
 import aiohttp
+from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway.http_errors import GatewayRunner, generic_error_text
 from gateway.redaction import quotable
 from tests.oauth_browser import Page, pkce
 from tests.processes import serving
@@ -380,3 +382,31 @@ def test_quotable_keeps_what_is_safe_replaces_what_is_not_and_bounds_the_rest() 
     assert len(long) == 80 and long.endswith("…") and not _leaks(long)
     # Redacted before it is cut: a key across the cut is not left as a shorter tail that no longer looks like one.
     assert not _leaks(quotable("a" * 70 + key, limit=90))
+
+
+async def test_a_request_aiohttp_cannot_parse_gets_a_fixed_answer_that_quotes_nothing() -> None:
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/", ok)
+    runner = GatewayRunner(app, access_log=None)
+    await runner.setup()
+    sock = socket.create_server(("127.0.0.1", 0))
+    await web.SockSite(runner, sock).start()
+    try:
+        host, port = sock.getsockname()[:2]
+        key = CANARIES[0].value
+        for request in (f"GET /x {key} HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
+                        f"GET / HTTP/1.1\r\nHost: x\r\nX-A: {key}\x01\r\n\r\n".encode()):
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(request)
+            answer = (await asyncio.wait_for(reader.read(65536), 10)).decode()
+            writer.close()
+            assert answer.startswith("HTTP/1.0 400 Bad Request") or answer.startswith("HTTP/1.1 400 Bad Request"), answer
+            assert answer.endswith(generic_error_text(400)) and not _leaks(answer)
+        async with aiohttp.ClientSession() as http:  # and a well-formed request is served as before
+            async with http.get(f"http://{host}:{port}/") as r:
+                assert r.status == 200 and await r.text() == "ok"
+    finally:
+        await runner.cleanup()
