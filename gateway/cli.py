@@ -25,6 +25,7 @@ from aiohttp import web
 
 from gateway.allocator import keep_freed_memory
 from gateway.config import ENV_PREFIX, ConfigError, Settings, load_settings
+from gateway.http_errors import GatewayRunner
 from gateway.log import configure_logging, redact_text
 from gateway.store import StoreUnavailable
 from search import build as index_build
@@ -160,7 +161,7 @@ async def run_until_signal(listeners: Sequence[Listener], ready_message: str) ->
     runners: list[web.AppRunner] = []
     try:
         for listener in listeners:
-            runner = web.AppRunner(listener.app, access_log=None, shutdown_timeout=listener.shutdown_timeout)
+            runner = GatewayRunner(listener.app, access_log=None, shutdown_timeout=listener.shutdown_timeout)
             await runner.setup()
             runners.append(runner)
             await web.SockSite(runner, listener.sock).start()

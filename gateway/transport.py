@@ -49,6 +49,7 @@ from gateway.credentials import AuthError, Credentials
 from gateway.limits import OverBudget
 from gateway.log import KEY_ID, REQUEST_ID
 from gateway.protocol import SUPPORTED_VERSIONS, Call, Dispatcher, Message, RpcError, parse_message
+from gateway.redaction import quotable
 from gateway.sealing import InvalidToken
 from gateway.state import GATEWAY, Gateway
 from gateway.store import StoreUnavailable
@@ -115,7 +116,7 @@ class Transport:
             return _error_response(406, RpcError(INVALID_REQUEST, "Not Acceptable: the Accept header must allow application/json or text/event-stream"))
         media_type = _media_type(request.headers.get("Content-Type", ""))
         if media_type != _JSON:
-            return _error_response(415, RpcError(INVALID_REQUEST, f"Unsupported Media Type: the body must be application/json, not {media_type}"))
+            return _error_response(415, RpcError(INVALID_REQUEST, f"Unsupported Media Type: the body must be application/json, not {quotable(media_type)}"))
         declared = request.content_length
         if declared is not None and declared > self._max_body:
             return self._too_large()
@@ -258,10 +259,10 @@ class Transport:
         """DNS-rebinding protection: the Host must be ours, and a browser's Origin must be one we allow."""
         host = request.headers.get("Host", "").lower()
         if host not in self._hosts:
-            return _error_response(403, RpcError(INVALID_REQUEST, f"Forbidden: Host {host!r} is not served here"))
+            return _error_response(403, RpcError(INVALID_REQUEST, f"Forbidden: Host {quotable(host)!r} is not served here"))
         origin = request.headers.get("Origin")
         if origin is not None and _origin(origin) not in self._origins:
-            return _error_response(403, RpcError(INVALID_REQUEST, f"Forbidden: Origin {origin!r} is not allowed"))
+            return _error_response(403, RpcError(INVALID_REQUEST, f"Forbidden: Origin {quotable(origin)!r} is not allowed"))
         return None
 
     async def _authenticate(self, request: web.Request) -> Credentials | web.Response:
@@ -307,7 +308,7 @@ class Transport:
             return LATEST_HANDSHAKE_VERSION  # the handshake negotiates the version; a stray header is moot
         raise RpcError(
             INVALID_REQUEST,
-            f"Bad Request: unsupported MCP-Protocol-Version {header!r}; this server speaks {', '.join(SUPPORTED_VERSIONS)}",
+            f"Bad Request: unsupported MCP-Protocol-Version {quotable(header)!r}; this server speaks {', '.join(SUPPORTED_VERSIONS)}",
             status=400,
         )
 

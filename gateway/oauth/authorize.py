@@ -33,6 +33,7 @@ from aiohttp import web
 
 from gateway.oauth.registration import LOOPBACK_HOSTS, Client, ClientRejected, client_key, resolve_client
 from gateway.oauth.tokens import issue_code
+from gateway.redaction import has_secret_shape, quotable, redact_text
 from gateway.sealing import ExpiredToken, InvalidToken
 from gateway.state import GATEWAY
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 CSRF_PURPOSE = "csrf"
 # The authorization request parameters the form carries through and the CSRF token is bound to.
+_OPAQUE_PARAMS = frozenset({"client_id", "state", "code_challenge"})
 REQUEST_PARAMS = ("client_id", "redirect_uri", "response_type", "code_challenge", "code_challenge_method", "resource", "scope", "state")
 GRANTS = {"read": READ, "full": f"{READ} {WRITE}"}
 MAX_FORM_BYTES = 32 * 1024
@@ -100,7 +102,7 @@ def _page(gateway: "Gateway", status: int, title: str, content: str, form_action
 
 
 def _error_page(gateway: "Gateway", status: int, heading: str, message: str) -> web.Response:
-    content = _TEMPLATES["error"].substitute(heading=_e(heading), message=_e(message))
+    content = _TEMPLATES["error"].substitute(heading=_e(heading), message=_e(redact_text(message)))
     return _page(gateway, status, heading, content)
 
 
@@ -147,7 +149,7 @@ async def _client_and_redirect(gateway: "Gateway", params: Mapping[str, str]) ->
             400,
             "This app asked to send you somewhere unexpected",
             "The redirect_uri is missing or is not one this app registered, so nothing will be sent to it."
-            if asked is None else f"{asked} is not a redirect URI this app registered, so nothing will be sent to it.",
+            if asked is None else f"{quotable(asked)} is not a redirect URI this app registered, so nothing will be sent to it.",
         )
     return client, redirect_uri
 
@@ -194,6 +196,12 @@ def _single(query: Mapping[str, str], getall) -> dict[str, str]:
             raise _PageError(400, "This sign-in link is malformed", f"The parameter {name} appears more than once.")
         if found:
             values[name] = found[0]
+            # The parameters are carried in the login form: a value shaped like a secret would be quoted back.
+            # Exempt: our own client_id (a signed token), and the client's random state and code_challenge,
+            # which go back verbatim because the protocol says so and could look like a key by chance.
+            if name not in _OPAQUE_PARAMS and has_secret_shape(found[0]):
+                raise _PageError(400, "This sign-in link is malformed",
+                                 f"The parameter {name} holds what looks like an API key, webhook secret or token.")
     return values
 
 

@@ -42,6 +42,7 @@ from aiohttp import web
 
 from gateway.credentials import AuthError, Credentials
 from gateway.oauth import registration
+from gateway.redaction import quotable, redact_text
 from gateway.sealing import InvalidToken, Keyring
 from gateway.state import GATEWAY, Gateway
 from gateway.statuspal.client import key_id
@@ -451,7 +452,7 @@ async def _read_form(request: web.Request) -> dict[str, str]:
     form: dict[str, str] = {}
     for name, value in pairs:
         if name in form:
-            raise OAuthError("invalid_request", f"The parameter {name!r} was sent more than once.")
+            raise OAuthError("invalid_request", f"The parameter {quotable(name)!r} was sent more than once.")
         form[name] = value
     return form
 
@@ -460,7 +461,7 @@ def _error(exc: OAuthError) -> web.Response:
     headers = dict(_NO_STORE)
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
-    return _json(exc.status, {"error": exc.error, "error_description": exc.description}, headers)
+    return _json(exc.status, {"error": exc.error, "error_description": redact_text(exc.description)}, headers)
 
 
 def _json(status: int, body: Mapping[str, Any], headers: Mapping[str, str] = _NO_STORE) -> web.Response:

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from gateway.redaction import quotable
+
 
 @dataclass
 class UpstreamError(Exception):
@@ -125,8 +127,7 @@ def _resource(endpoint: str) -> tuple[str, str, str] | None:
 
 
 def _quote(value: Any) -> str:
-    text = str(value)
-    return repr(text if len(text) <= 80 else text[:77] + "...")
+    return repr(quotable(value))
 
 
 def _subject(err: UpstreamError) -> str:
