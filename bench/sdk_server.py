@@ -23,7 +23,7 @@ from gateway.config import load_settings
 from gateway.tools import docs as docs_tool
 from gateway.tools.base import ToolContext
 from gateway.tools.catalogue import build_catalogue
-from search.index import DocsIndex
+from search.lifecycle import DocsIndex
 
 
 def build_server(index_dir: str) -> MCPServer:

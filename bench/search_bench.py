@@ -26,7 +26,7 @@ from gateway.config import SearchSettings
 from search.build import build_index, current_build
 from search.corpus import Section, load_pages, split_sections
 from search.evaluation import Question, Report, evaluate, load_questions, url_key
-from search.index import DocsIndex
+from search.lifecycle import DocsIndex
 from search.schema import FIELD_BOOSTS, STOPWORDS
 
 ROOT = Path(__file__).resolve().parent.parent

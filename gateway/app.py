@@ -24,7 +24,7 @@ from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.store import RedisStore, open_store
 from gateway.tools.catalogue import build_catalogue
-from search.index import DocsIndex
+from search.lifecycle import DocsIndex
 
 
 def create_app(settings: Settings) -> web.Application:

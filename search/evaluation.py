@@ -83,7 +83,7 @@ def url_key(url: str) -> str:
 
 def main() -> int:
     from gateway.config import load_settings
-    from search.index import DocsIndex
+    from search.lifecycle import DocsIndex
 
     settings = load_settings()
     index = DocsIndex(settings.path(settings.search.index_dir), settings.search)

@@ -182,8 +182,8 @@ def docs_index_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def docs_index(docs_index_dir):
-    """A `search.index.DocsIndex` open on `docs_index_dir` (one per session: opening costs ~0.2 s)."""
+    """A `search.lifecycle.DocsIndex` open on `docs_index_dir` (one per session: opening costs ~0.2 s)."""
     from gateway.config import SearchSettings
-    from search.index import DocsIndex
+    from search.lifecycle import DocsIndex
 
     return DocsIndex(docs_index_dir, SearchSettings())

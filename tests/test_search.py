@@ -16,7 +16,7 @@ from gateway.config import SearchSettings
 from search import build as build_module
 from search.build import BuildError, build_index, current_build
 from search.corpus import Page, github_anchor, load_pages, split_sections
-from search.index import DocsIndex, IndexNotReady
+from search.lifecycle import DocsIndex, IndexNotReady
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "docs_corpus"
