@@ -28,7 +28,7 @@ from search.lifecycle import DocsIndex
 
 def build_server(index_dir: str) -> MCPServer:
     settings = load_settings()
-    index = DocsIndex(index_dir, settings.search)
+    index = DocsIndex.open(index_dir, settings.search)
     server = MCPServer(name="statuspal-sdk-bench", log_level="WARNING")
 
     context = ToolContext(docs=index)

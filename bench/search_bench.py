@@ -75,7 +75,7 @@ def run_whoosh(workdir: Path, questions: Sequence[Question], rounds: int, builds
         build_index(CORPUS, index_dir, BASE)
         times.append(time.perf_counter() - t)
     t = time.perf_counter()
-    docs = DocsIndex(index_dir, SearchSettings())
+    docs = DocsIndex.open(index_dir, SearchSettings())
     opened = time.perf_counter() - t
     report = evaluate(lambda q, k: [url_key(h.url) for h in docs.search(q, k)], questions)
     # The gateway keeps finished results per build; timed without that cache, this is the search itself.

@@ -2,8 +2,9 @@
 
 Search runs on the event loop thread: a query over this corpus takes well under a millisecond, far less than a
 thread hop would cost, and keeping every search on one thread is what makes sharing one Whoosh searcher safe.
-Opening a new build (file reads, warming caches) happens in a worker thread; the finished build replaces the
-old one with a single attribute assignment, so a query sees either the old build or the new one, never a mix.
+Opening a build (file reads, warming caches) happens in a worker thread, the first one included; the finished
+build replaces the old one with a single attribute assignment, so a query sees either the old build or the new
+one, never a mix.
 """
 
 from __future__ import annotations
@@ -67,7 +68,11 @@ class OpenBuild:
 
 
 class DocsIndex:
-    """The docs index the gateway searches, following the `CURRENT` build of `index_dir`."""
+    """The docs index the gateway searches, following the `CURRENT` build of `index_dir`.
+
+    Constructing one touches no file: `await start()` opens the published build in a worker thread and watches
+    for newer ones; `DocsIndex.open` does the same opening synchronously, for scripts and tests.
+    """
 
     def __init__(self, index_dir: Path | str, settings: "SearchSettings") -> None:
         self.index_dir = Path(index_dir)
@@ -75,12 +80,13 @@ class DocsIndex:
         self._build: OpenBuild | None = None
         self._retired: OpenBuild | None = None
         self._task: asyncio.Task[None] | None = None
-        # Open what is there now, so a freshly started gateway answers its first search_docs call. A broken
-        # build must not stop the gateway: /readyz reports the index as not loaded and the watcher retries.
-        try:
-            self.reload()
-        except Exception as exc:
-            log.warning("docs index at %s could not be opened: %s", self.index_dir, exc)
+
+    @classmethod
+    def open(cls, index_dir: Path | str, settings: "SearchSettings") -> "DocsIndex":
+        """An index with the published build already open (not loaded when nothing is published yet)."""
+        index = cls(index_dir, settings)
+        index.reload()
+        return index
 
     @property
     def loaded(self) -> bool:
@@ -90,19 +96,19 @@ class DocsIndex:
     def build_id(self) -> str | None:
         return self._build.build_id if self._build else None
 
-    def _pending(self) -> tuple[str, Path] | None:
-        """The published build if it differs from the one being served."""
+    def _open_pending(self) -> OpenBuild | None:
+        """The published build, opened, if it differs from the one being served (blocking file I/O)."""
         found = current_build(self.index_dir)
         if found is None or (self._build is not None and found[0] == self._build.build_id):
             return None
-        return found
+        return OpenBuild.open(*found)
 
     def reload(self) -> bool:
         """Open the published build if it is newer than the one in use; True when a swap happened."""
-        found = self._pending()
-        if found is None:
+        build = self._open_pending()
+        if build is None:
             return False
-        self._swap(OpenBuild.open(*found))
+        self._swap(build)
         return True
 
     def _swap(self, build: OpenBuild) -> None:
@@ -114,12 +120,25 @@ class DocsIndex:
         self._retired = old
         log.info("docs index build %s loaded (%s sections)", build.build_id, build.info.get("sections"))
 
-    def start_watching(self) -> None:
-        """Poll for a newer build every `reload_interval_seconds` (must be called with a running event loop)."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._watch(), name="docs-index-watch")
+    async def start(self) -> None:
+        """Open what is published now, then poll for a newer build every `reload_interval_seconds`.
 
-    async def stop_watching(self) -> None:
+        The first build is opened before this returns, so a freshly started gateway answers its first
+        search_docs call. A broken build must not stop the gateway: /readyz reports the index as not loaded
+        and the watcher retries.
+        """
+        if self._task is not None:
+            return
+        try:
+            build = await asyncio.to_thread(self._open_pending)
+            if build is not None:
+                self._swap(build)
+        except Exception as exc:
+            log.warning("docs index at %s could not be opened: %s", self.index_dir, exc)
+        self._task = asyncio.get_running_loop().create_task(self._watch(), name="docs-index-watch")
+
+    async def stop(self) -> None:
+        """Stop watching and close every open build; the index is not loaded afterwards."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -132,16 +151,15 @@ class DocsIndex:
 
     async def _watch(self) -> None:
         while True:
+            await asyncio.sleep(self.reload_interval)
             try:
-                found = self._pending()
-                if found is not None:
-                    build = await asyncio.to_thread(OpenBuild.open, *found)
+                build = await asyncio.to_thread(self._open_pending)
+                if build is not None:
                     self._swap(build)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a bad build must not stop the gateway: keep serving the current one
                 log.warning("docs index reload failed, keeping build %s: %s", self.build_id, exc)
-            await asyncio.sleep(self.reload_interval)
 
     def search(self, query: str, limit: int = 5, *, cache: bool = True) -> SearchResults:
         """The best sections for `query`; never raises on odd text, only when no index is loaded.
