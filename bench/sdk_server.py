@@ -23,12 +23,12 @@ from gateway.config import load_settings
 from gateway.tools import docs as docs_tool
 from gateway.tools.base import ToolContext
 from gateway.tools.catalogue import build_catalogue
-from search.index import DocsIndex
+from search.lifecycle import DocsIndex
 
 
 def build_server(index_dir: str) -> MCPServer:
     settings = load_settings()
-    index = DocsIndex(index_dir, settings.search)
+    index = DocsIndex.open(index_dir, settings.search)
     server = MCPServer(name="statuspal-sdk-bench", log_level="WARNING")
 
     context = ToolContext(docs=index)

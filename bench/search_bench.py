@@ -26,7 +26,7 @@ from gateway.config import SearchSettings
 from search.build import build_index, current_build
 from search.corpus import Section, load_pages, split_sections
 from search.evaluation import Question, Report, evaluate, load_questions, url_key
-from search.index import DocsIndex
+from search.lifecycle import DocsIndex
 from search.schema import FIELD_BOOSTS, STOPWORDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +75,7 @@ def run_whoosh(workdir: Path, questions: Sequence[Question], rounds: int, builds
         build_index(CORPUS, index_dir, BASE)
         times.append(time.perf_counter() - t)
     t = time.perf_counter()
-    docs = DocsIndex(index_dir, SearchSettings())
+    docs = DocsIndex.open(index_dir, SearchSettings())
     opened = time.perf_counter() - t
     report = evaluate(lambda q, k: [url_key(h.url) for h in docs.search(q, k)], questions)
     # The gateway keeps finished results per build; timed without that cache, this is the search itself.

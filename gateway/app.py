@@ -24,11 +24,15 @@ from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.store import RedisStore, open_store
 from gateway.tools.catalogue import build_catalogue
-from search.index import DocsIndex
+from search.lifecycle import DocsIndex
 
 
-def create_app(settings: Settings) -> web.Application:
-    """The gateway as an aiohttp application (the sandbox, when embedded, is started by the CLI beside it)."""
+def create_app(settings: Settings, *, docs: DocsIndex | None = None) -> web.Application:
+    """The gateway as an aiohttp application (the sandbox, when embedded, is started by the CLI beside it).
+
+    `docs`: an index the caller has opened and will close (tests share one); by default the application
+    opens `[search] index_dir` in its start-up hook and closes it at shutdown.
+    """
     metrics = Metrics()
     app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[access_logger(metrics)])
     store = open_store(settings)
@@ -40,7 +44,9 @@ def create_app(settings: Settings) -> web.Application:
     keyring = Keyring.from_settings(settings)
     addresses = ClientAddresses(settings.server.trusted_proxies)
     limits = InboundLimits(settings.limits, store, addresses)
-    docs = DocsIndex(settings.path(settings.search.index_dir), settings.search)
+    owns_docs = docs is None
+    if docs is None:
+        docs = DocsIndex(settings.path(settings.search.index_dir), settings.search)
     gateway = Gateway(
         settings=settings,
         upstream=upstream,
@@ -64,9 +70,11 @@ def create_app(settings: Settings) -> web.Application:
         # The store first: it is the one that can fail (Redis unreachable), and then nothing is left open.
         await store.start()
         await upstream.start()
-        docs.start_watching()
+        if owns_docs:
+            await docs.start()
         yield
-        await docs.stop_watching()
+        if owns_docs:
+            await docs.stop()
         await upstream.close()
         await store.close()
 

@@ -36,7 +36,7 @@ class Gateway:
     addresses: "ClientAddresses"
     # The inbound budgets on /mcp (per address, per key, per address of key checks).
     limits: "InboundLimits"
-    # search.index.DocsIndex (readyz says not ready until an index is loaded).
+    # search.lifecycle.DocsIndex (readyz says not ready until an index is loaded).
     docs: Any = None
     # gateway.resources.DocsResources: the docs pages as MCP resources.
     resources: Any = None

@@ -83,10 +83,10 @@ def url_key(url: str) -> str:
 
 def main() -> int:
     from gateway.config import load_settings
-    from search.index import DocsIndex
+    from search.lifecycle import DocsIndex
 
     settings = load_settings()
-    index = DocsIndex(settings.path(settings.search.index_dir), settings.search)
+    index = DocsIndex.open(settings.path(settings.search.index_dir), settings.search)
     if not index.loaded:
         print("no index: run `statuspal-mcp build-index` first", file=sys.stderr)
         return 1

@@ -24,7 +24,6 @@ STOPWORDS = frozenset(STOP_WORDS) | frozenset(
 )
 
 
-
 class IdentifierFilter(Filter):
     """Follow each `snake_case` token with its parts; StopFilter (next) renumbers positions, so phrases work."""
 

@@ -203,11 +203,11 @@ async def test_keygen_prints_a_key_the_gateway_accepts() -> None:
 
 async def test_build_index_writes_a_loadable_index(tmp_path) -> None:
     from gateway.config import load_settings
-    from search.index import DocsIndex
+    from search.lifecycle import DocsIndex
 
     child = await run(["build-index", "--output", str(tmp_path / "index"), "--quiet"], timeout=120)
     assert child.proc.returncode == 0, child.stderr
-    index = DocsIndex(tmp_path / "index", load_settings(env={}).search)
+    index = DocsIndex.open(tmp_path / "index", load_settings(env={}).search)
     assert index.loaded and index.search("open an incident", 3)
 
 

@@ -16,7 +16,7 @@ from gateway.config import SearchSettings
 from search import build as build_module
 from search.build import BuildError, build_index, current_build
 from search.corpus import Page, github_anchor, load_pages, split_sections
-from search.index import DocsIndex, IndexNotReady
+from search.lifecycle import DocsIndex, IndexNotReady
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "docs_corpus"
@@ -218,7 +218,7 @@ def test_a_build_is_published_through_current_and_old_builds_are_cleaned(tmp_pat
 def test_a_failed_build_leaves_the_published_index_untouched(tmp_path, monkeypatch):
     index = tmp_path / "index"
     good = build_index(CORPUS, index, BASE)
-    docs = DocsIndex(index, SearchSettings())
+    docs = DocsIndex.open(index, SearchSettings())
 
     class Crash(Exception):
         pass
@@ -268,7 +268,7 @@ async def test_a_running_index_picks_up_a_rebuild_without_restart(tmp_path):
     index = tmp_path / "index"
     build_index(corpus, index, BASE)
     docs = DocsIndex(index, SearchSettings(reload_interval_seconds=0.05))
-    docs.start_watching()
+    await docs.start()
     try:
         assert not docs.search("zanzibar", 5)
         page = corpus / "02-conventions.md"
@@ -283,7 +283,7 @@ async def test_a_running_index_picks_up_a_rebuild_without_restart(tmp_path):
         hits = docs.search("zanzibar", 5)
         assert hits and hits[0].url == f"{BASE}/conventions#zanzibar-mode"
     finally:
-        await docs.stop_watching()
+        await docs.stop()
     assert not docs.loaded
 
 
@@ -291,7 +291,7 @@ async def test_a_corrupt_new_build_is_skipped_and_the_old_one_keeps_serving(tmp_
     index = tmp_path / "index"
     good = build_index(CORPUS, index, BASE)
     docs = DocsIndex(index, SearchSettings(reload_interval_seconds=0.02))
-    docs.start_watching()
+    await docs.start()
     try:
         bogus = index / "builds" / "bogus"
         bogus.mkdir()
@@ -299,7 +299,7 @@ async def test_a_corrupt_new_build_is_skipped_and_the_old_one_keeps_serving(tmp_
         await asyncio.sleep(0.15)
         assert docs.build_id == good.build_id and docs.search("webhook", 1)
     finally:
-        await docs.stop_watching()
+        await docs.stop()
 
 
 # --- command line ---------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from gateway.resources import DocsResources
 from gateway.tools.base import ToolContext, ToolError
 from gateway.tools.docs import TOOLS
 from search.corpus import load_pages
-from search.index import DocsIndex
+from search.lifecycle import DocsIndex
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "docs_corpus"

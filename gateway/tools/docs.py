@@ -1,6 +1,6 @@
 """`search_docs`: answer questions about the StatusPal Next API from our own docs, without calling StatusPal.
 
-The search runs in-process against the index the gateway keeps open (`search.index.DocsIndex`), so it costs
+The search runs in-process against the index the gateway keeps open (`search.lifecycle.DocsIndex`), so it costs
 well under a millisecond and works even when the caller's key cannot reach StatusPal. The MCP request itself
 is still authenticated by the dispatcher like any other tool call.
 """
@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from gateway.redaction import quotable, redact_text
 from gateway.tools.base import READ, Annotations, Tool, ToolContext, ToolError
-from search.index import IndexNotReady
+from search.lifecycle import IndexNotReady
 
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 20
