@@ -115,11 +115,11 @@ class NoticeChecks:
 
         return read
 
-    def plain(self, name: str, asked: Any, noun: str) -> Check:
+    def plain(self, name: str, asked: Any, noun: str, passed: bool = True) -> Check:
         timed = name in ("starts_at", "ends_at")
         return Check(
             name, asked, self._field(name), f"the {self.kind}'s {noun}",
-            matches=_same_instant if timed else (lambda a, b: a == b), fix=self.fix,
+            matches=_same_instant if timed else (lambda a, b: a == b), fix=self.fix, passed=passed,
         )
 
     def title(self, asked: str) -> Check:
@@ -175,6 +175,7 @@ class NoticeChecks:
         return Check(
             "state", ending.states[0], self._field("state"), f"the {self.kind}'s state",
             matches=lambda _asked, value: value in ending.states, echoed=ending.state_required, fix=self.fix,
+            passed=False,
         )
 
 
@@ -205,7 +206,8 @@ def notice_write(
         found.append(checks.title(asked["title"]))
     for name, noun in (("severity", "severity"), ("starts_at", "start"), ("ends_at", "end")):
         if name in asked:
-            found.append(checks.plain(name, asked[name], noun))
+            # An ends_at the ending set is corrected by ending the notice again, not passed by the caller.
+            found.append(checks.plain(name, asked[name], noun, passed=ending is None))
     if "affected" in asked:
         found.append(checks.affected(asked["affected"]))
     if ending is not None:

@@ -65,6 +65,9 @@ class Check:
     # The tool call that corrects this field, when it is not the write's own (a notice's text is corrected
     # by posting an update, its affected services by editing the notice).
     fix: str = ""
+    # False when the correcting call does not take this field as an argument (a notice's state after
+    # resolve_incident): the correction is then to call it again.
+    passed: bool = True
 
     def live_phrase(self, value: Any) -> str:
         return self.live(value) if self.live is not None else f"{self.public} is {self.render(value)}"
@@ -160,8 +163,10 @@ def mismatch(write: Write, outcome: Outcome) -> str:
     # Each field is corrected by its own tool call (several fields can share one), in the order checked.
     fixes: dict[str, list[str]] = {}
     for check in [c for c, _ in outcome.ignored] or outcome.unconfirmed:
-        fixes.setdefault(check.fix or write.fix, []).append(check.name)
-    calls = "; ".join(f"call {tool} and pass {', '.join(names)} again" for tool, names in fixes.items())
+        fixes.setdefault(check.fix or write.fix, []).extend([check.name] if check.passed else [])
+    calls = "; ".join(
+        f"call {tool} and pass {', '.join(names)} again" if names else f"call {tool} again" for tool, names in fixes.items()
+    )
     lines.append(
         f"To correct it, {calls}; if StatusPal ignores it again, it does not accept that field under this name: "
         f"{CHECK_API}."
