@@ -317,8 +317,8 @@ TOOLS: tuple[Tool, ...] = (
         description=(
             "Open an incident on a status page, starting now. The affected services turn major or minor (per "
             "severity) in the listed regions, the page becomes unavailable (major) or degraded (minor), the message "
-            "is published as the first timeline entry and notice.created webhooks fire. With notify: true every "
-            "subscriber is messaged immediately. For planned work use schedule_maintenance; to add news to an open "
+            "is published as the first timeline entry and notice.created webhooks fire. With notify: true StatusPal is "
+            "asked to message every subscriber at once; notify: false asks StatusPal not to notify. For planned work use schedule_maintenance; to add news to an open "
             "incident use post_notice_update; to end it use resolve_incident."
         ),
         input_schema=obj(
@@ -347,8 +347,8 @@ TOOLS: tuple[Tool, ...] = (
         description=(
             "Announce a planned maintenance window on a status page. Statuses do not change before starts_at; "
             "during the window the affected services show maintenance. The message is published at once, "
-            "notice.created webhooks fire, and with notify: true every subscriber is messaged immediately. Change "
-            "the window later with update_notice and end it with close_maintenance. For an unplanned problem use "
+            "notice.created webhooks fire. With notify: true StatusPal is asked to message every subscriber at once; "
+            "notify: false asks StatusPal not to notify. Change the window later with update_notice and end it with close_maintenance. For an unplanned problem use "
             "create_incident."
         ),
         input_schema=obj(
@@ -378,8 +378,8 @@ TOOLS: tuple[Tool, ...] = (
         title="Post a notice update",
         description=(
             "Add an entry to the timeline of an incident or maintenance, e.g. 'Cause identified, a fix is rolling "
-            "out'. It is published on the page at once and notice.update_posted webhooks fire; with notify: true "
-            "every subscriber is messaged. Put the phase (investigating, identified, monitoring) in the message. "
+            "out'. It is published on the page at once and notice.update_posted webhooks fire. With notify: true "
+            "StatusPal is asked to message every subscriber at once; notify: false asks StatusPal not to notify. Put the phase (investigating, identified, monitoring) in the message. "
             "It changes no severity, times or affected services (use update_notice) and does not end the notice "
             "(use resolve_incident or close_maintenance)."
         ),
@@ -432,11 +432,12 @@ TOOLS: tuple[Tool, ...] = (
         name="resolve_incident",
         title="Resolve an incident",
         description=(
-            "Mark an incident resolved: it ends now, and its services return to ok and the page to operational "
-            "unless another active notice still affects them. The optional message is published as the closing "
-            "timeline entry; with notify: true every subscriber is messaged. Final: a resolved incident cannot be "
-            "reopened (open a new one with create_incident if the problem returns). For maintenance use "
-            "close_maintenance; to remove a mistaken incident from history use delete_notice."
+            "Mark an incident resolved: it ends now; its services return to ok and the page to operational unless "
+            "another active notice affects them. The optional message is the closing timeline entry. With notify: "
+            "true StatusPal is asked to message every subscriber at once; notify: false asks StatusPal not to "
+            "notify. Where notices end by setting ends_at (patch_ends_at), only a closing message can notify. Final: "
+            "it cannot be reopened (open a new incident if the problem returns). For maintenance use "
+            "close_maintenance; to erase a mistaken incident use delete_notice."
         ),
         input_schema=_ending_arguments("The fix is deployed and error rates are normal."),
         output_schema=NOTICE,
@@ -448,11 +449,12 @@ TOOLS: tuple[Tool, ...] = (
         name="close_maintenance",
         title="Close a maintenance window",
         description=(
-            "Close a maintenance window when the work is done before its planned end, or cancel one not yet "
-            "started: it ends now and its services return to ok unless another active notice affects them (a window "
-            "also ends by itself at ends_at). The optional message is published as the closing timeline entry; with "
-            "notify: true every subscriber is messaged. Final for the notice. Info notices close the same way. To "
-            "move or extend the window instead use update_notice; for incidents use resolve_incident."
+            "Close a maintenance window when the work is done early, or cancel one not yet started: it ends now and "
+            "its services return to ok unless another active notice affects them (a window also ends by itself at "
+            "ends_at). The optional message is the closing timeline entry. With notify: true StatusPal is asked to "
+            "message every subscriber at once; notify: false asks StatusPal not to notify. Where notices end by "
+            "setting ends_at (patch_ends_at), only a closing message can notify. Final; info notices close the same "
+            "way. To move or extend the window use update_notice; for incidents use resolve_incident."
         ),
         input_schema=_ending_arguments("Maintenance completed."),
         output_schema=NOTICE,
