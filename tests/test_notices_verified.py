@@ -20,6 +20,7 @@ from aiohttp import web
 
 from gateway.config import DEFAULT_CONFIG, load_settings
 from gateway.statuspal.endpoints import EndpointTable
+from gateway.statuspal.errors import UpstreamError, describe
 from tests.conftest import SandboxAdmin, bound_socket, serve_app
 from tests.mcp_wire import mcp_client
 from tests.test_tools_verified import RailsLike, failure
@@ -199,6 +200,37 @@ async def test_a_lost_create_that_no_read_finds_stays_unknown(api, up) -> None:
         "processing it, so its outcome is unknown. Do not call create_incident again blindly, since a second create "
         "would publish a second incident and could message subscribers twice: call list_notices (subdomain 'acme', "
         "notice_type 'incident') and create it only if no incident titled 'API errors' is there."
+    )
+
+
+async def test_a_closing_text_dropped_after_an_ending_by_ends_at_says_the_notice_has_ended(up) -> None:
+    async for api in open_api(up.url, notices={"close_strategy": "patch_ends_at"}):
+        await page_with_regions(api)
+        running = await run(api, "schedule_maintenance", {
+            "subdomain": "acme", "title": "Upgrade", **window(-timedelta(hours=1)), "message": "Started.",
+            "affected": [{"service_slug": "api"}], "notify": False})
+        up.proxy.not_done.add(("POST", ONE_NOTICE + "/updates"))
+        text = await failure(api, "close_maintenance", {"subdomain": "acme", "notice_id": running["id"], "message": "Done.", "notify": True})
+        assert (await run(api, "get_notice", {"subdomain": "acme", "notice_id": running["id"]}))["state"] == "completed"
+    lines = text.splitlines()
+    assert lines[0].startswith("The notice has ended (its ends_at is now ")
+    assert lines[0].endswith("); do not end it again. Its closing update was not applied in full:")
+    assert lines[3] == 'Not applied: message (asked "Done.", StatusPal has "Started.").'
+    assert lines[5].startswith(f"To correct it, call post_notice_update (subdomain 'acme', notice_id {running['id']!r}) and pass message again")
+
+
+async def test_an_update_with_no_usable_answer_is_reported_unknown_not_sent_again(api, up) -> None:
+    opened = await run(api, "create_incident", {**INCIDENT, "notify": False})
+    up.proxy.lost[("POST", ONE_NOTICE + "/updates")] = 502
+    await up.admin.clear_requests()
+    with pytest.raises(UpstreamError) as lost:
+        await run(api, "post_notice_update", {"subdomain": "acme", "notice_id": opened["id"], "message": "Fixing.", "notify": True})
+    assert await up.endpoints() == ["notices_post_update"], "sent once, never again blindly"
+    assert describe(lost.value) == (
+        "The request reached StatusPal but no usable answer came back (502 bad_gateway: 502 Bad Gateway), so it is "
+        "unknown whether it took effect. Do not repeat it blindly: first call list_notices with subdomain 'acme' (or "
+        "the matching get tool) to see whether the notice change is there, and call the tool again only if the "
+        "change is missing."
     )
 
 

@@ -271,6 +271,11 @@ def _ending(action_endpoint: str, strategy: str, ending: Ending) -> Handler:
                     f"{describe(err)} If the closing text is missing from the timeline, post it with post_notice_update; "
                     "do not end the notice again."
                 ) from None
+            except ToolError as partial:
+                raise ToolError(
+                    f"The notice has ended (its ends_at is now {ends_at}); do not end it again. Its closing update "
+                    f"was not applied in full:\n{partial}"
+                ) from None
         return wire.read(record).as_output()
 
     return handle
