@@ -109,11 +109,6 @@ def window(start_in: timedelta, hours: int = 2) -> dict[str, str]:
     return {"starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=hours)).isoformat()}
 
 
-async def only_notice(api: Any) -> dict[str, Any]:
-    (notice,) = (await run(api, "list_notices", {"subdomain": "acme"}))["items"]
-    return notice
-
-
 # ---------------------------------------------------------------- what each write costs and confirms
 
 

@@ -24,7 +24,7 @@ from typing import Any, Awaitable, Callable, Mapping, Sequence
 from gateway.statuspal.errors import UpstreamError, describe
 from gateway.statuspal.notice_wire import NoticeRecord, NoticeUpdate, NoticeWire
 from gateway.tools.base import ToolError
-from gateway.tools.verify import MISSING, Check, Write, confirm, lost_answer, show
+from gateway.tools.verify import MISSING, Check, Write, confirm, lost_answer, same, show
 
 # How far back a lost create is looked for. Long enough for a slow answer and clock skew between the
 # gateway and StatusPal, short enough that an older notice with the same title rarely falls in it.
@@ -119,13 +119,13 @@ class NoticeChecks:
         timed = name in ("starts_at", "ends_at")
         return Check(
             name, asked, self._field(name), f"the {self.kind}'s {noun}",
-            matches=_same_instant if timed else (lambda a, b: a == b), fix=self.fix, passed=passed,
+            matches=_same_instant if timed else same, fix=self.fix, passed=passed,
         )
 
     def title(self, asked: str) -> Check:
         kind = self.kind
         return Check(
-            "title", asked, self._field("title"), f"the {kind}'s title", matches=lambda a, b: a == b, fix=self.fix,
+            "title", asked, self._field("title"), f"the {kind}'s title", fix=self.fix,
             live=lambda v: f"the {kind} is titled {show(v)}",
         )
 
