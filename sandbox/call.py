@@ -48,6 +48,7 @@ Handler = Callable[[Call], Any]
 
 
 def paginate(call: Call, items: list[Any], render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    """One page of `items` as StatusPal lists answer: `?page=&per_page=` in, `{data, meta}` out."""
     errors: dict[str, list[str]] = {}
     page = _positive_int(call.query, "page", 1, errors)
     per_page = _positive_int(call.query, "per_page", DEFAULT_PER_PAGE, errors)

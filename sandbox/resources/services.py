@@ -34,6 +34,7 @@ def render_service(page: StatusPage, service: Service, effects: dict[tuple[str, 
 
 
 def sorted_services(page: StatusPage) -> list[Service]:
+    """The page's services in the order StatusPal lists them: by `order`, then oldest first."""
     return sorted(page.services.values(), key=lambda s: (s.order, s.created_at))
 
 
