@@ -332,7 +332,7 @@ class Transport:
     async def _session_claims(self, session_id: str, credentials: Credentials) -> dict[str, Any] | None:
         """The session's claims, or None if it is forged, expired, terminated or another caller's."""
         try:
-            claims = self.gateway.keyring.verify(SESSION_PURPOSE, session_id)
+            claims = self.gateway.keyring.verify(SESSION_PURPOSE, session_id, remember=True)
         except InvalidToken:
             return None
         # Bound to the key that opened it, so a leaked session id is useless with other credentials.

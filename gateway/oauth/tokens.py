@@ -187,7 +187,7 @@ async def access_credentials(token: str, settings: "Settings", keyring: Keyring,
     store is down the request is refused with 503 rather than served on a possibly revoked token.
     """
     try:
-        claims = keyring.unseal("access", token)
+        claims = keyring.unseal("access", token, remember=True)
     except InvalidToken:
         raise AuthError(401, "invalid_token", _not_an_access_token(token, keyring)) from None
     if claims.get("typ") != "at":
