@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from gateway.allocator import keep_freed_memory
-from gateway.config import ENV_PREFIX, ConfigError, Settings, load_settings
+from gateway.config import ENV_PREFIX, ConfigError, ServerSettings, Settings, load_settings
+from gateway.connections import GatewayRunner
 from gateway.log import configure_logging, redact_text
 from gateway.store import StoreUnavailable
 from search import build as index_build
@@ -143,7 +144,7 @@ def banner(settings: Settings, sandbox_url: str | None) -> str:
 class Listener:
     app: web.Application
     sock: socket.socket
-    shutdown_timeout: float
+    server: ServerSettings
 
 
 async def run_until_signal(listeners: Sequence[Listener], ready_message: str) -> None:
@@ -160,7 +161,10 @@ async def run_until_signal(listeners: Sequence[Listener], ready_message: str) ->
     runners: list[web.AppRunner] = []
     try:
         for listener in listeners:
-            runner = web.AppRunner(listener.app, access_log=None, shutdown_timeout=listener.shutdown_timeout)
+            runner = GatewayRunner(
+                listener.app, access_log=None, shutdown_timeout=listener.server.shutdown_timeout_seconds,
+                keepalive_timeout=listener.server.keepalive_timeout_seconds, request_timeout=listener.server.request_timeout_seconds,
+            )
             await runner.setup()
             runners.append(runner)
             await web.SockSite(runner, listener.sock).start()
@@ -200,8 +204,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sandbox_url = None
     if sandbox_sock is not None:
         sandbox_url = origin(settings.sandbox.host, sandbox_sock.getsockname()[1])
-        listeners.append(Listener(_sandbox_app(settings), sandbox_sock, settings.server.shutdown_timeout_seconds))
-    listeners.append(Listener(create_app(settings), sock, settings.server.shutdown_timeout_seconds))
+        listeners.append(Listener(_sandbox_app(settings), sandbox_sock, settings.server))
+    listeners.append(Listener(create_app(settings), sock, settings.server))
     asyncio.run(run_until_signal(listeners, banner(settings, sandbox_url)))
     return 0
 
@@ -215,7 +219,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     configure_logging(settings)
     url = origin(host, sock.getsockname()[1])
     message = f"Sandbox StatusPal API at {url}/api/v1; demo key: {settings.sandbox.demo_key}\nStop with Ctrl-C."
-    asyncio.run(run_until_signal([Listener(_sandbox_app(settings), sock, settings.server.shutdown_timeout_seconds)], message))
+    asyncio.run(run_until_signal([Listener(_sandbox_app(settings), sock, settings.server)], message))
     return 0
 
 

@@ -39,6 +39,7 @@ from mcp_types.jsonrpc import HEADER_MISMATCH, INVALID_REQUEST
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, LATEST_MODERN_VERSION, MODERN_PROTOCOL_VERSIONS
 
 from gateway.config import ConfigError
+from gateway.connections import BodyTimeout, BodyTooLarge, BodyUnreadable, read_body
 from gateway.cors import CorsPolicy
 from gateway.credentials import AuthError, Credentials
 from gateway.log import KEY_ID, REQUEST_ID
@@ -111,9 +112,13 @@ class Transport:
         if isinstance(credentials, web.Response):
             return credentials
         try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
+            body = await read_body(request, self._max_body)
+        except BodyTooLarge:
             return self._too_large()
+        except BodyUnreadable as exc:
+            return _error_response(400, RpcError(INVALID_REQUEST, f"Bad Request: {exc}"))
+        except BodyTimeout as exc:
+            return _error_response(408, RpcError(INVALID_REQUEST, f"Request Timeout: the body was not received within {exc.seconds:g} seconds"))
         try:
             message = parse_message(body)
         except RpcError as exc:
