@@ -394,6 +394,10 @@ def _media_type(content_type: str) -> str:
     """The media type of a Content-Type value, lower-cased, without parameters (clients send few distinct ones).
     No header is application/octet-stream (RFC 9110 §8.3), as aiohttp's own request.content_type says."""
     media = content_type.partition(";")[0].strip().lower()
+    if not media.isascii():
+        # Header bytes that are not UTF-8 arrive as lone surrogates, which no JSON encoder can write into the
+        # 415 message; media types are ASCII, so anything else is shown escaped.
+        media = media.encode("ascii", "backslashreplace").decode("ascii")
     return media or "application/octet-stream"
 
 

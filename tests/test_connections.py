@@ -222,3 +222,17 @@ async def test_a_bug_in_a_handler_is_still_an_error_with_its_stack(gateway_addr,
     writer.close()
     assert status_of(answer) == 500
     assert [r.exc_info[0] for r in errors(caplog) if r.exc_info] == [RuntimeError]
+
+
+async def test_authorization_bytes_that_are_not_utf8_are_401_not_500(gateway_addr, caplog) -> None:
+    """aiohttp hands such bytes over as lone surrogates, which hashing the key would raise on."""
+    host, port = gateway_addr
+    reader, writer = await asyncio.open_connection(host, port)
+    body = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+    writer.write(head("POST", "/mcp", port, "Content-Type: application/json", "Accept: application/json", "Connection: close",
+                      f"Content-Length: {len(body)}").replace(b"Connection: close", b"Authorization: Bearer sk_\xfc\xfe\r\nConnection: close") + body)
+    answer = await read_until_closed(reader)
+    writer.close()
+    assert status_of(answer) == 401
+    assert orjson.loads(body_of(answer))["error"] == "invalid_token"
+    assert not errors(caplog)

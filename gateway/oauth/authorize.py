@@ -335,7 +335,13 @@ async def authorize_post(request: web.Request) -> web.Response:
                            "The sign-in form was submitted from another site, so it was refused.")
     if request.content_length is None or request.content_length > MAX_FORM_BYTES:
         return _error_page(gateway, 413, "This form is too large", "The submitted form is larger than this page ever sends.")
-    form = await request.post()
+    if request.content_type != "application/x-www-form-urlencoded":
+        # Only what our own page sends is parsed: a multipart body would reach aiohttp's multipart reader.
+        return _error_page(gateway, 415, "This form was not sent from our page", "The sign-in form is always sent URL-encoded.")
+    try:
+        form = await request.post()
+    except ValueError:  # not UTF-8
+        return _error_page(gateway, 400, "This form could not be read", "The submitted form is not valid UTF-8.")
     try:
         params = _single(form, lambda name, default: [v for v in form.getall(name, default) if isinstance(v, str)])
         client, redirect_uri = await _client_and_redirect(gateway, params)
