@@ -264,8 +264,8 @@ def _check(settings: Settings) -> None:
     if not 0 < server.port < 65536:
         raise ConfigError(f"bad value for server.port: {server.port}")
     for name in ("keepalive_timeout_seconds", "request_timeout_seconds"):
-        if not getattr(server, name) > 0:
-            raise ConfigError(f"bad value for server.{name}: {getattr(server, name)} (must be more than 0)")
+        if not 0 < getattr(server, name) < 86400:  # also refuses nan and inf, which would unbound the connection
+            raise ConfigError(f"bad value for server.{name}: {getattr(server, name)} (must be more than 0 and less than a day)")
     if server.max_body_bytes < 1024:
         raise ConfigError("bad value for server.max_body_bytes: must be at least 1024")
     try:

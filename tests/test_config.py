@@ -58,6 +58,10 @@ def test_environment_overrides_every_type():
         ({"STATUSPAL_MCP_SERVER_PUBLIC_URL": "mcp.example"}, "bad value for server.public_url"),
         ({"STATUSPAL_MCP_SERVER_NOPE": "1"}, "unknown setting in environment variable STATUSPAL_MCP_SERVER_NOPE"),
         ({"STATUSPAL_MCP_LOGGING_LEVEL": "LOUD"}, "bad value for logging.level"),
+        ({"STATUSPAL_MCP_SERVER_KEEPALIVE_TIMEOUT_SECONDS": "0"}, "bad value for server.keepalive_timeout_seconds: 0.0 (must be more than 0 and less than a day)"),
+        ({"STATUSPAL_MCP_SERVER_REQUEST_TIMEOUT_SECONDS": "-1"}, "bad value for server.request_timeout_seconds: -1.0 (must be more than 0 and less than a day)"),
+        ({"STATUSPAL_MCP_SERVER_KEEPALIVE_TIMEOUT_SECONDS": "inf"}, "bad value for server.keepalive_timeout_seconds: inf"),
+        ({"STATUSPAL_MCP_SERVER_REQUEST_TIMEOUT_SECONDS": "nan"}, "bad value for server.request_timeout_seconds: nan (must be more than 0 and less than a day)"),
         ({"STATUSPAL_MCP_SERVER_PRODUCTION": "true"}, "production mode needs STATUSPAL_MCP_SEALING_KEYS"),
     ],
 )
