@@ -90,8 +90,7 @@ class BoundedRequestHandler(web.RequestHandler):
         self._body: StreamReader | None = None
 
     def data_received(self, data: bytes) -> None:
-        if data and self._header_timer is None and self._body is None and not (self._close or self._force_close):
-            self._header_timer = self._loop.call_later(self._request_timeout, self._headers_too_slow)
+        waiting_for_headers = self._header_timer is None and self._body is None
         parsed = self._request_count
         super().data_received(data)
         if self._request_count != parsed:
@@ -101,6 +100,10 @@ class BoundedRequestHandler(web.RequestHandler):
                 self._body = payload
                 self._body_timer = self._loop.call_later(self._request_timeout, self._body_too_slow)
                 payload.on_eof(self._body_received)
+        elif data and waiting_for_headers and not (self._close or self._force_close):
+            # Part of a request's head: its clock starts now. (A request that arrives whole, the usual case,
+            # never starts one, which keeps the timers off the hot path.)
+            self._header_timer = self._loop.call_later(self._request_timeout, self._headers_too_slow)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._cancel_header_timer()
