@@ -71,6 +71,10 @@ async def read_body(request: web.Request, cap: int) -> bytes:
                 raise BodyTooLarge(cap)
     except web.RequestPayloadError:
         raise BodyUnreadable("the request body is malformed (its length or chunked framing is wrong)") from None
+    except ConnectionError:
+        # The client left mid-body. Nobody will read the answer, but the route still ends as for any body it
+        # cannot read, rather than as an unexpected error that would log a stack for every client that leaves.
+        raise BodyUnreadable("the connection closed before the request body was complete") from None
 
 
 class BoundedRequestHandler(web.RequestHandler):

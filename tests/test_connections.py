@@ -236,3 +236,23 @@ async def test_authorization_bytes_that_are_not_utf8_are_401_not_500(gateway_add
     assert status_of(answer) == 401
     assert orjson.loads(body_of(answer))["error"] == "invalid_token"
     assert not errors(caplog)
+
+
+@pytest.mark.parametrize("path", ["/token", "/mcp"])
+async def test_a_client_that_leaves_mid_body_is_no_error(gateway_addr, caplog, path) -> None:
+    caplog.set_level(logging.INFO)
+    host, port = gateway_addr
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(head("POST", path, port, "Content-Type: application/x-www-form-urlencoded" if path == "/token" else "Content-Type: application/json",
+                      "Accept: application/json", f"Authorization: Bearer {DEMO_KEY}", "Content-Length: 1000") + b"grant_type=")
+    await writer.drain()
+    await asyncio.sleep(0.1)  # let the route start reading the body
+    writer.close()
+    await writer.wait_closed()
+
+    async def answered() -> None:  # the access line is written once the route has finished with the request
+        while not any(r.name == "gateway.access" and f"{path!r}" in str(vars(r)) for r in caplog.records):
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(answered(), PATIENCE)
+    assert not errors(caplog)
