@@ -238,13 +238,14 @@ async def test_authorization_bytes_that_are_not_utf8_are_401_not_500(gateway_add
     assert not errors(caplog)
 
 
-@pytest.mark.parametrize("path", ["/token", "/mcp"])
+@pytest.mark.parametrize("path", ["/token", "/authorize", "/register", "/mcp"])
 async def test_a_client_that_leaves_mid_body_is_no_error(gateway_addr, caplog, path) -> None:
     caplog.set_level(logging.INFO)
     host, port = gateway_addr
     reader, writer = await asyncio.open_connection(host, port)
-    writer.write(head("POST", path, port, "Content-Type: application/x-www-form-urlencoded" if path == "/token" else "Content-Type: application/json",
-                      "Accept: application/json", f"Authorization: Bearer {DEMO_KEY}", "Content-Length: 1000") + b"grant_type=")
+    content_type = "application/json" if path in ("/mcp", "/register") else "application/x-www-form-urlencoded"
+    writer.write(head("POST", path, port, f"Content-Type: {content_type}", "Accept: application/json", f"Origin: http://127.0.0.1:{port}",
+                      f"Authorization: Bearer {DEMO_KEY}", "Content-Length: 1000") + b"grant_type=")
     await writer.drain()
     await asyncio.sleep(0.1)  # let the route start reading the body
     writer.close()
