@@ -76,9 +76,10 @@ class Servers:
     def sandbox(self) -> str:
         return self._start("sandbox", ["-m", "gateway", "sandbox", "--port", "0"], "Sandbox StatusPal API at")
 
-    def gateway(self, sandbox_url: str, index_dir: Path) -> Gateway:
+    def gateway(self, sandbox_url: str, index_dir: Path, name: str = "gateway", env: Mapping[str, str] | None = None) -> Gateway:
+        """A gateway process; `env` adds settings (STATUSPAL_MCP_…) to the benchmark's own."""
         keys = Keyring.generate_secret()
-        env = {
+        settings = {
             "STATUSPAL_MCP_SANDBOX_EMBEDDED": "false",
             "STATUSPAL_MCP_STATUSPAL_BASE_URL": f"{sandbox_url}/api/v1",
             # The per-key token bucket protects the real StatusPal (10 req/s); the sandbox needs no such care
@@ -87,8 +88,9 @@ class Servers:
             "STATUSPAL_MCP_STATUSPAL_RATE_BURST": "1000000",
             "STATUSPAL_MCP_SEARCH_INDEX_DIR": str(index_dir),
             "STATUSPAL_MCP_SEALING_KEYS": keys,
+            **(env or {}),
         }
-        url = self._start("gateway", ["-m", "gateway", "serve", "--port", "0"], "MCP URL:", env)
+        url = self._start(name, ["-m", "gateway", "serve", "--port", "0"], "MCP URL:", settings)
         return Gateway(url=url, sealing_keys=keys)
 
     def sdk(self, index_dir: Path) -> str:

@@ -27,7 +27,9 @@ from typing import Awaitable, Callable
 from aiohttp import web
 
 from gateway.config import DEFAULT_CONFIG, SandboxSettings, load_settings
+from gateway.client_address import ClientAddresses
 from gateway.credentials import CredentialResolver
+from gateway.limits import InboundLimits
 from gateway.oauth.tokens import mint_access_token
 from gateway.sealing import Keyring
 from gateway.statuspal.client import StatusPalClient
@@ -37,6 +39,7 @@ from gateway.tools.base import TOOL_SCOPES
 from sandbox.app import create_sandbox_app
 
 DEMO_KEY = "sk_sandbox_demo"
+ADDRESS = "127.0.0.1"  # the client address the per-address key-check budget would count
 
 
 async def per_call_us(call: Callable[[], Awaitable[object]], rounds: int) -> float:
@@ -75,19 +78,23 @@ async def run(rounds: int, redis_url: str | None) -> None:
         token = mint_access_token(settings, DEMO_KEY, scope, keyring=keyring)
         sealed_header, direct_header = f"Bearer {token}", f"Bearer {DEMO_KEY}"
 
-        resolver = CredentialResolver(settings, upstream, keyring, stores["memory"])
-        await resolver.resolve(direct_header)  # the one real upstream check; every later call hits the cache
-        direct = await per_call_us(lambda: resolver.resolve(direct_header), rounds)
+        def resolver_for(keyring: Keyring, store: Store) -> CredentialResolver:
+            limits = InboundLimits(settings.limits, store, ClientAddresses(()))
+            return CredentialResolver(settings, upstream, keyring, store, limits)
+
+        resolver = resolver_for(keyring, stores["memory"])
+        await resolver.resolve(direct_header, ADDRESS)  # the one real upstream check; every later call hits the cache
+        direct = await per_call_us(lambda: resolver.resolve(direct_header, ADDRESS), rounds)
         rows = [("direct key, cached check", direct)]
         # Distinct tokens, each resolved once, by a keyring that has seen none of them (warm-up included).
         cold_keyring = Keyring.parse(Keyring.generate_secret())
-        cold_resolver = CredentialResolver(settings, upstream, cold_keyring, stores["memory"])
+        cold_resolver = resolver_for(cold_keyring, stores["memory"])
         fresh = iter([f"Bearer {mint_access_token(settings, DEMO_KEY, scope, keyring=cold_keyring)}" for _ in range(4 * rounds + 1000)])
-        rows.append(("sealed token, first use", await per_call_us(lambda: cold_resolver.resolve(next(fresh)), rounds)))
+        rows.append(("sealed token, first use", await per_call_us(lambda: cold_resolver.resolve(next(fresh), ADDRESS), rounds)))
         for name, store in stores.items():
-            sealed_resolver = CredentialResolver(settings, upstream, keyring, store)
+            sealed_resolver = resolver_for(keyring, store)
             n = rounds if name == "memory" else max(rounds // 10, 500)  # a network round trip per call
-            rows.append((f"sealed token, repeat use, revocation in {name}", await per_call_us(lambda: sealed_resolver.resolve(sealed_header), n)))
+            rows.append((f"sealed token, repeat use, revocation in {name}", await per_call_us(lambda: sealed_resolver.resolve(sealed_header, ADDRESS), n)))
     finally:
         for store in stores.values():
             await store.close()

@@ -36,6 +36,10 @@ class Load:
     headers: Mapping[str, str] | None = None
     body: str | None = None
     variants: tuple[tuple[str | None, str], ...] = ()
+    # Each request carries `Authorization: Bearer <fresh_bearer><never used before>`: a flood of made-up keys.
+    fresh_bearer: str | None = None
+    # A pause before each request on a connection, to pace a load (wrk has no rate option).
+    delay_ms: int = 0
 
     def script(self) -> str:
         lines = [f"wrk.method = {_lua(self.method)}"]
@@ -53,6 +57,22 @@ class Load:
                 f"init = function(args) requests = {{{entries}}}; n = math.random(#requests) end",
                 "request = function() n = n % #requests + 1; return requests[n] end",
             ]
+        elif self.fresh_bearer is not None:
+            # Thread number and start time make every key new, also across runs a second or more apart.
+            lines += [
+                "local threads, n = 0, 0  -- id: each thread's own global, set by setup",
+                "setup = function(thread) threads = threads + 1; thread:set('id', threads) end",
+                "init = function(args) n = 0; started = os.time() end",
+                "request = function()",
+                "  n = n + 1",
+                "  local headers = {}",
+                "  for name, value in pairs(wrk.headers) do headers[name] = value end",
+                f"  headers['Authorization'] = 'Bearer ' .. {_lua(self.fresh_bearer)} .. started .. '_' .. id .. '_' .. n",
+                "  return wrk.format(nil, nil, headers, nil)",
+                "end",
+            ]
+        if self.delay_ms:
+            lines.append(f"delay = function() return {int(self.delay_ms)} end")
         return "\n".join(lines) + "\n" + _DONE
 
 
@@ -76,19 +96,45 @@ def available() -> bool:
 
 def run(load: Load, *, seconds: int, connections: int, threads: int = 2) -> Result:
     """Run wrk for `seconds` (bounded by a hard timeout) and parse its result line."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        script.write(load.script())
-        script.flush()
-        command = [
-            "wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-            "-s", script.name, load.url,
-        ]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False)
-    for line in done.stdout.splitlines():
+    return start(load, seconds=seconds, connections=connections, threads=threads).result()
+
+
+class Running:
+    """A wrk run in the background (a load that must overlap another measurement); `result()` waits for it."""
+
+    def __init__(self, command: list[str], script: "tempfile._TemporaryFileWrapper[str]", seconds: int) -> None:
+        self._script = script
+        self._seconds = seconds
+        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def result(self) -> Result:
+        try:
+            stdout, stderr = self._process.communicate(timeout=self._seconds + 30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            stdout, stderr = self._process.communicate()
+        finally:
+            self._script.close()
+        return _parse(stdout, stderr, self._process.returncode)
+
+
+def start(load: Load, *, seconds: int, connections: int, threads: int = 2) -> Running:
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua")
+    script.write(load.script())
+    script.flush()
+    command = [
+        "wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+        "-s", script.name, load.url,
+    ]
+    return Running(command, script, seconds)
+
+
+def _parse(stdout: str, stderr: str, returncode: int | None) -> Result:
+    for line in stdout.splitlines():
         if line.startswith("WRK_RESULT "):
             requests, duration_us, p50_us, p99_us, bad_status, socket_errors = map(int, line.split()[1:])
             return Result(requests, duration_us / 1e6, p50_us / 1000, p99_us / 1000, bad_status, socket_errors)
-    raise RuntimeError(f"wrk printed no result (exit {done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+    raise RuntimeError(f"wrk printed no result (exit {returncode}): {stderr.strip() or stdout.strip()}")
 
 
 def _lua(value: str) -> str:

@@ -13,6 +13,7 @@ from gateway import ops, transport
 from gateway.client_address import ClientAddresses
 from gateway.config import Settings
 from gateway.credentials import CredentialResolver
+from gateway.limits import InboundLimits
 from gateway.log import access_logger
 from gateway.metrics import Metrics
 from gateway.oauth import routes as oauth_routes
@@ -21,7 +22,7 @@ from gateway.sealing import Keyring
 from gateway.state import GATEWAY, Gateway
 from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
-from gateway.store import open_store
+from gateway.store import RedisStore, open_store
 from gateway.tools.catalogue import build_catalogue
 from search.index import DocsIndex
 
@@ -30,21 +31,26 @@ def create_app(settings: Settings) -> web.Application:
     """The gateway as an aiohttp application (the sandbox, when embedded, is started by the CLI beside it)."""
     metrics = Metrics()
     app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[access_logger(metrics)])
+    store = open_store(settings)
     upstream = StatusPalClient(
-        settings.statuspal, EndpointTable(settings.statuspal.endpoints), on_call=metrics.upstream_call
+        settings.statuspal, EndpointTable.from_settings(settings.statuspal), on_call=metrics.upstream_call,
+        # Only a store the instances share makes a shared bucket; in one process the client's own is the same and cheaper.
+        shared_buckets=store if isinstance(store, RedisStore) else None,
     )
     keyring = Keyring.from_settings(settings)
-    store = open_store(settings)
+    addresses = ClientAddresses(settings.server.trusted_proxies)
+    limits = InboundLimits(settings.limits, store, addresses)
     docs = DocsIndex(settings.path(settings.search.index_dir), settings.search)
     gateway = Gateway(
         settings=settings,
         upstream=upstream,
-        credentials=CredentialResolver(settings, upstream, keyring, store),
+        credentials=CredentialResolver(settings, upstream, keyring, store, limits),
         catalogue=build_catalogue(settings),
         keyring=keyring,
         store=store,
         metrics=metrics,
-        addresses=ClientAddresses(settings.server.trusted_proxies),
+        addresses=addresses,
+        limits=limits,
         docs=docs,
         resources=DocsResources.from_settings(settings),
     )

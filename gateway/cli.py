@@ -205,7 +205,7 @@ def _sandbox_app(settings: Settings) -> web.Application:
     from gateway.statuspal.endpoints import EndpointTable
     from sandbox.app import create_sandbox_app
 
-    return create_sandbox_app(settings.sandbox, EndpointTable(settings.statuspal.endpoints))
+    return create_sandbox_app(settings.sandbox, EndpointTable.from_settings(settings.statuspal))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

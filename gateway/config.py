@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from gateway.client_address import parse_networks
+from gateway.statuspal.endpoints import DEFAULT_ENDPOINTS, METHODS, PLACEHOLDER, split_route
+from gateway.statuspal.notice_wire import AFFECTED_SHAPES, END_STRATEGIES, REQUEST_FIELDS, NoticeWire
 
 ENV_PREFIX = "STATUSPAL_MCP_"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
@@ -60,12 +63,15 @@ class StatusPalSettings:
     total_timeout_seconds: float = 30.0
     max_retries: int = 3
     retry_backoff_seconds: float = 0.2
-    retry_after_max_seconds: float = 10.0
+    retry_after_max_seconds: float = 2.0
     rate_per_second: float = 10.0
     rate_burst: int = 10
     key_cache_seconds: float = 60.0
     max_pages: int = 50
+    # "METHOD /path" overrides by endpoint name, checked by _check_routes.
     endpoints: Mapping[str, str] = field(default_factory=dict)
+    # How notices look on the wire, checked by _notice_wire.
+    notices: NoticeWire = field(default_factory=NoticeWire)
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,13 @@ class SandboxSettings:
     rate_limit_rate: float = 0.0
     retry_after_seconds: int = 1
     drop_rate: float = 0.0
+    # strict: 422 for a body key the endpoint does not take, 404 route_not_found / 405 for unknown routes.
+    # lenient: what a Rails server most likely does: unknown keys dropped silently, every unknown route or
+    # wrong method a bare {"status": 404, "error": "Not Found"}.
+    strictness: str = "strict"
+
+
+SANDBOX_STRICTNESS = ("strict", "lenient")
 
 
 @dataclass(frozen=True)
@@ -100,11 +113,33 @@ class OAuthSettings:
 
 
 @dataclass(frozen=True)
+class StoreSettings:
+    """Bounds on what requests may write to the store. Quotas are per StatusPal key and per hour."""
+
+    memory_max_entries: int = 500_000
+    memory_max_counters: int = 200_000
+    session_ends_per_hour: int = 120
+    token_grants_per_hour: int = 20
+
+
+@dataclass(frozen=True)
 class SearchSettings:
     corpus_dir: str = "docs_corpus"
     index_dir: str = ".index"
     docs_base_url: str = "https://docs.statuspal-mcp.dev"
     reload_interval_seconds: float = 2.0
+
+
+@dataclass(frozen=True)
+class LimitsSettings:
+    """Inbound budgets on /mcp and on key checks; 0 turns a request budget off."""
+
+    window_seconds: float = 60.0
+    address_requests: int = 6000
+    principal_requests: int = 1200
+    key_checks_per_address: int = 60
+    key_checks_in_flight: int = 32
+    rejected_key_cache_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -129,7 +164,9 @@ class Settings:
     statuspal: StatusPalSettings = field(default_factory=StatusPalSettings)
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     oauth: OAuthSettings = field(default_factory=OAuthSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     secrets: Secrets = field(default_factory=Secrets)
     # Directory relative paths in the file are resolved against (the config file's own folder).
@@ -145,7 +182,9 @@ _SECTIONS: dict[str, type] = {
     "statuspal": StatusPalSettings,
     "sandbox": SandboxSettings,
     "oauth": OAuthSettings,
+    "store": StoreSettings,
     "search": SearchSettings,
+    "limits": LimitsSettings,
     "logging": LoggingSettings,
 }
 
@@ -172,10 +211,13 @@ def load_settings(
     sections: dict[str, Any] = {}
     for name, cls in _SECTIONS.items():
         values = dict(raw.get(name, {}))
-        for key, text in _env_values(env, name, cls).items():
-            values[key] = text
-        for key, value in (overrides or {}).get(name, {}).items():
-            values[key] = value
+        # A table ([statuspal.endpoints], [statuspal.notices]) is merged key by key, so one environment
+        # variable corrects one entry instead of discarding the file's others.
+        for layer in (_env_values(env, name, cls), (overrides or {}).get(name, {})):
+            for key, value in layer.items():
+                if isinstance(value, Mapping) and isinstance(values.get(key), Mapping):
+                    value = {**values[key], **value}
+                values[key] = value
         sections[name] = _build_section(name, cls, values)
 
     secrets = Secrets(
@@ -195,9 +237,10 @@ def _env_values(env: Mapping[str, str], section: str, cls: type) -> dict[str, st
         if not var.startswith(prefix):
             continue
         key = var[len(prefix):]
-        if section == "statuspal" and key.startswith("ENDPOINTS_"):
-            found.setdefault("endpoints", {})  # type: ignore[arg-type]
-            found["endpoints"][key[len("ENDPOINTS_"):].lower()] = text  # type: ignore[index]
+        table = next((t for t in ("ENDPOINTS", "NOTICES") if section == "statuspal" and key.startswith(t + "_")), None)
+        if table is not None:
+            found.setdefault(table.lower(), {})  # type: ignore[arg-type]
+            found[table.lower()][key[len(table) + 1:].lower()] = text  # type: ignore[index]
             continue
         if key not in names:
             raise ConfigError(f"unknown setting in environment variable {var}")
@@ -214,11 +257,53 @@ def _build_section(name: str, cls: type, values: dict[str, Any]) -> Any:
     converted: dict[str, Any] = {}
     for key, value in values.items():
         if name == "statuspal" and key == "endpoints":
-            merged = dict(value) if isinstance(value, Mapping) else {}
-            converted[key] = merged
+            converted[key] = _routes(value)
+            continue
+        if name == "statuspal" and key == "notices":
+            converted[key] = _notice_wire(value)
             continue
         converted[key] = _coerce(f"{name}.{key}", hints[key], value)
     return cls(**converted)
+
+
+def _routes(value: Any) -> dict[str, str]:
+    """`[statuspal.endpoints]`: each value one "METHOD /path" string (the paths themselves: _check_routes)."""
+    if not isinstance(value, Mapping):
+        raise ConfigError("[statuspal.endpoints] must be a table of endpoint = \"METHOD /path\" lines")
+    for name, spec in value.items():
+        if not isinstance(spec, str):
+            raise ConfigError(f"bad value for statuspal.endpoints.{name}: {spec!r} (expected \"METHOD /path\")")
+    return dict(value)
+
+
+_WIRE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_WIRE_CHOICES = {"affected_shape": AFFECTED_SHAPES, "resolve_strategy": END_STRATEGIES, "close_strategy": END_STRATEGIES}
+
+
+def _notice_wire(value: Any) -> NoticeWire:
+    """`[statuspal.notices]`: every key known, every name a plain JSON key, no two request fields on one name."""
+    if not isinstance(value, Mapping):
+        raise ConfigError("[statuspal.notices] must be a table of key = \"value\" lines")
+    unknown = set(value) - set(NoticeWire.keys())
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in [statuspal.notices]: {', '.join(sorted(unknown))}")
+    for key, text in value.items():
+        label = f"statuspal.notices.{key}"
+        if key in _WIRE_CHOICES:
+            if text not in _WIRE_CHOICES[key]:
+                raise ConfigError(f"bad value for {label}: {text!r} (expected one of {', '.join(_WIRE_CHOICES[key])})")
+        elif not isinstance(text, str) or not _WIRE_NAME.match(text):
+            raise ConfigError(f"bad value for {label}: {text!r} (expected a JSON field name: a letter or _, then letters, digits or _)")
+    wire = NoticeWire(**value)
+    sent = {attr: getattr(wire, attr) for attr in (*REQUEST_FIELDS.values(), "page_field")}
+    seen: dict[str, str] = {}
+    for attr, name in sent.items():
+        if name in seen:
+            raise ConfigError(f"statuspal.notices.{seen[name]} and statuspal.notices.{attr} are both {name!r}: each field needs its own name")
+        seen[name] = attr
+    if wire.affected_service_key == wire.affected_containers_key:
+        raise ConfigError("statuspal.notices.affected_service_key and affected_containers_key must differ")
+    return wire
 
 
 def _coerce(label: str, hint: Any, value: Any) -> Any:
@@ -277,6 +362,9 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"bad value for statuspal.base_url: {settings.statuspal.base_url!r}")
     if settings.statuspal.rate_per_second <= 0 or settings.statuspal.rate_burst < 1:
         raise ConfigError("statuspal.rate_per_second must be > 0 and statuspal.rate_burst >= 1")
+    _check_routes(settings.statuspal)
+    if settings.sandbox.strictness not in SANDBOX_STRICTNESS:
+        raise ConfigError(f"bad value for sandbox.strictness: {settings.sandbox.strictness!r} (expected strict or lenient)")
     if not 0 <= settings.sandbox.port < 65536:
         raise ConfigError(f"bad value for sandbox.port: {settings.sandbox.port}")
     if server.production:
@@ -286,5 +374,61 @@ def _check(settings: Settings) -> None:
             raise ConfigError("production mode needs an https server.public_url")
         if settings.sandbox.embedded:
             raise ConfigError("production mode cannot embed the sandbox; set sandbox.embedded = false")
+    for name, value in dataclasses.asdict(settings.store).items():
+        if value < 1:
+            raise ConfigError(f"bad value for store.{name}: {value} (must be at least 1)")
+    limits = settings.limits
+    for name, value, least, rule in (
+        ("window_seconds", limits.window_seconds, 0.001, "more than 0"),
+        ("address_requests", limits.address_requests, 0, "0 (off) or more"),
+        ("principal_requests", limits.principal_requests, 0, "0 (off) or more"),
+        ("key_checks_per_address", limits.key_checks_per_address, 1, "at least 1"),
+        ("key_checks_in_flight", limits.key_checks_in_flight, 1, "at least 1"),
+        ("rejected_key_cache_seconds", limits.rejected_key_cache_seconds, 0, "0 or more"),
+    ):
+        if not value >= least:  # `not >=` also refuses nan
+            raise ConfigError(f"bad value for limits.{name}: {value} (must be {rule})")
     if settings.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"bad value for logging.level: {settings.logging.level!r}")
+
+
+def _check_routes(statuspal: StatusPalSettings) -> None:
+    """Every `[statuspal.endpoints]` override: a known endpoint, a real method, a path with the same
+    placeholders as the default (notices may drop {subdomain}), and no two used endpoints on one route.
+
+    A wrong override would otherwise surface as a ValueError deep inside the first call, or as the sandbox
+    refusing to start with a traceback; here it is one line naming the setting.
+    """
+    defaults = {e.name: e for e in DEFAULT_ENDPOINTS}
+    routes = {name: (e.method, e.path) for name, e in defaults.items()}
+    for name, spec in statuspal.endpoints.items():
+        label = f"statuspal.endpoints.{name}"
+        if name not in defaults:
+            raise ConfigError(f"unknown endpoint in [statuspal.endpoints]: {name} (config.toml lists the names)")
+        method, path = split_route(spec)
+        if method not in METHODS or not path.startswith("/") or any(c.isspace() or c in "?#" for c in path):
+            raise ConfigError(
+                f"bad value for {label}: {spec!r} (expected \"METHOD /path\", METHOD one of {', '.join(METHODS)})"
+            )
+        default = defaults[name]
+        found = PLACEHOLDER.findall(path)
+        leftover = PLACEHOLDER.sub("", path)
+        allowed = [set(default.path_params)]
+        if default.page_optional:
+            allowed.append(set(default.path_params) - {"subdomain"})
+        if "{" in leftover or "}" in leftover or len(found) != len(set(found)) or set(found) not in allowed:
+            wanted = " ".join("{" + p + "}" for p in default.path_params)
+            optional = " ({subdomain} may be left out: the page then goes as statuspal.notices.page_field)" if default.page_optional else ""
+            raise ConfigError(f"bad value for {label}: {spec!r} must use the placeholders {wanted}{optional}")
+        routes[name] = (method, path)
+    unused = statuspal.notices.unused_endpoints()
+    taken: dict[tuple[str, str], str] = {}
+    for name, route in routes.items():
+        if name in unused:
+            continue
+        if route in taken:
+            hint = ""
+            if {name, taken[route]} & {"notices_resolve", "notices_close"}:
+                hint = "; to end a notice by PATCHing its ends_at, set statuspal.notices.resolve_strategy / close_strategy = \"patch_ends_at\""
+            raise ConfigError(f"statuspal.endpoints: {taken[route]} and {name} both map to {route[0]} {route[1]}{hint}")
+        taken[route] = name

@@ -12,8 +12,9 @@ the operator. Here:
   handler's read fails with 408 and the connection is closed after the answer);
 - `read_body` reads a body no further than the route's own cap, chunked bodies included, so a route
   with a 16 KB cap never buffers megabytes before it says 413;
-- a request that is not HTTP at all, or not valid HTTP, gets a short 4xx that quotes nothing it sent,
-  and one WARNING line without a stack. A stack trace is kept for real bugs (500s).
+- a request that is not HTTP at all, or not valid HTTP, gets a short 4xx that quotes nothing it sent
+  (aiohttp's own text quotes the offending bytes, so a key sent there would come straight back), and one
+  WARNING line without a stack. A stack trace is kept for real bugs (500s).
 """
 
 from __future__ import annotations
@@ -27,7 +28,18 @@ from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMethod, HttpProcessingError
 from aiohttp.streams import StreamReader
 
+from gateway.config import ServerSettings
+
 log = logging.getLogger("gateway.connections")
+
+
+def generic_error_text(status: int) -> str:
+    """The body of an error answer that quotes nothing from the request."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    return f"{status} {phrase}\n\nThe request could not be read as HTTP; nothing of it is repeated here.\n"
 
 
 class BodyTooLarge(Exception):
@@ -169,8 +181,7 @@ class BoundedRequestHandler(web.RequestHandler):
             return super().handle_error(request, status, exc, message)
         if request.writer.output_size > 0:
             raise ConnectionError("the response was already started")
-        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-        response = web.Response(status=status, text=f"{status} {phrase}: malformed HTTP request\n")
+        response = web.Response(status=status, text=generic_error_text(status))
         response.force_close()
         return response
 
@@ -183,9 +194,17 @@ class _Server(web.Server):
 
 
 class GatewayRunner(web.AppRunner):
-    """web.AppRunner with the connection bounds above. `keepalive_timeout` is aiohttp's own setting."""
+    """web.AppRunner with the connection bounds above. `keepalive_timeout` is aiohttp's own setting.
 
-    def __init__(self, app: web.Application, *, keepalive_timeout: float, request_timeout: float, **kwargs: Any) -> None:
+    aiohttp has no public way to choose the request handler class, so the Server it builds is rebuilt as a
+    _Server from the attributes Server.__call__ itself passes on (tests/test_connections.py and
+    tests/test_secret_leaks.py hold the behaviour).
+    """
+
+    def __init__(
+        self, app: web.Application, *, keepalive_timeout: float = ServerSettings.keepalive_timeout_seconds,
+        request_timeout: float = ServerSettings.request_timeout_seconds, **kwargs: Any,
+    ) -> None:
         super().__init__(app, keepalive_timeout=keepalive_timeout, request_timeout=request_timeout, **kwargs)
 
     async def _make_server(self) -> web.Server:

@@ -4,7 +4,10 @@ The bearer value is routed on its shape, so one value can never mean two things:
 
 - ``sk_…`` is a direct developer key (Claude Code, Cursor). It is checked against the StatusPal API once and
   the success is cached by a hash of the key for ``statuspal.key_cache_seconds``; the key itself is only ever
-  sent to the configured StatusPal base URL.
+  sent to the configured StatusPal base URL. Anyone can make up a well-formed key, and each check is a
+  StatusPal call on the gateway's behalf, so checks are bounded three ways: a rejection is remembered for
+  ``limits.rejected_key_cache_seconds`` (the same bad key twice costs one call), each client address has a
+  budget of checks (`gateway.limits`), and only ``limits.key_checks_in_flight`` checks run at once.
 - a compact JWE whose ``kid`` is in our keyring is a sealed OAuth access token; `gateway.oauth.tokens`
   unseals it and checks its type, audience and expiry.
 - anything else is 401 with the ``resource_metadata`` challenge (and the scopes to ask for), so OAuth-capable
@@ -15,17 +18,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from gateway.limits import OverBudget
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
 from gateway.tools.base import READ, TOOL_SCOPES, WRITE
 
 if TYPE_CHECKING:
     from gateway.config import Settings
+    from gateway.limits import InboundLimits
     from gateway.sealing import Keyring
     from gateway.statuspal.client import StatusPalClient
     from gateway.store import Store
@@ -33,8 +39,11 @@ if TYPE_CHECKING:
 DIRECT_SCOPES = frozenset({READ, WRITE})
 # A StatusPal key is short and URL-safe; anything else is refused before it can reach the upstream.
 _DIRECT_KEY = re.compile(r"^sk_[A-Za-z0-9_-]{1,200}$")
-# Bound on cached key checks, so a flood of distinct keys cannot grow memory without limit.
+# Bound on cached key checks (each cache: good keys, rejected keys), so a flood of distinct keys cannot grow
+# memory without limit; the least recently confirmed goes first.
 _CACHE_MAX = 10_000
+# What a check refused for the gateway's cap on checks in flight tells the caller to wait: checks take a moment.
+_BUSY_RETRY_SECONDS = 1
 # What a 401 asks for: the MCP authorization spec says a server SHOULD name the scopes in its challenge, and
 # clients that read it (Claude among them) request exactly those. Every tool scope, so the user still picks
 # read-only or read and write on the login page; never offline_access, which a challenge should not carry
@@ -62,28 +71,40 @@ class AuthError(Exception):
     error: str
     description: str
     scope: str | None = None
+    # For a 503: when to come back, in whole seconds, if StatusPal said.
+    retry_after: int | None = None
 
     def __str__(self) -> str:
         return f"{self.status} {self.error}: {self.description}"
 
 
 class CredentialResolver:
-    def __init__(self, settings: "Settings", upstream: "StatusPalClient", keyring: "Keyring", store: "Store") -> None:
+    def __init__(
+        self, settings: "Settings", upstream: "StatusPalClient", keyring: "Keyring", store: "Store", limits: "InboundLimits",
+    ) -> None:
         self._settings = settings
         self._upstream = upstream
         self._keyring = keyring
         self._store = store
+        self._limits = limits
         self._ttl = settings.statuspal.key_cache_seconds
         # full sha256 hex of a key -> monotonic deadline until which its successful check is trusted.
         self._checked: OrderedDict[str, float] = OrderedDict()
+        # The same for rejected keys, kept briefly: long enough to absorb a client retrying a bad key in a loop,
+        # short enough that a key created a moment after a failed attempt soon works.
+        self._rejected: OrderedDict[str, float] = OrderedDict()
+        self._rejected_ttl = settings.limits.rejected_key_cache_seconds
+        self._max_in_flight = settings.limits.key_checks_in_flight
         # Concurrent first requests with one key share one upstream check instead of each making their own.
         self._pending: dict[str, asyncio.Future[None]] = {}
         self._metadata_url = settings.server.resource_metadata_url
 
-    async def resolve(self, authorization: str | None) -> Credentials:
+    async def resolve(self, authorization: str | None, address: str) -> Credentials:
+        """The caller's credentials; AuthError when they are refused, OverBudget when an upstream check of a new key
+        is over `address`'s budget or the gateway's cap on checks in flight."""
         token = _bearer(authorization)
         if token.startswith("sk_"):
-            return await self._direct(token)
+            return await self._direct(token, address)
         if self._keyring.looks_sealed(token):
             # Imported here, not at the top: gateway.oauth.tokens builds on Credentials and AuthError from this module.
             from gateway.oauth.tokens import access_credentials
@@ -107,27 +128,49 @@ class CredentialResolver:
         parts.append(f'resource_metadata="{self._metadata_url}"')
         return "Bearer " + ", ".join(parts)
 
-    async def _direct(self, api_key: str) -> Credentials:
+    async def _direct(self, api_key: str, address: str) -> Credentials:
         digest = hashlib.sha256(api_key.encode()).hexdigest()
+        now = time.monotonic()
         deadline = self._checked.get(digest)
-        if deadline is None or deadline < time.monotonic():
+        if deadline is None or deadline < now:
             # Only well-formed keys are ever checked and so remembered: a cached digest needs no shape check.
             if not _DIRECT_KEY.match(api_key):
                 raise AuthError(401, "invalid_token", "The API key is malformed: StatusPal keys look like sk_ followed by letters, digits, - or _.")
-            await self._check(api_key, digest)
+            rejected = self._rejected.get(digest)
+            if rejected is not None and rejected >= now:
+                raise _rejected_key()
+            await self._check(api_key, digest, address)
         return Credentials(api_key=api_key, scopes=DIRECT_SCOPES, kind="direct", key_id=digest[:16])
 
-    async def _check(self, api_key: str, digest: str) -> None:
+    async def _check(self, api_key: str, digest: str, address: str) -> None:
         check = self._pending.get(digest)
         if check is None:
+            # Joining a check already under way costs nothing; starting one costs a StatusPal call, so it is counted.
+            await self._limits.admit_key_check(address)
+            check = self._pending.get(digest)  # another request may have started it while the budget was counted
+        if check is None:
+            # A cap for the whole gateway, on top of the per-address budget: many addresses at once (a botnet, or
+            # IPv6 /64s) still cannot have more than this many StatusPal calls open on the gateway's behalf.
+            if len(self._pending) >= self._max_in_flight:
+                raise OverBudget(
+                    503, _BUSY_RETRY_SECONDS,
+                    f"Service Unavailable: too many new API keys are being checked right now; try again in {_BUSY_RETRY_SECONDS} s",
+                )
             # Its own task, so a caller that disconnects does not cancel the check others are waiting on.
             check = asyncio.ensure_future(self._run_check(api_key, digest))
             self._pending[digest] = check
         try:
             await asyncio.shield(check)
         except UpstreamAuthError:
-            raise AuthError(401, "invalid_token", "StatusPal rejected this API key (it is unknown or was revoked).") from None
-        except UpstreamUnavailable:
+            raise _rejected_key() from None
+        except UpstreamUnavailable as exc:
+            if exc.status == 429 and exc.retry_after:
+                # StatusPal asked for a pause longer than a request should be held: pass the wait on, not a guess.
+                wait = math.ceil(exc.retry_after)
+                raise AuthError(
+                    503, "temporarily_unavailable",
+                    f"StatusPal is rate limiting key checks; try again in {wait} s.", retry_after=wait,
+                ) from None
             raise AuthError(
                 503, "temporarily_unavailable", "StatusPal could not be reached to check the API key; try again in a moment."
             ) from None
@@ -139,15 +182,25 @@ class CredentialResolver:
     async def _run_check(self, api_key: str, digest: str) -> None:
         try:
             await self._upstream.for_key(api_key).check_key()
-            self._remember(digest)  # only successes are cached: a rejected key is asked again next time
+            self._rejected.pop(digest, None)
+            _remember(self._checked, digest, self._ttl)
+        except UpstreamAuthError:
+            # A verdict, so remembered; StatusPal being unreachable is not one and is asked again next time.
+            _remember(self._rejected, digest, self._rejected_ttl)
+            raise
         finally:
             del self._pending[digest]
 
-    def _remember(self, digest: str) -> None:
-        self._checked[digest] = time.monotonic() + self._ttl
-        self._checked.move_to_end(digest)
-        while len(self._checked) > _CACHE_MAX:
-            self._checked.popitem(last=False)
+
+def _remember(cache: "OrderedDict[str, float]", digest: str, ttl: float) -> None:
+    cache[digest] = time.monotonic() + ttl
+    cache.move_to_end(digest)
+    while len(cache) > _CACHE_MAX:
+        cache.popitem(last=False)
+
+
+def _rejected_key() -> AuthError:
+    return AuthError(401, "invalid_token", "StatusPal rejected this API key (it is unknown or was revoked).")
 
 
 def _bearer(authorization: str | None) -> str:

@@ -10,7 +10,6 @@ key pasted into the wrong field or echoed in an upstream error message has no he
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import re
 import secrets
@@ -25,88 +24,19 @@ from aiohttp import web
 
 from gateway.config import Settings
 from gateway.metrics import Metrics
+from gateway.redaction import REDACTED, is_secret_name, redact_text, redact_value
 
-REDACTED = "[REDACTED]"
 ACCESS_LOGGER = "gateway.access"
+AIOHTTP_LOGGERS = ("aiohttp", "aiohttp.access", "aiohttp.client", "aiohttp.internal", "aiohttp.server", "aiohttp.web",
+                   "aiohttp.websocket")
 
 # Set by whoever resolves credentials (the transport), read by the access line: which key, never the key.
 KEY_ID = web.RequestKey("key_id", str)
 REQUEST_ID = web.RequestKey("request_id", str)
 
-# Field names whose values are always secret, compared after lower-casing and turning "-" into "_".
-_SECRET_NAMES = frozenset({
-    "key", "api_key", "apikey", "x_api_key", "token", "access_token", "refresh_token", "id_token", "code",
-    "code_verifier", "secret", "client_secret", "webhook_secret", "password", "authorization",
-    "proxy_authorization", "cookie", "set_cookie", "sealing_keys", "redis_url",
-})
-_SECRET_SUFFIXES = ("_token", "_secret", "_password")
-
-_NAME_ALTERNATION = "|".join(sorted((re.escape(n) for n in _SECRET_NAMES | {"x-api-key", "set-cookie", "proxy-authorization"}), key=len, reverse=True))
-_VALUE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # Authorization schemes, wherever they appear (a header echoed in an error, a curl line).
-    (re.compile(r"\b(Bearer|Basic)\s+[^\s\"',;]+", re.IGNORECASE), rf"\1 {REDACTED}"),
-    # name=value in query strings, form bodies and "k=v" log prose.
-    (re.compile(rf"(?i)(?<![A-Za-z0-9_])({_NAME_ALTERNATION})=[^&\s\"',;]*"), rf"\1={REDACTED}"),
-    # "name": "value" / 'name': 'value' in JSON or Python reprs embedded in a message.
-    (re.compile(rf"(?i)([\"']({_NAME_ALTERNATION})[\"']\s*:\s*)([\"'])(?:\\.|(?!\3).)*\3"), rf"\1\3{REDACTED}\3"),
-    # "Authorization: …" style header lines (a dumped request).
-    (re.compile(r"(?im)^(\s*(authorization|proxy-authorization|cookie|set-cookie|x-api-key)\s*:\s*).+$"), rf"\1{REDACTED}"),
-    # StatusPal API keys and webhook secrets by their prefixes.
-    (re.compile(r"\b(sk|whs)_[A-Za-z0-9_\-]+"), rf"\1_{REDACTED}"),
-    # Compact JWS/JWE (three or five base64url segments; the header always starts with "eyJ").
-    (re.compile(r"\beyJ[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*)?"), REDACTED),
-)
-# Cheap pre-checks, so the common case (nothing secret-looking) costs two scans instead of six
-# substitutions. Every pattern above needs one of these characters (whitespace after "Bearer", "=" or ":"
-# after a name, "_" in sk_/whs_ prefixes and in names, "." between JWT segments) and, lower-cased, one of
-# these words (every secret name contains one). Plain `in` tests beat one case-insensitive alternation
-# regex by an order of magnitude, and this runs on every string of every log line.
-_TRIGGER = re.compile(r"[\s=:_.]")
-_ROOTS = ("bearer", "basic", "sk_", "whs_", "eyj", "key", "token", "code", "secret", "password", "authorization",
-          "cookie", "redis_url")
-
-
-def redact_text(text: str) -> str:
-    """Scrub secret-looking substrings from free text."""
-    if text.isalnum() or not _TRIGGER.search(text):  # ids, methods, digests: no trigger character can be in them
-        return text
-    lowered = text.lower()
-    if not any(root in lowered for root in _ROOTS):
-        return text
-    for pattern, replacement in _VALUE_PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-@functools.lru_cache(maxsize=1024)  # field names, never values: nothing secret is kept
-def is_secret_name(name: str) -> bool:
-    norm = name.lower().replace("-", "_")
-    return norm in _SECRET_NAMES or norm.endswith(_SECRET_SUFFIXES)
-
-
 # Values with nothing in them to scrub; the formatter checks a field's exact class against these before
 # anything else, because every field of every line passes there.
 _PLAIN = frozenset({int, float, bool, type(None)})
-
-
-def redact_value(value: Any, depth: int = 0) -> Any:
-    """Scrub a structured value: secret-named fields are replaced whole, strings are scrubbed by shape."""
-    if isinstance(value, str):
-        return redact_text(value)
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    if depth > 8:
-        return REDACTED  # deep structures are never worth the risk or the time
-    if isinstance(value, dict):
-        return {
-            str(k): (REDACTED if is_secret_name(str(k)) and v not in (None, "") else redact_value(v, depth + 1))
-            for k, v in value.items()
-        }
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [redact_value(v, depth + 1) for v in value]
-    if hasattr(value, "items"):  # multidicts (aiohttp headers), mappings
-        return redact_value(dict(value.items()), depth)
-    return redact_text(str(value))
 
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged as a field.
@@ -264,6 +194,13 @@ def configure_logging(settings: Settings) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.logging.level.upper())
+    # aiohttp's own loggers quote raw request lines and headers (a parser error, a client error): they must
+    # reach the redacting handler and nothing else, whatever a library or an earlier set-up gave them.
+    for name in AIOHTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+        logger.propagate = True
     # aiohttp's own access log prints the request line with its query string and can be configured to
     # print headers; ours replaces it. Turned off here too in case a runner is built with the default.
     logging.getLogger("aiohttp.access").disabled = True
@@ -272,6 +209,30 @@ def configure_logging(settings: Settings) -> None:
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     # logging's fallback for a failing handler prints the raw message and arguments to stderr.
     logging.raiseExceptions = False
+    # Python prints an uncaught or unraisable exception to stderr itself, message and all; stderr is the log,
+    # so those go through the logger (and its redaction) too.
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+    sys.unraisablehook = _log_unraisable
+
+
+def _log_uncaught(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, exc, tb)
+        return
+    error_log.critical("uncaught exception", exc_info=(kind, exc, tb))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    error_log.critical("uncaught exception in a thread", exc_info=(args.exc_type, args.exc_value, args.exc_traceback))  # type: ignore[arg-type]
+
+
+def _log_unraisable(unraisable: Any) -> None:
+    exc = unraisable.exc_value
+    error_log.warning("%s", unraisable.err_msg or "exception ignored",
+                      exc_info=(type(exc), exc, unraisable.exc_traceback) if exc is not None else None)
 
 
 access_log = logging.getLogger(ACCESS_LOGGER)
@@ -361,7 +322,10 @@ def access_logger(metrics: Metrics | None = None) -> Middleware:
         codes and keys there. The request id is echoed so an operator can match a user's report to a line.
         """
         incoming = request.headers.get("X-Request-Id")
-        if incoming is not None and _SAFE_REQUEST_ID.fullmatch(incoming):
+        # A caller's id is kept only when it is short, plain and not shaped like a secret (`x_sk_…` is plain):
+        # it is echoed in the answer and written in the log. Any other id is replaced by a fresh one rather
+        # than redacted, because "[REDACTED]" would be the same id for every such request, useless for tracing.
+        if incoming is not None and _SAFE_REQUEST_ID.fullmatch(incoming) and redact_text(incoming) == incoming:
             request_id = incoming
         else:
             request_id = f"{_ID_PREFIX}{next(_ID_COUNTER):08x}"

@@ -26,17 +26,22 @@ async def readyz(request: web.Request) -> web.Response:
     The configuration is validated before the process starts listening (a bad value is a start-up
     error) and the upstream pool is opened before the first request is accepted, so what is left to
     check is what can change while running: the docs index (built by `statuspal-mcp build-index`,
-    picked up without a restart) and the shared store (Redis, when configured), without which OAuth
-    fails closed.
+    picked up without a restart) and the store (Redis when configured, else in memory): unreachable or
+    full, OAuth and session ends fail closed.
     """
     gateway = request.app[GATEWAY]
     reasons = []
     if not gateway.docs.loaded:
         reasons.append("docs index not loaded: run `statuspal-mcp build-index` (the gateway picks it up without a restart)")
     try:
-        await gateway.store.get("readyz")
-    except StoreUnavailable:
-        reasons.append("shared store unreachable (check STATUSPAL_MCP_REDIS_URL)")
+        await gateway.store.check_ready()
+    except StoreUnavailable as exc:
+        # Full matters as much as unreachable: either way sign-in and session ends answer 503. Where the store
+        # is stays out of this unauthenticated answer; the error log names it.
+        reasons.append(
+            "store full: new sign-ins and session ends are refused until entries expire (raise store.memory_max_entries, or Redis's maxmemory)"
+            if exc.full else "shared store unreachable (check STATUSPAL_MCP_REDIS_URL)"
+        )
     if reasons:
         return web.json_response({"status": "not ready", "reasons": reasons}, status=503)
     return web.json_response({"status": "ready", "docs_index": gateway.docs.build_id})

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 
 from gateway.config import ConfigError
 from gateway.credentials import AuthError, Credentials
+from gateway.redaction import quotable, redact_text, redact_value
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, describe
 from gateway.tools.base import READ, WRITE, Tool, ToolContext, ToolError
 
@@ -86,9 +87,11 @@ class RpcError(Exception):
         self.request_id = request_id
 
     def body(self, request_id: Any) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        # Messages quote caller input through quotable(); scrubbing the whole error again here also covers
+        # text worded by libraries (the SDK's header checks, pydantic) that quote whatever they were given.
+        error: dict[str, Any] = {"code": self.code, "message": redact_text(self.message)}
         if self.data is not None:
-            error["data"] = self.data
+            error["data"] = redact_value(self.data)
         return {"jsonrpc": "2.0", "id": request_id, "error": error}
 
 
@@ -225,7 +228,7 @@ class Dispatcher:
         method = call.message.method
         served = MODERN_METHODS if call.modern else HANDSHAKE_METHODS
         if method not in served:
-            raise RpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
+            raise RpcError(METHOD_NOT_FOUND, f"Method not found: {quotable(method)}")
         return await self._methods[method](call)  # type: ignore[index]
 
     # --- lifecycle -------------------------------------------------------------------------------------
@@ -309,7 +312,7 @@ class Dispatcher:
             raise RpcError(INVALID_PARAMS, 'Invalid params: "arguments" must be an object')
         tool = self._gateway.catalogue.get(name)
         if tool is None:
-            return self._call_result(call, f"Unknown tool {name!r}: this server has no tool by that name. Use one of the tools it lists.", None, True)
+            return self._call_result(call, f"Unknown tool {quotable(name)!r}: this server has no tool by that name. Use one of the tools it lists.", None, True)
         if tool.scope not in call.credentials.scopes:
             # An HTTP 403 with a scope challenge lets the client step up to a write grant (RFC 6750 §3.1).
             raise AuthError(403, "insufficient_scope", f"{name} changes data and needs the {tool.scope} scope; this grant is read-only.", scope=tool.scope)
@@ -349,9 +352,9 @@ class Dispatcher:
             return self._tool_failure(call, tool, "tool_error", str(exc))
         except UpstreamAuthError as exc:
             if not call.reply.streaming:
-                # 401 or 403 from StatusPal: the key was revoked, expired or disabled. HTTP 401 with the challenge
-                # makes the client re-authorise (issue 2 item 3). Once an SSE answer has started its status is
-                # already sent, so the failure can only be reported as an isError result.
+                # StatusPal refused the key itself (a 401; a 403 on one resource is an ordinary tool error, since
+                # the key still works elsewhere). HTTP 401 with the challenge makes the client re-authorise. Once
+                # an SSE answer has started its status is already sent, so the failure can only be an isError result.
                 self._count(tool.name, "unauthorized")
                 gateway.credentials.forget(call.credentials)
                 raise AuthError(401, "invalid_token", f"StatusPal refused the API key of this connection ({exc.status}: revoked, expired or not allowed).") from None
@@ -371,7 +374,8 @@ class Dispatcher:
 
     def _tool_failure(self, call: Call, tool: Tool, outcome: str, text: str) -> bytes:
         self._count(tool.name, outcome)
-        return self._call_result(call, text, None, True)
+        # An error text may quote an argument or an upstream message that echoes one; it goes to the model.
+        return self._call_result(call, redact_text(text), None, True)
 
     def _call_result(self, call: Call, text: str | None, structured: bytes | None, is_error: bool) -> bytes:
         """A CallToolResult in the shape serialize_server_result gives for the call's version.
@@ -417,7 +421,7 @@ class Dispatcher:
         content = resources.read(uri) if resources is not None else None
         if content is None:
             code = INVALID_PARAMS if call.modern else RESOURCE_NOT_FOUND
-            raise RpcError(code, f"Resource not found: {uri}", data={"uri": uri})
+            raise RpcError(code, f"Resource not found: {quotable(uri, 200)}", data={"uri": quotable(uri, 200)})
         return self._list_result(call, "resources/read", {"contents": [content]})
 
     async def _resource_templates(self, call: Call) -> bytes:
@@ -433,7 +437,7 @@ class Dispatcher:
 
     async def _prompts_get(self, call: Call) -> bytes:
         self._validate("prompts/get", call.version, call.params)
-        raise RpcError(INVALID_PARAMS, f"Unknown prompt: {call.params['name']!r}. This server offers no prompts.")
+        raise RpcError(INVALID_PARAMS, f"Unknown prompt: {quotable(call.params['name'])!r}. This server offers no prompts.")
 
     def _list_result(self, call: Call, method: str, result: dict[str, Any]) -> bytes:
         if call.modern:
@@ -457,7 +461,7 @@ class Dispatcher:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"] if p not in ("params",)) or "params"
-            raise RpcError(INVALID_PARAMS, f"Invalid params for {method}: {where}: {first['msg']}") from None
+            raise RpcError(INVALID_PARAMS, f"Invalid params for {method}: {quotable(where, 200)}: {quotable(first['msg'], 200)}") from None
 
 
 def _json_string(compact_json: bytes) -> bytes:
@@ -540,5 +544,5 @@ def _describe_schema_error(error: Any) -> str:
     path = ""
     for part in error.absolute_path:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    message = error.message if len(error.message) <= 300 else error.message[:297] + "..."
-    return f"{path}: {message}" if path else message
+    message = quotable(error.message, 300)
+    return f"{quotable(path, 200)}: {message}" if path else message

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from gateway.client_address import ClientAddresses
     from gateway.config import Settings
     from gateway.credentials import CredentialResolver
+    from gateway.limits import InboundLimits
     from gateway.metrics import Metrics
     from gateway.sealing import Keyring
     from gateway.statuspal.client import StatusPalClient
@@ -33,6 +34,8 @@ class Gateway:
     metrics: "Metrics"
     # The caller's IP address (for per-address limits), through trusted proxies when there are any.
     addresses: "ClientAddresses"
+    # The inbound budgets on /mcp (per address, per key, per address of key checks).
+    limits: "InboundLimits"
     # search.index.DocsIndex (readyz says not ready until an index is loaded).
     docs: Any = None
     # gateway.resources.DocsResources: the docs pages as MCP resources.

@@ -11,6 +11,24 @@ Two backends with the same semantics:
 - ``RedisStore`` (``STATUSPAL_MCP_REDIS_URL``): shared by every instance, so a code used on one is refused on
   all, and a revocation on one holds everywhere. Each operation is one atomic command or Lua script.
 
+What may be written is bounded by whoever causes it, never by one cap everyone shares. Two kinds of entry:
+
+- Rate-limit counters (keys starting ``rl:``): losing one only restarts someone's window early, so the
+  in-memory store keeps them in their own bounded area and evicts the oldest counter when it is full. A flood
+  of counters therefore never makes any other write fail.
+- Security marks (everything else: used codes and refresh tokens, revoked families, ended sessions, and the
+  ``quota:`` counters that bound them): evicting one would silently re-enable a replay or revive an ended
+  session, so they are never evicted. Where a principal could add marks at will (ending sessions, redeeming
+  codes, rotating refresh tokens), each write first counts against that principal's hourly quota
+  (``Store.quota``); the other marks come at most one per such write (the family a replayed code revokes) or
+  one per family (a revocation). So each key can hold only so many at once, and the total grows with the
+  number of real users, not with anyone's request rate. The memory store's room for marks is a last line of
+  defence: when it is full, new marks raise ``StoreUnavailable`` (503) and ``/readyz`` says so.
+
+Every key is written with a time to live, in both backends, so nothing outlives the token or session it guards.
+A Redis used here should run with ``maxmemory-policy noeviction``: an evicting policy could drop a mark, while
+noeviction turns a full Redis into refused writes (503), which fail closed.
+
 Failure policy: when the store cannot answer, every operation raises ``StoreUnavailable`` rather than guessing.
 Callers fail closed: a code is not redeemed, a refresh is not rotated, a sealed token is not accepted (HTTP 503
 ``temporarily_unavailable``, so clients retry rather than discard their tokens).
@@ -22,20 +40,31 @@ import asyncio
 import heapq
 import time
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, Awaitable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
 from redis import asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import OutOfMemoryError, RedisError
 
 if TYPE_CHECKING:
     from gateway.config import Settings
 
 NAMESPACE = "statuspal-mcp:"
+# Keys that only count attempts for a rate limit; the in-memory store may evict them (see the module docstring).
+RATE_LIMIT_PREFIX = "rl:"
 
 
 class StoreUnavailable(Exception):
-    """The shared store did not answer; the operation did not happen. The message names no secret."""
+    """The store did not answer or is full; the operation did not happen. The message names no secret."""
+
+    def __init__(self, message: str, *, full: bool = False) -> None:
+        super().__init__(message)
+        self.full = full
+
+    @property
+    def reason(self) -> str:
+        """What a caller is told: full or unreachable, without where the store is (that is for the operator's log)."""
+        return "its store is full" if self.full else "its store cannot be reached"
 
 
 class Store(ABC):
@@ -46,6 +75,18 @@ class Store(ABC):
 
     async def close(self) -> None:
         """Release connections on shutdown."""
+
+    async def check_ready(self) -> None:
+        """Raise StoreUnavailable, saying why, when the store cannot take the writes requests need (for /readyz)."""
+        await self.get("readyz")
+
+    @abstractmethod
+    async def quota(self, key: str, limit: int, window: float) -> float:
+        """Count one write a principal causes, in a fixed window of `window` seconds that opens at the first one.
+        0.0 while the count is within `limit`; otherwise the seconds until the window ends, for a Retry-After.
+        `key` names the kind and the principal (``quota:session-end:<key id>``) and is never an ``rl:`` key: a
+        quota counter is kept like the marks it guards, because one that could be evicted would let its
+        principal write past the bound."""
 
     @abstractmethod
     async def claim(self, key: str, ttl: float) -> float | None:
@@ -66,7 +107,8 @@ class Store(ABC):
     @abstractmethod
     async def hit(self, key: str, limit: int, window: float) -> bool:
         """Count one attempt in a fixed window of `window` seconds that opens at the first attempt; True while the
-        count is within `limit` (allowed), False once it is exceeded."""
+        count is within `limit` (allowed), False once it is exceeded. Under an ``rl:`` key the memory store may
+        evict the count when its room for counters is full, which only restarts that window."""
 
     @abstractmethod
     async def get(self, key: str) -> str | None: ...
@@ -75,20 +117,82 @@ class Store(ABC):
     async def set(self, key: str, value: str, ttl: float) -> None:
         """Store a non-secret value (never a key or a token) for `ttl` seconds."""
 
+    @abstractmethod
+    async def take(self, key: str, rate: float, burst: int, max_wait: float) -> float:
+        """Take one token from the bucket `key` (`rate` tokens a second, holding at most `burst`) and return how many
+        seconds the caller must wait before using it: 0 when one is there now. Reservation style, so concurrent
+        callers queue in order. When the wait would exceed `max_wait`, nothing is taken and that wait is returned,
+        so a caller that gives up leaves the bucket as it found it."""
+
+
+class _Area:
+    """Entries with deadlines and a size bound. Expired entries are dropped as their deadlines pass (a heap of
+    deadlines, so each write costs O(log n)); dicts keep insertion order, so the first live entry is the oldest."""
+
+    def __init__(self, max_entries: int, evict_when_full: bool, what: str) -> None:
+        self.max = max_entries
+        self.evict_when_full = evict_when_full
+        self.what = what
+        # key -> (value, monotonic deadline)
+        self.entries: dict[str, tuple[str, float]] = {}
+        self._deadlines: list[tuple[float, str]] = []
+
+    def live(self, key: str, now: float) -> tuple[str, float] | None:
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        if entry[1] <= now:
+            del self.entries[key]
+            return None
+        return entry
+
+    def full(self, now: float) -> bool:
+        self.expire(now)
+        return len(self.entries) >= self.max
+
+    def full_error(self) -> StoreUnavailable:
+        return StoreUnavailable(f"the in-memory store is full ({self.max} live {self.what}); configure Redis or raise its bound", full=True)
+
+    def put(self, key: str, value: str, deadline: float, now: float) -> None:
+        previous = self.entries.get(key)
+        if previous is None and self.full(now):
+            if not self.evict_when_full:
+                raise self.full_error()
+            del self.entries[next(iter(self.entries))]
+        self.entries[key] = (value, deadline)
+        if previous is None or previous[1] != deadline:  # a count going up keeps its deadline: no heap work
+            heapq.heappush(self._deadlines, (deadline, key))
+        if len(self._deadlines) > 2 * len(self.entries) + 1024:  # rewritten keys leave stale heap items behind
+            self._deadlines = [(d, k) for k, (_, d) in self.entries.items()]
+            heapq.heapify(self._deadlines)
+
+    def expire(self, now: float) -> None:
+        heap = self._deadlines
+        while heap and heap[0][0] <= now:
+            deadline, key = heapq.heappop(heap)
+            entry = self.entries.get(key)
+            if entry is not None and entry[1] == deadline:
+                del self.entries[key]
+
 
 class MemoryStore(Store):
-    """A dict with deadlines, bounded. Safe under asyncio because no operation awaits between read and write.
+    """Two bounded dicts with deadlines, one for security marks and one for rate-limit counters. Safe under
+    asyncio because no operation awaits between read and write.
 
-    Expired entries are dropped as their deadlines pass (a heap of deadlines, so each write costs O(log n)).
-    When `max_entries` live entries exist, new writes raise StoreUnavailable instead of evicting: evicting a
-    "used" or "revoked" mark would silently re-enable a replay.
+    When `max_marks` marks are live, a new mark raises StoreUnavailable instead of evicting: evicting a "used"
+    or "revoked" mark would silently re-enable a replay. When `max_counters` counters are live, the oldest
+    counter goes: that only restarts one window early, and it keeps counters from ever blocking a mark.
+    `clock` (monotonic seconds) is injectable so tests can move time instead of sleeping.
     """
 
-    def __init__(self, max_entries: int = 500_000) -> None:
-        self._max = max_entries
-        # key -> (value, monotonic deadline)
-        self._entries: dict[str, tuple[str, float]] = {}
-        self._deadlines: list[tuple[float, str]] = []
+    def __init__(self, max_marks: int = 500_000, max_counters: int = 200_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self._marks = _Area(max_marks, evict_when_full=False, what="entries")
+        self._counters = _Area(max_counters, evict_when_full=True, what="counters")
+        self._clock = clock
+
+    async def check_ready(self) -> None:
+        if self._marks.full(self._clock()):
+            raise self._marks.full_error()
 
     async def claim(self, key: str, ttl: float) -> float | None:
         found = self._live(key)
@@ -98,9 +202,9 @@ class MemoryStore(Store):
         return None
 
     async def revoke(self, key: str, ttl: float) -> None:
-        entry = self._entries.get(key)
-        deadline = time.monotonic() + ttl
-        if entry is not None and entry[1] >= deadline:
+        now = self._clock()
+        entry = self._area(key).live(key, now)
+        if entry is not None and entry[1] >= now + ttl:
             return
         self._put(key, "1", ttl)
 
@@ -108,13 +212,11 @@ class MemoryStore(Store):
         return self._live(key) is not None
 
     async def hit(self, key: str, limit: int, window: float) -> bool:
-        found = self._live(key)
-        if found is None:
-            self._put(key, "1", window)
-            return 1 <= limit
-        count = int(found) + 1
-        self._entries[key] = (str(count), self._entries[key][1])  # the window keeps its original deadline
-        return count <= limit
+        return self._count(key, window)[0] <= limit
+
+    async def quota(self, key: str, limit: int, window: float) -> float:
+        count, deadline = self._count(key, window)
+        return 0.0 if count <= limit else max(0.0, deadline - self._clock())
 
     async def get(self, key: str) -> str | None:
         return self._live(key)
@@ -122,34 +224,37 @@ class MemoryStore(Store):
     async def set(self, key: str, value: str, ttl: float) -> None:
         self._put(key, value, ttl)
 
+    def _count(self, key: str, window: float) -> tuple[int, float]:
+        """One more in the window at `key`: (the count now, when the window ends). The window keeps its deadline."""
+        area, now = self._area(key), self._clock()
+        entry = area.live(key, now)
+        count, deadline = (1, now + window) if entry is None else (int(entry[0]) + 1, entry[1])
+        area.put(key, str(count), deadline, now)
+        return count, deadline
+
+    def _area(self, key: str) -> _Area:
+        return self._counters if key.startswith(RATE_LIMIT_PREFIX) else self._marks
+
     def _live(self, key: str) -> str | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry[1] <= time.monotonic():
-            del self._entries[key]
-            return None
-        return entry[0]
+        entry = self._area(key).live(key, self._clock())
+        return None if entry is None else entry[0]
 
     def _put(self, key: str, value: str, ttl: float) -> None:
-        now = time.monotonic()
-        self._expire(now)
-        if key not in self._entries and len(self._entries) >= self._max:
-            raise StoreUnavailable(f"the in-memory store is full ({self._max} live entries); configure Redis for this load")
-        deadline = now + ttl
-        self._entries[key] = (value, deadline)
-        heapq.heappush(self._deadlines, (deadline, key))
-        if len(self._deadlines) > 2 * len(self._entries) + 1024:  # rewritten keys leave stale heap items behind
-            self._deadlines = [(d, k) for k, (_, d) in self._entries.items()]
-            heapq.heapify(self._deadlines)
+        now = self._clock()
+        self._area(key).put(key, value, now + ttl, now)
 
-    def _expire(self, now: float) -> None:
-        heap = self._deadlines
-        while heap and heap[0][0] <= now:
-            deadline, key = heapq.heappop(heap)
-            entry = self._entries.get(key)
-            if entry is not None and entry[1] == deadline:
-                del self._entries[key]
+    async def take(self, key: str, rate: float, burst: int, max_wait: float) -> float:
+        now = self._clock()
+        found = self._live(key)
+        tokens, stamp = (float(burst), now) if found is None else map(float, found.split(":"))
+        tokens = min(float(burst), tokens + (now - stamp) * rate)
+        wait = 0.0 if tokens >= 1 else (1 - tokens) / rate
+        if wait > max_wait:
+            return wait
+        tokens -= 1
+        # Kept until the bucket would be full again; after that a fresh bucket is the same thing.
+        self._put(key, f"{tokens!r}:{now!r}", (burst - tokens) / rate + 1)
+        return wait
 
 
 # Each script is atomic on the server: no other client's command runs between its reads and writes.
@@ -169,6 +274,30 @@ _HIT = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return count
+"""
+_QUOTA = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if count <= tonumber(ARGV[2]) then return 0 end
+return redis.call('PTTL', KEYS[1])
+"""
+# The server's own clock, so instances whose clocks disagree still share one bucket fairly. Numbers travel as
+# strings: Redis turns a Lua number reply into an integer, which would drop the fraction of a second.
+_TAKE = """
+local rate, burst, max_wait = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
+local tokens = tonumber(state[1]) or burst
+local stamp = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
+local wait = 0
+if tokens < 1 then wait = (1 - tokens) / rate end
+if wait > max_wait then return tostring(wait) end
+tokens = tokens - 1
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'stamp', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(((burst - tokens) / rate + 1) * 1000))
+return tostring(wait)
 """
 
 
@@ -192,8 +321,15 @@ class RedisStore(Store):
             health_check_interval=30,
         )
         self._client = client
-        self._scripts = {name: client.register_script(lua) for name, lua in (("claim", _CLAIM), ("revoke", _REVOKE), ("hit", _HIT))}
+        self._scripts = {
+            name: client.register_script(lua)
+            for name, lua in (("claim", _CLAIM), ("revoke", _REVOKE), ("hit", _HIT), ("quota", _QUOTA), ("take", _TAKE))
+        }
         await self._run(client.ping())
+
+    async def check_ready(self) -> None:
+        # A write, not a ping: a Redis at maxmemory still answers reads while it refuses every mark.
+        await self.set("readyz", "1", 5)
 
     async def close(self) -> None:
         if self._client is not None:
@@ -212,6 +348,9 @@ class RedisStore(Store):
 
     async def hit(self, key: str, limit: int, window: float) -> bool:
         return int(await self._script("hit", key, _ms(window))) <= limit
+
+    async def quota(self, key: str, limit: int, window: float) -> float:
+        return max(0, int(await self._script("quota", key, _ms(window), limit))) / 1000
 
     async def get(self, key: str) -> str | None:
         return await self._run(self._redis.get(NAMESPACE + key))
@@ -233,16 +372,21 @@ class RedisStore(Store):
     async def _run(self, command: Awaitable[Any]) -> Any:
         try:
             return await command
+        except OutOfMemoryError:  # maxmemory reached under noeviction: writes are refused, reads still work
+            raise StoreUnavailable(f"the Redis store at {self._where} is full (maxmemory reached)", full=True) from None
         except (RedisError, OSError, asyncio.TimeoutError) as exc:
             # The type only: a Redis error message can quote the URL, and with it a password.
             raise StoreUnavailable(f"the Redis store at {self._where} did not answer ({type(exc).__name__})") from None
+
+    async def take(self, key: str, rate: float, burst: int, max_wait: float) -> float:
+        return float(await self._script("take", key, repr(rate), burst, repr(max_wait)))
 
 
 def open_store(settings: "Settings") -> Store:
     """Redis when ``STATUSPAL_MCP_REDIS_URL`` is set, else memory. Call ``start()`` before use."""
     if settings.secrets.redis_url:
         return RedisStore(settings.secrets.redis_url)
-    return MemoryStore()
+    return MemoryStore(max_marks=settings.store.memory_max_entries, max_counters=settings.store.memory_max_counters)
 
 
 def _ms(seconds: float) -> int:

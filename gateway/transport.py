@@ -1,9 +1,11 @@
 """Streamable HTTP on aiohttp: the HTTP rules of the MCP transport, for both protocol eras on one endpoint.
 
 Order of checks for every request to /mcp (each failure has its own status and message):
-Host and Origin (403, DNS-rebinding protection) → Accept (406) → Content-Type (415) → declared size (413)
-→ credentials (401/403/503, with the WWW-Authenticate challenge) → body size (413) → JSON-RPC envelope (400)
-→ protocol era and its headers (400) → session (404, handshake era only) → `gateway.protocol`.
+the client address's budget (429) → Host and Origin (403, DNS-rebinding protection) → Accept (406)
+→ Content-Type (415) → declared size (413) → credentials (401/403/503, with the WWW-Authenticate challenge;
+429/503 when a new key's check is over budget) → the caller's budget (429) → body size (413)
+→ JSON-RPC envelope (400) → protocol era and its headers (400) → session (404, handshake era only)
+→ `gateway.protocol`. GET and DELETE are counted the same way: each is a request someone can send in a loop.
 
 The era is chosen per request, never per connection (DESIGN decision 2): a body carrying the 2026-07-28
 ``_meta`` envelope, or an ``MCP-Protocol-Version: 2026-07-28`` header, is the modern era; anything else is the
@@ -11,7 +13,10 @@ handshake era (2024-11-05 … 2025-11-25; no header means 2025-03-26, as the spe
 
 Handshake-era sessions are stateless too: the ``Mcp-Session-Id`` issued on ``initialize`` is signed by the
 keyring and bound to the caller's key id, so any instance can check it; DELETE records its id as revoked in
-the shared store, which is what makes a terminated session answer 404 on every instance.
+the shared store, which is what makes a terminated session answer 404 on every instance. That record is the
+one store write a session causes, so each key may end only so many sessions an hour
+(``store.session_ends_per_hour``): past that, DELETE answers 429 and ends nothing, and the session simply
+lives out its day. Without the quota one key could fill the store for everyone.
 """
 
 from __future__ import annotations
@@ -42,8 +47,10 @@ from gateway.config import ConfigError
 from gateway.connections import BodyTimeout, BodyTooLarge, BodyUnreadable, read_body
 from gateway.cors import CorsPolicy
 from gateway.credentials import AuthError, Credentials
+from gateway.limits import OverBudget
 from gateway.log import KEY_ID, REQUEST_ID
 from gateway.protocol import SUPPORTED_VERSIONS, Call, Dispatcher, Message, RpcError, parse_message
+from gateway.redaction import quotable
 from gateway.sealing import InvalidToken
 from gateway.state import GATEWAY, Gateway
 from gateway.store import StoreUnavailable
@@ -52,8 +59,11 @@ MCP_PATHS = ("/mcp", "/mcp/")
 # The version a handshake-era request without MCP-Protocol-Version is assumed to speak (spec, 2025-06-18+).
 DEFAULT_HANDSHAKE_VERSION = "2025-03-26"
 SESSION_PURPOSE = "mcp-session"
-# A session outlives any working day; after it, the client gets 404 and simply initializes again.
-SESSION_TTL_SECONDS = 7 * 86400
+# A session outlives a working day; after it, the client gets 404 and initializes again, as the spec asks of
+# it. The mark of an ended session is kept until the session would have expired, so this is also how long
+# each of a key's session-end marks occupies the store.
+SESSION_TTL_SECONDS = 86400
+SESSION_END_WINDOW_SECONDS = 3600
 
 CORS_ALLOW_HEADERS = (
     "Authorization", "Content-Type", "Accept", "MCP-Protocol-Version", "Mcp-Session-Id", "Mcp-Method", "Mcp-Name",
@@ -64,6 +74,8 @@ _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"
 _JSON = "application/json"
 _SSE = "text/event-stream"
 _ROUTING_HEADERS = (MCP_PROTOCOL_VERSION_HEADER, MCP_METHOD_HEADER, MCP_NAME_HEADER)
+# JSON-RPC's implementation-defined server error: the request was fine, the server cannot serve it now.
+SERVER_BUSY = -32000
 
 
 def setup_routes(app: web.Application) -> None:
@@ -89,6 +101,7 @@ class Transport:
             _origin(o) for o in (*server.allowed_origins, *server.cors_origins, server.public_url)
         )
         self._max_body = server.max_body_bytes
+        self._session_ends = gateway.settings.store.session_ends_per_hour
         self._keepalive = server.sse_keepalive_seconds
         if self._keepalive <= 0:
             raise ConfigError(f"bad value for server.sse_keepalive_seconds: {self._keepalive} (must be more than 0)")
@@ -97,14 +110,14 @@ class Transport:
     # --- POST: every client message ---------------------------------------------------------------------
 
     async def post(self, request: web.Request) -> web.StreamResponse:
-        refused = self._check_headers(request)
+        refused = await self._admit(request)
         if refused is not None:
             return refused
         if not _accepts(request, _JSON, _SSE):
             return _error_response(406, RpcError(INVALID_REQUEST, "Not Acceptable: the Accept header must allow application/json or text/event-stream"))
         media_type = _media_type(request.headers.get("Content-Type", ""))
         if media_type != _JSON:
-            return _error_response(415, RpcError(INVALID_REQUEST, f"Unsupported Media Type: the body must be application/json, not {media_type}"))
+            return _error_response(415, RpcError(INVALID_REQUEST, f"Unsupported Media Type: the body must be application/json, not {quotable(media_type)}"))
         declared = request.content_length
         if declared is not None and declared > self._max_body:
             return self._too_large()
@@ -199,20 +212,37 @@ class Transport:
         session_id = request.headers.get("Mcp-Session-Id")
         if session_id is None:
             return _error_response(400, RpcError(INVALID_REQUEST, "Bad Request: DELETE needs the Mcp-Session-Id header of the session to end"))
+        store = self.gateway.store
         try:
             claims = await self._session_claims(session_id, credentials)
             if claims is None:
                 return _session_gone()
-            await self.gateway.store.revoke(_revocation_key(claims), max(1, int(claims["exp"] - time.time())))
-        except StoreUnavailable:
-            return _store_down()
+            wait = await store.quota(f"quota:session-end:{credentials.key_id}", self._session_ends, SESSION_END_WINDOW_SECONDS)
+            if wait:
+                return self._too_many_session_ends(wait)
+            await store.revoke(_revocation_key(claims), max(1, int(claims["exp"] - time.time())))
+        except StoreUnavailable as exc:
+            return _store_down(exc)
         return web.Response(status=204)
+
+    def _too_many_session_ends(self, wait: float) -> web.Response:
+        # Honest: the session was not ended and still works; a client that ignores this loses nothing.
+        seconds = max(1, int(wait + 0.999))
+        response = _error_response(429, RpcError(
+            SERVER_BUSY,
+            f"Too Many Requests: this key has ended {self._session_ends} sessions in the last hour, the most the server "
+            f"records; this session was not ended and stays usable until it expires. Try again in {seconds} seconds.",
+            {"retryAfterSeconds": seconds},
+        ))
+        response.headers["Retry-After"] = str(seconds)
+        return response
 
     # --- checks ----------------------------------------------------------------------------------------
 
     async def _admit_handshake_only(self, request: web.Request) -> Credentials | web.Response:
-        """GET and DELETE: Host/Origin and credentials as for POST, then 405 in 2026-07-28, which has neither."""
-        refused = self._check_headers(request)
+        """GET and DELETE: the address budget, Host/Origin and credentials as for POST, then 405 in 2026-07-28,
+        which has neither."""
+        refused = await self._admit(request)
         if refused is not None:
             return refused
         credentials = await self._authenticate(request)
@@ -222,22 +252,36 @@ class Transport:
             return _not_allowed(request.method)
         return credentials
 
+    async def _admit(self, request: web.Request) -> web.Response | None:
+        """The client address's budget, then Host and Origin; None when the request may go on."""
+        try:
+            request[_ADDRESS] = await self.gateway.limits.admit_address(request)
+        except OverBudget as exc:
+            return _over_budget(exc)
+        return self._check_headers(request)
+
     def _check_headers(self, request: web.Request) -> web.Response | None:
         """DNS-rebinding protection: the Host must be ours, and a browser's Origin must be one we allow."""
         host = request.headers.get("Host", "").lower()
         if host not in self._hosts:
-            return _error_response(403, RpcError(INVALID_REQUEST, f"Forbidden: Host {host!r} is not served here"))
+            return _error_response(403, RpcError(INVALID_REQUEST, f"Forbidden: Host {quotable(host)!r} is not served here"))
         origin = request.headers.get("Origin")
         if origin is not None and _origin(origin) not in self._origins:
-            return _error_response(403, RpcError(INVALID_REQUEST, f"Forbidden: Origin {origin!r} is not allowed"))
+            return _error_response(403, RpcError(INVALID_REQUEST, f"Forbidden: Origin {quotable(origin)!r} is not allowed"))
         return None
 
     async def _authenticate(self, request: web.Request) -> Credentials | web.Response:
         try:
-            credentials = await self.gateway.credentials.resolve(request.headers.get("Authorization"))
+            credentials = await self.gateway.credentials.resolve(request.headers.get("Authorization"), request[_ADDRESS])
         except AuthError as exc:
             return self._auth_failure(exc)
+        except OverBudget as exc:
+            return _over_budget(exc)
         request[KEY_ID] = credentials.key_id  # for the access line: which key, never the key
+        try:
+            await self.gateway.limits.admit_principal(credentials.key_id)
+        except OverBudget as exc:
+            return _over_budget(exc)
         return credentials
 
     def _auth_failure(self, err: AuthError) -> web.Response:
@@ -245,7 +289,7 @@ class Transport:
         if err.status in (401, 403):
             headers["WWW-Authenticate"] = self.gateway.credentials.challenge(err)
         elif err.status == 503:
-            headers["Retry-After"] = "5"
+            headers["Retry-After"] = str(err.retry_after or 5)
         body = orjson.dumps({"error": err.error, "error_description": err.description})
         return web.Response(status=err.status, body=body, content_type=_JSON, headers=headers)
 
@@ -269,7 +313,7 @@ class Transport:
             return LATEST_HANDSHAKE_VERSION  # the handshake negotiates the version; a stray header is moot
         raise RpcError(
             INVALID_REQUEST,
-            f"Bad Request: unsupported MCP-Protocol-Version {header!r}; this server speaks {', '.join(SUPPORTED_VERSIONS)}",
+            f"Bad Request: unsupported MCP-Protocol-Version {quotable(header)!r}; this server speaks {', '.join(SUPPORTED_VERSIONS)}",
             status=400,
         )
 
@@ -286,8 +330,8 @@ class Transport:
             return None
         try:
             claims = await self._session_claims(session_id, credentials)
-        except StoreUnavailable:
-            return _store_down()
+        except StoreUnavailable as exc:
+            return _store_down(exc)
         return None if claims is not None else _session_gone()
 
     async def _session_claims(self, session_id: str, credentials: Credentials) -> dict[str, Any] | None:
@@ -305,6 +349,8 @@ class Transport:
 
 
 TRANSPORT = web.AppKey("mcp_transport", Transport)
+# The client address as the limits count it, found once per request.
+_ADDRESS = web.RequestKey("client_address", str)
 
 
 class _Reply:
@@ -429,9 +475,21 @@ def _session_gone() -> web.Response:
     )
 
 
-def _store_down() -> web.Response:
+def _over_budget(refusal: OverBudget) -> web.Response:
+    """429 (or 503) before any work, in both eras alike: the body is read only after the budgets, so the answer
+    cannot carry the request's id. The wait is in the header for HTTP clients and in the message for a model."""
+    response = _error_response(
+        refusal.status, RpcError(INVALID_REQUEST, refusal.message, {"retryAfterSeconds": refusal.retry_after})
+    )
+    response.headers["Retry-After"] = str(refusal.retry_after)
+    return response
+
+
+def _store_down(exc: StoreUnavailable) -> web.Response:
     # Fail closed: a session that may have been terminated is not served while we cannot tell.
-    response = _error_response(503, RpcError(INVALID_REQUEST, "Service Unavailable: sessions cannot be checked right now; try again in a moment"))
+    response = _error_response(503, RpcError(
+        SERVER_BUSY, f"Service Unavailable: sessions cannot be checked or ended right now because {exc.reason}; try again in a moment"
+    ))
     response.headers["Retry-After"] = "5"
     return response
 

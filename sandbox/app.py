@@ -1,9 +1,11 @@
 """The sandbox as an aiohttp application: a local StatusPal Next API plus a small admin surface.
 
 API routes are generated from the endpoint table (`/api/v1` + each endpoint's path and method), so a
-`[statuspal.endpoints]` override moves the sandbox route together with the gateway's call. An unknown
-route answers 404 with error `route_not_found`, distinct from `not_found` for a missing resource, so
-a drift test can tell "the sandbox has no such endpoint" from "no such page".
+`[statuspal.endpoints]` override moves the sandbox route together with the gateway's call, and notices are
+served in the shape the table's notice mapping describes. With `strictness = "strict"` an unknown route
+answers 404 with error `route_not_found`, distinct from `not_found` for a missing resource, so a drift test
+can tell "the sandbox has no such endpoint" from "no such page". With `"lenient"` it answers as a Rails
+server most likely does: a bare `{"status": 404, "error": "Not Found"}`, for a wrong method too.
 
 Each API key is one organization with its own pages and webhooks. Keys are held as SHA-256 digests:
 a dict lookup on a digest leaks nothing usable about the key through timing, and neither memory dumps
@@ -157,6 +159,9 @@ async def _api_middleware(request: web.Request, handler: Callable[[web.Request],
     endpoint = None if route_error else request.match_info.route.resource.name  # type: ignore[union-attr]
     entry = state.record(request, endpoint)
     if route_error is not None:
+        if state.settings.strictness == "lenient":
+            entry["status"] = 404
+            return _json(404, {"status": 404, "error": "Not Found"})
         entry["status"] = route_error.status
         if route_error.status == 405:
             return _json(405, {"error": "method_not_allowed", "message": f"{request.method} is not allowed on {request.path}"})
@@ -211,6 +216,8 @@ def _operation(endpoint: Endpoint, operation: Handler) -> Callable[[web.Request]
                 endpoint=endpoint,
                 now=datetime.now(timezone.utc),
                 orgs=state.orgs.values(),
+                wire=state.endpoints.notices,
+                strict=state.settings.strictness == "strict",
             )
             data = operation(call)
         except ApiError as err:
@@ -314,7 +321,10 @@ def create_sandbox_app(settings: SandboxSettings, endpoints: EndpointTable) -> w
     app = web.Application(middlewares=[_api_middleware], client_max_size=1024 * 1024)
     app[SANDBOX] = SandboxState(settings, endpoints)
     routes: dict[tuple[str, str], str] = {}
+    unused = endpoints.notices.unused_endpoints()
     for endpoint in endpoints:
+        if endpoint.name in unused:
+            continue  # a StatusPal that ends notices by PATCH has no such action route
         operation = HANDLERS.get(endpoint.name)
         if operation is None:
             raise ValueError(f"the sandbox has no operation for endpoint {endpoint.name}")

@@ -106,15 +106,18 @@ class Notice:
     closed_at: str | None = None
 
     def state(self, now: datetime) -> str:
+        # An end time in the past ends any notice: that is how a StatusPal that resolves and closes by
+        # PATCHing ends_at works (otherwise only maintenance and resolved incidents carry one).
+        ended = bool(self.ends_at and parse_iso(self.ends_at) <= now)
         if self.notice_type == "incident":
-            return "resolved" if self.resolved_at else "open"
+            return "resolved" if self.resolved_at or ended else "open"
         if self.notice_type == "maintenance":
-            if self.closed_at or (self.ends_at and parse_iso(self.ends_at) <= now):
+            if self.closed_at or ended:
                 return "completed"
             if self.starts_at and parse_iso(self.starts_at) <= now:
                 return "in_progress"
             return "scheduled"
-        return "closed" if self.closed_at else "open"
+        return "closed" if self.closed_at or ended else "open"
 
     def effect(self, now: datetime) -> str | None:
         """The status this notice imposes on what it affects right now, or None."""

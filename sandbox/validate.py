@@ -2,8 +2,9 @@
 
 `Fields` walks one JSON body. Each accessor returns the cleaned value, or `MISSING` when the field was
 not sent, so PATCH handlers change only what the caller gave (explicit false/0/"" included).
-Fields outside the endpoint table's `body_fields` are refused: a gateway that drifts from the table
-gets a loud 422 from the sandbox instead of a silently ignored field.
+Fields outside the endpoint table's `body_fields` are refused in strict mode: a gateway that drifts from
+the table gets a loud 422 from the sandbox. In lenient mode they are dropped without a word, which is what
+a Rails server does with unpermitted parameters, so tests can see how the gateway fares when nothing warns.
 """
 
 from __future__ import annotations
@@ -71,11 +72,11 @@ def unique_slug(base: str, taken: Iterable[str]) -> str:
 
 
 class Fields:
-    def __init__(self, body: dict[str, Any], allowed: Iterable[str]) -> None:
-        self.body = body
+    def __init__(self, body: dict[str, Any], allowed: Iterable[str], *, strict: bool = True) -> None:
         self.errors: dict[str, list[str]] = {}
         allowed = set(allowed)
-        for name in body:
+        self.body = body if strict else {k: v for k, v in body.items() if k in allowed}
+        for name in self.body:
             if name not in allowed:
                 self.add(name, "is not a permitted field")
 

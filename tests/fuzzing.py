@@ -112,6 +112,10 @@ def start_target(workdir: Path, extra_env: dict[str, str] | None = None) -> Fuzz
         # A request whose declared length was mutated upwards waits for bytes that never come; a short
         # deadline turns that into a quick 408 instead of a slow example.
         "STATUSPAL_MCP_SERVER_REQUEST_TIMEOUT_SECONDS": "1",
+        # Thousands of requests a minute from one address and one key: budgets high enough that the requests
+        # reach the methods (a 429 would be a fine answer, but would end the fuzz's reach at the door).
+        "STATUSPAL_MCP_LIMITS_ADDRESS_REQUESTS": "10000000",
+        "STATUSPAL_MCP_LIMITS_PRINCIPAL_REQUESTS": "10000000",
         **(extra_env or {}),
     })
     log_path = workdir / "gateway.log"

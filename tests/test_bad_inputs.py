@@ -233,10 +233,17 @@ async def test_a_notification_and_a_client_response_are_accepted_without_a_body(
 # --- upstream failures: isError results whose text says what happened and what to do -----------------------
 
 NEW_PAGE = {"name": "Acme", "subdomain": "acme-status", "timezone": "UTC", "website_url": "https://acme.example"}
+NEW_HOOK = {"name": "Bridge", "url": "https://hooks.example/statuspal", "events": ["notice.created"]}
+# A create that names its resource (a page's subdomain) is settled by one read of that name ...
+SETTLED = (
+    "StatusPal gave no usable answer to the create ({}), so one read settled it: there is no status page "
+    "'acme-status', so the create did not take effect. It is safe to call create_status_page again."
+)
+# ... one that does not (a webhook gets its id from StatusPal) says which read would settle it.
 UNKNOWN_OUTCOME = (
     "The request reached StatusPal but no usable answer came back ({}), so it is unknown whether it took effect. "
-    "Do not repeat it blindly: first call list_status_pages (or the matching get tool) to see whether the status "
-    "page change is there, and call the tool again only if the change is missing."
+    "Do not repeat it blindly: first call list_webhooks (or the matching get tool) to see whether the webhook "
+    "change is there, and call the tool again only if the change is missing."
 )
 UPSTREAM_CASES = [
     ("get-5xx", {"error_rate": 1.0, "error_status": 502}, "get_status_page", {"subdomain": "acme-status"},
@@ -250,10 +257,14 @@ UPSTREAM_CASES = [
     ("get-timeout", {"latency_ms": 1500}, "get_status_page", {"subdomain": "acme-status"},
      "StatusPal could not be reached (timeout: no answer within 0.3 s). This is temporary: try again in a little while."),
     ("post-5xx", {"error_rate": 1.0, "error_status": 503}, "create_status_page", NEW_PAGE,
-     UNKNOWN_OUTCOME.format("503 service_unavailable: Injected upstream failure")),
+     SETTLED.format("503 service_unavailable: Injected upstream failure")),
     ("post-dropped", {"drop_rate": 1.0}, "create_status_page", NEW_PAGE,
-     UNKNOWN_OUTCOME.format("connection_error: the connection dropped before StatusPal answered")),
+     SETTLED.format("connection_error: the connection dropped before StatusPal answered")),
     ("post-timeout", {"latency_ms": 1500}, "create_status_page", NEW_PAGE,
+     SETTLED.format("timeout: no answer within 0.3 s")),
+    ("post-5xx-unnamed", {"error_rate": 1.0, "error_status": 503}, "create_webhook", NEW_HOOK,
+     UNKNOWN_OUTCOME.format("503 service_unavailable: Injected upstream failure")),
+    ("post-timeout-unnamed", {"latency_ms": 1500}, "create_webhook", NEW_HOOK,
      UNKNOWN_OUTCOME.format("timeout: no answer within 0.3 s")),
 ]
 
@@ -262,12 +273,13 @@ UPSTREAM_CASES = [
 async def test_an_upstream_failure_is_a_result_the_model_can_act_on(make_gateway, sandbox_admin, http, faults, tool, arguments, text):
     server = await make_gateway(statuspal={"max_retries": 1, "total_timeout_seconds": 0.3})
     assert (await post(http, server.mcp_url, request("tools/list"))).status == 200  # the key check is cached now
-    endpoint = "status_pages_create" if tool == "create_status_page" else "status_pages_get"
+    endpoint = {"create_status_page": "status_pages_create", "create_webhook": "webhooks_create"}.get(tool, "status_pages_get")
     await sandbox_admin.faults(**faults, only=[endpoint])
     await sandbox_admin.clear_requests()
 
     answer = await post(http, server.mcp_url, request("tools/call", {"name": tool, "arguments": arguments}))
     assert answer.status == 200
     assert answer.result == {"content": [{"type": "text", "text": text}], "isError": True}
-    if tool == "create_status_page":  # a POST that may have reached StatusPal is never sent again
-        assert [r["method"] for r in await sandbox_admin.requests()] == ["POST"]
+    if tool.startswith("create_"):  # a POST that may have reached StatusPal is never sent again, at most read
+        sent = [r["method"] for r in await sandbox_admin.requests()]
+        assert sent == (["POST", "GET"] if tool == "create_status_page" else ["POST"])

@@ -31,7 +31,8 @@ def test_environment_overrides_every_type():
         "STATUSPAL_MCP_SERVER_PRODUCTION": "false",
         "STATUSPAL_MCP_SERVER_ALLOWED_HOSTS": "a.example:443, b.example",
         "STATUSPAL_MCP_STATUSPAL_TOTAL_TIMEOUT_SECONDS": "2.5",
-        "STATUSPAL_MCP_STATUSPAL_ENDPOINTS_NOTICES_RESOLVE": "PATCH /status_pages/{subdomain}/notices/{notice_id}",
+        "STATUSPAL_MCP_STATUSPAL_ENDPOINTS_NOTICES_RESOLVE": "put /notices/{notice_id}/resolution",
+        "STATUSPAL_MCP_STATUSPAL_NOTICES_AFFECTED_SHAPE": "map",
         "STATUSPAL_MCP_SEALING_KEYS": "k1:abc",
         "STATUSPAL_MCP_REDIS_URL": "redis://127.0.0.1:6379/0",
     }
@@ -41,11 +42,12 @@ def test_environment_overrides_every_type():
     assert settings.statuspal.total_timeout_seconds == 2.5
     assert settings.secrets.sealing_keys == "k1:abc"
     assert "abc" not in repr(settings.secrets) and "redis://" not in repr(settings.secrets)
-    table = EndpointTable(settings.statuspal.endpoints)
-    assert (table["notices_resolve"].method, table["notices_resolve"].path) == (
-        "PATCH",
-        "/status_pages/{subdomain}/notices/{notice_id}",
-    )
+    table = EndpointTable.from_settings(settings.statuspal)
+    assert (table["notices_resolve"].method, table["notices_resolve"].path) == ("PUT", "/notices/{notice_id}/resolution")
+    assert table["notices_resolve"].org_scoped and table.notices.affected_shape == "map"
+    # An org-scoped route carries the page in its body instead; a page-nested one does not.
+    assert "status_page_subdomain" in table["notices_resolve"].body_fields
+    assert "status_page_subdomain" not in table["notices_close"].body_fields
 
 
 @pytest.mark.parametrize(
@@ -63,6 +65,10 @@ def test_environment_overrides_every_type():
         ({"STATUSPAL_MCP_SERVER_KEEPALIVE_TIMEOUT_SECONDS": "inf"}, "bad value for server.keepalive_timeout_seconds: inf"),
         ({"STATUSPAL_MCP_SERVER_REQUEST_TIMEOUT_SECONDS": "nan"}, "bad value for server.request_timeout_seconds: nan (must be more than 0 and less than a day)"),
         ({"STATUSPAL_MCP_SERVER_PRODUCTION": "true"}, "production mode needs STATUSPAL_MCP_SEALING_KEYS"),
+        ({"STATUSPAL_MCP_LIMITS_WINDOW_SECONDS": "0"}, "bad value for limits.window_seconds: 0.0 (must be more than 0)"),
+        ({"STATUSPAL_MCP_LIMITS_ADDRESS_REQUESTS": "-1"}, "bad value for limits.address_requests: -1 (must be 0 (off) or more)"),
+        ({"STATUSPAL_MCP_LIMITS_KEY_CHECKS_IN_FLIGHT": "0"}, "bad value for limits.key_checks_in_flight: 0 (must be at least 1)"),
+        ({"STATUSPAL_MCP_LIMITS_REJECTED_KEY_CACHE_SECONDS": "nan"}, "bad value for limits.rejected_key_cache_seconds: nan"),
     ],
 )
 def test_bad_values_are_one_line_errors(env, message):
@@ -70,6 +76,15 @@ def test_bad_values_are_one_line_errors(env, message):
         load_settings(DEFAULT_CONFIG, env=env)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_store_bounds_are_settings_and_must_be_positive():
+    settings = load_settings(DEFAULT_CONFIG, env={"STATUSPAL_MCP_STORE_SESSION_ENDS_PER_HOUR": "7", "STATUSPAL_MCP_STORE_MEMORY_MAX_ENTRIES": "1000"})
+    assert (settings.store.session_ends_per_hour, settings.store.memory_max_entries) == (7, 1000)
+    assert load_settings(DEFAULT_CONFIG, env={}).store.token_grants_per_hour == 20
+    for name in ("MEMORY_MAX_ENTRIES", "MEMORY_MAX_COUNTERS", "SESSION_ENDS_PER_HOUR", "TOKEN_GRANTS_PER_HOUR"):
+        with pytest.raises(ConfigError, match=rf"^bad value for store.{name.lower()}: 0 \(must be at least 1\)$"):
+            load_settings(DEFAULT_CONFIG, env={f"STATUSPAL_MCP_STORE_{name}": "0"})
 
 
 def test_missing_and_broken_files(tmp_path: Path):
@@ -92,13 +107,63 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path):
     assert settings.path(settings.search.index_dir) == tmp_path / "idx"
 
 
-def test_endpoint_overrides_are_checked():
-    with pytest.raises(ValueError, match="unknown endpoint"):
-        EndpointTable({"notices_frobnicate": "POST /x"})
-    with pytest.raises(ValueError, match="must look like 'METHOD /path'"):
-        EndpointTable({"notices_resolve": "RESOLVE it"})
-    with pytest.raises(ValueError, match="must use the parameters"):
-        EndpointTable({"notices_resolve": "POST /status_pages/{subdomain}/resolve"})
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ENDPOINTS_NOTICES_FROBNICATE": "POST /x"}, "unknown endpoint in [statuspal.endpoints]: notices_frobnicate"),
+        ({"ENDPOINTS_NOTICES_RESOLVE": "RESOLVE it"}, "bad value for statuspal.endpoints.notices_resolve: 'RESOLVE it'"),
+        ({"ENDPOINTS_NOTICES_RESOLVE": "POST notices/{notice_id}"}, "expected \"METHOD /path\""),
+        ({"ENDPOINTS_NOTICES_RESOLVE": "POST /status_pages/{subdomain}/resolve"}, "must use the placeholders {subdomain} {notice_id}"),
+        ({"ENDPOINTS_NOTICES_GET": "GET /notices/{id}"}, "must use the placeholders {subdomain} {notice_id}"),
+        ({"ENDPOINTS_NOTICES_GET": "GET /notices/{notice_id}/{Notice}"}, "statuspal.endpoints.notices_get"),
+        # Only the unconfirmed notices routes may be org-scoped; services are confirmed page-nested.
+        ({"ENDPOINTS_SERVICES_GET": "GET /services/{slug}"}, "statuspal.endpoints.services_get"),
+        ({"ENDPOINTS_NOTICES_RESOLVE": "PATCH /status_pages/{subdomain}/notices/{notice_id}"},
+         "notices_update and notices_resolve both map to PATCH"),
+        ({"NOTICES_COLOUR_FIELD": "hue"}, "unknown setting(s) in [statuspal.notices]: colour_field"),
+        ({"NOTICES_TEXT_FIELD": "the text"}, "bad value for statuspal.notices.text_field: 'the text'"),
+        ({"NOTICES_TEXT_FIELD": "title"}, "statuspal.notices.title_field and statuspal.notices.text_field are both 'title'"),
+        ({"NOTICES_AFFECTED_SHAPE": "tree"}, "bad value for statuspal.notices.affected_shape: 'tree' (expected one of objects, map, list)"),
+        ({"NOTICES_RESOLVE_STRATEGY": "delete"}, "bad value for statuspal.notices.resolve_strategy"),
+    ],
+)
+def test_bad_wire_overrides_are_one_line_config_errors(env, message):
+    with pytest.raises(ConfigError) as info:
+        load_settings(DEFAULT_CONFIG, env={f"STATUSPAL_MCP_STATUSPAL_{k}": v for k, v in env.items()})
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_config_toml_documents_every_endpoint_and_notice_wire_key():
+    import tomllib
+
+    from gateway.statuspal.notice_wire import NoticeWire
+
+    raw = tomllib.loads(DEFAULT_CONFIG.read_text())
+    assert set(raw["statuspal"]["notices"]) == set(NoticeWire.keys())
+    assert load_settings(DEFAULT_CONFIG, env={}).statuspal.notices == NoticeWire()
+    # The unknown-endpoint error sends the operator to config.toml for the names: every one is there.
+    missing = [e.name for e in DEFAULT_ENDPOINTS if e.name not in DEFAULT_CONFIG.read_text()]
+    assert not missing, missing
+
+
+def test_wire_overrides_from_the_file(tmp_path: Path):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        '[statuspal.endpoints]\nnotices_create = "POST /notices"\n'
+        '[statuspal.notices]\ntext_field = "body"\nresolve_strategy = "patch_ends_at"\n'
+        '[sandbox]\nstrictness = "lenient"\n'
+    )
+    settings = load_settings(cfg, env={})
+    table = EndpointTable.from_settings(settings.statuspal)
+    assert table["notices_create"].body_fields[-1] == "status_page_subdomain" and "body" in table["notices_create"].body_fields
+    assert table.notices.unused_endpoints() == {"notices_resolve"} and settings.sandbox.strictness == "lenient"
+    # One environment variable corrects one entry; the file's others stay.
+    merged = load_settings(cfg, env={"STATUSPAL_MCP_STATUSPAL_NOTICES_NOTIFY_FIELD": "notify_subscribers",
+                                     "STATUSPAL_MCP_STATUSPAL_ENDPOINTS_NOTICES_GET": "GET /notices/{notice_id}"})
+    assert (merged.statuspal.notices.text_field, merged.statuspal.notices.notify_field) == ("body", "notify_subscribers")
+    assert set(merged.statuspal.endpoints) == {"notices_create", "notices_get"}
+    with pytest.raises(ConfigError, match="bad value for sandbox.strictness: 'loose'"):
+        load_settings(cfg, env={"STATUSPAL_MCP_SANDBOX_STRICTNESS": "loose"})
 
 
 def test_paths_escape_every_segment():

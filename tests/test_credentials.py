@@ -48,16 +48,20 @@ async def test_the_cached_check_expires(make_gateway, sandbox_admin, http):
     assert await key_checks(sandbox_admin) == 2
 
 
-async def test_a_rejected_key_is_asked_again_each_time(make_gateway, sandbox_admin, http):
-    """Only successes are cached: a key created a moment after a failed attempt works at once."""
-    server = await make_gateway()
+async def test_a_rejected_key_is_remembered_briefly(make_gateway, sandbox_admin, http):
+    """A rejection is cached for a short while (a client retrying a bad key in a loop costs StatusPal one call);
+    once that passes, a key created a moment after the failed attempt works."""
+    server = await make_gateway(limits={"rejected_key_cache_seconds": 0.3})
     await sandbox_admin.clear_requests()
-    for _ in range(2):
+    for _ in range(3):
         answer = await post(http, server.mcp_url, TOOLS_LIST, key="sk_test_not_yet_created")
         assert answer.status == 401
-    assert await key_checks(sandbox_admin) == 2
+        assert answer.json["error_description"] == "StatusPal rejected this API key (it is unknown or was revoked)."
+    assert await key_checks(sandbox_admin) == 1
     await sandbox_admin.add_key("sk_test_not_yet_created")
+    await asyncio.sleep(0.4)
     assert (await post(http, server.mcp_url, TOOLS_LIST, key="sk_test_not_yet_created")).status == 200
+    assert await key_checks(sandbox_admin) == 2
 
 
 async def test_concurrent_first_requests_share_one_check(make_gateway, sandbox_admin, http):

@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.conftest import DEMO_KEY
-from tests.processes import serving
+from tests.processes import run, serving
+from tests.test_cli import assert_one_line_error
 
 RESOLVE = "POST /status_pages/{subdomain}/notices/{notice_id}/actions/resolve"
 ROTATE = "PUT /outgoing_webhooks/{webhook_id}/secret"
@@ -87,3 +89,17 @@ async def test_the_standalone_sandbox_follows_the_same_override() -> None:
             async with http.put(f"{api}/outgoing_webhooks/{hook['id']}/secret") as r:
                 assert r.status == 200, await r.text()
                 assert (await r.json())["data"]["secret"] != hook["secret"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragments"),
+    [
+        ("ENDPOINTS_NOTICES_RESOLVE", "RESOLVE it", ("statuspal.endpoints.notices_resolve", "'RESOLVE it'", "METHOD /path")),
+        ("ENDPOINTS_NOTICES_REOPEN", "POST /notices/{notice_id}/reopen", ("unknown endpoint", "notices_reopen")),
+        ("ENDPOINTS_NOTICES_GET", "GET /status_pages/{subdomain}/notices/{id}", ("notices_get", "{subdomain} {notice_id}")),
+        ("NOTICES_MESSAGE_FIELD", "body", ("unknown setting(s) in [statuspal.notices]", "message_field")),
+    ],
+)
+async def test_a_bad_override_stops_start_up_with_one_line_and_exit_2(name, value, fragments) -> None:
+    child = await run(["serve", "--port", "0"], env={"STATUSPAL_MCP_SANDBOX_PORT": "0", f"STATUSPAL_MCP_STATUSPAL_{name}": value})
+    assert_one_line_error(child, *fragments)

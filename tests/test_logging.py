@@ -17,8 +17,9 @@ import pytest
 from aiohttp import web
 
 from gateway.log import (
-    _SECRET_NAMES, KEY_ID, JsonFormatter, TurnBufferedHandler, _access_record, access_log, access_logger, redact_text,
+    KEY_ID, JsonFormatter, TurnBufferedHandler, _access_record, access_log, access_logger,
 )
+from gateway.redaction import SECRET_NAMES, redact_text
 from tests.conftest import bound_socket, serve_app
 
 KEY = "sk_live_4fGh7KmP2qRsT9vW"
@@ -87,6 +88,57 @@ def test_secrets_in_messages_are_redacted(captured: Captured, message: str) -> N
     assert "[REDACTED]" in line
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        f"GET /x_{KEY}",  # glued to a letter and an underscore
+        f"grant_type=x_{KEY}",
+        f"redirect http://127.0.0.1:9/cb9{KEY}",  # glued to a digit
+        f"name \u00e9{KEY}",  # glued to a non-ASCII letter
+        f"Invalid header value char: b'X: \\xc3\\xa9{KEY}'",  # inside a bytes repr, after escapes
+        f"/cb?u=%73k%5F{KEY[3:]}",  # URL-encoded prefix
+        f"/cb?u=%2573k_{KEY[3:]}",  # encoded twice
+        f"escaped \\x73\\x6b\\x5f{KEY[3:]}",
+        f"glued secret x{WEBHOOK_SECRET}9",
+        f"glued token _{JWE}",
+        f"glued token a{JWT}",
+    ],
+)
+def test_secret_shapes_are_redacted_wherever_they_stand(captured: Captured, message: str) -> None:
+    logging.getLogger("gateway.test").info(message)
+    for secret in ("4fGh7KmP2qRsT9vW", "Zx81bQ0aLmN3", "cipherText_part", "c2lnbmF0dXJl"):
+        assert secret not in captured.text
+    assert "[REDACTED]" in captured.text
+
+
+def test_words_that_merely_contain_sk_underscore_are_left_alone() -> None:
+    text = "task_id=7 disk_size risk_level ask_me"
+    assert redact_text(text) == text
+
+
+def test_aiohttps_own_loggers_reach_only_the_redacting_handler() -> None:
+    from gateway.config import DEFAULT_CONFIG, load_settings
+    from gateway.log import AIOHTTP_LOGGERS, configure_logging
+
+    stray = logging.StreamHandler(io.StringIO())
+    logging.getLogger("aiohttp.server").addHandler(stray)  # as a library or an earlier set-up might
+    logging.getLogger("aiohttp.client").propagate = False
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    hooks = sys.excepthook, threading.excepthook, sys.unraisablehook
+    try:
+        configure_logging(load_settings(DEFAULT_CONFIG, env={}))
+        for name in AIOHTTP_LOGGERS:
+            logger = logging.getLogger(name)
+            assert logger.handlers == [] and logger.propagate, name
+        assert [type(h.formatter) for h in root.handlers] == [JsonFormatter]
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+        logging.raiseExceptions = True
+        sys.excepthook, threading.excepthook, sys.unraisablehook = hooks
+
+
 def test_secret_named_fields_in_extra_are_redacted_at_any_depth(captured: Captured) -> None:
     logging.getLogger("gateway.test").info(
         "oauth step",
@@ -125,7 +177,7 @@ def test_a_record_that_cannot_be_formatted_does_not_leak_its_arguments() -> None
     assert orjson.loads(line)["msg"] == "a log record could not be formatted"
 
 
-@pytest.mark.parametrize("name", sorted(_SECRET_NAMES))
+@pytest.mark.parametrize("name", sorted(SECRET_NAMES))
 def test_every_secret_name_is_caught_in_query_strings_and_json(name: str) -> None:
     # Guards the cheap pre-checks in redact_text: a name they miss would skip redaction entirely.
     for text in (f"/cb?{name}=opaque-value-1&x=1", f'{{"{name}": "opaque-value-1"}}', f"{name.upper()}=opaque-value-1"):
@@ -169,8 +221,11 @@ async def test_access_line_per_request_with_request_id_and_no_query(captured: Ca
             assert r.headers["X-Request-Id"] == "lb-7f3a.9"  # a safe incoming id is kept for tracing
         async with http.get(f"{small_app}/ok/acme", headers={"X-Request-Id": "bad id\twith <stuff>"}) as r:
             assert r.headers["X-Request-Id"] != "bad id\twith <stuff>"
+        async with http.get(f"{small_app}/ok/acme", headers={"X-Request-Id": f"x_{KEY}"}) as r:
+            # Plain characters, but shaped like a key: a fresh id instead, not an echo.
+            assert KEY[3:] not in r.headers["X-Request-Id"] and len(r.headers["X-Request-Id"]) == 16
     lines = [r for r in captured.records() if r["logger"] == "gateway.access"]
-    assert len(lines) == 3
+    assert len(lines) == 4
     first = lines[0]
     assert first["request_id"] == request_id and len(request_id) == 16
     assert first["method"] == "GET" and first["path"] == "/ok/acme" and first["route"] == "/ok/{name}"
@@ -370,3 +425,25 @@ loop.run_forever()
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert [orjson.loads(line)["msg"] for line in done.stderr.splitlines()] == ["last words"]
+
+
+def test_an_uncaught_exception_is_a_redacted_json_line() -> None:
+    # Python prints uncaught exceptions to stderr itself; with the gateway's set-up they are log lines too.
+    program = f"""
+import threading
+from gateway.config import DEFAULT_CONFIG, load_settings
+from gateway.log import configure_logging
+configure_logging(load_settings(DEFAULT_CONFIG, env={{}}))
+def fail():
+    raise ValueError("thread x_{KEY}")
+worker = threading.Thread(target=fail)
+worker.start()
+worker.join()
+raise RuntimeError("main x_{KEY}")
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    records = [orjson.loads(line) for line in done.stderr.splitlines()]
+    assert [r["msg"] for r in records] == ["uncaught exception in a thread", "uncaught exception"]
+    assert "ValueError" in records[0]["exc"] and "RuntimeError" in records[1]["exc"]
+    assert KEY not in done.stderr and "4fGh7KmP2qRsT9vW" not in done.stderr

@@ -335,3 +335,17 @@ async def test_unknown_grant_types_beside_authorization_code_are_dropped_not_ref
     })
     assert status == 201, body
     assert body["grant_types"] == ["authorization_code", "refresh_token"]
+
+
+@pytest.mark.parametrize("field, value", [
+    ("redirect_uris", ["http://127.0.0.1:9/cb/x_sk_live_4fGh7KmP2qRsT9vW"]),
+    ("client_name", "My app whs_Zx81bQ0aLmN3pQ"),
+    ("client_uri", "https://example.com/?k=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"),
+])
+async def test_registration_refuses_metadata_shaped_like_a_secret(gw: RunningServer, field: str, value: Any) -> None:
+    # Registered metadata is echoed in the answer, signed (readable) into the client_id and shown on the login
+    # page: a key pasted there would be shown back everywhere. The refusal says why and does not quote it.
+    status, body, _ = await post_register(gw, {"redirect_uris": ["http://127.0.0.1:9/cb"], field: value})
+    assert status == 400 and body["error"] in ("invalid_redirect_uri", "invalid_client_metadata")
+    assert "API key, webhook secret or token" in body["error_description"]
+    assert "4fGh7KmP2qRsT9vW" not in str(body) and "Zx81bQ0aLmN3pQ" not in str(body) and "c2lnbmF0dXJl" not in str(body)

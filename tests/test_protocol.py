@@ -321,14 +321,21 @@ async def test_an_unexpected_tool_failure_is_logged_and_answered_without_interna
     assert refused == {"content": [{"type": "text", "text": "Pick a subdomain first."}], "isError": True}
 
 
-async def test_an_upstream_403_also_gets_http_401_so_the_client_reauthorises(gateway, http, sandbox_admin):
+async def test_only_the_key_check_turns_an_upstream_403_into_http_401(gateway, http, sandbox_admin):
+    """A 403 to the key check refuses the key itself; a 403 on one resource only says this key cannot reach
+    it, so it is an ordinary tool error and the connection keeps its credentials."""
     await sandbox_admin.faults(error_rate=1.0, error_status=403, only=["services_list"])
-    await post(http, gateway.mcp_url, request("tools/call", {"name": "create_status_page", "arguments": {
-        "name": "Forbidden", "subdomain": "forbidden-co", "timezone": "UTC", "website_url": "https://forbidden.example"}}))
     refused = await post(http, gateway.mcp_url, request("tools/call", {"name": "list_services", "arguments": {"subdomain": "forbidden-co"}}))
-    assert refused.status == 401
-    assert refused.json == {"error": "invalid_token", "error_description": "StatusPal refused the API key of this connection (403: revoked, expired or not allowed)."}
-    assert refused.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token", scope="statuspal:read statuspal:write", resource_metadata="')
+    assert refused.status == 200 and refused.result["isError"] is True
+    assert refused.result["content"][0]["text"].startswith("This API key cannot reach the services of status page 'forbidden-co'")
+    assert (await post(http, gateway.mcp_url, request("tools/call", {"name": "list_status_pages", "arguments": {}}))).result["isError"] is False
+
+    await sandbox_admin.add_key("sk_test_limited")
+    await sandbox_admin.faults(error_rate=1.0, error_status=403, only=["status_pages_list"])
+    checked = await post(http, gateway.mcp_url, request("tools/call", {"name": "list_status_pages", "arguments": {}}), key="sk_test_limited")
+    assert checked.status == 401
+    assert checked.json == {"error": "invalid_token", "error_description": "StatusPal rejected this API key (it is unknown or was revoked)."}
+    assert checked.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token", scope="statuspal:read statuspal:write", resource_metadata="')
 
 
 def test_structured_content_as_text_is_exactly_what_escaping_it_again_would_give() -> None:

@@ -12,9 +12,11 @@ import pytest
 
 from gateway.config import ConfigError, SandboxSettings
 from gateway.statuspal.endpoints import WEBHOOK_EVENTS, EndpointTable
+from gateway.statuspal.notice_wire import NoticeWire
 from sandbox import create_sandbox_app, start_sandbox
 
 from tests.conftest import DEMO_KEY
+from tests.test_wire_mapping import ALT_NOTICES, ALT_ROUTES
 
 NOT_FOUND = {"error": "not_found", "message": "The requested resource was not found"}
 TYPEID = re.compile(r"^wbk_[0-7][0-9abcdefghjkmnpqrstvwxyz]{25}$")
@@ -525,3 +527,71 @@ async def test_persistence_round_trip(tmp_path) -> None:
             assert (await Api(http, url, "sk_persisted_key").get("/status_pages"))[0] == 200
         finally:
             await runner.cleanup()
+
+
+# ---------------------------------------------------------------- strictness and notice shapes
+
+
+async def _own_sandbox(settings: SandboxSettings, table: EndpointTable):
+    runner, url = await start_sandbox(settings, table)
+    http = aiohttp.ClientSession()
+    return runner, http, Api(http, url)
+
+
+async def test_lenient_drops_unknown_keys_and_answers_unknown_routes_like_rails() -> None:
+    runner, http, api = await _own_sandbox(SandboxSettings(port=0, strictness="lenient"), EndpointTable())
+    try:
+        await _story_page(api)
+        # A misnamed field is dropped without a word: 201, and the notice simply lacks it.
+        notice = await api.ok("POST", "/status_pages/acme/notices", {
+            "title": "T", "notice_type": "incident", "severity": "minor", "body": "Looking.",
+            "affected_services": {"api": ["eu"]}, "notify_subscribers": True})
+        assert (notice["affected"], notice["updates"], notice["state"]) == ([], [], "open")
+        page = await api.ok("PATCH", "/status_pages/acme", {"colour": "red", "name": "Acme 2"})
+        assert page["name"] == "Acme 2" and "colour" not in page
+        rails_404 = {"status": 404, "error": "Not Found"}
+        assert await api.get("/status_pages/acme/regions") == (404, rails_404)
+        assert await api.request("PUT", "/status_pages/acme") == (404, rails_404)  # a wrong method too
+        # A missing record keeps StatusPal's own envelope, so the two stay distinguishable.
+        assert await api.get("/status_pages/ghost") == (404, NOT_FOUND)
+    finally:
+        await http.close()
+        await runner.cleanup()
+
+
+async def test_strict_refuses_the_same_misnamed_fields_loudly() -> None:
+    runner, http, api = await _own_sandbox(SandboxSettings(port=0), EndpointTable())
+    try:
+        await _story_page(api)
+        status, answer = await api.post("/status_pages/acme/notices", {
+            "title": "T", "notice_type": "incident", "severity": "minor", "body": "Looking.", "notify": True})
+        assert status == 422 and answer["details"] == {"body": ["is not a permitted field"], "message": ["can't be blank"]}
+        assert (await api.request("PUT", "/status_pages/acme"))[1]["error"] == "method_not_allowed"
+    finally:
+        await http.close()
+        await runner.cleanup()
+
+
+async def test_the_sandbox_serves_notices_in_the_mapped_shape() -> None:
+    runner, http, api = await _own_sandbox(SandboxSettings(port=0), EndpointTable(ALT_ROUTES, NoticeWire(**ALT_NOTICES)))
+    try:
+        await _story_page(api)
+        body = {"title": "T", "notice_type": "incident", "severity": "major", "description": "Looking.",
+                "affected_services": {"api": ["eu"], "web": []}, "notify_subscribers": False}
+        status, answer = await api.post("/notices", body)
+        assert status == 422 and answer["details"] == {"status_page_subdomain": ["can't be blank"]}
+        notice = await api.ok("POST", "/notices", {**body, "status_page_subdomain": "acme"})
+        assert notice["affected_services"] == {"api": ["eu"], "web": ["default", "eu", "us"]}
+        assert [(u["description"], u["subscribers_notified"]) for u in notice["notice_updates"]] == [("Looking.", False)]
+        # Org-scoped: the page comes from the query, or from the notice itself.
+        listed = await api.ok("GET", "/notices?status_page_subdomain=acme&state=open")
+        assert [n["id"] for n in listed] == [notice["id"]]
+        assert (await api.ok("GET", f"/notices/{notice['id']}"))["id"] == notice["id"]
+        # Resolved by PATCHing ends_at: the action routes are not served at all.
+        assert (await api.post(f"/status_pages/acme/notices/{notice['id']}/resolve", {}))[1]["error"] == "route_not_found"
+        ended = await api.ok("PATCH", f"/notices/{notice['id']}", {"ends_at": iso(timedelta(0)), "status_page_subdomain": "acme"})
+        assert ended["state"] == "resolved"
+        assert (await _statuses(api))[0] == "operational"
+    finally:
+        await http.close()
+        await runner.cleanup()

@@ -100,6 +100,8 @@ async def test_redis_outage_fails_closed_and_recovers(redis_url: str, redis_serv
             store.is_revoked("fam:x"),
             store.revoke("fam:y", 60),
             store.hit("rl:y", 5, 60),
+            store.quota("quota:y", 5, 60),
+            store.check_ready(),
             store.get("k"),
             store.set("k", "v", 60),
         ):
@@ -120,15 +122,78 @@ async def test_unreachable_redis_is_a_clear_start_error_without_the_password() -
     await store.close()
 
 
-async def test_memory_store_refuses_rather_than_evicting_when_full() -> None:
-    store = MemoryStore(max_entries=3)
-    for key in ("a", "b", "c"):
-        assert await store.use_once(key, 0.2)
-    with pytest.raises(StoreUnavailable, match="full"):
+class Clock:
+    """Monotonic time the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_memory_store_refuses_marks_rather_than_evicting_when_full() -> None:
+    clock = Clock()
+    store = MemoryStore(max_marks=3, clock=clock)
+    for key in ("a", "b"):
+        assert await store.use_once(key, 10)
+    await store.check_ready()  # room for one more
+    assert await store.use_once("c", 10)
+    with pytest.raises(StoreUnavailable, match="full") as caught:
         await store.use_once("d", 60)
+    assert caught.value.full
+    with pytest.raises(StoreUnavailable, match="full"):
+        await store.check_ready()
     assert not await store.use_once("a", 60)  # existing marks are kept, so no replay slips through
-    await asyncio.sleep(0.3)
+    clock.now += 11
     assert await store.use_once("d", 60)  # expired entries make room
+    await store.check_ready()
+
+
+async def test_memory_store_counters_evict_the_oldest_and_never_block_marks() -> None:
+    clock = Clock()
+    store = MemoryStore(max_marks=3, max_counters=3, clock=clock)
+    assert [await store.hit("rl:ip:first", 2, 60) for _ in range(3)] == [True, True, False]
+    for n in range(10):  # a flood of counters, far past their room
+        assert await store.hit(f"rl:ip:{n}", 2, 60)
+    assert await store.hit("rl:ip:first", 2, 60)  # evicted: its window restarted, which is all eviction costs
+    await store.set("rl:blocked:x", "1", 60)  # a rate-limit mark set on an rl: key counts as a counter too
+    assert await store.use_once("code:a", 60) and await store.use_once("code:b", 60)  # marks have their own room
+    await store.check_ready()
+
+
+async def test_quota_counts_per_key_and_names_the_wait(store: Store) -> None:
+    assert [await store.quota("quota:x:one", 2, 60) for _ in range(2)] == [0.0, 0.0]
+    wait = await store.quota("quota:x:one", 2, 60)
+    assert 0 < wait <= 60
+    assert await store.quota("quota:x:two", 2, 60) == 0.0  # another principal has its own count
+
+
+async def test_memory_quota_window_reopens_on_the_injected_clock() -> None:
+    clock = Clock()
+    store = MemoryStore(clock=clock)
+    assert await store.quota("quota:k", 1, 100) == 0.0
+    clock.now += 40
+    assert await store.quota("quota:k", 1, 100) == pytest.approx(60.0)
+    clock.now += 61
+    assert await store.quota("quota:k", 1, 100) == 0.0
+
+
+async def test_redis_at_maxmemory_is_reported_full(redis_url: str, redis_server: RedisServer) -> None:
+    store = RedisStore(redis_url)
+    await store.start()
+    try:
+        await store.check_ready()
+        # A limit below what Redis already uses: every write is refused (noeviction), reads still answer.
+        assert redis_server.command(b"CONFIG", b"SET", b"maxmemory-policy", b"noeviction").startswith(b"+OK")
+        assert redis_server.command(b"CONFIG", b"SET", b"maxmemory", b"1").startswith(b"+OK")
+        with pytest.raises(StoreUnavailable, match="is full") as caught:
+            await store.check_ready()
+        assert caught.value.full
+        assert not await store.is_revoked("fam:x")
+    finally:
+        redis_server.command(b"CONFIG", b"SET", b"maxmemory", b"0")
+        await store.close()
 
 
 def test_open_store_picks_redis_only_when_configured() -> None:

@@ -1,9 +1,10 @@
 """The whole user story, through the reference `mcp` client, against a real gateway and sandbox.
 
-It runs once per protocol era (the handshake era and 2026-07-28) on the same endpoint: set up a page with
-regions and services, live through a major incident, schedule maintenance, manage a webhook's secret, and
-clean up. The client validates every `structuredContent` against the tool's `outputSchema` itself, so a
-result that drifts from its declared shape fails here too.
+It runs once per protocol era (the handshake era and 2026-07-28) on the same endpoint, against a strict
+sandbox (422 for any unknown field) and a lenient one (drops unknown fields silently, as a Rails server most
+likely does): set up a page with regions and services, live through a major incident, schedule maintenance,
+manage a webhook's secret, and clean up. The client validates every `structuredContent` against the tool's
+`outputSchema` itself, so a result that drifts from its declared shape fails here too.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from tests.conftest import DEMO_KEY
+from gateway.config import DEFAULT_CONFIG, load_settings
+from gateway.statuspal.endpoints import EndpointTable
+from tests.conftest import DEMO_KEY, RunningServer, bound_socket, gateway_settings, serve_app
 
 SUBDOMAIN = "acme-story"
 
@@ -56,10 +59,36 @@ def next_sunday(now: datetime) -> datetime:
     return datetime.combine(now.date() + timedelta(days=days), time(2, 0), tzinfo=timezone.utc)
 
 
+@asynccontextmanager
+async def stack(index_dir: Any, strictness: str = "strict", sandbox_wire: Any = None, gateway_wire: Any = None) -> AsyncIterator[RunningServer]:
+    """A fresh sandbox and a gateway in front of it; each side with its own `[statuspal]` wire settings
+    (`{"endpoints": {...}, "notices": {...}}`), so a test can make them disagree."""
+    from gateway.app import create_app
+    from sandbox.app import create_sandbox_app
+
+    upstream = load_settings(
+        DEFAULT_CONFIG, env={}, overrides={"statuspal": sandbox_wire or {}, "sandbox": {"strictness": strictness}}
+    )
+    sandbox = create_sandbox_app(upstream.sandbox, EndpointTable.from_settings(upstream.statuspal))
+    async with serve_app(sandbox, bound_socket()) as sandbox_url:
+        sock = bound_socket()
+        settings = gateway_settings(
+            sock.getsockname()[1], sandbox_url, statuspal=gateway_wire or {}, search={"index_dir": str(index_dir)}
+        )
+        app = create_app(settings)
+        async with serve_app(app, sock) as url:
+            yield RunningServer(url=url, app=app, settings=settings)
+
+
+@pytest.mark.parametrize("strictness", ["strict", "lenient"])
 @pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
-async def test_the_whole_story(make_gateway, sandbox_admin, mode: str):
-    gateway = await make_gateway()
-    async with connect(gateway.mcp_url, mode) as client:
+async def test_the_whole_story(docs_index_dir, mode: str, strictness: str):
+    async with stack(docs_index_dir, strictness) as gateway:
+        await the_story(gateway.mcp_url, mode)
+
+
+async def the_story(mcp_url: str, mode: str = "2026-07-28") -> None:
+    async with connect(mcp_url, mode) as client:
         listed = {tool.name for tool in (await client.list_tools()).tools}
         assert {"setup_status_page", "create_incident", "rotate_webhook_secret", "search_docs"} <= listed
 

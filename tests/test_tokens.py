@@ -86,9 +86,9 @@ class TokenServer:
 async def token_server(sandbox_url: str, store: Store, keyring: Keyring, **sections: Any) -> AsyncIterator[TokenServer]:
     sock = bound_socket()
     settings = gateway_settings(sock.getsockname()[1], sandbox_url, **sections)
-    upstream = StatusPalClient(settings.statuspal, EndpointTable(settings.statuspal.endpoints))
+    upstream = StatusPalClient(settings.statuspal, EndpointTable.from_settings(settings.statuspal))
     gateway = Gateway(settings=settings, upstream=upstream, credentials=None, catalogue=None, keyring=keyring, store=store, metrics=None,  # type: ignore[arg-type]
-                      addresses=ClientAddresses(()))
+                      addresses=ClientAddresses(()), limits=None)
     app = web.Application()
     app[GATEWAY] = gateway
     app.router.add_post("/token", token_endpoint)

@@ -55,12 +55,16 @@ class Recording:
     async def list_all(self, endpoint: str, params: Any, **options: Any) -> Any:
         return await self._api.list_all(endpoint, params, **options)
 
+    @property
+    def endpoints(self) -> Any:
+        return self._api.endpoints
+
 
 async def open_api(sandbox_url: str, **statuspal: Any) -> AsyncIterator[Recording]:
     """A started upstream client on the demo key, pointed at the sandbox; closed afterwards."""
     upstream = {"base_url": f"{sandbox_url}/api/v1", "retry_backoff_seconds": 0.01, **statuspal}
     settings = load_settings(DEFAULT_CONFIG, env={}, overrides={"statuspal": upstream}).statuspal
-    client = StatusPalClient(settings, EndpointTable(settings.endpoints))
+    client = StatusPalClient(settings, EndpointTable.from_settings(settings))
     await client.start()
     try:
         yield Recording(client.for_key(DEMO_KEY))

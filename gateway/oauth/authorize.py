@@ -35,9 +35,11 @@ from multidict import MultiDict
 from gateway.connections import BodyTooLarge, BodyUnreadable, read_body
 from gateway.oauth.registration import LOOPBACK_HOSTS, Client, ClientRejected, client_key, resolve_client
 from gateway.oauth.tokens import issue_code
+from gateway.redaction import has_secret_shape, quotable, redact_text
 from gateway.sealing import ExpiredToken, InvalidToken
 from gateway.state import GATEWAY
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
+from gateway.store import StoreUnavailable
 from gateway.tools.base import READ, WRITE
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ log = logging.getLogger(__name__)
 
 CSRF_PURPOSE = "csrf"
 # The authorization request parameters the form carries through and the CSRF token is bound to.
+_OPAQUE_PARAMS = frozenset({"client_id", "state", "code_challenge"})
 REQUEST_PARAMS = ("client_id", "redirect_uri", "response_type", "code_challenge", "code_challenge_method", "resource", "scope", "state")
 GRANTS = {"read": READ, "full": f"{READ} {WRITE}"}
 MAX_FORM_BYTES = 32 * 1024
@@ -103,7 +106,7 @@ def _page(gateway: "Gateway", status: int, title: str, content: str, form_action
 
 
 def _error_page(gateway: "Gateway", status: int, heading: str, message: str) -> web.Response:
-    content = _TEMPLATES["error"].substitute(heading=_e(heading), message=_e(message))
+    content = _TEMPLATES["error"].substitute(heading=_e(heading), message=_e(redact_text(message)))
     return _page(gateway, status, heading, content)
 
 
@@ -150,7 +153,7 @@ async def _client_and_redirect(gateway: "Gateway", params: Mapping[str, str]) ->
             400,
             "This app asked to send you somewhere unexpected",
             "The redirect_uri is missing or is not one this app registered, so nothing will be sent to it."
-            if asked is None else f"{asked} is not a redirect URI this app registered, so nothing will be sent to it.",
+            if asked is None else f"{quotable(asked)} is not a redirect URI this app registered, so nothing will be sent to it.",
         )
     return client, redirect_uri
 
@@ -197,6 +200,12 @@ def _single(query: Mapping[str, str], getall) -> dict[str, str]:
             raise _PageError(400, "This sign-in link is malformed", f"The parameter {name} appears more than once.")
         if found:
             values[name] = found[0]
+            # The parameters are carried in the login form: a value shaped like a secret would be quoted back.
+            # Exempt: our own client_id (a signed token), and the client's random state and code_challenge,
+            # which go back verbatim because the protocol says so and could look like a key by chance.
+            if name not in _OPAQUE_PARAMS and has_secret_shape(found[0]):
+                raise _PageError(400, "This sign-in link is malformed",
+                                 f"The parameter {name} holds what looks like an API key, webhook secret or token.")
     return values
 
 
@@ -370,10 +379,13 @@ async def authorize_post(request: web.Request) -> web.Response:
 
     oauth = settings.oauth
     store = gateway.store
-    client_blocked = f"oauth:login-blocked:client:{client_key(client.client_id)}"
-    if not await store.hit(f"oauth:login:ip:{gateway.addresses.bucket(request)}", oauth.rate_limit_attempts, oauth.rate_limit_window_seconds) \
-            or await store.get(client_blocked):
-        return _login(gateway, auth, 429, RATE_LIMITED, access=access, **{"Retry-After": str(oauth.rate_limit_window_seconds)})
+    client_blocked = f"rl:oauth-login-blocked:client:{client_key(client.client_id)}"
+    try:
+        if not await store.hit(f"rl:oauth-login:ip:{gateway.addresses.bucket(request)}", oauth.rate_limit_attempts, oauth.rate_limit_window_seconds) \
+                or await store.get(client_blocked):
+            return _login(gateway, auth, 429, RATE_LIMITED, access=access, **{"Retry-After": str(oauth.rate_limit_window_seconds)})
+    except StoreUnavailable as exc:
+        return _store_down(gateway, auth, access, exc)
 
     raw_key = form.get("key")
     key = raw_key.strip() if isinstance(raw_key, str) else ""
@@ -387,8 +399,11 @@ async def authorize_post(request: web.Request) -> web.Response:
     except UpstreamAuthError as exc:
         # The failure that reaches the allowance pauses the client, so the next attempt meets the pause.
         allowance = oauth.rate_limit_attempts * CLIENT_FAILURE_FACTOR
-        if not await store.hit(f"oauth:login-fail:client:{client_key(client.client_id)}", allowance - 1, oauth.rate_limit_window_seconds):
-            await store.set(client_blocked, "1", oauth.rate_limit_window_seconds)
+        try:
+            if not await store.hit(f"rl:oauth-login-fail:client:{client_key(client.client_id)}", allowance - 1, oauth.rate_limit_window_seconds):
+                await store.set(client_blocked, "1", oauth.rate_limit_window_seconds)
+        except StoreUnavailable as exc:
+            return _store_down(gateway, auth, access, exc)
         return _login(gateway, auth, 400, _rejected_key_message(exc), key_error=True, access=access)
     except UpstreamUnavailable:
         return _login(gateway, auth, 503, "StatusPal could not be reached to check your key, so nothing was issued. Try again in a moment.",
@@ -407,6 +422,14 @@ async def authorize_post(request: web.Request) -> web.Response:
         api_key=key,
     )
     return _redirect(gateway, auth.redirect_uri, {"code": code, "state": auth.state})
+
+
+def _store_down(gateway: "Gateway", auth: AuthorizeRequest, access: str, exc: StoreUnavailable) -> web.Response:
+    """The sign-in attempts cannot be counted, so none is made: without the count the per-address limit cannot
+    hold. The page stays, with the form, so the user can simply try again."""
+    log.error("sign-in refused: %s", exc)
+    return _login(gateway, auth, 503, f"Sign-in is paused because {exc.reason}, so your key was not checked and nothing was "
+                  "issued. Try again in a moment.", alert_kind="warn", access=access, **{"Retry-After": "5"})
 
 
 def _rejected_key_message(exc: UpstreamAuthError) -> str:

@@ -29,6 +29,7 @@ from aiohttp import web
 
 from gateway.config import Settings
 from gateway.cors import CorsPolicy
+from gateway.redaction import redact_text
 from gateway.tools.base import READ, WRITE
 
 # What the login page can grant, plus offline_access: listed so clients that only ask for refresh tokens
@@ -81,7 +82,8 @@ def json_error(status: int, error: str, description: str, **headers: str) -> web
     """The JSON error shape every OAuth endpoint uses (RFC 6749 §5.2)."""
     return web.Response(
         status=status,
-        body=orjson.dumps({"error": error, "error_description": description}),
+        # Descriptions quote caller input through quotable(); this scrub is the net for any that do not.
+        body=orjson.dumps({"error": error, "error_description": redact_text(description)}),
         content_type="application/json",
         headers={"Cache-Control": "no-store", **headers},
     )

@@ -36,8 +36,10 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from gateway.config import OAuthSettings, Settings
 from gateway.connections import BodyTooLarge, BodyUnreadable, read_body
 from gateway.oauth.metadata import SCOPES_SUPPORTED, json_error
+from gateway.redaction import has_secret_shape, quotable
 from gateway.sealing import InvalidToken
 from gateway.state import GATEWAY
+from gateway.store import StoreUnavailable
 
 if TYPE_CHECKING:
     from gateway.state import Gateway
@@ -132,43 +134,46 @@ def check_redirect_uri(uri: Any, oauth: OAuthSettings) -> str:
         raise RedirectRejected("each redirect URI must be a non-empty string")
     if len(uri) > MAX_URI_CHARS:
         raise RedirectRejected(f"redirect URIs may be at most {MAX_URI_CHARS} characters")
+    if has_secret_shape(uri):
+        # It would be echoed in the registration, signed into the client_id and shown on the login page.
+        raise RedirectRejected("a redirect URI must not contain an API key, webhook secret or token")
     if _UNSAFE_CHARS.search(uri):
-        raise RedirectRejected(f"{uri!r} contains spaces, backslashes, control or non-ASCII characters")
+        raise RedirectRejected(f"{quotable(uri)!r} contains spaces, backslashes, control or non-ASCII characters")
     if "#" in uri:
-        raise RedirectRejected(f"{uri!r} must not contain a fragment (#)")
+        raise RedirectRejected(f"{quotable(uri)!r} must not contain a fragment (#)")
     parts = urlsplit(uri)
     scheme = parts.scheme
     if scheme in ("https", "http"):
         if "@" in parts.netloc or "%" in parts.netloc:
-            raise RedirectRejected(f"{uri!r} must not contain user information or an encoded host")
+            raise RedirectRejected(f"{quotable(uri)!r} must not contain user information or an encoded host")
         try:
             port = parts.port
         except ValueError:
-            raise RedirectRejected(f"{uri!r} has an invalid port") from None
+            raise RedirectRejected(f"{quotable(uri)!r} has an invalid port") from None
         host = parts.hostname or ""
         if _DOT_SEGMENT.search(parts.path):
-            raise RedirectRejected(f"{uri!r} must not contain . or .. path segments")
+            raise RedirectRejected(f"{quotable(uri)!r} must not contain . or .. path segments")
         if scheme == "http":
             if host not in LOOPBACK_HOSTS:
                 raise RedirectRejected(
-                    f"{uri!r}: plain http is allowed only for loopback (http://localhost, http://127.0.0.1, http://[::1]); use https"
+                    f"{quotable(uri)!r}: plain http is allowed only for loopback (http://localhost, http://127.0.0.1, http://[::1]); use https"
                 )
             return uri
         hosts = tuple(h.lower() for h in oauth.redirect_hosts)
         if host not in hosts:
-            raise RedirectRejected(f"{uri!r}: https redirect URIs must be on {', '.join(hosts) or 'no host (none configured)'}")
+            raise RedirectRejected(f"{quotable(uri)!r}: https redirect URIs must be on {', '.join(hosts) or 'no host (none configured)'}")
         if port is not None:
-            raise RedirectRejected(f"{uri!r}: https redirect URIs must not name a port")
+            raise RedirectRejected(f"{quotable(uri)!r}: https redirect URIs must not name a port")
         known = _KNOWN_CALLBACKS.get(host)
         if known is not None and not _known_callback(host, parts):
-            raise RedirectRejected(f"{uri!r}: on {host} only {' or '.join(known)} is accepted")
+            raise RedirectRejected(f"{quotable(uri)!r}: on {host} only {' or '.join(known)} is accepted")
         return uri
     if scheme and scheme in {s.lower() for s in oauth.redirect_schemes} and uri.startswith(f"{scheme}:"):
         if "@" in parts.netloc:
-            raise RedirectRejected(f"{uri!r} must not contain user information")
+            raise RedirectRejected(f"{quotable(uri)!r} must not contain user information")
         return uri
     allowed = ["https (" + ", ".join(oauth.redirect_hosts) + ")", "http on loopback", *(f"{s}:" for s in oauth.redirect_schemes)]
-    raise RedirectRejected(f"{uri!r}: the scheme {scheme + ':' if scheme else '(none)'} is not allowed; use {', '.join(allowed)}")
+    raise RedirectRejected(f"{quotable(uri)!r}: the scheme {scheme + ':' if scheme else '(none)'} is not allowed; use {', '.join(allowed)}")
 
 
 def _known_callback(host: str, parts: SplitResult) -> bool:
@@ -207,6 +212,8 @@ def _client_name(value: Any) -> str | None:
     if not isinstance(value, str):
         raise ValueError("client_name must be a string")
     name = " ".join(value.split())  # no newlines or control whitespace on the login page
+    if has_secret_shape(name):  # it is echoed in the registration and shown on the login page
+        raise ValueError("client_name must not contain an API key, webhook secret or token")
     if len(name) > MAX_NAME_CHARS:
         raise ValueError(f"client_name may be at most {MAX_NAME_CHARS} characters")
     return name or None
@@ -217,6 +224,8 @@ def _client_uri(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > MAX_URI_CHARS or urlsplit(value).scheme != "https" or _UNSAFE_CHARS.search(value):
         raise ValueError(f"client_uri must be an https URL of at most {MAX_URI_CHARS} characters")
+    if has_secret_shape(value):
+        raise ValueError("client_uri must not contain an API key, webhook secret or token")
     return value
 
 
@@ -227,9 +236,16 @@ async def register(request: web.Request) -> web.Response:
     """Register a public client: validate the metadata, sign it, hand it back as the client_id. Stores nothing."""
     gateway = request.app[GATEWAY]
     oauth = gateway.settings.oauth
-    allowed = await gateway.store.hit(
-        f"oauth:register:ip:{gateway.addresses.bucket(request)}", oauth.rate_limit_attempts * REGISTER_LIMIT_FACTOR, oauth.rate_limit_window_seconds
-    )
+    try:
+        allowed = await gateway.store.hit(
+            f"rl:oauth-register:ip:{gateway.addresses.bucket(request)}", oauth.rate_limit_attempts * REGISTER_LIMIT_FACTOR,
+            oauth.rate_limit_window_seconds,
+        )
+    except StoreUnavailable as exc:
+        # Without the count the limit cannot hold, and registering unlimited would let a flood through.
+        log.error("registration refused: %s", exc)
+        return json_error(503, "temporarily_unavailable", f"The server cannot register clients right now because {exc.reason}; "
+                          "try again in a moment.", **{"Retry-After": "5"})
     if not allowed:
         return json_error(429, "too_many_requests", "Too many registrations from this address; wait a minute and try again.",
                           **{"Retry-After": str(oauth.rate_limit_window_seconds)})
@@ -294,7 +310,7 @@ def _subset(value: Any, allowed: frozenset[str], field: str) -> list[str]:
         raise ValueError(f"{field} must be a non-empty list of strings")
     unknown = [v for v in value if v not in allowed]
     if unknown:
-        raise ValueError(f"{field} may only contain {', '.join(sorted(allowed))}; not {', '.join(unknown)}")
+        raise ValueError(f"{field} may only contain {', '.join(sorted(allowed))}; not {quotable(', '.join(unknown))}")
     return list(dict.fromkeys(value))
 
 
@@ -374,7 +390,7 @@ class MetadataDocuments:
         try:
             body, ttl = await asyncio.wait_for(self._fetch(url), self._oauth.cimd_timeout_seconds)
         except asyncio.TimeoutError:
-            raise ClientRejected(f"The client metadata document at {url} did not arrive within {self._oauth.cimd_timeout_seconds:g} s.") from None
+            raise ClientRejected(f"The client metadata document at {quotable(url)} did not arrive within {self._oauth.cimd_timeout_seconds:g} s.") from None
         client = self._parse(url, body)
         if ttl > 0:
             self._cache[url] = (time.monotonic() + ttl, client)
@@ -388,18 +404,18 @@ class MetadataDocuments:
         parts = urlsplit(url)
         loopback_http = self._allow_loopback and parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
         if parts.scheme != "https" and not loopback_http:
-            raise ClientRejected(f"A client_id URL must use https: {url}")
+            raise ClientRejected(f"A client_id URL must use https: {quotable(url)}")
         if len(url) > MAX_URI_CHARS or _UNSAFE_CHARS.search(url) or "#" in url or "@" in parts.netloc or not parts.hostname:
-            raise ClientRejected(f"The client_id URL {url!r} is not a plain https URL (no fragment, credentials or unusual characters).")
+            raise ClientRejected(f"The client_id URL {quotable(url)!r} is not a plain https URL (no fragment, credentials or unusual characters).")
         if parts.path in ("", "/") or _DOT_SEGMENT.search(parts.path):
-            raise ClientRejected(f"The client_id URL {url} must have a path without . or .. segments.")
+            raise ClientRejected(f"The client_id URL {quotable(url)} must have a path without . or .. segments.")
         try:
             parts.port
             address = ipaddress.ip_address(parts.hostname)
         except ValueError:
             return  # a name: checked when it is resolved, see _GuardedResolver
         if not _address_allowed(address, self._allow_loopback):
-            raise ClientRejected(f"The client_id URL {url} points at a non-public address; metadata documents must be on the public internet.")
+            raise ClientRejected(f"The client_id URL {quotable(url)} points at a non-public address; metadata documents must be on the public internet.")
 
     async def _fetch(self, url: str) -> tuple[bytes, float]:
         resolver = _GuardedResolver(self._allow_loopback)
@@ -412,24 +428,24 @@ class MetadataDocuments:
                 async with session.get(url, allow_redirects=False,
                                        headers={"Accept": "application/json", "Accept-Encoding": "identity"}) as response:
                     if 300 <= response.status < 400:
-                        raise ClientRejected(f"The client metadata document at {url} redirected (HTTP {response.status}); documents must be served directly.")
+                        raise ClientRejected(f"The client metadata document at {quotable(url)} redirected (HTTP {response.status}); documents must be served directly.")
                     if response.status != 200:
-                        raise ClientRejected(f"The client metadata document at {url} could not be fetched (HTTP {response.status}).")
+                        raise ClientRejected(f"The client metadata document at {quotable(url)} could not be fetched (HTTP {response.status}).")
                     if response.content_length is not None and response.content_length > cap:
-                        raise ClientRejected(f"The client metadata document at {url} is larger than {cap} bytes.")
+                        raise ClientRejected(f"The client metadata document at {quotable(url)} is larger than {cap} bytes.")
                     body = bytearray()
                     async for chunk in response.content.iter_chunked(1024):
                         body += chunk
                         if len(body) > cap:
-                            raise ClientRejected(f"The client metadata document at {url} is larger than {cap} bytes.")
+                            raise ClientRejected(f"The client metadata document at {quotable(url)} is larger than {cap} bytes.")
                     return bytes(body), _cache_seconds(response.headers.get("Cache-Control"))
         except ClientRejected:
             raise
         except (aiohttp.ClientError, OSError) as exc:
             if resolver.refused:
-                raise ClientRejected(f"The client_id URL {url} resolves to a non-public address; metadata documents must be on the public internet.") from None
+                raise ClientRejected(f"The client_id URL {quotable(url)} resolves to a non-public address; metadata documents must be on the public internet.") from None
             reason = "its certificate is not trusted" if isinstance(exc, aiohttp.ClientSSLError) else "it could not be reached"
-            raise ClientRejected(f"The client metadata document at {url} could not be fetched: {reason}.") from None
+            raise ClientRejected(f"The client metadata document at {quotable(url)} could not be fetched: {reason}.") from None
 
     def _parse(self, url: str, body: bytes) -> Client:
         try:
@@ -437,15 +453,15 @@ class MetadataDocuments:
         except orjson.JSONDecodeError:
             doc = None
         if not isinstance(doc, dict):
-            raise ClientRejected(f"The client metadata document at {url} is not a JSON object.")
+            raise ClientRejected(f"The client metadata document at {quotable(url)} is not a JSON object.")
         if doc.get("client_id") != url:
-            raise ClientRejected(f"The client metadata document at {url} names a different client_id; it must equal the URL it is served from.")
+            raise ClientRejected(f"The client metadata document at {quotable(url)} names a different client_id; it must equal the URL it is served from.")
         try:
             redirect_uris = _redirect_uris(doc.get("redirect_uris"), self._oauth)
             name = _client_name(doc.get("client_name"))
             client_uri = _client_uri(doc.get("client_uri"))
         except ValueError as exc:  # RedirectRejected is a ValueError too
-            raise ClientRejected(f"The client metadata document at {url} is not acceptable: {exc}") from None
+            raise ClientRejected(f"The client metadata document at {quotable(url)} is not acceptable: {exc}") from None
         return Client(client_id=url, client_name=name, redirect_uris=redirect_uris, client_uri=client_uri, kind="metadata_document")
 
 

@@ -7,6 +7,11 @@ the server keeps no record of it. What a sealed token cannot say about itself li
 - ``rt:<jti>`` / ``rtg:<jti>``: a refresh token was used / used its one grace retry;
 - ``fam:<id>``: the token family (everything issued from one authorization) is revoked.
 
+Each redemption and each rotation leaves a mark that lives as long as the token it guards, so each StatusPal
+key may cause only ``store.token_grants_per_hour`` of them (codes and refreshes together): past that, /token
+answers 429 with Retry-After and uses nothing up, so the same code or refresh token works after the wait.
+That keeps what one key can make the store hold bounded, whatever its request rate.
+
 Refresh tokens rotate: each refresh returns a new one. The previous one is honoured once more within
 ``oauth.refresh_grace_seconds`` of its first use, because two chat windows refreshing together, or a response
 lost on the way, replay it legitimately (oauth-pitfalls P17). Any other reuse means a copy is in someone
@@ -38,6 +43,7 @@ from aiohttp import web
 from gateway.connections import BodyTimeout, BodyTooLarge, BodyUnreadable, read_body
 from gateway.credentials import AuthError, Credentials
 from gateway.oauth import registration
+from gateway.redaction import quotable, redact_text
 from gateway.sealing import InvalidToken, Keyring
 from gateway.state import GATEWAY, Gateway
 from gateway.statuspal.client import key_id
@@ -53,6 +59,7 @@ log = logging.getLogger(__name__)
 # Token requests are a handful of short fields; anything bigger is not one.
 MAX_FORM_BYTES = 16 * 1024
 _VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")  # RFC 7636 §4.1
+GRANT_WINDOW_SECONDS = 3600
 # Store entries outlive the token they guard by a little, so clock skew between instances cannot reopen a hole.
 _SLACK_SECONDS = 60
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -63,11 +70,12 @@ _SCOPE_SETS = {" ".join(c): frozenset(c) for n in range(1, len(TOOL_SCOPES) + 1)
 class OAuthError(Exception):
     """An RFC 6749 §5.2 error answer: `error` is the code clients act on, `description` is for the humans reading logs."""
 
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
+    def __init__(self, error: str, description: str, status: int = 400, retry_after: int | None = None) -> None:
         super().__init__(description)
         self.error = error
         self.description = description
         self.status = status
+        self.retry_after = retry_after if retry_after is not None else (5 if status == 503 else None)
 
 
 @dataclass(frozen=True)
@@ -196,9 +204,9 @@ async def access_credentials(token: str, settings: "Settings", keyring: Keyring,
         raise AuthError(401, "invalid_token", "The access token has expired; refresh it or sign in again.")
     try:
         revoked = await store.is_revoked("fam:" + family)
-    except StoreUnavailable:
-        log.error("cannot check token revocation: the store is unavailable")
-        raise AuthError(503, "temporarily_unavailable", "The server cannot check this token right now; try again in a moment.") from None
+    except StoreUnavailable as exc:
+        log.error("cannot check token revocation: %s", exc)
+        raise AuthError(503, "temporarily_unavailable", f"The server cannot check this token right now because {exc.reason}; try again in a moment.") from None
     if revoked:
         raise AuthError(401, "invalid_token", "The access token was revoked; sign in again.")
     client_id = claims.get("client_id")
@@ -243,9 +251,9 @@ async def token_endpoint(request: web.Request) -> web.Response:
     except OAuthError as exc:
         log.info("token request refused", extra={"grant_type": grant_type, "error": exc.error, "reason": exc.description})
         return _error(exc)
-    except StoreUnavailable:
-        log.error("token request failed: the store is unavailable", extra={"grant_type": grant_type})
-        return _error(OAuthError("temporarily_unavailable", "The server cannot complete this right now; try again in a moment.", 503))
+    except StoreUnavailable as exc:
+        log.error("token request failed: %s", exc, extra={"grant_type": grant_type})
+        return _error(OAuthError("temporarily_unavailable", f"The server cannot complete this right now because {exc.reason}; try again in a moment.", 503))
     except Exception as exc:
         _log_unexpected("token", exc)
         return _error(OAuthError("invalid_grant", "The grant could not be processed; sign in again."))
@@ -274,6 +282,7 @@ async def _exchange_code(gateway: Gateway, form: Mapping[str, str]) -> dict[str,
     await _check_client(gateway, form["client_id"])
 
     family = code["jti"]
+    await _count_grant(gateway, code["k"])
     if not await gateway.store.use_once("code:" + family, code["exp"] - time.time() + _SLACK_SECONDS):
         # RFC 6749 §4.1.2: a code used twice was intercepted; what its first use issued is revoked too.
         await gateway.store.revoke("fam:" + family, settings.oauth.refresh_token_ttl_seconds + _SLACK_SECONDS)
@@ -308,6 +317,7 @@ async def _refresh(gateway: Gateway, form: Mapping[str, str]) -> dict[str, Any]:
     except UpstreamError:
         raise OAuthError("temporarily_unavailable", "StatusPal could not be reached to re-check the API key; try again in a moment.", 503) from None
 
+    await _count_grant(gateway, grant.api_key)
     jti, ttl = token["jti"], token["exp"] - time.time() + _SLACK_SECONDS
     first_use = await gateway.store.claim("rt:" + jti, ttl)
     if first_use is not None:
@@ -318,6 +328,20 @@ async def _refresh(gateway: Gateway, form: Mapping[str, str]) -> dict[str, Any]:
             raise OAuthError("invalid_grant", "The refresh token was already used; this grant is revoked, sign in again.")
     log.info("tokens issued", extra={"grant_type": "refresh_token", "key_id": key_id(grant.api_key), "family": grant.family})
     return _issue_pair(gateway, grant, access_scope)
+
+
+async def _count_grant(gateway: Gateway, api_key: str) -> None:
+    """Count a redemption or rotation against the key's hourly quota before anything is marked used."""
+    limit = gateway.settings.store.token_grants_per_hour
+    wait = await gateway.store.quota(f"quota:grant:{key_id(api_key)}", limit, GRANT_WINDOW_SECONDS)
+    if wait:
+        seconds = max(1, int(wait + 0.999))
+        raise OAuthError(
+            "temporarily_unavailable",
+            f"This StatusPal key has had {limit} codes redeemed or tokens refreshed in the last hour, the most the server "
+            f"records; nothing was used up, so retry the same request in {seconds} seconds.",
+            429, retry_after=seconds,
+        )
 
 
 def _open(gateway: Gateway, purpose: str, value: str, typ: str, what: str) -> dict[str, Any]:
@@ -390,9 +414,9 @@ async def revoke_endpoint(request: web.Request) -> web.Response:
             log.info("token family revoked", extra={"family": claims["fam"]})
     except OAuthError as exc:
         return _error(exc)
-    except StoreUnavailable:
-        log.error("revocation failed: the store is unavailable")
-        return _error(OAuthError("temporarily_unavailable", "The server cannot revoke right now; try again in a moment.", 503))
+    except StoreUnavailable as exc:
+        log.error("revocation failed: %s", exc)
+        return _error(OAuthError("temporarily_unavailable", f"The server cannot revoke right now because {exc.reason}; try again in a moment.", 503))
     except Exception as exc:
         _log_unexpected("revoke", exc)
         return _error(OAuthError("invalid_request", "The revocation request could not be processed."))
@@ -432,16 +456,16 @@ async def _read_form(request: web.Request) -> dict[str, str]:
     form: dict[str, str] = {}
     for name, value in pairs:
         if name in form:
-            raise OAuthError("invalid_request", f"The parameter {name!r} was sent more than once.")
+            raise OAuthError("invalid_request", f"The parameter {quotable(name)!r} was sent more than once.")
         form[name] = value
     return form
 
 
 def _error(exc: OAuthError) -> web.Response:
     headers = dict(_NO_STORE)
-    if exc.status == 503:
-        headers["Retry-After"] = "5"
-    return _json(exc.status, {"error": exc.error, "error_description": exc.description}, headers)
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    return _json(exc.status, {"error": exc.error, "error_description": redact_text(exc.description)}, headers)
 
 
 def _json(status: int, body: Mapping[str, Any], headers: Mapping[str, str] = _NO_STORE) -> web.Response:

@@ -13,6 +13,9 @@ this loop is the only retry (aiohttp's own silent resend on a dropped connection
 never established; once it may have reached StatusPal it is never sent again, because a repeated
 "open incident" would create a second incident and notify subscribers twice.
 
+Throttling: each key has a token bucket of `rate_per_second` and `rate_burst`, StatusPal's own limit; with a
+shared store (Redis) the bucket lives there, one per key for every instance.
+
 Time: the whole call (waiting for the key's rate limit, every attempt, every backoff) stays within
 `total_timeout_seconds`. A call that could not even be sent within that budget, because the key has more
 calls queued than its rate allows, is refused at once, unsent, as a 429 that says when to retry.
@@ -36,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from typing import Any, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
 import aiohttp
 import orjson
@@ -44,7 +47,11 @@ from yarl import URL
 
 from gateway.config import StatusPalSettings
 from gateway.statuspal.endpoints import MAX_PER_PAGE, Endpoint, EndpointTable
-from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
+from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamForbidden, UpstreamUnavailable
+from gateway.store import StoreUnavailable
+
+if TYPE_CHECKING:
+    from gateway.store import Store
 
 log = logging.getLogger("gateway.upstream")
 
@@ -109,7 +116,10 @@ class _NoAnswer:
 
 
 class StatusPalClient:
-    def __init__(self, settings: StatusPalSettings, endpoints: EndpointTable, *, on_call: OnCall | None = None) -> None:
+    def __init__(
+        self, settings: StatusPalSettings, endpoints: EndpointTable, *, on_call: OnCall | None = None,
+        shared_buckets: "Store | None" = None,
+    ) -> None:
         self.settings = settings
         self.endpoints = endpoints
         # Metrics hook: (endpoint name, HTTP status or 0 when no answer arrived), once per attempt.
@@ -117,6 +127,11 @@ class StatusPalClient:
         self._base = settings.base_url.rstrip("/")
         self._session: aiohttp.ClientSession | None = None
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+        # StatusPal limits a key, not an instance: with several instances each holding its own bucket, N of them
+        # would let a key through at N times its rate and StatusPal would answer 429s. A store shared by the
+        # instances (Redis) holds one bucket per key for all of them.
+        self._shared = shared_buckets
+        self._shared_failed = False
 
     async def start(self) -> None:
         if self._session is None:
@@ -159,6 +174,28 @@ class StatusPalClient:
             self._buckets.move_to_end(kid)
         return bucket
 
+    async def reserve(self, kid: str, max_wait: float) -> float:
+        """Take a token of the key's bucket; the seconds to wait before sending. A wait over `max_wait` takes
+        nothing. When the shared store does not answer, this instance's own bucket still spaces the key's calls
+        (an outage of Redis should not become an outage of every tool call)."""
+        if self._shared is not None:
+            try:
+                wait = await self._shared.take(
+                    f"rl:upstream:{kid}", self.settings.rate_per_second, self.settings.rate_burst, max_wait
+                )
+            except StoreUnavailable as exc:
+                if not self._shared_failed:
+                    log.warning("the shared per-key rate limit is unavailable, using this instance's own: %s", exc)
+                self._shared_failed = True
+            else:
+                self._shared_failed = False
+                return wait
+        bucket = self._bucket(kid)
+        wait = bucket.reserve()
+        if wait > max_wait:
+            bucket.release()
+        return wait
+
     async def request(
         self,
         api_key: str,
@@ -185,7 +222,7 @@ class StatusPalClient:
         if body is not None:
             payload = orjson.dumps(dict(body))
             headers["Content-Type"] = "application/json"
-        call = _Call(self, api_key, kid, endpoint, url, headers, payload, _query(query), target)
+        call = _Call(self, api_key, kid, endpoint, url, headers, payload, _query(query), target, endpoint.render(params))
         return await call.run()
 
     def _endpoint(self, name: str) -> Endpoint:
@@ -209,11 +246,14 @@ class _Call:
         payload: bytes | None,
         query: dict[str, str],
         target: dict[str, str],
+        path: str,
     ) -> None:
         self.client = client
+        self.path = path
+        self.excerpt = ""
         self.settings = client.settings
         self.api_key = api_key
-        self.bucket = client._bucket(kid)
+        self.kid = kid
         self.endpoint = endpoint
         self.url = url
         self.headers = headers
@@ -221,6 +261,7 @@ class _Call:
         self.query = query
         self.target = target
         self.repeatable = endpoint.method in REPEATABLE_METHODS
+        self.retried = False
 
     async def run(self) -> UpstreamResult:
         loop = asyncio.get_running_loop()
@@ -228,9 +269,9 @@ class _Call:
         attempt = 0
         error: UpstreamError | None = None
         while True:
-            wait = self.bucket.reserve()
-            if wait and loop.time() + wait >= deadline:
-                self.bucket.release()
+            budget = deadline - loop.time()
+            wait = await self.client.reserve(self.kid, budget)
+            if wait > budget:  # nothing was taken
                 raise error or self._error(
                     UpstreamUnavailable, 429, "rate_limited",
                     f"more calls with this API key are queued than its limit of {self.settings.rate_per_second:g} "
@@ -259,6 +300,7 @@ class _Call:
             )
             await asyncio.sleep(delay)
             attempt += 1
+            self.retried = True
 
     async def _attempt(self, remaining: float) -> UpstreamResult | tuple[UpstreamError, float | None]:
         """One HTTP exchange. Returns the result, or (error to raise, Retry-After) where the error is marked
@@ -299,6 +341,7 @@ class _Call:
 
     def _no_answer(self, failure: _NoAnswer) -> tuple[UpstreamError, None]:
         self._observe(0)
+        self.excerpt = ""
         unknown = failure.sent and not self.repeatable
         error = self._error(UpstreamUnavailable, 0, failure.code, failure.message, outcome_unknown=unknown)
         if unknown or not failure.retryable:
@@ -313,10 +356,23 @@ class _Call:
                 UpstreamError, status, "unexpected_redirect",
                 "StatusPal answered with a redirect, which the gateway never follows (check statuspal.base_url)",
             )
-        code, message, details = self._error_body(status, raw)
+        code, message, details, envelope = self._error_body(status, raw)
+        self.excerpt = self._scrub(_clean(raw.decode("utf-8", "replace")))[:200]
         retry_after = _retry_after(retry_after_header)
-        if status in (401, 403):
+        if status == 401:
             raise self._error(UpstreamAuthError, status, code, message, details)
+        if status == 403:
+            # Only this resource is refused (a key limited to some pages); check_key turns it into an
+            # auth failure when it is the key check itself that is refused.
+            raise self._error(UpstreamForbidden, status, code, message, details)
+        if status == 404 and envelope and code == "not_found" and self.retried and self.endpoint.method == "DELETE":
+            # The earlier attempt, whose answer was lost, deleted it: the record is gone, as asked.
+            return UpstreamResult(204, None)
+        if status == 404 and not (envelope and code == "not_found"):
+            # Not StatusPal's record-not-found envelope: most likely a route this StatusPal does not have.
+            error = self._error(UpstreamError, status, code, message, details)
+            error.route_missing = True
+            raise error
         if status == 429 or status >= 500:
             # A 429 was refused before any work; a POST that got a 5xx may have been partly applied.
             unknown = status >= 500 and not self.repeatable
@@ -338,9 +394,9 @@ class _Call:
             return UpstreamResult(status, body["data"], meta if isinstance(meta, dict) else None)
         return UpstreamResult(status, body)
 
-    def _error_body(self, status: int, raw: bytes) -> tuple[str, str, dict[str, Any]]:
+    def _error_body(self, status: int, raw: bytes) -> tuple[str, str, dict[str, Any], bool]:
         """`{error, message, details}` when StatusPal sent it; else the status phrase and a short, clean
-        slice of whatever came back (an HTML error page from a proxy, say)."""
+        slice of whatever came back (an HTML error page from a proxy, say). The flag says which it was."""
         phrase = _phrase(status)
         try:
             body = orjson.loads(raw) if raw.strip() else None
@@ -350,12 +406,8 @@ class _Call:
             code = body.get("error") if isinstance(body.get("error"), str) else phrase
             message = body.get("message") if isinstance(body.get("message"), str) else ""
             details = body.get("details") if isinstance(body.get("details"), dict) else {}
-            return self._scrub(code)[:80], self._scrub(message)[:500], self._scrub(details)
-        text = raw.decode("utf-8", "replace")
-        text = re.sub(r"<[^>]*>", " ", text)
-        text = re.sub(r"[\x00-\x1f\x7f]+", " ", text)
-        text = re.sub(r"\s+", " ", text).strip()
-        return phrase, self._scrub(text)[:200], {}
+            return self._scrub(code)[:80], self._scrub(message)[:500], self._scrub(details), True
+        return phrase, self._scrub(_clean(raw.decode("utf-8", "replace")))[:200], {}, False
 
     def _scrub(self, value: Any) -> Any:
         """Remove the caller's key from anything StatusPal echoed back (an error page that quotes headers)."""
@@ -387,6 +439,9 @@ class _Call:
             endpoint=self.endpoint.name,
             target=self.target,
             outcome_unknown=outcome_unknown,
+            method=self.endpoint.method,
+            path=self.path,
+            excerpt=self.excerpt,
         )
 
     def _timeout_text(self) -> str:
@@ -405,6 +460,11 @@ class StatusPalAPI:
 
     def __repr__(self) -> str:
         return f"StatusPalAPI(key_id={self.key_id!r})"
+
+    @property
+    def endpoints(self) -> EndpointTable:
+        """The endpoint table with its notice wire mapping, for tools that shape bodies and read answers."""
+        return self._client.endpoints
 
     async def call(
         self,
@@ -472,6 +532,9 @@ class StatusPalAPI:
         """Raise UpstreamAuthError for a bad key, UpstreamUnavailable when StatusPal cannot say."""
         try:
             await self.call("status_pages_list", query={"per_page": 1})
+        except UpstreamForbidden as err:
+            # Listing pages is what any valid key may do, so a 403 here refuses the key itself.
+            raise UpstreamAuthError(status=err.status, code=err.code, message=err.message, endpoint=err.endpoint) from None
         except (UpstreamAuthError, UpstreamUnavailable):
             raise
         except UpstreamError as err:
@@ -489,6 +552,13 @@ def _query(query: Mapping[str, Any] | None) -> dict[str, str]:
             continue
         out[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
     return out
+
+
+def _clean(text: str) -> str:
+    """Text of an answer body on one line: tags, control characters and runs of space removed."""
+    text = re.sub(r"<[^>]*>", " ", text)
+    text = re.sub(r"[\x00-\x1f\x7f]+", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
 
 
 def _int(value: Any, default: int) -> int:

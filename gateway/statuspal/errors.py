@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from gateway.redaction import quotable
+
 
 @dataclass
 class UpstreamError(Exception):
@@ -21,6 +23,10 @@ class UpstreamError(Exception):
     parameters: subdomain, slug, ids — never a secret) say what was asked, so the text can name the thing
     that was not found. `outcome_unknown` is set when a POST may have reached StatusPal but no usable
     answer came back: repeating it blindly could create a second incident and notify subscribers twice.
+    `method` and `path` (relative to the base URL) say which request it was; `excerpt` is a short, clean
+    slice of the raw answer (the caller's key scrubbed out). `route_missing` marks a 404 whose body is not
+    StatusPal's record-not-found envelope: on a Rails server that is what a route it does not have answers,
+    so the message must not claim a record is missing when the gateway may be calling the wrong address.
     """
 
     status: int
@@ -31,13 +37,23 @@ class UpstreamError(Exception):
     endpoint: str = ""
     target: Mapping[str, str] = field(default_factory=dict)
     outcome_unknown: bool = False
+    method: str = ""
+    path: str = ""
+    excerpt: str = ""
+    route_missing: bool = False
 
     def __str__(self) -> str:
         return f"StatusPal API error {self.status} {self.code}: {self.message}"
 
 
 class UpstreamAuthError(UpstreamError):
-    """401/403 from StatusPal: the key is invalid or revoked. The transport answers HTTP 401 so clients re-authorise."""
+    """The key itself was refused: any 401, or a 401/403 to the key check. The transport answers HTTP 401 so
+    clients re-authorise; nothing else ends a connection's credentials."""
+
+
+class UpstreamForbidden(UpstreamError):
+    """A 403 outside the key check: this key may not reach this one resource (a key limited to some pages,
+    say). The key still works elsewhere, so this is an ordinary tool error, never a forced sign-out."""
 
 
 class UpstreamUnavailable(UpstreamError):
@@ -58,6 +74,14 @@ _MAX_FIELDS = 8
 def describe(err: UpstreamError) -> str:
     """The model-facing text for an upstream failure: specific, short, and with the next step."""
     label = f"{err.status} {err.code}".strip() if err.status else (err.code or "no answer")
+    if err.outcome_unknown and err.endpoint == "webhooks_rotate_secret":
+        # No read can settle this one: StatusPal never shows a secret again after the answer that was lost.
+        return (
+            f"The rotation reached StatusPal but no usable answer came back ({label}: {err.message}), so it is "
+            "unknown whether the secret was replaced, and no read can tell: StatusPal never shows a secret again. "
+            "If it was replaced, the receiver's secret no longer verifies deliveries. Call rotate_webhook_secret "
+            "again to get a secret you know, and store it in the receiver."
+        )
     if err.outcome_unknown:
         check = _check_hint(err)
         return (
@@ -65,12 +89,14 @@ def describe(err: UpstreamError) -> str:
             f"unknown whether it took effect. Do not repeat it blindly: {check}, and call the tool again only "
             "if the change is missing."
         )
+    if isinstance(err, UpstreamForbidden):
+        return (
+            f"This API key cannot reach {_subject(err)}: StatusPal answered 403 {err.code or 'forbidden'} "
+            f"({(err.message or 'not allowed').rstrip('.')}). Other calls with this key still work; to reach it, use "
+            "a key whose organization and permissions cover it. Call list_status_pages to see the "
+            "pages this key can reach."
+        )
     if isinstance(err, UpstreamAuthError):
-        if err.status == 403:
-            return (
-                f"StatusPal refused access (403 {err.code or 'forbidden'}): {err.message or 'not allowed'}. "
-                "This API key cannot reach that resource; use a key of the organization that owns it."
-            )
         return (
             f"StatusPal rejected the API key (401 {err.code or 'unauthorized'}): it is missing, invalid or revoked. "
             "Reconnect with a valid StatusPal Next API key (created under the organization's API keys settings)."
@@ -101,16 +127,40 @@ def _resource(endpoint: str) -> tuple[str, str, str] | None:
 
 
 def _quote(value: Any) -> str:
-    text = str(value)
-    return repr(text if len(text) <= 80 else text[:77] + "...")
+    return repr(quotable(value))
+
+
+def _subject(err: UpstreamError) -> str:
+    """The resource a failed call was about, in words: 'service 'api' on status page 'acme''."""
+    info = _resource(err.endpoint)
+    subdomain = err.target.get("subdomain")
+    if info is not None:
+        noun, _, id_param = info
+        ident = err.target.get(id_param)
+        if noun == "status page" and subdomain is not None:
+            return f"status page {_quote(subdomain)}"
+        if ident is not None and subdomain is not None:
+            return f"{noun} {_quote(ident)} on status page {_quote(subdomain)}"
+        if ident is not None:
+            return f"{noun} {_quote(ident)}"
+        if subdomain is not None:
+            plural = noun.replace(" (region)", "s (regions)") if "(region)" in noun else noun + "s"
+            return f"the {plural} of status page {_quote(subdomain)}"
+    return f"{err.method} {err.path}".strip() or "that resource"
+
+
+def _route_missing(err: UpstreamError) -> str:
+    return (
+        f"StatusPal answered 404 to {err.method} {err.path} without its record-not-found answer, so this route "
+        f"may not exist on this StatusPal; it does not mean that a status page or record is missing. "
+        f"Raw answer: {repr(err.excerpt or '(empty)')}. The operator should run `statuspal-mcp check-api` "
+        "and correct the route under [statuspal.endpoints] in config.toml."
+    )
 
 
 def _not_found(err: UpstreamError) -> str:
-    if err.code == "route_not_found":
-        return (
-            f"StatusPal has no API route for this call (404 route_not_found). The gateway's endpoint table may be "
-            f"out of date for {err.endpoint or 'this operation'}; tell the operator."
-        )
+    if err.route_missing:
+        return _route_missing(err)
     info = _resource(err.endpoint)
     subdomain = err.target.get("subdomain")
     if info is None:

@@ -7,12 +7,20 @@ move a service between containers: the API has no such operation.
 from __future__ import annotations
 
 from gateway.tools.base import READ_ONLY, WRITE, Tool
-from gateway.tools.crud import CREATE, DELETE, UPDATE, delete_handler, list_handler, send_handler
+from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
 from gateway.tools.schemas import CONTAINER, LIST_ARGUMENTS, SUBDOMAIN, deleted, listing, new_slug, obj, renamed_slug, slug, text
 
 _PAGE = ("subdomain",)
 _KEY = ("subdomain", "slug")
 _SLUG = slug("container", "list_containers", "eu")
+VERIFIED = Verified(
+    noun="container (region)",
+    get="containers_get",
+    get_tool="get_container",
+    fix_tool="update_container",
+    key={"subdomain": None, "slug": "slug"},
+    public={"name": "the region's name", "slug": "the region's slug"},
+)
 _NAME = text("Name shown on the page, e.g. `EU` or `US East`.")
 
 TOOLS: tuple[Tool, ...] = (
@@ -55,7 +63,9 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=CONTAINER,
         annotations=CREATE,
         scope=WRITE,
-        handler=send_handler("containers_create", _PAGE, ("name", "slug")),
+        handler=send_handler(
+            "containers_create", _PAGE, ("name", "slug"), verify=VERIFIED, settle_by="slug", retry_tool="create_container"
+        ),
     ),
     Tool(
         name="update_container",
@@ -73,7 +83,8 @@ TOOLS: tuple[Tool, ...] = (
         annotations=UPDATE,
         scope=WRITE,
         handler=send_handler(
-            "containers_update", _KEY, ("name", "new_slug"), rename={"new_slug": "slug"}, require_change=True
+            "containers_update", _KEY, ("name", "new_slug"), rename={"new_slug": "slug"}, require_change=True,
+            verify=VERIFIED,
         ),
     ),
     Tool(

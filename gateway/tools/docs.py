@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from gateway.redaction import quotable, redact_text
 from gateway.tools.base import READ, Annotations, Tool, ToolContext, ToolError
 from search.index import IndexNotReady
 
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 20
-# The query is echoed back; a pasted page is not worth returning in full.
+# The query is echoed back (through quotable: a pasted key is not shown to the model again); a pasted page is
+# not worth returning in full.
 ECHO_MAX = 300
 
 _HIT = {
@@ -91,11 +93,11 @@ async def search_docs(ctx: ToolContext, arguments: Mapping[str, Any]) -> dict[st
             "`statuspal-mcp build-index`. The other tools still work."
         ) from None
     structured: dict[str, Any] = {
-        "query": query if len(query) <= ECHO_MAX else query[:ECHO_MAX] + "…",
+        "query": quotable(query, ECHO_MAX + 1),
         "results": [hit.as_dict() for hit in results],
     }
     if results.message:
-        structured["message"] = results.message
+        structured["message"] = redact_text(results.message)  # it may quote words of the query
     return structured
 
 

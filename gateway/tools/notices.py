@@ -4,15 +4,22 @@ Each intent is its own tool (open an incident, schedule maintenance, post an upd
 because they differ in what they change and whom they reach; two of them share the create endpoint and
 differ only in `notice_type`. Every tool that can message subscribers takes a required `notify` with no
 default: a notification cannot be recalled, so the model must ask rather than guess.
+
+No public source confirms StatusPal's notices API, so these handlers never name a wire field: the tool
+arguments are logical fields, `NoticeWire.body` shapes them for the wire and `NoticeWire.read` turns the answer
+back into the tool's result, both as `[statuspal.notices]` in config.toml says. Org-scoped notices routes
+(no `{subdomain}` in the path) get the page as the mapping's `page_field`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
 
-from gateway.tools.base import READ_ONLY, WRITE, Annotations, Tool, ToolError
-from gateway.tools.crud import DELETE, UPDATE, delete_handler, list_handler, send_handler
+from gateway.statuspal.errors import UpstreamError, describe
+from gateway.statuspal.notice_wire import NoticeRecord, WireShapeError
+from gateway.tools.base import READ_ONLY, WRITE, Annotations, Handler, Tool, ToolContext, ToolError
+from gateway.tools.crud import DELETE, UPDATE, list_handler
 from gateway.tools.schemas import (
     AFFECTED,
     DATETIME,
@@ -58,7 +65,7 @@ _STARTS_AT = {
 _ENDS_AT = {**DATETIME, "description": "End of the window, ISO 8601 with an offset; after starts_at."}
 
 
-def _ending(example: str) -> dict[str, Any]:
+def _ending_arguments(example: str) -> dict[str, Any]:
     """Arguments of resolve_incident and close_maintenance: which notice, an optional last word, notify."""
     return obj(
         {
@@ -100,6 +107,108 @@ def _check_window(args: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
+async def _send(ctx: ToolContext, endpoint_name: str, args: Mapping[str, Any], logical: Mapping[str, Any] | None) -> NoticeRecord:
+    """Call one notices endpoint with logical fields and read the answer back as a logical record."""
+    table = ctx.api.endpoints
+    wire, endpoint = table.notices, table[endpoint_name]
+    params = {name: args[name] for name in ("subdomain", "notice_id") if name in args}
+    body: dict[str, Any] | None = None
+    query: dict[str, Any] | None = None
+    if endpoint.method not in ("GET", "DELETE"):
+        try:
+            body = wire.body(logical or {})
+        except WireShapeError as exc:
+            raise ToolError(str(exc)) from None
+    if endpoint.org_scoped:
+        if body is None:
+            query = {wire.page_field: args["subdomain"]}
+        else:
+            body[wire.page_field] = args["subdomain"]
+    result = await ctx.api.call(endpoint_name, params, body=body, query=query)
+    return wire.read(result.data)
+
+
+def _handler(
+    endpoint: str,
+    fields: tuple[str, ...] = (),
+    *,
+    fixed: Mapping[str, Any] | None = None,
+    prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    require_change: bool = False,
+) -> Handler:
+    """Send the logical fields the caller gave (never a default: a PATCH leaves the rest alone), plus `fixed`."""
+
+    async def handle(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+        if require_change and not any(name in args for name in fields):
+            raise ToolError(f"Nothing to change: pass at least one of {', '.join(fields)}.")
+        if prepare is not None:
+            args = prepare(args)
+        logical = {name: args[name] for name in fields if name in args}
+        logical.update(fixed or {})
+        return (await _send(ctx, endpoint, args, logical)).as_output()
+
+    return handle
+
+
+async def _list(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+    """One page (or all) of notices: the filters under the mapping's names, each item read back logically."""
+    wire = ctx.api.endpoints.notices
+    org_scoped = ctx.api.endpoints["notices_list"].org_scoped
+    query = {wire.type_field: args["notice_type"]} if "notice_type" in args else {}
+    if "state" in args:
+        query[wire.state_field] = args["state"]
+    if org_scoped:
+        query[wire.page_field] = args["subdomain"]
+    inner = list_handler("notices_list", () if org_scoped else _PAGE, filters=tuple(query))
+    result = await inner(ctx, {**args, **query})
+    result["items"] = [wire.read(item).as_output() for item in result["items"]]
+    return result
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _ending(action_endpoint: str, strategy: str) -> Handler:
+    """resolve_incident / close_maintenance: the action endpoint, or PATCH ends_at = now then the closing text.
+
+    With `patch_ends_at` only the closing update can carry notify, so notify: true without a message is refused
+    before anything is sent rather than ending the notice silently. If the PATCH succeeds and the closing update
+    fails, the notice has ended: the error says so, so the model does not end it again.
+    """
+
+    async def handle(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+        wire = ctx.api.endpoints.notices
+        logical = {name: args[name] for name in ("message", "notify") if name in args}
+        if getattr(wire, strategy) == "action":
+            return (await _send(ctx, action_endpoint, args, logical)).as_output()
+        if args["notify"] and args.get("message") is None:
+            raise ToolError(
+                f"This StatusPal ends a notice by setting its ends_at (statuspal.notices.{strategy} = "
+                "\"patch_ends_at\"), which notifies no one: subscribers can only be told through a closing update. "
+                "Pass a message, or notify: false."
+            )
+        ends_at = _now()
+        record = await _send(ctx, "notices_update", args, {"ends_at": ends_at})
+        if args.get("message") is not None:
+            try:
+                record = await _send(ctx, "notices_post_update", args, logical)
+            except UpstreamError as err:
+                raise ToolError(
+                    f"The notice has ended (its ends_at is now {ends_at}), but the closing update was not posted: "
+                    f"{describe(err)} If the closing text is missing from the timeline, post it with post_notice_update; "
+                    "do not end the notice again."
+                ) from None
+        return record.as_output()
+
+    return handle
+
+
+async def _delete(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+    await _send(ctx, "notices_delete", args, None)
+    return {"deleted": True, **{name: args[name] for name in _KEY}}
+
+
 TOOLS: tuple[Tool, ...] = (
     Tool(
         name="list_notices",
@@ -114,7 +223,7 @@ TOOLS: tuple[Tool, ...] = (
         input_schema=obj({"subdomain": SUBDOMAIN, **_FILTERS, **LIST_ARGUMENTS}, _PAGE),
         output_schema=listing(NOTICE),
         annotations=READ_ONLY,
-        handler=list_handler("notices_list", _PAGE, filters=tuple(_FILTERS)),
+        handler=_list,
     ),
     Tool(
         name="get_notice",
@@ -128,7 +237,7 @@ TOOLS: tuple[Tool, ...] = (
         input_schema=obj({"subdomain": SUBDOMAIN, "notice_id": NOTICE_ID}, _KEY),
         output_schema=NOTICE,
         annotations=READ_ONLY,
-        handler=send_handler("notices_get", _KEY),
+        handler=_handler("notices_get"),
     ),
     Tool(
         name="create_incident",
@@ -154,9 +263,8 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=NOTICE,
         annotations=_PUBLISH,
         scope=WRITE,
-        handler=send_handler(
+        handler=_handler(
             "notices_create",
-            _PAGE,
             ("title", "severity", "message", "affected", "notify"),
             fixed={"notice_type": "incident"},
         ),
@@ -186,9 +294,8 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=NOTICE,
         annotations=_PUBLISH,
         scope=WRITE,
-        handler=send_handler(
+        handler=_handler(
             "notices_create",
-            _PAGE,
             ("title", "starts_at", "ends_at", "message", "affected", "notify"),
             fixed={"notice_type": "maintenance"},
             prepare=_check_window,
@@ -211,7 +318,7 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=NOTICE,
         annotations=_PUBLISH,
         scope=WRITE,
-        handler=send_handler("notices_post_update", _KEY, ("message", "notify")),
+        handler=_handler("notices_post_update", ("message", "notify")),
     ),
     Tool(
         name="update_notice",
@@ -242,9 +349,8 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=NOTICE,
         annotations=UPDATE,
         scope=WRITE,
-        handler=send_handler(
+        handler=_handler(
             "notices_update",
-            _KEY,
             ("title", "severity", "starts_at", "ends_at", "affected"),
             prepare=_check_window,
             require_change=True,
@@ -260,11 +366,11 @@ TOOLS: tuple[Tool, ...] = (
             "reopened (open a new one with create_incident if the problem returns). For maintenance use "
             "close_maintenance; to remove a mistaken incident from history use delete_notice."
         ),
-        input_schema=_ending("The fix is deployed and error rates are normal."),
+        input_schema=_ending_arguments("The fix is deployed and error rates are normal."),
         output_schema=NOTICE,
         annotations=_FINISH,
         scope=WRITE,
-        handler=send_handler("notices_resolve", _KEY, ("message", "notify")),
+        handler=_ending("notices_resolve", "resolve_strategy"),
     ),
     Tool(
         name="close_maintenance",
@@ -276,11 +382,11 @@ TOOLS: tuple[Tool, ...] = (
             "notify: true every subscriber is messaged. Final for the notice. Info notices close the same way. To "
             "move or extend the window instead use update_notice; for incidents use resolve_incident."
         ),
-        input_schema=_ending("Maintenance completed."),
+        input_schema=_ending_arguments("Maintenance completed."),
         output_schema=NOTICE,
         annotations=_FINISH,
         scope=WRITE,
-        handler=send_handler("notices_close", _KEY, ("message", "notify")),
+        handler=_ending("notices_close", "close_strategy"),
     ),
     Tool(
         name="delete_notice",
@@ -294,6 +400,6 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=deleted(*_KEY),
         annotations=DELETE,
         scope=WRITE,
-        handler=delete_handler("notices_delete", _KEY),
+        handler=_delete,
     ),
 )

@@ -136,8 +136,8 @@ LIST_ARGUMENTS: Mapping[str, Schema] = {
 # --- notices --------------------------------------------------------------------------------------------
 
 NOTIFY = boolean(
-    "Required, no default: true emails or otherwise messages every subscriber of the page right now "
-    "(a notification cannot be recalled); false publishes quietly. Ask the user when they did not say."
+    "Required, no default: true asks StatusPal to message every subscriber of the page right now (a "
+    "notification cannot be recalled); false asks StatusPal not to notify. Ask the user when they did not say."
 )
 DATETIME = {"type": "string", "format": "date-time", "maxLength": 64}
 SEVERITY = {
@@ -327,6 +327,10 @@ WEBHOOK_WITH_SECRET = obj(
     ("id", "secret"),
     closed=False,
 )
+
+# Rotation is confirmed only by name (StatusPal's own client says the secret comes back on "regenerate_secret"
+# answers), so the answer may be the secret alone: the new secret is all a rotation must return.
+WEBHOOK_ROTATED = obj(WEBHOOK_WITH_SECRET["properties"], ("secret",), closed=False)
 
 
 def listing(item: Schema) -> Schema:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.tools.base import READ_ONLY, WRITE, Tool
-from gateway.tools.crud import CREATE, DELETE, UPDATE, delete_handler, list_handler, send_handler
+from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
 from gateway.tools.schemas import (
     LIST_ARGUMENTS,
     SERVICE,
@@ -22,6 +22,20 @@ _PAGE = ("subdomain",)
 _KEY = ("subdomain", "slug")
 _SLUG = slug("service", "list_services", "api")
 
+VERIFIED = Verified(
+    noun="service",
+    get="services_get",
+    get_tool="get_service",
+    fix_tool="update_service",
+    key={"subdomain": None, "slug": "slug"},
+    public={
+        "name": "the service's name",
+        "slug": "the service's slug",
+        "description": "the service's description",
+        "order": "the service's position",
+    },
+)
+
 _FIELDS = {
     "name": text("Name shown on the page, e.g. `API`."),
     "description": nullable("string", "Short explanation shown with the service; null removes it.", maxLength=1000),
@@ -35,8 +49,8 @@ TOOLS: tuple[Tool, ...] = (
         description=(
             "List the services of a status page with each one's slug, name, order, live status (the worst across "
             "regions) and status per region. Use it to answer 'what is down?' or to find the service slugs that "
-            "create_incident and schedule_maintenance take. Statuses are derived from active notices and cannot be "
-            "set: to see the incidents themselves use list_notices; for one service use get_service."
+            "create_incident and schedule_maintenance take. Statuses follow active notices and StatusPal's monitoring "
+            "checks and automations; no tool sets them. For the incidents use list_notices; for one service get_service."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, **LIST_ARGUMENTS}, _PAGE),
         output_schema=listing(SERVICE),
@@ -48,7 +62,7 @@ TOOLS: tuple[Tool, ...] = (
         title="Get a service",
         description=(
             "Get one service of a status page by slug: name, description, order, overall status and its status in "
-            "each region (container_statuses), live from the active notices. Use list_services instead to see every "
+            "each region (container_statuses), live from the active notices, monitoring checks and automations. Use list_services instead to see every "
             "service at once or to find a slug; for the notices behind a status use list_notices."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "slug": _SLUG}, _KEY),
@@ -71,7 +85,10 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=SERVICE,
         annotations=CREATE,
         scope=WRITE,
-        handler=send_handler("services_create", _PAGE, ("name", "slug", "description", "order")),
+        handler=send_handler(
+            "services_create", _PAGE, ("name", "slug", "description", "order"),
+            verify=VERIFIED, settle_by="slug", retry_tool="create_service",
+        ),
     ),
     Tool(
         name="update_service",
@@ -79,8 +96,8 @@ TOOLS: tuple[Tool, ...] = (
         description=(
             "Rename, describe, reorder or re-slug a service: only the fields passed change, overwriting the "
             "previous values, and the public page shows it at once. Pass at least one. A service's status cannot "
-            "be set here: it follows notices (create_incident, resolve_incident). To remove the service use "
-            "delete_service."
+            "be set here: it follows notices (create_incident, resolve_incident) and StatusPal's monitoring checks "
+            "and automations. To remove the service use delete_service."
         ),
         input_schema=obj(
             {"subdomain": SUBDOMAIN, "slug": _SLUG, **_FIELDS, "new_slug": renamed_slug("service")},
@@ -95,6 +112,7 @@ TOOLS: tuple[Tool, ...] = (
             ("name", "description", "order", "new_slug"),
             rename={"new_slug": "slug"},
             require_change=True,
+            verify=VERIFIED,
         ),
     ),
     Tool(

@@ -12,9 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.statuspal.errors import UpstreamError, describe
-from gateway.tools.base import WRITE, Tool, ToolContext
-from gateway.tools.crud import CREATE
+from gateway.tools import containers as container_tools
+from gateway.tools import services as service_tools
+from gateway.tools import status_pages as page_tools
+from gateway.tools.base import WRITE, Tool, ToolContext, ToolError
+from gateway.tools.crud import CREATE, Verified
 from gateway.tools.schemas import CONTAINER, NEW_SUBDOMAIN, PAGE_SETTINGS, SERVICE, STATUS_PAGE, obj, text
+from gateway.tools.verify import confirm
+
 _PAGE_FIELDS = ("name", "subdomain", "timezone", "website_url")
 
 
@@ -30,7 +35,11 @@ def _names(what: str, example: str) -> dict[str, Any]:
 
 _STEP = obj(
     {
-        "step": {"type": "string", "description": "The tool that performs this step on its own: create_container or create_service."},
+        "step": {
+            "type": "string",
+            "description": "The tool that performs this step on its own: create_status_page, create_container or "
+            "create_service.",
+        },
         "name": {"type": "string"},
     },
     ("step", "name"),
@@ -67,24 +76,34 @@ async def _setup(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     total = 1 + len(steps)
 
     # Creating the page is not caught: if it fails nothing exists, and the ordinary error result says why.
-    page = (await ctx.api.call("status_pages_create", body={f: args[f] for f in _PAGE_FIELDS})).data
-    await ctx.progress(1, total, f"Created status page {page.get('subdomain', args['subdomain'])}")
+    body = {f: args[f] for f in _PAGE_FIELDS}
+    page = dict((await ctx.api.call("status_pages_create", body=body)).data or {})
     subdomain = page.get("subdomain", args["subdomain"])
     created: dict[str, Any] = {"page": page, "containers": [], "services": []}
+    try:
+        created["page"] = await confirm(page_tools.VERIFIED.write(ctx, args, body, page), page)
+    except ToolError as err:
+        # The page exists but not as asked: stop before building on it, and say what to correct.
+        todo = [{"step": s, "name": n} for s, _, n in steps]
+        return _stopped(subdomain, created, "create_status_page", args["name"], str(err), todo)
+    await ctx.progress(1, total, f"Created status page {subdomain}")
 
     for done, (step, endpoint, name) in enumerate(steps, start=2):
+        kind = "containers" if step == "create_container" else "services"
+        verified: Verified = container_tools.VERIFIED if kind == "containers" else service_tools.VERIFIED
+        not_attempted = [{"step": s, "name": n} for s, _, n in steps[done - 1 :]]
+        params = {"subdomain": subdomain}
         try:
-            result = await ctx.api.call(endpoint, {"subdomain": subdomain}, body={"name": name})
+            record = dict((await ctx.api.call(endpoint, params, body={"name": name})).data or {})
         except UpstreamError as err:
-            not_attempted = [{"step": s, "name": n} for s, _, n in steps[done - 1 :]]
-            return {
-                "complete": False,
-                "summary": _incomplete(subdomain, created, step, name, not_attempted),
-                "created": created,
-                "failed": {"step": step, "name": name, "error": describe(err)},
-                "not_attempted": not_attempted,
-            }
-        created["containers" if step == "create_container" else "services"].append(result.data)
+            return _stopped(subdomain, created, step, name, describe(err), not_attempted)
+        try:
+            record = await confirm(verified.write(ctx, params, {"name": name}, record), record)
+        except ToolError as err:
+            # It exists, with something other than what was asked: listed as created, and as the failure.
+            created[kind].append(record)
+            return _stopped(subdomain, created, step, name, str(err), not_attempted)
+        created[kind].append(record)
         await ctx.progress(done, total, f"Created {'region' if step == 'create_container' else 'service'} {name}")
 
     return {
@@ -95,6 +114,18 @@ async def _setup(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
         ),
         "created": created,
         "not_attempted": [],
+    }
+
+
+def _stopped(
+    subdomain: str, created: dict[str, Any], step: str, name: str, error: str, not_attempted: list[dict[str, str]]
+) -> dict[str, Any]:
+    return {
+        "complete": False,
+        "summary": _incomplete(subdomain, created, step, name, not_attempted),
+        "created": created,
+        "failed": {"step": step, "name": name, "error": error},
+        "not_attempted": not_attempted,
     }
 
 

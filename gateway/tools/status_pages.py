@@ -2,13 +2,60 @@
 
 from __future__ import annotations
 
-from gateway.tools.base import READ_ONLY, WRITE, Tool
-from gateway.tools.crud import CREATE, DELETE, UPDATE, delete_handler, list_handler, send_handler
+from typing import Any
+
+from gateway.tools.base import READ_ONLY, WRITE, Tool, ToolContext, ToolError
+from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
 from gateway.tools.schemas import LIST_ARGUMENTS, NEW_SUBDOMAIN, PAGE_SETTINGS, STATUS_PAGE, SUBDOMAIN, deleted, listing, obj
 
 _KEY = ("subdomain",)
 
 _UPDATABLE = tuple(PAGE_SETTINGS)
+NOTIFICATION_KEYS = tuple(PAGE_SETTINGS["notification_settings"]["properties"])
+
+VERIFIED = Verified(
+    noun="status page",
+    get="status_pages_get",
+    get_tool="get_status_page",
+    fix_tool="update_status_page",
+    key={"subdomain": "subdomain"},
+    public={
+        "subdomain": "the page's subdomain",
+        "name": "the page's title",
+        "timezone": "the page's time zone",
+        "website_url": "the page's website link",
+        "require_authentication": "require_authentication (true: only signed-in members see the page)",
+        "notification_settings": "the page's subscription channels",
+    },
+)
+
+_create = send_handler(
+    "status_pages_create", (), ("subdomain", *_UPDATABLE), verify=VERIFIED, settle_by="subdomain",
+    retry_tool="create_status_page",
+)
+_update = send_handler("status_pages_update", _KEY, _UPDATABLE, require_change=True, verify=VERIFIED)
+
+
+async def _update_page(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+    """Send every notification setting, the ones not mentioned at their current values.
+
+    No public source says whether StatusPal merges a partial `notification_settings` or replaces the
+    object, filling the keys left out with their defaults; replacing would silently switch email
+    subscriptions back on. Reading the page first and sending all three keys is right either way."""
+    asked = args.get("notification_settings")
+    if asked is not None and set(asked) != set(NOTIFICATION_KEYS):
+        page = (await ctx.api.call("status_pages_get", {"subdomain": args["subdomain"]})).data or {}
+        current = page.get("notification_settings") if isinstance(page, dict) else None
+        current = current if isinstance(current, dict) else {}
+        unknown = [k for k in NOTIFICATION_KEYS if k not in asked and not isinstance(current.get(k), bool)]
+        if unknown:
+            raise ToolError(
+                f"StatusPal's copy of page {args['subdomain']!r} does not show notification_settings "
+                f"{', '.join(unknown)}, so changing only some settings could reset the others to their defaults. "
+                f"Pass all of {', '.join(NOTIFICATION_KEYS)} in notification_settings."
+            )
+        args = {**args, "notification_settings": {k: asked[k] if k in asked else current[k] for k in NOTIFICATION_KEYS}}
+    return await _update(ctx, args)
 
 TOOLS: tuple[Tool, ...] = (
     Tool(
@@ -30,7 +77,8 @@ TOOLS: tuple[Tool, ...] = (
         title="Get a status page",
         description=(
             "Get one status page by subdomain: its settings (name, timezone, website_url, require_authentication, "
-            "notification_settings) and current_status, which StatusPal derives live from the active notices. Use "
+            "notification_settings) and current_status, which StatusPal derives live from the active notices and "
+            "the services' statuses. Use "
             "it to check a page's overall health or settings; for each service's status use list_services, for the "
             "incidents behind a status use list_notices. Only pages of the key's organization are visible."
         ),
@@ -58,7 +106,7 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=STATUS_PAGE,
         annotations=CREATE,
         scope=WRITE,
-        handler=send_handler("status_pages_create", (), ("subdomain", *_UPDATABLE)),
+        handler=_create,
     ),
     Tool(
         name="update_status_page",
@@ -68,13 +116,13 @@ TOOLS: tuple[Tool, ...] = (
             "overwritten (no history) and the public page shows the change at once. Pass at least one field. "
             "Setting require_authentication to true takes the page off the public web. The subdomain cannot be "
             "changed: for a new address create_status_page and delete this one. The status cannot be set here: it "
-            "follows notices (create_incident, resolve_incident)."
+            "follows notices (create_incident, resolve_incident) and StatusPal's monitoring checks and automations."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, **PAGE_SETTINGS}, _KEY),
         output_schema=STATUS_PAGE,
         annotations=UPDATE,
         scope=WRITE,
-        handler=send_handler("status_pages_update", _KEY, _UPDATABLE, require_change=True),
+        handler=_update_page,
     ),
     Tool(
         name="delete_status_page",

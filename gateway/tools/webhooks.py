@@ -6,10 +6,11 @@ those answers; the gateway passes it through to the caller and never logs or kee
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
-from gateway.tools.base import READ_ONLY, WRITE, Annotations, Tool, ToolError
-from gateway.tools.crud import CREATE, DELETE, UPDATE, delete_handler, list_handler, send_handler
+from gateway.tools.base import READ_ONLY, WRITE, Annotations, Tool, ToolContext, ToolError
+from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
+from gateway.tools.verify import CHECK_API, MISSING, Check, show
 from gateway.tools.schemas import (
     ALL_STATUS_PAGES,
     EVENTS,
@@ -17,6 +18,7 @@ from gateway.tools.schemas import (
     STATUS_PAGE_SUBDOMAINS,
     WEBHOOK,
     WEBHOOK_ID,
+    WEBHOOK_ROTATED,
     WEBHOOK_URL,
     WEBHOOK_WITH_SECRET,
     boolean,
@@ -50,6 +52,72 @@ def _page_scope(args: dict[str, Any]) -> dict[str, Any]:
             "limit the webhook to those pages, or all_status_pages: true alone for every page."
         )
     return {**args, "all_status_pages": False}
+
+
+_EVERY_PAGE = "every page"
+
+
+def _applied_scope(record: Mapping[str, Any]) -> Any:
+    """The pages a webhook fires for, as StatusPal's record says: every page, or the sorted subdomains."""
+    every = record.get("all_status_pages", MISSING)
+    if every is True:
+        return _EVERY_PAGE
+    pages = record.get("status_page_subdomains", MISSING)
+    if every is False and isinstance(pages, list):
+        return sorted(str(p) for p in pages)
+    return MISSING
+
+
+def _show_scope(scope: Any) -> str:
+    return "every status page of the organization" if scope == _EVERY_PAGE else f"only the pages {show(scope)}"
+
+
+def _scope_checks(args: dict[str, Any], payload: dict[str, Any]) -> tuple[Check, ...]:
+    """A webhook's page scope spans two fields, so it is checked as one: a StatusPal that ignored the
+    subdomains would fire the webhook for every page, which the caller asked it not to."""
+    if "status_page_subdomains" in payload:
+        name, asked = "status_page_subdomains", sorted(payload["status_page_subdomains"])
+    elif payload.get("all_status_pages") is True:
+        name, asked = "all_status_pages", _EVERY_PAGE
+    else:
+        return ()
+    return (Check(name, asked, _applied_scope, "the webhook's page scope", render=_show_scope),)
+
+
+VERIFIED = Verified(
+    noun="webhook",
+    get="webhooks_get",
+    get_tool="get_webhook",
+    fix_tool="update_webhook",
+    key={"webhook_id": "id"},
+    public={
+        "name": "the webhook's name",
+        "url": "the webhook's delivery URL",
+        "events": "the webhook's event list",
+        "enabled": "the webhook's enabled flag",
+    },
+    where="at StatusPal",
+    extra=_scope_checks,
+)
+
+
+async def _rotate(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+    """Rotate, and refuse to call it done unless the answer carries a new secret for this webhook: the
+    rotation route is StatusPal's action name read as a Rails member route, never seen answering."""
+    webhook_id = args["webhook_id"]
+    record = dict((await ctx.api.call("webhooks_rotate_secret", {"webhook_id": webhook_id})).data or {})
+    secret = record.get("secret")
+    other = record.get("id")
+    if isinstance(secret, str) and secret and other in (None, webhook_id):
+        return record
+    applied = f"webhook {other!r}" if other not in (None, webhook_id) else "no secret in its answer"
+    raise ToolError(
+        f"StatusPal accepted the rotation of webhook {webhook_id!r} but answered with {applied}, so this is not a "
+        "success: if the secret was replaced, the old one no longer verifies deliveries and the new one cannot be "
+        "read back. Live at StatusPal now: unknown which secret signs deliveries. Keep the old secret in the "
+        f"receiver and watch whether deliveries still verify (get_webhook shows the last attempts); {CHECK_API}, "
+        "since this StatusPal may rotate secrets differently."
+    )
 
 
 def _create_scope(args: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +170,7 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=WEBHOOK_WITH_SECRET,
         annotations=CREATE,
         scope=WRITE,
-        handler=send_handler("webhooks_create", (), _WRITABLE, prepare=_create_scope),
+        handler=send_handler("webhooks_create", (), _WRITABLE, prepare=_create_scope, verify=VERIFIED),
     ),
     Tool(
         name="update_webhook",
@@ -118,7 +186,9 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=WEBHOOK,
         annotations=UPDATE,
         scope=WRITE,
-        handler=send_handler("webhooks_update", _KEY, _WRITABLE, prepare=_page_scope, require_change=True),
+        handler=send_handler(
+            "webhooks_update", _KEY, _WRITABLE, prepare=_page_scope, require_change=True, verify=VERIFIED
+        ),
     ),
     Tool(
         name="rotate_webhook_secret",
@@ -129,10 +199,10 @@ TOOLS: tuple[Tool, ...] = (
             "updated. Use when the secret leaked or was lost; to change the URL or events use update_webhook."
         ),
         input_schema=obj({"webhook_id": WEBHOOK_ID}, _KEY),
-        output_schema=WEBHOOK_WITH_SECRET,
+        output_schema=WEBHOOK_ROTATED,
         annotations=_ROTATE,
         scope=WRITE,
-        handler=send_handler("webhooks_rotate_secret", _KEY),
+        handler=_rotate,
     ),
     Tool(
         name="delete_webhook",

@@ -1,0 +1,122 @@
+"""Inbound budgets on /mcp: how much of the gateway, and of StatusPal through it, one caller may use.
+
+Three counts, each in fixed windows of ``limits.window_seconds`` aligned to the clock (so every instance
+agrees when a window ends and the answer can say exactly how long to wait):
+
+- per client address, before credentials are resolved. A stranger needs no valid key to send requests, so
+  this is the only budget a flood of made-up keys meets before it costs anything; the address is the one
+  `ClientAddresses.bucket` counts (through `server.trusted_proxies`, IPv6 by /64).
+- per principal, after. The principal is the StatusPal key id, also for OAuth grants (a grant carries its
+  key's id): registering more clients or signing in more often buys no more budget for one key.
+- per address, upstream key checks. Checking a key costs a StatusPal call, so a key that is neither known
+  good nor known bad is checked only while its address has budget for it.
+
+Counters go through `Store.hit` under ``rl:`` keys, so with Redis configured every instance shares them.
+When the store does not answer, the request budgets let requests through (they protect the gateway's own
+time, and the in-process bounds on key checks still hold), while the key-check budget refuses: an unknown key
+must never reach StatusPal uncounted.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+from gateway.store import StoreUnavailable
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from gateway.client_address import ClientAddresses
+    from gateway.config import LimitsSettings
+    from gateway.store import Store
+
+log = logging.getLogger("gateway.limits")
+
+# Bound on remembered (peer, X-Forwarded-For) -> counted address answers; past it the memo starts over.
+_ADDRESS_MEMO_MAX = 4096
+
+
+@dataclass
+class OverBudget(Exception):
+    """A request refused before any work: `status` 429 (this caller's budget) or 503 (the gateway's own cap, or
+    the store that counts is down); `retry_after` whole seconds; `message` says which budget and the wait."""
+
+    status: int
+    retry_after: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.message}"
+
+
+class InboundLimits:
+    def __init__(
+        self, settings: "LimitsSettings", store: "Store", addresses: "ClientAddresses",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self._store = store
+        self._addresses = addresses
+        # Wall-clock time, not monotonic: instances sharing Redis must agree which window it is.
+        self.clock = clock
+        self._store_failed = False
+        self._memo: dict[tuple[str | None, ...], str] = {}
+
+    async def admit_address(self, request: "web.BaseRequest") -> str:
+        """Count one request from the request's client address; the address, for the key-check budget."""
+        address = self._address(request)
+        limit = self.settings.address_requests
+        if limit:
+            await self._count(f"rl:mcp:addr:{address}", limit, "this address", "requests", fail_open=True)
+        return address
+
+    async def admit_principal(self, key_id: str) -> None:
+        """Count one request of an authenticated caller."""
+        limit = self.settings.principal_requests
+        if limit:
+            await self._count(f"rl:mcp:key:{key_id}", limit, "this API key", "requests", fail_open=True)
+
+    async def admit_key_check(self, address: str) -> None:
+        """Count one upstream check of a key not seen before, from `address`."""
+        await self._count(
+            f"rl:keycheck:addr:{address}", self.settings.key_checks_per_address, "this address", "checks of unknown API keys",
+            fail_open=False,
+        )
+
+    def _address(self, request: "web.BaseRequest") -> str:
+        """`ClientAddresses.bucket`, remembered: it parses IP addresses, a few microseconds that are a noticeable
+        share of a cached call, and a client sends many requests from one peer with one forwarding header. The
+        answer depends on nothing else, so the pair is the whole key."""
+        key = (request.remote, *request.headers.getall("X-Forwarded-For", ()))
+        address = self._memo.get(key)
+        if address is None:
+            if len(self._memo) >= _ADDRESS_MEMO_MAX:
+                self._memo.clear()
+            address = self._memo[key] = self._addresses.bucket(request)
+        return address
+
+    async def _count(self, key: str, limit: int, who: str, what: str, *, fail_open: bool) -> None:
+        window = self.settings.window_seconds
+        now = self.clock()
+        index = math.floor(now / window)
+        remaining = (index + 1) * window - now
+        try:
+            # The window's index is part of the key, and the counter lives only until the window ends.
+            allowed = await self._store.hit(f"{key}:{index}", limit, remaining)
+        except StoreUnavailable as exc:
+            if not self._store_failed:
+                log.warning("rate limits cannot be counted: %s", exc)
+            self._store_failed = True
+            if fail_open:
+                return
+            raise OverBudget(503, 5, "Service Unavailable: new API keys cannot be checked right now; try again in 5 s") from None
+        self._store_failed = False
+        if not allowed:
+            wait = max(1, math.ceil(remaining))
+            raise OverBudget(
+                429, wait, f"Too Many Requests: {who} has used its {limit} {what} per {window:g} s; try again in {wait} s"
+            )

@@ -1,0 +1,253 @@
+"""How a notice travels on the wire: field names and shapes in both directions, as plain data.
+
+No public source shows StatusPal Next's notices API, and StatusPal is a Rails application, which by default
+drops a body key it does not know without any error. A wrong field name therefore does not fail: it makes a
+notice with no affected services, no text or an unread notify choice. So every name and shape the gateway
+sends or reads for a notice is a setting (`[statuspal.notices]` in config.toml), and exactly two functions
+cross the boundary: `NoticeWire.body` turns the gateway's logical fields into a request body, and
+`NoticeWire.read` turns an answer into the logical `NoticeRecord`. Nothing else in the gateway knows a wire
+name, so correcting one is a configuration change, and a later check can compare what was asked with what
+StatusPal applied in one vocabulary.
+
+Services and regions are always referred to by slug, as every confirmed StatusPal Next endpoint does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+# How the affected services travel:
+#   objects: [{"service_slug": "api", "container_slugs": ["eu"]}]  (keys configurable; no list = every region)
+#   map:     {"api": ["eu"]}                                        (an empty list = every region)
+#   list:    ["api"]                                                (services only: every region, always)
+AFFECTED_SHAPES = ("objects", "map", "list")
+# How resolve_incident and close_maintenance end a notice:
+#   action:        the dedicated endpoint (notices_resolve / notices_close) with the closing text and notify
+#   patch_ends_at: notices_update with ends_at = now, then the closing text (if any) through notices_post_update
+END_STRATEGIES = ("action", "patch_ends_at")
+
+# Logical request fields -> the NoticeWire attribute naming them on the wire.
+REQUEST_FIELDS = {
+    "title": "title_field",
+    "notice_type": "type_field",
+    "severity": "severity_field",
+    "starts_at": "starts_at_field",
+    "ends_at": "ends_at_field",
+    "message": "text_field",
+    "notify": "notify_field",
+    "affected": "affected_field",
+}
+# The logical fields each notices endpoint takes in its body.
+ENDPOINT_FIELDS: dict[str, tuple[str, ...]] = {
+    "notices_create": ("title", "notice_type", "severity", "starts_at", "ends_at", "message", "affected", "notify"),
+    "notices_update": ("title", "severity", "starts_at", "ends_at", "affected"),
+    "notices_post_update": ("message", "notify"),
+    "notices_resolve": ("message", "notify"),
+    "notices_close": ("message", "notify"),
+}
+# Answer fields the record keeps as they are (not part of the mapping: informative only).
+_PASSED_THROUGH = ("resolved_at", "closed_at", "created_at", "updated_at")
+
+
+class WireShapeError(ValueError):
+    """A request the configured shape cannot express; the text says what to change."""
+
+
+@dataclass(frozen=True)
+class NoticeUpdate:
+    """One timeline entry as read back: its text, and whether StatusPal says subscribers were notified."""
+
+    message: str | None
+    notified: bool | None
+    posted_at: str | None
+
+
+@dataclass(frozen=True)
+class NoticeRecord:
+    """A notice in the gateway's own vocabulary, whatever the wire called things.
+
+    A field is None when the answer did not carry it (or carried something unreadable); `present` names the
+    logical fields that were there, so "StatusPal dropped it" (present, empty) and "the answer does not show
+    it" (absent) stay distinguishable. `affected` maps a service slug to its region (container) slugs.
+    """
+
+    id: str | None = None
+    title: str | None = None
+    notice_type: str | None = None
+    severity: str | None = None
+    state: str | None = None
+    starts_at: str | None = None
+    ends_at: str | None = None
+    affected: Mapping[str, tuple[str, ...]] | None = None
+    updates: tuple[NoticeUpdate, ...] | None = None
+    present: frozenset[str] = frozenset()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_output(self) -> dict[str, Any]:
+        """The tool result (the NOTICE output schema): absent fields are left out, never invented."""
+        out: dict[str, Any] = {}
+        for name in ("id", "title", "notice_type", "state"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                out[name] = value
+        for name in ("severity", "starts_at", "ends_at"):
+            if name in self.present and (getattr(self, name) is None or isinstance(getattr(self, name), str)):
+                out[name] = getattr(self, name)
+        if self.affected is not None:
+            # No regions named reads as "every region", as in the tools' input (an empty list would read as none).
+            out["affected"] = [
+                {"service_slug": service, **({"container_slugs": list(containers)} if containers else {})}
+                for service, containers in self.affected.items()
+            ]
+        if self.updates is not None:
+            out["updates"] = [
+                {k: v for k, v in (("message", u.message), ("notified", u.notified), ("posted_at", u.posted_at)) if v is not None}
+                for u in self.updates
+            ]
+        out.update(self.extra)
+        return out
+
+
+@dataclass(frozen=True)
+class NoticeWire:
+    """The names and shapes of a notice on the wire. Defaults are today's best guess (nothing confirmed)."""
+
+    # Where the page's subdomain goes when a notices path has no {subdomain} (org-scoped routes): a query
+    # parameter on GET and DELETE, a body field otherwise.
+    page_field: str = "status_page_subdomain"
+    title_field: str = "title"
+    type_field: str = "notice_type"
+    severity_field: str = "severity"
+    starts_at_field: str = "starts_at"
+    ends_at_field: str = "ends_at"
+    # The first timeline text on create, and the text of every later update (and of a closing one).
+    text_field: str = "message"
+    notify_field: str = "notify"
+    affected_field: str = "affected"
+    affected_shape: str = "objects"
+    # Item keys of the "objects" shape.
+    affected_service_key: str = "service_slug"
+    affected_containers_key: str = "container_slugs"
+    # Answer-only fields.
+    id_field: str = "id"
+    state_field: str = "state"
+    updates_field: str = "updates"
+    update_text_key: str = "message"
+    update_notify_key: str = "notified"
+    resolve_strategy: str = "action"
+    close_strategy: str = "action"
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    def wire_name(self, logical: str) -> str:
+        return getattr(self, REQUEST_FIELDS[logical])
+
+    def body_fields(self, endpoint: str, org_scoped: bool) -> tuple[str, ...]:
+        """The wire names `endpoint` may carry in its body (the client and the strict sandbox hold to them)."""
+        names = tuple(self.wire_name(n) for n in ENDPOINT_FIELDS.get(endpoint, ()))
+        return names + (self.page_field,) if org_scoped and names else names
+
+    def unused_endpoints(self) -> frozenset[str]:
+        """Action endpoints a `patch_ends_at` strategy never calls (the sandbox then does not serve them)."""
+        unused = set()
+        if self.resolve_strategy == "patch_ends_at":
+            unused.add("notices_resolve")
+        if self.close_strategy == "patch_ends_at":
+            unused.add("notices_close")
+        return frozenset(unused)
+
+    # ------------------------------------------------------------------ logical -> wire
+
+    def body(self, logical: Mapping[str, Any]) -> dict[str, Any]:
+        """The request body for the logical fields given (only those: a PATCH must not touch the others)."""
+        out: dict[str, Any] = {}
+        for name, value in logical.items():
+            out[self.wire_name(name)] = self._affected_out(value) if name == "affected" else value
+        return out
+
+    def _affected_out(self, entries: list[Mapping[str, Any]]) -> Any:
+        if self.affected_shape == "objects":
+            items = []
+            for entry in entries:
+                item = {self.affected_service_key: entry["service_slug"]}
+                if entry.get("container_slugs"):
+                    item[self.affected_containers_key] = list(entry["container_slugs"])
+                items.append(item)
+            return items
+        if self.affected_shape == "map":
+            merged: dict[str, list[str]] = {}
+            for entry in entries:
+                merged.setdefault(entry["service_slug"], []).extend(entry.get("container_slugs") or [])
+            return merged
+        narrowed = [e["service_slug"] for e in entries if e.get("container_slugs")]
+        if narrowed:
+            raise WireShapeError(
+                f"this StatusPal takes affected services as a plain list (statuspal.notices.affected_shape = "
+                f"\"list\"), which cannot name regions: {', '.join(narrowed)} would be marked affected in every "
+                "region. Leave out container_slugs to affect every region, or correct the shape in config."
+            )
+        return list(dict.fromkeys(e["service_slug"] for e in entries))
+
+    # ------------------------------------------------------------------ wire -> logical
+
+    def read(self, data: Any) -> NoticeRecord:
+        """The logical record of one notice as StatusPal answered it."""
+        if not isinstance(data, Mapping):
+            return NoticeRecord()
+        values: dict[str, Any] = {}
+        present: set[str] = set()
+        plain = {
+            "id": self.id_field,
+            "title": self.title_field,
+            "notice_type": self.type_field,
+            "severity": self.severity_field,
+            "state": self.state_field,
+            "starts_at": self.starts_at_field,
+            "ends_at": self.ends_at_field,
+        }
+        for name, wire in plain.items():
+            if wire in data:
+                present.add(name)
+                value = data[wire]
+                values[name] = value if value is None or isinstance(value, str) else str(value)
+        if self.affected_field in data:
+            affected = self._affected_in(data[self.affected_field])
+            if affected is not None:
+                present.add("affected")
+                values["affected"] = affected
+        if self.updates_field in data and isinstance(data[self.updates_field], list):
+            present.add("updates")
+            values["updates"] = tuple(self._update_in(u) for u in data[self.updates_field] if isinstance(u, Mapping))
+        extra = {k: data[k] for k in _PASSED_THROUGH if k in data and (data[k] is None or isinstance(data[k], str))}
+        return NoticeRecord(**values, present=frozenset(present), extra=extra)
+
+    def _affected_in(self, value: Any) -> dict[str, tuple[str, ...]] | None:
+        """The answer's affected services, or None when they are not in the configured shape."""
+        if self.affected_shape == "objects" and isinstance(value, list):
+            out: dict[str, tuple[str, ...]] = {}
+            for item in value:
+                if isinstance(item, Mapping) and isinstance(item.get(self.affected_service_key), str):
+                    out[item[self.affected_service_key]] = _strings(item.get(self.affected_containers_key))
+            return out
+        if self.affected_shape == "map" and isinstance(value, Mapping):
+            return {str(k): _strings(v) for k, v in value.items()}
+        if self.affected_shape == "list" and isinstance(value, list):
+            return {str(v): () for v in value if isinstance(v, str)}
+        return None
+
+    def _update_in(self, item: Mapping[str, Any]) -> NoticeUpdate:
+        text = item.get(self.update_text_key)
+        notified = item.get(self.update_notify_key)
+        posted = item.get("posted_at")
+        return NoticeUpdate(
+            message=text if isinstance(text, str) else None,
+            notified=notified if isinstance(notified, bool) else None,
+            posted_at=posted if isinstance(posted, str) else None,
+        )
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()

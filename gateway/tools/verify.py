@@ -1,0 +1,184 @@
+"""Verified writes: compare what StatusPal applied with what was asked, and never call a partial write a success.
+
+StatusPal Next is a Rails application, and Rails drops body keys it does not permit without any error: a
+write can answer 200 or 201 while ignoring a field the gateway sent under a name this StatusPal does not
+use. The public page would then show something the user never asked for while the model reports success.
+So after a write, each field asked is read back from StatusPal's own answer or, when the answer lacks
+some of them, from one follow-up GET (never more: a verified write costs at most one extra read). Any
+difference becomes an `isError` result that says what was applied, what was not, what is live now, and
+which tool corrects it.
+
+A write whose outcome is unknown (a POST that timed out, lost its connection or got a 5xx) is never sent
+again blindly: `settle` reads the resource by the identifier the caller chose, when there is one, and
+reports what that read shows; otherwise the error says which read would settle it.
+
+Deletes are not read back: a 204 is StatusPal's documented answer to a delete that happened, and a delete
+carries no fields a server could silently drop, so a success leaves nothing unconfirmed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Mapping
+
+import orjson
+
+from gateway.statuspal.errors import UpstreamError, describe
+from gateway.tools.base import ToolContext, ToolError
+
+MISSING: Any = object()
+CHECK_API = "the operator should run `statuspal-mcp check-api` to see which fields this StatusPal accepts"
+
+
+def show(value: Any) -> str:
+    """A value as the model should read it: JSON (strings quoted, null, true), cut short when long."""
+    text = orjson.dumps(value).decode() if value is not MISSING else "(not shown)"
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def same(asked: Any, applied: Any) -> bool:
+    """Equal as StatusPal means it: an object matches when every key asked has the value asked (others
+    may exist), and a list matches as a set when its items are plain values (events, subdomains)."""
+    if isinstance(asked, Mapping):
+        return isinstance(applied, Mapping) and all(k in applied and same(v, applied[k]) for k, v in asked.items())
+    if isinstance(asked, list) and isinstance(applied, list) and all(isinstance(v, (str, int)) for v in asked + applied):
+        return sorted(map(str, asked)) == sorted(map(str, applied))
+    return asked == applied
+
+
+@dataclass(frozen=True)
+class Check:
+    """One field of a write: its argument name, the value asked, where StatusPal's record shows it, and
+    how it reads to someone looking at the public page ("the service's description")."""
+
+    name: str
+    asked: Any
+    read: Callable[[Mapping[str, Any]], Any]
+    public: str
+    matches: Callable[[Any, Any], bool] = same
+    render: Callable[[Any], str] = show
+    # False for a field StatusPal may not echo at all (notify): its absence is not a mismatch.
+    echoed: bool = True
+
+
+def field_check(name: str, api_field: str, asked: Any, public: str) -> Check:
+    """The common case: the record carries the field under the same name it was sent with."""
+    return Check(name, asked, lambda record: record.get(api_field, MISSING), public)
+
+
+@dataclass(frozen=True)
+class Write:
+    """A write to confirm: what it was about, its checks, the tool call that corrects it, and the one GET
+    that reads the resource again when the answer lacks fields (None when there is no way to read it)."""
+
+    subject: str
+    checks: tuple[Check, ...]
+    fix: str
+    where: str = "on the public page"
+    reread: Callable[[], Awaitable[Mapping[str, Any]]] | None = None
+    reread_tool: str = ""
+
+
+@dataclass
+class Outcome:
+    applied: list[tuple[Check, Any]] = field(default_factory=list)
+    ignored: list[tuple[Check, Any]] = field(default_factory=list)
+    unconfirmed: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.ignored and not self.unconfirmed
+
+
+def compare(checks: tuple[Check, ...], record: Mapping[str, Any]) -> Outcome:
+    outcome = Outcome()
+    for check in checks:
+        value = check.read(record)
+        if value is MISSING:
+            if check.echoed:
+                outcome.unconfirmed.append(check)
+        elif check.matches(check.asked, value):
+            outcome.applied.append((check, value))
+        else:
+            outcome.ignored.append((check, value))
+    return outcome
+
+
+async def confirm(write: Write, answer: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The record StatusPal holds after the write, once every field asked is confirmed; else ToolError.
+
+    The answer is used as it is when it shows every field; otherwise one GET fills in what it lacks, its
+    values taking precedence, since the GET shows what is live now. Fields only the answer carries (a
+    webhook's one-time secret) are kept."""
+    record = dict(answer or {})
+    if write.reread is not None and any(c.echoed and c.read(record) is MISSING for c in write.checks):
+        try:
+            fresh = await write.reread()
+        except UpstreamError as err:
+            raise ToolError(
+                f"StatusPal accepted the write to {write.subject}, but its answer did not show every field and the "
+                f"read to confirm them failed: {describe(err)} Check with {write.reread_tool or 'the matching get tool'} "
+                "before writing again."
+            ) from None
+        record = {**record, **dict(fresh or {})}
+    outcome = compare(write.checks, record)
+    if not outcome.ok:
+        raise ToolError(mismatch(write, outcome))
+    return record
+
+
+def mismatch(write: Write, outcome: Outcome) -> str:
+    """The isError text of a write StatusPal applied only in part: applied, not applied, live, how to fix."""
+    lines = [f"StatusPal accepted the write to {write.subject} but did not apply all of it, so this is not a success."]
+    applied = "; ".join(f"{c.name} {c.render(v)}" for c, v in outcome.applied)
+    lines.append(f"Applied: {applied or 'none of the fields checked'}.")
+    if outcome.ignored:
+        lines.append(
+            "Not applied: "
+            + "; ".join(f"{c.name} (asked {c.render(c.asked)}, StatusPal has {c.render(v)})" for c, v in outcome.ignored)
+            + "."
+        )
+    if outcome.unconfirmed:
+        lines.append(
+            "Not confirmed: "
+            + "; ".join(f"{c.name} (asked {c.render(c.asked)}; StatusPal's answer does not show it)" for c in outcome.unconfirmed)
+            + "."
+        )
+    live = [f"{c.public} is {c.render(v)}" for c, v in (*outcome.applied, *outcome.ignored)]
+    live += [f"{c.public} is unknown" for c in outcome.unconfirmed]
+    lines.append(f"Live {write.where} now: {'; '.join(live)}.")
+    wrong = ", ".join(c.name for c, _ in outcome.ignored) or ", ".join(c.name for c in outcome.unconfirmed)
+    lines.append(
+        f"To correct it, call {write.fix} and pass {wrong} again; if StatusPal ignores it again, it does not accept "
+        f"that field under this name: {CHECK_API}."
+    )
+    return "\n".join(lines)
+
+
+async def settle(
+    err: UpstreamError,
+    write: Write,
+    *,
+    retry_tool: str,
+) -> dict[str, Any]:
+    """A create whose outcome is unknown, settled by reading the resource under the identifier the caller
+    chose: StatusPal refuses a create whose identifier is taken, so a resource found there now was made by
+    this call, and one not found means nothing was made and calling again is safe. Raises the original
+    error when there is nothing to read by, and ToolError with the verdict otherwise."""
+    if not err.outcome_unknown or write.reread is None:
+        raise err
+    label = f"{err.status} {err.code}".strip() if err.status else (err.code or "no answer")
+    lost = f"StatusPal gave no usable answer to the create ({label}: {err.message or 'no details'})"
+    try:
+        record = await write.reread()
+    except UpstreamError as read_err:
+        if read_err.status == 404 and not read_err.route_missing:
+            raise ToolError(
+                f"{lost}, so one read settled it: there is no {write.subject}, so the create did not take effect. "
+                f"It is safe to call {retry_tool} again."
+            ) from None
+        raise err from None
+    outcome = compare(write.checks, record)
+    if not outcome.ok:
+        raise ToolError(f"{lost}; one read shows it took effect, but not in full.\n" + mismatch(write, outcome))
+    return dict(record)
