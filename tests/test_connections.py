@@ -119,10 +119,15 @@ async def test_headers_sent_byte_by_byte_are_cut_off_with_408(patient_keepalive,
     sender = asyncio.create_task(trickle())
     try:
         answer = await read_until_closed(reader)
+    except ConnectionResetError:
+        # Closing a socket with the client's bytes still unread makes the kernel send a reset, which can
+        # overtake the 408 on its way; the connection was cut off all the same.
+        answer = None
     finally:
         sender.cancel()
         writer.close()
-    assert status_of(answer) == 408
+    assert answer is None or status_of(answer) == 408
+    assert any("request headers took more than" in r.getMessage() for r in caplog.records)
     assert not errors(caplog)
 
 
