@@ -40,6 +40,8 @@ class ServerSettings:
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = 4 * 1024 * 1024
     shutdown_timeout_seconds: float = 15.0
+    keepalive_timeout_seconds: float = 30.0
+    request_timeout_seconds: float = 20.0
     sse_keepalive_seconds: float = 15.0
     tools_page_size: int = 50
     trusted_proxies: tuple[str, ...] = ()
@@ -356,6 +358,9 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"bad value for server.public_url: {server.public_url!r} (expected scheme://host[:port] with no path or trailing slash)")
     if not 0 < server.port < 65536:
         raise ConfigError(f"bad value for server.port: {server.port}")
+    for name in ("keepalive_timeout_seconds", "request_timeout_seconds"):
+        if not 0 < getattr(server, name) < 86400:  # also refuses nan and inf, which would unbound the connection
+            raise ConfigError(f"bad value for server.{name}: {getattr(server, name)} (must be more than 0 and less than a day)")
     if server.max_body_bytes < 1024:
         raise ConfigError("bad value for server.max_body_bytes: must be at least 1024")
     try:

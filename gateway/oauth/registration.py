@@ -34,6 +34,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from gateway.config import OAuthSettings, Settings
+from gateway.connections import BodyTooLarge, BodyUnreadable, read_body
 from gateway.oauth.metadata import SCOPES_SUPPORTED, json_error
 from gateway.redaction import has_secret_shape, quotable
 from gateway.sealing import InvalidToken
@@ -248,14 +249,12 @@ async def register(request: web.Request) -> web.Response:
     if not allowed:
         return json_error(429, "too_many_requests", "Too many registrations from this address; wait a minute and try again.",
                           **{"Retry-After": str(oauth.rate_limit_window_seconds)})
-    if request.content_length is not None and request.content_length > MAX_REGISTRATION_BYTES:
-        return json_error(413, "invalid_client_metadata", f"The registration may be at most {MAX_REGISTRATION_BYTES} bytes.")
     try:
-        raw = await request.content.read(MAX_REGISTRATION_BYTES + 1)
-    except aiohttp.ClientPayloadError:
-        return json_error(400, "invalid_client_metadata", "The request body could not be read.")
-    if len(raw) > MAX_REGISTRATION_BYTES:
+        raw = await read_body(request, MAX_REGISTRATION_BYTES)
+    except BodyTooLarge:
         return json_error(413, "invalid_client_metadata", f"The registration may be at most {MAX_REGISTRATION_BYTES} bytes.")
+    except BodyUnreadable:
+        return json_error(400, "invalid_client_metadata", "The request body could not be read.")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
