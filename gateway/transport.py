@@ -5,27 +5,24 @@ the client address's budget (429) → Host and Origin (403, DNS-rebinding protec
 → Content-Type (415) → declared size (413) → credentials (401/403/503, with the WWW-Authenticate challenge;
 429/503 when a new key's check is over budget) → the caller's budget (429) → body size (413)
 → JSON-RPC envelope (400) → protocol era and its headers (400) → session (404, handshake era only)
-→ `gateway.protocol`. GET and DELETE are counted the same way: each is a request someone can send in a loop.
+→ `gateway.dispatcher`. GET and DELETE are counted the same way: each is a request someone can send in a loop.
+
+Every HTTP status of an /mcp answer is chosen here, and every JSON-RPC error body is written by
+`gateway.jsonrpc.error_body`: the layers behind the transport raise typed errors and never pick a status.
 
 The era is chosen per request, never per connection (DESIGN decision 2): a body carrying the 2026-07-28
 ``_meta`` envelope, or an ``MCP-Protocol-Version: 2026-07-28`` header, is the modern era; anything else is the
 handshake era (2024-11-05 … 2025-11-25; no header means 2025-03-26, as the spec says).
 
-Handshake-era sessions are stateless too: the ``Mcp-Session-Id`` issued on ``initialize`` is signed by the
-keyring and bound to the caller's key id, so any instance can check it; DELETE records its id as revoked in
-the shared store, which is what makes a terminated session answer 404 on every instance. That record is the
-one store write a session causes, so each key may end only so many sessions an hour
-(``store.session_ends_per_hour``): past that, DELETE answers 429 and ends nothing, and the session simply
-lives out its day. Without the quota one key could fill the store for everyone.
+Handshake-era sessions (`gateway.sessions`) are stateless too: any instance can check one, and DELETE ends
+one for every instance.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import secrets
-import time
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
@@ -47,23 +44,19 @@ from gateway.config import ConfigError
 from gateway.connections import BodyTimeout, BodyTooLarge, BodyUnreadable, read_body
 from gateway.cors import CorsPolicy
 from gateway.credentials import AuthError, Credentials
+from gateway.dispatcher import SUPPORTED_VERSIONS, Call, Dispatcher
+from gateway.jsonrpc import InvalidMessage, Message, RpcError, envelope, error_body, parse_message
 from gateway.limits import OverBudget
 from gateway.log import KEY_ID, REQUEST_ID
-from gateway.protocol import SUPPORTED_VERSIONS, Call, Dispatcher, Message, RpcError, parse_message
 from gateway.redaction import quotable
-from gateway.sealing import InvalidToken
+from gateway.sessions import SessionEndsExhausted, Sessions
 from gateway.state import GATEWAY, Gateway
 from gateway.store import StoreUnavailable
+from gateway.tool_runner import KeyRefused
 
 MCP_PATHS = ("/mcp", "/mcp/")
 # The version a handshake-era request without MCP-Protocol-Version is assumed to speak (spec, 2025-06-18+).
 DEFAULT_HANDSHAKE_VERSION = "2025-03-26"
-SESSION_PURPOSE = "mcp-session"
-# A session outlives a working day; after it, the client gets 404 and initializes again, as the spec asks of
-# it. The mark of an ended session is kept until the session would have expired, so this is also how long
-# each of a key's session-end marks occupies the store.
-SESSION_TTL_SECONDS = 86400
-SESSION_END_WINDOW_SECONDS = 3600
 
 CORS_ALLOW_HEADERS = (
     "Authorization", "Content-Type", "Accept", "MCP-Protocol-Version", "Mcp-Session-Id", "Mcp-Method", "Mcp-Name",
@@ -78,8 +71,7 @@ _ROUTING_HEADERS = (MCP_PROTOCOL_VERSION_HEADER, MCP_METHOD_HEADER, MCP_NAME_HEA
 SERVER_BUSY = -32000
 
 
-def setup_routes(app: web.Application) -> None:
-    transport = Transport(app[GATEWAY])
+def setup_routes(app: web.Application, transport: "Transport") -> None:
     app[TRANSPORT] = transport
     policy = CorsPolicy.from_settings(
         app[GATEWAY].settings, methods=("GET", "POST", "DELETE"), allow_headers=CORS_ALLOW_HEADERS,
@@ -91,9 +83,10 @@ def setup_routes(app: web.Application) -> None:
 
 
 class Transport:
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, dispatcher: Dispatcher, sessions: Sessions) -> None:
         self.gateway = gateway
-        self.dispatcher = Dispatcher(gateway)
+        self.dispatcher = dispatcher
+        self.sessions = sessions
         server = gateway.settings.server
         self._hosts = frozenset(h.lower() for h in server.allowed_hosts) | _hosts_of(server.public_url)
         # A CORS origin is by definition allowed to call, and so is the server's own public origin.
@@ -101,7 +94,6 @@ class Transport:
             _origin(o) for o in (*server.allowed_origins, *server.cors_origins, server.public_url)
         )
         self._max_body = server.max_body_bytes
-        self._session_ends = gateway.settings.store.session_ends_per_hour
         self._keepalive = server.sse_keepalive_seconds
         if self._keepalive <= 0:
             raise ConfigError(f"bad value for server.sse_keepalive_seconds: {self._keepalive} (must be more than 0)")
@@ -134,14 +126,14 @@ class Transport:
             return _error_response(408, RpcError(INVALID_REQUEST, f"Request Timeout: the body was not received within {exc.seconds:g} seconds"))
         try:
             message = parse_message(body)
-        except RpcError as exc:
+        except InvalidMessage as exc:
             return _error_response(400, exc, exc.request_id)
         if message.is_response:
             return web.Response(status=202)  # a reply to a server request: this server sends none, so nothing to do
         try:
             version = self._version(request, message)
         except RpcError as exc:
-            return _error_response(exc.status or 400, exc, message.id)
+            return _error_response(ERROR_CODE_HTTP_STATUS.get(exc.code, 400), exc, message.id)
         modern = version in MODERN_PROTOCOL_VERSIONS
         if not modern and message.method != "initialize":
             gone = await self._check_session(request, credentials)
@@ -158,19 +150,24 @@ class Transport:
             result = await self.dispatcher.dispatch(call)
         except RpcError as exc:
             if reply.streaming:
-                return await reply.finish(orjson.dumps(exc.body(message.id)))
+                return await reply.finish(error_body(exc, message.id))
             # The 2026-07-28 era maps codes to statuses (404 for -32601, 400 for the rest); the handshake era
             # answers JSON-RPC errors with 200, which is what its clients expect.
-            status = exc.status or (ERROR_CODE_HTTP_STATUS.get(exc.code, 200) if call.modern else 200)
+            status = ERROR_CODE_HTTP_STATUS.get(exc.code, 200) if call.modern else 200
             return _error_response(status, exc, message.id)
         except AuthError as exc:
             return self._auth_failure(exc)
-        payload = _envelope(message.id, result)
+        except KeyRefused as exc:
+            # StatusPal refused the key while a tool ran: the cached key check is dropped so the next request
+            # checks it afresh, and HTTP 401 with the challenge makes the client re-authorise.
+            self.gateway.credentials.forget(credentials)
+            return self._auth_failure(AuthError(401, "invalid_token", f"StatusPal refused the API key of this connection ({exc.status}: revoked, expired or not allowed)."))
+        payload = envelope(message.id, result)
         if reply.streaming:
             return await reply.finish(payload)
         response = web.Response(body=payload, content_type=_JSON)
         if message.method == "initialize":
-            response.headers["Mcp-Session-Id"] = self._issue_session(credentials)
+            response.headers["Mcp-Session-Id"] = self.sessions.issue(credentials.key_id)
         return response
 
     # --- GET: the handshake era's stream for server-initiated messages ---------------------------------
@@ -212,25 +209,20 @@ class Transport:
         session_id = request.headers.get("Mcp-Session-Id")
         if session_id is None:
             return _error_response(400, RpcError(INVALID_REQUEST, "Bad Request: DELETE needs the Mcp-Session-Id header of the session to end"))
-        store = self.gateway.store
         try:
-            claims = await self._session_claims(session_id, credentials)
-            if claims is None:
-                return _session_gone()
-            wait = await store.quota(f"quota:session-end:{credentials.key_id}", self._session_ends, SESSION_END_WINDOW_SECONDS)
-            if wait:
-                return self._too_many_session_ends(wait)
-            await store.revoke(_revocation_key(claims), max(1, int(claims["exp"] - time.time())))
+            ended = await self.sessions.end(session_id, credentials.key_id)
+        except SessionEndsExhausted as exc:
+            return self._too_many_session_ends(exc.wait)
         except StoreUnavailable as exc:
             return _store_down(exc)
-        return web.Response(status=204)
+        return web.Response(status=204) if ended else _session_gone()
 
     def _too_many_session_ends(self, wait: float) -> web.Response:
         # Honest: the session was not ended and still works; a client that ignores this loses nothing.
         seconds = max(1, int(wait + 0.999))
         response = _error_response(429, RpcError(
             SERVER_BUSY,
-            f"Too Many Requests: this key has ended {self._session_ends} sessions in the last hour, the most the server "
+            f"Too Many Requests: this key has ended {self.sessions.ends_per_hour} sessions in the last hour, the most the server "
             f"records; this session was not ended and stays usable until it expires. Try again in {seconds} seconds.",
             {"retryAfterSeconds": seconds},
         ))
@@ -314,14 +306,9 @@ class Transport:
         raise RpcError(
             INVALID_REQUEST,
             f"Bad Request: unsupported MCP-Protocol-Version {quotable(header)!r}; this server speaks {', '.join(SUPPORTED_VERSIONS)}",
-            status=400,
         )
 
     # --- sessions (handshake era) ----------------------------------------------------------------------
-
-    def _issue_session(self, credentials: Credentials) -> str:
-        claims = {"sub": credentials.key_id, "sid": secrets.token_urlsafe(16), "exp": int(time.time()) + SESSION_TTL_SECONDS}
-        return self.gateway.keyring.sign(SESSION_PURPOSE, claims)
 
     async def _check_session(self, request: web.Request, credentials: Credentials) -> web.Response | None:
         """None when the request may proceed. No header is fine: stateless clients never get or send one."""
@@ -329,23 +316,10 @@ class Transport:
         if session_id is None:
             return None
         try:
-            claims = await self._session_claims(session_id, credentials)
+            live = await self.sessions.is_live(session_id, credentials.key_id)
         except StoreUnavailable as exc:
             return _store_down(exc)
-        return None if claims is not None else _session_gone()
-
-    async def _session_claims(self, session_id: str, credentials: Credentials) -> dict[str, Any] | None:
-        """The session's claims, or None if it is forged, expired, terminated or another caller's."""
-        try:
-            claims = self.gateway.keyring.verify(SESSION_PURPOSE, session_id, remember=True)
-        except InvalidToken:
-            return None
-        # Bound to the key that opened it, so a leaked session id is useless with other credentials.
-        if not hmac.compare_digest(str(claims.get("sub", "")), credentials.key_id):
-            return None
-        if await self.gateway.store.is_revoked(_revocation_key(claims)):
-            return None
-        return claims
+        return None if live else _session_gone()
 
 
 TRANSPORT = web.AppKey("mcp_transport", Transport)
@@ -393,17 +367,18 @@ class _Reply:
 
 
 def _check_modern_request(request: web.Request, message: Message) -> str:
-    """The 2026-07-28 rules: the _meta envelope, and routing headers that match the body (-32020 otherwise)."""
+    """The 2026-07-28 rules: the _meta envelope, and routing headers that match the body (-32020 otherwise).
+    Every RpcError raised here is answered with the status ERROR_CODE_HTTP_STATUS gives its code (400 mostly)."""
     headers = {}
     for name in _ROUTING_HEADERS:
         values = request.headers.getall(name, ())
         if len(values) > 1:  # first-copy and last-copy readers would disagree, so neither copy is trusted
-            raise RpcError(HEADER_MISMATCH, f"{name} header appears more than once", status=400)
+            raise RpcError(HEADER_MISMATCH, f"{name} header appears more than once")
         if values:
             headers[name] = values[0].strip()
     route = classify_inbound_request({"method": message.method, "params": message.params}, headers=headers)
     if isinstance(route, InboundLadderRejection):
-        raise RpcError(route.code, route.message, route.data, status=ERROR_CODE_HTTP_STATUS.get(route.code, 400))
+        raise RpcError(route.code, route.message, route.data)
     return route.protocol_version
 
 
@@ -447,18 +422,12 @@ def _media_type(content_type: str) -> str:
     return media or "application/octet-stream"
 
 
-def _envelope(request_id: int | str | None, result: bytes) -> bytes:
-    # One join, one allocation: chained `+` made a full-size intermediate copy per step, and for a 75 KB
-    # tools/list answer those short-lived large blocks cost page faults on every request.
-    return b"".join((b'{"jsonrpc":"2.0","id":', orjson.dumps(request_id), b',"result":', result, b"}"))
-
-
 def _event(data: bytes) -> bytes:
     return b"event: message\ndata: " + data + b"\n\n"
 
 
 def _error_response(status: int, error: RpcError, request_id: int | str | None = None) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(error.body(request_id)), content_type=_JSON)
+    return web.Response(status=status, body=error_body(error, request_id), content_type=_JSON)
 
 
 def _not_allowed(method: str) -> web.Response:
@@ -492,10 +461,6 @@ def _store_down(exc: StoreUnavailable) -> web.Response:
     ))
     response.headers["Retry-After"] = "5"
     return response
-
-
-def _revocation_key(claims: Mapping[str, Any]) -> str:
-    return f"mcp-session:{claims.get('sid', '')}"
 
 
 def _origin(value: str) -> str:

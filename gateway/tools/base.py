@@ -8,7 +8,7 @@ results by the dispatcher, so no handler formats errors itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
 if TYPE_CHECKING:
@@ -21,7 +21,8 @@ TOOL_SCOPES = (READ, WRITE)
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
 
 
-async def _no_progress(progress: float, total: float | None = None, message: str | None = None) -> None:
+async def no_progress(progress: float, total: float | None = None, message: str | None = None) -> None:
+    """The progress of a call whose client asked for none (and of tools called outside a request)."""
     return None
 
 
@@ -55,7 +56,7 @@ class ToolContext:
 
     api: "StatusPalAPI | None" = None
     docs: Any = None
-    progress: ProgressFn = _no_progress
+    progress: ProgressFn = no_progress
 
 
 Handler = Callable[[ToolContext, dict[str, Any]], Awaitable[Mapping[str, Any]]]
@@ -74,11 +75,10 @@ class Tool:
     scope: str = READ
     # False for tools that never call StatusPal (search_docs).
     needs_upstream: bool = True
-    meta: Mapping[str, Any] = field(default_factory=dict)
 
     def definition(self) -> dict[str, Any]:
         """The tool as `tools/list` shows it."""
-        wire: dict[str, Any] = {
+        return {
             "name": self.name,
             "title": self.title,
             "description": self.description,
@@ -86,6 +86,3 @@ class Tool:
             "outputSchema": dict(self.output_schema),
             "annotations": self.annotations.wire(self.title),
         }
-        if self.meta:
-            wire["_meta"] = dict(self.meta)
-        return wire
