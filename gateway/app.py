@@ -77,9 +77,8 @@ def create_app(
     )
     app[GATEWAY] = gateway
     info = server_info(settings)
-    dispatcher = Dispatcher(
-        settings, catalogue, ToolRunner(arguments, upstream, docs, metrics, info), resources, info,
-    )
+    runner = ToolRunner(arguments, upstream, docs, metrics, info)
+    dispatcher = Dispatcher(catalogue, runner, resources, info, settings.server.tools_page_size)
     sessions = Sessions(keyring, store, settings.store.session_ends_per_hour)
 
     transport.setup_routes(app, transport.Transport(gateway, dispatcher, sessions))

@@ -23,7 +23,7 @@ from mcp_types.methods import serialize_server_result, validate_client_request
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
-from gateway.config import ConfigError, Settings
+from gateway.config import Settings
 from gateway.credentials import AuthError, Credentials
 from gateway.cursors import decode_cursor, encode_cursor
 from gateway.jsonrpc import Message, RpcError
@@ -96,17 +96,15 @@ class Dispatcher:
     """Answers `Call`s. Built once per application; holds the pre-serialised fixed answers."""
 
     def __init__(
-        self, settings: Settings, catalogue: Catalogue, tools: ToolRunner, resources: DocsResources,
-        info: Mapping[str, Any],
+        self, catalogue: Catalogue, tools: ToolRunner, resources: DocsResources, info: Mapping[str, Any],
+        tools_page_size: int,
     ) -> None:
         self._catalogue = catalogue
         self._tools = tools
         self._resources = resources
-        self._page_size = settings.server.tools_page_size
-        if self._page_size < 1:
-            raise ConfigError(f"bad value for server.tools_page_size: {self._page_size} (must be at least 1)")
-        self.server_info = dict(info)
-        self._result_meta = {SERVER_INFO_META_KEY: self.server_info}
+        self._page_size = tools_page_size
+        self._server_info = dict(info)
+        self._result_meta = {SERVER_INFO_META_KEY: self._server_info}
         self._initialize = {v: self._serialise("initialize", v, self._initialize_result(v)) for v in HANDSHAKE_PROTOCOL_VERSIONS}
         self._discover = {v: self._serialise("server/discover", v, self._discover_result()) for v in MODERN_PROTOCOL_VERSIONS}
         self._tool_pages: dict[tuple[str, frozenset[str]], tuple[bytes, ...]] = {}
@@ -159,7 +157,7 @@ class Dispatcher:
         return {
             "protocolVersion": version,
             "capabilities": {**_CAPABILITIES, "logging": {}},
-            "serverInfo": self.server_info,
+            "serverInfo": self._server_info,
             "instructions": INSTRUCTIONS,
         }
 

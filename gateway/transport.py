@@ -40,7 +40,6 @@ from mcp_types import PROTOCOL_VERSION_META_KEY
 from mcp_types.jsonrpc import HEADER_MISMATCH, INVALID_REQUEST
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, LATEST_MODERN_VERSION, MODERN_PROTOCOL_VERSIONS
 
-from gateway.config import ConfigError
 from gateway.connections import BodyTimeout, BodyTooLarge, BodyUnreadable, read_body
 from gateway.cors import CorsPolicy
 from gateway.credentials import AuthError, Credentials
@@ -95,50 +94,48 @@ class Transport:
         )
         self._max_body = server.max_body_bytes
         self._keepalive = server.sse_keepalive_seconds
-        if self._keepalive <= 0:
-            raise ConfigError(f"bad value for server.sse_keepalive_seconds: {self._keepalive} (must be more than 0)")
         self._closing = asyncio.Event()
 
     # --- POST: every client message ---------------------------------------------------------------------
 
     async def post(self, request: web.Request) -> web.StreamResponse:
-        refused = await self._admit(request)
-        if refused is not None:
-            return refused
+        try:
+            return await self._post(request)
+        except _REFUSALS as exc:
+            return self._refusal(exc)
+
+    async def _post(self, request: web.Request) -> web.StreamResponse:
+        await self._admit(request)
         if not _accepts(request, _JSON, _SSE):
-            return _error_response(406, RpcError(INVALID_REQUEST, "Not Acceptable: the Accept header must allow application/json or text/event-stream"))
+            raise Refusal(406, "Not Acceptable: the Accept header must allow application/json or text/event-stream")
         media_type = _media_type(request.headers.get("Content-Type", ""))
         if media_type != _JSON:
-            return _error_response(415, RpcError(INVALID_REQUEST, f"Unsupported Media Type: the body must be application/json, not {quotable(media_type)}"))
+            raise Refusal(415, f"Unsupported Media Type: the body must be application/json, not {quotable(media_type)}")
         declared = request.content_length
         if declared is not None and declared > self._max_body:
-            return self._too_large()
+            raise self._too_large()
         credentials = await self._authenticate(request)
-        if isinstance(credentials, web.Response):
-            return credentials
         try:
             body = await read_body(request, self._max_body)
         except BodyTooLarge:
-            return self._too_large()
+            raise self._too_large() from None
         except BodyUnreadable as exc:
-            return _error_response(400, RpcError(INVALID_REQUEST, f"Bad Request: {exc}"))
+            raise Refusal(400, f"Bad Request: {exc}") from None
         except BodyTimeout as exc:
-            return _error_response(408, RpcError(INVALID_REQUEST, f"Request Timeout: the body was not received within {exc.seconds:g} seconds"))
+            raise Refusal(408, f"Request Timeout: the body was not received within {exc.seconds:g} seconds") from None
         try:
             message = parse_message(body)
         except InvalidMessage as exc:
-            return _error_response(400, exc, exc.request_id)
+            raise Refusal(400, exc, exc.request_id) from None
         if message.is_response:
             return web.Response(status=202)  # a reply to a server request: this server sends none, so nothing to do
         try:
             version = self._version(request, message)
         except RpcError as exc:
-            return _error_response(ERROR_CODE_HTTP_STATUS.get(exc.code, 400), exc, message.id)
+            raise Refusal(ERROR_CODE_HTTP_STATUS.get(exc.code, 400), exc, message.id) from None
         modern = version in MODERN_PROTOCOL_VERSIONS
         if not modern and message.method != "initialize":
-            gone = await self._check_session(request, credentials)
-            if gone is not None:
-                return gone
+            await self._check_session(request, credentials)
         if not message.is_request:
             return web.Response(status=202)
         return await self._answer(request, message, version, credentials)
@@ -153,15 +150,12 @@ class Transport:
                 return await reply.finish(error_body(exc, message.id))
             # The 2026-07-28 era maps codes to statuses (404 for -32601, 400 for the rest); the handshake era
             # answers JSON-RPC errors with 200, which is what its clients expect.
-            status = ERROR_CODE_HTTP_STATUS.get(exc.code, 200) if call.modern else 200
-            return _error_response(status, exc, message.id)
-        except AuthError as exc:
-            return self._auth_failure(exc)
+            raise Refusal(ERROR_CODE_HTTP_STATUS.get(exc.code, 200) if call.modern else 200, exc, message.id) from None
         except KeyRefused as exc:
             # StatusPal refused the key while a tool ran: the cached key check is dropped so the next request
             # checks it afresh, and HTTP 401 with the challenge makes the client re-authorise.
             self.gateway.credentials.forget(credentials)
-            return self._auth_failure(AuthError(401, "invalid_token", f"StatusPal refused the API key of this connection ({exc.status}: revoked, expired or not allowed)."))
+            raise AuthError(401, "invalid_token", f"StatusPal refused the API key of this connection ({exc.status}: revoked, expired or not allowed).") from None
         payload = envelope(message.id, result)
         if reply.streaming:
             return await reply.finish(payload)
@@ -173,14 +167,13 @@ class Transport:
     # --- GET: the handshake era's stream for server-initiated messages ---------------------------------
 
     async def get(self, request: web.Request) -> web.StreamResponse:
-        credentials = await self._admit_handshake_only(request)
-        if isinstance(credentials, web.Response):
-            return credentials
-        if not _accepts(request, _SSE):
-            return _error_response(406, RpcError(INVALID_REQUEST, "Not Acceptable: GET /mcp opens an event stream; the Accept header must allow text/event-stream"))
-        gone = await self._check_session(request, credentials)
-        if gone is not None:
-            return gone
+        try:
+            credentials = await self._admit_handshake_only(request)
+            if not _accepts(request, _SSE):
+                raise Refusal(406, "Not Acceptable: GET /mcp opens an event stream; the Accept header must allow text/event-stream")
+            await self._check_session(request, credentials)
+        except _REFUSALS as exc:
+            return self._refusal(exc)
         stream = web.StreamResponse(headers=_SSE_HEADERS)
         try:
             await stream.prepare(request)
@@ -203,78 +196,48 @@ class Transport:
     # --- DELETE: end a handshake-era session -----------------------------------------------------------
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
-        credentials = await self._admit_handshake_only(request)
-        if isinstance(credentials, web.Response):
-            return credentials
-        session_id = request.headers.get("Mcp-Session-Id")
-        if session_id is None:
-            return _error_response(400, RpcError(INVALID_REQUEST, "Bad Request: DELETE needs the Mcp-Session-Id header of the session to end"))
         try:
-            ended = await self.sessions.end(session_id, credentials.key_id)
-        except SessionEndsExhausted as exc:
-            return self._too_many_session_ends(exc.wait)
-        except StoreUnavailable as exc:
-            return _store_down(exc)
-        return web.Response(status=204) if ended else _session_gone()
+            credentials = await self._admit_handshake_only(request)
+            session_id = request.headers.get("Mcp-Session-Id")
+            if session_id is None:
+                raise Refusal(400, "Bad Request: DELETE needs the Mcp-Session-Id header of the session to end")
+            try:
+                ended = await self.sessions.end(session_id, credentials.key_id)
+            except SessionEndsExhausted as exc:
+                raise self._too_many_session_ends(exc.wait) from None
+            except StoreUnavailable as exc:
+                raise _store_down(exc) from None
+            if not ended:
+                raise _session_gone()
+        except _REFUSALS as exc:
+            return self._refusal(exc)
+        return web.Response(status=204)
 
-    def _too_many_session_ends(self, wait: float) -> web.Response:
+    def _too_many_session_ends(self, wait: float) -> Refusal:
         # Honest: the session was not ended and still works; a client that ignores this loses nothing.
         seconds = max(1, int(wait + 0.999))
-        response = _error_response(429, RpcError(
+        return Refusal(429, RpcError(
             SERVER_BUSY,
             f"Too Many Requests: this key has ended {self.sessions.ends_per_hour} sessions in the last hour, the most the server "
             f"records; this session was not ended and stays usable until it expires. Try again in {seconds} seconds.",
             {"retryAfterSeconds": seconds},
-        ))
-        response.headers["Retry-After"] = str(seconds)
-        return response
+        ), headers={"Retry-After": str(seconds)})
 
-    # --- checks ----------------------------------------------------------------------------------------
+    # --- the one place a refused request becomes an HTTP answer ----------------------------------------
 
-    async def _admit_handshake_only(self, request: web.Request) -> Credentials | web.Response:
-        """GET and DELETE: the address budget, Host/Origin and credentials as for POST, then 405 in 2026-07-28,
-        which has neither."""
-        refused = await self._admit(request)
-        if refused is not None:
-            return refused
-        credentials = await self._authenticate(request)
-        if isinstance(credentials, web.Response):
-            return credentials
-        if _header_version(request) in MODERN_PROTOCOL_VERSIONS:
-            return _not_allowed(request.method)
-        return credentials
-
-    async def _admit(self, request: web.Request) -> web.Response | None:
-        """The client address's budget, then Host and Origin; None when the request may go on."""
-        try:
-            request[_ADDRESS] = await self.gateway.limits.admit_address(request)
-        except OverBudget as exc:
-            return _over_budget(exc)
-        return self._check_headers(request)
-
-    def _check_headers(self, request: web.Request) -> web.Response | None:
-        """DNS-rebinding protection: the Host must be ours, and a browser's Origin must be one we allow."""
-        host = request.headers.get("Host", "").lower()
-        if host not in self._hosts:
-            return _error_response(403, RpcError(INVALID_REQUEST, f"Forbidden: Host {quotable(host)!r} is not served here"))
-        origin = request.headers.get("Origin")
-        if origin is not None and _origin(origin) not in self._origins:
-            return _error_response(403, RpcError(INVALID_REQUEST, f"Forbidden: Origin {quotable(origin)!r} is not allowed"))
-        return None
-
-    async def _authenticate(self, request: web.Request) -> Credentials | web.Response:
-        try:
-            credentials = await self.gateway.credentials.resolve(request.headers.get("Authorization"), request[_ADDRESS])
-        except AuthError as exc:
+    def _refusal(self, exc: Exception) -> web.Response:
+        if isinstance(exc, AuthError):
             return self._auth_failure(exc)
-        except OverBudget as exc:
-            return _over_budget(exc)
-        request[KEY_ID] = credentials.key_id  # for the access line: which key, never the key
-        try:
-            await self.gateway.limits.admit_principal(credentials.key_id)
-        except OverBudget as exc:
-            return _over_budget(exc)
-        return credentials
+        if isinstance(exc, OverBudget):
+            # 429 (or 503) before any work, in both eras alike: the body is read only after the budgets, so the
+            # answer cannot carry the request's id. The wait is in the header for HTTP clients and in the
+            # message for a model.
+            exc = Refusal(exc.status, RpcError(INVALID_REQUEST, exc.message, {"retryAfterSeconds": exc.retry_after}),
+                          headers={"Retry-After": str(exc.retry_after)})
+        assert isinstance(exc, Refusal)
+        response = _error_response(exc.status, exc.error, exc.request_id)
+        response.headers.update(exc.headers)
+        return response
 
     def _auth_failure(self, err: AuthError) -> web.Response:
         headers = {}
@@ -285,8 +248,49 @@ class Transport:
         body = orjson.dumps({"error": err.error, "error_description": err.description})
         return web.Response(status=err.status, body=body, content_type=_JSON, headers=headers)
 
-    def _too_large(self) -> web.Response:
-        return _error_response(413, RpcError(INVALID_REQUEST, f"Payload Too Large: the body may be at most {self._max_body} bytes"))
+    # --- checks: each returns what the request may go on with, or raises one of _REFUSALS --------------
+
+    async def _admit_handshake_only(self, request: web.Request) -> Credentials:
+        """GET and DELETE: the address budget, Host/Origin and credentials as for POST, then 405 in 2026-07-28,
+        which has neither."""
+        await self._admit(request)
+        credentials = await self._authenticate(request)
+        if _header_version(request) in MODERN_PROTOCOL_VERSIONS:
+            raise Refusal(405, f"Method Not Allowed: protocol 2026-07-28 has no {request.method} on /mcp; send POST requests",
+                          headers={"Allow": "POST, OPTIONS"})
+        return credentials
+
+    async def _admit(self, request: web.Request) -> None:
+        """The client address's budget, then DNS-rebinding protection: the Host must be ours, and a browser's
+        Origin must be one we allow."""
+        request[_ADDRESS] = await self.gateway.limits.admit_address(request)
+        host = request.headers.get("Host", "").lower()
+        if host not in self._hosts:
+            raise Refusal(403, f"Forbidden: Host {quotable(host)!r} is not served here")
+        origin = request.headers.get("Origin")
+        if origin is not None and _origin(origin) not in self._origins:
+            raise Refusal(403, f"Forbidden: Origin {quotable(origin)!r} is not allowed")
+
+    async def _authenticate(self, request: web.Request) -> Credentials:
+        credentials = await self.gateway.credentials.resolve(request.headers.get("Authorization"), request[_ADDRESS])
+        request[KEY_ID] = credentials.key_id  # for the access line: which key, never the key
+        await self.gateway.limits.admit_principal(credentials.key_id)
+        return credentials
+
+    def _too_large(self) -> Refusal:
+        return Refusal(413, f"Payload Too Large: the body may be at most {self._max_body} bytes")
+
+    async def _check_session(self, request: web.Request, credentials: Credentials) -> None:
+        """No header is fine: stateless clients never get or send one."""
+        session_id = request.headers.get("Mcp-Session-Id")
+        if session_id is None:
+            return
+        try:
+            live = await self.sessions.is_live(session_id, credentials.key_id)
+        except StoreUnavailable as exc:
+            raise _store_down(exc) from None
+        if not live:
+            raise _session_gone()
 
     def _version(self, request: web.Request, message: Message) -> str:
         """The protocol version `message` speaks; RpcError (400) when its headers or envelope are wrong."""
@@ -307,19 +311,6 @@ class Transport:
             INVALID_REQUEST,
             f"Bad Request: unsupported MCP-Protocol-Version {quotable(header)!r}; this server speaks {', '.join(SUPPORTED_VERSIONS)}",
         )
-
-    # --- sessions (handshake era) ----------------------------------------------------------------------
-
-    async def _check_session(self, request: web.Request, credentials: Credentials) -> web.Response | None:
-        """None when the request may proceed. No header is fine: stateless clients never get or send one."""
-        session_id = request.headers.get("Mcp-Session-Id")
-        if session_id is None:
-            return None
-        try:
-            live = await self.sessions.is_live(session_id, credentials.key_id)
-        except StoreUnavailable as exc:
-            return _store_down(exc)
-        return None if live else _session_gone()
 
 
 TRANSPORT = web.AppKey("mcp_transport", Transport)
@@ -430,37 +421,37 @@ def _error_response(status: int, error: RpcError, request_id: int | str | None =
     return web.Response(status=status, body=error_body(error, request_id), content_type=_JSON)
 
 
-def _not_allowed(method: str) -> web.Response:
-    response = _error_response(
-        405, RpcError(INVALID_REQUEST, f"Method Not Allowed: protocol 2026-07-28 has no {method} on /mcp; send POST requests")
-    )
-    response.headers["Allow"] = "POST, OPTIONS"
-    return response
+class Refusal(Exception):
+    """An /mcp request answered with an HTTP error status and a JSON-RPC error body instead of being served.
+
+    Raised by the transport's checks and rendered by `Transport._refusal`, the one place a refused request
+    becomes a response. A plain message is an invalid-request error (-32600).
+    """
+
+    def __init__(
+        self, status: int, error: RpcError | str, request_id: int | str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.error = error if isinstance(error, RpcError) else RpcError(INVALID_REQUEST, error)
+        super().__init__(self.error.message)
+        self.status = status
+        self.request_id = request_id
+        self.headers = dict(headers or {})
 
 
-def _session_gone() -> web.Response:
-    return _error_response(
-        404, RpcError(INVALID_REQUEST, "Session not found: it expired, was terminated or belongs to other credentials; send initialize to start a new one")
-    )
+# What a check may raise instead of returning: each is answered by Transport._refusal.
+_REFUSALS = (Refusal, AuthError, OverBudget)
 
 
-def _over_budget(refusal: OverBudget) -> web.Response:
-    """429 (or 503) before any work, in both eras alike: the body is read only after the budgets, so the answer
-    cannot carry the request's id. The wait is in the header for HTTP clients and in the message for a model."""
-    response = _error_response(
-        refusal.status, RpcError(INVALID_REQUEST, refusal.message, {"retryAfterSeconds": refusal.retry_after})
-    )
-    response.headers["Retry-After"] = str(refusal.retry_after)
-    return response
+def _session_gone() -> Refusal:
+    return Refusal(404, "Session not found: it expired, was terminated or belongs to other credentials; send initialize to start a new one")
 
 
-def _store_down(exc: StoreUnavailable) -> web.Response:
+def _store_down(exc: StoreUnavailable) -> Refusal:
     # Fail closed: a session that may have been terminated is not served while we cannot tell.
-    response = _error_response(503, RpcError(
+    return Refusal(503, RpcError(
         SERVER_BUSY, f"Service Unavailable: sessions cannot be checked or ended right now because {exc.reason}; try again in a moment"
-    ))
-    response.headers["Retry-After"] = "5"
-    return response
+    ), headers={"Retry-After": "5"})
 
 
 def _origin(value: str) -> str:

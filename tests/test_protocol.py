@@ -312,7 +312,7 @@ async def test_an_unexpected_tool_failure_is_logged_and_answered_without_interna
     services = gateway.app[GATEWAY]
     info = server_info(services.settings)
     runner = ToolRunner(ArgumentValidator(tools), services.upstream, services.docs, services.metrics, info)
-    dispatcher = Dispatcher(services.settings, Catalogue.of(tools), runner, services.resources, info)
+    dispatcher = Dispatcher(Catalogue.of(tools), runner, services.resources, info, services.settings.server.tools_page_size)
     with caplog.at_level(logging.ERROR, logger="gateway.tool_runner"):
         result = orjson.loads(await dispatcher.dispatch(_call("tools/call", {"name": "broken_tool"}, frozenset({READ}))))
     assert result["isError"] is True
