@@ -51,7 +51,7 @@ class Reply(Protocol):
     async def notify(self, message: Mapping[str, Any]) -> None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Invocation:
     """One tools/call as the runner needs it."""
 

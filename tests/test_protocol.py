@@ -357,3 +357,15 @@ def test_structured_content_as_text_is_exactly_what_escaping_it_again_would_give
         literal = json_string(compact)
         assert literal == orjson.dumps(compact.decode())
         assert orjson.loads(orjson.loads(literal)) == value
+
+
+def test_an_argument_validator_compiled_for_other_tools_is_refused(sandbox_url) -> None:
+    """A validator handed to create_app must check exactly the catalogue's tools: one missing a tool would
+    fail that tool's every call."""
+    from gateway.app import create_app
+    from gateway.tools.catalogue import build_catalogue
+    from tests.conftest import gateway_settings
+
+    partial = ArgumentValidator(build_catalogue().tools[:3])
+    with pytest.raises(ValueError, match="compiled for other tools"):
+        create_app(gateway_settings(8080, sandbox_url), arguments=partial)
