@@ -275,6 +275,8 @@ class _Made:
     get: str | None = None
     # The create's answer was lost: it may or may not exist; find it by the run's marker.
     find: Callable[[], Awaitable[list["_Made"]]] | None = None
+    # StatusPal's answer showed it exists (False while its create is in flight or its answer was lost).
+    confirmed: bool = True
 
 
 class Checker:
@@ -332,6 +334,26 @@ class Checker:
                 self.note(f"{name}: the answer was lost, so it is unknown whether it took effect ({what or name}).")
             return None
 
+    async def create(self, name: str, params: Mapping[str, Any] | None, body: Mapping[str, Any], made: _Made) -> UpstreamResult | None:
+        """A create under an identifier of this run (a page subdomain, a slug), tracked for cleanup before it is
+        sent: if its answer is lost, or the walk is interrupted while it is in flight, it may still have been
+        made, and the identifier finds it. A create refused for certain made nothing and is not tracked, so a
+        page or slug that turned out to be someone else's is never deleted."""
+        made.confirmed = False
+        self.made.append(made)
+        try:
+            result = await self.call(name, params, body=body)
+            made.confirmed = True
+            return result
+        except UpstreamError as err:
+            verdict, evidence = _failure(err)
+            self.row(name).record(verdict, evidence)
+            if err.outcome_unknown:
+                self.note(f"{name}: the answer was lost, so it is unknown whether {made.label} was made; cleanup deletes it if so.")
+            else:
+                self.made.remove(made)
+            return None
+
     @staticmethod
     def compare(asked: Mapping[str, Any], answer: Any) -> tuple[list[str], list[str]]:
         """Fields of a confirmed resource asked but shown otherwise (ignored) or not shown (lacking)."""
@@ -385,8 +407,8 @@ class Checker:
         if self.create_page:
             asked = {"name": f"statuspal-mcp check-api {self.marker} (safe to delete)", "subdomain": self.page,
                      "timezone": "UTC", "website_url": "https://example.com"}
-            self.made.append(_Made(f"status page {self.page!r}", "status_pages_delete", table_params, get="status_pages_get"))
-            result = await self.attempt("status_pages_create", self.call("status_pages_create", body=asked))
+            made = _Made(f"status page {self.page!r}", "status_pages_delete", table_params, get="status_pages_get")
+            result = await self.create("status_pages_create", None, asked, made)
             if result is None:
                 return False
             await self.verified("status_pages_create", "status_pages_get", table_params, asked, result, "page")
@@ -415,9 +437,8 @@ class Checker:
         slug = asked["slug"]
         params = {"subdomain": self.page, "slug": slug}
         noun = kind[:-1]
-        # Tracked before the create: a lost answer may still have made it, and the slug finds it either way.
-        self.made.append(_Made(f"{noun} {slug!r}", f"{kind}_delete", params, get=f"{kind}_get"))
-        result = await self.attempt(f"{kind}_create", self.call(f"{kind}_create", {"subdomain": self.page}, body=asked))
+        made = _Made(f"{noun} {slug!r}", f"{kind}_delete", params, get=f"{kind}_get")
+        result = await self.create(f"{kind}_create", {"subdomain": self.page}, asked, made)
         if result is None:
             return None
         await self.verified(f"{kind}_create", f"{kind}_get", params, asked, result, noun)
@@ -679,9 +700,8 @@ class Checker:
         if getattr(self.wire, strategy_key) == "patch_ends_at":
             patch = self.table["notices_update"]
             row.method, row.path = patch.method, f"{patch.path} ({strategy_key} = patch_ends_at)"
-            record = await self.patch_end(notice_id, what)
+            record = await self.patch_end(notice_id, what, action)
             if record is None:
-                row.record(ERROR, f"{what}: PATCH {self.wire.ends_at_field} did not end it (see notices_update)")
                 return
             posted = await self.send_update("notices_post_update", notice_id, closing, f"{what} closing text")
             row.record(OK if posted is not None else ERROR, "" if posted is not None else
@@ -692,7 +712,7 @@ class Checker:
         except UpstreamError as err:
             verdict, evidence = _failure(err)
             row.record(verdict, f"{what}: {evidence}")
-            if err.route_missing and await self.patch_end(notice_id, what) is not None:
+            if err.route_missing and await self.patch_end(notice_id, what, action) is not None:
                 self.fix("statuspal.notices", strategy_key, "patch_ends_at",
                          f"{self.table[action].method} {self.table[action].path} answered 404 (route missing); "
                          f"PATCH {self.wire.ends_at_field} = now ended the {what}")
@@ -712,19 +732,27 @@ class Checker:
         except UpstreamError:
             return None
 
-    async def patch_end(self, notice_id: str, what: str) -> NoticeRecord | None:
-        """PATCH ends_at = now; the record when that ended the notice, else None (verdict on notices_update)."""
+    async def patch_end(self, notice_id: str, what: str, action: str) -> NoticeRecord | None:
+        """PATCH ends_at = now: the record when that ended the notice; else None, with the verdict on `action`."""
         logical = {"ends_at": _iso(_now())}
         try:
             result = await self.notice_call("notices_update", notice_id, logical)
         except UpstreamError as err:
             verdict, evidence = _failure(err)
-            self.row("notices_update").record(verdict, f"{what} ends_at: {evidence}")
+            self.row(action).record(verdict, f"{what}, ending by PATCH {self.wire.ends_at_field}: {evidence}")
             return None
         record = self.wire.read(result.data)
         if not _ended(record):
             record = await self.fresh_notice(notice_id) or record
-        return record if _ended(record) else None
+        if _ended(record):
+            return record
+        applied = _instant(record.ends_at) == _instant(logical["ends_at"])
+        self.row(action).record(
+            IGNORED, f"{what}: after PATCH {self.wire.ends_at_field} = {logical['ends_at']} it shows state "
+                     f"{_short(record.state)}, {self.wire.ends_at_field} {_short(record.ends_at)}",
+            ignored=["state" if applied else "ends_at"],
+        )
+        return None
 
     async def probe_notice_routes(self) -> None:
         """No notice could be made: ask each other notices route, with a made-up id, whether it exists at all.
@@ -918,8 +946,8 @@ class Checker:
         try:
             await self.call(made.endpoint, made.params, query=made.query)
         except UpstreamError as err:
-            if err.status == 404 and not err.route_missing and made.label.startswith(("service", "container", "status page")):
-                return  # tracked before its create, which never made it: nothing to delete
+            if err.status == 404 and not err.route_missing and not made.confirmed:
+                return  # a create whose answer was lost, and which did not take effect after all: nothing to delete
             verdict, evidence = _failure(err)
             row.record(verdict, f"{made.label}: {evidence}")
             self.left_behind.append(f"{made.label} on page {self.page!r}")
@@ -1011,11 +1039,14 @@ def add_parser(commands: Any) -> None:
 
 
 def cmd_check_api(args: argparse.Namespace) -> int:
-    if args.refused_key is not None or args.stray:
+    # Neither message repeats what was typed: it may be a key.
+    if args.refused_key is not None:
         raise ConfigError(
             f"check-api takes the API key only from the environment variable {KEY_ENV} (a key on the command line "
             "ends up in shell history and process listings)"
         )
+    if args.stray:
+        raise ConfigError(f"check-api takes no positional arguments (the API key goes in the environment variable {KEY_ENV})")
     key = os.environ.get(KEY_ENV, "").strip()
     if not key:
         raise ConfigError(f"set {KEY_ENV} to a throwaway StatusPal API key for the check")

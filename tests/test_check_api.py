@@ -273,10 +273,13 @@ async def test_a_key_on_the_command_line_is_refused_without_echoing_it() -> None
     canary = f"sk_canary_{secrets.token_hex(12)}"
     message = (f"check-api takes the API key only from the environment variable {KEY_ENV} (a key on the command "
                "line ends up in shell history and process listings)")
-    for args in (["--key", canary], [f"--api-key={canary}"], [canary]):
+    for args in (["--key", canary], [f"--api-key={canary}"]):
         child = await run(["check-api", "--create-page", *args], env={KEY_ENV: KEY})
         assert_one_line(child, message)
         assert canary not in child.stderr
+    child = await run(["check-api", "--create-page", canary], env={KEY_ENV: KEY})
+    assert_one_line(child, f"check-api takes no positional arguments (the API key goes in the environment variable {KEY_ENV})")
+    assert canary not in child.stderr
 
 
 async def test_usage_problems_exit_2_with_one_line() -> None:
