@@ -290,6 +290,10 @@ class Checker:
         self.page = subdomain or self.marker
         self.create_page = create_page
         self.rows = {e.name: Row(e.name, e.method, e.path) for e in table}
+        patch = table["notices_update"]
+        for action, key in (("notices_resolve", "resolve_strategy"), ("notices_close", "close_strategy")):
+            if getattr(self.wire, key) == "patch_ends_at":  # this action is a PATCH of ends_at, as `serve` does it
+                self.rows[action].method, self.rows[action].path = patch.method, f"{patch.path} ({key} = patch_ends_at)"
         self.fixes: dict[tuple[str, str], Fix] = {}
         self.notes: list[str] = []
         # Notes on a notices key whose right value is unknown, by key; dropped when a later step found the value.
@@ -698,8 +702,6 @@ class Checker:
         row = self.row(action)
         closing = {"message": f"Check {what} ended ({self.marker}).", "notify": False}
         if getattr(self.wire, strategy_key) == "patch_ends_at":
-            patch = self.table["notices_update"]
-            row.method, row.path = patch.method, f"{patch.path} ({strategy_key} = patch_ends_at)"
             record = await self.patch_end(notice_id, what, action)
             if record is None:
                 return
@@ -762,6 +764,7 @@ class Checker:
         for name in ("notices_list", "notices_get", "notices_update", "notices_post_update", "notices_resolve",
                      "notices_close", "notices_delete"):
             if name in self.wire.unused_endpoints():
+                self.row(name).record(NOT_RUN, "no notice could be made to end by PATCH")
                 continue
             logical = {"notices_update": {"title": "x"}, "notices_post_update": {"message": "x", "notify": False}}.get(
                 name, {"notify": False} if name in ("notices_resolve", "notices_close") else None)
@@ -864,8 +867,9 @@ class Checker:
                          f"a guess: StatusPal answered 422 {name}: {_short(err.details[name], 60)} to a body that sent "
                          f"{logical} as {self.wire.wire_name(logical)!r}")
         for name in refused:
-            self.note(f"{sent[name]}: StatusPal refused the field {name!r} (statuspal.notices.{REQUEST_FIELDS[sent[name]]}): "
-                      f"{_short(err.details[name], 80)}.")
+            key = REQUEST_FIELDS[sent[name]]
+            self.field_notes.setdefault(key, f"{sent[name]}: StatusPal refused the field {name!r} (statuspal.notices.{key}): "
+                                             f"{_short(err.details[name], 80)}; its right name cannot be read from the answer.")
 
     # -------------------------------------------------------------- webhooks
 

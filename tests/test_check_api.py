@@ -156,6 +156,27 @@ async def test_misnamed_fields_on_a_rails_like_statuspal_are_named_with_the_conf
     assert verdicts(report) == {name: "ok" for name in ALL_ENDPOINTS}
 
 
+async def test_a_strict_statuspal_refusing_the_names_gets_the_names_it_asked_for() -> None:
+    """A server that answers 422 to unknown fields: the names it wants ("can't be blank") become config lines;
+    the notices routes it has are told apart from those it lacks, with a made-up id."""
+    wire = {"endpoints": ALT_ROUTES, "notices": {k: v for k, v in ALT_NOTICES.items() if k.endswith("_strategy")}}
+    async with sandbox("strict", ALT) as (url, state):
+        child, report = await check(url, "--create-page", wire=wire)
+        assert_nothing_left(state)
+    assert child.proc.returncode == 1
+    rows = {row["endpoint"]: row for row in report["endpoints"]}
+    assert rows["notices_create"]["verdict"] == "error"
+    assert '"message":["is not a permitted field"]' in rows["notices_create"]["evidence"][0]
+    for name in ("notices_get", "notices_update", "notices_post_update", "notices_delete"):
+        assert (rows[name]["verdict"], rows[name]["evidence"]) == ("not run", [
+            "the route exists (404 record-not-found for a made-up id), but no notice could be made to exercise it"])
+    assert rows["notices_resolve"]["path"] == "/notices/{notice_id} (resolve_strategy = patch_ends_at)"
+    assert fixes(report) == {'text_field = "description"': "statuspal.notices",
+                             'notify_field = "notify_subscribers"': "statuspal.notices"}
+    assert report["notes"] == ["affected: StatusPal refused the field 'affected' (statuspal.notices.affected_field): "
+                               "[\"is not a permitted field\"]; its right name cannot be read from the answer."]
+
+
 async def test_a_missing_resolve_route_suggests_ending_by_patch() -> None:
     actions = {"endpoints": ALT_ROUTES, "notices": {k: v for k, v in ALT_NOTICES.items() if not k.endswith("_strategy")}}
     async with sandbox("lenient", ALT) as (url, state):
