@@ -242,7 +242,8 @@ async def test_only_the_given_page_is_touched_and_it_is_left_as_it_was() -> None
     assert after == before  # the other page, its notice and service, the org's webhook, and the check page itself
 
 
-async def test_an_interrupted_check_deletes_everything_it_made() -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+async def test_an_interrupted_check_deletes_everything_it_made(sig) -> None:
     async with sandbox("strict") as (url, state), aiohttp.ClientSession() as http:
         await _api(http, url, "POST", "/status_pages", {"name": "Check", "subdomain": "check", "timezone": "UTC",
                                                          "website_url": "https://example.com"})
@@ -257,7 +258,7 @@ async def test_an_interrupted_check_deletes_everything_it_made() -> None:
                 break
             await asyncio.sleep(0.02)
         assert page.notices and page.services and len(page.containers) == 2, child.stderr
-        child.proc.send_signal(signal.SIGINT)
+        child.proc.send_signal(sig)
         code = await child.finish(60)
         assert_nothing_left(state, pages=("check",))
     assert code == 130, child.stderr
