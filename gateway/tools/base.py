@@ -3,7 +3,7 @@
 Handlers take a `ToolContext` and the validated arguments and return the structured result (a dict that
 conforms to `output_schema`). They raise `ToolError` for anything the model should read and correct;
 upstream failures arrive as `gateway.statuspal.errors.UpstreamError` and are turned into `isError`
-results by the dispatcher, so no handler formats errors itself.
+results by the tool runner, so no handler formats errors itself.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
 if TYPE_CHECKING:
     from gateway.statuspal.client import StatusPalAPI
+    from search.lifecycle import DocsIndex
 
 READ = "statuspal:read"
 WRITE = "statuspal:write"
@@ -55,7 +56,7 @@ class ToolContext:
     """Everything a handler may use for one call: the caller's upstream API, docs search, progress."""
 
     api: "StatusPalAPI | None" = None
-    docs: Any = None
+    docs: "DocsIndex | None" = None
     progress: ProgressFn = no_progress
 
 
