@@ -10,9 +10,9 @@ the client address's budget (429) → Host and Origin (403, DNS-rebinding protec
 Every HTTP status of an /mcp answer is chosen here, and every JSON-RPC error body is written by
 `gateway.jsonrpc.error_body`: the layers behind the transport raise typed errors and never pick a status.
 
-The era is chosen per request, never per connection (DESIGN decision 2): a body carrying the 2026-07-28
-``_meta`` envelope, or an ``MCP-Protocol-Version: 2026-07-28`` header, is the modern era; anything else is the
-handshake era (2024-11-05 … 2025-11-25; no header means 2025-03-26, as the spec says).
+The era is chosen per request, never per connection, because any instance may answer any request: a body
+carrying the 2026-07-28 ``_meta`` envelope, or an ``MCP-Protocol-Version: 2026-07-28`` header, is the modern
+era; anything else is the handshake era (2024-11-05 … 2025-11-25; no header means 2025-03-26, as the spec says).
 
 Handshake-era sessions (`gateway.sessions`) are stateless too: any instance can check one, and DELETE ends
 one for every instance.
