@@ -17,6 +17,7 @@ from gateway.limits import InboundLimits
 from gateway.log import access_logger
 from gateway.metrics import Metrics
 from gateway.oauth import routes as oauth_routes
+from gateway.oauth.access import AccessTokenVerifier
 from gateway.resources import DocsResources
 from gateway.sealing import Keyring
 from gateway.state import GATEWAY, Gateway
@@ -50,7 +51,7 @@ def create_app(settings: Settings, *, docs: DocsIndex | None = None) -> web.Appl
     gateway = Gateway(
         settings=settings,
         upstream=upstream,
-        credentials=CredentialResolver(settings, upstream, keyring, store, limits),
+        credentials=CredentialResolver(settings, upstream, AccessTokenVerifier(settings, keyring, store), limits),
         catalogue=build_catalogue(settings),
         keyring=keyring,
         store=store,

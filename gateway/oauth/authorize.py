@@ -31,14 +31,15 @@ from urllib.parse import urlencode, urlsplit
 import orjson
 from aiohttp import web
 
+from gateway.identity import API_KEY_SHAPE
 from gateway.oauth.registration import LOOPBACK_HOSTS, Client, ClientRejected, client_key, resolve_client
 from gateway.oauth.tokens import issue_code
 from gateway.redaction import has_secret_shape, quotable, redact_text
+from gateway.scopes import READ, WRITE
 from gateway.sealing import ExpiredToken, InvalidToken
 from gateway.state import GATEWAY
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
 from gateway.store import StoreUnavailable
-from gateway.tools.base import READ, WRITE
 
 if TYPE_CHECKING:
     from gateway.state import Gateway
@@ -56,7 +57,6 @@ MAX_STATE_CHARS = 2048
 # Counted on failures only: a shared client (claude.ai's metadata document) serves every user at once.
 CLIENT_FAILURE_FACTOR = 10
 _CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # base64url(SHA-256), no padding: exactly 43 characters
-_KEY_SHAPE = re.compile(r"^sk_[A-Za-z0-9_-]{1,200}$")
 RATE_LIMITED = "Too many attempts. Wait a minute, then try again."
 
 
@@ -378,7 +378,7 @@ async def authorize_post(request: web.Request) -> web.Response:
     key = raw_key.strip() if isinstance(raw_key, str) else ""
     if not key:
         return _login(gateway, auth, 400, "Paste your StatusPal API key.", key_error=True, access=access)
-    if not _KEY_SHAPE.match(key):
+    if not API_KEY_SHAPE.match(key):
         return _login(gateway, auth, 400, "That does not look like a StatusPal API key: keys start with sk_ and contain no spaces.",
                       key_error=True, access=access)
     try:

@@ -30,12 +30,8 @@ from aiohttp import web
 from gateway.config import Settings
 from gateway.cors import CorsPolicy
 from gateway.redaction import redact_text
-from gateway.tools.base import READ, WRITE
+from gateway.scopes import READ, SCOPES_SUPPORTED, WRITE
 
-# What the login page can grant, plus offline_access: listed so clients that only ask for refresh tokens
-# when it is offered get one, never required (every grant gets a refresh token anyway).
-OFFLINE_ACCESS = "offline_access"
-SCOPES_SUPPORTED = (READ, WRITE, OFFLINE_ACCESS)
 PRM_PATHS = (
     "/.well-known/oauth-protected-resource",
     "/.well-known/oauth-protected-resource/mcp",

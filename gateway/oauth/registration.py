@@ -34,8 +34,9 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from gateway.config import OAuthSettings, Settings
-from gateway.oauth.metadata import SCOPES_SUPPORTED, json_error
+from gateway.oauth.metadata import json_error
 from gateway.redaction import has_secret_shape, quotable
+from gateway.scopes import SCOPES_SUPPORTED
 from gateway.sealing import InvalidToken
 from gateway.state import GATEWAY
 from gateway.store import StoreUnavailable

@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import itertools
 import logging
 import re
 import secrets
@@ -40,15 +39,14 @@ from urllib.parse import parse_qsl
 import orjson
 from aiohttp import web
 
-from gateway.credentials import AuthError, Credentials
+from gateway.identity import key_id
 from gateway.oauth import registration
 from gateway.redaction import quotable, redact_text
+from gateway.scopes import TOOL_SCOPES, normalise_scope
 from gateway.sealing import InvalidToken, Keyring
 from gateway.state import GATEWAY, Gateway
-from gateway.statuspal.client import key_id
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError
-from gateway.store import Store, StoreUnavailable
-from gateway.tools.base import TOOL_SCOPES
+from gateway.store import StoreUnavailable
 
 if TYPE_CHECKING:
     from gateway.config import Settings
@@ -62,8 +60,6 @@ GRANT_WINDOW_SECONDS = 3600
 # Store entries outlive the token they guard by a little, so clock skew between instances cannot reopen a hole.
 _SLACK_SECONDS = 60
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-# The scope strings we issue, parsed once: every request on a sealed token needs its scopes as a set.
-_SCOPE_SETS = {" ".join(c): frozenset(c) for n in range(1, len(TOOL_SCOPES) + 1) for c in itertools.combinations(TOOL_SCOPES, n)}
 
 
 class OAuthError(Exception):
@@ -136,12 +132,6 @@ def mint_access_token(settings: "Settings", api_key: str, scope: str, *, keyring
     return keyring.seal("access", _token_claims(settings, grant, "at", settings.oauth.access_token_ttl_seconds, int(time.time())))
 
 
-def normalise_scope(scope: str) -> str:
-    """The scopes we know, in our canonical order; unknown ones are dropped, never an error (pitfall P13)."""
-    requested = set(scope.split())
-    return " ".join(s for s in TOOL_SCOPES if s in requested)
-
-
 def _token_claims(settings: "Settings", grant: Grant, typ: str, ttl: int, now: int) -> dict[str, Any]:
     return {
         "typ": typ,
@@ -174,59 +164,6 @@ def _issue_pair(gateway: Gateway, grant: Grant, access_scope: str) -> dict[str, 
 
 def _new_id() -> str:
     return secrets.token_urlsafe(12)
-
-
-# --- checking access tokens on every /mcp request ------------------------------------------------------
-
-
-async def access_credentials(token: str, settings: "Settings", keyring: Keyring, store: Store) -> Credentials:
-    """The caller behind a sealed access token, or AuthError 401 ``invalid_token`` saying exactly what is wrong.
-
-    The audience must be exactly our resource (RFC 8707): a token minted for another deployment sharing our
-    keys (staging vs production) is refused. Revocation is checked in the store on every request; if the
-    store is down the request is refused with 503 rather than served on a possibly revoked token.
-    """
-    try:
-        claims = keyring.unseal("access", token)
-    except InvalidToken:
-        raise AuthError(401, "invalid_token", _not_an_access_token(token, keyring)) from None
-    if claims.get("typ") != "at":
-        raise AuthError(401, "invalid_token", "The bearer token is not an access token.")
-    if claims.get("iss") != settings.server.public_url:
-        raise AuthError(401, "invalid_token", "The access token was not issued by this server.")
-    if claims.get("aud") != settings.server.resource_url:
-        raise AuthError(401, "invalid_token", f"The access token was issued for another resource, not {settings.server.resource_url}.")
-    api_key, scope, family, exp, sub = claims.get("k"), claims.get("scope"), claims.get("fam"), claims.get("exp"), claims.get("sub")
-    if not (isinstance(api_key, str) and isinstance(scope, str) and isinstance(family, str) and isinstance(exp, int) and isinstance(sub, str)):
-        raise AuthError(401, "invalid_token", "The access token is malformed.")
-    if exp <= time.time():
-        raise AuthError(401, "invalid_token", "The access token has expired; refresh it or sign in again.")
-    try:
-        revoked = await store.is_revoked("fam:" + family)
-    except StoreUnavailable as exc:
-        log.error("cannot check token revocation: %s", exc)
-        raise AuthError(503, "temporarily_unavailable", f"The server cannot check this token right now because {exc.reason}; try again in a moment.") from None
-    if revoked:
-        raise AuthError(401, "invalid_token", "The access token was revoked; sign in again.")
-    client_id = claims.get("client_id")
-    scopes = _SCOPE_SETS.get(scope)
-    return Credentials(
-        api_key=api_key,
-        scopes=scopes if scopes is not None else frozenset(scope.split()) & frozenset(TOOL_SCOPES),
-        kind="sealed",
-        key_id=sub,  # key_id(api_key), computed once when the token was issued
-        client_id=client_id if isinstance(client_id, str) else None,
-    )
-
-
-def _not_an_access_token(token: str, keyring: Keyring) -> str:
-    """Why a token that looked like ours did not open. Only reached on failure, so the second try costs nothing
-    on the hot path; a refresh token sent as a bearer is a common client mistake worth naming."""
-    try:
-        keyring.unseal("refresh", token)
-    except InvalidToken:
-        return "The access token is malformed, was altered, or was sealed with a key this server no longer has."
-    return "That is a refresh token; send it to the token endpoint, and use the access token as the bearer."
 
 
 # --- /token --------------------------------------------------------------------------------------------

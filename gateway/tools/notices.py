@@ -16,9 +16,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
+from gateway.scopes import WRITE
 from gateway.statuspal.errors import UpstreamError, describe
 from gateway.statuspal.notice_wire import NoticeRecord, WireShapeError
-from gateway.tools.base import READ_ONLY, WRITE, Annotations, Handler, Tool, ToolContext, ToolError
+from gateway.tools.base import READ_ONLY, Annotations, Handler, Tool, ToolContext, ToolError
 from gateway.tools.crud import DELETE, UPDATE, list_handler
 from gateway.tools.schemas import (
     AFFECTED,
