@@ -18,6 +18,7 @@ from gateway.log import access_logger
 from gateway.metrics import Metrics
 from gateway.oauth import routes as oauth_routes
 from gateway.oauth.access import AccessTokenVerifier
+from gateway.oauth.client_metadata import MetadataDocuments
 from gateway.resources import DocsResources
 from gateway.sealing import Keyring
 from gateway.state import GATEWAY, Gateway
@@ -60,6 +61,7 @@ def create_app(settings: Settings, *, docs: DocsIndex | None = None) -> web.Appl
         limits=limits,
         docs=docs,
         resources=DocsResources.from_settings(settings),
+        clients=MetadataDocuments(settings),
     )
     app[GATEWAY] = gateway
 

@@ -114,7 +114,12 @@ def _address(text: str | None) -> IPAddress | None:
     elif text.count(":") == 1:
         text = text.partition(":")[0]
     try:
-        address = ipaddress.ip_address(text)
+        return unmapped(ipaddress.ip_address(text))
     except ValueError:
         return None
+
+
+def unmapped(address: IPAddress) -> IPAddress:
+    """An IPv4-mapped IPv6 address (`::ffff:203.0.113.7`) as the IPv4 address it is, so one host is one address
+    however it was seen; any other address unchanged."""
     return getattr(address, "ipv4_mapped", None) or address

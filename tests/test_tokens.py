@@ -23,6 +23,7 @@ from aiohttp import web
 from gateway.client_address import ClientAddresses
 from gateway.identity import AuthError
 from gateway.oauth.access import AccessTokenVerifier
+from gateway.oauth.client_metadata import MetadataDocuments
 from gateway.oauth.tokens import issue_code, mint_access_token, revoke_endpoint, token_endpoint
 from gateway.scopes import READ, WRITE
 from gateway.sealing import Keyring
@@ -89,7 +90,7 @@ async def token_server(sandbox_url: str, store: Store, keyring: Keyring, **secti
     settings = gateway_settings(sock.getsockname()[1], sandbox_url, **sections)
     upstream = StatusPalClient(settings.statuspal, EndpointTable.from_settings(settings.statuspal))
     gateway = Gateway(settings=settings, upstream=upstream, credentials=None, catalogue=None, keyring=keyring, store=store, metrics=None,  # type: ignore[arg-type]
-                      addresses=ClientAddresses(()), limits=None)
+                      addresses=ClientAddresses(()), limits=None, docs=None, resources=None, clients=MetadataDocuments(settings))
     app = web.Application()
     app[GATEWAY] = gateway
     app.router.add_post("/token", token_endpoint)

@@ -32,7 +32,9 @@ import orjson
 from aiohttp import web
 
 from gateway.identity import API_KEY_SHAPE
-from gateway.oauth.registration import LOOPBACK_HOSTS, Client, ClientRejected, client_key, resolve_client
+from gateway.oauth.clients import Client, ClientRejected, client_key
+from gateway.oauth.redirects import LOOPBACK_HOSTS
+from gateway.oauth.registration import resolve_client
 from gateway.oauth.tokens import issue_code
 from gateway.redaction import has_secret_shape, quotable, redact_text
 from gateway.scopes import READ, WRITE

@@ -40,7 +40,8 @@ import orjson
 from aiohttp import web
 
 from gateway.identity import key_id
-from gateway.oauth import registration
+from gateway.oauth.clients import ClientRejected
+from gateway.oauth.registration import resolve_client
 from gateway.redaction import quotable, redact_text
 from gateway.scopes import TOOL_SCOPES, normalise_scope
 from gateway.sealing import InvalidToken, Keyring
@@ -315,8 +316,8 @@ async def _check_client(gateway: Gateway, client_id: str) -> None:
     """The client must still be one the registration module accepts (a signed registration or a CIMD URL):
     a registration signed with a key that has since been retired is refused here as at /authorize."""
     try:
-        await registration.resolve_client(gateway, client_id)
-    except registration.ClientRejected as exc:
+        await resolve_client(gateway, client_id)
+    except ClientRejected as exc:
         raise OAuthError("invalid_client", str(exc)) from None
 
 
