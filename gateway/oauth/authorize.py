@@ -33,6 +33,7 @@ from aiohttp import web
 
 from gateway.identity import API_KEY_SHAPE
 from gateway.oauth.clients import Client, ClientRejected, client_key
+from gateway.oauth.errors import NO_STORE
 from gateway.oauth.redirects import LOOPBACK_HOSTS
 from gateway.oauth.registration import resolve_client
 from gateway.oauth.tokens import issue_code
@@ -92,8 +93,7 @@ def _page(gateway: "Gateway", status: int, title: str, content: str, form_action
         "Content-Security-Policy": csp,
         "X-Frame-Options": "DENY",
         "Referrer-Policy": "no-referrer",
-        "Cache-Control": "no-store",
-        "Pragma": "no-cache",
+        **NO_STORE,
         "X-Content-Type-Options": "nosniff",
         "Cross-Origin-Opener-Policy": "same-origin",
         **headers,

@@ -18,7 +18,7 @@ import orjson
 from aiohttp import web
 
 from gateway.oauth.clients import Client, ClientRejected, client_name_field, client_uri_field
-from gateway.oauth.metadata import json_error
+from gateway.oauth.errors import json_error, json_response
 from gateway.oauth.redirects import RedirectRejected, check_redirect_uris
 from gateway.redaction import quotable
 from gateway.scopes import SCOPES_SUPPORTED
@@ -113,8 +113,7 @@ async def register(request: web.Request) -> web.Response:
         answer["client_uri"] = client_uri
     if body.get("application_type") in ("web", "native"):
         answer["application_type"] = body["application_type"]
-    return web.Response(status=201, body=orjson.dumps(answer), content_type="application/json",
-                        headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+    return json_response(201, answer)
 
 
 def _subset(value: Any, allowed: frozenset[str], field: str) -> list[str]:

@@ -36,13 +36,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import parse_qsl
 
-import orjson
 from aiohttp import web
 
 from gateway.identity import key_id
 from gateway.oauth.clients import ClientRejected
+from gateway.oauth.errors import NO_STORE, OAuthError, json_response
 from gateway.oauth.registration import resolve_client
-from gateway.redaction import quotable, redact_text
+from gateway.redaction import quotable
 from gateway.scopes import TOOL_SCOPES, normalise_scope
 from gateway.sealing import InvalidToken, Keyring
 from gateway.state import GATEWAY, Gateway
@@ -60,18 +60,6 @@ _VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")  # RFC 7636 §4.1
 GRANT_WINDOW_SECONDS = 3600
 # Store entries outlive the token they guard by a little, so clock skew between instances cannot reopen a hole.
 _SLACK_SECONDS = 60
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-class OAuthError(Exception):
-    """An RFC 6749 §5.2 error answer: `error` is the code clients act on, `description` is for the humans reading logs."""
-
-    def __init__(self, error: str, description: str, status: int = 400, retry_after: int | None = None) -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
-        self.status = status
-        self.retry_after = retry_after if retry_after is not None else (5 if status == 503 else None)
 
 
 @dataclass(frozen=True)
@@ -187,14 +175,14 @@ async def token_endpoint(request: web.Request) -> web.Response:
             raise OAuthError("unsupported_grant_type", "This server supports grant_type authorization_code and refresh_token.")
     except OAuthError as exc:
         log.info("token request refused", extra={"grant_type": grant_type, "error": exc.error, "reason": exc.description})
-        return _error(exc)
+        return exc.response()
     except StoreUnavailable as exc:
         log.error("token request failed: %s", exc, extra={"grant_type": grant_type})
-        return _error(OAuthError("temporarily_unavailable", f"The server cannot complete this right now because {exc.reason}; try again in a moment.", 503))
+        return OAuthError("temporarily_unavailable", f"The server cannot complete this right now because {exc.reason}; try again in a moment.", 503).response()
     except Exception as exc:
         _log_unexpected("token", exc)
-        return _error(OAuthError("invalid_grant", "The grant could not be processed; sign in again."))
-    return _json(200, body)
+        return OAuthError("invalid_grant", "The grant could not be processed; sign in again.").response()
+    return json_response(200, body)
 
 
 async def _exchange_code(gateway: Gateway, form: Mapping[str, str]) -> dict[str, Any]:
@@ -350,14 +338,14 @@ async def revoke_endpoint(request: web.Request) -> web.Response:
             await gateway.store.revoke("fam:" + claims["fam"], gateway.settings.oauth.refresh_token_ttl_seconds + _SLACK_SECONDS)
             log.info("token family revoked", extra={"family": claims["fam"]})
     except OAuthError as exc:
-        return _error(exc)
+        return exc.response()
     except StoreUnavailable as exc:
         log.error("revocation failed: %s", exc)
-        return _error(OAuthError("temporarily_unavailable", f"The server cannot revoke right now because {exc.reason}; try again in a moment.", 503))
+        return OAuthError("temporarily_unavailable", f"The server cannot revoke right now because {exc.reason}; try again in a moment.", 503).response()
     except Exception as exc:
         _log_unexpected("revoke", exc)
-        return _error(OAuthError("invalid_request", "The revocation request could not be processed."))
-    return web.Response(status=200, headers=_NO_STORE)
+        return OAuthError("invalid_request", "The revocation request could not be processed.").response()
+    return web.Response(status=200, headers=NO_STORE)
 
 
 def _unseal_any(keyring: Keyring, token: str, hint: str | None) -> dict[str, Any] | None:
@@ -393,17 +381,6 @@ async def _read_form(request: web.Request) -> dict[str, str]:
             raise OAuthError("invalid_request", f"The parameter {quotable(name)!r} was sent more than once.")
         form[name] = value
     return form
-
-
-def _error(exc: OAuthError) -> web.Response:
-    headers = dict(_NO_STORE)
-    if exc.retry_after is not None:
-        headers["Retry-After"] = str(exc.retry_after)
-    return _json(exc.status, {"error": exc.error, "error_description": redact_text(exc.description)}, headers)
-
-
-def _json(status: int, body: Mapping[str, Any], headers: Mapping[str, str] = _NO_STORE) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json", headers=headers)
 
 
 def _log_unexpected(endpoint: str, exc: Exception) -> None:
