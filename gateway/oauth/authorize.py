@@ -31,6 +31,7 @@ from urllib.parse import urlencode, urlsplit
 import orjson
 from aiohttp import web
 
+from gateway.cors import normalise_origin
 from gateway.identity import API_KEY_SHAPE
 from gateway.oauth.clients import Client, ClientRejected, client_key
 from gateway.oauth.errors import NO_STORE
@@ -262,7 +263,7 @@ def _same_origin(request: web.Request, public_url: str) -> bool:
     """
     origin = request.headers.get("Origin")
     if origin is not None and origin != "null":
-        return origin.rstrip("/").lower() == public_url.lower()
+        return normalise_origin(origin) == normalise_origin(public_url)
     site = request.headers.get("Sec-Fetch-Site")
     return site is None or site == "same-origin"
 
