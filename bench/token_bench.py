@@ -11,6 +11,9 @@ Both paths go through `CredentialResolver.resolve`, exactly as every /mcp reques
   opened to, so only the claim checks and the revocation lookup remain. The lookup is in memory, and in
   Redis when ``--redis-url`` is given (one round trip per request).
 
+A handshake-era request also carries its signed ``Mcp-Session-Id``; its signature check is measured alone,
+verified by PyJWT every time and remembered after the first time (the transport's path).
+
 The direct key is checked once for real against an in-process sandbox, so the cached path measured is the
 real one. Figures are microseconds per request and ratios; the /mcp throughput comparison under load is in
 `python -m bench`.
@@ -37,6 +40,7 @@ from gateway.sealing import Keyring
 from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.store import MemoryStore, RedisStore, Store
+from gateway.transport import SESSION_PURPOSE
 from sandbox.app import create_sandbox_app
 
 DEMO_KEY = "sk_sandbox_demo"
@@ -96,6 +100,13 @@ async def run(rounds: int, redis_url: str | None) -> None:
             sealed_resolver = resolver_for(keyring, store)
             n = rounds if name == "memory" else max(rounds // 10, 500)  # a network round trip per call
             rows.append((f"sealed token, repeat use, revocation in {name}", await per_call_us(lambda: sealed_resolver.resolve(sealed_header, ADDRESS), n)))
+        session_id = keyring.sign(SESSION_PURPOSE, {"sub": "k", "sid": "bench", "exp": int(time.time()) + 3600})
+        for label, remember in (("session id, PyJWT verify every time", False), ("session id, remembered", True)):
+
+            async def verify(remember: bool = remember) -> object:
+                return keyring.verify(SESSION_PURPOSE, session_id, remember=remember)
+
+            rows.append((label, await per_call_us(verify, rounds)))
     finally:
         for store in stores.values():
             await store.close()

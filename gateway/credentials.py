@@ -174,4 +174,8 @@ def _bearer(authorization: str | None) -> str:
     value = value.strip()
     if scheme.lower() != "bearer" or not value:
         raise AuthError(401, "invalid_request", "The Authorization header must be 'Bearer <token>'.")
+    if not value.isascii():
+        # Keys and our tokens are ASCII. Header bytes that are not UTF-8 arrive as lone surrogates, which
+        # hashing the value (str.encode) would raise on, so they are refused here, before anything uses them.
+        raise AuthError(401, "invalid_token", "The bearer token is neither a StatusPal API key (sk_…) nor a token issued by this server.")
     return value

@@ -44,6 +44,7 @@ from mcp_types.jsonrpc import HEADER_MISMATCH, INVALID_REQUEST
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, LATEST_MODERN_VERSION, MODERN_PROTOCOL_VERSIONS
 
 from gateway.config import ConfigError
+from gateway.connections import BodyTimeout, BodyTooLarge, BodyUnreadable, read_body
 from gateway.cors import CorsPolicy, normalise_origin
 from gateway.identity import AuthError, Credentials
 from gateway.limits import OverBudget
@@ -124,9 +125,13 @@ class Transport:
         if isinstance(credentials, web.Response):
             return credentials
         try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
+            body = await read_body(request, self._max_body)
+        except BodyTooLarge:
             return self._too_large()
+        except BodyUnreadable as exc:
+            return _error_response(400, RpcError(INVALID_REQUEST, f"Bad Request: {exc}"))
+        except BodyTimeout as exc:
+            return _error_response(408, RpcError(INVALID_REQUEST, f"Request Timeout: the body was not received within {exc.seconds:g} seconds"))
         try:
             message = parse_message(body)
         except RpcError as exc:
@@ -332,7 +337,7 @@ class Transport:
     async def _session_claims(self, session_id: str, credentials: Credentials) -> dict[str, Any] | None:
         """The session's claims, or None if it is forged, expired, terminated or another caller's."""
         try:
-            claims = self.gateway.keyring.verify(SESSION_PURPOSE, session_id)
+            claims = self.gateway.keyring.verify(SESSION_PURPOSE, session_id, remember=True)
         except InvalidToken:
             return None
         # Bound to the key that opened it, so a leaked session id is useless with other credentials.
@@ -435,6 +440,10 @@ def _media_type(content_type: str) -> str:
     """The media type of a Content-Type value, lower-cased, without parameters (clients send few distinct ones).
     No header is application/octet-stream (RFC 9110 §8.3), as aiohttp's own request.content_type says."""
     media = content_type.partition(";")[0].strip().lower()
+    if not media.isascii():
+        # Header bytes that are not UTF-8 arrive as lone surrogates, which no JSON encoder can write into the
+        # 415 message; media types are ASCII, so anything else is shown escaped.
+        media = media.encode("ascii", "backslashreplace").decode("ascii")
     return media or "application/octet-stream"
 
 

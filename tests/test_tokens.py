@@ -247,7 +247,6 @@ async def test_an_expired_code_is_refused(server: TokenServer) -> None:
         ("application/x-www-form-urlencoded", b"grant_type=refresh_token&grant_type=authorization_code", "more than once"),
         ("application/x-www-form-urlencoded", b"grant_type=\xff\xfe", "not a valid UTF-8 form"),
         ("application/x-www-form-urlencoded", b"a=1&" * 40, "at most 32 fields"),
-        ("application/x-www-form-urlencoded", b"x=" + b"a" * 20000, "larger than"),
         ("application/x-www-form-urlencoded", b"", "grant_type is required"),
     ],
 )

@@ -102,8 +102,7 @@ def _assert_route_missing(errors: dict[str, str]) -> None:
 
 async def test_misnamed_fields_on_the_right_routes(docs_index_dir) -> None:
     """Only the field names differ. A strict server refuses them; a Rails-like one accepts the create with
-    the misnamed fields dropped, which the gateway cannot yet tell from success (it shows no affected
-    services and no timeline, because the answer carries none under the names it reads)."""
+    the misnamed fields dropped, and the gateway must say so instead of reporting an incident it never got."""
     names_only = {"notices": {k: v for k, v in ALT_NOTICES.items() if not k.endswith("_strategy")}}
     async with stack(docs_index_dir, "strict", sandbox_wire=names_only) as gateway:
         async with connect(gateway.mcp_url, "2026-07-28") as client:
@@ -116,11 +115,25 @@ async def test_misnamed_fields_on_the_right_routes(docs_index_dir) -> None:
     async with stack(docs_index_dir, "lenient", sandbox_wire=names_only) as gateway:
         async with connect(gateway.mcp_url, "2026-07-28") as client:
             await client.call_tool("setup_status_page", PAGE)
-            accepted = await client.call_tool("create_incident", INCIDENT)
-            shown = await client.call_tool("get_notice", {"subdomain": SUBDOMAIN, "notice_id": accepted.structured_content["id"]})
-    assert not accepted.is_error and accepted.structured_content["state"] == "open"
-    for result in (accepted, shown):
-        assert "affected" not in result.structured_content and "updates" not in result.structured_content
+            dropped = await client.call_tool("create_incident", INCIDENT)
+            listed = await client.call_tool("list_notices", {"subdomain": SUBDOMAIN})
+    assert dropped.is_error and dropped.structured_content is None
+    (notice,) = listed.structured_content["items"]  # it was made: the answer and one GET showed its fields
+    # under names the gateway does not read, so the affected services and the text cannot be confirmed.
+    key = f"subdomain 'acme-story', notice_id {notice['id']!r}"
+    assert dropped.content[0].text == (
+        f"StatusPal accepted the write to incident {notice['id']!r} on status page 'acme-story' but did not apply "
+        "all of it, so this is not a success.\n"
+        'Applied: title "Errors"; severity "major".\n'
+        "Not confirmed: affected (asked api (eu); StatusPal's answer does not show it); message (asked \"Looking.\"; "
+        "StatusPal's answer does not show it).\n"
+        "Live on the public page of 'acme-story' now: the incident is titled \"Errors\"; the incident's severity is "
+        "\"major\"; the list of services the incident affects is unknown; the incident's newest timeline text is "
+        "unknown; whether subscribers were notified of that text is unknown.\n"
+        f"To correct it, call update_notice ({key}) and pass affected again; call post_notice_update ({key}) and "
+        "pass message again; if StatusPal ignores it again, it does not accept that field under this name: the "
+        "operator should run `statuspal-mcp check-api` to see which fields this StatusPal accepts."
+    )
 
 
 # ---------------------------------------------------------------- the mapping in the tools

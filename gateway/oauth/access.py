@@ -47,7 +47,7 @@ class AccessTokenVerifier:
         try:
             # The keyring remembers tokens that opened, by their exact text; that cache vouches for the seal only,
             # so expiry, audience and revocation below are checked on every request, cached or not.
-            claims = self._keyring.unseal("access", token)
+            claims = self._keyring.unseal("access", token, remember=True)
         except InvalidToken:
             raise AuthError(401, "invalid_token", self._not_an_access_token(token)) from None
         if claims.get("typ") != "at":

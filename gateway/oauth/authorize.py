@@ -26,11 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any, Mapping
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import orjson
 from aiohttp import web
+from multidict import MultiDict
 
+from gateway.connections import BodyTooLarge, BodyUnreadable, read_body
 from gateway.cors import normalise_origin
 from gateway.identity import API_KEY_SHAPE
 from gateway.oauth.clients import Client, ClientRejected, client_key
@@ -56,6 +58,8 @@ _OPAQUE_PARAMS = frozenset({"client_id", "state", "code_challenge"})
 REQUEST_PARAMS = ("client_id", "redirect_uri", "response_type", "code_challenge", "code_challenge_method", "resource", "scope", "state")
 GRANTS = {"read": READ, "full": f"{READ} {WRITE}"}
 MAX_FORM_BYTES = 32 * 1024
+# The login form sends about a dozen fields; far more is not our page.
+MAX_FORM_FIELDS = 64
 MAX_STATE_CHARS = 2048
 # Failed key checks through one client, across all addresses, before that client is paused for a window.
 # Counted on failures only: a shared client (claude.ai's metadata document) serves every user at once.
@@ -347,7 +351,16 @@ async def authorize_post(request: web.Request) -> web.Response:
                            "The sign-in form was submitted from another site, so it was refused.")
     if request.content_length is None or request.content_length > MAX_FORM_BYTES:
         return _error_page(gateway, 413, "This form is too large", "The submitted form is larger than this page ever sends.")
-    form = await request.post()
+    if request.content_type != "application/x-www-form-urlencoded":
+        # Only what our own page sends is parsed: a multipart body would reach aiohttp's multipart reader.
+        return _error_page(gateway, 415, "This form was not sent from our page", "The sign-in form is always sent URL-encoded.")
+    try:
+        raw = await read_body(request, MAX_FORM_BYTES)
+        form = MultiDict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS))
+    except BodyTooLarge:
+        return _error_page(gateway, 413, "This form is too large", "The submitted form is larger than this page ever sends.")
+    except (BodyUnreadable, ValueError):  # ValueError: not UTF-8, or more fields than the page has
+        return _error_page(gateway, 400, "This form could not be read", "The submitted form is not one this page sends.")
     try:
         params = _single(form, lambda name, default: [v for v in form.getall(name, default) if isinstance(v, str)])
         client, redirect_uri = await _client_and_redirect(gateway, params)

@@ -13,10 +13,10 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import orjson
 from aiohttp import web
 
+from gateway.connections import BodyTooLarge, BodyUnreadable, read_body
 from gateway.oauth.clients import Client, ClientRejected, client_name_field, client_uri_field
 from gateway.oauth.errors import json_error, json_response
 from gateway.oauth.redirects import RedirectRejected, check_redirect_uris
@@ -59,14 +59,12 @@ async def register(request: web.Request) -> web.Response:
     if not allowed:
         return json_error(429, "too_many_requests", "Too many registrations from this address; wait a minute and try again.",
                           **{"Retry-After": str(oauth.rate_limit_window_seconds)})
-    if request.content_length is not None and request.content_length > MAX_REGISTRATION_BYTES:
-        return json_error(413, "invalid_client_metadata", f"The registration may be at most {MAX_REGISTRATION_BYTES} bytes.")
     try:
-        raw = await request.content.read(MAX_REGISTRATION_BYTES + 1)
-    except aiohttp.ClientPayloadError:
-        return json_error(400, "invalid_client_metadata", "The request body could not be read.")
-    if len(raw) > MAX_REGISTRATION_BYTES:
+        raw = await read_body(request, MAX_REGISTRATION_BYTES)
+    except BodyTooLarge:
         return json_error(413, "invalid_client_metadata", f"The registration may be at most {MAX_REGISTRATION_BYTES} bytes.")
+    except BodyUnreadable:
+        return json_error(400, "invalid_client_metadata", "The request body could not be read.")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -38,6 +38,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from gateway.connections import BodyTimeout, BodyTooLarge, BodyUnreadable, read_body
 from gateway.identity import key_id
 from gateway.oauth.clients import ClientRejected
 from gateway.oauth.errors import NO_STORE, OAuthError, json_response
@@ -366,11 +367,14 @@ async def _read_form(request: web.Request) -> dict[str, str]:
     """The urlencoded body as a dict. Each parameter at most once (RFC 6749 §3.2); bounded in size and fields."""
     if request.content_type != "application/x-www-form-urlencoded":
         raise OAuthError("invalid_request", "The body must be application/x-www-form-urlencoded.")
-    if request.content_length is not None and request.content_length > MAX_FORM_BYTES:
-        raise OAuthError("invalid_request", f"The request body is larger than {MAX_FORM_BYTES} bytes.")
-    raw = await request.read()
-    if len(raw) > MAX_FORM_BYTES:
-        raise OAuthError("invalid_request", f"The request body is larger than {MAX_FORM_BYTES} bytes.")
+    try:
+        raw = await read_body(request, MAX_FORM_BYTES)
+    except BodyTooLarge:
+        raise OAuthError("invalid_request", f"The request body is larger than {MAX_FORM_BYTES} bytes.", 413) from None
+    except BodyUnreadable as exc:
+        raise OAuthError("invalid_request", f"The request body could not be read: {exc}.") from None
+    except BodyTimeout as exc:
+        raise OAuthError("invalid_request", f"The request body was not received within {exc.seconds:g} seconds.", 408) from None
     try:
         pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=32)
     except (UnicodeDecodeError, ValueError):

@@ -13,14 +13,17 @@ back into the tool's result, both as `[statuspal.notices]` in config.toml says. 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 from gateway.scopes import WRITE
+from gateway.statuspal.endpoints import MAX_PER_PAGE
 from gateway.statuspal.errors import UpstreamError, describe
-from gateway.statuspal.notice_wire import NoticeRecord, WireShapeError
+from gateway.statuspal.notice_wire import WireShapeError
 from gateway.tools.base import READ_ONLY, Annotations, Handler, Tool, ToolContext, ToolError
 from gateway.tools.crud import DELETE, UPDATE, list_handler
+from gateway.tools.notice_checks import Ending, notice_write, settle_create
 from gateway.tools.schemas import (
     AFFECTED,
     DATETIME,
@@ -36,6 +39,7 @@ from gateway.tools.schemas import (
     obj,
     text,
 )
+from gateway.tools.verify import confirm
 
 _PAGE = ("subdomain",)
 _KEY = ("subdomain", "notice_id")
@@ -108,13 +112,18 @@ def _check_window(args: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
-async def _send(ctx: ToolContext, endpoint_name: str, args: Mapping[str, Any], logical: Mapping[str, Any] | None) -> NoticeRecord:
-    """Call one notices endpoint with logical fields and read the answer back as a logical record."""
+async def _call(
+    ctx: ToolContext,
+    endpoint_name: str,
+    args: Mapping[str, Any],
+    logical: Mapping[str, Any] | None,
+    query: Mapping[str, Any] | None = None,
+) -> Any:
+    """Call one notices endpoint with logical fields; StatusPal's answer (`data`) as it came, in wire names."""
     table = ctx.api.endpoints
     wire, endpoint = table.notices, table[endpoint_name]
     params = {name: args[name] for name in ("subdomain", "notice_id") if name in args}
     body: dict[str, Any] | None = None
-    query: dict[str, Any] | None = None
     if endpoint.method not in ("GET", "DELETE"):
         try:
             body = wire.body(logical or {})
@@ -122,11 +131,68 @@ async def _send(ctx: ToolContext, endpoint_name: str, args: Mapping[str, Any], l
             raise ToolError(str(exc)) from None
     if endpoint.org_scoped:
         if body is None:
-            query = {wire.page_field: args["subdomain"]}
+            query = {**(query or {}), wire.page_field: args["subdomain"]}
         else:
             body[wire.page_field] = args["subdomain"]
     result = await ctx.api.call(endpoint_name, params, body=body, query=query)
-    return wire.read(result.data)
+    return result.data
+
+
+def _reader(ctx: ToolContext, args: Mapping[str, Any]) -> Callable[[str], Awaitable[Mapping[str, Any]]]:
+    """The one follow-up GET of a verified notice write."""
+
+    async def read(notice_id: str) -> Mapping[str, Any]:
+        data = await _call(ctx, "notices_get", {"subdomain": args["subdomain"], "notice_id": notice_id}, None)
+        return data if isinstance(data, Mapping) else {}
+
+    return read
+
+
+async def _verified(
+    ctx: ToolContext,
+    endpoint: str,
+    args: Mapping[str, Any],
+    logical: Mapping[str, Any],
+    *,
+    fix_tool: str = "update_notice",
+    ending: Ending | None = None,
+) -> dict[str, Any]:
+    """Send a notice write and confirm it against what StatusPal then holds (the raw record, wire names).
+
+    A create whose answer was lost is settled by one list read, never sent again."""
+    wire = ctx.api.endpoints.notices
+    try:
+        answer = await _call(ctx, endpoint, args, logical)
+    except UpstreamError as err:
+        if endpoint != "notices_create":
+            raise
+
+        async def recent() -> tuple[list[Any], Mapping[str, Any]]:
+            query = {wire.type_field: logical["notice_type"], "per_page": MAX_PER_PAGE}
+            result = await ctx.api.call("notices_list", _page_params(ctx, args), query=_page_query(ctx, args, query))
+            return list(result.data or []), result.meta or {}
+
+        tool = "create_incident" if logical["notice_type"] == "incident" else "schedule_maintenance"
+        return await settle_create(
+            err, wire, args["subdomain"], logical, tool=tool, read_recent=recent, read_notice=_reader(ctx, args)
+        )
+    answer = answer if isinstance(answer, Mapping) else {}
+    write = notice_write(
+        wire, args["subdomain"], answer, logical, notice_id=args.get("notice_id"), read_notice=_reader(ctx, args),
+        fix_tool=fix_tool, ending=ending,
+    )
+    return await confirm(write, answer)
+
+
+def _page_params(ctx: ToolContext, args: Mapping[str, Any]) -> dict[str, Any]:
+    return {} if ctx.api.endpoints["notices_list"].org_scoped else {"subdomain": args["subdomain"]}
+
+
+def _page_query(ctx: ToolContext, args: Mapping[str, Any], query: Mapping[str, Any]) -> dict[str, Any]:
+    """Org-scoped notices routes name the page in the query, under the mapping's page field."""
+    if ctx.api.endpoints["notices_list"].org_scoped:
+        return {**query, ctx.api.endpoints.notices.page_field: args["subdomain"]}
+    return dict(query)
 
 
 def _handler(
@@ -137,7 +203,8 @@ def _handler(
     prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     require_change: bool = False,
 ) -> Handler:
-    """Send the logical fields the caller gave (never a default: a PATCH leaves the rest alone), plus `fixed`."""
+    """Send the logical fields the caller gave (never a default: a PATCH leaves the rest alone), plus `fixed`;
+    a write is confirmed field by field before it is reported."""
 
     async def handle(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
         if require_change and not any(name in args for name in fields):
@@ -146,7 +213,10 @@ def _handler(
             args = prepare(args)
         logical = {name: args[name] for name in fields if name in args}
         logical.update(fixed or {})
-        return (await _send(ctx, endpoint, args, logical)).as_output()
+        wire = ctx.api.endpoints.notices
+        if ctx.api.endpoints[endpoint].method == "GET":
+            return wire.read(await _call(ctx, endpoint, args, None)).as_output()
+        return wire.read(await _verified(ctx, endpoint, args, logical)).as_output()
 
     return handle
 
@@ -170,19 +240,20 @@ def _now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _ending(action_endpoint: str, strategy: str) -> Handler:
+def _ending(action_endpoint: str, strategy: str, ending: Ending) -> Handler:
     """resolve_incident / close_maintenance: the action endpoint, or PATCH ends_at = now then the closing text.
 
     With `patch_ends_at` only the closing update can carry notify, so notify: true without a message is refused
     before anything is sent rather than ending the notice silently. If the PATCH succeeds and the closing update
-    fails, the notice has ended: the error says so, so the model does not end it again.
+    fails, the notice has ended: the error says so, so the model does not end it again. Each step is confirmed:
+    the state (or the ends_at set), then the closing text and its notify echo.
     """
 
     async def handle(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
         wire = ctx.api.endpoints.notices
         logical = {name: args[name] for name in ("message", "notify") if name in args}
         if getattr(wire, strategy) == "action":
-            return (await _send(ctx, action_endpoint, args, logical)).as_output()
+            return wire.read(await _verified(ctx, action_endpoint, args, logical, fix_tool=ending.tool, ending=ending)).as_output()
         if args["notify"] and args.get("message") is None:
             raise ToolError(
                 f"This StatusPal ends a notice by setting its ends_at (statuspal.notices.{strategy} = "
@@ -190,23 +261,29 @@ def _ending(action_endpoint: str, strategy: str) -> Handler:
                 "Pass a message, or notify: false."
             )
         ends_at = _now()
-        record = await _send(ctx, "notices_update", args, {"ends_at": ends_at})
+        patched = replace(ending, state_required=False)
+        record = await _verified(ctx, "notices_update", args, {"ends_at": ends_at}, fix_tool=ending.tool, ending=patched)
         if args.get("message") is not None:
             try:
-                record = await _send(ctx, "notices_post_update", args, logical)
+                record = await _verified(ctx, "notices_post_update", args, logical, fix_tool="post_notice_update")
             except UpstreamError as err:
                 raise ToolError(
                     f"The notice has ended (its ends_at is now {ends_at}), but the closing update was not posted: "
                     f"{describe(err)} If the closing text is missing from the timeline, post it with post_notice_update; "
                     "do not end the notice again."
                 ) from None
-        return record.as_output()
+            except ToolError as partial:
+                raise ToolError(
+                    f"The notice has ended (its ends_at is now {ends_at}); do not end it again. Its closing update "
+                    f"was not applied in full:\n{partial}"
+                ) from None
+        return wire.read(record).as_output()
 
     return handle
 
 
 async def _delete(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
-    await _send(ctx, "notices_delete", args, None)
+    await _call(ctx, "notices_delete", args, None)
     return {"deleted": True, **{name: args[name] for name in _KEY}}
 
 
@@ -246,8 +323,8 @@ TOOLS: tuple[Tool, ...] = (
         description=(
             "Open an incident on a status page, starting now. The affected services turn major or minor (per "
             "severity) in the listed regions, the page becomes unavailable (major) or degraded (minor), the message "
-            "is published as the first timeline entry and notice.created webhooks fire. With notify: true every "
-            "subscriber is messaged immediately. For planned work use schedule_maintenance; to add news to an open "
+            "is published as the first timeline entry and notice.created webhooks fire. With notify: true StatusPal is "
+            "asked to message every subscriber at once; notify: false asks StatusPal not to notify. For planned work use schedule_maintenance; to add news to an open "
             "incident use post_notice_update; to end it use resolve_incident."
         ),
         input_schema=obj(
@@ -276,8 +353,8 @@ TOOLS: tuple[Tool, ...] = (
         description=(
             "Announce a planned maintenance window on a status page. Statuses do not change before starts_at; "
             "during the window the affected services show maintenance. The message is published at once, "
-            "notice.created webhooks fire, and with notify: true every subscriber is messaged immediately. Change "
-            "the window later with update_notice and end it with close_maintenance. For an unplanned problem use "
+            "notice.created webhooks fire. With notify: true StatusPal is asked to message every subscriber at once; "
+            "notify: false asks StatusPal not to notify. Change the window later with update_notice and end it with close_maintenance. For an unplanned problem use "
             "create_incident."
         ),
         input_schema=obj(
@@ -307,8 +384,8 @@ TOOLS: tuple[Tool, ...] = (
         title="Post a notice update",
         description=(
             "Add an entry to the timeline of an incident or maintenance, e.g. 'Cause identified, a fix is rolling "
-            "out'. It is published on the page at once and notice.update_posted webhooks fire; with notify: true "
-            "every subscriber is messaged. Put the phase (investigating, identified, monitoring) in the message. "
+            "out'. It is published on the page at once and notice.update_posted webhooks fire. With notify: true "
+            "StatusPal is asked to message every subscriber at once; notify: false asks StatusPal not to notify. Put the phase (investigating, identified, monitoring) in the message. "
             "It changes no severity, times or affected services (use update_notice) and does not end the notice "
             "(use resolve_incident or close_maintenance)."
         ),
@@ -361,33 +438,35 @@ TOOLS: tuple[Tool, ...] = (
         name="resolve_incident",
         title="Resolve an incident",
         description=(
-            "Mark an incident resolved: it ends now, and its services return to ok and the page to operational "
-            "unless another active notice still affects them. The optional message is published as the closing "
-            "timeline entry; with notify: true every subscriber is messaged. Final: a resolved incident cannot be "
-            "reopened (open a new one with create_incident if the problem returns). For maintenance use "
-            "close_maintenance; to remove a mistaken incident from history use delete_notice."
+            "Mark an incident resolved: it ends now; its services return to ok and the page to operational unless "
+            "another active notice affects them. The optional message is the closing timeline entry. With notify: "
+            "true StatusPal is asked to message every subscriber at once; notify: false asks StatusPal not to "
+            "notify. Where notices end by setting ends_at (patch_ends_at), only a closing message can notify. Final: "
+            "it cannot be reopened (open a new incident if the problem returns). For maintenance use "
+            "close_maintenance; to erase a mistaken incident use delete_notice."
         ),
         input_schema=_ending_arguments("The fix is deployed and error rates are normal."),
         output_schema=NOTICE,
         annotations=_FINISH,
         scope=WRITE,
-        handler=_ending("notices_resolve", "resolve_strategy"),
+        handler=_ending("notices_resolve", "resolve_strategy", Ending("resolve_incident", ("resolved",))),
     ),
     Tool(
         name="close_maintenance",
         title="Close a maintenance window",
         description=(
-            "Close a maintenance window when the work is done before its planned end, or cancel one not yet "
-            "started: it ends now and its services return to ok unless another active notice affects them (a window "
-            "also ends by itself at ends_at). The optional message is published as the closing timeline entry; with "
-            "notify: true every subscriber is messaged. Final for the notice. Info notices close the same way. To "
-            "move or extend the window instead use update_notice; for incidents use resolve_incident."
+            "Close a maintenance window when the work is done early, or cancel one not yet started: it ends now and "
+            "its services return to ok unless another active notice affects them (a window also ends by itself at "
+            "ends_at). The optional message is the closing timeline entry. With notify: true StatusPal is asked to "
+            "message every subscriber at once; notify: false asks StatusPal not to notify. Where notices end by "
+            "setting ends_at (patch_ends_at), only a closing message can notify. Final; info notices close the same "
+            "way. To move or extend the window use update_notice; for incidents use resolve_incident."
         ),
         input_schema=_ending_arguments("Maintenance completed."),
         output_schema=NOTICE,
         annotations=_FINISH,
         scope=WRITE,
-        handler=_ending("notices_close", "close_strategy"),
+        handler=_ending("notices_close", "close_strategy", Ending("close_maintenance", ("completed", "closed"))),
     ),
     Tool(
         name="delete_notice",

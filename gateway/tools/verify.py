@@ -59,6 +59,18 @@ class Check:
     render: Callable[[Any], str] = show
     # False for a field StatusPal may not echo at all (notify): its absence is not a mismatch.
     echoed: bool = True
+    # How the value reads as a whole phrase on the page, when "{public} is {value}" reads badly
+    # ("the incident marks no service affected").
+    live: Callable[[Any], str] | None = None
+    # The tool call that corrects this field, when it is not the write's own (a notice's text is corrected
+    # by posting an update, its affected services by editing the notice).
+    fix: str = ""
+    # False when the correcting call does not take this field as an argument (a notice's state after
+    # resolve_incident): the correction is then to call it again.
+    passed: bool = True
+
+    def live_phrase(self, value: Any) -> str:
+        return self.live(value) if self.live is not None else f"{self.public} is {self.render(value)}"
 
 
 def field_check(name: str, api_field: str, asked: Any, public: str) -> Check:
@@ -84,6 +96,8 @@ class Outcome:
     applied: list[tuple[Check, Any]] = field(default_factory=list)
     ignored: list[tuple[Check, Any]] = field(default_factory=list)
     unconfirmed: list[Check] = field(default_factory=list)
+    # Fields StatusPal may not echo and did not: no mismatch, but "unknown" is what a mismatch says of them.
+    unshown: list[Check] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -95,8 +109,7 @@ def compare(checks: tuple[Check, ...], record: Mapping[str, Any]) -> Outcome:
     for check in checks:
         value = check.read(record)
         if value is MISSING:
-            if check.echoed:
-                outcome.unconfirmed.append(check)
+            (outcome.unconfirmed if check.echoed else outcome.unshown).append(check)
         elif check.matches(check.asked, value):
             outcome.applied.append((check, value))
         else:
@@ -144,15 +157,27 @@ def mismatch(write: Write, outcome: Outcome) -> str:
             + "; ".join(f"{c.name} (asked {c.render(c.asked)}; StatusPal's answer does not show it)" for c in outcome.unconfirmed)
             + "."
         )
-    live = [f"{c.public} is {c.render(v)}" for c, v in (*outcome.applied, *outcome.ignored)]
-    live += [f"{c.public} is unknown" for c in outcome.unconfirmed]
+    live = [c.live_phrase(v) for c, v in (*outcome.applied, *outcome.ignored)]
+    live += [f"{c.public} is unknown" for c in (*outcome.unconfirmed, *outcome.unshown)]
     lines.append(f"Live {write.where} now: {'; '.join(live)}.")
-    wrong = ", ".join(c.name for c, _ in outcome.ignored) or ", ".join(c.name for c in outcome.unconfirmed)
+    # Each field is corrected by its own tool call (several fields can share one), in the order checked.
+    fixes: dict[str, list[str]] = {}
+    for check in [c for c, _ in outcome.ignored] or outcome.unconfirmed:
+        fixes.setdefault(check.fix or write.fix, []).extend([check.name] if check.passed else [])
+    calls = "; ".join(
+        f"call {tool} and pass {', '.join(names)} again" if names else f"call {tool} again" for tool, names in fixes.items()
+    )
     lines.append(
-        f"To correct it, call {write.fix} and pass {wrong} again; if StatusPal ignores it again, it does not accept "
-        f"that field under this name: {CHECK_API}."
+        f"To correct it, {calls}; if StatusPal ignores it again, it does not accept that field under this name: "
+        f"{CHECK_API}."
     )
     return "\n".join(lines)
+
+
+def lost_answer(err: UpstreamError) -> str:
+    """The opening of every "outcome unknown" verdict: which answer was lost, in StatusPal's words."""
+    label = f"{err.status} {err.code}".strip() if err.status else (err.code or "no answer")
+    return f"StatusPal gave no usable answer to the create ({label}: {err.message or 'no details'})"
 
 
 async def settle(
@@ -167,8 +192,7 @@ async def settle(
     error when there is nothing to read by, and ToolError with the verdict otherwise."""
     if not err.outcome_unknown or write.reread is None:
         raise err
-    label = f"{err.status} {err.code}".strip() if err.status else (err.code or "no answer")
-    lost = f"StatusPal gave no usable answer to the create ({label}: {err.message or 'no details'})"
+    lost = lost_answer(err)
     try:
         record = await write.reread()
     except UpstreamError as read_err:
