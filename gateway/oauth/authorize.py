@@ -26,17 +26,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any, Mapping
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import orjson
 from aiohttp import web
 from multidict import MultiDict
 
-from gateway.connections import BodyTooLarge, BodyUnreadable, read_body
+from gateway.connections import BodyTooLarge, BodyUnreadable
 from gateway.cors import normalise_origin
 from gateway.identity import API_KEY_SHAPE
 from gateway.oauth.clients import Client, ClientRejected, client_key
 from gateway.oauth.errors import NO_STORE
+from gateway.oauth.forms import FORM_TYPE, FormUnreadable, read_form
 from gateway.oauth.redirects import LOOPBACK_HOSTS
 from gateway.oauth.registration import resolve_client
 from gateway.oauth.tokens import issue_code
@@ -351,15 +352,14 @@ async def authorize_post(request: web.Request) -> web.Response:
                            "The sign-in form was submitted from another site, so it was refused.")
     if request.content_length is None or request.content_length > MAX_FORM_BYTES:
         return _error_page(gateway, 413, "This form is too large", "The submitted form is larger than this page ever sends.")
-    if request.content_type != "application/x-www-form-urlencoded":
+    if request.content_type != FORM_TYPE:
         # Only what our own page sends is parsed: a multipart body would reach aiohttp's multipart reader.
         return _error_page(gateway, 415, "This form was not sent from our page", "The sign-in form is always sent URL-encoded.")
     try:
-        raw = await read_body(request, MAX_FORM_BYTES)
-        form = MultiDict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS))
+        form = MultiDict(await read_form(request, MAX_FORM_BYTES, MAX_FORM_FIELDS))
     except BodyTooLarge:
         return _error_page(gateway, 413, "This form is too large", "The submitted form is larger than this page ever sends.")
-    except (BodyUnreadable, ValueError):  # ValueError: not UTF-8, or more fields than the page has
+    except (BodyUnreadable, FormUnreadable):
         return _error_page(gateway, 400, "This form could not be read", "The submitted form is not one this page sends.")
     try:
         params = _single(form, lambda name, default: [v for v in form.getall(name, default) if isinstance(v, str)])

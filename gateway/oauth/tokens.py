@@ -34,14 +34,14 @@ import time
 import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from gateway.connections import BodyTimeout, BodyTooLarge, BodyUnreadable, read_body
+from gateway.connections import BodyTimeout, BodyTooLarge, BodyUnreadable
 from gateway.identity import key_id
 from gateway.oauth.clients import ClientRejected
 from gateway.oauth.errors import NO_STORE, OAuthError, json_response
+from gateway.oauth.forms import FORM_TYPE, FormUnreadable, read_form
 from gateway.oauth.registration import resolve_client
 from gateway.redaction import quotable
 from gateway.scopes import TOOL_SCOPES, normalise_scope
@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 # Token requests are a handful of short fields; anything bigger is not one.
 MAX_FORM_BYTES = 16 * 1024
+MAX_FORM_FIELDS = 32
 _VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")  # RFC 7636 §4.1
 GRANT_WINDOW_SECONDS = 3600
 # Store entries outlive the token they guard by a little, so clock skew between instances cannot reopen a hole.
@@ -365,20 +366,18 @@ def _unseal_any(keyring: Keyring, token: str, hint: str | None) -> dict[str, Any
 
 async def _read_form(request: web.Request) -> dict[str, str]:
     """The urlencoded body as a dict. Each parameter at most once (RFC 6749 §3.2); bounded in size and fields."""
-    if request.content_type != "application/x-www-form-urlencoded":
+    if request.content_type != FORM_TYPE:
         raise OAuthError("invalid_request", "The body must be application/x-www-form-urlencoded.")
     try:
-        raw = await read_body(request, MAX_FORM_BYTES)
+        pairs = await read_form(request, MAX_FORM_BYTES, MAX_FORM_FIELDS)
     except BodyTooLarge:
         raise OAuthError("invalid_request", f"The request body is larger than {MAX_FORM_BYTES} bytes.", 413) from None
     except BodyUnreadable as exc:
         raise OAuthError("invalid_request", f"The request body could not be read: {exc}.") from None
     except BodyTimeout as exc:
         raise OAuthError("invalid_request", f"The request body was not received within {exc.seconds:g} seconds.", 408) from None
-    try:
-        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=32)
-    except (UnicodeDecodeError, ValueError):
-        raise OAuthError("invalid_request", "The request body is not a valid UTF-8 form with at most 32 fields.") from None
+    except FormUnreadable:
+        raise OAuthError("invalid_request", f"The request body is not a valid UTF-8 form with at most {MAX_FORM_FIELDS} fields.") from None
     form: dict[str, str] = {}
     for name, value in pairs:
         if name in form:
