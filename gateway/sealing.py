@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from gateway.config import ENV_PREFIX, ConfigError
+from gateway.config import ENV_PREFIX, ConfigError, check_sealing_keys
 
 if TYPE_CHECKING:
     from gateway.config import Settings
@@ -115,10 +115,9 @@ class Keyring:
     @classmethod
     def from_settings(cls, settings: "Settings") -> "Keyring":
         """The keyring from the environment; in development only, a generated key kept in `.sealing-key`."""
+        check_sealing_keys(settings)
         if settings.secrets.sealing_keys:
             return cls.parse(settings.secrets.sealing_keys)
-        if settings.server.production:
-            raise ConfigError(f"production mode needs {ENV_PREFIX}SEALING_KEYS (generate one with `statuspal-mcp keygen`)")
         return cls.parse(_dev_key(settings.path(DEV_KEY_FILE)))
 
     @staticmethod
