@@ -89,7 +89,11 @@ class MetadataDocuments:
         timeout = aiohttp.ClientTimeout(total=self._oauth.cimd_timeout_seconds)
         cap = self._oauth.cimd_max_bytes
         try:
+            # trust_env=False: no HTTP(S)_PROXY or .netrc from the environment, so the connection goes to the
+            # checked addresses and carries no credentials of ours to a host the caller chose.
             async with aiohttp.ClientSession(connector=connector, timeout=timeout, trust_env=False) as session:
+                # identity: no compressed body, whose decompression could expand a few bytes far past the size cap
+                # before the cap sees them.
                 async with session.get(url, allow_redirects=False,
                                        headers={"Accept": "application/json", "Accept-Encoding": "identity"}) as response:
                     if 300 <= response.status < 400:

@@ -14,12 +14,12 @@ That keeps what one key can make the store hold bounded, whatever its request ra
 
 Refresh tokens rotate: each refresh returns a new one. The previous one is honoured once more within
 ``oauth.refresh_grace_seconds`` of its first use, because two chat windows refreshing together, or a response
-lost on the way, replay it legitimately (oauth-pitfalls P17). Any other reuse means a copy is in someone
+lost on the way, replay it legitimately. Any other reuse means a copy is in someone
 else's hands, so the whole family is revoked. Every refresh also asks StatusPal whether the key still works:
 revoking the key there ends the grant at the next refresh, and at the next tool call before that.
 
 Errors follow RFC 6749 §5.2 (400 with a JSON ``error``) and are never a 500: a client that sees
-``invalid_grant`` starts a clean sign-in, while a 500 leaves it looping (P16).
+``invalid_grant`` starts a clean sign-in, while a 500 leaves it retrying the same request in a loop.
 """
 
 from __future__ import annotations
@@ -228,6 +228,8 @@ async def _refresh(gateway: Gateway, form: Mapping[str, str]) -> dict[str, Any]:
     token = _open(gateway, "refresh", form["refresh_token"], "rt", "refresh token")
     if token.get("aud") != settings.server.resource_url:
         raise OAuthError("invalid_grant", "The refresh token was issued for another resource.")
+    # Optional: a public client has no secret to prove itself with and some omit it at refresh; possession of the
+    # sealed token is the proof, and the token names its client, so a client_id that is sent must match it.
     if form.get("client_id") and not _same(form["client_id"], token.get("client_id")):
         raise OAuthError("invalid_grant", "The refresh token was issued to another client.")
     grant = Grant(api_key=token["k"], scope=token["scope"], client_id=token["client_id"], family=token["fam"])
@@ -285,7 +287,8 @@ def _open(gateway: Gateway, purpose: str, value: str, typ: str, what: str) -> di
 
 
 def _narrowed_scope(granted: str, requested: str | None) -> str:
-    """RFC 6749 §6: a refresh may ask for less than was granted, never more. Unknown scopes are ignored (P13)."""
+    """RFC 6749 §6: a refresh may ask for less than was granted, never more. Unknown scopes are ignored, as
+    everywhere: clients add their own, and refusing them would strand the refresh."""
     if not requested:
         return granted
     wanted = normalise_scope(requested)
@@ -335,6 +338,8 @@ async def revoke_endpoint(request: web.Request) -> web.Response:
             raise OAuthError("invalid_request", "Missing required parameter: token.")
         claims = _unseal_any(gateway.keyring, form["token"], form.get("token_type_hint"))
         if claims is not None and claims.get("iss") == gateway.settings.server.public_url and isinstance(claims.get("fam"), str):
+            # Optional (RFC 7009 §2.1 authenticates only confidential clients): whoever holds a token may end it,
+            # which is the point of revocation. A client_id that is sent must still be the token's.
             if form.get("client_id") and not _same(form["client_id"], claims.get("client_id")):
                 raise OAuthError("invalid_client", "The token was issued to another client.")
             await gateway.store.revoke("fam:" + claims["fam"], gateway.settings.oauth.refresh_token_ttl_seconds + _SLACK_SECONDS)
