@@ -7,7 +7,6 @@ address and is guarded as one (see `MetadataDocuments`).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 import ssl
 import time
@@ -18,7 +17,7 @@ import aiohttp
 import orjson
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from gateway.client_address import unmapped
+from gateway.client_address import IPAddress, parse_address
 from gateway.config import Settings
 from gateway.oauth.clients import Client, ClientRejected, client_name_field, client_uri_field
 from gateway.oauth.redirects import DOT_SEGMENT, LOOPBACK_HOSTS, MAX_URI_CHARS, UNSAFE_CHARS, check_redirect_uris
@@ -76,8 +75,10 @@ class MetadataDocuments:
             raise ClientRejected(f"The client_id URL {quotable(url)} must have a path without . or .. segments.")
         try:
             parts.port
-            address = ipaddress.ip_address(parts.hostname)
         except ValueError:
+            return  # not a URL we can connect to: the fetch fails
+        address = parse_address(parts.hostname)
+        if address is None:
             return  # a name: checked when it is resolved, see _GuardedResolver
         if not _address_allowed(address, self._allow_loopback):
             raise ClientRejected(f"The client_id URL {quotable(url)} points at a non-public address; metadata documents must be on the public internet.")
@@ -134,8 +135,8 @@ class MetadataDocuments:
         return Client(client_id=url, client_name=name, redirect_uris=redirect_uris, client_uri=client_uri, kind="metadata_document")
 
 
-def _address_allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopback: bool) -> bool:
-    address = unmapped(address)  # ::ffff:10.0.0.1 is 10.0.0.1
+def _address_allowed(address: IPAddress, allow_loopback: bool) -> bool:
+    """Public and unicast (or loopback, when a test allows it). `parse_address` has already made ::ffff:10.0.0.1 10.0.0.1."""
     if allow_loopback and address.is_loopback:
         return True
     return address.is_global and not address.is_multicast
@@ -156,7 +157,8 @@ class _GuardedResolver(AbstractResolver):
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
         for result in results:
-            if not _address_allowed(ipaddress.ip_address(result["host"].split("%")[0]), self._allow_loopback):
+            address = parse_address(result["host"].split("%")[0])
+            if address is None or not _address_allowed(address, self._allow_loopback):
                 self.refused = True
                 raise OSError(f"{host} resolves to a non-public address")
         return results
