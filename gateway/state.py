@@ -26,8 +26,10 @@ if TYPE_CHECKING:
     from search.lifecycle import DocsIndex
 
 
-@dataclass
+@dataclass(frozen=True)
 class Gateway:
+    """Frozen: a service is handed in whole by `create_app`, never attached to the object later."""
+
     settings: "Settings"
     upstream: "StatusPalClient"
     credentials: "CredentialResolver"
