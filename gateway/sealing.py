@@ -11,6 +11,8 @@ forged: the stateless registration ``client_id``, the login form's CSRF token, M
 
 Tokens a client presents on every request (access tokens, session ids) can be remembered once they have
 opened (``remember=True``): a lookup of the exact token text replaces AES-GCM or HMAC and JSON parsing.
+What is remembered vouches for the seal or signature only: `verify` checks ``exp`` again on every call, and
+callers of `unseal` check expiry, audience and revocation on every use, cached or not.
 
 Keys: ``STATUSPAL_MCP_SEALING_KEYS`` is ``kid:secret[,kid:secret…]`` with 32-byte base64url secrets. The first
 one seals and signs; every listed one opens, so a rotation is "prepend a new key, drop the old one once the
