@@ -27,7 +27,8 @@ from gateway import check_api
 from gateway.allocator import keep_freed_memory
 from gateway.config import ENV_PREFIX, ConfigError, ServerSettings, Settings, load_settings
 from gateway.connections import GatewayRunner
-from gateway.log import configure_logging, redact_text
+from gateway.logging_setup import configure_logging
+from gateway.redaction import redact_text
 from gateway.store import StoreUnavailable
 from search import build as index_build
 
