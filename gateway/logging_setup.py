@@ -125,6 +125,10 @@ class FormattingQueueHandler(QueueHandler):
         if not self.writer.running:  # logged after the writer stopped (late at exit): nobody else will write it
             self.writer.stop()
 
+    def flush(self) -> None:
+        """Write every line queued so far, before this returns."""
+        self.writer.flush()
+
     def close(self) -> None:
         """logging.shutdown() closes every handler at exit: the lines still queued are written then."""
         self.writer.stop()
@@ -175,6 +179,13 @@ class LineWriter(QueueListener):
                 self._pending.append(self.queue.get_nowait())
         self._write_pending()
 
+    def flush(self) -> None:
+        """Write every line queued so far: the thread is stopped, which writes them, and started again."""
+        running = self.running
+        self.stop()
+        if running:
+            self.start()
+
     def _write_pending(self) -> None:
         with self._lock:
             if not self._pending:
@@ -196,6 +207,13 @@ def json_lines_handler(stream: TextIO) -> FormattingQueueHandler:
     handler.setFormatter(JsonFormatter())
     writer.start()
     return handler
+
+
+def flush_logs() -> None:
+    """Write every log line queued so far: called before a program writes to stderr itself, so that what
+    it writes comes after the lines logged before it, as a reader of the terminal expects."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
 
 
 def configure_logging(settings: Settings) -> None:

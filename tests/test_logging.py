@@ -33,9 +33,7 @@ class Captured:
 
     @property
     def text(self) -> str:
-        # Stopping the writer writes every line queued so far; it starts again for the rest of the test.
-        self.handler.writer.stop()
-        self.handler.writer.start()
+        self.handler.flush()
         return self.stream.getvalue()
 
     def records(self) -> list[dict]:
