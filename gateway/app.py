@@ -16,9 +16,11 @@ from gateway.config import Settings
 from gateway.credentials import CredentialResolver
 from gateway.dispatcher import Dispatcher, server_info
 from gateway.limits import InboundLimits
-from gateway.log import access_logger
 from gateway.metrics import Metrics
 from gateway.oauth import routes as oauth_routes
+from gateway.oauth.access import AccessTokenVerifier
+from gateway.oauth.client_metadata import MetadataDocuments
+from gateway.request_middleware import access_logger
 from gateway.resources import DocsResources
 from gateway.sealing import Keyring
 from gateway.sessions import Sessions
@@ -65,7 +67,7 @@ def create_app(
     gateway = Gateway(
         settings=settings,
         upstream=upstream,
-        credentials=CredentialResolver(settings, upstream, keyring, store, limits),
+        credentials=CredentialResolver(settings, upstream, AccessTokenVerifier(settings, keyring, store), limits),
         catalogue=catalogue,
         keyring=keyring,
         store=store,
@@ -74,6 +76,7 @@ def create_app(
         limits=limits,
         docs=docs,
         resources=resources,
+        clients=MetadataDocuments(settings),
     )
     app[GATEWAY] = gateway
     info = server_info(settings)

@@ -24,13 +24,13 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERS
 from pydantic import ValidationError
 
 from gateway.config import Settings
-from gateway.credentials import AuthError, Credentials
 from gateway.cursors import decode_cursor, encode_cursor
+from gateway.identity import AuthError, Credentials
 from gateway.jsonrpc import Message, RpcError
 from gateway.redaction import quotable
 from gateway.resources import DocsResources
+from gateway.scopes import READ, WRITE
 from gateway.tool_runner import Invocation, Reply, ToolRunner, progress_reporter
-from gateway.tools.base import READ, WRITE
 from gateway.tools.catalogue import Catalogue
 
 SERVER_NAME = "statuspal-mcp"

@@ -41,13 +41,13 @@ from mcp_types.jsonrpc import HEADER_MISMATCH, INVALID_REQUEST
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, LATEST_MODERN_VERSION, MODERN_PROTOCOL_VERSIONS
 
 from gateway.connections import BodyTimeout, BodyTooLarge, BodyUnreadable, read_body
-from gateway.cors import CorsPolicy
-from gateway.credentials import AuthError, Credentials
+from gateway.cors import CorsPolicy, normalise_origin
 from gateway.dispatcher import SUPPORTED_VERSIONS, Call, Dispatcher
+from gateway.identity import AuthError, Credentials
 from gateway.jsonrpc import InvalidMessage, Message, RpcError, envelope, error_body, parse_message
 from gateway.limits import OverBudget
-from gateway.log import KEY_ID, REQUEST_ID
 from gateway.redaction import quotable
+from gateway.request_middleware import KEY_ID, REQUEST_ID
 from gateway.sessions import SessionEndsExhausted, Sessions
 from gateway.state import GATEWAY, Gateway
 from gateway.store import StoreUnavailable
@@ -90,7 +90,7 @@ class Transport:
         self._hosts = frozenset(h.lower() for h in server.allowed_hosts) | _hosts_of(server.public_url)
         # A CORS origin is by definition allowed to call, and so is the server's own public origin.
         self._origins = frozenset(
-            _origin(o) for o in (*server.allowed_origins, *server.cors_origins, server.public_url)
+            normalise_origin(o) for o in (*server.allowed_origins, *server.cors_origins, server.public_url)
         )
         self._max_body = server.max_body_bytes
         self._keepalive = server.sse_keepalive_seconds
@@ -268,7 +268,7 @@ class Transport:
         if host not in self._hosts:
             raise Refusal(403, f"Forbidden: Host {quotable(host)!r} is not served here")
         origin = request.headers.get("Origin")
-        if origin is not None and _origin(origin) not in self._origins:
+        if origin is not None and normalise_origin(origin) not in self._origins:
             raise Refusal(403, f"Forbidden: Origin {quotable(origin)!r} is not allowed")
 
     async def _authenticate(self, request: web.Request) -> Credentials:
@@ -452,10 +452,6 @@ def _store_down(exc: StoreUnavailable) -> Refusal:
     return Refusal(503, RpcError(
         SERVER_BUSY, f"Service Unavailable: sessions cannot be checked or ended right now because {exc.reason}; try again in a moment"
     ), headers={"Retry-After": "5"})
-
-
-def _origin(value: str) -> str:
-    return value.strip().rstrip("/").lower()
 
 
 def _hosts_of(public_url: str) -> frozenset[str]:

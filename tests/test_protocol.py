@@ -12,13 +12,14 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.methods import serialize_server_result
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
-from gateway.credentials import AuthError, Credentials
 from gateway.dispatcher import Call, Dispatcher, server_info
+from gateway.identity import AuthError, Credentials
 from gateway.jsonrpc import parse_message
+from gateway.scopes import READ, WRITE
 from gateway.state import GATEWAY
 from gateway.tool_runner import ArgumentValidator, ToolRunner, json_string
+from gateway.tools.base import READ_ONLY, Tool, ToolError
 from gateway.transport import TRANSPORT
-from gateway.tools.base import READ, READ_ONLY, WRITE, Tool, ToolError
 from gateway.tools.catalogue import Catalogue
 from tests.mcp_wire import MODERN, mcp_client, modern_headers, modern_request, post, request
 

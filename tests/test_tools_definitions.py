@@ -12,7 +12,8 @@ from typing import Any, Iterator
 import pytest
 from jsonschema import Draft202012Validator
 
-from gateway.tools.base import READ, WRITE, Tool
+from gateway.scopes import READ, WRITE
+from gateway.tools.base import Tool
 from gateway.tools.catalogue import Catalogue, build_catalogue
 from tests.conftest import shared_arguments
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
+from gateway.scopes import READ
+
 if TYPE_CHECKING:
     from gateway.statuspal.client import StatusPalAPI
     from search.lifecycle import DocsIndex
-
-READ = "statuspal:read"
-WRITE = "statuspal:write"
-TOOL_SCOPES = (READ, WRITE)
 
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
 
