@@ -278,9 +278,11 @@ class Dispatcher:
         return pages
 
     async def _tools_call(self, call: Call) -> bytes:
-        """Run a tool. A request that is not a CallToolRequest is a protocol error (-32602); a wrong tool name
-        or arguments that fail the tool's inputSchema are `isError` results, because only those reach the model,
-        which can then correct itself (tools spec 2025-11-25, "Error Handling"; SEP-1303)."""
+        """Run a tool. A request that is not a CallToolRequest, or names no tool this server has, is a protocol
+        error (-32602, as the tools spec lists "unknown tools" among protocol errors): the client chose the name
+        from tools/list, so there is nothing for the model to correct. Arguments that fail a known tool's
+        inputSchema are `isError` results, because only those reach the model, which can then correct itself
+        (tools spec 2025-11-25, "Error Handling"; SEP-1303)."""
         params = call.params
         name = params.get("name")
         if not isinstance(name, str):
@@ -292,7 +294,7 @@ class Dispatcher:
             raise RpcError(INVALID_PARAMS, 'Invalid params: "arguments" must be an object')
         tool = self._gateway.catalogue.get(name)
         if tool is None:
-            return self._call_result(call, f"Unknown tool {quotable(name)!r}: this server has no tool by that name. Use one of the tools it lists.", None, True)
+            raise RpcError(INVALID_PARAMS, f"Unknown tool: {quotable(name)!r}. Call tools/list for the tools this server offers.")
         if tool.scope not in call.credentials.scopes:
             # An HTTP 403 with a scope challenge lets the client step up to a write grant (RFC 6750 §3.1).
             raise AuthError(403, "insufficient_scope", f"{name} changes data and needs the {tool.scope} scope; this grant is read-only.", scope=tool.scope)
