@@ -31,6 +31,11 @@ class ToolError(Exception):
 
 @dataclass(frozen=True)
 class Annotations:
+    """The MCP tool hints. `open_world` has one rule here: true exactly when the call's effect leaves
+    StatusPal, that is when it can message a page's subscribers or fire the organization's outgoing webhooks
+    (a notice published, posted to, edited, ended or deleted, or a service status it changes). A tool that
+    only changes records inside StatusPal is closed-world, however public the page it changes."""
+
     read_only: bool
     destructive: bool
     idempotent: bool

@@ -41,12 +41,17 @@ from gateway.tools.schemas import (
 from gateway.tools.verify import confirm
 
 _PAGE = ("subdomain",)
+# The tool that creates each kind of notice: the one a lost create must not be repeated with.
+_CREATE_TOOL = {"incident": "create_incident", "maintenance": "schedule_maintenance", "info": "create_info_notice"}
 _KEY = ("subdomain", "notice_id")
 
 # Publishing a notice adds to the page and can message subscribers, who are outside StatusPal: open world.
 _PUBLISH = Annotations(read_only=False, destructive=False, idempotent=False, open_world=True)
 # Resolving or closing ends the notice for good (no reopen), and may message subscribers.
 _FINISH = Annotations(read_only=False, destructive=True, idempotent=False, open_world=True)
+# Editing fires notice.updated webhooks, deleting lifts statuses (service.status_changed): both leave StatusPal.
+_EDIT = replace(UPDATE, open_world=True)
+_ERASE = replace(DELETE, open_world=True)
 
 _FILTERS = {
     "notice_type": {
@@ -111,6 +116,21 @@ def _check_window(args: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
+def _check_future_window(args: dict[str, Any]) -> dict[str, Any]:
+    """A window that has already ended is refused: StatusPal would store it as a completed maintenance that
+    no reader ever saw announced, which is never what scheduling means."""
+    args = _check_window(args)
+    ends = _instant(args, "ends_at")
+    now = datetime.now(timezone.utc)
+    if ends is not None and ends <= now:
+        raise ToolError(
+            f"ends_at ({args['ends_at']}) is in the past (now is {_now()}), so this window is already over and "
+            "would be stored as completed maintenance nobody was told about. Check the date and the UTC offset: "
+            "a window must end in the future."
+        )
+    return args
+
+
 async def _call(
     ctx: ToolContext,
     endpoint_name: str,
@@ -171,7 +191,7 @@ async def _verified(
             result = await ctx.api.call("notices_list", _page_params(ctx, args), query=_page_query(ctx, args, query))
             return list(result.data or []), result.meta or {}
 
-        tool = "create_incident" if logical["notice_type"] == "incident" else "schedule_maintenance"
+        tool = _CREATE_TOOL[logical["notice_type"]]
         return await settle_create(
             err, wire, args["subdomain"], logical, tool=tool, read_recent=recent, read_notice=_reader(ctx, args)
         )
@@ -375,7 +395,33 @@ TOOLS: tuple[Tool, ...] = (
             "notices_create",
             ("title", "starts_at", "ends_at", "message", "affected", "notify"),
             fixed={"notice_type": "maintenance"},
-            prepare=_check_window,
+            prepare=_check_future_window,
+        ),
+    ),
+    Tool(
+        name="create_info_notice",
+        title="Publish an info notice",
+        description=(
+            "Publish an informational notice on a status page (e.g. a new region, a policy change): the message "
+            "is the first timeline entry, notice.created webhooks fire, and notify decides whether subscribers are "
+            "messaged. It changes no status. End it with close_maintenance. For a problem use create_incident; for "
+            "planned work schedule_maintenance."
+        ),
+        input_schema=obj(
+            {
+                "subdomain": SUBDOMAIN,
+                "title": _TITLE,
+                "message": MESSAGE,
+                "affected": {**AFFECTED, "description": "Services the notice is about (optional; their status does not change)."},
+                "notify": NOTIFY,
+            },
+            ("subdomain", "title", "message", "notify"),
+        ),
+        output_schema=NOTICE,
+        annotations=_PUBLISH,
+        scope=WRITE,
+        handler=_handler(
+            "notices_create", ("title", "message", "affected", "notify"), fixed={"notice_type": "info"}
         ),
     ),
     Tool(
@@ -424,7 +470,7 @@ TOOLS: tuple[Tool, ...] = (
             _KEY,
         ),
         output_schema=NOTICE,
-        annotations=UPDATE,
+        annotations=_EDIT,
         scope=WRITE,
         handler=_handler(
             "notices_update",
@@ -472,12 +518,12 @@ TOOLS: tuple[Tool, ...] = (
         title="Delete a notice",
         description=(
             "Erase a notice and its whole timeline from the page's history, for notices created by mistake; the "
-            "statuses it caused are lifted. It cannot be undone. To end an incident or maintenance normally use "
+            "statuses it caused are lifted (service.status_changed webhooks fire). It cannot be undone. To end an incident or maintenance normally use "
             "resolve_incident or close_maintenance, which keep the record."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "notice_id": NOTICE_ID}, _KEY),
         output_schema=deleted(*_KEY),
-        annotations=DELETE,
+        annotations=_ERASE,
         scope=WRITE,
         handler=_delete,
     ),
