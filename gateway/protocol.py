@@ -35,6 +35,7 @@ from gateway.credentials import AuthError, Credentials
 from gateway.redaction import quotable, redact_text, redact_value
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, describe
 from gateway.tools.base import READ, WRITE, Tool, ToolContext, ToolError
+from gateway.tools.instructions import INSTRUCTIONS
 
 if TYPE_CHECKING:
     from gateway.state import Gateway
@@ -47,15 +48,6 @@ SUPPORTED_VERSIONS = (*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS)
 RESOURCE_NOT_FOUND = -32002
 # How long 2026-07-28 clients may cache list results. The tool set only changes with a deploy.
 LIST_TTL_MS = 300_000
-
-INSTRUCTIONS = (
-    "Manages StatusPal status pages on the caller's own StatusPal account: status pages, services, regions "
-    "(containers), incidents and scheduled maintenance (notices), outgoing webhooks, plus a search of the "
-    "StatusPal API docs. Read tools are safe to call at any time. Every tool that creates, changes or deletes "
-    "something acts on the live account: confirm the change with the user first. Tools that can email or "
-    "otherwise notify a page's subscribers take a required `notify` flag: ask the user whether subscribers "
-    "should be notified, never assume."
-)
 
 # Methods each era serves; anything else is -32601. Removed in 2026-07-28: initialize, ping, logging/setLevel.
 HANDSHAKE_METHODS = frozenset(

@@ -41,10 +41,15 @@ class Annotations:
     idempotent: bool
     open_world: bool = False
 
-    def wire(self, title: str) -> dict[str, Any]:
+    def wire(self) -> dict[str, Any]:
+        """The hints as `tools/list` shows them. No `title` here: the tool's own title says it, and clients read
+        that one first. A read-only tool shows no destructive or idempotent hint: the MCP schema gives those
+        meaning only when readOnlyHint is false, so on a read tool they are bytes no client may act on. Every
+        other hint is explicit, since clients differ on the defaults."""
+        if self.read_only:
+            return {"readOnlyHint": True, "openWorldHint": self.open_world}
         return {
-            "title": title,
-            "readOnlyHint": self.read_only,
+            "readOnlyHint": False,
             "destructiveHint": self.destructive,
             "idempotentHint": self.idempotent,
             "openWorldHint": self.open_world,
@@ -89,7 +94,7 @@ class Tool:
             "description": self.description,
             "inputSchema": dict(self.input_schema),
             "outputSchema": dict(self.output_schema),
-            "annotations": self.annotations.wire(self.title),
+            "annotations": self.annotations.wire(),
         }
         if self.meta:
             wire["_meta"] = dict(self.meta)
