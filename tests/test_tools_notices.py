@@ -203,3 +203,19 @@ async def test_an_info_notice_is_published_changes_no_status_and_closes(api):
     assert [n["id"] for n in listed["items"]] == [info["id"]]
     closed = await run(api, "close_maintenance", {"subdomain": AT, "notice_id": info["id"], "notify": False})
     assert closed["state"] == "closed"
+
+
+@pytest.mark.parametrize(
+    "affected",
+    [[{"service_slug": "payments"}], [{"service_slug": "api", "container_slugs": ["asia"]}]],
+    ids=["unknown-service", "unknown-region"],
+)
+async def test_a_refused_slug_is_answered_with_the_valid_slugs(api, affected):
+    with pytest.raises(ToolError) as refused:
+        await incident(api, affected=affected)
+    assert str(refused.value).endswith(
+        "Valid on status page 'acme': service slugs api, web-console; region slugs default, eu."
+    )
+    updated = await incident(api)
+    with pytest.raises(ToolError, match="service slugs api, web-console"):
+        await run(api, "update_notice", {"subdomain": AT, "notice_id": updated["id"], "affected": affected})

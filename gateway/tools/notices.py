@@ -184,6 +184,10 @@ async def _verified(
     try:
         answer = await _call(ctx, endpoint, args, logical)
     except UpstreamError as err:
+        if err.status == 422 and "affected" in logical:
+            valid = await _valid_slugs(ctx, args["subdomain"])
+            if valid:
+                raise ToolError(f"{describe(err)} {valid}") from None
         if endpoint != "notices_create":
             raise
 
@@ -202,6 +206,21 @@ async def _verified(
         fix_tool=fix_tool, ending=ending,
     )
     return await confirm(write, answer)
+
+
+async def _valid_slugs(ctx: ToolContext, subdomain: str) -> str:
+    """The page's service and region slugs, for a refused `affected`: the usual cause is a display name or a
+    guessed slug, and naming the valid ones lets the model correct it in one call instead of two more reads.
+    Two bounded reads (one page each), made only after StatusPal refused the write; empty if either fails."""
+    found: list[str] = []
+    for endpoint, noun in (("services_list", "service slugs"), ("containers_list", "region slugs")):
+        try:
+            result = await ctx.api.call(endpoint, {"subdomain": subdomain}, query={"per_page": MAX_PER_PAGE})
+        except UpstreamError:
+            return ""
+        slugs = [str(item["slug"]) for item in result.data or [] if isinstance(item, Mapping) and item.get("slug")]
+        found.append(f"{noun} {', '.join(slugs) or '(none)'}")
+    return f"Valid on status page {subdomain!r}: {'; '.join(found)}."
 
 
 def _page_params(ctx: ToolContext, args: Mapping[str, Any]) -> dict[str, Any]:
