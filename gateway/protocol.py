@@ -59,7 +59,7 @@ MODERN_METHODS = frozenset(
      "prompts/list", "prompts/get"}
 )
 
-_CAPABILITIES = {"tools": {"listChanged": False}, "resources": {}, "prompts": {"listChanged": False}}
+CAPABILITIES = {"tools": {"listChanged": False}, "resources": {}, "prompts": {"listChanged": False}}
 
 
 class RpcError(Exception):
@@ -228,14 +228,14 @@ class Dispatcher:
     def _initialize_result(self, version: str) -> dict[str, Any]:
         return {
             "protocolVersion": version,
-            "capabilities": {**_CAPABILITIES, "logging": {}},
+            "capabilities": {**CAPABILITIES, "logging": {}},
             "serverInfo": self.server_info,
             "instructions": INSTRUCTIONS,
         }
 
     def _discover_result(self) -> dict[str, Any]:
         return self._modern(
-            {"supportedVersions": list(MODERN_PROTOCOL_VERSIONS), "capabilities": _CAPABILITIES, "instructions": INSTRUCTIONS},
+            {"supportedVersions": list(MODERN_PROTOCOL_VERSIONS), "capabilities": CAPABILITIES, "instructions": INSTRUCTIONS},
             cache_scope="public",
         )
 
