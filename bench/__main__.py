@@ -16,7 +16,9 @@ round of loads run back to back (see Bench), and checks their medians against th
   sandbox directly, measured on one connection so the figure is the added latency, not queueing.
   A bare aiohttp proxy (bench/bare_server.py, `POST /forward`) makes the same hop in the same rounds,
   so the added latency splits into what the machine charges for any aiohttp hop and the gateway's share;
-- `/mcp` with a sealed OAuth access token at least 0.9x the throughput with a direct `sk_` key.
+- `/mcp` with a sealed OAuth access token at least 0.9x the throughput with a direct `sk_` key; the same
+  request in the handshake era carrying its `Mcp-Session-Id` (signed, checked on every request) is printed
+  beside them for reference.
 - the inbound limits cost little: `tools/list` and `search_docs` on a gateway that counts every request
   against its `[limits]` budgets (set too high to be reached, so the load measures the counting) at least 0.95x
   a gateway with the request budgets off; every other figure above is taken with the counting on.
@@ -86,8 +88,10 @@ def rpc(method: str, params: dict[str, Any] | None = None, *, modern: bool = Fal
 
 
 def mcp_load(url: str, token: str, method: str, params: dict[str, Any] | None = None, *, modern: bool = False,
-             name: str | None = None) -> wrk.Load:
+             name: str | None = None, session_id: str | None = None) -> wrk.Load:
     headers = {**BASE_HEADERS, "Authorization": f"Bearer {token}", "MCP-Protocol-Version": MODERN if modern else HANDSHAKE}
+    if session_id is not None:
+        headers["Mcp-Session-Id"] = session_id
     if modern:
         headers["Mcp-Method"] = method
         if name:
@@ -100,6 +104,15 @@ def rotating(url: str, token: str, method: str, params: list[dict[str, Any]], pa
     bodies = [rpc(method, p) for p in params]
     headers = {**BASE_HEADERS, "Authorization": f"Bearer {token}", "MCP-Protocol-Version": HANDSHAKE}
     return wrk.Load(url=url, headers=headers, variants=tuple(zip(paths or [None] * len(bodies), bodies)))
+
+
+def open_session(url: str, key: str) -> str:
+    """A handshake-era session id, from a real `initialize`, for the loads that carry one."""
+    body = rpc("initialize", {"protocolVersion": HANDSHAKE, "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}})
+    headers = {**BASE_HEADERS, "Authorization": f"Bearer {key}"}
+    request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.headers["Mcp-Session-Id"]
 
 
 def search_questions(n: int) -> list[str]:
@@ -397,8 +410,15 @@ def main(argv: list[str] | None = None) -> int:
         direct_list = mcp_load(f"{gateway.url}/mcp", DEMO_KEY, "tools/list")
         sealed_list = mcp_load(f"{gateway.url}/mcp", sealed, "tools/list")
         check(sealed_list, is_result("tools"), "gateway tools/list with a sealed token")
-        with_key, with_sealed = bench.compare([("tools/list, direct sk_ key", "gateway", direct_list),
-                                               ("tools/list, sealed OAuth token", "gateway", sealed_list)])
+        session_list = mcp_load(f"{gateway.url}/mcp", DEMO_KEY, "tools/list", session_id=open_session(f"{gateway.url}/mcp", DEMO_KEY))
+        check(session_list, is_result("tools"), "gateway tools/list with a session id")
+        # The direct key and the sealed token listed first and second: the pair the target compares always
+        # runs back to back; the session id, for reference, runs next to the direct key every other round.
+        with_key, with_sealed, with_session = bench.compare([
+            ("tools/list, direct sk_ key", "gateway", direct_list),
+            ("tools/list, sealed OAuth token", "gateway", sealed_list),
+            ("tools/list, sk_ key + Mcp-Session-Id", "gateway", session_list),
+        ])
 
         # What counting the limits costs: the same loads with the request budgets counted and off.
         limit_pairs: list[tuple[str, Row, Row]] = []
@@ -449,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     targets.append(Target("forwarded call: added p50 over the bare proxy (1 conn)", statistics.median(own), "reference ms",
                           True, own))
     targets.append(ratio("sealed token / direct key throughput", with_sealed, with_key, 0.9))
+    targets.append(ratio("session id / no session id throughput", with_session, with_key, None))
     for label, on, off in limit_pairs:
         targets.append(ratio(f"{label}: limits counted / off", on, off, 0.95))
     counting = limits_cost_us()

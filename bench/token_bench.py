@@ -11,6 +11,9 @@ Both paths go through `CredentialResolver.resolve`, exactly as every /mcp reques
   opened to, so only the claim checks and the revocation lookup remain. The lookup is in memory, and in
   Redis when ``--redis-url`` is given (one round trip per request).
 
+A handshake-era request also carries its signed ``Mcp-Session-Id``; its signature check is measured alone,
+verified by PyJWT every time and remembered after the first time (the transport's path).
+
 The direct key is checked once for real against an in-process sandbox, so the cached path measured is the
 real one. Figures are microseconds per request and ratios; the /mcp throughput comparison under load is in
 `python -m bench`.
@@ -26,16 +29,18 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway.config import DEFAULT_CONFIG, SandboxSettings, load_settings
 from gateway.client_address import ClientAddresses
+from gateway.config import DEFAULT_CONFIG, SandboxSettings, load_settings
 from gateway.credentials import CredentialResolver
 from gateway.limits import InboundLimits
+from gateway.oauth.access import AccessTokenVerifier
 from gateway.oauth.tokens import mint_access_token
+from gateway.scopes import TOOL_SCOPES
 from gateway.sealing import Keyring
 from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.store import MemoryStore, RedisStore, Store
-from gateway.tools.base import TOOL_SCOPES
+from gateway.transport import SESSION_PURPOSE
 from sandbox.app import create_sandbox_app
 
 DEMO_KEY = "sk_sandbox_demo"
@@ -80,7 +85,7 @@ async def run(rounds: int, redis_url: str | None) -> None:
 
         def resolver_for(keyring: Keyring, store: Store) -> CredentialResolver:
             limits = InboundLimits(settings.limits, store, ClientAddresses(()))
-            return CredentialResolver(settings, upstream, keyring, store, limits)
+            return CredentialResolver(settings, upstream, AccessTokenVerifier(settings, keyring, store), limits)
 
         resolver = resolver_for(keyring, stores["memory"])
         await resolver.resolve(direct_header, ADDRESS)  # the one real upstream check; every later call hits the cache
@@ -95,6 +100,13 @@ async def run(rounds: int, redis_url: str | None) -> None:
             sealed_resolver = resolver_for(keyring, store)
             n = rounds if name == "memory" else max(rounds // 10, 500)  # a network round trip per call
             rows.append((f"sealed token, repeat use, revocation in {name}", await per_call_us(lambda: sealed_resolver.resolve(sealed_header, ADDRESS), n)))
+        session_id = keyring.sign(SESSION_PURPOSE, {"sub": "k", "sid": "bench", "exp": int(time.time()) + 3600})
+        for label, remember in (("session id, PyJWT verify every time", False), ("session id, remembered", True)):
+
+            async def verify(remember: bool = remember) -> object:
+                return keyring.verify(SESSION_PURPOSE, session_id, remember=remember)
+
+            rows.append((label, await per_call_us(verify, rounds)))
     finally:
         for store in stores.values():
             await store.close()

@@ -1,4 +1,4 @@
-"""`statuspal-mcp` (and `python -m gateway`): serve, sandbox, keygen, build-index.
+"""`statuspal-mcp` (and `python -m gateway`): serve, sandbox, keygen, check-api, build-index.
 
 Start-up problems an operator can fix (a bad config value, a taken port, a missing file) end the
 process with exit code 2 and one line on stderr, never a traceback: the traceback says nothing the
@@ -23,9 +23,10 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from gateway import check_api
 from gateway.allocator import keep_freed_memory
-from gateway.config import ENV_PREFIX, ConfigError, Settings, load_settings
-from gateway.http_errors import GatewayRunner
+from gateway.config import ENV_PREFIX, ConfigError, ServerSettings, Settings, load_settings
+from gateway.connections import GatewayRunner
 from gateway.log import configure_logging, redact_text
 from gateway.store import StoreUnavailable
 from search import build as index_build
@@ -76,11 +77,19 @@ def listen_overrides(settings: Settings, host: str, port: int) -> dict[str, Any]
     listener, the public URL, the resource URL and the Host/Origin allow-lists move with it; otherwise
     the OAuth metadata would advertise a port nobody listens on. A non-loopback public URL sits behind
     a proxy and is left alone.
+
+    Allow-list entries that name a loopback host at the old port move to the new one rather than stay
+    beside it: whatever else listens on the old port (another local app, a dev server) must not be
+    able to call this gateway from a browser.
     """
     server = settings.server
     values: dict[str, Any] = {"host": host, "port": port}
     public = urlsplit(server.public_url)
     if public.hostname not in LOOPBACK:
+        # Behind a proxy only the loopback defaults, which name the shipped default port, can be stale.
+        if port != ServerSettings.port:
+            values["allowed_hosts"] = _follow(server.allowed_hosts, ServerSettings.port, port)
+            values["allowed_origins"] = _follow(server.allowed_origins, ServerSettings.port, port)
         return values
     # The public host still reaches the listener when it binds every address, that very name, or the
     # 127.0.0.1/localhost pair; `--host ::1` listens on IPv6 only, so 127.0.0.1 would lead nowhere.
@@ -89,9 +98,25 @@ def listen_overrides(settings: Settings, host: str, port: int) -> dict[str, Any]
     if port != public.port or public_host != public.hostname:
         values["public_url"] = origin(public_host, port)
         netlocs = [f"127.0.0.1:{port}", f"localhost:{port}", urlsplit(values["public_url"]).netloc]
-        values["allowed_hosts"] = _dedupe(server.allowed_hosts, netlocs)
-        values["allowed_origins"] = _dedupe(server.allowed_origins, [f"http://{n}" for n in netlocs])
+        values["allowed_hosts"] = _dedupe(_follow(server.allowed_hosts, public.port, port), netlocs)
+        values["allowed_origins"] = _dedupe(_follow(server.allowed_origins, public.port, port), [f"http://{n}" for n in netlocs])
     return values
+
+
+def _follow(entries: Sequence[str], old_port: int | None, port: int) -> tuple[str, ...]:
+    """`entries` (Host values or origins) with each one that names a loopback host at `old_port` moved to `port`."""
+    moved = []
+    for entry in entries:
+        parts = urlsplit(entry if "//" in entry else f"//{entry}")
+        try:
+            entry_port = parts.port
+        except ValueError:  # not a port at all: the entry can never match a request, leave it as written
+            entry_port = None
+        if parts.hostname in LOOPBACK and entry_port == old_port:
+            netloc = f"{parts.netloc.rsplit(':', 1)[0]}:{port}"
+            entry = f"{parts.scheme}://{netloc}" if parts.scheme else netloc
+        moved.append(entry)
+    return _dedupe(moved)
 
 
 def upstream_override(settings: Settings, sandbox_port: int) -> dict[str, Any]:
@@ -144,7 +169,7 @@ def banner(settings: Settings, sandbox_url: str | None) -> str:
 class Listener:
     app: web.Application
     sock: socket.socket
-    shutdown_timeout: float
+    server: ServerSettings
 
 
 async def run_until_signal(listeners: Sequence[Listener], ready_message: str) -> None:
@@ -161,7 +186,10 @@ async def run_until_signal(listeners: Sequence[Listener], ready_message: str) ->
     runners: list[web.AppRunner] = []
     try:
         for listener in listeners:
-            runner = GatewayRunner(listener.app, access_log=None, shutdown_timeout=listener.shutdown_timeout)
+            runner = GatewayRunner(
+                listener.app, access_log=None, shutdown_timeout=listener.server.shutdown_timeout_seconds,
+                keepalive_timeout=listener.server.keepalive_timeout_seconds, request_timeout=listener.server.request_timeout_seconds,
+            )
             await runner.setup()
             runners.append(runner)
             await web.SockSite(runner, listener.sock).start()
@@ -201,8 +229,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sandbox_url = None
     if sandbox_sock is not None:
         sandbox_url = origin(settings.sandbox.host, sandbox_sock.getsockname()[1])
-        listeners.append(Listener(_sandbox_app(settings), sandbox_sock, settings.server.shutdown_timeout_seconds))
-    listeners.append(Listener(create_app(settings), sock, settings.server.shutdown_timeout_seconds))
+        listeners.append(Listener(_sandbox_app(settings), sandbox_sock, settings.server))
+    listeners.append(Listener(create_app(settings), sock, settings.server))
     asyncio.run(run_until_signal(listeners, banner(settings, sandbox_url)))
     return 0
 
@@ -216,7 +244,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     configure_logging(settings)
     url = origin(host, sock.getsockname()[1])
     message = f"Sandbox StatusPal API at {url}/api/v1; demo key: {settings.sandbox.demo_key}\nStop with Ctrl-C."
-    asyncio.run(run_until_signal([Listener(_sandbox_app(settings), sock, settings.server.shutdown_timeout_seconds)], message))
+    asyncio.run(run_until_signal([Listener(_sandbox_app(settings), sock, settings.server)], message))
     return 0
 
 
@@ -260,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     keygen = commands.add_parser("keygen", help=f"print a new sealing key for {ENV_PREFIX}SEALING_KEYS")
     keygen.set_defaults(func=cmd_keygen)
+
+    check_api.add_parser(commands)
 
     build_index = commands.add_parser("build-index", help="build the docs search index from the corpus")
     config_option(build_index)

@@ -40,6 +40,8 @@ class ServerSettings:
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = 4 * 1024 * 1024
     shutdown_timeout_seconds: float = 15.0
+    keepalive_timeout_seconds: float = 30.0
+    request_timeout_seconds: float = 20.0
     sse_keepalive_seconds: float = 15.0
     tools_page_size: int = 50
     trusted_proxies: tuple[str, ...] = ()
@@ -73,18 +75,28 @@ class StatusPalSettings:
 
 
 @dataclass(frozen=True)
-class SandboxSettings:
-    embedded: bool = True
-    host: str = "127.0.0.1"
-    port: int = 8081
-    demo_key: str = "sk_sandbox_demo"
-    persist_path: str = ""
+class FaultSettings:
+    """The upstream faults the sandbox injects from start-up, off by default.
+
+    Written once here: `[sandbox]` inherits them as settings, and the sandbox's run-time faults
+    (`sandbox.faults.Faults`) inherit them too, adding the knobs only a test sets.
+    """
+
     latency_ms: int = 0
     error_rate: float = 0.0
     error_status: int = 503
     rate_limit_rate: float = 0.0
     retry_after_seconds: int = 1
     drop_rate: float = 0.0
+
+
+@dataclass(frozen=True)
+class SandboxSettings(FaultSettings):
+    embedded: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8081
+    demo_key: str = "sk_sandbox_demo"
+    persist_path: str = ""
     # strict: 422 for a body key the endpoint does not take, 404 route_not_found / 405 for unknown routes.
     # lenient: what a Rails server most likely does: unknown keys dropped silently, every unknown route or
     # wrong method a bare {"status": 404, "error": "Not Found"}.
@@ -339,6 +351,14 @@ def _coerce(label: str, hint: Any, value: Any) -> Any:
     return value
 
 
+def check_sealing_keys(settings: Settings) -> None:
+    """Production never runs on a generated development key: it lives in one file on one instance, so tokens
+    sealed with it would stop working on every other instance and after any redeploy. Also called by the
+    keyring itself, so settings built without `load_settings` cannot slip past."""
+    if settings.server.production and not settings.secrets.sealing_keys:
+        raise ConfigError(f"production mode needs {ENV_PREFIX}SEALING_KEYS (generate one with `statuspal-mcp keygen`)")
+
+
 def _check(settings: Settings) -> None:
     server = settings.server
     parts = urlsplit(server.public_url)
@@ -346,6 +366,9 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"bad value for server.public_url: {server.public_url!r} (expected scheme://host[:port] with no path or trailing slash)")
     if not 0 < server.port < 65536:
         raise ConfigError(f"bad value for server.port: {server.port}")
+    for name in ("keepalive_timeout_seconds", "request_timeout_seconds"):
+        if not 0 < getattr(server, name) < 86400:  # also refuses nan and inf, which would unbound the connection
+            raise ConfigError(f"bad value for server.{name}: {getattr(server, name)} (must be more than 0 and less than a day)")
     if server.max_body_bytes < 1024:
         raise ConfigError("bad value for server.max_body_bytes: must be at least 1024")
     try:
@@ -362,9 +385,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"bad value for sandbox.strictness: {settings.sandbox.strictness!r} (expected strict or lenient)")
     if not 0 <= settings.sandbox.port < 65536:
         raise ConfigError(f"bad value for sandbox.port: {settings.sandbox.port}")
+    check_sealing_keys(settings)
     if server.production:
-        if not settings.secrets.sealing_keys:
-            raise ConfigError(f"production mode needs {ENV_PREFIX}SEALING_KEYS (generate one with `statuspal-mcp keygen`)")
         if parts.scheme != "https":
             raise ConfigError("production mode needs an https server.public_url")
         if settings.sandbox.embedded:

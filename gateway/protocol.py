@@ -13,7 +13,6 @@ running pydantic over every result would cost more than the rest of the call.
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 import importlib.metadata
 import logging
@@ -31,10 +30,11 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERS
 from pydantic import ValidationError
 
 from gateway.config import ConfigError
-from gateway.credentials import AuthError, Credentials
+from gateway.identity import AuthError, Credentials
 from gateway.redaction import quotable, redact_text, redact_value
+from gateway.scopes import READ, WRITE
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, describe
-from gateway.tools.base import READ, WRITE, Tool, ToolContext, ToolError
+from gateway.tools.base import Tool, ToolContext, ToolError
 from gateway.tools.instructions import INSTRUCTIONS
 
 if TYPE_CHECKING:
@@ -46,6 +46,8 @@ SERVER_NAME = "statuspal-mcp"
 SUPPORTED_VERSIONS = (*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS)
 # -32002 is the handshake era's "resource not found"; 2026-07-28 uses -32602 instead.
 RESOURCE_NOT_FOUND = -32002
+# The deepest nesting of arrays and objects a message may have (see _nests_deeper_than).
+MAX_NESTING = 64
 # How long 2026-07-28 clients may cache list results. The tool set only changes with a deploy.
 LIST_TTL_MS = 300_000
 
@@ -100,6 +102,23 @@ class Message:
         return self.id is not None and not self.is_response
 
 
+def _nests_deeper_than(value: Any, limit: int) -> bool:
+    """Whether `value` has arrays or objects nested more than `limit` levels deep, found without recursion.
+
+    orjson accepts up to 1,024 levels, but everything after the parse that walks a value by recursion (the
+    schema validators, repr() wording their messages) hits Python's recursion limit long before that; bounding
+    the depth once, here, keeps every later step safe. No MCP message nests anywhere near this deep.
+    """
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
 def parse_message(body: bytes) -> Message:
     """Decode and check the JSON-RPC 2.0 envelope; every failure is a 400 with its own message."""
     try:
@@ -120,6 +139,8 @@ def parse_message(body: bytes) -> Message:
     params = data.get("params", {})
     if not isinstance(params, dict):
         raise RpcError(INVALID_REQUEST, 'Invalid request: "params" must be an object', status=400, request_id=request_id)
+    if _nests_deeper_than(data, MAX_NESTING):
+        raise RpcError(INVALID_REQUEST, f"Invalid request: the message nests arrays and objects more than {MAX_NESTING} levels deep", status=400, request_id=request_id)
     method = data.get("method")
     if method is None and request_id is not None and ("result" in data or "error" in data):
         return Message(method=None, id=request_id, params={}, is_response=True)
@@ -475,14 +496,19 @@ def _cursor(index: int) -> str:
 
 
 def _page_index(cursor: Any) -> int | None:
-    if not isinstance(cursor, str) or len(cursor) > 64:
+    """The page a cursor we issued points at, or None for anything else a client may send.
+
+    b64decode refuses a non-ASCII str with a bare ValueError (not binascii.Error), and str.isdigit accepts
+    digits like '²' that int() then refuses, so both are ruled out before they can escape as a 500.
+    """
+    if not isinstance(cursor, str) or len(cursor) > 64 or not cursor.isascii():
         return None
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
         return None
     prefix, _, number = text.partition(":")
-    return int(number) if prefix == "tools" and number.isdigit() and len(number) < 6 else None
+    return int(number) if prefix == "tools" and number.isascii() and number.isdigit() and len(number) < 6 else None
 
 
 def _compile_check(schema: Mapping[str, Any]) -> Callable[[Any], Any]:

@@ -19,8 +19,9 @@ from aiohttp import web
 from gateway.config import Settings
 from gateway.cors import CorsPolicy
 from gateway.protocol import CAPABILITIES, LATEST_HANDSHAKE_VERSION, SERVER_NAME, SUPPORTED_VERSIONS
+from gateway.scopes import READ, WRITE
 from gateway.state import GATEWAY
-from gateway.tools.base import READ, WRITE, Tool
+from gateway.tools.base import Tool
 from gateway.tools.instructions import INSTRUCTIONS
 
 PATH = "/.well-known/mcp/server-card.json"

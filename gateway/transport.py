@@ -44,8 +44,9 @@ from mcp_types.jsonrpc import HEADER_MISMATCH, INVALID_REQUEST
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, LATEST_MODERN_VERSION, MODERN_PROTOCOL_VERSIONS
 
 from gateway.config import ConfigError
-from gateway.cors import CorsPolicy
-from gateway.credentials import AuthError, Credentials
+from gateway.connections import BodyTimeout, BodyTooLarge, BodyUnreadable, read_body
+from gateway.cors import CorsPolicy, normalise_origin
+from gateway.identity import AuthError, Credentials
 from gateway.limits import OverBudget
 from gateway.log import KEY_ID, REQUEST_ID
 from gateway.protocol import SUPPORTED_VERSIONS, Call, Dispatcher, Message, RpcError, parse_message
@@ -97,7 +98,7 @@ class Transport:
         self._hosts = frozenset(h.lower() for h in server.allowed_hosts) | _hosts_of(server.public_url)
         # A CORS origin is by definition allowed to call, and so is the server's own public origin.
         self._origins = frozenset(
-            _origin(o) for o in (*server.allowed_origins, *server.cors_origins, server.public_url)
+            normalise_origin(o) for o in (*server.allowed_origins, *server.cors_origins, server.public_url)
         )
         self._max_body = server.max_body_bytes
         self._session_ends = gateway.settings.store.session_ends_per_hour
@@ -124,9 +125,13 @@ class Transport:
         if isinstance(credentials, web.Response):
             return credentials
         try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
+            body = await read_body(request, self._max_body)
+        except BodyTooLarge:
             return self._too_large()
+        except BodyUnreadable as exc:
+            return _error_response(400, RpcError(INVALID_REQUEST, f"Bad Request: {exc}"))
+        except BodyTimeout as exc:
+            return _error_response(408, RpcError(INVALID_REQUEST, f"Request Timeout: the body was not received within {exc.seconds:g} seconds"))
         try:
             message = parse_message(body)
         except RpcError as exc:
@@ -261,7 +266,7 @@ class Transport:
         if host not in self._hosts:
             return _error_response(403, RpcError(INVALID_REQUEST, f"Forbidden: Host {quotable(host)!r} is not served here"))
         origin = request.headers.get("Origin")
-        if origin is not None and _origin(origin) not in self._origins:
+        if origin is not None and normalise_origin(origin) not in self._origins:
             return _error_response(403, RpcError(INVALID_REQUEST, f"Forbidden: Origin {quotable(origin)!r} is not allowed"))
         return None
 
@@ -332,7 +337,7 @@ class Transport:
     async def _session_claims(self, session_id: str, credentials: Credentials) -> dict[str, Any] | None:
         """The session's claims, or None if it is forged, expired, terminated or another caller's."""
         try:
-            claims = self.gateway.keyring.verify(SESSION_PURPOSE, session_id)
+            claims = self.gateway.keyring.verify(SESSION_PURPOSE, session_id, remember=True)
         except InvalidToken:
             return None
         # Bound to the key that opened it, so a leaked session id is useless with other credentials.
@@ -435,6 +440,10 @@ def _media_type(content_type: str) -> str:
     """The media type of a Content-Type value, lower-cased, without parameters (clients send few distinct ones).
     No header is application/octet-stream (RFC 9110 §8.3), as aiohttp's own request.content_type says."""
     media = content_type.partition(";")[0].strip().lower()
+    if not media.isascii():
+        # Header bytes that are not UTF-8 arrive as lone surrogates, which no JSON encoder can write into the
+        # 415 message; media types are ASCII, so anything else is shown escaped.
+        media = media.encode("ascii", "backslashreplace").decode("ascii")
     return media or "application/octet-stream"
 
 
@@ -487,10 +496,6 @@ def _store_down(exc: StoreUnavailable) -> web.Response:
 
 def _revocation_key(claims: Mapping[str, Any]) -> str:
     return f"mcp-session:{claims.get('sid', '')}"
-
-
-def _origin(value: str) -> str:
-    return value.strip().rstrip("/").lower()
 
 
 def _hosts_of(public_url: str) -> frozenset[str]:

@@ -34,9 +34,10 @@ from aiohttp import web
 
 from gateway.config import ConfigError, SandboxSettings
 from gateway.statuspal.endpoints import Endpoint, EndpointTable
-from sandbox.api import HANDLERS, Call, Handler
+from sandbox.call import Call, Handler
 from sandbox.faults import API_ROOT, FaultInjector, Faults
 from sandbox.models import Organization, dump_orgs, iso, load_orgs
+from sandbox.resources import HANDLERS
 from sandbox.validate import ApiError
 
 log = logging.getLogger("sandbox")
@@ -207,7 +208,7 @@ def _operation(endpoint: Endpoint, operation: Handler) -> Callable[[web.Request]
         state = request.app[SANDBOX]
         try:
             org = state.authenticate(request.headers.get("Authorization"))
-            body = await _read_body(request, endpoint)
+            body = await _read_body(request)
             call = Call(
                 org=org,
                 params=dict(request.match_info),
@@ -231,7 +232,7 @@ def _operation(endpoint: Endpoint, operation: Handler) -> Callable[[web.Request]
     return handle
 
 
-async def _read_body(request: web.Request, endpoint: Endpoint) -> dict[str, Any]:
+async def _read_body(request: web.Request) -> dict[str, Any]:
     if request.method in ("GET", "DELETE"):
         return {}
     raw = await request.read()
@@ -325,14 +326,11 @@ def create_sandbox_app(settings: SandboxSettings, endpoints: EndpointTable) -> w
     for endpoint in endpoints:
         if endpoint.name in unused:
             continue  # a StatusPal that ends notices by PATCH has no such action route
-        operation = HANDLERS.get(endpoint.name)
-        if operation is None:
-            raise ValueError(f"the sandbox has no operation for endpoint {endpoint.name}")
         clash = routes.get((endpoint.method, endpoint.path))
         if clash:
             raise ValueError(f"endpoints {clash} and {endpoint.name} both map to {endpoint.method} {endpoint.path}")
         routes[(endpoint.method, endpoint.path)] = endpoint.name
-        app.router.add_route(endpoint.method, API_ROOT + endpoint.path, _operation(endpoint, operation), name=endpoint.name)
+        app.router.add_route(endpoint.method, API_ROOT + endpoint.path, _operation(endpoint, HANDLERS[endpoint.name]), name=endpoint.name)
 
     admin = [
         ("GET", "/_sandbox/faults", _get_faults),

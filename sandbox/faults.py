@@ -17,26 +17,23 @@ import random
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Iterable
 
-from gateway.config import SandboxSettings
+from gateway.config import FaultSettings
 
 API_ROOT = "/api/v1"
 
 
 @dataclass(frozen=True)
-class Faults:
-    latency_ms: int = 0
-    error_rate: float = 0.0
-    error_status: int = 503
-    rate_limit_rate: float = 0.0
-    retry_after_seconds: int = 1
-    drop_rate: float = 0.0
+class Faults(FaultSettings):
+    """The configured faults plus what only a test sets at run time: which requests, and a fixed seed."""
+
     only: tuple[str, ...] = ()
     seed: int | None = None
 
     @classmethod
-    def from_settings(cls, settings: SandboxSettings) -> "Faults":
-        shared = {f.name: getattr(settings, f.name) for f in fields(cls) if hasattr(settings, f.name)}
-        return cls(**shared).checked(())
+    def from_settings(cls, settings: FaultSettings) -> "Faults":
+        """The faults `[sandbox]` configures, for every request and unseeded."""
+        configured = {f.name: getattr(settings, f.name) for f in fields(FaultSettings)}
+        return cls(**configured).checked(())
 
     @classmethod
     def from_json(cls, raw: Any, endpoint_names: Iterable[str]) -> "Faults":

@@ -33,10 +33,6 @@ NOTIFICATION_DEFAULTS = {"email_enabled": True, "slack_enabled": False, "rss_fee
 _B32 = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
-def now_iso() -> str:
-    return iso(datetime.now(timezone.utc))
-
-
 def iso(moment: datetime) -> str:
     """ISO 8601 in UTC with a ``Z`` suffix and whole seconds, the one timestamp format the sandbox emits."""
     return moment.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")

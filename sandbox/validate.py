@@ -181,9 +181,9 @@ class Fields:
             return MISSING
         return value
 
-    def timestamp(self, name: str, *, required: bool = False) -> Any:
+    def timestamp(self, name: str) -> Any:
         """An ISO 8601 date-time with an offset, returned normalised to UTC (`...Z`)."""
-        value = self._get(name, required, False)
+        value = self._get(name, False, False)
         if value is MISSING:
             return value
         if not isinstance(value, str):

@@ -31,6 +31,14 @@ UNKNOWN_TOOL = "Unknown tool: 'drop_database'. Call tools/list for the tools thi
 FIX = "Correct them to match the tool's input schema and call it again."
 
 
+def nested(levels: int) -> Any:
+    """A value with `levels` arrays inside each other."""
+    value: Any = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
 def b64(text: str) -> str:
     return f"=?base64?{base64.b64encode(text.encode()).decode()}?="
 
@@ -101,6 +109,10 @@ CASES = [
     Case("tool-argument-page-name", 200, tool_error=f"Invalid arguments for list_notices: subdomain: 'Acme Status' is not a valid identifier (it must match ^[A-Za-z0-9-]{{1,63}}$): pass the identifier, not a display name; list_status_pages shows them. {FIX}", body=request("tools/call", {"name": "list_notices", "arguments": {"subdomain": "Acme Status"}})),
     Case("tools-list-bad-cursor", 200, -32602, BAD_CURSOR, body=request("tools/list", {"cursor": "not-a-cursor"})),
     Case("tools-list-forged-cursor", 200, -32602, BAD_CURSOR, body=request("tools/list", {"cursor": base64.urlsafe_b64encode(b"tools:99").decode().rstrip("=")})),
+    Case("tools-list-non-ascii-cursor", 200, -32602, BAD_CURSOR, body=request("tools/list", {"cursor": "dG9vbHM6MQ\u00e9"})),
+    Case("tools-list-unicode-digit-cursor", 200, -32602, BAD_CURSOR, body=request("tools/list", {"cursor": base64.urlsafe_b64encode("tools:\u00b2".encode()).decode()})),
+    Case("message-nested-too-deep", 400, -32600, "Invalid request: the message nests arrays and objects more than 64 levels deep", raw=b'{"jsonrpc":"2.0","method":"tools/call","params":{"name":"list_status_pages","arguments":{"x":' + b"[" * 974 + b"]" * 974 + b"}}}"),
+    Case("tool-argument-nested-deep-but-allowed", 200, tool_error=f"Invalid arguments for list_status_pages: Additional properties are not allowed ('x' was unexpected). {FIX}", body=request("tools/call", {"name": "list_status_pages", "arguments": {"x": nested(58)}})),
     Case("resource-unknown", 200, -32002, "Resource not found: statuspal-docs://nope", body=request("resources/read", {"uri": "statuspal-docs://nope"}), data={"uri": "statuspal-docs://nope"}),
     Case("resource-uri-missing", 200, -32602, "Invalid params for resources/read: uri: Field required", body=request("resources/read", {})),
     Case("prompt-unknown", 200, -32602, "Unknown prompt: 'summarise'. This server offers no prompts.", body=request("prompts/get", {"name": "summarise"})),
@@ -124,6 +136,7 @@ CASES = [
     Case("modern-tool-unknown", 400, -32602, UNKNOWN_TOOL, body=modern_request("tools/call", {"name": "drop_database", "arguments": {}}), headers=modern_headers("tools/call", "drop_database")),
     Case("modern-tool-arguments-bad", 200, tool_error=f"Invalid arguments for get_status_page: 'subdomain' is a required property. {FIX}", body=modern_request("tools/call", {"name": "get_status_page", "arguments": {}}), headers=modern_headers("tools/call", "get_status_page")),
     Case("modern-resource-unknown", 400, -32602, "Resource not found: statuspal-docs://nope", body=modern_request("resources/read", {"uri": "statuspal-docs://nope"}), headers=modern_headers("resources/read", "statuspal-docs://nope"), data={"uri": "statuspal-docs://nope"}),
+    Case("modern-non-ascii-cursor", 400, -32602, BAD_CURSOR, body=modern_request("tools/list", {"cursor": "\u00e9\u00e9\u00e9\u00e9"}), headers=modern_headers("tools/list")),
     Case("modern-bad-cursor", 400, -32602, BAD_CURSOR, body=modern_request("tools/list", {"cursor": "zzz"}), headers=modern_headers("tools/list")),
 ]
 

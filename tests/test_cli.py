@@ -149,6 +149,46 @@ async def test_serve_prints_what_a_user_needs_and_answers_on_it() -> None:
     assert len(access) >= 3 and all(re.fullmatch(r"[0-9a-f]{16}", r["request_id"]) for r in access)
 
 
+async def test_the_allowed_hosts_and_origins_follow_the_port_actually_bound() -> None:
+    """config.toml names port 8080; served elsewhere, that old port must not stay allowed beside the new one."""
+    async with serving(["serve", "--port", "0"], env=EPHEMERAL_SANDBOX) as child:
+        mcp_url = child.url_after("MCP URL:")
+        port = int(mcp_url.rsplit(":", 1)[1].removesuffix("/mcp"))
+        assert port != 8080
+        ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        async with aiohttp.ClientSession() as http:
+            for origin, status in ((f"http://localhost:{port}", 200), ("http://localhost:8080", 403), ("http://127.0.0.1:8080", 403)):
+                headers = {**MCP_HEADERS, "Authorization": f"Bearer {DEMO_KEY}", "Origin": origin}
+                async with http.post(mcp_url, json=ping, headers=headers) as r:
+                    assert r.status == status, (origin, await r.text())
+            for host, status in ((f"localhost:{port}", 200), ("127.0.0.1:8080", 403)):
+                headers = {**MCP_HEADERS, "Authorization": f"Bearer {DEMO_KEY}", "Host": host}
+                async with http.post(mcp_url, json=ping, headers=headers) as r:
+                    assert r.status == status, (host, await r.text())
+
+
+@pytest.mark.parametrize("env, host, port, hosts, origins", [
+    # STATUSPAL_MCP_SERVER_PORT with the shipped config: the defaults move with it.
+    ({"STATUSPAL_MCP_SERVER_PORT": "9001"}, "127.0.0.1", 9001,
+     ("127.0.0.1:9001", "localhost:9001"), ("http://127.0.0.1:9001", "http://localhost:9001")),
+    # Entries naming another port, or another host, are the operator's own and stay.
+    ({"STATUSPAL_MCP_SERVER_ALLOWED_HOSTS": "localhost:8080,localhost:7000,mcp.example.com:8080"}, "127.0.0.1", 9002,
+     ("localhost:9002", "localhost:7000", "mcp.example.com:8080", "127.0.0.1:9002"),
+     ("http://127.0.0.1:9002", "http://localhost:9002")),
+    # Behind a proxy (public URL not loopback) the public URL stays, and the loopback defaults still follow.
+    ({"STATUSPAL_MCP_SERVER_PUBLIC_URL": "https://mcp.example.com"}, "0.0.0.0", 9003,
+     ("127.0.0.1:9003", "localhost:9003"), ("http://127.0.0.1:9003", "http://localhost:9003")),
+])
+def test_listen_overrides_move_loopback_entries_to_the_bound_port(env, host, port, hosts, origins) -> None:
+    from gateway.cli import listen_overrides
+    from gateway.config import load_settings
+
+    settings = load_settings(env=env)
+    values = listen_overrides(settings, host, port)
+    assert (values["allowed_hosts"], values["allowed_origins"]) == (hosts, origins)
+    assert values.get("public_url", settings.server.public_url) == env.get("STATUSPAL_MCP_SERVER_PUBLIC_URL", f"http://127.0.0.1:{port}")
+
+
 async def test_sigterm_finishes_the_call_in_flight() -> None:
     async with serving(["serve", "--port", "0"], env=EPHEMERAL_SANDBOX) as child:
         mcp_url = child.url_after("MCP URL:")

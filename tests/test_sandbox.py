@@ -11,9 +11,10 @@ import aiohttp
 import pytest
 
 from gateway.config import ConfigError, SandboxSettings
-from gateway.statuspal.endpoints import WEBHOOK_EVENTS, EndpointTable
+from gateway.statuspal.endpoints import DEFAULT_ENDPOINTS, WEBHOOK_EVENTS, EndpointTable
 from gateway.statuspal.notice_wire import NoticeWire
 from sandbox import create_sandbox_app, start_sandbox
+from sandbox.resources import HANDLERS
 
 from tests.conftest import DEMO_KEY
 from tests.test_wire_mapping import ALT_NOTICES, ALT_ROUTES
@@ -391,6 +392,13 @@ async def test_every_table_endpoint_has_a_route(api: Api) -> None:
             assert (status, answer) == (404, NOT_FOUND), endpoint.name
     status, answer = await api.get("/status_pages/ghost/regions")
     assert status == 404 and answer["error"] == "route_not_found"
+
+
+def test_the_operation_registry_and_the_endpoint_table_name_the_same_endpoints() -> None:
+    """An endpoint with no sandbox operation, or an operation no endpoint routes to, is a drift to fix."""
+    endpoints = {e.name for e in DEFAULT_ENDPOINTS}
+    assert not endpoints - set(HANDLERS), f"endpoints with no sandbox operation: {sorted(endpoints - set(HANDLERS))}"
+    assert not set(HANDLERS) - endpoints, f"sandbox operations with no endpoint: {sorted(set(HANDLERS) - endpoints)}"
 
 
 async def test_a_path_override_moves_the_sandbox_route() -> None:

@@ -276,6 +276,43 @@ def test_repeat_unseals_return_independent_copies(ring: Keyring) -> None:
     assert ring.unseal("access", token) == CLAIMS  # the remembered answer is not the caller's object
 
 
+def test_remembered_tokens_return_independent_copies(ring: Keyring) -> None:
+    token = ring.seal("access", CLAIMS)
+    signed = ring.sign("mcp-session", {"sub": "k1", "sid": "s1"})
+    for _ in range(2):  # the first call remembers, the second answers from memory
+        opened, verified = ring.unseal("access", token, remember=True), ring.verify("mcp-session", signed, remember=True)
+        assert opened == CLAIMS and verified == {"sub": "k1", "sid": "s1"}
+        opened["k"], verified["sub"] = "sk_attacker", "k2"
+
+
+def test_remembered_signed_tokens_still_expire(entry: str) -> None:
+    now = [time.time()]
+    ring = Keyring([secret_of(entry)], clock=lambda: now[0])
+    token = ring.sign("mcp-session", {"sub": "k1", "sid": "s1", "exp": int(now[0]) + 60})
+    assert ring.verify("mcp-session", token, remember=True)["sid"] == "s1"
+    now[0] += 59
+    assert ring.verify("mcp-session", token, remember=True)["sid"] == "s1"
+    now[0] += 1  # expired at `exp` itself, as PyJWT counts it
+    with pytest.raises(ExpiredToken):
+        ring.verify("mcp-session", token, remember=True)
+    # A keyring that never saw the token agrees: remembering changes the cost, not the answer.
+    with pytest.raises(ExpiredToken):
+        Keyring([secret_of(entry)], clock=lambda: now[0]).verify("mcp-session", token, remember=True)
+
+
+def test_remembering_is_by_exact_token_text(ring: Keyring) -> None:
+    token, signed = ring.seal("access", CLAIMS), ring.sign("mcp-session", {"sid": "s1"})
+    ring.unseal("access", token, remember=True)
+    ring.verify("mcp-session", signed, remember=True)
+    for altered in (token[:-2] + ("AA" if not token.endswith("AA") else "BB"), token + "\n"):
+        with pytest.raises(InvalidToken):
+            ring.unseal("access", altered, remember=True)
+    with pytest.raises(InvalidToken):
+        ring.verify("mcp-session", signed[:-2] + ("AA" if not signed.endswith("AA") else "BB"), remember=True)
+    with pytest.raises(InvalidToken):  # remembered for one purpose, not another
+        ring.verify("client", signed, remember=True)
+
+
 def test_routing_shape_check_on_our_own_header(ring: Keyring) -> None:
     header = ring.seal("access", CLAIMS).split(".")[0]
     assert ring.looks_sealed(f"{header}..iv.ct.tag")

@@ -31,7 +31,7 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.http_errors import GatewayRunner, generic_error_text
+from gateway.connections import GatewayRunner, generic_error_text
 from gateway.redaction import quotable
 from tests.oauth_browser import Page, pkce
 from tests.processes import serving

@@ -9,7 +9,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from gateway.tools.base import READ
+from gateway.scopes import READ
 from gateway.tools.budget import Budget, over_budget, report, surface_size, tool_sizes
 from gateway.tools.catalogue import build_catalogue
 from gateway.config import load_settings

@@ -134,6 +134,34 @@ async def test_a_session_is_bound_to_the_key_that_opened_it(http, mcp_url, sandb
     assert (await post(http, mcp_url, request("ping"), headers={"Mcp-Session-Id": session})).status == 200
 
 
+async def test_a_remembered_session_id_is_still_checked_on_every_request(http, make_gateway, sandbox_admin):
+    """Once a session id has verified, the gateway answers its signature check from memory; the checks that
+    depend on the caller, the store and the clock still run each time."""
+    from gateway.state import GATEWAY
+    from gateway.transport import SESSION_TTL_SECONDS
+
+    server = await make_gateway()
+    await sandbox_admin.add_key("sk_test_other_tenant")
+    session = await open_session(http, server.mcp_url)
+    with_session = {"Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-06-18"}
+    assert (await post(http, server.mcp_url, request("ping"), headers=with_session)).status == 200  # now remembered
+
+    other = await post(http, server.mcp_url, request("ping"), key="sk_test_other_tenant", headers=with_session)
+    assert other.status == 404
+    assert (await post(http, server.mcp_url, request("ping"), headers=with_session)).status == 200
+
+    keyring = server.app[GATEWAY].keyring
+    real_clock = keyring.clock
+    keyring.clock = lambda: real_clock() + SESSION_TTL_SECONDS + 1  # a day later
+    expired = await post(http, server.mcp_url, request("ping"), headers=with_session)
+    assert expired.status == 404
+    assert expired.error["message"].startswith("Session not found")
+    keyring.clock = real_clock
+
+    assert (await send(http, "DELETE", server.mcp_url, headers={**AUTH, **with_session})).status == 204
+    assert (await post(http, server.mcp_url, request("ping"), headers=with_session)).status == 404
+
+
 async def test_delete_without_a_session_id_is_400(http, mcp_url):
     answer = await send(http, "DELETE", mcp_url, headers=AUTH)
     assert answer.status == 400

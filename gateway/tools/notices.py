@@ -17,10 +17,11 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Mapping
 
+from gateway.scopes import WRITE
 from gateway.statuspal.endpoints import MAX_PER_PAGE
 from gateway.statuspal.errors import UpstreamError, describe
 from gateway.statuspal.notice_wire import WireShapeError
-from gateway.tools.base import READ_ONLY, WRITE, Annotations, Handler, Tool, ToolContext, ToolError
+from gateway.tools.base import READ_ONLY, Annotations, Handler, Tool, ToolContext, ToolError
 from gateway.tools.crud import DELETE, UPDATE, list_handler
 from gateway.tools.notice_checks import Ending, notice_write, settle_create
 from gateway.tools.schemas import (
@@ -184,7 +185,7 @@ async def _verified(
     try:
         answer = await _call(ctx, endpoint, args, logical)
     except UpstreamError as err:
-        if err.status == 422 and "affected" in logical:
+        if err.status == 422 and "affected" in logical and wire.affected_field in (err.details or {}):
             valid = await _valid_slugs(ctx, args["subdomain"])
             if valid:
                 raise ToolError(f"{describe(err)} {valid}") from None
@@ -209,7 +210,8 @@ async def _verified(
 
 
 async def _valid_slugs(ctx: ToolContext, subdomain: str) -> str:
-    """The page's service and region slugs, for a refused `affected`: the usual cause is a display name or a
+    """The page's service and region slugs, for a refused `affected` (StatusPal's 422 names that field): the
+    usual cause is a display name or a
     guessed slug, and naming the valid ones lets the model correct it in one call instead of two more reads.
     Two bounded reads (one page each), made only after StatusPal refused the write; empty if either fails."""
     found: list[str] = []

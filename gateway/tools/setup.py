@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.scopes import WRITE
 from gateway.statuspal.endpoints import MAX_PER_PAGE
 from gateway.statuspal.errors import UpstreamError, describe
 from gateway.tools import containers as container_tools
 from gateway.tools import services as service_tools
 from gateway.tools import status_pages as page_tools
-from gateway.tools.base import WRITE, Tool, ToolContext, ToolError
+from gateway.tools.base import Tool, ToolContext, ToolError
 from gateway.tools.crud import CREATE, Verified
 from gateway.tools.schemas import NEW_SUBDOMAIN, PAGE_SETTINGS, obj, text
 from gateway.tools.verify import confirm
