@@ -35,6 +35,7 @@ from gateway.redaction import quotable, redact_text, redact_value
 from gateway.scopes import READ, WRITE
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, describe
 from gateway.tools.base import Tool, ToolContext, ToolError
+from gateway.tools.instructions import INSTRUCTIONS
 
 if TYPE_CHECKING:
     from gateway.state import Gateway
@@ -50,15 +51,6 @@ MAX_NESTING = 64
 # How long 2026-07-28 clients may cache list results. The tool set only changes with a deploy.
 LIST_TTL_MS = 300_000
 
-INSTRUCTIONS = (
-    "Manages StatusPal status pages on the caller's own StatusPal account: status pages, services, regions "
-    "(containers), incidents and scheduled maintenance (notices), outgoing webhooks, plus a search of the "
-    "StatusPal API docs. Read tools are safe to call at any time. Every tool that creates, changes or deletes "
-    "something acts on the live account: confirm the change with the user first. Tools that can email or "
-    "otherwise notify a page's subscribers take a required `notify` flag: ask the user whether subscribers "
-    "should be notified, never assume."
-)
-
 # Methods each era serves; anything else is -32601. Removed in 2026-07-28: initialize, ping, logging/setLevel.
 HANDSHAKE_METHODS = frozenset(
     {"initialize", "ping", "logging/setLevel", "tools/list", "tools/call", "resources/list", "resources/read",
@@ -69,7 +61,7 @@ MODERN_METHODS = frozenset(
      "prompts/list", "prompts/get"}
 )
 
-_CAPABILITIES = {"tools": {"listChanged": False}, "resources": {}, "prompts": {"listChanged": False}}
+CAPABILITIES = {"tools": {"listChanged": False}, "resources": {}, "prompts": {"listChanged": False}}
 
 
 class RpcError(Exception):
@@ -257,14 +249,14 @@ class Dispatcher:
     def _initialize_result(self, version: str) -> dict[str, Any]:
         return {
             "protocolVersion": version,
-            "capabilities": {**_CAPABILITIES, "logging": {}},
+            "capabilities": {**CAPABILITIES, "logging": {}},
             "serverInfo": self.server_info,
             "instructions": INSTRUCTIONS,
         }
 
     def _discover_result(self) -> dict[str, Any]:
         return self._modern(
-            {"supportedVersions": list(MODERN_PROTOCOL_VERSIONS), "capabilities": _CAPABILITIES, "instructions": INSTRUCTIONS},
+            {"supportedVersions": list(MODERN_PROTOCOL_VERSIONS), "capabilities": CAPABILITIES, "instructions": INSTRUCTIONS},
             cache_scope="public",
         )
 
@@ -299,9 +291,11 @@ class Dispatcher:
         return pages
 
     async def _tools_call(self, call: Call) -> bytes:
-        """Run a tool. A request that is not a CallToolRequest is a protocol error (-32602); a wrong tool name
-        or arguments that fail the tool's inputSchema are `isError` results, because only those reach the model,
-        which can then correct itself (tools spec 2025-11-25, "Error Handling"; SEP-1303)."""
+        """Run a tool. A request that is not a CallToolRequest, or names no tool this server has, is a protocol
+        error (-32602, as the tools spec lists "unknown tools" among protocol errors): the client chose the name
+        from tools/list, so there is nothing for the model to correct. Arguments that fail a known tool's
+        inputSchema are `isError` results, because only those reach the model, which can then correct itself
+        (tools spec 2025-11-25, "Error Handling"; SEP-1303)."""
         params = call.params
         name = params.get("name")
         if not isinstance(name, str):
@@ -313,7 +307,7 @@ class Dispatcher:
             raise RpcError(INVALID_PARAMS, 'Invalid params: "arguments" must be an object')
         tool = self._gateway.catalogue.get(name)
         if tool is None:
-            return self._call_result(call, f"Unknown tool {quotable(name)!r}: this server has no tool by that name. Use one of the tools it lists.", None, True)
+            raise RpcError(INVALID_PARAMS, f"Unknown tool: {quotable(name)!r}. Call tools/list for the tools this server offers.")
         if tool.scope not in call.credentials.scopes:
             # An HTTP 403 with a scope challenge lets the client step up to a write grant (RFC 6750 §3.1).
             raise AuthError(403, "insufficient_scope", f"{name} changes data and needs the {tool.scope} scope; this grant is read-only.", scope=tool.scope)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import orjson
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import SchemaError, ValidationError
 
 from gateway.config import Settings
 from gateway.scopes import TOOL_SCOPES
@@ -26,6 +26,25 @@ TOOL_MODULES = (status_pages, services, containers, notices, webhooks, setup, do
 
 # MCP tool names: 1-128 characters of [A-Za-z0-9_.-].
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_LISTER = re.compile(r"\b(list_[a-z_]+)\b")
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
+    """jsonschema's `pattern`, worded for a model: a lookup argument whose description names the list_ tool that
+    shows valid values says so, because the usual cause is a display name ("Web Console") where a slug or id
+    belongs, and the fix is to look it up rather than to guess again."""
+    for error in _draft_pattern(validator, pattern, instance, schema):
+        lister = _LISTER.search(str(schema.get("description", "")))
+        if lister is not None:
+            error.message = (
+                f"{instance!r} is not a valid identifier (it must match {pattern}): pass the identifier, not a display "
+                f"name; {lister.group(1)} shows them"
+            )
+        yield error
+
+
+_draft_pattern = Draft202012Validator.VALIDATORS["pattern"]
+ArgumentValidator = validators.extend(Draft202012Validator, {"pattern": _pattern})
 
 
 @dataclass(frozen=True)
@@ -40,7 +59,7 @@ class Catalogue:
         """Check every tool and compile its input validator; raises ValueError naming the first bad tool."""
         tools = tuple(tools)
         by_name: dict[str, Tool] = {}
-        validators: dict[str, Draft202012Validator] = {}
+        checks: dict[str, Draft202012Validator] = {}
         for tool in tools:
             if not _NAME.match(tool.name):
                 raise ValueError(f"tool name {tool.name!r} is not 1-128 characters of [A-Za-z0-9_.-]")
@@ -55,10 +74,8 @@ class Catalogue:
                 if problem is not None:
                     raise ValueError(f"tool {tool.name!r}: {label} is not valid JSON Schema 2020-12: {problem}")
             by_name[tool.name] = tool
-            validators[tool.name] = Draft202012Validator(
-                tool.input_schema, format_checker=Draft202012Validator.FORMAT_CHECKER
-            )
-        return cls(tools=tools, _by_name=by_name, _validators=validators)
+            checks[tool.name] = ArgumentValidator(tool.input_schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        return cls(tools=tools, _by_name=by_name, _validators=checks)
 
     def get(self, name: str) -> Tool | None:
         return self._by_name.get(name)
