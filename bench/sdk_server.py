@@ -44,7 +44,7 @@ def build_server(index_dir: str) -> MCPServer:
         server.add_tool(fn, name=tool.name, title=tool.title, description=tool.description)
         registered = server._tool_manager.get_tool(tool.name)
         registered.parameters = dict(tool.input_schema)
-        registered.annotations = ToolAnnotations.model_validate(tool.annotations.wire(tool.title))
+        registered.annotations = ToolAnnotations.model_validate(tool.annotations.wire())
     return server
 
 

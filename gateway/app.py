@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway import ops, transport
+from gateway import ops, server_card, transport
 from gateway.client_address import ClientAddresses
 from gateway.config import Settings
 from gateway.credentials import CredentialResolver
@@ -87,6 +87,7 @@ def create_app(
     transport.setup_routes(app, transport.Transport(gateway, dispatcher, sessions))
     oauth_routes.setup_routes(app)
     ops.setup_routes(app)
+    server_card.setup_routes(app)
 
     async def lifecycle(app: web.Application):
         # The store first: it is the one that can fail (Redis unreachable), and then nothing is left open.

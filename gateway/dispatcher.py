@@ -32,6 +32,7 @@ from gateway.resources import DocsResources
 from gateway.scopes import READ, WRITE
 from gateway.tool_runner import Invocation, Reply, ToolRunner, progress_reporter
 from gateway.tools.catalogue import Catalogue
+from gateway.tools.instructions import INSTRUCTIONS
 
 SERVER_NAME = "statuspal-mcp"
 SUPPORTED_VERSIONS = (*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS)
@@ -41,15 +42,6 @@ RESOURCE_NOT_FOUND = -32002
 LIST_TTL_MS = 300_000
 _TOOLS_CURSOR = "tools"
 _BAD_CURSOR = "Invalid cursor: pass back exactly the nextCursor of the previous page"
-
-INSTRUCTIONS = (
-    "Manages StatusPal status pages on the caller's own StatusPal account: status pages, services, regions "
-    "(containers), incidents and scheduled maintenance (notices), outgoing webhooks, plus a search of the "
-    "StatusPal API docs. Read tools are safe to call at any time. Every tool that creates, changes or deletes "
-    "something acts on the live account: confirm the change with the user first. Tools that can email or "
-    "otherwise notify a page's subscribers take a required `notify` flag: ask the user whether subscribers "
-    "should be notified, never assume."
-)
 
 # Methods each era serves; anything else is -32601. Removed in 2026-07-28: initialize, ping, logging/setLevel.
 HANDSHAKE_METHODS = frozenset(
@@ -198,9 +190,9 @@ class Dispatcher:
         return pages
 
     async def _tools_call(self, call: Call) -> bytes:
-        """Run a tool. A request that is not a CallToolRequest is a protocol error (-32602); a wrong tool name
-        is an `isError` result, because only those reach the model, which can then correct itself (tools spec
-        2025-11-25, "Error Handling"; SEP-1303). Arguments are the tool runner's to check."""
+        """Run a tool. A request that is not a CallToolRequest, or names no tool this server has, is a protocol
+        error (-32602, as the tools spec lists "unknown tools" among protocol errors): the client chose the name
+        from tools/list, so there is nothing for the model to correct. Arguments are the tool runner's to check."""
         params = call.params
         name = params.get("name")
         if not isinstance(name, str):
@@ -210,16 +202,16 @@ class Dispatcher:
             arguments = {}
         elif not isinstance(arguments, dict):
             raise RpcError(INVALID_PARAMS, 'Invalid params: "arguments" must be an object')
+        tool = self._catalogue.get(name)
+        if tool is None:
+            raise RpcError(INVALID_PARAMS, f"Unknown tool: {quotable(name)!r}. Call tools/list for the tools this server offers.")
+        if tool.scope not in call.credentials.scopes:
+            # An HTTP 403 with a scope challenge lets the client step up to a write grant (RFC 6750 §3.1).
+            raise AuthError(403, "insufficient_scope", f"{name} changes data and needs the {tool.scope} scope; this grant is read-only.", scope=tool.scope)
         invocation = Invocation(
             api_key=call.credentials.api_key, reply=call.reply, request_id=call.request_id, modern=call.modern,
             progress=progress_reporter(params, call.reply),
         )
-        tool = self._catalogue.get(name)
-        if tool is None:
-            return self._tools.unknown(name, invocation)
-        if tool.scope not in call.credentials.scopes:
-            # An HTTP 403 with a scope challenge lets the client step up to a write grant (RFC 6750 §3.1).
-            raise AuthError(403, "insufficient_scope", f"{name} changes data and needs the {tool.scope} scope; this grant is read-only.", scope=tool.scope)
         return await self._tools.run(tool, arguments, invocation)
 
     # --- resources and prompts -------------------------------------------------------------------------

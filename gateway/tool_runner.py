@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 import fastjsonschema
 import orjson
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.protocols import Validator
 from mcp_types import SERVER_INFO_META_KEY
 
 from gateway.redaction import quotable, redact_text
@@ -28,6 +30,28 @@ if TYPE_CHECKING:
     from search.lifecycle import DocsIndex
 
 log = logging.getLogger(__name__)
+
+# A tool named in an argument's description as the one that lists its valid values.
+_LISTER = re.compile(r"\b(list_[a-z_]+)\b")
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
+    """jsonschema's `pattern`, worded for a model: a lookup argument whose description names the list_ tool that
+    shows valid values says so, because the usual cause is a display name ("Web Console") where a slug or id
+    belongs, and the fix is to look it up rather than to guess again."""
+    for error in _draft_pattern(validator, pattern, instance, schema):
+        lister = _LISTER.search(str(schema.get("description", "")))
+        if lister is not None:
+            error.message = (
+                f"{instance!r} is not a valid identifier (it must match {pattern}): pass the identifier, not a display "
+                f"name; {lister.group(1)} shows them"
+            )
+        yield error
+
+
+_draft_pattern = Draft202012Validator.VALIDATORS["pattern"]
+# Draft 2020-12 with errors worded for a model; it accepts exactly what Draft202012Validator accepts.
+_Reference = validators.extend(Draft202012Validator, {"pattern": _pattern})
 
 
 class KeyRefused(Exception):
@@ -77,19 +101,17 @@ class ArgumentValidator:
     def __init__(self, tools: Iterable[Tool]) -> None:
         self._schemas: dict[str, Mapping[str, Any]] = {}
         self._fast: dict[str, Callable[[Any], Any]] = {}
-        self._reference: dict[str, Draft202012Validator] = {}
+        self._reference: dict[str, Validator] = {}
         for tool in tools:
             self._schemas[tool.name] = tool.input_schema
             self._fast[tool.name] = compile_fast_check(tool.input_schema)
-            self._reference[tool.name] = Draft202012Validator(
-                tool.input_schema, format_checker=Draft202012Validator.FORMAT_CHECKER
-            )
+            self._reference[tool.name] = _Reference(tool.input_schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
     def covers(self, catalogue: "Catalogue") -> bool:
         """Whether this validator checks exactly the tools of `catalogue`, schema for schema."""
         return self._schemas == {tool.name: tool.input_schema for tool in catalogue.tools}
 
-    def reference(self, name: str) -> Draft202012Validator:
+    def reference(self, name: str) -> Validator:
         """jsonschema's validator for tool `name`: the authority on what its inputSchema accepts."""
         return self._reference[name]
 
@@ -156,10 +178,6 @@ class ToolRunner:
             )
         self._metrics.tool_call(tool.name, "ok")
         return self._result(call, None, structured, False)
-
-    def unknown(self, name: str, call: Invocation) -> bytes:
-        """The answer to a tool name this server does not have: an `isError` result the model can act on."""
-        return self._result(call, f"Unknown tool {quotable(name)!r}: this server has no tool by that name. Use one of the tools it lists.", None, True)
 
     def _failure(self, call: Invocation, tool: Tool, outcome: str, text: str) -> bytes:
         self._metrics.tool_call(tool.name, outcome)

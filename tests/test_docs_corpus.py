@@ -42,6 +42,7 @@ TOOL_ENDPOINTS: dict[str, tuple[str, ...]] = {
     "get_notice": ("notices_get",),
     "create_incident": ("notices_create",),
     "schedule_maintenance": ("notices_create",),
+    "create_info_notice": ("notices_create",),
     "post_notice_update": ("notices_post_update",),
     "update_notice": ("notices_update",),
     "resolve_incident": ("notices_resolve",),

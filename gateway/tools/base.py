@@ -31,15 +31,25 @@ class ToolError(Exception):
 
 @dataclass(frozen=True)
 class Annotations:
+    """The MCP tool hints. `open_world` has one rule here: true exactly when the call's effect leaves
+    StatusPal, that is when it can message a page's subscribers or fire the organization's outgoing webhooks
+    (a notice published, posted to, edited, ended or deleted, or a service status it changes). A tool that
+    only changes records inside StatusPal is closed-world, however public the page it changes."""
+
     read_only: bool
     destructive: bool
     idempotent: bool
     open_world: bool = False
 
-    def wire(self, title: str) -> dict[str, Any]:
+    def wire(self) -> dict[str, Any]:
+        """The hints as `tools/list` shows them. No `title` here: the tool's own title says it, and clients read
+        that one first. A read-only tool shows no destructive or idempotent hint: the MCP schema gives those
+        meaning only when readOnlyHint is false, so on a read tool they are bytes no client may act on. Every
+        other hint is explicit, since clients differ on the defaults."""
+        if self.read_only:
+            return {"readOnlyHint": True, "openWorldHint": self.open_world}
         return {
-            "title": title,
-            "readOnlyHint": self.read_only,
+            "readOnlyHint": False,
             "destructiveHint": self.destructive,
             "idempotentHint": self.idempotent,
             "openWorldHint": self.open_world,
@@ -83,5 +93,5 @@ class Tool:
             "description": self.description,
             "inputSchema": dict(self.input_schema),
             "outputSchema": dict(self.output_schema),
-            "annotations": self.annotations.wire(self.title),
+            "annotations": self.annotations.wire(),
         }
