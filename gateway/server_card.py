@@ -18,7 +18,7 @@ from aiohttp import web
 
 from gateway.config import Settings
 from gateway.cors import CorsPolicy
-from gateway.protocol import CAPABILITIES, LATEST_HANDSHAKE_VERSION, SERVER_NAME, SUPPORTED_VERSIONS
+from gateway.dispatcher import CAPABILITIES, LATEST_HANDSHAKE_VERSION, SERVER_NAME, SUPPORTED_VERSIONS
 from gateway.scopes import READ, WRITE
 from gateway.state import GATEWAY
 from gateway.tools.base import Tool

@@ -145,11 +145,11 @@ CASES = [
 async def small_gateway(sandbox_url) -> AsyncIterator[str]:
     """One gateway for the whole table (nothing in it changes state), with a small body limit."""
     from gateway.app import create_app
-    from tests.conftest import bound_socket, gateway_settings, serve_app
+    from tests.conftest import bound_socket, gateway_settings, serve_app, shared_arguments
 
     sock = bound_socket()
     settings = gateway_settings(sock.getsockname()[1], sandbox_url, server={"max_body_bytes": MAX_BODY})
-    async with serve_app(create_app(settings), sock) as url:
+    async with serve_app(create_app(settings, arguments=shared_arguments()), sock) as url:
         yield f"{url}/mcp"
 
 

@@ -3,23 +3,25 @@
 Handlers take a `ToolContext` and the validated arguments and return the structured result (a dict that
 conforms to `output_schema`). They raise `ToolError` for anything the model should read and correct;
 upstream failures arrive as `gateway.statuspal.errors.UpstreamError` and are turned into `isError`
-results by the dispatcher, so no handler formats errors itself.
+results by the tool runner, so no handler formats errors itself.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
 from gateway.scopes import READ
 
 if TYPE_CHECKING:
     from gateway.statuspal.client import StatusPalAPI
+    from search.lifecycle import DocsIndex
 
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
 
 
-async def _no_progress(progress: float, total: float | None = None, message: str | None = None) -> None:
+async def no_progress(progress: float, total: float | None = None, message: str | None = None) -> None:
+    """The progress of a call whose client asked for none (and of tools called outside a request)."""
     return None
 
 
@@ -62,8 +64,8 @@ class ToolContext:
     """Everything a handler may use for one call: the caller's upstream API, docs search, progress."""
 
     api: "StatusPalAPI | None" = None
-    docs: Any = None
-    progress: ProgressFn = _no_progress
+    docs: "DocsIndex | None" = None
+    progress: ProgressFn = no_progress
 
 
 Handler = Callable[[ToolContext, dict[str, Any]], Awaitable[Mapping[str, Any]]]
@@ -82,11 +84,10 @@ class Tool:
     scope: str = READ
     # False for tools that never call StatusPal (search_docs).
     needs_upstream: bool = True
-    meta: Mapping[str, Any] = field(default_factory=dict)
 
     def definition(self) -> dict[str, Any]:
         """The tool as `tools/list` shows it."""
-        wire: dict[str, Any] = {
+        return {
             "name": self.name,
             "title": self.title,
             "description": self.description,
@@ -94,6 +95,3 @@ class Tool:
             "outputSchema": dict(self.output_schema),
             "annotations": self.annotations.wire(),
         }
-        if self.meta:
-            wire["_meta"] = dict(self.meta)
-        return wire

@@ -2,7 +2,7 @@
 
 The search runs in-process against the index the gateway keeps open (`search.lifecycle.DocsIndex`), so it costs
 well under a millisecond and works even when the caller's key cannot reach StatusPal. The MCP request itself
-is still authenticated by the dispatcher like any other tool call.
+is still authenticated by the transport like any other tool call.
 """
 
 from __future__ import annotations
