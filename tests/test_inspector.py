@@ -12,8 +12,8 @@ import json
 import pytest
 
 from gateway.state import GATEWAY
-from tests.conftest import DEMO_KEY
 from tests.conformance.node import INSPECTOR, Completed, require, run_node
+from tests.conftest import DEMO_KEY
 
 pytestmark = pytest.mark.node
 
