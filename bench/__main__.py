@@ -3,10 +3,10 @@
 Every server is a separate process on an ephemeral loopback port, loaded the same way by wrk (a C
 process, 32 connections by default, one second a round). The figures only mean something side by
 side, on the same machine at the same moment, so the benchmark prints ratios, each taken within one
-round of loads run back to back (see Bench), and checks their medians against the targets in DESIGN.md:
+round of loads run back to back (see Bench), and checks their medians against these targets:
 
 - `tools/list` and a local tool call (`search_docs`): at least 8x the SDK server and at least 0.4x the
-  bare floor (issue 2's targets); `server/discover` is measured the same way and printed for reference.
+  bare floor; `server/discover` is measured the same way and printed for reference.
   The floor that binds answers the very bytes the gateway answered (a 70 KB `tools/list` costs the
   socket far more than a 50-byte reply); the 50-byte floor is printed too.
   The `search_docs` load takes QUESTIONS questions of tests/relevance_questions.toml in turn (not one

@@ -6,7 +6,7 @@ Both engines index exactly the sections `search.corpus` produces and answer ever
 tests/relevance_questions.toml; the figures are quality (MRR@5, recall@3) and speed (query p50/p99 including
 snippets, full build time, size on disk). FTS5 gets a fair setup: Porter stemming, the same stopwords,
 per-column BM25 weights mirroring our field boosts, its own snippet() for excerpts.
-Targets (issue 3): MRR@5 above FTS5's, p50 ≤ 2 ms, p99 ≤ 10 ms, full build ≤ 3 s.
+Targets: MRR@5 above FTS5's, p50 ≤ 2 ms, p99 ≤ 10 ms, full build ≤ 3 s.
 """
 
 from __future__ import annotations

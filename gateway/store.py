@@ -1,4 +1,4 @@
-"""The little shared state the gateway needs, behind one interface (DESIGN decision 2).
+"""The little shared state the gateway needs, behind one interface, so any instance can answer any request.
 
 Tokens carry everything about a grant, so the store only remembers facts that a token cannot carry about
 itself: that a code or refresh token was already used, that a token family was revoked, how often someone

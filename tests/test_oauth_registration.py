@@ -60,7 +60,8 @@ async def test_registration_returns_a_public_client_whatever_auth_method_was_ask
     assert body["token_endpoint_auth_method"] == "none" and "client_secret" not in body
     assert body["redirect_uris"] == [CLAUDE] and body["client_name"] == "Claude"
     assert body["grant_types"] == ["authorization_code", "refresh_token"] and body["response_types"] == ["code"]
-    assert body["scope"] == "statuspal:read statuspal:write offline_access"  # "claudeai" ignored, never an error (P13)
+    # "claudeai" is ignored, never an error: Claude.ai sends it, and refusing it breaks sign-in.
+    assert body["scope"] == "statuspal:read statuspal:write offline_access"
     assert isinstance(body["client_id_issued_at"], int) and body["application_type"] == "web"
 
 

@@ -125,7 +125,7 @@ async def server(sandbox_url, sandbox_admin, keyring) -> AsyncIterator[TokenServ
 async def test_code_exchange_issues_working_tokens_with_no_store_headers(server: TokenServer) -> None:
     verifier, challenge = pkce()
     code = server.code(challenge)
-    # Default lifetimes (DESIGN decision 4): a code lives at most 5 minutes, a refresh token 30 days.
+    # Default lifetimes: a code lives at most 5 minutes (an intercepted one is soon worthless), a refresh token 30 days.
     claims = server.gateway.keyring.unseal("code", code)
     assert claims["exp"] - claims["iat"] == 300
     status, body, headers = await server.token(
