@@ -19,8 +19,8 @@ from gateway.scopes import READ, WRITE
 from gateway.state import GATEWAY
 from gateway.tool_runner import ArgumentValidator, ToolRunner, json_string
 from gateway.tools.base import READ_ONLY, Tool, ToolError
-from gateway.transport import TRANSPORT
 from gateway.tools.catalogue import Catalogue
+from gateway.transport import TRANSPORT
 from tests.mcp_wire import MODERN, mcp_client, modern_headers, modern_request, post, request
 
 MODES = ["legacy", MODERN, "auto"]
