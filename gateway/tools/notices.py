@@ -386,7 +386,8 @@ TOOLS: tuple[Tool, ...] = (
         title="Schedule maintenance",
         description=(
             "Announce maintenance at once (notice.created webhooks fire, subscribers messaged if notify); "
-            "services show maintenance from starts_at to ends_at. Move: update_notice; end: close_maintenance."
+            "services show maintenance from starts_at to ends_at. Move: update_notice; end: close_maintenance; "
+            "outage: create_incident."
         ),
         input_schema=obj(
             {
