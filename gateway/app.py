@@ -23,6 +23,7 @@ from gateway.state import GATEWAY, Gateway
 from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.store import RedisStore, open_store
+from gateway.surfaces import SurfaceTools
 from gateway.tools.catalogue import build_catalogue
 from search.lifecycle import DocsIndex
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings, *, docs: DocsIndex | None = None) -> web.Appl
     keyring = Keyring.from_settings(settings)
     addresses = ClientAddresses(settings.server.trusted_proxies)
     limits = InboundLimits(settings.limits, store, addresses)
+    catalogue = build_catalogue(settings)
     owns_docs = docs is None
     if docs is None:
         docs = DocsIndex(settings.path(settings.search.index_dir), settings.search)
@@ -51,7 +53,8 @@ def create_app(settings: Settings, *, docs: DocsIndex | None = None) -> web.Appl
         settings=settings,
         upstream=upstream,
         credentials=CredentialResolver(settings, upstream, keyring, store, limits),
-        catalogue=build_catalogue(settings),
+        catalogue=catalogue,
+        surfaces=SurfaceTools.of(catalogue),
         keyring=keyring,
         store=store,
         metrics=metrics,

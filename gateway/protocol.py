@@ -33,7 +33,9 @@ from gateway.config import ConfigError
 from gateway.credentials import AuthError, Credentials
 from gateway.redaction import quotable, redact_text, redact_value
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, describe
+from gateway.surfaces import FULL, Surface, page_arguments
 from gateway.tools.base import READ, WRITE, Tool, ToolContext, ToolError
+from gateway.tools.catalogue import Catalogue
 
 if TYPE_CHECKING:
     from gateway.state import Gateway
@@ -173,6 +175,8 @@ class Call:
     reply: Reply
     # Correlates the client's "request id …" with the server log line for internal errors.
     request_id: str
+    # The part of the gateway the request's URL (and narrowing headers) allows.
+    surface: Surface = FULL
 
     @property
     def modern(self) -> bool:
@@ -191,7 +195,11 @@ class Dispatcher:
         settings = gateway.settings
         # Arguments are checked by code fastjsonschema generates from each inputSchema, once here; jsonschema,
         # several times slower per call, only runs when that check fails, to word the error (see _tools_call).
-        self._argument_checks = {tool.name: _compile_check(tool.input_schema) for tool in gateway.catalogue.tools}
+        surfaces = gateway.surfaces
+        self._argument_checks = {
+            (catalogue is surfaces.paged, tool.name): _compile_check(tool.input_schema)
+            for catalogue in (surfaces.full, surfaces.paged) for tool in catalogue.tools
+        }
         self._page_size = settings.server.tools_page_size
         if self._page_size < 1:
             raise ConfigError(f"bad value for server.tools_page_size: {self._page_size} (must be at least 1)")
@@ -205,10 +213,12 @@ class Dispatcher:
         self._call_result_tail = b',"resultType":"complete","_meta":' + orjson.dumps(self._result_meta) + b"}"
         self._initialize = {v: self._serialise("initialize", v, self._initialize_result(v)) for v in HANDSHAKE_PROTOCOL_VERSIONS}
         self._discover = {v: self._serialise("server/discover", v, self._discover_result()) for v in MODERN_PROTOCOL_VERSIONS}
-        self._tool_pages: dict[tuple[str, frozenset[str]], tuple[bytes, ...]] = {}
+        # Keyed by the tools shown (their names, and whether they are a page scope's narrowed copies): a
+        # handful of surfaces' shapes, never one entry per page.
+        self._tool_pages: dict[tuple[str, bool, tuple[str, ...]], tuple[bytes, ...]] = {}
         for version in SUPPORTED_VERSIONS:
             for scopes in (frozenset({READ}), frozenset({READ, WRITE})):
-                self._tools_pages(version, scopes)
+                self._tools_pages(version, FULL, scopes)
         self._methods: dict[str, Callable[[Call], Awaitable[bytes]]] = {
             "initialize": self._initialize_method,
             "ping": self._empty,
@@ -271,7 +281,7 @@ class Dispatcher:
 
     async def _tools_list(self, call: Call) -> bytes:
         cursor = call.params.get("cursor")
-        pages = self._tools_pages(call.version, call.credentials.scopes)
+        pages = self._tools_pages(call.version, call.surface, call.credentials.scopes)
         if cursor is None:
             return pages[0]
         index = _page_index(cursor)
@@ -279,11 +289,12 @@ class Dispatcher:
             raise RpcError(INVALID_PARAMS, "Invalid cursor: pass back exactly the nextCursor of the previous page")
         return pages[index]
 
-    def _tools_pages(self, version: str, scopes: frozenset[str]) -> tuple[bytes, ...]:
-        key = (version, scopes)
+    def _tools_pages(self, version: str, surface: Surface, scopes: frozenset[str]) -> tuple[bytes, ...]:
+        visible = self._gateway.surfaces.visible(surface, scopes)
+        key = (version, surface.page is not None, tuple(t.name for t in visible))
         pages = self._tool_pages.get(key)
         if pages is None:
-            tools = [t.definition() for t in self._gateway.catalogue.visible(scopes)]
+            tools = [t.definition() for t in visible]
             size = self._page_size
             chunks = [tools[i : i + size] for i in range(0, len(tools), size)] or [[]]
             built = []
@@ -310,13 +321,24 @@ class Dispatcher:
             arguments = {}
         elif not isinstance(arguments, dict):
             raise RpcError(INVALID_PARAMS, 'Invalid params: "arguments" must be an object')
-        tool = self._gateway.catalogue.get(name)
+        surfaces = self._gateway.surfaces
+        absent = surfaces.absent_reason(call.surface, name)
+        if absent is not None:
+            # Refused here, not only left out of tools/list: a cached list or a guessed name must not get past
+            # the URL's restriction. No step-up grant can add it, so this is no 403 but an answer to read.
+            raise RpcError(INVALID_PARAMS, f"Tool not available: {absent}")
+        catalogue = surfaces.catalogue(call.surface)
+        tool = catalogue.get(name)
         if tool is None:
             return self._call_result(call, f"Unknown tool {quotable(name)!r}: this server has no tool by that name. Use one of the tools it lists.", None, True)
         if tool.scope not in call.credentials.scopes:
             # An HTTP 403 with a scope challenge lets the client step up to a write grant (RFC 6750 §3.1).
             raise AuthError(403, "insufficient_scope", f"{name} changes data and needs the {tool.scope} scope; this grant is read-only.", scope=tool.scope)
-        problem = self._argument_problem(name, arguments)
+        try:
+            arguments = page_arguments(call.surface, name, arguments)
+        except ToolError as exc:
+            return self._tool_failure(call, tool, "outside_surface", str(exc))
+        problem = self._argument_problem(catalogue, call.surface.page is not None, name, arguments)
         if problem is not None:
             return self._tool_failure(
                 call, tool, "invalid_arguments",
@@ -324,7 +346,7 @@ class Dispatcher:
             )
         return await self._run_tool(call, tool, arguments)
 
-    def _argument_problem(self, name: str, arguments: dict[str, Any]) -> Any:
+    def _argument_problem(self, catalogue: Catalogue, paged: bool, name: str, arguments: dict[str, Any]) -> Any:
         """None when `arguments` satisfy the tool's inputSchema, else jsonschema's most relevant error.
 
         The generated check is only trusted to say "valid"; a rejection is re-checked by the catalogue's
@@ -332,9 +354,9 @@ class Dispatcher:
         disagree in a way that refuses good arguments (tests/test_argument_checks.py holds them to agree).
         """
         try:
-            self._argument_checks[name](arguments)
+            self._argument_checks[paged, name](arguments)
         except fastjsonschema.JsonSchemaException:
-            return best_match(self._gateway.catalogue.validator(name).iter_errors(arguments))
+            return best_match(catalogue.validator(name).iter_errors(arguments))
         return None
 
     async def _run_tool(self, call: Call, tool: Tool, arguments: dict[str, Any]) -> bytes:
@@ -346,6 +368,7 @@ class Dispatcher:
                 api=gateway.upstream.for_key(call.credentials.api_key) if tool.needs_upstream else None,
                 docs=gateway.docs,
                 progress=_progress_reporter(call),
+                page=call.surface.page,
             )
             structured = orjson.dumps(dict(await tool.handler(ctx, arguments)))
         except ToolError as exc:

@@ -54,8 +54,10 @@ from gateway.redaction import quotable
 from gateway.sealing import InvalidToken
 from gateway.state import GATEWAY, Gateway
 from gateway.store import StoreUnavailable
+from gateway.surfaces import READONLY_HEADER, TOOLSETS_HEADER, Surface, SurfaceError, parse_path
 
-MCP_PATHS = ("/mcp", "/mcp/")
+# /mcp itself and every narrower surface under it (gateway.surfaces parses the rest, or answers 404).
+MCP_PATHS = ("/mcp", "/mcp/", "/mcp/{surface:.+}")
 # The version a handshake-era request without MCP-Protocol-Version is assumed to speak (spec, 2025-06-18+).
 DEFAULT_HANDSHAKE_VERSION = "2025-03-26"
 SESSION_PURPOSE = "mcp-session"
@@ -67,7 +69,7 @@ SESSION_END_WINDOW_SECONDS = 3600
 
 CORS_ALLOW_HEADERS = (
     "Authorization", "Content-Type", "Accept", "MCP-Protocol-Version", "Mcp-Session-Id", "Mcp-Method", "Mcp-Name",
-    "Last-Event-ID",
+    "Last-Event-ID", TOOLSETS_HEADER, READONLY_HEADER,
 )
 CORS_EXPOSE_HEADERS = ("WWW-Authenticate", "Mcp-Session-Id", "MCP-Protocol-Version")
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -153,7 +155,10 @@ class Transport:
 
     async def _answer(self, request: web.Request, message: Message, version: str, credentials: Credentials) -> web.StreamResponse:
         reply = _Reply(request)
-        call = Call(message, version, credentials, reply, request_id=request.get(REQUEST_ID) or secrets.token_hex(8))
+        call = Call(
+            message, version, credentials, reply, request_id=request.get(REQUEST_ID) or secrets.token_hex(8),
+            surface=request[_SURFACE],
+        )
         try:
             result = await self.dispatcher.dispatch(call)
         except RpcError as exc:
@@ -253,12 +258,21 @@ class Transport:
         return credentials
 
     async def _admit(self, request: web.Request) -> web.Response | None:
-        """The client address's budget, then Host and Origin; None when the request may go on."""
+        """The client address's budget, Host and Origin, then the surface the URL and headers choose (404 for
+        a URL that names none, 400 for a header that would widen it); None when the request may go on."""
         try:
             request[_ADDRESS] = await self.gateway.limits.admit_address(request)
         except OverBudget as exc:
             return _over_budget(exc)
-        return self._check_headers(request)
+        refused = self._check_headers(request)
+        if refused is not None:
+            return refused
+        try:
+            # The raw path: a percent-escaped spelling of a surface is not its one URL.
+            request[_SURFACE] = parse_path(request.raw_path.partition("?")[0]).narrowed(request.headers)
+        except SurfaceError as exc:
+            return _error_response(exc.status, RpcError(INVALID_REQUEST, exc.message))
+        return None
 
     def _check_headers(self, request: web.Request) -> web.Response | None:
         """DNS-rebinding protection: the Host must be ours, and a browser's Origin must be one we allow."""
@@ -351,6 +365,8 @@ class Transport:
 TRANSPORT = web.AppKey("mcp_transport", Transport)
 # The client address as the limits count it, found once per request.
 _ADDRESS = web.RequestKey("client_address", str)
+# What this request's URL and narrowing headers allow.
+_SURFACE = web.RequestKey("surface", Surface)
 
 
 class _Reply:

@@ -17,6 +17,7 @@ from gateway.credentials import AuthError, Credentials
 from gateway.protocol import Call, Dispatcher, _json_string, parse_message
 from gateway.state import GATEWAY
 from gateway.tools.base import READ, READ_ONLY, WRITE, Tool, ToolError
+from gateway.surfaces import SurfaceTools
 from gateway.tools.catalogue import Catalogue
 from tests.mcp_wire import MODERN, mcp_client, modern_headers, modern_request, post, request
 
@@ -307,7 +308,8 @@ async def test_an_unexpected_tool_failure_is_logged_and_answered_without_interna
     schema = {"type": "object", "properties": {}}
     tools = [Tool("broken_tool", "Broken", "Fails.", schema, schema, READ_ONLY, broken, needs_upstream=False),
              Tool("refusing_tool", "Refusing", "Refuses.", schema, schema, READ_ONLY, refusing, needs_upstream=False)]
-    services = dataclasses.replace(gateway.app[GATEWAY], catalogue=Catalogue.of(tools))
+    catalogue = Catalogue.of(tools)
+    services = dataclasses.replace(gateway.app[GATEWAY], catalogue=catalogue, surfaces=SurfaceTools.of(catalogue))
     dispatcher = Dispatcher(services)
     with caplog.at_level(logging.ERROR, logger="gateway.protocol"):
         result = orjson.loads(await dispatcher.dispatch(_call("tools/call", {"name": "broken_tool"}, frozenset({READ}))))

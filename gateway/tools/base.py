@@ -56,6 +56,8 @@ class ToolContext:
     api: "StatusPalAPI | None" = None
     docs: Any = None
     progress: ProgressFn = _no_progress
+    # The status page a page-scoped connection is limited to; page-scoped tools supply it as `subdomain`.
+    page: str | None = None
 
 
 Handler = Callable[[ToolContext, dict[str, Any]], Awaitable[Mapping[str, Any]]]
