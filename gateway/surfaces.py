@@ -154,6 +154,51 @@ class Surface:
 FULL = Surface()
 
 
+# --- surfaces as OAuth protected resources ------------------------------------------------------------------
+#
+# Each URL is its own protected resource (RFC 9728), and a token's audience is the exact URL it was issued for
+# (RFC 8707). A token works on its own surface and on any narrower one: narrowing only takes away, and a client
+# connected to /mcp may well send its token with a narrowing header. It never works on a broader surface: a
+# token a user issued for one page's incidents must not become a key to the whole account.
+
+
+def resource_url(surface: Surface, public_url: str) -> str:
+    return public_url + surface.path
+
+
+def metadata_url(surface: Surface, public_url: str) -> str:
+    """Where the surface's RFC 9728 document is: the path-inserted form of its resource URL."""
+    return f"{public_url}/.well-known/oauth-protected-resource{surface.path}"
+
+
+def surface_of_resource(resource: Any, public_url: str) -> Surface | None:
+    """The surface `resource` names exactly, or None: another server's URL, or a spelling that is not the
+    surface's one URL (a token's audience must compare equal, so no alias may be issued)."""
+    if not isinstance(resource, str) or not resource.startswith(public_url + MCP_ROOT):
+        return None
+    try:
+        surface = parse_path(resource[len(public_url):])
+    except SurfaceError:
+        return None
+    return surface if resource_url(surface, public_url) == resource else None
+
+
+def audience_refusal(surface: Surface, audience: str | None, public_url: str) -> str | None:
+    """Why a token issued for `audience` may not be used on `surface`, or None when it may. Direct API keys
+    (no audience) work on every surface, restricted by it."""
+    if audience is None:
+        return None
+    bound = surface_of_resource(audience, public_url)
+    if bound is None:
+        return f"This access token was issued for another resource, not {resource_url(surface, public_url)}."
+    if surface.within(bound):
+        return None
+    return (
+        f"This access token was issued for {audience}, which allows {bound.describe()}; it cannot be used on "
+        f"{resource_url(surface, public_url)}, which allows more. Connect to {audience}, or sign in again for this URL."
+    )
+
+
 def parse_path(path: str) -> Surface:
     """The surface a request path names; SurfaceError (404) naming what is valid when it names none.
 

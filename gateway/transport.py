@@ -22,6 +22,7 @@ lives out its day. Without the quota one key could fill the store for everyone.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import hmac
 import secrets
@@ -54,7 +55,10 @@ from gateway.redaction import quotable
 from gateway.sealing import InvalidToken
 from gateway.state import GATEWAY, Gateway
 from gateway.store import StoreUnavailable
-from gateway.surfaces import READONLY_HEADER, TOOLSETS_HEADER, Surface, SurfaceError, parse_path
+from gateway.tools.base import READ
+from gateway.surfaces import (
+    FULL, READONLY_HEADER, TOOLSETS_HEADER, Surface, SurfaceError, audience_refusal, metadata_url, parse_path,
+)
 
 # /mcp itself and every narrower surface under it (gateway.surfaces parses the rest, or answers 404).
 MCP_PATHS = ("/mcp", "/mcp/", "/mcp/{surface:.+}")
@@ -169,7 +173,7 @@ class Transport:
             status = exc.status or (ERROR_CODE_HTTP_STATUS.get(exc.code, 200) if call.modern else 200)
             return _error_response(status, exc, message.id)
         except AuthError as exc:
-            return self._auth_failure(exc)
+            return self._auth_failure(request, exc)
         payload = _envelope(message.id, result)
         if reply.streaming:
             return await reply.finish(payload)
@@ -288,20 +292,30 @@ class Transport:
         try:
             credentials = await self.gateway.credentials.resolve(request.headers.get("Authorization"), request[_ADDRESS])
         except AuthError as exc:
-            return self._auth_failure(exc)
+            return self._auth_failure(request, exc)
         except OverBudget as exc:
             return _over_budget(exc)
         request[KEY_ID] = credentials.key_id  # for the access line: which key, never the key
+        refusal = audience_refusal(request[_SURFACE], credentials.audience, self.gateway.settings.server.public_url)
+        if refusal is not None:
+            # 403, not 401: the token is good, only not for this URL; the challenge names this URL's metadata, so
+            # the client can sign in again for it (RFC 6750 §3.1 insufficient_scope, RFC 8707 audience).
+            return self._auth_failure(request, AuthError(403, "insufficient_scope", refusal))
         try:
             await self.gateway.limits.admit_principal(credentials.key_id)
         except OverBudget as exc:
             return _over_budget(exc)
         return credentials
 
-    def _auth_failure(self, err: AuthError) -> web.Response:
+    def _auth_failure(self, request: web.Request, err: AuthError) -> web.Response:
         headers = {}
         if err.status in (401, 403):
-            headers["WWW-Authenticate"] = self.gateway.credentials.challenge(err)
+            # Each surface is its own protected resource: the challenge points at the one this URL names.
+            surface = request.get(_SURFACE, FULL)
+            metadata = metadata_url(surface, self.gateway.settings.server.public_url)
+            if surface.readonly and err.status == 401 and err.scope is None:
+                err = dataclasses.replace(err, scope=READ)  # a write grant could do nothing more here
+            headers["WWW-Authenticate"] = self.gateway.credentials.challenge(err, metadata)
         elif err.status == 503:
             headers["Retry-After"] = str(err.retry_after or 5)
         body = orjson.dumps({"error": err.error, "error_description": err.description})

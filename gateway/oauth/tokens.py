@@ -25,6 +25,7 @@ Errors follow RFC 6749 §5.2 (400 with a JSON ``error``) and are never a 500: a 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import itertools
@@ -49,6 +50,7 @@ from gateway.state import GATEWAY, Gateway
 from gateway.statuspal.client import key_id
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError
 from gateway.store import Store, StoreUnavailable
+from gateway.surfaces import surface_of_resource
 from gateway.tools.base import TOOL_SCOPES
 
 if TYPE_CHECKING:
@@ -86,6 +88,8 @@ class Grant:
     scope: str
     client_id: str
     family: str
+    # The exact surface URL the grant was made for (RFC 8707): every token issued from it has it as `aud`.
+    resource: str
 
 
 # --- issuing -------------------------------------------------------------------------------------------
@@ -127,13 +131,20 @@ def issue_code(
     return gateway.keyring.seal("code", claims)
 
 
-def mint_access_token(settings: "Settings", api_key: str, scope: str, *, keyring: Keyring | None = None, client_id: str = "local") -> str:
+def mint_access_token(
+    settings: "Settings", api_key: str, scope: str, *, keyring: Keyring | None = None, client_id: str = "local",
+    resource: str | None = None,
+) -> str:
     """An access token exactly as `/token` would issue it, for benchmarks and tests that skip the browser flow.
 
-    Without `keyring` it uses the one the gateway itself would load from these settings.
+    Without `keyring` it uses the one the gateway itself would load from these settings; without `resource`
+    the token is for `/mcp`.
     """
     keyring = keyring or Keyring.from_settings(settings)
-    grant = Grant(api_key=api_key, scope=normalise_scope(scope), client_id=client_id, family=_new_id())
+    grant = Grant(
+        api_key=api_key, scope=normalise_scope(scope), client_id=client_id, family=_new_id(),
+        resource=resource or settings.server.resource_url,
+    )
     return keyring.seal("access", _token_claims(settings, grant, "at", settings.oauth.access_token_ttl_seconds, int(time.time())))
 
 
@@ -147,7 +158,7 @@ def _token_claims(settings: "Settings", grant: Grant, typ: str, ttl: int, now: i
     return {
         "typ": typ,
         "iss": settings.server.public_url,
-        "aud": settings.server.resource_url,
+        "aud": grant.resource,
         "sub": key_id(grant.api_key),
         "client_id": grant.client_id,
         "scope": grant.scope,
@@ -162,7 +173,7 @@ def _token_claims(settings: "Settings", grant: Grant, typ: str, ttl: int, now: i
 def _issue_pair(gateway: Gateway, grant: Grant, access_scope: str) -> dict[str, Any]:
     """The token response. The refresh token keeps the full grant; only the access token is narrowed (RFC 6749 §6)."""
     settings, now = gateway.settings, int(time.time())
-    access = _token_claims(settings, Grant(grant.api_key, access_scope, grant.client_id, grant.family), "at", settings.oauth.access_token_ttl_seconds, now)
+    access = _token_claims(settings, dataclasses.replace(grant, scope=access_scope), "at", settings.oauth.access_token_ttl_seconds, now)
     refresh = _token_claims(settings, grant, "rt", settings.oauth.refresh_token_ttl_seconds, now)
     return {
         "access_token": gateway.keyring.seal("access", access),
@@ -183,8 +194,9 @@ def _new_id() -> str:
 async def access_credentials(token: str, settings: "Settings", keyring: Keyring, store: Store) -> Credentials:
     """The caller behind a sealed access token, or AuthError 401 ``invalid_token`` saying exactly what is wrong.
 
-    The audience must be exactly our resource (RFC 8707): a token minted for another deployment sharing our
-    keys (staging vs production) is refused. Revocation is checked in the store on every request; if the
+    The audience must be exactly one of our resources, /mcp or one of its surfaces (RFC 8707): a token minted
+    for another deployment sharing our keys (staging vs production) is refused. Whether that surface covers the
+    one the request is for is the transport's check, which knows the request's URL. Revocation is checked in the store on every request; if the
     store is down the request is refused with 503 rather than served on a possibly revoked token.
     """
     try:
@@ -195,8 +207,9 @@ async def access_credentials(token: str, settings: "Settings", keyring: Keyring,
         raise AuthError(401, "invalid_token", "The bearer token is not an access token.")
     if claims.get("iss") != settings.server.public_url:
         raise AuthError(401, "invalid_token", "The access token was not issued by this server.")
-    if claims.get("aud") != settings.server.resource_url:
-        raise AuthError(401, "invalid_token", f"The access token was issued for another resource, not {settings.server.resource_url}.")
+    audience = claims.get("aud")
+    if surface_of_resource(audience, settings.server.public_url) is None:
+        raise AuthError(401, "invalid_token", f"The access token was issued for another resource, not one of {settings.server.resource_url} and the surfaces under it.")
     api_key, scope, family, exp, sub = claims.get("k"), claims.get("scope"), claims.get("fam"), claims.get("exp"), claims.get("sub")
     if not (isinstance(api_key, str) and isinstance(scope, str) and isinstance(family, str) and isinstance(exp, int) and isinstance(sub, str)):
         raise AuthError(401, "invalid_token", "The access token is malformed.")
@@ -217,6 +230,7 @@ async def access_credentials(token: str, settings: "Settings", keyring: Keyring,
         kind="sealed",
         key_id=sub,  # key_id(api_key), computed once when the token was issued
         client_id=client_id if isinstance(client_id, str) else None,
+        audience=audience,
     )
 
 
@@ -268,8 +282,6 @@ async def _exchange_code(gateway: Gateway, form: Mapping[str, str]) -> dict[str,
     verifier = form["code_verifier"]
     if not _VERIFIER.match(verifier):
         raise OAuthError("invalid_request", "code_verifier must be 43-128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636).")
-    _check_resource(settings, form)
-
     code = _open(gateway, "code", form["code"], "code", "authorization code")
     if not _same(form["client_id"], code.get("client_id")):
         raise OAuthError("invalid_grant", "The authorization code was issued to another client.")
@@ -277,8 +289,9 @@ async def _exchange_code(gateway: Gateway, form: Mapping[str, str]) -> dict[str,
         raise OAuthError("invalid_grant", "redirect_uri does not match the one used in the authorization request.")
     if not _same(_s256(verifier), code.get("code_challenge")):
         raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge of the authorization request.")
-    if code.get("resource") != settings.server.resource_url:
+    if surface_of_resource(code.get("resource"), settings.server.public_url) is None:
         raise OAuthError("invalid_grant", "The authorization code was issued for another resource.")
+    _check_resource(form, code["resource"])
     await _check_client(gateway, form["client_id"])
 
     family = code["jti"]
@@ -288,7 +301,7 @@ async def _exchange_code(gateway: Gateway, form: Mapping[str, str]) -> dict[str,
         await gateway.store.revoke("fam:" + family, settings.oauth.refresh_token_ttl_seconds + _SLACK_SECONDS)
         log.warning("authorization code replayed; its token family is revoked", extra={"family": family})
         raise OAuthError("invalid_grant", "The authorization code was already used.")
-    grant = Grant(api_key=code["k"], scope=code["scope"], client_id=code["client_id"], family=family)
+    grant = Grant(api_key=code["k"], scope=code["scope"], client_id=code["client_id"], family=family, resource=code["resource"])
     log.info("tokens issued", extra={"grant_type": "authorization_code", "key_id": key_id(grant.api_key), "family": family})
     return _issue_pair(gateway, grant, grant.scope)
 
@@ -297,13 +310,13 @@ async def _refresh(gateway: Gateway, form: Mapping[str, str]) -> dict[str, Any]:
     settings = gateway.settings
     if not form.get("refresh_token"):
         raise OAuthError("invalid_request", "Missing required parameter: refresh_token.")
-    _check_resource(settings, form)
     token = _open(gateway, "refresh", form["refresh_token"], "rt", "refresh token")
-    if token.get("aud") != settings.server.resource_url:
+    if surface_of_resource(token.get("aud"), settings.server.public_url) is None:
         raise OAuthError("invalid_grant", "The refresh token was issued for another resource.")
+    _check_resource(form, token["aud"])
     if form.get("client_id") and not _same(form["client_id"], token.get("client_id")):
         raise OAuthError("invalid_grant", "The refresh token was issued to another client.")
-    grant = Grant(api_key=token["k"], scope=token["scope"], client_id=token["client_id"], family=token["fam"])
+    grant = Grant(api_key=token["k"], scope=token["scope"], client_id=token["client_id"], family=token["fam"], resource=token["aud"])
     access_scope = _narrowed_scope(grant.scope, form.get("scope"))
     if await gateway.store.is_revoked("fam:" + grant.family):
         raise OAuthError("invalid_grant", "This grant was revoked; sign in again.")
@@ -369,10 +382,12 @@ def _narrowed_scope(granted: str, requested: str | None) -> str:
     return wanted
 
 
-def _check_resource(settings: "Settings", form: Mapping[str, str]) -> None:
+def _check_resource(form: Mapping[str, str], granted: str) -> None:
+    """A `resource` sent to /token must be the one the grant was made for: tokens are bound to one surface
+    URL, and a grant for a narrow surface must not mint a token for a broader one."""
     resource = form.get("resource")
-    if resource and resource != settings.server.resource_url:
-        raise OAuthError("invalid_target", f"This server issues tokens only for the resource {settings.server.resource_url}.")
+    if resource and resource != granted:
+        raise OAuthError("invalid_target", f"This grant was made for {granted}; its tokens are issued only for the resource it was made for.")
 
 
 async def _check_client(gateway: Gateway, client_id: str) -> None:
