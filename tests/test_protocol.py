@@ -17,7 +17,7 @@ from gateway.credentials import AuthError, Credentials
 from gateway.protocol import Call, Dispatcher, _json_string, parse_message
 from gateway.state import GATEWAY
 from gateway.tools.base import READ, READ_ONLY, WRITE, Tool, ToolError
-from gateway.surfaces import SurfaceTools
+from gateway.surfaces import FULL, SurfaceTools
 from gateway.tools.catalogue import Catalogue
 from tests.mcp_wire import MODERN, mcp_client, modern_headers, modern_request, post, request
 
@@ -32,7 +32,7 @@ async def http():
 
 
 def tool_names(server, scopes=frozenset({READ, WRITE})) -> list[str]:
-    return [t.name for t in server.app[GATEWAY].catalogue.visible(scopes)]
+    return [t.name for t in server.app[GATEWAY].surfaces.visible(FULL, scopes)]
 
 
 async def create_pages(http, server, count: int) -> None:

@@ -10,7 +10,7 @@ import pytest
 from mcp.client.client import Client
 
 from gateway.surfaces import TOOLSET_OF, TOOLSETS
-from tests.mcp_wire import mcp_client, post, request
+from tests.mcp_wire import mcp_client, modern_headers, modern_request, post, request
 
 MODES = ["legacy", "2026-07-28"]
 PAGE = {"name": "Acme", "timezone": "Europe/Berlin", "website_url": "https://acme.example"}
@@ -139,8 +139,6 @@ async def test_an_absent_tool_is_refused_at_the_call(gateway, http, era):
         body = request("tools/call", {"name": name, "arguments": arguments})
         headers = {}
         if era == "modern":
-            from tests.mcp_wire import modern_headers, modern_request
-
             body = modern_request("tools/call", {"name": name, "arguments": arguments})
             headers = modern_headers("tools/call", name)
         answer = await post(http, gateway.url + path, body, headers=headers)

@@ -4,9 +4,6 @@ OAuthClientProvider against a page-scoped read-only URL."""
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
-from typing import AsyncIterator
-
 import aiohttp
 import httpx2
 import pytest

@@ -32,7 +32,6 @@ class Catalogue:
     tools: tuple[Tool, ...]
     _by_name: Mapping[str, Tool] = field(repr=False)
     _validators: Mapping[str, Draft202012Validator] = field(repr=False)
-    _visible: dict[frozenset[str], tuple[Tool, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, tools: Iterable[Tool]) -> "Catalogue":
@@ -64,14 +63,6 @@ class Catalogue:
 
     def validator(self, name: str) -> Draft202012Validator:
         return self._validators[name]
-
-    def visible(self, scopes: frozenset[str]) -> tuple[Tool, ...]:
-        """The tools a grant may see and call: a read-only grant never sees a write tool."""
-        found = self._visible.get(scopes)
-        if found is None:
-            found = tuple(t for t in self.tools if t.scope in scopes)
-            self._visible[scopes] = found
-        return found
 
 
 def build_catalogue(settings: Settings) -> Catalogue:
