@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from gateway.redaction import quotable
+from gateway.scopes import READ
 from gateway.tools import containers, docs, notices, services, setup, status_pages, webhooks
-from gateway.tools.base import READ, Tool, ToolContext, ToolError
+from gateway.tools.base import Tool, ToolContext, ToolError
 from gateway.tools.catalogue import Catalogue
 from gateway.tools.schemas import SUBDOMAIN
 
