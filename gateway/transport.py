@@ -1,9 +1,11 @@
 """Streamable HTTP on aiohttp: the HTTP rules of the MCP transport, for both protocol eras on one endpoint.
 
-Order of checks for every request to /mcp (each failure has its own status and message):
-the client address's budget (429) → Host and Origin (403, DNS-rebinding protection) → Accept (406)
-→ Content-Type (415) → declared size (413) → credentials (401/403/503, with the WWW-Authenticate challenge;
-429/503 when a new key's check is over budget) → the caller's budget (429) → body size (413)
+Order of checks for every request to /mcp and the surfaces under it (each failure has its own status and
+message): the client address's budget (429) → Host and Origin (403, DNS-rebinding protection) → the surface
+the URL and X-MCP-* headers choose (404, 400; `gateway.surfaces`) → Accept (406) → Content-Type (415)
+→ declared size (413) → credentials (401/403/503, with the WWW-Authenticate challenge of this URL; 403 for a
+token issued for a narrower surface; 429/503 when a new key's check is over budget) → the caller's budget (429)
+→ body size (413)
 → JSON-RPC envelope (400) → protocol era and its headers (400) → session (404, handshake era only)
 → `gateway.protocol`. GET and DELETE are counted the same way: each is a request someone can send in a loop.
 
