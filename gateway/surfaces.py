@@ -23,6 +23,11 @@ instead of silently getting less than it asked for.
 
 An absent tool is refused at the call, not only left out of ``tools/list``: a client with a cached list, or
 a model guessing names, gets the same answer as one that never saw the tool.
+
+A page scope is enforced by the upstream paths themselves: every page-level route is nested under
+``/status_pages/{subdomain}``, and the gateway puts the scope's page there, so a slug or notice id of another
+page simply is not found. An operator who maps the notices routes to org-scoped paths (no ``{subdomain}``)
+leaves that guarantee to StatusPal, which then receives the page as a field.
 """
 
 from __future__ import annotations
