@@ -14,11 +14,11 @@ from gateway.client_address import ClientAddresses
 from gateway.config import Settings
 from gateway.credentials import CredentialResolver
 from gateway.limits import InboundLimits
-from gateway.log import access_logger
 from gateway.metrics import Metrics
 from gateway.oauth import routes as oauth_routes
 from gateway.oauth.access import AccessTokenVerifier
 from gateway.oauth.client_metadata import MetadataDocuments
+from gateway.request_middleware import access_logger
 from gateway.resources import DocsResources
 from gateway.sealing import Keyring
 from gateway.state import GATEWAY, Gateway

@@ -51,9 +51,9 @@ from gateway.connections import BodyTimeout, BodyTooLarge, BodyUnreadable, read_
 from gateway.cors import CorsPolicy, normalise_origin
 from gateway.identity import AuthError, Credentials
 from gateway.limits import OverBudget
-from gateway.log import KEY_ID, REQUEST_ID
 from gateway.protocol import SUPPORTED_VERSIONS, Call, Dispatcher, Message, RpcError, parse_message
 from gateway.redaction import quotable
+from gateway.request_middleware import KEY_ID, REQUEST_ID
 from gateway.scopes import READ
 from gateway.sealing import InvalidToken
 from gateway.state import GATEWAY, Gateway

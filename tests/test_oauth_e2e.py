@@ -21,7 +21,7 @@ from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientMetadata
 
-from gateway.log import JsonFormatter
+from gateway.logging_setup import JsonFormatter
 from tests.conftest import DEMO_KEY, RunningServer
 from tests.oauth_browser import Browser, Callback, TokenStore, callback_server, document_server, make_tls
 
