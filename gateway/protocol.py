@@ -34,7 +34,7 @@ from gateway.identity import AuthError, Credentials
 from gateway.redaction import quotable, redact_text, redact_value
 from gateway.scopes import READ, WRITE
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, describe
-from gateway.surfaces import FULL, Surface, page_arguments
+from gateway.surfaces import FULL, Surface, page_arguments, surface_instructions
 from gateway.tools.base import Tool, ToolContext, ToolError
 from gateway.tools.catalogue import Catalogue
 
@@ -251,10 +251,16 @@ class Dispatcher:
     async def _initialize_method(self, call: Call) -> bytes:
         version = self.negotiate(call.params.get("protocolVersion"))
         self._validate("initialize", version, call.params)
-        return self._initialize[version]
+        if call.surface.is_full:
+            return self._initialize[version]
+        # A narrower surface says so in its instructions (a page scope names its page, which no tool takes any
+        # more); built per request, as page names are unbounded and a session initializes once.
+        return self._serialise("initialize", version, self._initialize_result(version, call.surface))
 
     async def _discover_method(self, call: Call) -> bytes:
-        return self._discover[call.version]
+        if call.surface.is_full:
+            return self._discover[call.version]
+        return self._serialise("server/discover", call.version, self._discover_result(call.surface))
 
     async def _empty(self, call: Call) -> bytes:
         return b"{}"
@@ -264,17 +270,18 @@ class Dispatcher:
         self._validate("logging/setLevel", call.version, call.params)
         return b"{}"
 
-    def _initialize_result(self, version: str) -> dict[str, Any]:
+    def _initialize_result(self, version: str, surface: Surface = FULL) -> dict[str, Any]:
         return {
             "protocolVersion": version,
             "capabilities": {**_CAPABILITIES, "logging": {}},
             "serverInfo": self.server_info,
-            "instructions": INSTRUCTIONS,
+            "instructions": surface_instructions(INSTRUCTIONS, surface),
         }
 
-    def _discover_result(self) -> dict[str, Any]:
+    def _discover_result(self, surface: Surface = FULL) -> dict[str, Any]:
+        instructions = surface_instructions(INSTRUCTIONS, surface)
         return self._modern(
-            {"supportedVersions": list(MODERN_PROTOCOL_VERSIONS), "capabilities": _CAPABILITIES, "instructions": INSTRUCTIONS},
+            {"supportedVersions": list(MODERN_PROTOCOL_VERSIONS), "capabilities": _CAPABILITIES, "instructions": instructions},
             cache_scope="public",
         )
 

@@ -327,6 +327,19 @@ class SurfaceTools:
         return None
 
 
+def surface_instructions(instructions: str, surface: Surface) -> str:
+    """The server's instructions as a surface gives them: what the connection is limited to, and on a page scope
+    which page every tool acts on, so the model neither asks the user for a subdomain nor offers what it cannot do."""
+    if surface.is_full:
+        return instructions
+    limits = f" This connection is limited to: {surface.describe()}."
+    if surface.page is not None:
+        limits += f" Every tool acts on status page {surface.page!r}, which the gateway supplies: no tool takes a subdomain."
+    if surface.readonly:
+        limits += " Nothing can be created, changed or deleted through it."
+    return instructions + limits
+
+
 def page_arguments(surface: Surface, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
     """A page-scoped call's arguments without the ones the gateway supplies; ToolError when they name another page.
 

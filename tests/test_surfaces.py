@@ -187,3 +187,15 @@ async def test_a_url_that_names_no_surface_is_404_naming_the_valid_ones(gateway,
     assert answer.status == 404 and answer.error["code"] == -32600
     message = answer.error["message"]
     assert says in message and all(t in message for t in TOOLSETS)
+
+
+async def test_the_instructions_say_what_the_connection_is_limited_to(gateway, http):
+    url = gateway.url + "/mcp/pages/acme/x/notices/readonly"
+    async with mcp_client(url, "legacy") as client:
+        handshake = client.instructions
+    modern = await post(http, url, modern_request("server/discover"), headers=modern_headers("server/discover"))
+    full = await post(http, gateway.mcp_url, modern_request("server/discover"), headers=modern_headers("server/discover"))
+    for instructions in (handshake, modern.result["instructions"]):
+        assert "limited to: read-only, notices on status page acme" in instructions
+        assert "status page 'acme', which the gateway supplies" in instructions
+    assert "limited to" not in full.result["instructions"]
