@@ -118,7 +118,7 @@ class Surface:
         return granted & frozenset({READ}) if self.readonly else granted
 
     def describe(self) -> str:
-        """What the surface allows, in words for a person: 'read-only, notices and docs on page acme'."""
+        """What the surface allows, in words for a person: 'read-only, notices and docs on status page acme'."""
         parts = []
         if self.readonly:
             parts.append("read-only")
