@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from gateway.sealing import Keyring
     from gateway.statuspal.client import StatusPalClient
     from gateway.store import Store
-    from gateway.surfaces import SurfaceTools
     from gateway.tools.catalogue import Catalogue
     from search.lifecycle import DocsIndex
 
@@ -35,8 +34,6 @@ class Gateway:
     upstream: "StatusPalClient"
     credentials: "CredentialResolver"
     catalogue: "Catalogue"
-    # The catalogue as each URL's surface shows it (/mcp/readonly, /mcp/pages/{subdomain}, …).
-    surfaces: "SurfaceTools"
     keyring: "Keyring"
     store: "Store"
     metrics: "Metrics"

@@ -326,6 +326,33 @@ class SurfaceTools:
             return f"{name} reaches status pages other than {surface.page}, and {where}."
         return None
 
+    def page_arguments(self, surface: Surface, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """A page-scoped call's arguments with the page supplied, ready for the tool's full inputSchema; ToolError
+        when they name another page.
+
+        A client that still sends `subdomain` (an old cached schema, a model's habit) is served when it names this
+        page, and refused when it names another; the same for a webhook's page scope. Checking the result against
+        the full schema (not the narrowed one) keeps one compiled check per tool, and the page it adds has already
+        passed the subdomain pattern in the URL.
+        """
+        page = surface.page
+        tool = self.full.get(name)
+        if page is None or tool is None:
+            return arguments
+        outside = _other_pages(name, arguments, page)
+        if outside:
+            raise ToolError(
+                f"This connection is limited to status page {page!r}, and this call would reach {outside}; it was refused "
+                "and nothing changed. Leave the page out: the gateway supplies it."
+            )
+        supplied = {"subdomain", *(_WEBHOOK_SCOPE_ARGS if name in _WEBHOOK_TOOLS else ())}
+        bound = {k: v for k, v in arguments.items() if k not in supplied}
+        if "subdomain" in tool.input_schema.get("properties", {}):
+            bound["subdomain"] = page
+        if name == "create_webhook":
+            bound["status_page_subdomains"] = [page]  # a webhook made here fires for this page only
+        return bound
+
 
 def surface_instructions(instructions: str, surface: Surface) -> str:
     """The server's instructions as a surface gives them: what the connection is limited to, and on a page scope
@@ -338,24 +365,6 @@ def surface_instructions(instructions: str, surface: Surface) -> str:
     if surface.readonly:
         limits += " Nothing can be created, changed or deleted through it."
     return instructions + limits
-
-
-def page_arguments(surface: Surface, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    """A page-scoped call's arguments without the ones the gateway supplies; ToolError when they name another page.
-
-    A client that still sends `subdomain` (an old cached schema, a model's habit) is served when it names this
-    page, and refused when it names another; the same for a webhook's page scope.
-    """
-    page = surface.page
-    if page is None:
-        return arguments
-    outside = _other_pages(name, arguments, page)
-    if outside:
-        raise ToolError(
-            f"This connection is limited to status page {page!r}, and this call would reach {outside}; it was refused "
-            "and nothing changed. Leave the page out: the gateway supplies it."
-        )
-    return {k: v for k, v in arguments.items() if k != "subdomain" and not (name in _WEBHOOK_TOOLS and k in _WEBHOOK_SCOPE_ARGS)}
 
 
 def _other_pages(name: str, arguments: Mapping[str, Any], page: str) -> str | None:
@@ -375,7 +384,8 @@ _WEBHOOK_TOOLS = frozenset(tool.name for tool in webhooks.TOOLS)
 
 
 def _page_scoped(tool: Tool) -> Tool:
-    """`tool` as a page scope shows it: the page-naming parameters gone, the handler given the page."""
+    """`tool` as a page scope shows it: the page-naming parameters gone (`page_arguments` supplies them at the
+    call), and a webhook tool's handler limited to the webhooks of the page."""
     schema = dict(tool.input_schema)
     dropped = {"subdomain"}
     if tool.name in _WEBHOOK_TOOLS:
@@ -390,25 +400,14 @@ def _page_scoped(tool: Tool) -> Tool:
             schema["required"] = required
         else:
             del schema["required"]
-    handler = _WEBHOOK_HANDLERS.get(tool.name, _with_page)(tool)
-    return dataclasses.replace(tool, input_schema=schema, handler=handler)
+    wrap = _WEBHOOK_HANDLERS.get(tool.name)
+    return dataclasses.replace(tool, input_schema=schema, handler=wrap(tool) if wrap else tool.handler)
 
 
 def _page_of(ctx: ToolContext) -> str:
     if ctx.page is None:  # a page-scoped tool run without a page would act on whatever the arguments say
         raise RuntimeError("a page-scoped tool was run without its page")
     return ctx.page
-
-
-def _with_page(tool: Tool):
-    original = tool.handler
-    takes_subdomain = "subdomain" in tool.input_schema.get("properties", {})
-
-    async def handle(ctx: ToolContext, args: dict[str, Any]) -> Mapping[str, Any]:
-        page = _page_of(ctx)
-        return await original(ctx, {**args, "subdomain": page} if takes_subdomain else args)
-
-    return handle
 
 
 def _page_only(record: Any, page: str) -> bool:
@@ -452,20 +451,10 @@ def _guard_webhook(tool: Tool):
     return handle
 
 
-def _create_webhook(tool: Tool):
-    original = tool.handler
-
-    async def handle(ctx: ToolContext, args: dict[str, Any]) -> Mapping[str, Any]:
-        return await original(ctx, {**args, "status_page_subdomains": [_page_of(ctx)]})
-
-    return handle
-
-
 _WEBHOOK_HANDLERS = {
     "list_webhooks": _list_webhooks,
     "get_webhook": _guard_webhook,
     "update_webhook": _guard_webhook,
     "rotate_webhook_secret": _guard_webhook,
     "delete_webhook": _guard_webhook,
-    "create_webhook": _create_webhook,
 }

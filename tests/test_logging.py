@@ -101,6 +101,8 @@ def test_secrets_in_messages_are_redacted(captured: Captured, message: str) -> N
         f"glued secret x{WEBHOOK_SECRET}9",
         f"glued token _{JWE}",
         f"glued token a{JWT}",
+        f"token behind a key prefix sk_{JWE}",  # the key pattern alone stops at the token's first "."
+        f"token behind a secret prefix whs_{JWE}",
     ],
 )
 def test_secret_shapes_are_redacted_wherever_they_stand(captured: Captured, message: str) -> None:
