@@ -75,6 +75,7 @@ async def test_the_oauth_journey_on_a_page_scoped_read_only_url(gateway, http, m
                 page = await client.call_tool("get_status_page", {})
                 assert not page.is_error and page.structured_content["subdomain"] == "acme"
     assert len(pages) == 1 and "read-only, everything on status page acme" in pages[0]
+    assert 'value="read" checked' in pages[0], "a read-only URL suggests a read-only grant"
     token = storage.tokens.access_token
 
     # Bound to its URL: it still works there and on narrower surfaces...

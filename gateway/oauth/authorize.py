@@ -329,7 +329,8 @@ def _login(gateway: "Gateway", auth: AuthorizeRequest, status: int = 200, alert:
     else:
         note = "This name was supplied by the app itself and is not verified."
     if access not in GRANTS:
-        access = "full" if WRITE in auth.requested else "read"
+        # On a read-only URL a write grant could do nothing more, so read-only is what the page suggests.
+        access = "full" if WRITE in auth.requested and not auth.surface.readonly else "read"
     hidden = "\n".join(
         f'  <input type="hidden" name="{_e(k)}" value="{_e(v)}">'
         for k, v in (*auth.params.items(), ("csrf", _csrf_token(gateway, auth)))
