@@ -40,7 +40,7 @@ from typing import Any, Mapping
 from gateway.redaction import quotable
 from gateway.scopes import READ
 from gateway.tools import containers, docs, notices, services, setup, status_pages, webhooks
-from gateway.tools.base import Tool, ToolContext, ToolError
+from gateway.tools.base import Handler, Tool, ToolContext, ToolError
 from gateway.tools.catalogue import Catalogue
 from gateway.tools.schemas import SUBDOMAIN
 
@@ -419,7 +419,7 @@ def _page_only(record: Any, page: str) -> bool:
     )
 
 
-def _list_webhooks(tool: Tool):
+def _list_webhooks(tool: Tool) -> Handler:
     original = tool.handler
 
     async def handle(ctx: ToolContext, args: dict[str, Any]) -> Mapping[str, Any]:
@@ -433,12 +433,13 @@ def _list_webhooks(tool: Tool):
     return handle
 
 
-def _guard_webhook(tool: Tool):
+def _guard_webhook(tool: Tool) -> Handler:
     original = tool.handler
 
     async def handle(ctx: ToolContext, args: dict[str, Any]) -> Mapping[str, Any]:
         # Read before acting: a webhook that also fires for other pages belongs to them as much as to this one.
         page = _page_of(ctx)
+        assert ctx.api is not None  # webhook tools need StatusPal, so the runner always gives them its API
         record = (await ctx.api.call("webhooks_get", {"webhook_id": args["webhook_id"]})).data
         if not _page_only(record, page):
             raise ToolError(

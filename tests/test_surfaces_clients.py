@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO_KEY
 from tests.conformance.node import INSPECTOR, NODE_DIR, Completed, require, run_node
+from tests.conftest import DEMO_KEY
 from tests.mcp_wire import mcp_client
 
 pytestmark = pytest.mark.node
