@@ -25,7 +25,8 @@ import argparse
 import asyncio
 import socket
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 from aiohttp import web
 
@@ -99,7 +100,7 @@ async def run(rounds: int, redis_url: str | None) -> None:
         for name, store in stores.items():
             sealed_resolver = resolver_for(keyring, store)
             n = rounds if name == "memory" else max(rounds // 10, 500)  # a network round trip per call
-            rows.append((f"sealed token, repeat use, revocation in {name}", await per_call_us(lambda: sealed_resolver.resolve(sealed_header, ADDRESS), n)))
+            rows.append((f"sealed token, repeat use, revocation in {name}", await per_call_us(partial(sealed_resolver.resolve, sealed_header, ADDRESS), n)))
         session_id = keyring.sign(SESSION_PURPOSE, {"sub": "k", "sid": "bench", "exp": int(time.time()) + 3600})
         for label, remember in (("session id, PyJWT verify every time", False), ("session id, remembered", True)):
 

@@ -49,7 +49,7 @@ _CHALLENGE_SCOPE = " ".join(TOOL_SCOPES)
 
 class CredentialResolver:
     def __init__(
-        self, settings: "Settings", upstream: "StatusPalClient", tokens: "AccessTokenVerifier", limits: "InboundLimits",
+        self, settings: Settings, upstream: StatusPalClient, tokens: AccessTokenVerifier, limits: InboundLimits,
     ) -> None:
         self._upstream = upstream
         self._tokens = tokens
@@ -157,7 +157,7 @@ class CredentialResolver:
             del self._pending[digest]
 
 
-def _remember(cache: "OrderedDict[str, float]", digest: str, ttl: float) -> None:
+def _remember(cache: OrderedDict[str, float], digest: str, ttl: float) -> None:
     cache[digest] = time.monotonic() + ttl
     cache.move_to_end(digest)
     while len(cache) > _CACHE_MAX:

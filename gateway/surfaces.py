@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from gateway.redaction import quotable
 from gateway.scopes import READ
@@ -105,7 +106,7 @@ class Surface:
         """Whether the tool's toolset is on this surface; a tool in no toolset only shows where all of them do."""
         return self.toolsets == ALL_TOOLSETS or TOOLSET_OF.get(tool_name) in self.toolsets
 
-    def within(self, other: "Surface") -> bool:
+    def within(self, other: Surface) -> bool:
         """Whether everything this surface allows, `other` allows too (equal counts as within)."""
         return (
             (other.page is None or other.page == self.page)
@@ -126,7 +127,7 @@ class Surface:
         parts.append(what + (f" on status page {self.page}" if self.page else " on every status page"))
         return ", ".join(parts)
 
-    def narrowed(self, headers: Mapping[str, str]) -> "Surface":
+    def narrowed(self, headers: Mapping[str, str]) -> Surface:
         """This surface as the X-MCP-Toolsets and X-MCP-Readonly headers narrow it; SurfaceError (400) when a
         header is malformed or would widen it."""
         surface = self
@@ -292,7 +293,7 @@ class SurfaceTools:
         self._visible: dict[tuple[frozenset[str], bool, bool, frozenset[str]], tuple[Tool, ...]] = {}
 
     @classmethod
-    def of(cls, catalogue: Catalogue) -> "SurfaceTools":
+    def of(cls, catalogue: Catalogue) -> SurfaceTools:
         paged = Catalogue.of(_page_scoped(tool) for tool in catalogue.tools if tool.name not in BEYOND_ONE_PAGE)
         return cls(catalogue, paged)
 

@@ -55,9 +55,7 @@ from gateway.scopes import READ
 from gateway.sessions import SessionEndsExhausted, Sessions
 from gateway.state import GATEWAY, Gateway
 from gateway.store import StoreUnavailable
-from gateway.surfaces import (
-    FULL, READONLY_HEADER, TOOLSETS_HEADER, Surface, SurfaceError, audience_refusal, metadata_url, parse_path,
-)
+from gateway.surfaces import FULL, READONLY_HEADER, TOOLSETS_HEADER, Surface, SurfaceError, audience_refusal, metadata_url, parse_path
 from gateway.tool_runner import KeyRefused
 
 # /mcp itself and every narrower surface under it (gateway.surfaces parses the rest, or answers 404).

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from gateway.config import DEFAULT_CONFIG, load_settings
 from gateway.store import MemoryStore, RedisStore, Store, StoreUnavailable, open_store
-from tests.redis_server import RedisServer, redis_server, redis_url  # noqa: F401  (pytest fixtures)
+from tests.redis_server import RedisServer, redis_server_fixture, redis_url_fixture  # noqa: F401  (pytest fixtures)
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -33,8 +33,9 @@ import re
 import secrets
 import time
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -118,7 +119,7 @@ def issue_code(
 
 
 def mint_access_token(
-    settings: "Settings", api_key: str, scope: str, *, keyring: Keyring | None = None, client_id: str = "local",
+    settings: Settings, api_key: str, scope: str, *, keyring: Keyring | None = None, client_id: str = "local",
     resource: str | None = None,
 ) -> str:
     """An access token exactly as `/token` would issue it, for benchmarks and tests that skip the browser flow.
@@ -134,7 +135,7 @@ def mint_access_token(
     return keyring.seal("access", _token_claims(settings, grant, "at", settings.oauth.access_token_ttl_seconds, int(time.time())))
 
 
-def _token_claims(settings: "Settings", grant: Grant, typ: str, ttl: int, now: int) -> dict[str, Any]:
+def _token_claims(settings: Settings, grant: Grant, typ: str, ttl: int, now: int) -> dict[str, Any]:
     return {
         "typ": typ,
         "iss": settings.server.public_url,
