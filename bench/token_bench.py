@@ -38,10 +38,10 @@ from gateway.oauth.access import AccessTokenVerifier
 from gateway.oauth.tokens import mint_access_token
 from gateway.scopes import TOOL_SCOPES
 from gateway.sealing import Keyring
+from gateway.sessions import SESSION_PURPOSE
 from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.store import MemoryStore, RedisStore, Store
-from gateway.sessions import SESSION_PURPOSE
 from sandbox.app import create_sandbox_app
 
 DEMO_KEY = "sk_sandbox_demo"

@@ -440,8 +440,7 @@ def _guard_webhook(tool: Tool) -> Handler:
     async def handle(ctx: ToolContext, args: dict[str, Any]) -> Mapping[str, Any]:
         # Read before acting: a webhook that also fires for other pages belongs to them as much as to this one.
         page = _page_of(ctx)
-        assert ctx.api is not None  # webhook tools need StatusPal, so the runner always gives them its API
-        record = (await ctx.api.call("webhooks_get", {"webhook_id": args["webhook_id"]})).data
+        record = (await ctx.upstream.call("webhooks_get", {"webhook_id": args["webhook_id"]})).data
         if not _page_only(record, page):
             raise ToolError(
                 f"Webhook {args['webhook_id']!r} is not limited to status page {page!r} (it fires for other pages too, "

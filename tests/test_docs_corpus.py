@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import load_settings
 from gateway.statuspal.endpoints import (
     MAX_PER_PAGE,
     PAGE_STATUSES,

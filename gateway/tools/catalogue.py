@@ -9,8 +9,9 @@ checks compiled from them belong to `gateway.tool_runner.ArgumentValidator`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import orjson
 from jsonschema import Draft202012Validator
@@ -33,7 +34,7 @@ class Catalogue:
     _by_name: Mapping[str, Tool] = field(repr=False)
 
     @classmethod
-    def of(cls, tools: Iterable[Tool]) -> "Catalogue":
+    def of(cls, tools: Iterable[Tool]) -> Catalogue:
         """Check every tool; raises ValueError naming the first bad tool."""
         tools = tuple(tools)
         by_name: dict[str, Tool] = {}
