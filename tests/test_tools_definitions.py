@@ -188,3 +188,94 @@ def _objects(schema: dict[str, Any], path: str) -> Iterator[tuple[str, dict[str,
             yield from _objects(prop, f"{path}.{name}")
     if "items" in schema:
         yield from _objects(schema["items"], f"{path}[]")
+
+
+# The rubric checks a machine can make (shared/reference/tool-quality.md), over every tool tools/list shows, the
+# docs search included. The judgement calls (is the usage guidance enough, is the behaviour said) stay with a
+# reader; what is here fails on the slips a registry's grader scores lowest.
+ALL_TOOLS: tuple[Tool, ...] = build_catalogue().tools
+VERBS = ("list", "get", "create", "update", "delete", "resolve", "close", "post", "rotate", "schedule", "setup", "search")
+# Words that carry no meaning of their own in a short parameter description.
+_FILLER = {"a", "an", "the", "this", "its", "of", "by", "for", "to", "in", "on", "or", "and", "is"}
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def _described(schema: dict[str, Any], path: str) -> Iterator[tuple[str, str, str]]:
+    """(path, property name, description) of every described property, nested ones included."""
+    for object_path, node in _objects(schema, path):
+        for name, prop in node.get("properties", {}).items():
+            if prop.get("description"):
+                yield f"{object_path}.{name}", name, prop["description"]
+
+
+def _property_names(schema: dict[str, Any]) -> set[str]:
+    return {name for _, node in _objects(schema, "") for name in node.get("properties", {})}
+
+
+@pytest.mark.parametrize("tool", ALL_TOOLS, ids=lambda t: t.name)
+def test_no_description_merely_restates_a_name(tool: Tool):
+    # Purpose: a description that only repeats the tool's name or title is capped at 2. Parameters: "Email." on
+    # email_enabled tells the model nothing the name did not.
+    first_sentence = re.split(r"(?<=\.)\s", tool.description, maxsplit=1)[0]
+    beyond = _words(first_sentence) - _words(tool.name.replace("_", " ")) - _words(tool.title) - _FILLER
+    assert len(beyond) >= 3, f"{tool.name}: the first sentence only restates the name: {first_sentence!r}"
+    for schema in (tool.input_schema, tool.output_schema):
+        for path, name, description in _described(dict(schema), tool.name):
+            said = _words(description) - _FILLER
+            stems = name.split("_")
+            restated = all(any(part.startswith(w) or w.startswith(part) for part in stems) for w in said)
+            assert not restated, f"{path}: {description!r} only restates the name"
+
+
+@pytest.mark.parametrize("tool", ALL_TOOLS, ids=lambda t: t.name)
+def test_descriptions_add_what_schema_and_annotations_do_not_say(tool: Tool):
+    # No credit for repeating the schema's types or the annotations' hints; the words cost every conversation.
+    repeats_annotations = re.compile(r"\b(read-only|readonly|idempotent|destructive|open.world)\b", re.I)
+    assert not repeats_annotations.search(tool.description), f"{tool.name} restates its annotations"
+    for schema in (tool.input_schema, tool.output_schema):
+        for path, _, description in _described(dict(schema), tool.name):
+            assert not re.search(r"\b(string|integer|boolean|array|object)\b", description), f"{path} restates its type"
+            assert len(description) <= 120, f"{path}: a parameter description is a phrase, not a paragraph"
+
+
+def test_every_identifier_a_description_names_exists():
+    # Describing a parameter, field or tool that does not exist scores 1: every snake_case word in a tool's
+    # description is a tool, or a property some tool's schema defines (a list item's fields are the get_ tool's).
+    known = {t.name for t in ALL_TOOLS}
+    for tool in ALL_TOOLS:
+        known |= _property_names(dict(tool.input_schema)) | _property_names(dict(tool.output_schema))
+    for tool in ALL_TOOLS:
+        texts = [tool.description] + [d for s in (tool.input_schema, tool.output_schema) for *_, d in _described(dict(s), tool.name)]
+        for text in texts:
+            for word in re.findall(r"(?<![.\w])[a-z]+_[a-z_]*[a-z]\b(?!\.[a-z])", text):
+                assert word in known, f"{tool.name} names {word!r}, which no tool or schema defines"
+
+
+@pytest.mark.parametrize("tool", ALL_TOOLS, ids=lambda t: t.name)
+def test_description_agrees_with_the_annotations(tool: Tool):
+    # A description that contradicts the annotations scores 1 on behaviour. A reading tool says it reads; a tool
+    # that cannot destroy never says it erases; one that can (beyond an update, whose overwrite the server
+    # instructions state once for all) says what is lost for good.
+    a = tool.annotations
+    loss = re.compile(r"\b(permanently|erase|for good|stops working)\b", re.I)
+    if a.read_only:
+        assert tool.description.split()[0] in ("List", "Get", "Search"), f"{tool.name} is read-only but opens with a write"
+    elif not a.destructive:
+        assert not loss.search(tool.description), f"{tool.name} is not destructive but says it destroys"
+    elif not tool.name.startswith("update_"):
+        assert loss.search(tool.description), f"{tool.name} is destructive but never says what is lost for good"
+
+
+def test_one_naming_convention_and_no_lifecycle_dead_end():
+    # Coherence: verb_noun throughout, and a resource that can be created and listed can also be changed and removed.
+    names = {t.name for t in ALL_TOOLS}
+    for name in names:
+        assert re.fullmatch(r"[a-z]+(_[a-z]+)+", name) and name.split("_")[0] in VERBS, f"{name} is not verb_noun"
+    for name in names:
+        if name.startswith("create_"):
+            noun = name.removeprefix("create_")
+            if f"list_{noun}s" in names:
+                assert {f"get_{noun}", f"update_{noun}", f"delete_{noun}"} <= names, f"{noun}: a lifecycle dead end"

@@ -29,8 +29,8 @@ TOOLS: tuple[Tool, ...] = (
         name="list_containers",
         title="List containers (regions)",
         description=(
-            "List a page's containers (regions, e.g. EU, and `default`) with each service's status in them; every "
-            "service is in every region. Gives the slugs that narrow create_incident's `affected`."
+            "List a page's containers (regions, e.g. EU) with each service's status in them; every "
+            "service is in every region. Its slugs narrow create_incident's `affected`; one region: get_container."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, **LIST_ARGUMENTS}, _PAGE),
         output_schema=listing(CONTAINER),
@@ -41,8 +41,8 @@ TOOLS: tuple[Tool, ...] = (
         name="get_container",
         title="Get a container (region)",
         description=(
-            "Get one container (region) by slug with the live status of each service in it. To see all regions or "
-            "find a slug use list_containers; one service across regions: get_service."
+            "Get one container (region) by slug with the live status of each service in it. All regions, or a slug: "
+            "list_containers; one service across regions: get_service."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "slug": _SLUG}, _KEY),
         output_schema=CONTAINER,

@@ -69,7 +69,7 @@ _FILTERS = {
         "description": "Only this state.",
     },
 }
-_TITLE = text("Headline, e.g. `API errors`.")
+_TITLE = text("Headline shown on the page.")
 _STARTS_AT = {
     **DATETIME,
     "description": "e.g. `2026-03-01T02:00:00Z`.",
@@ -386,7 +386,8 @@ TOOLS: tuple[Tool, ...] = (
         title="Schedule maintenance",
         description=(
             "Announce maintenance at once (notice.created webhooks fire, subscribers messaged if notify); "
-            "services show maintenance from starts_at to ends_at. Move: update_notice; end: close_maintenance."
+            "services show maintenance from starts_at to ends_at. Move: update_notice; end: close_maintenance; "
+            "outage: create_incident."
         ),
         input_schema=obj(
             {
@@ -463,7 +464,7 @@ TOOLS: tuple[Tool, ...] = (
                 "notice_id": NOTICE_ID,
                 "title": _TITLE,
                 "severity": {**SEVERITY, "description": "Incidents only."},
-                "starts_at": {**DATETIME, "description": "New start."},
+                "starts_at": {**DATETIME, "description": "New start, e.g. to postpone maintenance."},
                 "ends_at": {
                     **DATETIME,
                     "description": "Maintenance only: new end, e.g. to extend.",
@@ -497,7 +498,7 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         name="close_maintenance",
-        title="Close a maintenance window",
+        title="Close maintenance or an info notice",
         description=(
             "End a maintenance window now (or cancel it) or close an info notice, for good: services return to "
             "ok; the message closes the timeline, subscribers messaged if notify. Incidents: resolve_incident."

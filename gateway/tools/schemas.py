@@ -89,9 +89,9 @@ PAGE_SETTINGS: Mapping[str, Schema] = {
     "require_authentication": boolean("true: members only."),
     "notification_settings": obj(
         {
-            "email_enabled": boolean("Email."),
-            "slack_enabled": boolean("Slack."),
-            "rss_feed_enabled": boolean("RSS."),
+            "email_enabled": boolean("Email alerts."),
+            "slack_enabled": boolean("Slack alerts."),
+            "rss_feed_enabled": boolean("RSS feed of notices."),
         },
         description="Subscription channels offered.",
     ),

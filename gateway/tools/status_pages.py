@@ -64,8 +64,8 @@ TOOLS: tuple[Tool, ...] = (
         name="list_status_pages",
         title="List status pages",
         description=(
-            "List the organization's status pages with subdomain, name and live current_status. Start here: "
-            "page-level tools need a subdomain. A page's services: list_services."
+            "List the organization's status pages: subdomain, name, live current_status. Start here: page "
+            "tools need a subdomain. One page: get_status_page; its services: list_services."
         ),
         input_schema=obj(LIST_ARGUMENTS),
         output_schema=listing(STATUS_PAGE),
