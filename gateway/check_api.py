@@ -479,13 +479,7 @@ class Checker:
         params = {"subdomain": self.page}
         if notice_id is not None:
             params["notice_id"] = notice_id
-        body = None if endpoint.method in ("GET", "DELETE") else self.wire.body(logical or {})
-        query = None
-        if endpoint.org_scoped:
-            if body is None:
-                query = {self.wire.page_field: self.page}
-            else:
-                body[self.wire.page_field] = self.page
+        body, query = self.wire.request(endpoint.method, endpoint.org_scoped, self.page, logical)
         return params, body, query
 
     async def notice_call(self, name: str, notice_id: str | None, logical: Mapping[str, Any] | None = None) -> UpstreamResult:
