@@ -43,6 +43,7 @@ from gateway.statuspal.client import StatusPalAPI, StatusPalClient, UpstreamResu
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
 from gateway.statuspal.notice_wire import REQUEST_FIELDS, NoticeRecord, NoticeWire, WireShapeError
+from gateway.tools.notice_checks import instant
 from gateway.tools.verify import same
 
 KEY_ENV = "STATUSPAL_MCP_CHECK_API_KEY"
@@ -226,13 +227,8 @@ def _iso(moment: datetime) -> str:
 
 
 def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """A time as sent or answered; one without an offset is read as UTC, as Rails keeps it."""
+    return instant(value, naive_is_utc=True)
 
 
 def _short(value: Any, limit: int = 100) -> str:
