@@ -257,6 +257,22 @@ async def listed(client: Any) -> list[dict[str, Any]]:
     return result.structured_content["items"]
 
 
+def not_applied_in_full(kind: str, notice: dict[str, Any]) -> str:
+    """The first line of the answer to a write StatusPal accepted but did not apply in full."""
+    return (
+        f"StatusPal accepted the write to {kind} {notice['id']!r} on status page 'acme' but did not apply all of it, "
+        "so this is not a success."
+    )
+
+
+def refused_blank(field: str) -> str:
+    """The answer when the strict sandbox refuses a body that lacks a required field."""
+    return (
+        f"StatusPal rejected the request (422 unprocessable_entity): Validation failed. {field}: can't be blank. "
+        "Fix the fields above and call the tool again."
+    )
+
+
 async def test_a_dropped_affected_list(make_gateway, up) -> None:
     up.proxy.drop("POST", NOTICES, "affected")
     async with client_on(make_gateway, up) as client:
@@ -265,8 +281,7 @@ async def test_a_dropped_affected_list(make_gateway, up) -> None:
     assert notice["affected"] == [], "the incident is live with no affected services"
     key = f"subdomain 'acme', notice_id {notice['id']!r}"
     assert text == (
-        f"StatusPal accepted the write to incident {notice['id']!r} on status page 'acme' but did not apply all of "
-        "it, so this is not a success.\n"
+        f"{not_applied_in_full('incident', notice)}\n"
         'Applied: title "API errors"; severity "major"; message "Investigating."; notify true.\n'
         "Not applied: affected (asked api (eu), StatusPal has no service).\n"
         "Live on the public page of 'acme' now: the incident is titled \"API errors\"; the incident's severity is "
@@ -283,16 +298,12 @@ async def test_a_dropped_text(make_gateway, up) -> None:
         notices = await listed(client)
     if up.mode == "strict":
         assert notices == []
-        assert text == (
-            "StatusPal rejected the request (422 unprocessable_entity): Validation failed. message: can't be blank. "
-            "Fix the fields above and call the tool again."
-        )
+        assert text == refused_blank("message")
         return
     (notice,) = notices
     key = f"subdomain 'acme', notice_id {notice['id']!r}"
     assert text == (
-        f"StatusPal accepted the write to incident {notice['id']!r} on status page 'acme' but did not apply all of "
-        "it, so this is not a success.\n"
+        f"{not_applied_in_full('incident', notice)}\n"
         'Applied: title "API errors"; severity "major"; affected api (eu).\n'
         'Not applied: message (asked "Investigating.", StatusPal has no timeline text).\n'
         "Live on the public page of 'acme' now: the incident is titled \"API errors\"; the incident's severity is "
@@ -310,16 +321,12 @@ async def test_a_dropped_notify(make_gateway, up) -> None:
         notices = await listed(client)
         if up.mode == "strict":
             assert notices == []
-            assert text == (
-                "StatusPal rejected the request (422 unprocessable_entity): Validation failed. notify: can't be blank. "
-                "Fix the fields above and call the tool again."
-            )
+            assert text == refused_blank("notify")
             return
         (notice,) = notices
         key = f"subdomain 'acme', notice_id {notice['id']!r}"
         assert text == (
-            f"StatusPal accepted the write to incident {notice['id']!r} on status page 'acme' but did not apply all "
-            "of it, so this is not a success.\n"
+            f"{not_applied_in_full('incident', notice)}\n"
             'Applied: title "API errors"; severity "major"; affected api (eu); message "Investigating.".\n'
             "Not applied: notify (asked true, StatusPal has false).\n"
             "Live on the public page of 'acme' now: the incident is titled \"API errors\"; the incident's severity "
@@ -350,8 +357,7 @@ async def test_an_info_notice_is_verified_like_the_others(make_gateway, up) -> N
     (notice,) = notices
     assert notice["notice_type"] == "info"
     assert text.splitlines()[:3] == [
-        f"StatusPal accepted the write to info {notice['id']!r} on status page 'acme' but did not apply all of it, "
-        "so this is not a success.",
+        not_applied_in_full("info", notice),
         'Applied: title "New region".',
         'Not applied: message (asked "EU is live.", StatusPal has no timeline text).',
     ]
