@@ -23,7 +23,7 @@ from gateway.config import DEFAULT_CONFIG, load_settings
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.statuspal.errors import UpstreamError, describe
 from tests.conftest import SandboxAdmin, bound_socket, serve_app
-from tests.mcp_wire import mcp_client
+from tests.mcp_wire import error_text, mcp_client
 from tests.test_tools_verified import RailsLike, failure
 from tests.toolkit import PAGE, make_page, open_api, run
 
@@ -244,12 +244,6 @@ async def client_on(make_gateway, up: Upstream, **statuspal: Any):
         ):
             assert (await client.call_tool(*step)).is_error is False
         yield client
-
-
-async def error_text(client: Any, tool: str, args: dict[str, Any]) -> str:
-    result = await client.call_tool(tool, args)
-    assert result.is_error is True and result.structured_content is None, f"{tool} reported success"
-    return result.content[0].text
 
 
 async def listed(client: Any) -> list[dict[str, Any]]:
