@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import sys
 
-from gateway.scopes import READ
+from gateway.scopes import READ, WRITE
+from gateway.surfaces import FULL, Surface, SurfaceTools
 from gateway.tools.budget import Budget, over_budget, report, surface_size, tool_sizes
 from gateway.tools.catalogue import build_catalogue
 
+# The surfaces the budget names, as a read-write grant sees them (no schema names the page, so any page costs the same).
+SURFACES = {"full": FULL, "readonly": Surface(readonly=True), "page": Surface(page="acme-status")}
+
 
 def main() -> int:
-    catalogue = build_catalogue()
-    tools = [t.definition() for t in catalogue.tools]
-    read_only = [t.definition() for t in catalogue.visible(frozenset({READ}))]
+    view = SurfaceTools.of(build_catalogue())
+    tools = [t.definition() for t in view.full.tools]
     sizes = tool_sizes(tools)
-    surfaces = {"full": surface_size(tools), "readonly": surface_size(read_only)}
+    grant = frozenset({READ, WRITE})
+    surfaces = {name: surface_size(t.definition() for t in view.visible(s, grant)) for name, s in SURFACES.items()}
     budget = Budget.load()
     print(report(budget, sizes, surfaces))
     problems = over_budget(budget, sizes, surfaces)

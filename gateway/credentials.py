@@ -80,16 +80,17 @@ class CredentialResolver:
         """Drop a cached key check, e.g. after StatusPal rejected the key on a call (it was revoked)."""
         self._checked.pop(hashlib.sha256(credentials.api_key.encode()).hexdigest(), None)
 
-    def challenge(self, err: AuthError) -> str:
-        """The WWW-Authenticate value: always the protected-resource metadata URL, so clients can discover OAuth,
-        and the scope to ask for: the missing one on a 403, every tool scope on a 401."""
+    def challenge(self, err: AuthError, resource_metadata: str | None = None) -> str:
+        """The WWW-Authenticate value: always the protected-resource metadata URL (by default /mcp's; the
+        transport passes the one of the surface the request was for), so clients can discover OAuth, and the
+        scope to ask for: the missing one on a 403, every tool scope on a 401."""
         parts = []
         if err.error in ("invalid_token", "insufficient_scope"):
             parts.append(f'error="{err.error}"')
         scope = err.scope or (_CHALLENGE_SCOPE if err.status == 401 else None)
         if scope:
             parts.append(f'scope="{scope}"')
-        parts.append(f'resource_metadata="{self._metadata_url}"')
+        parts.append(f'resource_metadata="{resource_metadata or self._metadata_url}"')
         return "Bearer " + ", ".join(parts)
 
     async def _direct(self, api_key: str, address: str) -> Credentials:

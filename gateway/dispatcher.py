@@ -31,7 +31,9 @@ from gateway.jsonrpc import Message, RpcError
 from gateway.redaction import quotable
 from gateway.resources import DocsResources
 from gateway.scopes import READ, WRITE
+from gateway.surfaces import FULL, Surface, SurfaceTools, surface_instructions
 from gateway.tool_runner import Invocation, Reply, ToolRunner, progress_reporter
+from gateway.tools.base import ToolError
 from gateway.tools.catalogue import Catalogue
 from gateway.tools.instructions import INSTRUCTIONS
 
@@ -75,6 +77,8 @@ class Call:
     reply: Reply
     # Correlates the client's "request id …" with the server log line for internal errors.
     request_id: str
+    # The part of the gateway the request's URL (and narrowing headers) allows.
+    surface: Surface = FULL
 
     @property
     def modern(self) -> bool:
@@ -92,7 +96,8 @@ class Dispatcher:
         self, catalogue: Catalogue, tools: ToolRunner, resources: DocsResources, info: Mapping[str, Any],
         tools_page_size: int,
     ) -> None:
-        self._catalogue = catalogue
+        # The catalogue as each URL's surface shows it; built here from the catalogue alone (no I/O).
+        self._surfaces = SurfaceTools.of(catalogue)
         self._tools = tools
         self._resources = resources
         self._page_size = tools_page_size
@@ -100,10 +105,12 @@ class Dispatcher:
         self._result_meta = {SERVER_INFO_META_KEY: self._server_info}
         self._initialize = {v: self._serialise("initialize", v, self._initialize_result(v)) for v in HANDSHAKE_PROTOCOL_VERSIONS}
         self._discover = {v: self._serialise("server/discover", v, self._discover_result()) for v in MODERN_PROTOCOL_VERSIONS}
-        self._tool_pages: dict[tuple[str, frozenset[str]], tuple[bytes, ...]] = {}
+        # Keyed by the tools shown (their names, and whether they are a page scope's narrowed copies): a
+        # handful of surfaces' shapes, never one entry per page.
+        self._tool_pages: dict[tuple[str, bool, tuple[str, ...]], tuple[bytes, ...]] = {}
         for version in SUPPORTED_VERSIONS:
             for scopes in (frozenset({READ}), frozenset({READ, WRITE})):
-                self._tools_pages(version, scopes)
+                self._tools_pages(version, FULL, scopes)
         self._methods: dict[str, Callable[[Call], Awaitable[bytes]]] = {
             "initialize": self._initialize_method,
             "ping": self._empty,
@@ -133,10 +140,16 @@ class Dispatcher:
         requested = call.params.get("protocolVersion")
         version = requested if requested in HANDSHAKE_PROTOCOL_VERSIONS else LATEST_HANDSHAKE_VERSION
         self._validate("initialize", version, call.params)
-        return self._initialize[version]
+        if call.surface.is_full:
+            return self._initialize[version]
+        # A narrower surface says so in its instructions (a page scope names its page, which no tool takes any
+        # more); built per request, as page names are unbounded and a session initializes once.
+        return self._serialise("initialize", version, self._initialize_result(version, call.surface))
 
     async def _discover_method(self, call: Call) -> bytes:
-        return self._discover[call.version]
+        if call.surface.is_full:
+            return self._discover[call.version]
+        return self._serialise("server/discover", call.version, self._discover_result(call.surface))
 
     async def _empty(self, call: Call) -> bytes:
         return b"{}"
@@ -146,17 +159,18 @@ class Dispatcher:
         self._validate("logging/setLevel", call.version, call.params)
         return b"{}"
 
-    def _initialize_result(self, version: str) -> dict[str, Any]:
+    def _initialize_result(self, version: str, surface: Surface = FULL) -> dict[str, Any]:
         return {
             "protocolVersion": version,
             "capabilities": {**CAPABILITIES, "logging": {}},
             "serverInfo": self._server_info,
-            "instructions": INSTRUCTIONS,
+            "instructions": surface_instructions(INSTRUCTIONS, surface),
         }
 
-    def _discover_result(self) -> dict[str, Any]:
+    def _discover_result(self, surface: Surface = FULL) -> dict[str, Any]:
+        instructions = surface_instructions(INSTRUCTIONS, surface)
         return self._modern(
-            {"supportedVersions": list(MODERN_PROTOCOL_VERSIONS), "capabilities": CAPABILITIES, "instructions": INSTRUCTIONS},
+            {"supportedVersions": list(MODERN_PROTOCOL_VERSIONS), "capabilities": CAPABILITIES, "instructions": instructions},
             cache_scope="public",
         )
 
@@ -164,7 +178,7 @@ class Dispatcher:
 
     async def _tools_list(self, call: Call) -> bytes:
         cursor = call.params.get("cursor")
-        pages = self._tools_pages(call.version, call.credentials.scopes)
+        pages = self._tools_pages(call.version, call.surface, call.credentials.scopes)
         if cursor is None:
             return pages[0]
         index = decode_cursor(_TOOLS_CURSOR, cursor)
@@ -172,11 +186,12 @@ class Dispatcher:
             raise RpcError(INVALID_PARAMS, _BAD_CURSOR)
         return pages[index]
 
-    def _tools_pages(self, version: str, scopes: frozenset[str]) -> tuple[bytes, ...]:
-        key = (version, scopes)
+    def _tools_pages(self, version: str, surface: Surface, scopes: frozenset[str]) -> tuple[bytes, ...]:
+        visible = self._surfaces.visible(surface, scopes)
+        key = (version, surface.page is not None, tuple(t.name for t in visible))
         pages = self._tool_pages.get(key)
         if pages is None:
-            tools = [t.definition() for t in self._catalogue.visible(scopes)]
+            tools = [t.definition() for t in visible]
             size = self._page_size
             chunks = [tools[i : i + size] for i in range(0, len(tools), size)] or [[]]
             built = []
@@ -203,7 +218,13 @@ class Dispatcher:
             arguments = {}
         elif not isinstance(arguments, dict):
             raise RpcError(INVALID_PARAMS, 'Invalid params: "arguments" must be an object')
-        tool = self._catalogue.get(name)
+        surfaces = self._surfaces
+        absent = surfaces.absent_reason(call.surface, name)
+        if absent is not None:
+            # Refused here, not only left out of tools/list: a cached list or a guessed name must not get past
+            # the URL's restriction. No step-up grant can add it, so this is no 403 but an answer to read.
+            raise RpcError(INVALID_PARAMS, f"Tool not available: {absent}")
+        tool = surfaces.catalogue(call.surface).get(name)
         if tool is None:
             raise RpcError(INVALID_PARAMS, f"Unknown tool: {quotable(name)!r}. Call tools/list for the tools this server offers.")
         if tool.scope not in call.credentials.scopes:
@@ -211,8 +232,12 @@ class Dispatcher:
             raise AuthError(403, "insufficient_scope", f"{name} changes data and needs the {tool.scope} scope; this grant is read-only.", scope=tool.scope)
         invocation = Invocation(
             api_key=call.credentials.api_key, reply=call.reply, request_id=call.request_id, modern=call.modern,
-            progress=progress_reporter(params, call.reply),
+            progress=progress_reporter(params, call.reply), page=call.surface.page,
         )
+        try:
+            arguments = surfaces.page_arguments(call.surface, name, arguments)
+        except ToolError as exc:
+            return self._tools.refuse(tool, str(exc), invocation)
         return await self._tools.run(tool, arguments, invocation)
 
     # --- resources and prompts -------------------------------------------------------------------------

@@ -31,6 +31,9 @@ class Credentials:
     # `key_id(api_key)`: safe to log and to bind sessions to.
     key_id: str
     client_id: str | None = None
+    # The exact resource URL a sealed token was issued for (its `aud`); None for a direct API key, which works
+    # on every surface. Which surfaces a token may reach is decided by gateway.surfaces.audience_refusal.
+    audience: str | None = None
 
 
 @dataclass

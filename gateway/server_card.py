@@ -22,6 +22,7 @@ from gateway.cors import CorsPolicy
 from gateway.dispatcher import CAPABILITIES, LATEST_HANDSHAKE_VERSION, SERVER_NAME, SUPPORTED_VERSIONS
 from gateway.scopes import READ, WRITE
 from gateway.state import GATEWAY
+from gateway.surfaces import TOOLSETS
 from gateway.tools.base import Tool
 from gateway.tools.instructions import INSTRUCTIONS
 
@@ -38,10 +39,16 @@ class Surface:
     description: str
 
 
-# Every surface the gateway serves, relative to the public URL.
+# Every kind of surface the gateway serves, relative to the public URL (gateway.surfaces has the grammar).
 SURFACES: tuple[Surface, ...] = (
     Surface("/mcp", "Every tool the credentials allow: a StatusPal API key or a read-write grant sees all of them, "
                     "a read-only grant only the tools that read."),
+    Surface("/mcp/readonly", "Only the tools that read."),
+    Surface("/mcp/x/{toolsets}", f"Only the tools of these comma-separated toolsets, in the order {','.join(TOOLSETS)}."),
+    Surface("/mcp/pages/{subdomain}", "One status page: no tool takes a subdomain, tools that reach other pages are "
+                                      "absent, webhooks are those limited to this page."),
+    Surface("/mcp/pages/{subdomain}/x/{toolsets}/readonly", "The parts combine in this order; each is optional. Each "
+                                                            "URL is its own OAuth protected resource."),
 )
 
 

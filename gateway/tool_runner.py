@@ -87,6 +87,8 @@ class Invocation:
     # 2026-07-28 results carry resultType and the server's _meta.
     modern: bool
     progress: ProgressFn = no_progress
+    # The status page a page-scoped connection is limited to (gateway.surfaces), for the tools that check it.
+    page: str | None = None
 
 
 class ArgumentValidator:
@@ -155,6 +157,7 @@ class ToolRunner:
                 api=self._upstream.for_key(call.api_key) if tool.needs_upstream else None,
                 docs=self._docs,
                 progress=call.progress,
+                page=call.page,
             )
             structured = orjson.dumps(dict(await tool.handler(ctx, arguments)))
         except ToolError as exc:
@@ -179,6 +182,10 @@ class ToolRunner:
             )
         self._metrics.tool_call(tool.name, "ok")
         return self._result(call, None, structured, False)
+
+    def refuse(self, tool: Tool, text: str, call: Invocation) -> bytes:
+        """An `isError` result for a call refused before it ran (it reached beyond the connection's page)."""
+        return self._failure(call, tool, "outside_surface", text)
 
     def _failure(self, call: Invocation, tool: Tool, outcome: str, text: str) -> bytes:
         self._metrics.tool_call(tool.name, outcome)

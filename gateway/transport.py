@@ -1,9 +1,11 @@
 """Streamable HTTP on aiohttp: the HTTP rules of the MCP transport, for both protocol eras on one endpoint.
 
-Order of checks for every request to /mcp (each failure has its own status and message):
-the client address's budget (429) → Host and Origin (403, DNS-rebinding protection) → Accept (406)
-→ Content-Type (415) → declared size (413) → credentials (401/403/503, with the WWW-Authenticate challenge;
-429/503 when a new key's check is over budget) → the caller's budget (429) → body size (413)
+Order of checks for every request to /mcp and the surfaces under it (each failure has its own status and
+message): the client address's budget (429) → Host and Origin (403, DNS-rebinding protection) → the surface
+the URL and X-MCP-* headers choose (404, 400; `gateway.surfaces`) → Accept (406) → Content-Type (415)
+→ declared size (413) → credentials (401/403/503, with the WWW-Authenticate challenge of this URL; 403 for a
+token issued for a narrower surface; 429/503 when a new key's check is over budget) → the caller's budget (429)
+→ body size (413)
 → JSON-RPC envelope (400) → protocol era and its headers (400) → session (404, handshake era only)
 → `gateway.dispatcher`. GET and DELETE are counted the same way: each is a request someone can send in a loop.
 
@@ -21,6 +23,7 @@ one for every instance.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import secrets
 from collections.abc import Mapping
@@ -49,18 +52,21 @@ from gateway.jsonrpc import InvalidMessage, Message, RpcError, envelope, error_b
 from gateway.limits import OverBudget
 from gateway.redaction import quotable
 from gateway.request_middleware import KEY_ID, REQUEST_ID
+from gateway.scopes import READ
 from gateway.sessions import SessionEndsExhausted, Sessions
 from gateway.state import GATEWAY, Gateway
 from gateway.store import StoreUnavailable
+from gateway.surfaces import FULL, READONLY_HEADER, TOOLSETS_HEADER, Surface, SurfaceError, audience_refusal, metadata_url, parse_path
 from gateway.tool_runner import KeyRefused
 
-MCP_PATHS = ("/mcp", "/mcp/")
+# /mcp itself and every narrower surface under it (gateway.surfaces parses the rest, or answers 404).
+MCP_PATHS = ("/mcp", "/mcp/", "/mcp/{surface:.+}")
 # The version a handshake-era request without MCP-Protocol-Version is assumed to speak (spec, 2025-06-18+).
 DEFAULT_HANDSHAKE_VERSION = "2025-03-26"
 
 CORS_ALLOW_HEADERS = (
     "Authorization", "Content-Type", "Accept", "MCP-Protocol-Version", "Mcp-Session-Id", "Mcp-Method", "Mcp-Name",
-    "Last-Event-ID",
+    "Last-Event-ID", TOOLSETS_HEADER, READONLY_HEADER,
 )
 CORS_EXPOSE_HEADERS = ("WWW-Authenticate", "Mcp-Session-Id", "MCP-Protocol-Version")
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -103,7 +109,7 @@ class Transport:
         try:
             return await self._post(request)
         except _REFUSALS as exc:
-            return self._refusal(exc)
+            return self._refusal(request, exc)
 
     async def _post(self, request: web.Request) -> web.StreamResponse:
         await self._admit(request)
@@ -143,7 +149,10 @@ class Transport:
 
     async def _answer(self, request: web.Request, message: Message, version: str, credentials: Credentials) -> web.StreamResponse:
         reply = _Reply(request)
-        call = Call(message, version, credentials, reply, request_id=request.get(REQUEST_ID) or secrets.token_hex(8))
+        call = Call(
+            message, version, credentials, reply, request_id=request.get(REQUEST_ID) or secrets.token_hex(8),
+            surface=request[_SURFACE],
+        )
         try:
             result = await self.dispatcher.dispatch(call)
         except RpcError as exc:
@@ -176,7 +185,7 @@ class Transport:
                 raise Refusal(406, "Not Acceptable: GET /mcp opens an event stream; the Accept header must allow text/event-stream")
             await self._check_session(request, credentials)
         except _REFUSALS as exc:
-            return self._refusal(exc)
+            return self._refusal(request, exc)
         stream = web.StreamResponse(headers=_SSE_HEADERS)
         try:
             await stream.prepare(request)
@@ -213,7 +222,7 @@ class Transport:
             if not ended:
                 raise _session_gone()
         except _REFUSALS as exc:
-            return self._refusal(exc)
+            return self._refusal(request, exc)
         return web.Response(status=204)
 
     def _too_many_session_ends(self, wait: float) -> Refusal:
@@ -228,9 +237,9 @@ class Transport:
 
     # --- the one place a refused request becomes an HTTP answer ----------------------------------------
 
-    def _refusal(self, exc: Exception) -> web.Response:
+    def _refusal(self, request: web.Request, exc: Exception) -> web.Response:
         if isinstance(exc, AuthError):
-            return self._auth_failure(exc)
+            return self._auth_failure(request, exc)
         if isinstance(exc, OverBudget):
             # 429 (or 503) before any work, in both eras alike: the body is read only after the budgets, so the
             # answer cannot carry the request's id. The wait is in the header for HTTP clients and in the
@@ -242,10 +251,15 @@ class Transport:
         response.headers.update(exc.headers)
         return response
 
-    def _auth_failure(self, err: AuthError) -> web.Response:
+    def _auth_failure(self, request: web.Request, err: AuthError) -> web.Response:
         headers = {}
         if err.status in (401, 403):
-            headers["WWW-Authenticate"] = self.gateway.credentials.challenge(err)
+            # Each surface is its own protected resource: the challenge points at the one this URL names.
+            surface = request.get(_SURFACE, FULL)
+            metadata = metadata_url(surface, self.gateway.settings.server.public_url)
+            if surface.readonly and err.status == 401 and err.scope is None:
+                err = dataclasses.replace(err, scope=READ)  # a write grant could do nothing more here
+            headers["WWW-Authenticate"] = self.gateway.credentials.challenge(err, metadata)
         elif err.status == 503:
             headers["Retry-After"] = str(err.retry_after or 5)
         body = orjson.dumps({"error": err.error, "error_description": err.description})
@@ -265,7 +279,8 @@ class Transport:
 
     async def _admit(self, request: web.Request) -> None:
         """The client address's budget, then DNS-rebinding protection: the Host must be ours, and a browser's
-        Origin must be one we allow."""
+        Origin must be one we allow; then the surface the URL and headers choose (404 for a URL that names
+        none, 400 for a header that would widen it)."""
         request[_ADDRESS] = await self.gateway.limits.admit_address(request)
         host = request.headers.get("Host", "").lower()
         if host not in self._hosts:
@@ -273,10 +288,20 @@ class Transport:
         origin = request.headers.get("Origin")
         if origin is not None and normalise_origin(origin) not in self._origins:
             raise Refusal(403, f"Forbidden: Origin {quotable(origin)!r} is not allowed")
+        try:
+            # The raw path: a percent-escaped spelling of a surface is not its one URL.
+            request[_SURFACE] = parse_path(request.raw_path.partition("?")[0]).narrowed(request.headers)
+        except SurfaceError as exc:
+            raise Refusal(exc.status, exc.message) from None
 
     async def _authenticate(self, request: web.Request) -> Credentials:
         credentials = await self.gateway.credentials.resolve(request.headers.get("Authorization"), request[_ADDRESS])
         request[KEY_ID] = credentials.key_id  # for the access line: which key, never the key
+        refusal = audience_refusal(request[_SURFACE], credentials.audience, self.gateway.settings.server.public_url)
+        if refusal is not None:
+            # 403, not 401: the token is good, only not for this URL; the challenge names this URL's metadata, so
+            # the client can sign in again for it (RFC 6750 §3.1 insufficient_scope, RFC 8707 audience).
+            raise AuthError(403, "insufficient_scope", refusal)
         await self.gateway.limits.admit_principal(credentials.key_id)
         return credentials
 
@@ -319,6 +344,8 @@ class Transport:
 TRANSPORT = web.AppKey("mcp_transport", Transport)
 # The client address as the limits count it, found once per request.
 _ADDRESS = web.RequestKey("client_address", str)
+# What this request's URL and narrowing headers allow.
+_SURFACE = web.RequestKey("surface", Surface)
 
 
 class _Reply:

@@ -152,6 +152,11 @@ async def test_a_repeated_parameter_is_refused_on_our_page(flow: Flow) -> None:
 # --- errors after: back to the client with error, state and iss --------------------------------------------------
 
 
+SURFACES_ONLY = (
+    "resource must be {mcp} or one of its surfaces, spelt exactly (e.g. {mcp}/readonly or {mcp}/pages/acme/x/notices)"
+)
+
+
 @pytest.mark.parametrize("change, error, description", [
     ({"code_challenge_method": "plain"}, "invalid_request", "code_challenge_method must be S256; plain is not supported"),
     ({"code_challenge_method": None}, "invalid_request", "code_challenge_method must be S256; plain is not supported"),
@@ -159,8 +164,10 @@ async def test_a_repeated_parameter_is_refused_on_our_page(flow: Flow) -> None:
     ({"code_challenge": None}, "invalid_request", "code_challenge is required (PKCE with S256)"),
     ({"code_challenge": "short"}, "invalid_request", "code_challenge must be the 43-character base64url SHA-256 of the verifier"),
     ({"response_type": "token"}, "unsupported_response_type", "response_type must be code"),
-    ({"resource": "https://other.example/mcp"}, "invalid_target", "resource must be {mcp}"),
-    ({"resource": "{mcp}/"}, "invalid_target", "resource must be {mcp}"),
+    ({"resource": "https://other.example/mcp"}, "invalid_target", SURFACES_ONLY),
+    ({"resource": "{mcp}/"}, "invalid_target", SURFACES_ONLY),
+    ({"resource": "{mcp}/x/docs,notices"}, "invalid_target", SURFACES_ONLY),
+    ({"resource": "{mcp}/pages/acme/"}, "invalid_target", SURFACES_ONLY),
     ({"state": "x" * 2049}, "invalid_request", "state may be at most 2048 characters"),
 ])
 async def test_protocol_errors_redirect_with_error_state_and_iss(flow: Flow, change: dict, error: str, description: str) -> None:

@@ -17,6 +17,7 @@ from gateway.identity import AuthError, Credentials
 from gateway.jsonrpc import parse_message
 from gateway.scopes import READ, WRITE
 from gateway.state import GATEWAY
+from gateway.surfaces import FULL, SurfaceTools
 from gateway.tool_runner import ArgumentValidator, ToolRunner, json_string
 from gateway.tools.base import READ_ONLY, Tool, ToolError
 from gateway.tools.catalogue import Catalogue
@@ -34,7 +35,7 @@ async def http():
 
 
 def tool_names(server, scopes=frozenset({READ, WRITE})) -> list[str]:
-    return [t.name for t in server.app[GATEWAY].catalogue.visible(scopes)]
+    return [t.name for t in SurfaceTools.of(server.app[GATEWAY].catalogue).visible(FULL, scopes)]
 
 
 async def create_pages(http, server, count: int) -> None:

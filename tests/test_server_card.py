@@ -33,7 +33,10 @@ async def test_the_card_says_who_where_how_and_what_matching_the_live_server(gw:
     # Both eras' capabilities; the handshake era adds logging, which 2026-07-28 removed.
     assert card["capabilities"] == {k: v for k, v in initialized["capabilities"].items() if k != "logging"}
     assert card["transport"] == {"type": "streamable-http", "endpoint": gw.mcp_url}
-    assert [s["url"] for s in card["surfaces"]] == [gw.mcp_url]
+    assert [s["url"] for s in card["surfaces"]] == [
+        gw.mcp_url, gw.mcp_url + "/readonly", gw.mcp_url + "/x/{toolsets}", gw.mcp_url + "/pages/{subdomain}",
+        gw.mcp_url + "/pages/{subdomain}/x/{toolsets}/readonly",
+    ]
     assert card["authentication"]["required"] is True
     assert card["authentication"]["oauth2"]["protectedResourceMetadata"] == gw.url + "/.well-known/oauth-protected-resource/mcp"
     tools = card["tools"]["items"]

@@ -15,6 +15,7 @@ from gateway.identity import AuthError, Credentials
 from gateway.scopes import scope_set
 from gateway.sealing import InvalidToken
 from gateway.store import StoreUnavailable
+from gateway.surfaces import surface_of_resource
 
 if TYPE_CHECKING:
     from gateway.config import Settings
@@ -40,8 +41,9 @@ class AccessTokenVerifier:
     async def verify(self, token: str) -> Credentials:
         """The caller behind a sealed access token, or AuthError 401 ``invalid_token`` saying exactly what is wrong.
 
-        The audience must be exactly our resource (RFC 8707): a token minted for another deployment sharing our
-        keys (staging vs production) is refused. Revocation is checked in the store on every request; if the
+        The audience must be exactly one of our resources, /mcp or one of its surfaces (RFC 8707): a token minted
+        for another deployment sharing our keys (staging vs production) is refused. Whether that surface covers
+        the one the request is for is the transport's check, which knows the request's URL. Revocation is checked in the store on every request; if the
         store is down the request is refused with 503 rather than served on a possibly revoked token.
         """
         try:
@@ -54,8 +56,9 @@ class AccessTokenVerifier:
             raise AuthError(401, "invalid_token", "The bearer token is not an access token.")
         if claims.get("iss") != self._issuer:
             raise AuthError(401, "invalid_token", "The access token was not issued by this server.")
-        if claims.get("aud") != self._resource:
-            raise AuthError(401, "invalid_token", f"The access token was issued for another resource, not {self._resource}.")
+        audience = claims.get("aud")
+        if surface_of_resource(audience, self._issuer) is None:
+            raise AuthError(401, "invalid_token", f"The access token was issued for another resource, not {self._resource} or a surface under it.")
         api_key, scope, family, exp, sub = claims.get("k"), claims.get("scope"), claims.get("fam"), claims.get("exp"), claims.get("sub")
         if not (isinstance(api_key, str) and isinstance(scope, str) and isinstance(family, str) and isinstance(exp, int) and isinstance(sub, str)):
             raise AuthError(401, "invalid_token", "The access token is malformed.")
@@ -76,6 +79,7 @@ class AccessTokenVerifier:
             kind="sealed",
             key_id=sub,  # key_id(api_key), computed once when the token was issued
             client_id=client_id if isinstance(client_id, str) else None,
+            audience=audience,
         )
 
     def _not_an_access_token(self, token: str) -> str:

@@ -48,6 +48,7 @@ from gateway.sealing import ExpiredToken, InvalidToken
 from gateway.state import GATEWAY
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
 from gateway.store import StoreUnavailable
+from gateway.surfaces import Surface, surface_of_resource
 
 if TYPE_CHECKING:
     from gateway.state import Gateway
@@ -151,6 +152,8 @@ class AuthorizeRequest:
     code_challenge: str
     state: str | None
     requested: frozenset[str]  # the known scopes asked for; unknown ones were dropped
+    resource: str  # the exact surface URL the tokens will be bound to (RFC 8707); /mcp when none was named
+    surface: Surface
 
 
 async def _client_and_redirect(gateway: Gateway, params: Mapping[str, str]) -> tuple[Client, str]:
@@ -187,10 +190,16 @@ def _check_request(gateway: Gateway, client: Client, redirect_uri: str, params: 
         )
     if not _CHALLENGE.match(challenge):
         raise _RedirectError("invalid_request", "code_challenge must be the 43-character base64url SHA-256 of the verifier")
-    resource = params.get("resource")
-    # Exactly the canonical resource, as /token and the tokens' `aud` require (no trailing-slash variant).
-    if resource is not None and resource != gateway.settings.server.resource_url:
-        raise _RedirectError("invalid_target", f"resource must be {gateway.settings.server.resource_url}")
+    server = gateway.settings.server
+    resource = params.get("resource", server.resource_url)
+    # Exactly one surface's one URL, as /token and the tokens' `aud` require (no trailing-slash variant).
+    surface = surface_of_resource(resource, server.public_url)
+    if surface is None:
+        raise _RedirectError(
+            "invalid_target",
+            f"resource must be {server.resource_url} or one of its surfaces, spelt exactly "
+            f"(e.g. {server.resource_url}/readonly or {server.resource_url}/pages/acme/x/notices)",
+        )
     state = params.get("state")
     if state is not None and len(state) > MAX_STATE_CHARS:
         raise _RedirectError("invalid_request", f"state may be at most {MAX_STATE_CHARS} characters")
@@ -202,6 +211,8 @@ def _check_request(gateway: Gateway, client: Client, redirect_uri: str, params: 
         code_challenge=challenge,
         state=state,
         requested=frozenset(s for s in scopes if s in (READ, WRITE)),
+        resource=resource,
+        surface=surface,
     )
 
 
@@ -320,7 +331,8 @@ def _login(gateway: Gateway, auth: AuthorizeRequest, status: int = 200, alert: s
     else:
         note = "This name was supplied by the app itself and is not verified."
     if access not in GRANTS:
-        access = "full" if WRITE in auth.requested else "read"
+        # On a read-only URL a write grant could do nothing more, so read-only is what the page suggests.
+        access = "full" if WRITE in auth.requested and not auth.surface.readonly else "read"
     hidden = "\n".join(
         f'  <input type="hidden" name="{_e(k)}" value="{_e(v)}">'
         for k, v in (*auth.params.items(), ("csrf", _csrf_token(gateway, auth)))
@@ -330,6 +342,7 @@ def _login(gateway: Gateway, auth: AuthorizeRequest, status: int = 200, alert: s
     content = _TEMPLATES["login"].substitute(
         client_name=_e(name),
         client_note=_e(note),
+        surface=_surface_note(auth.surface),
         api_keys_url=_e(f"{gateway.settings.search.docs_base_url}/{API_KEYS_DOCS}"),
         recipient_headline=_e(headline),
         recipient=_e(phrase),
@@ -341,6 +354,14 @@ def _login(gateway: Gateway, auth: AuthorizeRequest, status: int = 200, alert: s
         key_invalid=' aria-invalid="true" aria-errormessage="form-error"' if key_error else "",
     )
     return _page(gateway, status, f"Connect {name} to StatusPal", content, form_action=_form_action(auth.redirect_uri), **headers)
+
+
+def _surface_note(surface: Surface) -> str:
+    """What the URL being connected allows, when it is less than everything: the grant chosen below can never
+    reach beyond it, so the user decides knowing the whole of it."""
+    if surface.is_full:
+        return ""
+    return _TEMPLATES["surface"].substitute(allows=_e(surface.describe()), path=_e(surface.path))
 
 
 # --- handlers -------------------------------------------------------------------------------------------------
@@ -393,7 +414,7 @@ async def authorize_post(request: web.Request) -> web.Response:
         client_id=client.client_id,
         redirect_uri=auth.redirect_uri,
         code_challenge=auth.code_challenge,
-        resource=gateway.settings.server.resource_url,
+        resource=auth.resource,
         scope=GRANTS[access],
         api_key=key,
     )

@@ -12,6 +12,10 @@ Paths, deliberately:
   The transport also answers ``/mcp/``, so the path-inserted form of *that* URL,
   ``/.well-known/oauth-protected-resource/mcp/``, serves the same document rather than a 404 that some
   clients loop on; its ``resource`` stays canonical (no slash), which is what the tokens' ``aud`` says.
+- Every narrower surface (``/mcp/readonly``, ``/mcp/pages/acme/x/notices`` …) is its own protected resource,
+  with its document at the path-inserted form of its URL (``/.well-known/oauth-protected-resource/mcp/readonly``)
+  naming exactly that URL; a read-only surface offers only the read scope. These are built per request,
+  since page names are unbounded; a path that names no surface is a JSON 404.
 - AS metadata at ``/.well-known/oauth-authorization-server`` and ``/.well-known/openid-configuration``.
   The issuer is ``public_url`` with no path, so RFC 8414 puts its document at exactly that path; a
   path-suffixed probe such as ``/.well-known/oauth-authorization-server/mcp`` asks about an issuer
@@ -31,6 +35,7 @@ from gateway.config import Settings
 from gateway.cors import CorsPolicy
 from gateway.oauth.errors import json_error
 from gateway.scopes import READ, SCOPES_SUPPORTED, WRITE
+from gateway.surfaces import FULL, Surface, SurfaceError, parse_path
 
 PRM_PATHS = (
     "/.well-known/oauth-protected-resource",
@@ -43,14 +48,14 @@ _CACHE = "public, max-age=300"
 _CORS_HEADERS = ("MCP-Protocol-Version", "Content-Type", "Authorization")
 
 
-def protected_resource(settings: Settings) -> dict[str, Any]:
+def protected_resource(settings: Settings, surface: Surface = FULL) -> dict[str, Any]:
     server = settings.server
     return {
-        "resource": server.resource_url,
+        "resource": server.public_url + surface.path,
         "authorization_servers": [server.public_url],
-        "scopes_supported": [READ, WRITE],
+        "scopes_supported": [READ] if surface.readonly else [READ, WRITE],
         "bearer_methods_supported": ["header"],
-        "resource_name": "StatusPal MCP",
+        "resource_name": "StatusPal MCP" if surface.is_full else f"StatusPal MCP ({surface.describe()})",
     }
 
 
@@ -81,6 +86,20 @@ def _document(body: bytes):
     return handler
 
 
+def _surface_document(settings: Settings):
+    prefix = len("/.well-known/oauth-protected-resource")
+
+    async def handler(request: web.Request) -> web.Response:
+        try:
+            surface = parse_path(request.raw_path.partition("?")[0][prefix:])
+        except SurfaceError as exc:
+            return json_error(404, "not_found", f"No metadata document at {request.path}: {exc.message}")
+        body = orjson.dumps(protected_resource(settings, surface))
+        return web.Response(body=body, content_type="application/json", headers={"Cache-Control": _CACHE})
+
+    return handler
+
+
 async def _wrong_method(request: web.Request) -> web.Response:
     return json_error(405, "method_not_allowed", f"{request.path} is a metadata document: use GET", Allow="GET, HEAD")
 
@@ -99,5 +118,9 @@ def setup_routes(app: web.Application, settings: Settings) -> None:
         handler = _document(body)
         policy.route(app, path, GET=handler, HEAD=handler)
         app.router.add_route("*", path, _wrong_method)
+    surface_document = _surface_document(settings)
+    surfaces = "/.well-known/oauth-protected-resource/mcp/{surface:.+}"
+    policy.route(app, surfaces, GET=surface_document, HEAD=surface_document)
+    app.router.add_route("*", surfaces, _wrong_method)
     # The most specific resource wins in aiohttp's router, so this only sees paths nothing else serves.
     app.router.add_route("*", "/.well-known/{tail:.*}", policy.wrap(_unknown))

@@ -25,6 +25,7 @@ Errors follow RFC 6749 §5.2 (400 with a JSON ``error``) and are never a 500: a 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -50,6 +51,7 @@ from gateway.sealing import InvalidToken, Keyring
 from gateway.state import GATEWAY, Gateway
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError
 from gateway.store import StoreUnavailable
+from gateway.surfaces import surface_of_resource
 
 if TYPE_CHECKING:
     from gateway.config import Settings
@@ -73,6 +75,8 @@ class Grant:
     scope: str
     client_id: str
     family: str
+    # The exact surface URL the grant was made for (RFC 8707): every token issued from it has it as `aud`.
+    resource: str
 
 
 # --- issuing -------------------------------------------------------------------------------------------
@@ -114,13 +118,20 @@ def issue_code(
     return gateway.keyring.seal("code", claims)
 
 
-def mint_access_token(settings: Settings, api_key: str, scope: str, *, keyring: Keyring | None = None, client_id: str = "local") -> str:
+def mint_access_token(
+    settings: Settings, api_key: str, scope: str, *, keyring: Keyring | None = None, client_id: str = "local",
+    resource: str | None = None,
+) -> str:
     """An access token exactly as `/token` would issue it, for benchmarks and tests that skip the browser flow.
 
-    Without `keyring` it uses the one the gateway itself would load from these settings.
+    Without `keyring` it uses the one the gateway itself would load from these settings; without `resource`
+    the token is for `/mcp`.
     """
     keyring = keyring or Keyring.from_settings(settings)
-    grant = Grant(api_key=api_key, scope=normalise_scope(scope), client_id=client_id, family=_new_id())
+    grant = Grant(
+        api_key=api_key, scope=normalise_scope(scope), client_id=client_id, family=_new_id(),
+        resource=resource or settings.server.resource_url,
+    )
     return keyring.seal("access", _token_claims(settings, grant, "at", settings.oauth.access_token_ttl_seconds, int(time.time())))
 
 
@@ -128,7 +139,7 @@ def _token_claims(settings: Settings, grant: Grant, typ: str, ttl: int, now: int
     return {
         "typ": typ,
         "iss": settings.server.public_url,
-        "aud": settings.server.resource_url,
+        "aud": grant.resource,
         "sub": key_id(grant.api_key),
         "client_id": grant.client_id,
         "scope": grant.scope,
@@ -143,7 +154,7 @@ def _token_claims(settings: Settings, grant: Grant, typ: str, ttl: int, now: int
 def _issue_pair(gateway: Gateway, grant: Grant, access_scope: str) -> dict[str, Any]:
     """The token response. The refresh token keeps the full grant; only the access token is narrowed (RFC 6749 §6)."""
     settings, now = gateway.settings, int(time.time())
-    access = _token_claims(settings, Grant(grant.api_key, access_scope, grant.client_id, grant.family), "at", settings.oauth.access_token_ttl_seconds, now)
+    access = _token_claims(settings, dataclasses.replace(grant, scope=access_scope), "at", settings.oauth.access_token_ttl_seconds, now)
     refresh = _token_claims(settings, grant, "rt", settings.oauth.refresh_token_ttl_seconds, now)
     return {
         "access_token": gateway.keyring.seal("access", access),
@@ -196,8 +207,6 @@ async def _exchange_code(gateway: Gateway, form: Mapping[str, str]) -> dict[str,
     verifier = form["code_verifier"]
     if not _VERIFIER.match(verifier):
         raise OAuthError("invalid_request", "code_verifier must be 43-128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636).")
-    _check_resource(settings, form)
-
     code = _open(gateway, "code", form["code"], "code", "authorization code")
     if not _same(form["client_id"], code.get("client_id")):
         raise OAuthError("invalid_grant", "The authorization code was issued to another client.")
@@ -205,8 +214,9 @@ async def _exchange_code(gateway: Gateway, form: Mapping[str, str]) -> dict[str,
         raise OAuthError("invalid_grant", "redirect_uri does not match the one used in the authorization request.")
     if not _same(_s256(verifier), code.get("code_challenge")):
         raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge of the authorization request.")
-    if code.get("resource") != settings.server.resource_url:
+    if surface_of_resource(code.get("resource"), settings.server.public_url) is None:
         raise OAuthError("invalid_grant", "The authorization code was issued for another resource.")
+    _check_resource(form, code["resource"])
     await _check_client(gateway, form["client_id"])
 
     family = code["jti"]
@@ -216,7 +226,7 @@ async def _exchange_code(gateway: Gateway, form: Mapping[str, str]) -> dict[str,
         await gateway.store.revoke("fam:" + family, settings.oauth.refresh_token_ttl_seconds + _SLACK_SECONDS)
         log.warning("authorization code replayed; its token family is revoked", extra={"family": family})
         raise OAuthError("invalid_grant", "The authorization code was already used.")
-    grant = Grant(api_key=code["k"], scope=code["scope"], client_id=code["client_id"], family=family)
+    grant = Grant(api_key=code["k"], scope=code["scope"], client_id=code["client_id"], family=family, resource=code["resource"])
     log.info("tokens issued", extra={"grant_type": "authorization_code", "key_id": key_id(grant.api_key), "family": family})
     return _issue_pair(gateway, grant, grant.scope)
 
@@ -225,15 +235,15 @@ async def _refresh(gateway: Gateway, form: Mapping[str, str]) -> dict[str, Any]:
     settings = gateway.settings
     if not form.get("refresh_token"):
         raise OAuthError("invalid_request", "Missing required parameter: refresh_token.")
-    _check_resource(settings, form)
     token = _open(gateway, "refresh", form["refresh_token"], "rt", "refresh token")
-    if token.get("aud") != settings.server.resource_url:
+    if surface_of_resource(token.get("aud"), settings.server.public_url) is None:
         raise OAuthError("invalid_grant", "The refresh token was issued for another resource.")
+    _check_resource(form, token["aud"])
     # Optional: a public client has no secret to prove itself with and some omit it at refresh; possession of the
     # sealed token is the proof, and the token names its client, so a client_id that is sent must match it.
     if form.get("client_id") and not _same(form["client_id"], token.get("client_id")):
         raise OAuthError("invalid_grant", "The refresh token was issued to another client.")
-    grant = Grant(api_key=token["k"], scope=token["scope"], client_id=token["client_id"], family=token["fam"])
+    grant = Grant(api_key=token["k"], scope=token["scope"], client_id=token["client_id"], family=token["fam"], resource=token["aud"])
     access_scope = _narrowed_scope(grant.scope, form.get("scope"))
     if await gateway.store.is_revoked("fam:" + grant.family):
         raise OAuthError("invalid_grant", "This grant was revoked; sign in again.")
@@ -300,10 +310,12 @@ def _narrowed_scope(granted: str, requested: str | None) -> str:
     return wanted
 
 
-def _check_resource(settings: Settings, form: Mapping[str, str]) -> None:
+def _check_resource(form: Mapping[str, str], granted: str) -> None:
+    """A `resource` sent to /token must be the one the grant was made for: tokens are bound to one surface
+    URL, and a grant for a narrow surface must not mint a token for a broader one."""
     resource = form.get("resource")
-    if resource and resource != settings.server.resource_url:
-        raise OAuthError("invalid_target", f"This server issues tokens only for the resource {settings.server.resource_url}.")
+    if resource and resource != granted:
+        raise OAuthError("invalid_target", f"This grant was made for {granted}; its tokens are issued only for the resource it was made for.")
 
 
 async def _check_client(gateway: Gateway, client_id: str) -> None:

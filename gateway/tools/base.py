@@ -67,6 +67,8 @@ class ToolContext:
     api: StatusPalAPI | None = None
     docs: DocsIndex | None = None
     progress: ProgressFn = no_progress
+    # The status page a page-scoped connection is limited to; page-scoped tools supply it as `subdomain`.
+    page: str | None = None
 
     @property
     def upstream(self) -> StatusPalAPI:

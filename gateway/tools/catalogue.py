@@ -32,7 +32,6 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 class Catalogue:
     tools: tuple[Tool, ...]
     _by_name: Mapping[str, Tool] = field(repr=False)
-    _visible: dict[frozenset[str], tuple[Tool, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, tools: Iterable[Tool]) -> Catalogue:
@@ -57,14 +56,6 @@ class Catalogue:
 
     def get(self, name: str) -> Tool | None:
         return self._by_name.get(name)
-
-    def visible(self, scopes: frozenset[str]) -> tuple[Tool, ...]:
-        """The tools a grant may see and call: a read-only grant never sees a write tool."""
-        found = self._visible.get(scopes)
-        if found is None:
-            found = tuple(t for t in self.tools if t.scope in scopes)
-            self._visible[scopes] = found
-        return found
 
 
 def build_catalogue() -> Catalogue:
