@@ -43,6 +43,7 @@ from gateway.statuspal.client import StatusPalAPI, StatusPalClient, UpstreamResu
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
 from gateway.statuspal.notice_wire import REQUEST_FIELDS, NoticeRecord, NoticeWire, WireShapeError
+from gateway.tools.notice_checks import instant
 from gateway.tools.verify import same
 
 KEY_ENV = "STATUSPAL_MCP_CHECK_API_KEY"
@@ -226,13 +227,8 @@ def _iso(moment: datetime) -> str:
 
 
 def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """A time as sent or answered; one without an offset is read as UTC, as Rails keeps it."""
+    return instant(value, naive_is_utc=True)
 
 
 def _short(value: Any, limit: int = 100) -> str:
@@ -479,13 +475,7 @@ class Checker:
         params = {"subdomain": self.page}
         if notice_id is not None:
             params["notice_id"] = notice_id
-        body = None if endpoint.method in ("GET", "DELETE") else self.wire.body(logical or {})
-        query = None
-        if endpoint.org_scoped:
-            if body is None:
-                query = {self.wire.page_field: self.page}
-            else:
-                body[self.wire.page_field] = self.page
+        body, query = self.wire.request(endpoint.method, endpoint.org_scoped, self.page, logical)
         return params, body, query
 
     async def notice_call(self, name: str, notice_id: str | None, logical: Mapping[str, Any] | None = None) -> UpstreamResult:

@@ -13,10 +13,12 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sandbox.models import iso
+
+T = TypeVar("T")
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -35,6 +37,19 @@ class ApiError(Exception):
 
 def not_found() -> ApiError:
     return ApiError(404, "not_found", "The requested resource was not found")
+
+
+def found(record: T | None) -> T:
+    """The record a path named, or StatusPal's 404 when there is none."""
+    if record is None:
+        raise not_found()
+    return record
+
+
+def refuse_taken(f: Fields, name: str, value: Any, taken: Iterable[str]) -> None:
+    """Rails' uniqueness check: a value another record of the page already has is refused by name."""
+    if value is not MISSING and value in taken:
+        f.add(name, "has already been taken")
 
 
 def invalid(details: dict[str, list[str]]) -> ApiError:

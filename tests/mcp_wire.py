@@ -129,3 +129,10 @@ async def mcp_client(url: str, mode: str, key: str = DEMO_KEY) -> AsyncIterator[
     async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}) as http:
         async with Client(streamable_http_client(url, http_client=http), mode=mode) as client:
             yield client
+
+
+async def error_text(client: Client, tool: str, args: dict[str, Any]) -> str:
+    """The text of a tool call that must fail as a tool error: no structured result rides along with it."""
+    result = await client.call_tool(tool, args)
+    assert result.is_error is True and result.structured_content is None, f"{tool} reported success"
+    return result.content[0].text

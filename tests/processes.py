@@ -11,11 +11,16 @@ import os
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
 
 READY_LINE = "Stop with Ctrl-C"
+# Posts one body to a served sandbox's admin route (`keys`, `faults`, ...).
+Admin = Callable[[str, dict[str, Any]], Awaitable[None]]
 START_TIMEOUT = 30.0
 
 
@@ -110,3 +115,14 @@ async def serving(args: Sequence[str], env: Mapping[str, str] | None = None) -> 
         except TimeoutError:
             child.proc.kill()
             await child.finish()
+
+
+def sandbox_admin(http: aiohttp.ClientSession, child: Child) -> Admin:
+    """The admin routes of the sandbox a `serve` child embeds; a refused setup call fails the test there."""
+    origin = child.url_after("Sandbox StatusPal API at").removesuffix("/api/v1")
+
+    async def admin(path: str, body: dict[str, Any]) -> None:
+        async with http.post(f"{origin}/_sandbox/{path}", json=body) as r:
+            assert r.status in (200, 201, 204), await r.text()
+
+    return admin

@@ -21,7 +21,7 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 
 from tests.oauth_browser import Page, pkce, query_of
-from tests.processes import serving
+from tests.processes import sandbox_admin, serving
 
 CANARY = f"sk_canary_{secrets.token_hex(12)}"
 REVOKED_CANARY = f"sk_canary_revoked_{secrets.token_hex(12)}"
@@ -222,11 +222,8 @@ async def test_canary_key_never_reaches_a_log_or_a_response() -> None:
     async with serving(["serve", "--port", "0"], env=env) as child:
         mcp = child.url_after("MCP URL:")
         origin = mcp.removesuffix("/mcp")
-        sandbox = child.url_after("Sandbox StatusPal API at").removesuffix("/api/v1")
         async with aiohttp.ClientSession() as http:
-            async def admin(path: str, body: dict[str, Any]) -> None:
-                async with http.post(f"{sandbox}/_sandbox/{path}", json=body) as r:
-                    assert r.status in (200, 201, 204), await r.text()
+            admin = sandbox_admin(http, child)
 
             async def faults(**values: Any) -> None:
                 await admin("faults", values)

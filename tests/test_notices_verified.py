@@ -23,7 +23,7 @@ from gateway.config import DEFAULT_CONFIG, load_settings
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.statuspal.errors import UpstreamError, describe
 from tests.conftest import SandboxAdmin, bound_socket, serve_app
-from tests.mcp_wire import mcp_client
+from tests.mcp_wire import error_text, mcp_client
 from tests.test_tools_verified import RailsLike, failure
 from tests.toolkit import PAGE, make_page, open_api, run
 
@@ -246,15 +246,25 @@ async def client_on(make_gateway, up: Upstream, **statuspal: Any):
         yield client
 
 
-async def error_text(client: Any, tool: str, args: dict[str, Any]) -> str:
-    result = await client.call_tool(tool, args)
-    assert result.is_error is True and result.structured_content is None, f"{tool} reported success"
-    return result.content[0].text
-
-
 async def listed(client: Any) -> list[dict[str, Any]]:
     result = await client.call_tool("list_notices", {"subdomain": "acme"})
     return result.structured_content["items"]
+
+
+def not_applied_in_full(kind: str, notice: dict[str, Any]) -> str:
+    """The first line of the answer to a write StatusPal accepted but did not apply in full."""
+    return (
+        f"StatusPal accepted the write to {kind} {notice['id']!r} on status page 'acme' but did not apply all of it, "
+        "so this is not a success."
+    )
+
+
+def refused_blank(field: str) -> str:
+    """The answer when the strict sandbox refuses a body that lacks a required field."""
+    return (
+        f"StatusPal rejected the request (422 unprocessable_entity): Validation failed. {field}: can't be blank. "
+        "Fix the fields above and call the tool again."
+    )
 
 
 async def test_a_dropped_affected_list(make_gateway, up) -> None:
@@ -265,8 +275,7 @@ async def test_a_dropped_affected_list(make_gateway, up) -> None:
     assert notice["affected"] == [], "the incident is live with no affected services"
     key = f"subdomain 'acme', notice_id {notice['id']!r}"
     assert text == (
-        f"StatusPal accepted the write to incident {notice['id']!r} on status page 'acme' but did not apply all of "
-        "it, so this is not a success.\n"
+        f"{not_applied_in_full('incident', notice)}\n"
         'Applied: title "API errors"; severity "major"; message "Investigating."; notify true.\n'
         "Not applied: affected (asked api (eu), StatusPal has no service).\n"
         "Live on the public page of 'acme' now: the incident is titled \"API errors\"; the incident's severity is "
@@ -283,16 +292,12 @@ async def test_a_dropped_text(make_gateway, up) -> None:
         notices = await listed(client)
     if up.mode == "strict":
         assert notices == []
-        assert text == (
-            "StatusPal rejected the request (422 unprocessable_entity): Validation failed. message: can't be blank. "
-            "Fix the fields above and call the tool again."
-        )
+        assert text == refused_blank("message")
         return
     (notice,) = notices
     key = f"subdomain 'acme', notice_id {notice['id']!r}"
     assert text == (
-        f"StatusPal accepted the write to incident {notice['id']!r} on status page 'acme' but did not apply all of "
-        "it, so this is not a success.\n"
+        f"{not_applied_in_full('incident', notice)}\n"
         'Applied: title "API errors"; severity "major"; affected api (eu).\n'
         'Not applied: message (asked "Investigating.", StatusPal has no timeline text).\n'
         "Live on the public page of 'acme' now: the incident is titled \"API errors\"; the incident's severity is "
@@ -310,16 +315,12 @@ async def test_a_dropped_notify(make_gateway, up) -> None:
         notices = await listed(client)
         if up.mode == "strict":
             assert notices == []
-            assert text == (
-                "StatusPal rejected the request (422 unprocessable_entity): Validation failed. notify: can't be blank. "
-                "Fix the fields above and call the tool again."
-            )
+            assert text == refused_blank("notify")
             return
         (notice,) = notices
         key = f"subdomain 'acme', notice_id {notice['id']!r}"
         assert text == (
-            f"StatusPal accepted the write to incident {notice['id']!r} on status page 'acme' but did not apply all "
-            "of it, so this is not a success.\n"
+            f"{not_applied_in_full('incident', notice)}\n"
             'Applied: title "API errors"; severity "major"; affected api (eu); message "Investigating.".\n'
             "Not applied: notify (asked true, StatusPal has false).\n"
             "Live on the public page of 'acme' now: the incident is titled \"API errors\"; the incident's severity "
@@ -350,8 +351,7 @@ async def test_an_info_notice_is_verified_like_the_others(make_gateway, up) -> N
     (notice,) = notices
     assert notice["notice_type"] == "info"
     assert text.splitlines()[:3] == [
-        f"StatusPal accepted the write to info {notice['id']!r} on status page 'acme' but did not apply all of it, "
-        "so this is not a success.",
+        not_applied_in_full("info", notice),
         'Applied: title "New region".',
         'Not applied: message (asked "EU is live.", StatusPal has no timeline text).',
     ]

@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 from gateway.connections import GatewayRunner, generic_error_text
 from gateway.redaction import quotable
 from tests.oauth_browser import Page, pkce
-from tests.processes import serving
+from tests.processes import Admin, sandbox_admin, serving
 
 HANDSHAKE = "2025-11-25"
 MODERN = "2026-07-28"
@@ -299,7 +299,7 @@ _EXAMPLES = settings(max_examples=6, deadline=None, database=None, derandomize=T
                      suppress_health_check=list(HealthCheck))
 
 
-async def _world(http: aiohttp.ClientSession, origin: str, admin: Callable[[str, dict], Awaitable[None]]) -> World:
+async def _world(http: aiohttp.ClientSession, origin: str, admin: Admin) -> World:
     key = f"sk_good_{secrets.token_hex(8)}"
     await admin("keys", {"key": key})
     redirect = "http://127.0.0.1:9/callback"
@@ -326,11 +326,8 @@ async def test_a_canary_in_any_field_is_in_no_answer_and_no_log_line() -> None:
     async with serving(["serve", "--port", "0"], env=env) as child:
         mcp = child.url_after("MCP URL:")
         origin = mcp.removesuffix("/mcp")
-        sandbox = child.url_after("Sandbox StatusPal API at").removesuffix("/api/v1")
         async with aiohttp.ClientSession() as http:
-            async def admin(path: str, body: dict[str, Any]) -> None:
-                async with http.post(f"{sandbox}/_sandbox/{path}", json=body) as r:
-                    assert r.status in (200, 201, 204), await r.text()
+            admin = sandbox_admin(http, child)
 
             world = await _world(http, origin, admin)
 

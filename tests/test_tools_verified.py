@@ -21,7 +21,7 @@ from aiohttp import web
 from gateway.statuspal.errors import UpstreamError
 from gateway.tools.base import ToolError
 from tests.conftest import bound_socket, serve_app
-from tests.mcp_wire import mcp_client
+from tests.mcp_wire import error_text, mcp_client
 from tests.toolkit import PAGE, make_page, open_api, run
 
 Rewrite = Callable[[str, str, dict[str, Any]], dict[str, Any]]
@@ -306,9 +306,7 @@ async def test_a_403_on_one_page_is_a_tool_error_and_the_key_keeps_working(make_
             made = await client.call_tool("create_status_page", {"subdomain": subdomain, **PAGE})
             assert made.is_error is False
         await sandbox_admin.faults(error_rate=1.0, error_status=403, only=["* /status_pages/other"])
-        refused = await client.call_tool("list_services", {"subdomain": "other"})
-        assert refused.is_error is True
-        assert refused.content[0].text == (
+        assert await error_text(client, "list_services", {"subdomain": "other"}) == (
             "This API key cannot reach the services of status page 'other': StatusPal answered 403 forbidden (This "
             "API key is not allowed to do that). Other calls with this key still work; to reach it, use a key "
             "whose organization and permissions cover it. Call list_status_pages to see the pages this key can reach."
@@ -324,9 +322,7 @@ async def test_a_404_without_the_record_envelope_names_the_route_and_check_api(m
     )
     async with mcp_client(gateway.mcp_url, "legacy") as client:
         assert (await client.call_tool("create_status_page", {"subdomain": "acme", **PAGE})).is_error is False
-        missing = await client.call_tool("get_status_page", {"subdomain": "acme"})
-        assert missing.is_error is True
-        assert missing.content[0].text == (
+        assert await error_text(client, "get_status_page", {"subdomain": "acme"}) == (
             "StatusPal answered 404 to GET /pages/acme without its record-not-found answer, so this route may not "
             "exist on this StatusPal; it does not mean that a status page or record is missing. Raw answer: "
             "'{\"status\": 404, \"error\": \"Not Found\"}'. The operator should run `statuspal-mcp check-api` and "
@@ -342,6 +338,5 @@ async def test_a_dropped_field_reaches_the_model_as_an_error_result(make_gateway
     gateway = await make_gateway(statuspal={"base_url": f"{url}/api/v1"})
     async with mcp_client(gateway.mcp_url, "legacy") as client:
         assert (await client.call_tool("create_status_page", {"subdomain": "acme", **PAGE})).is_error is False
-        result = await client.call_tool("create_container", {"subdomain": "acme", "name": "EU West", "slug": "eu"})
-        assert result.is_error is True and result.structured_content is None
-        assert result.content[0].text.splitlines()[2] == 'Not applied: slug (asked "eu", StatusPal has "eu-west").'
+        text = await error_text(client, "create_container", {"subdomain": "acme", "name": "EU West", "slug": "eu"})
+        assert text.splitlines()[2] == 'Not applied: slug (asked "eu", StatusPal has "eu-west").'

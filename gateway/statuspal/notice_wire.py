@@ -4,7 +4,8 @@ No public source shows StatusPal Next's notices API, and StatusPal is a Rails ap
 drops a body key it does not know without any error. A wrong field name therefore does not fail: it makes a
 notice with no affected services, no text or an unread notify choice. So every name and shape the gateway
 sends or reads for a notice is a setting (`[statuspal.notices]` in config.toml), and exactly two functions
-cross the boundary: `NoticeWire.body` turns the gateway's logical fields into a request body, and
+cross the boundary: `NoticeWire.body` turns the gateway's logical fields into a request body (`NoticeWire.request` adds
+the page an org-scoped route needs), and
 `NoticeWire.read` turns an answer into the logical `NoticeRecord`. Nothing else in the gateway knows a wire
 name, so correcting one is a configuration change, and a later check can compare what was asked with what
 StatusPal applied in one vocabulary.
@@ -168,6 +169,22 @@ class NoticeWire:
         for name, value in logical.items():
             out[self.wire_name(name)] = self._affected_out(value) if name == "affected" else value
         return out
+
+    def request(
+        self, method: str, org_scoped: bool, page: str, logical: Mapping[str, Any] | None
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """(body, query) of one notices call, built once here so the tools and check-api send the same.
+
+        GET and DELETE carry no body. An org-scoped route has no `{subdomain}` in its path, so the page
+        travels under `page_field`: in the query when there is no body, in the body otherwise."""
+        body = None if method in ("GET", "DELETE") else self.body(logical or {})
+        query = None
+        if org_scoped:
+            if body is None:
+                query = {self.page_field: page}
+            else:
+                body[self.page_field] = page
+        return body, query
 
     def _affected_out(self, entries: list[Mapping[str, Any]]) -> Any:
         if self.affected_shape == "objects":

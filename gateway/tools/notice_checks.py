@@ -47,18 +47,24 @@ class Ending:
     state_required: bool = True
 
 
-def _instant(value: Any) -> datetime | None:
+def instant(value: Any, *, naive_is_utc: bool = False) -> datetime | None:
+    """An ISO 8601 time as StatusPal writes it (`Z` for UTC), or None when it is not one.
+
+    A time without an offset names no instant, so it is None unless `naive_is_utc`: check-api reads it
+    as UTC (Rails keeps times in UTC) to judge whether StatusPal applied what it sent."""
     if not isinstance(value, str):
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo is not None else None
+    if moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC) if naive_is_utc else None
 
 
 def _same_instant(asked: Any, applied: Any) -> bool:
-    a, b = _instant(asked), _instant(applied)
+    a, b = instant(asked), instant(applied)
     if a is None or b is None:
         return asked == applied
     return abs(a - b) < _TIME_TOLERANCE
@@ -69,7 +75,7 @@ def _newest(notice: NoticeRecord) -> NoticeUpdate | None:
     updates = notice.updates or ()
     if not updates:
         return None
-    stamps = [_instant(u.posted_at) for u in updates]
+    stamps = [instant(u.posted_at) for u in updates]
     if all(stamps):
         return max(zip(stamps, range(len(updates)), updates, strict=True))[2]
     return updates[-1]
@@ -284,7 +290,7 @@ async def settle_create(
     undated = covered = False
     for item in items:
         notice = wire.read(item)
-        created = _instant(notice.extra.get("created_at"))
+        created = instant(notice.extra.get("created_at"))
         if created is not None and created < since:
             covered = True  # the list reaches back past the window
         if notice.title != title or notice.notice_type not in (kind, None):

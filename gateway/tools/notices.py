@@ -134,28 +134,15 @@ def _check_future_window(args: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
-async def _call(
-    ctx: ToolContext,
-    endpoint_name: str,
-    args: Mapping[str, Any],
-    logical: Mapping[str, Any] | None,
-    query: Mapping[str, Any] | None = None,
-) -> Any:
+async def _call(ctx: ToolContext, endpoint_name: str, args: Mapping[str, Any], logical: Mapping[str, Any] | None) -> Any:
     """Call one notices endpoint with logical fields; StatusPal's answer (`data`) as it came, in wire names."""
     table = ctx.upstream.endpoints
-    wire, endpoint = table.notices, table[endpoint_name]
+    endpoint = table[endpoint_name]
     params = {name: args[name] for name in ("subdomain", "notice_id") if name in args}
-    body: dict[str, Any] | None = None
-    if endpoint.method not in ("GET", "DELETE"):
-        try:
-            body = wire.body(logical or {})
-        except WireShapeError as exc:
-            raise ToolError(str(exc)) from None
-    if endpoint.org_scoped:
-        if body is None:
-            query = {**(query or {}), wire.page_field: args["subdomain"]}
-        else:
-            body[wire.page_field] = args["subdomain"]
+    try:
+        body, query = table.notices.request(endpoint.method, endpoint.org_scoped, args["subdomain"], logical)
+    except WireShapeError as exc:
+        raise ToolError(str(exc)) from None
     result = await ctx.upstream.call(endpoint_name, params, body=body, query=query)
     return result.data
 

@@ -7,14 +7,11 @@ from typing import Any
 from sandbox.call import Call, Handler, find_page, paginate
 from sandbox.models import Container, StatusPage, new_uuid
 from sandbox.resources.services import sorted_services
-from sandbox.validate import MISSING, Fields, invalid, not_found, slugify, unique_slug
+from sandbox.validate import MISSING, Fields, found, invalid, refuse_taken, slugify, unique_slug
 
 
 def _container(page: StatusPage, call: Call) -> Container:
-    container = page.container_by_slug(call.params["slug"])
-    if container is None:
-        raise not_found()
-    return container
+    return found(page.container_by_slug(call.params["slug"]))
 
 
 def render_container(page: StatusPage, container: Container, effects: dict[tuple[str, str], str]) -> dict[str, Any]:
@@ -34,9 +31,7 @@ def render_container(page: StatusPage, container: Container, effects: dict[tuple
 
 def _container_fields(page: StatusPage, f: Fields, creating: bool, container: Container | None = None) -> dict[str, Any]:
     values = {"name": f.string("name", required=creating), "slug": f.slug("slug")}
-    others = [c.slug for c in page.containers.values() if c is not container]
-    if values["slug"] is not MISSING and values["slug"] in others:
-        f.add("slug", "has already been taken")
+    refuse_taken(f, "slug", values["slug"], [c.slug for c in page.containers.values() if c is not container])
     f.check()
     return {k: v for k, v in values.items() if v is not MISSING}
 

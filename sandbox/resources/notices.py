@@ -11,7 +11,7 @@ from typing import Any
 
 from sandbox.call import Call, Handler, find_page, paginate
 from sandbox.models import Notice, StatusPage, new_uuid, parse_iso
-from sandbox.validate import MISSING, Fields, invalid, not_found
+from sandbox.validate import MISSING, Fields, found, invalid, not_found
 
 NOTICE_TYPES = ("incident", "maintenance", "info")
 SEVERITIES = ("minor", "major")
@@ -39,10 +39,7 @@ def _notice_page(call: Call) -> StatusPage:
 
 
 def _notice(page: StatusPage, call: Call) -> Notice:
-    notice = page.notices.get(call.params["notice_id"])
-    if notice is None:
-        raise not_found()
-    return notice
+    return found(page.notices.get(call.params["notice_id"]))
 
 
 def render_notice(call: Call, page: StatusPage, notice: Notice) -> dict[str, Any]:

@@ -7,14 +7,11 @@ from typing import Any
 from gateway.statuspal.endpoints import SERVICE_STATUSES
 from sandbox.call import Call, Handler, find_page, paginate
 from sandbox.models import Service, StatusPage, new_uuid
-from sandbox.validate import MISSING, Fields, not_found, slugify, unique_slug
+from sandbox.validate import MISSING, Fields, found, refuse_taken, slugify, unique_slug
 
 
 def _service(page: StatusPage, call: Call) -> Service:
-    service = page.service_by_slug(call.params["slug"])
-    if service is None:
-        raise not_found()
-    return service
+    return found(page.service_by_slug(call.params["slug"]))
 
 
 def render_service(page: StatusPage, service: Service, effects: dict[tuple[str, str], str]) -> dict[str, Any]:
@@ -45,9 +42,7 @@ def _service_fields(page: StatusPage, f: Fields, creating: bool, service: Servic
         "description": f.string("description", nullable=True, max_length=2000),
         "order": f.integer("order", minimum=1),
     }
-    others = [s.slug for s in page.services.values() if s is not service]
-    if values["slug"] is not MISSING and values["slug"] in others:
-        f.add("slug", "has already been taken")
+    refuse_taken(f, "slug", values["slug"], [s.slug for s in page.services.values() if s is not service])
     statuses = f.objects("container_statuses")
     if statuses is not MISSING:
         seeded: dict[str, str] = {}

@@ -7,14 +7,11 @@ from typing import Any
 from gateway.statuspal.endpoints import WEBHOOK_EVENTS
 from sandbox.call import Call, Handler, paginate
 from sandbox.models import Webhook, new_typeid, new_webhook_secret
-from sandbox.validate import MISSING, Fields, not_found
+from sandbox.validate import MISSING, Fields, found
 
 
 def _webhook(call: Call) -> Webhook:
-    webhook = call.org.webhooks.get(call.params["webhook_id"])
-    if webhook is None:
-        raise not_found()
-    return webhook
+    return found(call.org.webhooks.get(call.params["webhook_id"]))
 
 
 def render_webhook(webhook: Webhook, secret: str | None = None) -> dict[str, Any]:
