@@ -23,7 +23,7 @@ import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 from gateway.limits import OverBudget
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
@@ -81,7 +81,10 @@ class AuthError(Exception):
 class CredentialResolver:
     def __init__(
         self, settings: "Settings", upstream: "StatusPalClient", keyring: "Keyring", store: "Store", limits: "InboundLimits",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        # Monotonic seconds for the check caches; injectable so tests move time instead of sleeping through a TTL.
+        self.clock = clock
         self._settings = settings
         self._upstream = upstream
         self._keyring = keyring
@@ -130,7 +133,7 @@ class CredentialResolver:
 
     async def _direct(self, api_key: str, address: str) -> Credentials:
         digest = hashlib.sha256(api_key.encode()).hexdigest()
-        now = time.monotonic()
+        now = self.clock()
         deadline = self._checked.get(digest)
         if deadline is None or deadline < now:
             # Only well-formed keys are ever checked and so remembered: a cached digest needs no shape check.
@@ -183,17 +186,17 @@ class CredentialResolver:
         try:
             await self._upstream.for_key(api_key).check_key()
             self._rejected.pop(digest, None)
-            _remember(self._checked, digest, self._ttl)
+            _remember(self._checked, digest, self.clock() + self._ttl)
         except UpstreamAuthError:
             # A verdict, so remembered; StatusPal being unreachable is not one and is asked again next time.
-            _remember(self._rejected, digest, self._rejected_ttl)
+            _remember(self._rejected, digest, self.clock() + self._rejected_ttl)
             raise
         finally:
             del self._pending[digest]
 
 
-def _remember(cache: "OrderedDict[str, float]", digest: str, ttl: float) -> None:
-    cache[digest] = time.monotonic() + ttl
+def _remember(cache: "OrderedDict[str, float]", digest: str, deadline: float) -> None:
+    cache[digest] = deadline
     cache.move_to_end(digest)
     while len(cache) > _CACHE_MAX:
         cache.popitem(last=False)

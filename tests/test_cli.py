@@ -206,8 +206,18 @@ async def test_sigterm_finishes_the_call_in_flight() -> None:
                 async with await mcp_post(http, mcp_url, body) as r:
                     return r.status, await r.json()
 
+            async def upstream_call_waiting() -> None:
+                """Returns once the sandbox has the tool's call and has not answered it yet (it logs a request
+                before its injected latency and fills in the status after)."""
+                while True:
+                    async with http.get(f"{sandbox_url}/_sandbox/requests") as r:
+                        entries = (await r.json())["data"]
+                    if any(e["endpoint"] == "status_pages_list" and e["status"] is None for e in entries):
+                        return
+                    await asyncio.sleep(0.02)
+
             call = asyncio.create_task(slow_call())
-            await asyncio.sleep(0.5)  # the call is now waiting on the slow sandbox
+            await asyncio.wait_for(upstream_call_waiting(), 10)
             assert not call.done()
             child.terminate()
             status, body = await asyncio.wait_for(call, 10)

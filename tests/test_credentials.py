@@ -12,6 +12,7 @@ from gateway.oauth.tokens import mint_access_token
 from gateway.statuspal.client import key_id
 from gateway.state import GATEWAY
 from gateway.tools.base import READ, WRITE
+from tests.clock import Clock
 from tests.mcp_wire import DEMO_KEY, post, request
 
 TOOLS_LIST = request("tools/list")
@@ -40,10 +41,14 @@ async def test_a_direct_key_is_checked_once_then_served_from_the_cache(make_gate
 
 
 async def test_the_cached_check_expires(make_gateway, sandbox_admin, http):
-    server = await make_gateway(statuspal={"key_cache_seconds": 0.2})
+    server = await make_gateway(statuspal={"key_cache_seconds": 60})
+    clock = server.app[GATEWAY].credentials.clock = Clock()
     await sandbox_admin.clear_requests()
     assert (await post(http, server.mcp_url, TOOLS_LIST)).status == 200
-    await asyncio.sleep(0.3)
+    clock.advance(59)
+    assert (await post(http, server.mcp_url, TOOLS_LIST)).status == 200
+    assert await key_checks(sandbox_admin) == 1
+    clock.advance(2)
     assert (await post(http, server.mcp_url, TOOLS_LIST)).status == 200
     assert await key_checks(sandbox_admin) == 2
 
@@ -51,7 +56,8 @@ async def test_the_cached_check_expires(make_gateway, sandbox_admin, http):
 async def test_a_rejected_key_is_remembered_briefly(make_gateway, sandbox_admin, http):
     """A rejection is cached for a short while (a client retrying a bad key in a loop costs StatusPal one call);
     once that passes, a key created a moment after the failed attempt works."""
-    server = await make_gateway(limits={"rejected_key_cache_seconds": 0.3})
+    server = await make_gateway(limits={"rejected_key_cache_seconds": 30})
+    clock = server.app[GATEWAY].credentials.clock = Clock()
     await sandbox_admin.clear_requests()
     for _ in range(3):
         answer = await post(http, server.mcp_url, TOOLS_LIST, key="sk_test_not_yet_created")
@@ -59,7 +65,7 @@ async def test_a_rejected_key_is_remembered_briefly(make_gateway, sandbox_admin,
         assert answer.json["error_description"] == "StatusPal rejected this API key (it is unknown or was revoked)."
     assert await key_checks(sandbox_admin) == 1
     await sandbox_admin.add_key("sk_test_not_yet_created")
-    await asyncio.sleep(0.4)
+    clock.advance(31)
     assert (await post(http, server.mcp_url, TOOLS_LIST, key="sk_test_not_yet_created")).status == 200
     assert await key_checks(sandbox_admin) == 2
 

@@ -7,7 +7,6 @@ request and a same-origin browser; the key is checked with the real sandbox befo
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 from urllib.parse import urlencode
@@ -15,6 +14,8 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
+from gateway.state import GATEWAY
+from tests.clock import Clock
 from tests.conftest import DEMO_KEY, RunningServer
 from tests.oauth_browser import Browser, Page, pkce, query_of, register
 
@@ -188,10 +189,11 @@ async def test_missing_invalid_or_foreign_csrf_tokens_are_refused(flow: Flow) ->
 
 
 async def test_an_expired_form_says_so(make_gateway, sandbox_admin, http) -> None:
-    gw = await make_gateway(oauth={"csrf_ttl_seconds": 1})
+    gw = await make_gateway(oauth={"csrf_ttl_seconds": 60})
     flow = await make_flow(gw, http)
     page = await flow.page()
-    await asyncio.sleep(2.1)
+    gw.app[GATEWAY].keyring.clock = clock = Clock()
+    clock.advance(61)
     status, headers, body = await flow.browser.submit(page.fields, DEMO_KEY)
     assert status == 403 and Page.parse(status, headers, body).alert == (
         "The sign-in page was open too long. Go back to the app and start connecting again.")

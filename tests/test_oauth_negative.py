@@ -15,6 +15,8 @@ import pytest
 
 from gateway.oauth.tokens import mint_access_token
 from gateway.sealing import Keyring
+from gateway.state import GATEWAY
+from tests.clock import Clock
 from tests.conftest import DEMO_KEY, RunningServer
 from tests.oauth_browser import Browser, pkce, query_of, register
 
@@ -182,9 +184,12 @@ async def test_an_expired_access_token_asks_for_a_refresh(make_gateway, sandbox_
     s = await start(make_gateway, http, oauth={"access_token_ttl_seconds": 1})
     tokens = await s.tokens()
     assert tokens["expires_in"] == 1
-    await asyncio.sleep(2.1)
+    keyring = s.gw.app[GATEWAY].keyring
+    keyring.clock = clock = Clock()
+    clock.advance(2)
     status, challenge, body = await s.mcp(tokens["access_token"])
     assert (status, body["error_description"]) == (401, "The access token has expired; refresh it or sign in again.")
+    keyring.clock = time.time  # back to the present, where the refreshed token is minted
     status, fresh = await s.token(grant_type="refresh_token", refresh_token=tokens["refresh_token"])
     assert status == 200 and (await s.mcp(fresh["access_token"]))[0] == 200
 

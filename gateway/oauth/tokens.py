@@ -200,7 +200,7 @@ async def access_credentials(token: str, settings: "Settings", keyring: Keyring,
     api_key, scope, family, exp, sub = claims.get("k"), claims.get("scope"), claims.get("fam"), claims.get("exp"), claims.get("sub")
     if not (isinstance(api_key, str) and isinstance(scope, str) and isinstance(family, str) and isinstance(exp, int) and isinstance(sub, str)):
         raise AuthError(401, "invalid_token", "The access token is malformed.")
-    if exp <= time.time():
+    if exp <= keyring.clock():
         raise AuthError(401, "invalid_token", "The access token has expired; refresh it or sign in again.")
     try:
         revoked = await store.is_revoked("fam:" + family)
