@@ -20,8 +20,8 @@ from typing import Mapping
 
 from gateway.config import DEFAULT_CONFIG, load_settings
 from gateway.oauth.tokens import mint_access_token
+from gateway.scopes import TOOL_SCOPES
 from gateway.sealing import Keyring
-from gateway.tools.base import TOOL_SCOPES
 
 START_TIMEOUT = 60.0
 URL = re.compile(r"http://127\.0\.0\.1:\d+")

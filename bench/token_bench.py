@@ -29,16 +29,17 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway.config import DEFAULT_CONFIG, SandboxSettings, load_settings
 from gateway.client_address import ClientAddresses
+from gateway.config import DEFAULT_CONFIG, SandboxSettings, load_settings
 from gateway.credentials import CredentialResolver
 from gateway.limits import InboundLimits
+from gateway.oauth.access import AccessTokenVerifier
 from gateway.oauth.tokens import mint_access_token
+from gateway.scopes import TOOL_SCOPES
 from gateway.sealing import Keyring
 from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.store import MemoryStore, RedisStore, Store
-from gateway.tools.base import TOOL_SCOPES
 from gateway.transport import SESSION_PURPOSE
 from sandbox.app import create_sandbox_app
 
@@ -84,7 +85,7 @@ async def run(rounds: int, redis_url: str | None) -> None:
 
         def resolver_for(keyring: Keyring, store: Store) -> CredentialResolver:
             limits = InboundLimits(settings.limits, store, ClientAddresses(()))
-            return CredentialResolver(settings, upstream, keyring, store, limits)
+            return CredentialResolver(settings, upstream, AccessTokenVerifier(settings, keyring, store), limits)
 
         resolver = resolver_for(keyring, stores["memory"])
         await resolver.resolve(direct_header, ADDRESS)  # the one real upstream check; every later call hits the cache

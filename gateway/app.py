@@ -17,6 +17,8 @@ from gateway.limits import InboundLimits
 from gateway.log import access_logger
 from gateway.metrics import Metrics
 from gateway.oauth import routes as oauth_routes
+from gateway.oauth.access import AccessTokenVerifier
+from gateway.oauth.client_metadata import MetadataDocuments
 from gateway.resources import DocsResources
 from gateway.sealing import Keyring
 from gateway.state import GATEWAY, Gateway
@@ -50,7 +52,7 @@ def create_app(settings: Settings, *, docs: DocsIndex | None = None) -> web.Appl
     gateway = Gateway(
         settings=settings,
         upstream=upstream,
-        credentials=CredentialResolver(settings, upstream, keyring, store, limits),
+        credentials=CredentialResolver(settings, upstream, AccessTokenVerifier(settings, keyring, store), limits),
         catalogue=build_catalogue(settings),
         keyring=keyring,
         store=store,
@@ -59,6 +61,7 @@ def create_app(settings: Settings, *, docs: DocsIndex | None = None) -> web.Appl
         limits=limits,
         docs=docs,
         resources=DocsResources.from_settings(settings),
+        clients=MetadataDocuments(settings),
     )
     app[GATEWAY] = gateway
 

@@ -1,4 +1,4 @@
-"""`statuspal-mcp` (and `python -m gateway`): serve, sandbox, keygen, build-index.
+"""`statuspal-mcp` (and `python -m gateway`): serve, sandbox, keygen, check-api, build-index.
 
 Start-up problems an operator can fix (a bad config value, a taken port, a missing file) end the
 process with exit code 2 and one line on stderr, never a traceback: the traceback says nothing the
@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from gateway import check_api
 from gateway.allocator import keep_freed_memory
 from gateway.config import ENV_PREFIX, ConfigError, ServerSettings, Settings, load_settings
 from gateway.connections import GatewayRunner
@@ -287,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     keygen = commands.add_parser("keygen", help=f"print a new sealing key for {ENV_PREFIX}SEALING_KEYS")
     keygen.set_defaults(func=cmd_keygen)
+
+    check_api.add_parser(commands)
 
     build_index = commands.add_parser("build-index", help="build the docs search index from the corpus")
     config_option(build_index)

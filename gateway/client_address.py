@@ -66,7 +66,7 @@ class ClientAddresses:
 
     def of(self, request: "web.BaseRequest") -> str:
         """The client's address as text (`unknown` without a peer address); never raises."""
-        peer = _address(request.remote)
+        peer = parse_address(request.remote)
         if peer is None:
             return request.remote or UNKNOWN
         if not self._trusted or not self._is_trusted(peer):
@@ -75,7 +75,7 @@ class ClientAddresses:
         hops = [hop for header in request.headers.getall("X-Forwarded-For", ()) for hop in map(str.strip, header.split(",")) if hop]
         client = peer
         for hop in reversed(hops):
-            address = _address(hop)
+            address = parse_address(hop)
             if address is None:
                 # Only a trusted proxy wrote this far right, so garbage here (Squid writes `unknown`) is the
                 # proxy's doing, not a client's trick: count the last trusted hop rather than guess, and say so
@@ -93,7 +93,7 @@ class ClientAddresses:
     def bucket(self, request: "web.BaseRequest") -> str:
         """What per-address limits count: the client's IPv4 address, or the /64 its IPv6 address is in."""
         client = self.of(request)
-        address = _address(client)
+        address = parse_address(client)
         if isinstance(address, ipaddress.IPv6Address):
             return str(ipaddress.IPv6Network((address, 64), strict=False))
         return client
@@ -102,7 +102,7 @@ class ClientAddresses:
         return any(address in network for network in self._trusted)
 
 
-def _address(text: str | None) -> IPAddress | None:
+def parse_address(text: str | None) -> IPAddress | None:
     """An address as proxies write it: `203.0.113.7`, `203.0.113.7:51234`, `2001:db8::1` or `[2001:db8::1]:443`.
 
     An IPv4-mapped IPv6 address (a dual-stack socket's `::ffff:203.0.113.7`) comes back as the IPv4 address it is,

@@ -351,6 +351,14 @@ def _coerce(label: str, hint: Any, value: Any) -> Any:
     return value
 
 
+def check_sealing_keys(settings: Settings) -> None:
+    """Production never runs on a generated development key: it lives in one file on one instance, so tokens
+    sealed with it would stop working on every other instance and after any redeploy. Also called by the
+    keyring itself, so settings built without `load_settings` cannot slip past."""
+    if settings.server.production and not settings.secrets.sealing_keys:
+        raise ConfigError(f"production mode needs {ENV_PREFIX}SEALING_KEYS (generate one with `statuspal-mcp keygen`)")
+
+
 def _check(settings: Settings) -> None:
     server = settings.server
     parts = urlsplit(server.public_url)
@@ -377,9 +385,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"bad value for sandbox.strictness: {settings.sandbox.strictness!r} (expected strict or lenient)")
     if not 0 <= settings.sandbox.port < 65536:
         raise ConfigError(f"bad value for sandbox.port: {settings.sandbox.port}")
+    check_sealing_keys(settings)
     if server.production:
-        if not settings.secrets.sealing_keys:
-            raise ConfigError(f"production mode needs {ENV_PREFIX}SEALING_KEYS (generate one with `statuspal-mcp keygen`)")
         if parts.scheme != "https":
             raise ConfigError("production mode needs an https server.public_url")
         if settings.sandbox.embedded:

@@ -26,6 +26,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PREFLIGHT_MAX_AGE = 600
 
 
+def normalise_origin(value: str) -> str:
+    """An origin as compared everywhere (CORS, the /mcp Origin check, the login form): scheme and host are
+    case-insensitive, and a trailing slash some configurations carry is not part of an origin."""
+    return value.strip().rstrip("/").lower()
+
+
 @dataclass(frozen=True)
 class CorsPolicy:
     origins: frozenset[str]
@@ -42,14 +48,14 @@ class CorsPolicy:
         expose_headers: Iterable[str] = (),
     ) -> "CorsPolicy":
         return cls(
-            origins=frozenset(o.rstrip("/").lower() for o in settings.server.cors_origins),
+            origins=frozenset(normalise_origin(o) for o in settings.server.cors_origins),
             methods=tuple(methods),
             allow_headers=tuple(allow_headers),
             expose_headers=tuple(expose_headers),
         )
 
     def allows(self, origin: str | None) -> bool:
-        return origin is not None and origin.rstrip("/").lower() in self.origins
+        return origin is not None and normalise_origin(origin) in self.origins
 
     def decorate(self, request: web.Request, response: web.StreamResponse) -> None:
         """Add the CORS headers an actual (non-preflight) response needs."""

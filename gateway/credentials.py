@@ -1,4 +1,4 @@
-"""From the `Authorization` header to the caller's StatusPal API key (DESIGN decision 3).
+"""From the `Authorization` header to the caller's StatusPal API key.
 
 The bearer value is routed on its shape, so one value can never mean two things:
 
@@ -8,8 +8,8 @@ The bearer value is routed on its shape, so one value can never mean two things:
   StatusPal call on the gateway's behalf, so checks are bounded three ways: a rejection is remembered for
   ``limits.rejected_key_cache_seconds`` (the same bad key twice costs one call), each client address has a
   budget of checks (`gateway.limits`), and only ``limits.key_checks_in_flight`` checks run at once.
-- a compact JWE whose ``kid`` is in our keyring is a sealed OAuth access token; `gateway.oauth.tokens`
-  unseals it and checks its type, audience and expiry.
+- a compact JWE whose ``kid`` is in our keyring is a sealed OAuth access token; the access-token verifier
+  handed in (`gateway.oauth.access`) unseals it and checks its type, audience, expiry and revocation.
 - anything else is 401 with the ``resource_metadata`` challenge (and the scopes to ask for), so OAuth-capable
   clients start discovery.
 """
@@ -19,26 +19,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
-import re
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import TYPE_CHECKING, Callable
 
+from gateway.identity import API_KEY_SHAPE, AuthError, Credentials, key_id
 from gateway.limits import OverBudget
+from gateway.scopes import READ, TOOL_SCOPES, WRITE
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
-from gateway.tools.base import READ, TOOL_SCOPES, WRITE
 
 if TYPE_CHECKING:
     from gateway.config import Settings
     from gateway.limits import InboundLimits
-    from gateway.sealing import Keyring
+    from gateway.oauth.access import AccessTokenVerifier
     from gateway.statuspal.client import StatusPalClient
-    from gateway.store import Store
 
 DIRECT_SCOPES = frozenset({READ, WRITE})
-# A StatusPal key is short and URL-safe; anything else is refused before it can reach the upstream.
-_DIRECT_KEY = re.compile(r"^sk_[A-Za-z0-9_-]{1,200}$")
 # Bound on cached key checks (each cache: good keys, rejected keys), so a flood of distinct keys cannot grow
 # memory without limit; the least recently confirmed goes first.
 _CACHE_MAX = 10_000
@@ -51,44 +47,15 @@ _BUSY_RETRY_SECONDS = 1
 _CHALLENGE_SCOPE = " ".join(TOOL_SCOPES)
 
 
-@dataclass(frozen=True)
-class Credentials:
-    """Who is calling: the API key every upstream call uses, and what the grant allows."""
-
-    api_key: str = field(repr=False)
-    scopes: frozenset[str]
-    kind: Literal["direct", "sealed"]
-    # sha256 hex of the API key, first 16 characters: safe to log and to bind sessions to.
-    key_id: str
-    client_id: str | None = None
-
-
-@dataclass
-class AuthError(Exception):
-    """A request the gateway will not serve; `status` is 401, 403 or 503, `error` an RFC 6750 code."""
-
-    status: int
-    error: str
-    description: str
-    scope: str | None = None
-    # For a 503: when to come back, in whole seconds, if StatusPal said.
-    retry_after: int | None = None
-
-    def __str__(self) -> str:
-        return f"{self.status} {self.error}: {self.description}"
-
-
 class CredentialResolver:
     def __init__(
-        self, settings: "Settings", upstream: "StatusPalClient", keyring: "Keyring", store: "Store", limits: "InboundLimits",
+        self, settings: "Settings", upstream: "StatusPalClient", tokens: "AccessTokenVerifier", limits: "InboundLimits",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # Monotonic seconds for the check caches; injectable so tests move time instead of sleeping through a TTL.
         self.clock = clock
-        self._settings = settings
         self._upstream = upstream
-        self._keyring = keyring
-        self._store = store
+        self._tokens = tokens
         self._limits = limits
         self._ttl = settings.statuspal.key_cache_seconds
         # full sha256 hex of a key -> monotonic deadline until which its successful check is trusted.
@@ -108,11 +75,8 @@ class CredentialResolver:
         token = _bearer(authorization)
         if token.startswith("sk_"):
             return await self._direct(token, address)
-        if self._keyring.looks_sealed(token):
-            # Imported here, not at the top: gateway.oauth.tokens builds on Credentials and AuthError from this module.
-            from gateway.oauth.tokens import access_credentials
-
-            return await access_credentials(token, self._settings, self._keyring, self._store)
+        if self._tokens.recognises(token):
+            return await self._tokens.verify(token)
         raise AuthError(401, "invalid_token", "The bearer token is neither a StatusPal API key (sk_…) nor a token issued by this server.")
 
     def forget(self, credentials: Credentials) -> None:
@@ -137,13 +101,13 @@ class CredentialResolver:
         deadline = self._checked.get(digest)
         if deadline is None or deadline < now:
             # Only well-formed keys are ever checked and so remembered: a cached digest needs no shape check.
-            if not _DIRECT_KEY.match(api_key):
+            if not API_KEY_SHAPE.match(api_key):
                 raise AuthError(401, "invalid_token", "The API key is malformed: StatusPal keys look like sk_ followed by letters, digits, - or _.")
             rejected = self._rejected.get(digest)
             if rejected is not None and rejected >= now:
                 raise _rejected_key()
             await self._check(api_key, digest, address)
-        return Credentials(api_key=api_key, scopes=DIRECT_SCOPES, kind="direct", key_id=digest[:16])
+        return Credentials(api_key=api_key, scopes=DIRECT_SCOPES, kind="direct", key_id=key_id(api_key))
 
     async def _check(self, api_key: str, digest: str, address: str) -> None:
         check = self._pending.get(digest)

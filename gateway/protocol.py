@@ -30,10 +30,11 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERS
 from pydantic import ValidationError
 
 from gateway.config import ConfigError
-from gateway.credentials import AuthError, Credentials
+from gateway.identity import AuthError, Credentials
 from gateway.redaction import quotable, redact_text, redact_value
+from gateway.scopes import READ, WRITE
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, describe
-from gateway.tools.base import READ, WRITE, Tool, ToolContext, ToolError
+from gateway.tools.base import Tool, ToolContext, ToolError
 
 if TYPE_CHECKING:
     from gateway.state import Gateway

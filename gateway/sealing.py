@@ -11,6 +11,8 @@ forged: the stateless registration ``client_id``, the login form's CSRF token, M
 
 Tokens a client presents on every request (access tokens, session ids) can be remembered once they have
 opened (``remember=True``): a lookup of the exact token text replaces AES-GCM or HMAC and JSON parsing.
+What is remembered vouches for the seal or signature only: `verify` checks ``exp`` again on every call, and
+callers of `unseal` check expiry, audience and revocation on every use, cached or not.
 
 Keys: ``STATUSPAL_MCP_SEALING_KEYS`` is ``kid:secret[,kid:secret…]`` with 32-byte base64url secrets. The first
 one seals and signs; every listed one opens, so a rotation is "prepend a new key, drop the old one once the
@@ -36,7 +38,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from gateway.config import ENV_PREFIX, ConfigError
+from gateway.config import ENV_PREFIX, ConfigError, check_sealing_keys
 
 if TYPE_CHECKING:
     from gateway.config import Settings
@@ -115,10 +117,9 @@ class Keyring:
     @classmethod
     def from_settings(cls, settings: "Settings") -> "Keyring":
         """The keyring from the environment; in development only, a generated key kept in `.sealing-key`."""
+        check_sealing_keys(settings)
         if settings.secrets.sealing_keys:
             return cls.parse(settings.secrets.sealing_keys)
-        if settings.server.production:
-            raise ConfigError(f"production mode needs {ENV_PREFIX}SEALING_KEYS (generate one with `statuspal-mcp keygen`)")
         return cls.parse(_dev_key(settings.path(DEV_KEY_FILE)))
 
     @staticmethod

@@ -1,13 +1,13 @@
 """The per-process services every handler reads, stored once on the aiohttp application.
 
-Handlers get them with ``request.app[GATEWAY]``; nothing here is per-user, so any instance can answer
-any request (DESIGN decision 2). Per-user data lives in the request's credentials only.
+Handlers get them with ``request.app[GATEWAY]``. Every one is built in `gateway.app.create_app` and none is
+per-user, so any instance can answer any request; per-user data lives in the request's credentials only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -17,14 +17,19 @@ if TYPE_CHECKING:
     from gateway.credentials import CredentialResolver
     from gateway.limits import InboundLimits
     from gateway.metrics import Metrics
+    from gateway.oauth.client_metadata import MetadataDocuments
+    from gateway.resources import DocsResources
     from gateway.sealing import Keyring
     from gateway.statuspal.client import StatusPalClient
     from gateway.store import Store
     from gateway.tools.catalogue import Catalogue
+    from search.lifecycle import DocsIndex
 
 
-@dataclass
+@dataclass(frozen=True)
 class Gateway:
+    """Frozen: a service is handed in whole by `create_app`, never attached to the object later."""
+
     settings: "Settings"
     upstream: "StatusPalClient"
     credentials: "CredentialResolver"
@@ -36,12 +41,12 @@ class Gateway:
     addresses: "ClientAddresses"
     # The inbound budgets on /mcp (per address, per key, per address of key checks).
     limits: "InboundLimits"
-    # search.lifecycle.DocsIndex (readyz says not ready until an index is loaded).
-    docs: Any = None
-    # gateway.resources.DocsResources: the docs pages as MCP resources.
-    resources: Any = None
-    # gateway.oauth.registration.MetadataDocuments: the cache of fetched client metadata documents.
-    clients: Any = None
+    # The docs search index (readyz says not ready until one is loaded).
+    docs: "DocsIndex"
+    # The docs pages as MCP resources.
+    resources: "DocsResources"
+    # The cache of fetched client metadata documents.
+    clients: "MetadataDocuments"
 
 
 GATEWAY = web.AppKey("gateway", Gateway)

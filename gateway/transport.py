@@ -45,8 +45,8 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERS
 
 from gateway.config import ConfigError
 from gateway.connections import BodyTimeout, BodyTooLarge, BodyUnreadable, read_body
-from gateway.cors import CorsPolicy
-from gateway.credentials import AuthError, Credentials
+from gateway.cors import CorsPolicy, normalise_origin
+from gateway.identity import AuthError, Credentials
 from gateway.limits import OverBudget
 from gateway.log import KEY_ID, REQUEST_ID
 from gateway.protocol import SUPPORTED_VERSIONS, Call, Dispatcher, Message, RpcError, parse_message
@@ -98,7 +98,7 @@ class Transport:
         self._hosts = frozenset(h.lower() for h in server.allowed_hosts) | _hosts_of(server.public_url)
         # A CORS origin is by definition allowed to call, and so is the server's own public origin.
         self._origins = frozenset(
-            _origin(o) for o in (*server.allowed_origins, *server.cors_origins, server.public_url)
+            normalise_origin(o) for o in (*server.allowed_origins, *server.cors_origins, server.public_url)
         )
         self._max_body = server.max_body_bytes
         self._session_ends = gateway.settings.store.session_ends_per_hour
@@ -266,7 +266,7 @@ class Transport:
         if host not in self._hosts:
             return _error_response(403, RpcError(INVALID_REQUEST, f"Forbidden: Host {quotable(host)!r} is not served here"))
         origin = request.headers.get("Origin")
-        if origin is not None and _origin(origin) not in self._origins:
+        if origin is not None and normalise_origin(origin) not in self._origins:
             return _error_response(403, RpcError(INVALID_REQUEST, f"Forbidden: Origin {quotable(origin)!r} is not allowed"))
         return None
 
@@ -496,10 +496,6 @@ def _store_down(exc: StoreUnavailable) -> web.Response:
 
 def _revocation_key(claims: Mapping[str, Any]) -> str:
     return f"mcp-session:{claims.get('sid', '')}"
-
-
-def _origin(value: str) -> str:
-    return value.strip().rstrip("/").lower()
 
 
 def _hosts_of(public_url: str) -> frozenset[str]:

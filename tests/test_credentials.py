@@ -7,11 +7,11 @@ import asyncio
 import aiohttp
 import pytest
 
-from gateway.credentials import AuthError, Credentials
+from gateway.identity import AuthError, Credentials
+from gateway.identity import key_id
 from gateway.oauth.tokens import mint_access_token
-from gateway.statuspal.client import key_id
+from gateway.scopes import READ, WRITE
 from gateway.state import GATEWAY
-from gateway.tools.base import READ, WRITE
 from tests.clock import Clock
 from tests.mcp_wire import DEMO_KEY, post, request
 

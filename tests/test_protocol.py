@@ -13,10 +13,11 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.methods import serialize_server_result
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
-from gateway.credentials import AuthError, Credentials
+from gateway.identity import AuthError, Credentials
 from gateway.protocol import Call, Dispatcher, _json_string, parse_message
+from gateway.scopes import READ, WRITE
 from gateway.state import GATEWAY
-from gateway.tools.base import READ, READ_ONLY, WRITE, Tool, ToolError
+from gateway.tools.base import READ_ONLY, Tool, ToolError
 from gateway.tools.catalogue import Catalogue
 from tests.mcp_wire import MODERN, mcp_client, modern_headers, modern_request, post, request
 

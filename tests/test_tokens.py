@@ -21,14 +21,16 @@ import pytest
 from aiohttp import web
 
 from gateway.client_address import ClientAddresses
-from gateway.credentials import AuthError
-from gateway.oauth.tokens import access_credentials, issue_code, mint_access_token, revoke_endpoint, token_endpoint
+from gateway.identity import AuthError
+from gateway.oauth.access import AccessTokenVerifier
+from gateway.oauth.client_metadata import MetadataDocuments
+from gateway.oauth.tokens import issue_code, mint_access_token, revoke_endpoint, token_endpoint
+from gateway.scopes import READ, WRITE
 from gateway.sealing import Keyring
 from gateway.state import GATEWAY, Gateway
 from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.store import MemoryStore, RedisStore, Store
-from gateway.tools.base import READ, WRITE
 from tests.conftest import bound_socket, gateway_settings, serve_app
 from tests.redis_server import RedisServer, redis_server, redis_url  # noqa: F401  (pytest fixtures)
 
@@ -79,7 +81,7 @@ class TokenServer:
 
     async def credentials(self, access_token: str):
         g = self.gateway
-        return await access_credentials(access_token, g.settings, g.keyring, g.store)
+        return await AccessTokenVerifier(g.settings, g.keyring, g.store).verify(access_token)
 
 
 @asynccontextmanager
@@ -88,7 +90,7 @@ async def token_server(sandbox_url: str, store: Store, keyring: Keyring, **secti
     settings = gateway_settings(sock.getsockname()[1], sandbox_url, **sections)
     upstream = StatusPalClient(settings.statuspal, EndpointTable.from_settings(settings.statuspal))
     gateway = Gateway(settings=settings, upstream=upstream, credentials=None, catalogue=None, keyring=keyring, store=store, metrics=None,  # type: ignore[arg-type]
-                      addresses=ClientAddresses(()), limits=None)
+                      addresses=ClientAddresses(()), limits=None, docs=None, resources=None, clients=MetadataDocuments(settings))
     app = web.Application()
     app[GATEWAY] = gateway
     app.router.add_post("/token", token_endpoint)
@@ -393,7 +395,7 @@ async def test_access_token_failures_say_exactly_what_is_wrong(server: TokenServ
 
     other = dataclasses.replace(settings, server=dataclasses.replace(settings.server, public_url="https://staging.example"))
     with pytest.raises(AuthError, match="not issued by this server"):
-        await access_credentials(token, other, keyring, server.gateway.store)
+        await AccessTokenVerifier(other, keyring, server.gateway.store).verify(token)
 
     expired_settings = dataclasses.replace(settings, oauth=dataclasses.replace(settings.oauth, access_token_ttl_seconds=-1))
     with pytest.raises(AuthError, match="has expired"):
@@ -401,7 +403,7 @@ async def test_access_token_failures_say_exactly_what_is_wrong(server: TokenServ
 
     retired = Keyring.parse(Keyring.generate_secret())
     with pytest.raises(AuthError, match="no longer has"):
-        await access_credentials(token, settings, retired, server.gateway.store)
+        await AccessTokenVerifier(settings, retired, server.gateway.store).verify(token)
 
 
 async def test_wrong_audience_with_our_issuer_is_refused(server: TokenServer, keyring: Keyring) -> None:

@@ -12,8 +12,9 @@ from typing import Any, Iterator
 import pytest
 from jsonschema import Draft202012Validator
 
+from gateway.scopes import READ, WRITE
 from gateway.tools import containers, notices, services, setup, status_pages, webhooks
-from gateway.tools.base import READ, WRITE, Tool
+from gateway.tools.base import Tool
 from gateway.tools.catalogue import Catalogue
 
 MODULES = (status_pages, services, containers, notices, webhooks, setup)

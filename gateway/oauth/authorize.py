@@ -26,21 +26,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any, Mapping
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import orjson
 from aiohttp import web
 from multidict import MultiDict
 
-from gateway.connections import BodyTooLarge, BodyUnreadable, read_body
-from gateway.oauth.registration import LOOPBACK_HOSTS, Client, ClientRejected, client_key, resolve_client
+from gateway.connections import BodyTooLarge, BodyUnreadable
+from gateway.cors import normalise_origin
+from gateway.identity import API_KEY_SHAPE
+from gateway.oauth.clients import Client, ClientRejected, client_key
+from gateway.oauth.errors import NO_STORE
+from gateway.oauth.forms import FORM_TYPE, FormUnreadable, read_form
+from gateway.oauth.redirects import LOOPBACK_HOSTS
+from gateway.oauth.registration import resolve_client
 from gateway.oauth.tokens import issue_code
 from gateway.redaction import has_secret_shape, quotable, redact_text
+from gateway.scopes import READ, WRITE
 from gateway.sealing import ExpiredToken, InvalidToken
 from gateway.state import GATEWAY
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
 from gateway.store import StoreUnavailable
-from gateway.tools.base import READ, WRITE
 
 if TYPE_CHECKING:
     from gateway.state import Gateway
@@ -60,7 +66,6 @@ MAX_STATE_CHARS = 2048
 # Counted on failures only: a shared client (claude.ai's metadata document) serves every user at once.
 CLIENT_FAILURE_FACTOR = 10
 _CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # base64url(SHA-256), no padding: exactly 43 characters
-_KEY_SHAPE = re.compile(r"^sk_[A-Za-z0-9_-]{1,200}$")
 RATE_LIMITED = "Too many attempts. Wait a minute, then try again."
 
 
@@ -94,8 +99,7 @@ def _page(gateway: "Gateway", status: int, title: str, content: str, form_action
         "Content-Security-Policy": csp,
         "X-Frame-Options": "DENY",
         "Referrer-Policy": "no-referrer",
-        "Cache-Control": "no-store",
-        "Pragma": "no-cache",
+        **NO_STORE,
         "X-Content-Type-Options": "nosniff",
         "Cross-Origin-Opener-Policy": "same-origin",
         **headers,
@@ -119,6 +123,14 @@ class _PageError(Exception):
     def __init__(self, status: int, heading: str, message: str) -> None:
         super().__init__(message)
         self.status, self.heading, self.message = status, heading, message
+
+
+class _FormError(Exception):
+    """Shown above the login form, rendered again with the user's choice kept, so they can correct and resend."""
+
+    def __init__(self, status: int, alert: str, *, kind: str = "error", key_error: bool = False, **headers: str) -> None:
+        super().__init__(alert)
+        self.status, self.alert, self.kind, self.key_error, self.headers = status, alert, kind, key_error, headers
 
 
 class _RedirectError(Exception):
@@ -264,7 +276,7 @@ def _same_origin(request: web.Request, public_url: str) -> bool:
     """
     origin = request.headers.get("Origin")
     if origin is not None and origin != "null":
-        return origin.rstrip("/").lower() == public_url.lower()
+        return normalise_origin(origin) == normalise_origin(public_url)
     site = request.headers.get("Sec-Fetch-Site")
     return site is None or site == "same-origin"
 
@@ -342,23 +354,8 @@ async def authorize_get(request: web.Request) -> web.Response:
 
 async def authorize_post(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
-    settings = gateway.settings
-    if not _same_origin(request, settings.server.public_url):
-        return _error_page(gateway, 403, "This form was not sent from our page",
-                           "The sign-in form was submitted from another site, so it was refused.")
-    if request.content_length is None or request.content_length > MAX_FORM_BYTES:
-        return _error_page(gateway, 413, "This form is too large", "The submitted form is larger than this page ever sends.")
-    if request.content_type != "application/x-www-form-urlencoded":
-        # Only what our own page sends is parsed: a multipart body would reach aiohttp's multipart reader.
-        return _error_page(gateway, 415, "This form was not sent from our page", "The sign-in form is always sent URL-encoded.")
     try:
-        raw = await read_body(request, MAX_FORM_BYTES)
-        form = MultiDict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS))
-    except BodyTooLarge:
-        return _error_page(gateway, 413, "This form is too large", "The submitted form is larger than this page ever sends.")
-    except (BodyUnreadable, ValueError):  # ValueError: not UTF-8, or more fields than the page has
-        return _error_page(gateway, 400, "This form could not be read", "The submitted form is not one this page sends.")
-    try:
+        form = await _login_form(request, gateway.settings.server.public_url)
         params = _single(form, lambda name, default: [v for v in form.getall(name, default) if isinstance(v, str)])
         client, redirect_uri = await _client_and_redirect(gateway, params)
         auth = _check_request(gateway, client, redirect_uri, params)
@@ -373,63 +370,96 @@ async def authorize_post(request: web.Request) -> web.Response:
         return _redirect(gateway, auth.redirect_uri,
                          {"error": "access_denied", "error_description": "The user cancelled the connection", "state": auth.state})
     access = form.get("access")
-    if access not in GRANTS:
-        return _login(gateway, auth, 400, "Choose read-only or full access.")
-    assert isinstance(access, str)
-
-    oauth = settings.oauth
-    store = gateway.store
-    client_blocked = f"rl:oauth-login-blocked:client:{client_key(client.client_id)}"
     try:
-        if not await store.hit(f"rl:oauth-login:ip:{gateway.addresses.bucket(request)}", oauth.rate_limit_attempts, oauth.rate_limit_window_seconds) \
-                or await store.get(client_blocked):
-            return _login(gateway, auth, 429, RATE_LIMITED, access=access, **{"Retry-After": str(oauth.rate_limit_window_seconds)})
-    except StoreUnavailable as exc:
-        return _store_down(gateway, auth, access, exc)
-
-    raw_key = form.get("key")
-    key = raw_key.strip() if isinstance(raw_key, str) else ""
-    if not key:
-        return _login(gateway, auth, 400, "Paste your StatusPal API key.", key_error=True, access=access)
-    if not _KEY_SHAPE.match(key):
-        return _login(gateway, auth, 400, "That does not look like a StatusPal API key: keys start with sk_ and contain no spaces.",
-                      key_error=True, access=access)
-    try:
-        await gateway.upstream.for_key(key).check_key()
-    except UpstreamAuthError as exc:
-        # The failure that reaches the allowance pauses the client, so the next attempt meets the pause.
-        allowance = oauth.rate_limit_attempts * CLIENT_FAILURE_FACTOR
-        try:
-            if not await store.hit(f"rl:oauth-login-fail:client:{client_key(client.client_id)}", allowance - 1, oauth.rate_limit_window_seconds):
-                await store.set(client_blocked, "1", oauth.rate_limit_window_seconds)
-        except StoreUnavailable as exc:
-            return _store_down(gateway, auth, access, exc)
-        return _login(gateway, auth, 400, _rejected_key_message(exc), key_error=True, access=access)
-    except UpstreamUnavailable:
-        return _login(gateway, auth, 503, "StatusPal could not be reached to check your key, so nothing was issued. Try again in a moment.",
-                      alert_kind="warn", access=access, **{"Retry-After": "5"})
-    except UpstreamError as exc:
-        return _login(gateway, auth, 502, f"StatusPal answered the key check with an unexpected error (HTTP {exc.status}), so nothing was "
-                      "issued. Try again later.", alert_kind="warn", access=access)
+        if access not in GRANTS:
+            raise _FormError(400, "Choose read-only or full access.")
+        assert isinstance(access, str)
+        await _admit_attempt(gateway, request, client)
+        key = await _checked_key(gateway, client, form.get("key"))
+    except _FormError as exc:
+        return _login(gateway, auth, exc.status, exc.alert, alert_kind=exc.kind, key_error=exc.key_error,
+                      access=access if isinstance(access, str) else None, **exc.headers)
 
     code = issue_code(
         gateway,
         client_id=client.client_id,
         redirect_uri=auth.redirect_uri,
         code_challenge=auth.code_challenge,
-        resource=settings.server.resource_url,
+        resource=gateway.settings.server.resource_url,
         scope=GRANTS[access],
         api_key=key,
     )
     return _redirect(gateway, auth.redirect_uri, {"code": code, "state": auth.state})
 
 
-def _store_down(gateway: "Gateway", auth: AuthorizeRequest, access: str, exc: StoreUnavailable) -> web.Response:
+async def _login_form(request: web.Request, public_url: str) -> MultiDict[str]:
+    """The submitted login form, if it is one our own page sent; _PageError otherwise."""
+    if not _same_origin(request, public_url):
+        raise _PageError(403, "This form was not sent from our page", "The sign-in form was submitted from another site, so it was refused.")
+    if request.content_length is None or request.content_length > MAX_FORM_BYTES:
+        raise _PageError(413, "This form is too large", "The submitted form is larger than this page ever sends.")
+    if request.content_type != FORM_TYPE:
+        # Only what our own page sends is parsed: a multipart body would reach aiohttp's multipart reader.
+        raise _PageError(415, "This form was not sent from our page", "The sign-in form is always sent URL-encoded.")
+    try:
+        return MultiDict(await read_form(request, MAX_FORM_BYTES, MAX_FORM_FIELDS))
+    except BodyTooLarge:
+        raise _PageError(413, "This form is too large", "The submitted form is larger than this page ever sends.") from None
+    except (BodyUnreadable, FormUnreadable):
+        raise _PageError(400, "This form could not be read", "The submitted form is not one this page sends.") from None
+
+
+async def _admit_attempt(gateway: "Gateway", request: web.Request, client: Client) -> None:
+    """Count the attempt against the address; _FormError while the address or the client is paused."""
+    oauth = gateway.settings.oauth
+    try:
+        if not await gateway.store.hit(f"rl:oauth-login:ip:{gateway.addresses.bucket(request)}", oauth.rate_limit_attempts,
+                                       oauth.rate_limit_window_seconds) \
+                or await gateway.store.get(_client_blocked(client)):
+            raise _FormError(429, RATE_LIMITED, **{"Retry-After": str(oauth.rate_limit_window_seconds)})
+    except StoreUnavailable as exc:
+        raise _store_down(exc) from None
+
+
+async def _checked_key(gateway: "Gateway", client: Client, raw_key: object) -> str:
+    """The pasted key once StatusPal has accepted it; _FormError saying what is wrong with it otherwise."""
+    key = raw_key.strip() if isinstance(raw_key, str) else ""
+    if not key:
+        raise _FormError(400, "Paste your StatusPal API key.", key_error=True)
+    if not API_KEY_SHAPE.match(key):
+        raise _FormError(400, "That does not look like a StatusPal API key: keys start with sk_ and contain no spaces.", key_error=True)
+    oauth = gateway.settings.oauth
+    try:
+        await gateway.upstream.for_key(key).check_key()
+    except UpstreamAuthError as exc:
+        # The failure that reaches the allowance pauses the client, so the next attempt meets the pause.
+        allowance = oauth.rate_limit_attempts * CLIENT_FAILURE_FACTOR
+        try:
+            if not await gateway.store.hit(f"rl:oauth-login-fail:client:{client_key(client.client_id)}", allowance - 1,
+                                           oauth.rate_limit_window_seconds):
+                await gateway.store.set(_client_blocked(client), "1", oauth.rate_limit_window_seconds)
+        except StoreUnavailable as down:
+            raise _store_down(down) from None
+        raise _FormError(400, _rejected_key_message(exc), key_error=True) from None
+    except UpstreamUnavailable:
+        raise _FormError(503, "StatusPal could not be reached to check your key, so nothing was issued. Try again in a moment.",
+                         kind="warn", **{"Retry-After": "5"}) from None
+    except UpstreamError as exc:
+        raise _FormError(502, f"StatusPal answered the key check with an unexpected error (HTTP {exc.status}), so nothing was "
+                         "issued. Try again later.", kind="warn") from None
+    return key
+
+
+def _client_blocked(client: Client) -> str:
+    return f"rl:oauth-login-blocked:client:{client_key(client.client_id)}"
+
+
+def _store_down(exc: StoreUnavailable) -> _FormError:
     """The sign-in attempts cannot be counted, so none is made: without the count the per-address limit cannot
     hold. The page stays, with the form, so the user can simply try again."""
     log.error("sign-in refused: %s", exc)
-    return _login(gateway, auth, 503, f"Sign-in is paused because {exc.reason}, so your key was not checked and nothing was "
-                  "issued. Try again in a moment.", alert_kind="warn", access=access, **{"Retry-After": "5"})
+    return _FormError(503, f"Sign-in is paused because {exc.reason}, so your key was not checked and nothing was "
+                      "issued. Try again in a moment.", kind="warn", **{"Retry-After": "5"})
 
 
 def _rejected_key_message(exc: UpstreamAuthError) -> str:

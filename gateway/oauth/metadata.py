@@ -29,13 +29,9 @@ from aiohttp import web
 
 from gateway.config import Settings
 from gateway.cors import CorsPolicy
-from gateway.redaction import redact_text
-from gateway.tools.base import READ, WRITE
+from gateway.oauth.errors import json_error
+from gateway.scopes import READ, SCOPES_SUPPORTED, WRITE
 
-# What the login page can grant, plus offline_access: listed so clients that only ask for refresh tokens
-# when it is offered get one, never required (every grant gets a refresh token anyway).
-OFFLINE_ACCESS = "offline_access"
-SCOPES_SUPPORTED = (READ, WRITE, OFFLINE_ACCESS)
 PRM_PATHS = (
     "/.well-known/oauth-protected-resource",
     "/.well-known/oauth-protected-resource/mcp",
@@ -76,17 +72,6 @@ def authorization_server(settings: Settings) -> dict[str, Any]:
         "client_id_metadata_document_supported": True,
         "authorization_response_iss_parameter_supported": True,
     }
-
-
-def json_error(status: int, error: str, description: str, **headers: str) -> web.Response:
-    """The JSON error shape every OAuth endpoint uses (RFC 6749 §5.2)."""
-    return web.Response(
-        status=status,
-        # Descriptions quote caller input through quotable(); this scrub is the net for any that do not.
-        body=orjson.dumps({"error": error, "error_description": redact_text(description)}),
-        content_type="application/json",
-        headers={"Cache-Control": "no-store", **headers},
-    )
 
 
 def _document(body: bytes):

@@ -18,9 +18,7 @@ _API_HEADERS = ("Content-Type", "Authorization", "MCP-Protocol-Version")
 
 
 def setup_routes(app: web.Application) -> None:
-    gateway = app[GATEWAY]
-    settings = gateway.settings
-    gateway.clients = registration.MetadataDocuments(settings)
+    settings = app[GATEWAY].settings
 
     metadata.setup_routes(app, settings)
     api = CorsPolicy.from_settings(settings, methods=("POST",), allow_headers=_API_HEADERS)

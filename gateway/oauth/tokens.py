@@ -14,12 +14,12 @@ That keeps what one key can make the store hold bounded, whatever its request ra
 
 Refresh tokens rotate: each refresh returns a new one. The previous one is honoured once more within
 ``oauth.refresh_grace_seconds`` of its first use, because two chat windows refreshing together, or a response
-lost on the way, replay it legitimately (oauth-pitfalls P17). Any other reuse means a copy is in someone
+lost on the way, replay it legitimately. Any other reuse means a copy is in someone
 else's hands, so the whole family is revoked. Every refresh also asks StatusPal whether the key still works:
 revoking the key there ends the grant at the next refresh, and at the next tool call before that.
 
 Errors follow RFC 6749 §5.2 (400 with a JSON ``error``) and are never a 500: a client that sees
-``invalid_grant`` starts a clean sign-in, while a 500 leaves it looping (P16).
+``invalid_grant`` starts a clean sign-in, while a 500 leaves it retrying the same request in a loop.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import itertools
 import logging
 import re
 import secrets
@@ -35,21 +34,21 @@ import time
 import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
-from urllib.parse import parse_qsl
 
-import orjson
 from aiohttp import web
 
-from gateway.connections import BodyTimeout, BodyTooLarge, BodyUnreadable, read_body
-from gateway.credentials import AuthError, Credentials
-from gateway.oauth import registration
-from gateway.redaction import quotable, redact_text
+from gateway.connections import BodyTimeout, BodyTooLarge, BodyUnreadable
+from gateway.identity import key_id
+from gateway.oauth.clients import ClientRejected
+from gateway.oauth.errors import NO_STORE, OAuthError, json_response
+from gateway.oauth.forms import FORM_TYPE, FormUnreadable, read_form
+from gateway.oauth.registration import resolve_client
+from gateway.redaction import quotable
+from gateway.scopes import TOOL_SCOPES, normalise_scope
 from gateway.sealing import InvalidToken, Keyring
 from gateway.state import GATEWAY, Gateway
-from gateway.statuspal.client import key_id
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError
-from gateway.store import Store, StoreUnavailable
-from gateway.tools.base import TOOL_SCOPES
+from gateway.store import StoreUnavailable
 
 if TYPE_CHECKING:
     from gateway.config import Settings
@@ -58,24 +57,11 @@ log = logging.getLogger(__name__)
 
 # Token requests are a handful of short fields; anything bigger is not one.
 MAX_FORM_BYTES = 16 * 1024
+MAX_FORM_FIELDS = 32
 _VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")  # RFC 7636 §4.1
 GRANT_WINDOW_SECONDS = 3600
 # Store entries outlive the token they guard by a little, so clock skew between instances cannot reopen a hole.
 _SLACK_SECONDS = 60
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-# The scope strings we issue, parsed once: every request on a sealed token needs its scopes as a set.
-_SCOPE_SETS = {" ".join(c): frozenset(c) for n in range(1, len(TOOL_SCOPES) + 1) for c in itertools.combinations(TOOL_SCOPES, n)}
-
-
-class OAuthError(Exception):
-    """An RFC 6749 §5.2 error answer: `error` is the code clients act on, `description` is for the humans reading logs."""
-
-    def __init__(self, error: str, description: str, status: int = 400, retry_after: int | None = None) -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
-        self.status = status
-        self.retry_after = retry_after if retry_after is not None else (5 if status == 503 else None)
 
 
 @dataclass(frozen=True)
@@ -137,12 +123,6 @@ def mint_access_token(settings: "Settings", api_key: str, scope: str, *, keyring
     return keyring.seal("access", _token_claims(settings, grant, "at", settings.oauth.access_token_ttl_seconds, int(time.time())))
 
 
-def normalise_scope(scope: str) -> str:
-    """The scopes we know, in our canonical order; unknown ones are dropped, never an error (pitfall P13)."""
-    requested = set(scope.split())
-    return " ".join(s for s in TOOL_SCOPES if s in requested)
-
-
 def _token_claims(settings: "Settings", grant: Grant, typ: str, ttl: int, now: int) -> dict[str, Any]:
     return {
         "typ": typ,
@@ -177,59 +157,6 @@ def _new_id() -> str:
     return secrets.token_urlsafe(12)
 
 
-# --- checking access tokens on every /mcp request ------------------------------------------------------
-
-
-async def access_credentials(token: str, settings: "Settings", keyring: Keyring, store: Store) -> Credentials:
-    """The caller behind a sealed access token, or AuthError 401 ``invalid_token`` saying exactly what is wrong.
-
-    The audience must be exactly our resource (RFC 8707): a token minted for another deployment sharing our
-    keys (staging vs production) is refused. Revocation is checked in the store on every request; if the
-    store is down the request is refused with 503 rather than served on a possibly revoked token.
-    """
-    try:
-        claims = keyring.unseal("access", token, remember=True)
-    except InvalidToken:
-        raise AuthError(401, "invalid_token", _not_an_access_token(token, keyring)) from None
-    if claims.get("typ") != "at":
-        raise AuthError(401, "invalid_token", "The bearer token is not an access token.")
-    if claims.get("iss") != settings.server.public_url:
-        raise AuthError(401, "invalid_token", "The access token was not issued by this server.")
-    if claims.get("aud") != settings.server.resource_url:
-        raise AuthError(401, "invalid_token", f"The access token was issued for another resource, not {settings.server.resource_url}.")
-    api_key, scope, family, exp, sub = claims.get("k"), claims.get("scope"), claims.get("fam"), claims.get("exp"), claims.get("sub")
-    if not (isinstance(api_key, str) and isinstance(scope, str) and isinstance(family, str) and isinstance(exp, int) and isinstance(sub, str)):
-        raise AuthError(401, "invalid_token", "The access token is malformed.")
-    if exp <= keyring.clock():
-        raise AuthError(401, "invalid_token", "The access token has expired; refresh it or sign in again.")
-    try:
-        revoked = await store.is_revoked("fam:" + family)
-    except StoreUnavailable as exc:
-        log.error("cannot check token revocation: %s", exc)
-        raise AuthError(503, "temporarily_unavailable", f"The server cannot check this token right now because {exc.reason}; try again in a moment.") from None
-    if revoked:
-        raise AuthError(401, "invalid_token", "The access token was revoked; sign in again.")
-    client_id = claims.get("client_id")
-    scopes = _SCOPE_SETS.get(scope)
-    return Credentials(
-        api_key=api_key,
-        scopes=scopes if scopes is not None else frozenset(scope.split()) & frozenset(TOOL_SCOPES),
-        kind="sealed",
-        key_id=sub,  # key_id(api_key), computed once when the token was issued
-        client_id=client_id if isinstance(client_id, str) else None,
-    )
-
-
-def _not_an_access_token(token: str, keyring: Keyring) -> str:
-    """Why a token that looked like ours did not open. Only reached on failure, so the second try costs nothing
-    on the hot path; a refresh token sent as a bearer is a common client mistake worth naming."""
-    try:
-        keyring.unseal("refresh", token)
-    except InvalidToken:
-        return "The access token is malformed, was altered, or was sealed with a key this server no longer has."
-    return "That is a refresh token; send it to the token endpoint, and use the access token as the bearer."
-
-
 # --- /token --------------------------------------------------------------------------------------------
 
 
@@ -250,14 +177,14 @@ async def token_endpoint(request: web.Request) -> web.Response:
             raise OAuthError("unsupported_grant_type", "This server supports grant_type authorization_code and refresh_token.")
     except OAuthError as exc:
         log.info("token request refused", extra={"grant_type": grant_type, "error": exc.error, "reason": exc.description})
-        return _error(exc)
+        return exc.response()
     except StoreUnavailable as exc:
         log.error("token request failed: %s", exc, extra={"grant_type": grant_type})
-        return _error(OAuthError("temporarily_unavailable", f"The server cannot complete this right now because {exc.reason}; try again in a moment.", 503))
+        return OAuthError("temporarily_unavailable", f"The server cannot complete this right now because {exc.reason}; try again in a moment.", 503).response()
     except Exception as exc:
         _log_unexpected("token", exc)
-        return _error(OAuthError("invalid_grant", "The grant could not be processed; sign in again."))
-    return _json(200, body)
+        return OAuthError("invalid_grant", "The grant could not be processed; sign in again.").response()
+    return json_response(200, body)
 
 
 async def _exchange_code(gateway: Gateway, form: Mapping[str, str]) -> dict[str, Any]:
@@ -301,6 +228,8 @@ async def _refresh(gateway: Gateway, form: Mapping[str, str]) -> dict[str, Any]:
     token = _open(gateway, "refresh", form["refresh_token"], "rt", "refresh token")
     if token.get("aud") != settings.server.resource_url:
         raise OAuthError("invalid_grant", "The refresh token was issued for another resource.")
+    # Optional: a public client has no secret to prove itself with and some omit it at refresh; possession of the
+    # sealed token is the proof, and the token names its client, so a client_id that is sent must match it.
     if form.get("client_id") and not _same(form["client_id"], token.get("client_id")):
         raise OAuthError("invalid_grant", "The refresh token was issued to another client.")
     grant = Grant(api_key=token["k"], scope=token["scope"], client_id=token["client_id"], family=token["fam"])
@@ -358,7 +287,8 @@ def _open(gateway: Gateway, purpose: str, value: str, typ: str, what: str) -> di
 
 
 def _narrowed_scope(granted: str, requested: str | None) -> str:
-    """RFC 6749 §6: a refresh may ask for less than was granted, never more. Unknown scopes are ignored (P13)."""
+    """RFC 6749 §6: a refresh may ask for less than was granted, never more. Unknown scopes are ignored, as
+    everywhere: clients add their own, and refusing them would strand the refresh."""
     if not requested:
         return granted
     wanted = normalise_scope(requested)
@@ -379,8 +309,8 @@ async def _check_client(gateway: Gateway, client_id: str) -> None:
     """The client must still be one the registration module accepts (a signed registration or a CIMD URL):
     a registration signed with a key that has since been retired is refused here as at /authorize."""
     try:
-        await registration.resolve_client(gateway, client_id)
-    except registration.ClientRejected as exc:
+        await resolve_client(gateway, client_id)
+    except ClientRejected as exc:
         raise OAuthError("invalid_client", str(exc)) from None
 
 
@@ -408,19 +338,21 @@ async def revoke_endpoint(request: web.Request) -> web.Response:
             raise OAuthError("invalid_request", "Missing required parameter: token.")
         claims = _unseal_any(gateway.keyring, form["token"], form.get("token_type_hint"))
         if claims is not None and claims.get("iss") == gateway.settings.server.public_url and isinstance(claims.get("fam"), str):
+            # Optional (RFC 7009 §2.1 authenticates only confidential clients): whoever holds a token may end it,
+            # which is the point of revocation. A client_id that is sent must still be the token's.
             if form.get("client_id") and not _same(form["client_id"], claims.get("client_id")):
                 raise OAuthError("invalid_client", "The token was issued to another client.")
             await gateway.store.revoke("fam:" + claims["fam"], gateway.settings.oauth.refresh_token_ttl_seconds + _SLACK_SECONDS)
             log.info("token family revoked", extra={"family": claims["fam"]})
     except OAuthError as exc:
-        return _error(exc)
+        return exc.response()
     except StoreUnavailable as exc:
         log.error("revocation failed: %s", exc)
-        return _error(OAuthError("temporarily_unavailable", f"The server cannot revoke right now because {exc.reason}; try again in a moment.", 503))
+        return OAuthError("temporarily_unavailable", f"The server cannot revoke right now because {exc.reason}; try again in a moment.", 503).response()
     except Exception as exc:
         _log_unexpected("revoke", exc)
-        return _error(OAuthError("invalid_request", "The revocation request could not be processed."))
-    return web.Response(status=200, headers=_NO_STORE)
+        return OAuthError("invalid_request", "The revocation request could not be processed.").response()
+    return web.Response(status=200, headers=NO_STORE)
 
 
 def _unseal_any(keyring: Keyring, token: str, hint: str | None) -> dict[str, Any] | None:
@@ -439,37 +371,24 @@ def _unseal_any(keyring: Keyring, token: str, hint: str | None) -> dict[str, Any
 
 async def _read_form(request: web.Request) -> dict[str, str]:
     """The urlencoded body as a dict. Each parameter at most once (RFC 6749 §3.2); bounded in size and fields."""
-    if request.content_type != "application/x-www-form-urlencoded":
+    if request.content_type != FORM_TYPE:
         raise OAuthError("invalid_request", "The body must be application/x-www-form-urlencoded.")
     try:
-        raw = await read_body(request, MAX_FORM_BYTES)
+        pairs = await read_form(request, MAX_FORM_BYTES, MAX_FORM_FIELDS)
     except BodyTooLarge:
         raise OAuthError("invalid_request", f"The request body is larger than {MAX_FORM_BYTES} bytes.", 413) from None
     except BodyUnreadable as exc:
         raise OAuthError("invalid_request", f"The request body could not be read: {exc}.") from None
     except BodyTimeout as exc:
         raise OAuthError("invalid_request", f"The request body was not received within {exc.seconds:g} seconds.", 408) from None
-    try:
-        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=32)
-    except (UnicodeDecodeError, ValueError):
-        raise OAuthError("invalid_request", "The request body is not a valid UTF-8 form with at most 32 fields.") from None
+    except FormUnreadable:
+        raise OAuthError("invalid_request", f"The request body is not a valid UTF-8 form with at most {MAX_FORM_FIELDS} fields.") from None
     form: dict[str, str] = {}
     for name, value in pairs:
         if name in form:
             raise OAuthError("invalid_request", f"The parameter {quotable(name)!r} was sent more than once.")
         form[name] = value
     return form
-
-
-def _error(exc: OAuthError) -> web.Response:
-    headers = dict(_NO_STORE)
-    if exc.retry_after is not None:
-        headers["Retry-After"] = str(exc.retry_after)
-    return _json(exc.status, {"error": exc.error, "error_description": redact_text(exc.description)}, headers)
-
-
-def _json(status: int, body: Mapping[str, Any], headers: Mapping[str, str] = _NO_STORE) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json", headers=headers)
 
 
 def _log_unexpected(endpoint: str, exc: Exception) -> None:

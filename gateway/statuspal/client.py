@@ -27,7 +27,6 @@ text that StatusPal sends back is scrubbed of it before it can reach a model.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import inspect
 import logging
 import math
@@ -46,6 +45,7 @@ import orjson
 from yarl import URL
 
 from gateway.config import StatusPalSettings
+from gateway.identity import key_id
 from gateway.statuspal.endpoints import MAX_PER_PAGE, Endpoint, EndpointTable
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamForbidden, UpstreamUnavailable
 from gateway.store import StoreUnavailable
@@ -72,12 +72,6 @@ class UpstreamResult:
     status: int
     data: Any
     meta: dict[str, Any] | None = None
-
-
-def key_id(api_key: str) -> str:
-    """A stable, non-reversible handle for a key, safe to log: sha256 hex, first 16 characters. The one
-    definition: Credentials.key_id, the per-key rate buckets and token `sub` claims all use it."""
-    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
 
 
 class TokenBucket:

@@ -11,12 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
+from gateway.scopes import READ
+
 if TYPE_CHECKING:
     from gateway.statuspal.client import StatusPalAPI
-
-READ = "statuspal:read"
-WRITE = "statuspal:write"
-TOOL_SCOPES = (READ, WRITE)
 
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
 

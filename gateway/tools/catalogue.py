@@ -17,8 +17,9 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from gateway.config import Settings
+from gateway.scopes import TOOL_SCOPES
 from gateway.tools import containers, docs, notices, services, setup, status_pages, webhooks
-from gateway.tools.base import TOOL_SCOPES, Tool
+from gateway.tools.base import Tool
 
 # The order of tools/list: pages, then what lives on a page, then webhooks, the one-call setup, docs search.
 TOOL_MODULES = (status_pages, services, containers, notices, webhooks, setup, docs)

@@ -6,7 +6,8 @@ move a service between containers: the API has no such operation.
 
 from __future__ import annotations
 
-from gateway.tools.base import READ_ONLY, WRITE, Tool
+from gateway.scopes import WRITE
+from gateway.tools.base import READ_ONLY, Tool
 from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
 from gateway.tools.schemas import CONTAINER, LIST_ARGUMENTS, SUBDOMAIN, deleted, listing, new_slug, obj, renamed_slug, slug, text
 

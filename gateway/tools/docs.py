@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from gateway.redaction import quotable, redact_text
-from gateway.tools.base import READ, Annotations, Tool, ToolContext, ToolError
+from gateway.scopes import READ
+from gateway.tools.base import Annotations, Tool, ToolContext, ToolError
 from search.lifecycle import IndexNotReady
 
 DEFAULT_LIMIT = 5

@@ -17,10 +17,11 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Mapping
 
+from gateway.scopes import WRITE
 from gateway.statuspal.endpoints import MAX_PER_PAGE
 from gateway.statuspal.errors import UpstreamError, describe
 from gateway.statuspal.notice_wire import WireShapeError
-from gateway.tools.base import READ_ONLY, WRITE, Annotations, Handler, Tool, ToolContext, ToolError
+from gateway.tools.base import READ_ONLY, Annotations, Handler, Tool, ToolContext, ToolError
 from gateway.tools.crud import DELETE, UPDATE, list_handler
 from gateway.tools.notice_checks import Ending, notice_write, settle_create
 from gateway.tools.schemas import (

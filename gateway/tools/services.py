@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from gateway.tools.base import READ_ONLY, WRITE, Tool
+from gateway.scopes import WRITE
+from gateway.tools.base import READ_ONLY, Tool
 from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
 from gateway.tools.schemas import (
     LIST_ARGUMENTS,

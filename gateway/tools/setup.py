@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.scopes import WRITE
 from gateway.statuspal.errors import UpstreamError, describe
 from gateway.tools import containers as container_tools
 from gateway.tools import services as service_tools
 from gateway.tools import status_pages as page_tools
-from gateway.tools.base import WRITE, Tool, ToolContext, ToolError
+from gateway.tools.base import Tool, ToolContext, ToolError
 from gateway.tools.crud import CREATE, Verified
 from gateway.tools.schemas import CONTAINER, NEW_SUBDOMAIN, PAGE_SETTINGS, SERVICE, STATUS_PAGE, obj, text
 from gateway.tools.verify import confirm

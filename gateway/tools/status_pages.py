@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.tools.base import READ_ONLY, WRITE, Tool, ToolContext, ToolError
+from gateway.scopes import WRITE
+from gateway.tools.base import READ_ONLY, Tool, ToolContext, ToolError
 from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
 from gateway.tools.schemas import LIST_ARGUMENTS, NEW_SUBDOMAIN, PAGE_SETTINGS, STATUS_PAGE, SUBDOMAIN, deleted, listing, obj
 

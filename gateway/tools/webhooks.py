@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from gateway.tools.base import READ_ONLY, WRITE, Annotations, Tool, ToolContext, ToolError
+from gateway.scopes import WRITE
+from gateway.tools.base import READ_ONLY, Annotations, Tool, ToolContext, ToolError
 from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
 from gateway.tools.verify import CHECK_API, MISSING, Check, show
 from gateway.tools.schemas import (

@@ -1,0 +1,1126 @@
+"""`statuspal-mcp check-api`: the contract check an operator runs once against the real StatusPal.
+
+Most of the endpoint table is confirmed by StatusPal's own client code, but no public source shows the
+notices API or the webhook secret rotation, and StatusPal is a Rails application that drops a body field
+it does not know without any error. So before writes are enabled, an operator runs this once with a
+throwaway key: it walks every endpoint of the table with exactly the client, endpoint table and notice
+wire mapping `serve` would use with the same config, reads back after every write, and says per endpoint
+whether StatusPal applied what was sent, plus the config lines that would fix what it can infer.
+
+Safety, because it writes to a live StatusPal:
+- It works on one page only: a page made for the check (`--subdomain`) or one it creates and deletes
+  (`--create-page`). The webhook it makes is scoped to that page, never to all pages. It deletes only what
+  it made, by the identifiers it tracked; a create whose answer was lost is found again by the run's own
+  unique marker in the title or name, never by a list-wide sweep.
+- Every notice is sent with notify: false, and the webhook points at a `.invalid` host (RFC 6761: never
+  resolves), so nobody outside is reached.
+- Cleanup runs in `finally`, and SIGINT/SIGTERM cancel the walk but never the cleanup.
+- The key comes only from the environment (`STATUSPAL_MCP_CHECK_API_KEY`): a key on the command line would
+  land in shell history and in every process listing. It is never printed or logged; webhook secrets are
+  never shown either, only whether the answer carried one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Awaitable, Callable, Mapping, Sequence
+
+import orjson
+
+from gateway.config import ConfigError, Settings, load_settings
+from gateway.statuspal.client import StatusPalAPI, StatusPalClient, UpstreamResult
+from gateway.statuspal.endpoints import EndpointTable
+from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
+from gateway.statuspal.notice_wire import REQUEST_FIELDS, NoticeRecord, NoticeWire, WireShapeError
+from gateway.tools.verify import same
+
+KEY_ENV = "STATUSPAL_MCP_CHECK_API_KEY"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+UNROUTABLE_URL = "https://statuspal-mcp-check.invalid/webhook"
+ENDED_STATES = frozenset({"resolved", "closed", "completed", "ended"})
+# A made-up notice id, for asking whether a route exists when no real notice could be made.
+PROBE_ID = "00000000-0000-4000-8000-000000000000"
+
+log = logging.getLogger("gateway.check_api")
+
+OK, ROUTE_MISSING, IGNORED, LACKS, ERROR, NOT_RUN, SKIPPED = (
+    "ok", "route missing", "fields ignored", "answer lacks", "error", "not run", "skipped",
+)
+# Worse verdicts win when one endpoint is used several times (an incident, a maintenance, an info notice).
+_RANK = {SKIPPED: 0, OK: 1, LACKS: 2, IGNORED: 3, NOT_RUN: 4, ERROR: 5, ROUTE_MISSING: 6}
+
+# Logical notice fields -> the [statuspal.notices] key naming them, for the config hints.
+NOTICE_KEYS = {**REQUEST_FIELDS, "updates": "updates_field", "state": "state_field", "id": "id_field"}
+# Words an answer key for a logical field most likely contains, to suggest a name from the answer's keys.
+_LIKELY_WORDS = {
+    "title": ("title", "name", "subject"),
+    "notice_type": ("type", "kind"),
+    "severity": ("severity", "impact"),
+    "starts_at": ("start", "begin"),
+    "ends_at": ("end",),
+    "affected": ("affected", "components"),
+    "message": ("message", "description", "body", "text", "content"),
+    "updates": ("update", "timeline", "entries"),
+    "notify": ("notif",),
+    "state": ("state", "status"),
+}
+
+
+class CheckUsageError(Exception):
+    """A problem with how check-api was started (no key, a refused key, no such page): one line, exit 2."""
+
+
+# ---------------------------------------------------------------- what the check finds
+
+
+@dataclass
+class Row:
+    """One endpoint's verdict with its evidence; an endpoint used several times keeps the worst verdict."""
+
+    endpoint: str
+    method: str
+    path: str
+    verdict: str = NOT_RUN
+    ignored: list[str] = field(default_factory=list)
+    lacking: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    used: bool = False
+
+    def record(self, verdict: str, evidence: str = "", *, ignored: Sequence[str] = (), lacking: Sequence[str] = ()) -> None:
+        if not self.used or _RANK[verdict] > _RANK[self.verdict]:
+            self.verdict = verdict
+        self.used = True
+        self.ignored += [f for f in ignored if f not in self.ignored]
+        self.lacking += [f for f in lacking if f not in self.lacking]
+        if evidence and evidence not in self.evidence:
+            self.evidence.append(evidence)
+
+    @property
+    def label(self) -> str:
+        """The verdict as printed: `fields ignored: affected, message`, with what the answer lacks beside it."""
+        parts = []
+        if self.verdict in (IGNORED, LACKS):
+            if self.ignored:
+                parts.append(f"{IGNORED}: {', '.join(self.ignored)}")
+            if self.lacking:
+                parts.append(f"{LACKS}: {', '.join(self.lacking)}")
+            return "; ".join(parts)
+        return self.verdict
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict in (OK, SKIPPED)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "endpoint": self.endpoint,
+            "method": self.method,
+            "path": self.path,
+            "verdict": self.verdict,
+            "label": self.label,
+            "fields_ignored": self.ignored,
+            "answer_lacks": self.lacking,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass
+class Fix:
+    """A config line the check can suggest, with the reason (the evidence it rests on)."""
+
+    section: str
+    key: str
+    value: str
+    reason: str
+    # True when only the line to edit is known, not its value: printed commented out, with today's value.
+    placeholder: bool = False
+
+    @property
+    def line(self) -> str:
+        return f"{'# ' if self.placeholder else ''}{self.key} = {json.dumps(self.value)}"
+
+
+@dataclass
+class Report:
+    base_url: str
+    page: str
+    created_page: bool
+    rows: list[Row]
+    fixes: list[Fix]
+    notes: list[str]
+    deleted: list[str]
+    left_behind: list[str]
+    interrupted: bool
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and not self.left_behind and all(r.passed for r in self.rows)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url,
+            "page": self.page,
+            "created_page": self.created_page,
+            "ok": self.ok,
+            "interrupted": self.interrupted,
+            "endpoints": [r.as_json() for r in self.rows],
+            "config": [{"section": f.section, "line": f.line, "key": f.key, "value": f.value, "reason": f.reason,
+                        "placeholder": f.placeholder} for f in self.fixes],
+            "notes": self.notes,
+            "cleanup": {"deleted": self.deleted, "left_behind": self.left_behind},
+        }
+
+    def as_text(self) -> str:
+        lines = [
+            f"statuspal-mcp check-api against {self.base_url}, page {self.page!r}"
+            + (" (created for the check)" if self.created_page else ""),
+            "",
+        ]
+        width_name = max(len("endpoint"), *(len(r.endpoint) for r in self.rows))
+        width_route = max(len("method and path"), *(len(f"{r.method} {r.path}") for r in self.rows))
+        lines.append(f"{'endpoint'.ljust(width_name)} | {'method and path'.ljust(width_route)} | verdict")
+        lines.append(f"{'-' * width_name}-+-{'-' * width_route}-+--------")
+        for row in self.rows:
+            lines.append(f"{row.endpoint.ljust(width_name)} | {f'{row.method} {row.path}'.ljust(width_route)} | {row.label}")
+            lines += [f"    {text}" for text in row.evidence]
+        if self.fixes:
+            lines += ["", "Config lines that would fix what this check could infer (config.toml; re-run check-api after):"]
+            for section in dict.fromkeys(f.section for f in self.fixes):
+                lines.append(f"[{section}]")
+                for fix in (f for f in self.fixes if f.section == section):
+                    lines.append(f"{fix.line}  # {fix.reason}")
+        if self.notes:
+            lines += ["", "Notes:"] + [f"- {n}" for n in self.notes]
+        lines += ["", f"Cleanup: deleted {', '.join(self.deleted) if self.deleted else 'nothing'}."]
+        if self.left_behind:
+            lines.append("LEFT BEHIND (delete these by hand): " + "; ".join(self.left_behind))
+        failed = [r for r in self.rows if not r.passed]
+        if self.interrupted:
+            lines.append("Interrupted: the check did not finish.")
+        lines.append(
+            "Result: every endpoint is ok." if self.ok else f"Result: {len(failed)} of {len(self.rows)} endpoints are not ok."
+        )
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _short(value: Any, limit: int = 100) -> str:
+    text = orjson.dumps(_hide_secrets(value)).decode()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _hide_secrets(value: Any) -> Any:
+    """Evidence never shows a webhook secret: any key named like one is replaced by a placeholder."""
+    if isinstance(value, Mapping):
+        return {k: ("(hidden)" if "secret" in str(k).lower() and v else _hide_secrets(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_hide_secrets(v) for v in value]
+    return value
+
+
+def _failure(err: UpstreamError) -> tuple[str, str]:
+    """(verdict, evidence) for a failed call: a route this StatusPal lacks is told apart from other errors."""
+    where = f"{err.method} {err.path}".strip()
+    if err.route_missing:
+        return ROUTE_MISSING, f"{where} answered 404 without StatusPal's record-not-found body: {err.excerpt or '(empty)'!r}"
+    status = f"{err.status} {err.code}".strip() if err.status else (err.code or "no answer")
+    text = f"{where} answered {status}: {err.message or 'no details'}"
+    if err.details:
+        text += f" {_short(err.details, 300)}"
+    return ERROR, text
+
+
+# ---------------------------------------------------------------- the walk
+
+
+@dataclass
+class _Made:
+    """Something the check created (or may have created), and how to delete it."""
+
+    label: str
+    endpoint: str
+    params: dict[str, str]
+    query: dict[str, str] | None = None
+    # Confirm the delete with this GET (a 404 record-not-found means it is gone).
+    get: str | None = None
+    # The create's answer was lost: it may or may not exist; find it by the run's marker.
+    find: Callable[[], Awaitable[list["_Made"]]] | None = None
+    # StatusPal's answer showed it exists (False while its create is in flight or its answer was lost).
+    confirmed: bool = True
+
+
+class Checker:
+    """Walks the table once against one page, recording a Row per endpoint and the config it can infer."""
+
+    def __init__(self, api: StatusPalAPI, table: EndpointTable, *, subdomain: str | None, create_page: bool) -> None:
+        self.api = api
+        self.table = table
+        self.wire: NoticeWire = table.notices
+        self.marker = f"spmcp-check-{secrets.token_hex(3)}"
+        self.page = subdomain or self.marker
+        self.create_page = create_page
+        self.rows = {e.name: Row(e.name, e.method, e.path) for e in table}
+        patch = table["notices_update"]
+        for action, key in (("notices_resolve", "resolve_strategy"), ("notices_close", "close_strategy")):
+            if getattr(self.wire, key) == "patch_ends_at":  # this action is a PATCH of ends_at, as `serve` does it
+                self.rows[action].method, self.rows[action].path = patch.method, f"{patch.path} ({key} = patch_ends_at)"
+        self.fixes: dict[tuple[str, str], Fix] = {}
+        self.notes: list[str] = []
+        # Notes on a notices key whose right value is unknown, by key; dropped when a later step found the value.
+        self.field_notes: dict[str, str] = {}
+        self.made: list[_Made] = []
+        self.deleted: list[str] = []
+        self.left_behind: list[str] = []
+        self.interrupted = False
+
+    # -------------------------------------------------------------- bookkeeping
+
+    def row(self, name: str) -> Row:
+        return self.rows[name]
+
+    def fix(self, section: str, key: str, value: str, reason: str, *, placeholder: bool = False) -> None:
+        self.fixes.setdefault((section, key), Fix(section, key, value, reason, placeholder))
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def report(self, base_url: str) -> Report:
+        self.suggest_routes()
+        notes = [text for key, text in self.field_notes.items() if ("statuspal.notices", key) not in self.fixes]
+        return Report(
+            base_url, self.page, self.create_page, list(self.rows.values()), list(self.fixes.values()), notes + self.notes,
+            self.deleted, self.left_behind, self.interrupted,
+        )
+
+    async def call(self, name: str, params: Mapping[str, Any] | None = None, *, body: Mapping[str, Any] | None = None,
+                   query: Mapping[str, Any] | None = None) -> UpstreamResult:
+        return await self.api.call(name, params, body=body, query=query)
+
+    async def attempt(self, name: str, call: Awaitable[UpstreamResult], what: str = "") -> UpstreamResult | None:
+        """Await one call; on failure record the verdict on `name` and return None."""
+        try:
+            return await call
+        except UpstreamError as err:
+            verdict, evidence = _failure(err)
+            self.row(name).record(verdict, f"{what}: {evidence}" if what else evidence)
+            if err.outcome_unknown:
+                self.note(f"{name}: the answer was lost, so it is unknown whether it took effect ({what or name}).")
+            return None
+
+    async def create(self, name: str, params: Mapping[str, Any] | None, body: Mapping[str, Any], made: _Made) -> UpstreamResult | None:
+        """A create under an identifier of this run (a page subdomain, a slug), tracked for cleanup before it is
+        sent: if its answer is lost, or the walk is interrupted while it is in flight, it may still have been
+        made, and the identifier finds it. A create refused for certain made nothing and is not tracked, so a
+        page or slug that turned out to be someone else's is never deleted."""
+        made.confirmed = False
+        self.made.append(made)
+        try:
+            result = await self.call(name, params, body=body)
+            made.confirmed = True
+            return result
+        except UpstreamError as err:
+            verdict, evidence = _failure(err)
+            self.row(name).record(verdict, evidence)
+            if err.outcome_unknown:
+                self.note(f"{name}: the answer was lost, so it is unknown whether {made.label} was made; cleanup deletes it if so.")
+            else:
+                self.made.remove(made)
+            return None
+
+    @staticmethod
+    def compare(asked: Mapping[str, Any], answer: Any) -> tuple[list[str], list[str]]:
+        """Fields of a confirmed resource asked but shown otherwise (ignored) or not shown (lacking)."""
+        data = answer if isinstance(answer, Mapping) else {}
+        ignored = [k for k, v in asked.items() if k in data and not same(v, data[k])]
+        lacking = [k for k in asked if k not in data]
+        return ignored, lacking
+
+    async def verified(self, name: str, get: str | None, params: Mapping[str, Any], asked: Mapping[str, Any],
+                       result: UpstreamResult, what: str) -> Any:
+        """Record the verdict of a write to a confirmed resource: its answer, then one GET for what it lacks."""
+        data = result.data if isinstance(result.data, Mapping) else {}
+        ignored, lacking = self.compare(asked, data)
+        evidence = []
+        if lacking and get is not None:
+            try:
+                fresh = (await self.call(get, params)).data
+            except UpstreamError as err:
+                evidence.append(f"the read to confirm {', '.join(lacking)} failed: {_failure(err)[1]}")
+            else:
+                more_ignored, lacking = self.compare({k: asked[k] for k in lacking}, fresh)
+                ignored += more_ignored
+                data = {**data, **(fresh if isinstance(fresh, Mapping) else {})}
+        for key in ignored:
+            evidence.append(f"{what}: sent {key} = {_short(asked[key])}, StatusPal has {_short(data.get(key))}")
+        if lacking:
+            evidence.append(f"{what}: neither the answer nor a GET shows {', '.join(lacking)}; it carries {_short(sorted(data), 200)}")
+        verdict = IGNORED if ignored else LACKS if lacking else OK
+        self.row(name).record(verdict, "; ".join(evidence), ignored=ignored, lacking=lacking)
+        return data
+
+    def listed(self, name: str, items: list[Any], key: str, value: str, what: str) -> None:
+        found = any(isinstance(i, Mapping) and i.get(key) == value for i in items)
+        if found:
+            self.row(name).record(OK)
+        else:
+            self.row(name).record(LACKS, f"{what} ({key} {value!r}) is not among the {len(items)} items listed", lacking=[what])
+
+    # -------------------------------------------------------------- the walk
+
+    async def walk(self) -> None:
+        if not await self.page_step():
+            return
+        container = await self.container_step()
+        service = await self.service_step()
+        await self.notices_step(service, container)
+        await self.webhook_step()
+
+    async def page_step(self) -> bool:
+        table_params = {"subdomain": self.page}
+        if self.create_page:
+            asked = {"name": f"statuspal-mcp check-api {self.marker} (safe to delete)", "subdomain": self.page,
+                     "timezone": "UTC", "website_url": "https://example.com"}
+            made = _Made(f"status page {self.page!r}", "status_pages_delete", table_params, get="status_pages_get")
+            result = await self.create("status_pages_create", None, asked, made)
+            if result is None:
+                return False
+            await self.verified("status_pages_create", "status_pages_get", table_params, asked, result, "page")
+        else:
+            for name in ("status_pages_create", "status_pages_delete"):
+                self.row(name).record(SKIPPED, "--subdomain: the check uses the given page and never creates or deletes a page")
+        got = await self.attempt("status_pages_get", self.call("status_pages_get", table_params))
+        if got is None:
+            return False
+        current = got.data if isinstance(got.data, Mapping) else {}
+        self.row("status_pages_get").record(OK if current.get("subdomain") == self.page else LACKS,
+                                            "" if current.get("subdomain") == self.page else f"the answer does not show subdomain {self.page!r}",
+                                            lacking=[] if current.get("subdomain") == self.page else ["subdomain"])
+        listed = await self.attempt("status_pages_list", self.api.list_all("status_pages_list"))
+        if listed is not None:
+            self.listed("status_pages_list", listed.data, "subdomain", self.page, "the check page")
+        # With --subdomain the name is written back unchanged, so the page shows nothing new.
+        name = current.get("name") if not self.create_page and isinstance(current.get("name"), str) else f"statuspal-mcp check-api {self.marker} (renamed)"
+        updated = await self.attempt("status_pages_update", self.call("status_pages_update", table_params, body={"name": name}))
+        if updated is not None:
+            await self.verified("status_pages_update", "status_pages_get", table_params, {"name": name}, updated, "page")
+        return True
+
+    async def _crud(self, kind: str, asked: dict[str, Any], change: dict[str, Any]) -> str | None:
+        """Create, get, list, update one service or container under a slug of this run; its delete is cleanup's."""
+        slug = asked["slug"]
+        params = {"subdomain": self.page, "slug": slug}
+        noun = kind[:-1]
+        made = _Made(f"{noun} {slug!r}", f"{kind}_delete", params, get=f"{kind}_get")
+        result = await self.create(f"{kind}_create", {"subdomain": self.page}, asked, made)
+        if result is None:
+            return None
+        await self.verified(f"{kind}_create", f"{kind}_get", params, asked, result, noun)
+        got = await self.attempt(f"{kind}_get", self.call(f"{kind}_get", params))
+        if got is not None:
+            await self.verified(f"{kind}_get", None, params, {"slug": slug, "name": asked["name"]}, got, noun)
+        listed = await self.attempt(f"{kind}_list", self.api.list_all(f"{kind}_list", {"subdomain": self.page}))
+        if listed is not None:
+            self.listed(f"{kind}_list", listed.data, "slug", slug, f"the {noun} just created")
+        updated = await self.attempt(f"{kind}_update", self.call(f"{kind}_update", params, body=change))
+        if updated is not None:
+            await self.verified(f"{kind}_update", f"{kind}_get", params, change, updated, noun)
+        return slug
+
+    async def container_step(self) -> str | None:
+        # Containers first: StatusPal builds the services x containers grid from what exists at create time.
+        slug = f"{self.marker}-region"
+        return await self._crud("containers", {"name": f"Check region {self.marker}", "slug": slug},
+                                {"name": f"Check region {self.marker} (renamed)"})
+
+    async def service_step(self) -> str | None:
+        slug = f"{self.marker}-service"
+        return await self._crud("services", {"name": f"Check service {self.marker}", "slug": slug,
+                                             "description": "Made by statuspal-mcp check-api; safe to delete."},
+                                {"description": "Made by statuspal-mcp check-api (updated); safe to delete."})
+
+    # -------------------------------------------------------------- notices
+
+    def _notice_request(self, name: str, notice_id: str | None, logical: Mapping[str, Any] | None) -> tuple[dict, dict | None, dict | None]:
+        """(path params, body, query) exactly as the notice tools build them for this mapping."""
+        endpoint = self.table[name]
+        params = {"subdomain": self.page}
+        if notice_id is not None:
+            params["notice_id"] = notice_id
+        body = None if endpoint.method in ("GET", "DELETE") else self.wire.body(logical or {})
+        query = None
+        if endpoint.org_scoped:
+            if body is None:
+                query = {self.wire.page_field: self.page}
+            else:
+                body[self.wire.page_field] = self.page
+        return params, body, query
+
+    async def notice_call(self, name: str, notice_id: str | None, logical: Mapping[str, Any] | None = None) -> UpstreamResult:
+        params, body, query = self._notice_request(name, notice_id, logical)
+        return await self.call(name, params, body=body, query=query)
+
+    def _affected(self, service: str | None, container: str | None) -> list[dict[str, Any]] | None:
+        if service is None:
+            return None
+        if container is None or self.wire.affected_shape == "list":
+            # A plain list cannot name regions: the service is affected everywhere, which is all this shape can say.
+            return [{"service_slug": service}]
+        return [{"service_slug": service, "container_slugs": [container]}]
+
+    async def notices_step(self, service: str | None, container: str | None) -> None:
+        affected = self._affected(service, container)
+        now = _now()
+        incident = {"title": f"Check incident {self.marker}", "notice_type": "incident", "severity": "minor",
+                    "message": f"Check incident opened ({self.marker}).", "notify": False}
+        maintenance = {"title": f"Check maintenance {self.marker}", "notice_type": "maintenance",
+                       "starts_at": _iso(now - timedelta(minutes=2)), "ends_at": _iso(now + timedelta(hours=1)),
+                       "message": f"Check maintenance announced ({self.marker}).", "notify": False}
+        info = {"title": f"Check info {self.marker}", "notice_type": "info",
+                "message": f"Check info notice ({self.marker}).", "notify": False}
+        if affected is not None:
+            incident["affected"] = maintenance["affected"] = affected
+        incident_id = await self.create_notice(incident, "incident")
+        if incident_id is None:
+            await self.probe_notice_routes()
+            return
+        await self.read_notice(incident_id, incident)
+        await self.list_notices(incident_id)
+        await self.update_notice(incident_id)
+        await self.post_update(incident_id)
+        await self.end_notice(incident_id, "incident", "resolve_strategy", "notices_resolve")
+        maintenance_id = await self.create_notice(maintenance, "maintenance")
+        if maintenance_id is not None:
+            await self.end_notice(maintenance_id, "maintenance", "close_strategy", "notices_close")
+        await self.create_notice(info, "info notice")
+
+    async def create_notice(self, logical: dict[str, Any], what: str) -> str | None:
+        row = self.row("notices_create")
+        title = logical["title"]
+        try:
+            params, body, query = self._notice_request("notices_create", None, logical)
+        except WireShapeError as exc:
+            row.record(ERROR, f"{what}: {exc}")
+            return None
+        pending = _Made(f"{what} {title!r} (if it was made)", "", {}, find=lambda: self.find_notices(title))
+        self.made.append(pending)
+        try:
+            result = await self.call("notices_create", params, body=body, query=query)
+        except UpstreamError as err:
+            verdict, evidence = _failure(err)
+            row.record(verdict, f"{what}: {evidence}")
+            self.hint_from_refusal(err, body or {})
+            if not err.outcome_unknown:
+                self.made.remove(pending)
+            return None
+        record = self.wire.read(result.data)
+        if not record.id:
+            row.record(LACKS, f"{what}: the answer has no {self.wire.id_field!r}, so the notice cannot be read, "
+                              f"ended or deleted; it carries {_short(sorted(_keys(result.data)), 200)}", lacking=["id"])
+            self.hint_field("id", result.data)
+            return None
+        self.made.remove(pending)
+        self.made.append(self.notice_made(record.id, f"{what} {record.id!r}"))
+        await self.verify_notice("notices_create", record.id, logical, record, result.data, what)
+        return record.id
+
+    def notice_made(self, notice_id: str, label: str) -> _Made:
+        params, _, query = self._notice_request("notices_delete", notice_id, None)
+        return _Made(label, "notices_delete", params, query, get="notices_get")
+
+    async def find_notices(self, title: str) -> list[_Made]:
+        """Notices of the check page carrying this run's unique title (a create whose answer was lost)."""
+        params, _, query = self._notice_request("notices_list", None, None)
+        result = await self.api.list_all("notices_list", params, query=query)
+        found = []
+        for item in result.data or []:
+            record = self.wire.read(item)
+            if record.id and record.title == title:
+                found.append(self.notice_made(record.id, f"notice {record.id!r} ({title})"))
+        return found
+
+    def notice_problems(self, logical: Mapping[str, Any], record: NoticeRecord) -> tuple[list[str], list[str], list[str]]:
+        """(ignored, lacking, evidence) of a notice's logical fields as StatusPal shows them."""
+        ignored, lacking, evidence = [], [], []
+        for name in ("title", "notice_type", "severity"):
+            if name not in logical:
+                continue
+            if name not in record.present:
+                lacking.append(name)
+            elif getattr(record, name) != logical[name]:
+                ignored.append(name)
+                evidence.append(f"sent {name} {_short(logical[name])}, StatusPal has {_short(getattr(record, name))}")
+        for name in ("starts_at", "ends_at"):
+            if name not in logical:
+                continue
+            if name not in record.present:
+                lacking.append(name)
+            elif _instant(getattr(record, name)) != _instant(logical[name]):
+                ignored.append(name)
+                evidence.append(f"sent {name} {logical[name]}, StatusPal has {_short(getattr(record, name))}")
+        if "affected" in logical:
+            wanted = {e["service_slug"]: tuple(e.get("container_slugs") or ()) for e in logical["affected"]}
+            if record.affected is None:
+                lacking.append("affected")
+            elif set(record.affected) != set(wanted) or any(c and set(record.affected[s]) != set(c) for s, c in wanted.items()):
+                ignored.append("affected")
+                evidence.append(f"sent affected {_short(logical['affected'])}, StatusPal has {_short(record.affected)}")
+        if "message" in logical:
+            entry = next((u for u in record.updates or () if u.message == logical["message"]), None)
+            if record.updates is None:
+                lacking.append("message")
+            elif entry is None:
+                ignored.append("message")
+                evidence.append(f"sent message {_short(logical['message'])}; the timeline has no such entry")
+            elif "notify" in logical and entry.notified is not None and entry.notified != logical["notify"]:
+                ignored.append("notify")
+                evidence.append(f"sent notify {_short(logical['notify'])}; the timeline entry says notified {_short(entry.notified)}")
+            elif "notify" in logical and entry.notified is None:
+                self.note(
+                    f"notify: the timeline entry does not say whether subscribers were notified (no "
+                    f"{self.wire.update_notify_key!r} key), so notify: false cannot be confirmed."
+                )
+        return ignored, lacking, evidence
+
+    async def verify_notice(self, name: str, notice_id: str, logical: Mapping[str, Any], record: NoticeRecord, data: Any, what: str) -> NoticeRecord:
+        """The verdict of a notices write: its answer, then one GET for the fields the answer lacks."""
+        ignored, lacking, evidence = self.notice_problems(logical, record)
+        if lacking:
+            try:
+                fresh_data = (await self.notice_call("notices_get", notice_id)).data
+            except UpstreamError as err:
+                evidence.append(f"the read to confirm {', '.join(lacking)} failed: {_failure(err)[1]}")
+            else:
+                fresh = self.wire.read(fresh_data)
+                asked_again = {k: logical[k] for k in (*lacking, "notify") if k in logical}
+                more_ignored, lacking, more = self.notice_problems(asked_again, fresh)
+                ignored += more_ignored
+                evidence += more
+                record, data = fresh, fresh_data
+        if lacking:
+            evidence.append(f"neither the answer nor a GET shows {', '.join(lacking)}; the answer carries {_keys_evidence(data, self.wire)}")
+        for field_name in (*ignored, *lacking):
+            self.hint_field(field_name, data)
+        verdict = IGNORED if ignored else LACKS if lacking else OK
+        self.row(name).record(verdict, "; ".join(f"{what}: {e}" for e in evidence), ignored=ignored, lacking=lacking)
+        return record
+
+    async def read_notice(self, notice_id: str, logical: Mapping[str, Any]) -> None:
+        got = await self.attempt("notices_get", self.notice_call("notices_get", notice_id), "incident")
+        if got is None:
+            return
+        record = self.wire.read(got.data)
+        wanted = ("id", "title", "notice_type", "state", "starts_at", "updates") + (("affected",) if "affected" in logical else ())
+        lacking = [f for f in wanted if f not in record.present]
+        if record.id not in (None, notice_id):
+            self.row("notices_get").record(ERROR, f"asked for notice {notice_id!r}, got {record.id!r}")
+        elif lacking:
+            self.row("notices_get").record(LACKS, f"incident: the answer does not show {', '.join(lacking)}; it carries "
+                                                  f"{_keys_evidence(got.data, self.wire)}", lacking=lacking)
+            for name in lacking:
+                self.hint_field(name, got.data)
+        else:
+            self.row("notices_get").record(OK)
+
+    async def list_notices(self, notice_id: str) -> None:
+        params, _, query = self._notice_request("notices_list", None, None)
+        listed = await self.attempt("notices_list", self.api.list_all("notices_list", params, query=query), "incident")
+        if listed is None:
+            return
+        ids = [self.wire.read(i).id for i in listed.data]
+        if notice_id not in ids:
+            self.row("notices_list").record(LACKS, f"the incident just made ({notice_id!r}) is not among the {len(ids)} "
+                                                   f"notices listed", lacking=["the incident"])
+            return
+        # A filter StatusPal does not know is ignored by Rails, which then lists everything.
+        filtered = await self.attempt(
+            "notices_list",
+            self.api.list_all("notices_list", params, query={**(query or {}), self.wire.type_field: "maintenance"}),
+            "filtered by type",
+        )
+        if filtered is None:
+            return
+        if notice_id in [self.wire.read(i).id for i in filtered.data]:
+            self.row("notices_list").record(
+                IGNORED, f"listing with {self.wire.type_field}=maintenance still shows the incident: the filter is not "
+                         f"read under that name (statuspal.notices.type_field)", ignored=[f"{self.wire.type_field} filter"])
+        else:
+            self.row("notices_list").record(OK)
+
+    async def update_notice(self, notice_id: str) -> None:
+        logical = {"title": f"Check incident {self.marker} (edited)"}
+        result = await self.attempt("notices_update", self.notice_call("notices_update", notice_id, logical), "incident")
+        if result is not None:
+            await self.verify_notice("notices_update", notice_id, logical, self.wire.read(result.data), result.data, "incident")
+
+    async def post_update(self, notice_id: str) -> None:
+        logical = {"message": f"Check timeline update ({self.marker}).", "notify": False}
+        await self.send_update("notices_post_update", notice_id, logical, "incident")
+
+    async def send_update(self, name: str, notice_id: str, logical: Mapping[str, Any], what: str) -> NoticeRecord | None:
+        try:
+            result = await self.notice_call(name, notice_id, logical)
+        except UpstreamError as err:
+            verdict, evidence = _failure(err)
+            self.row(name).record(verdict, f"{what}: {evidence}")
+            self.hint_from_refusal(err, self._notice_request(name, notice_id, logical)[1] or {})
+            return None
+        return await self.verify_notice(name, notice_id, logical, self.wire.read(result.data), result.data, what)
+
+    async def end_notice(self, notice_id: str, what: str, strategy_key: str, action: str) -> None:
+        """Resolve or close as `serve` would; when the action route is missing, try PATCH ends_at instead."""
+        row = self.row(action)
+        closing = {"message": f"Check {what} ended ({self.marker}).", "notify": False}
+        if getattr(self.wire, strategy_key) == "patch_ends_at":
+            record = await self.patch_end(notice_id, what, action)
+            if record is None:
+                return
+            posted = await self.send_update("notices_post_update", notice_id, closing, f"{what} closing text")
+            row.record(OK if posted is not None else ERROR, "" if posted is not None else
+                       f"{what}: ended, but the closing text failed (see notices_post_update)")
+            return
+        try:
+            result = await self.notice_call(action, notice_id, closing)
+        except UpstreamError as err:
+            verdict, evidence = _failure(err)
+            row.record(verdict, f"{what}: {evidence}")
+            if err.route_missing and await self.patch_end(notice_id, what, action) is not None:
+                self.fix("statuspal.notices", strategy_key, "patch_ends_at",
+                         f"{self.table[action].method} {self.table[action].path} answered 404 (route missing); "
+                         f"PATCH {self.wire.ends_at_field} = now ended the {what}")
+            else:
+                self.hint_from_refusal(err, self._notice_request(action, notice_id, closing)[1] or {})
+            return
+        record = await self.verify_notice(action, notice_id, closing, self.wire.read(result.data), result.data, what)
+        if not _ended(record):
+            fresh = await self.fresh_notice(notice_id)
+            if fresh is None or not _ended(fresh):
+                row.record(IGNORED, f"{what}: it still shows state {_short(record.state)}, ends_at {_short(record.ends_at)}",
+                           ignored=["state"])
+
+    async def fresh_notice(self, notice_id: str) -> NoticeRecord | None:
+        try:
+            return self.wire.read((await self.notice_call("notices_get", notice_id)).data)
+        except UpstreamError:
+            return None
+
+    async def patch_end(self, notice_id: str, what: str, action: str) -> NoticeRecord | None:
+        """PATCH ends_at = now: the record when that ended the notice; else None, with the verdict on `action`."""
+        logical = {"ends_at": _iso(_now())}
+        try:
+            result = await self.notice_call("notices_update", notice_id, logical)
+        except UpstreamError as err:
+            verdict, evidence = _failure(err)
+            self.row(action).record(verdict, f"{what}, ending by PATCH {self.wire.ends_at_field}: {evidence}")
+            return None
+        record = self.wire.read(result.data)
+        if not _ended(record):
+            record = await self.fresh_notice(notice_id) or record
+        if _ended(record):
+            return record
+        applied = _instant(record.ends_at) == _instant(logical["ends_at"])
+        self.row(action).record(
+            IGNORED, f"{what}: after PATCH {self.wire.ends_at_field} = {logical['ends_at']} it shows state "
+                     f"{_short(record.state)}, {self.wire.ends_at_field} {_short(record.ends_at)}",
+            ignored=["state" if applied else "ends_at"],
+        )
+        return None
+
+    async def probe_notice_routes(self) -> None:
+        """No notice could be made: ask each other notices route, with a made-up id, whether it exists at all.
+
+        Harmless on a live StatusPal: a route that exists answers 404 record-not-found for an id that does not.
+        """
+        for name in ("notices_list", "notices_get", "notices_update", "notices_post_update", "notices_resolve",
+                     "notices_close", "notices_delete"):
+            if name in self.wire.unused_endpoints():
+                self.row(name).record(NOT_RUN, "no notice could be made to end by PATCH")
+                continue
+            logical = {"notices_update": {"title": "x"}, "notices_post_update": {"message": "x", "notify": False}}.get(
+                name, {"notify": False} if name in ("notices_resolve", "notices_close") else None)
+            try:
+                await self.notice_call(name, None if name == "notices_list" else PROBE_ID, logical)
+            except UpstreamError as err:
+                verdict, evidence = _failure(err)
+                if verdict == ROUTE_MISSING:
+                    self.row(name).record(ROUTE_MISSING, evidence)
+                elif err.status == 404:
+                    self.row(name).record(NOT_RUN, "the route exists (404 record-not-found for a made-up id), but no "
+                                                   "notice could be made to exercise it")
+                else:
+                    self.row(name).record(NOT_RUN, f"no notice could be made to exercise it; a probe got: {evidence}")
+            else:
+                self.row(name).record(NOT_RUN if name != "notices_list" else OK,
+                                      "" if name == "notices_list" else "no notice could be made to exercise it")
+
+    def suggest_routes(self) -> None:
+        """Each route that answered 404 as missing: the line to correct under [statuspal.endpoints].
+
+        The right route cannot be inferred from a 404, so the line is shown commented out, with today's value."""
+        for name, row in self.rows.items():
+            strategy = {"notices_resolve": "resolve_strategy", "notices_close": "close_strategy"}.get(name, "")
+            if row.verdict != ROUTE_MISSING or ("statuspal.notices", strategy) in self.fixes:
+                continue  # a missing action route that PATCH ends_at replaced is fixed by the strategy line
+            endpoint = self.table[name]
+            self.fix("statuspal.endpoints", name, f"{endpoint.method} {endpoint.path}",
+                     "answered 404 (route missing): replace with the route this StatusPal uses", placeholder=True)
+        if any(n.startswith("notices_") and r.verdict == ROUTE_MISSING for n, r in self.rows.items()):
+            self.note(
+                "Notices routes may be org-scoped (no {subdomain}); the page then travels as "
+                "statuspal.notices.page_field. Correct the routes and re-run check-api."
+            )
+
+    # -------------------------------------------------------------- hints
+
+    def hint_field(self, logical: str, data: Any) -> None:
+        """A config line for a notice field StatusPal did not show under its configured name, when the answer
+        has exactly one other key that plausibly carries it; otherwise a note naming the key to correct."""
+        key = NOTICE_KEYS.get(logical)
+        if logical == "message":
+            self.hint_updates(data)
+            key = "text_field"
+        if key is None:
+            return
+        configured = getattr(self.wire, key)
+        candidates = [k for k in _unmapped(data, self.wire) if any(w in k.lower() for w in _LIKELY_WORDS.get(logical, ()))]
+        if logical != "message" and len(candidates) == 1:
+            candidate = candidates[0]
+            self.fix("statuspal.notices", key, candidate,
+                     f"a guess: {logical} is not shown as {configured!r}; the answer carries {candidate}: {_short(data[candidate], 60)}")
+            if logical == "affected":
+                shape = _shape_of(data[candidate])
+                if shape and shape != self.wire.affected_shape:
+                    self.fix("statuspal.notices", "affected_shape", shape, f"the answer's {candidate} is a {_SHAPE_WORDS[shape]}")
+            return
+        shown = "kept the text sent" if logical == "message" else "showed it"
+        self.field_notes.setdefault(key, (
+            f"{logical}: StatusPal neither {shown} as {configured!r} (statuspal.notices.{key}); the right name cannot "
+            f"be read from its answer, which carries {_keys_evidence(data, self.wire)}."
+        ))
+
+    def hint_updates(self, data: Any) -> None:
+        """The timeline under another key, or its entries' text under another key, found by the text sent."""
+        if not isinstance(data, Mapping):
+            return
+        lists = {k: v for k, v in data.items() if isinstance(v, list) and k != self.wire.updates_field
+                 and any(w in k.lower() for w in _LIKELY_WORDS["updates"])}
+        if self.wire.updates_field not in data and len(lists) == 1:
+            name, items = next(iter(lists.items()))
+            self.fix("statuspal.notices", "updates_field", name, f"a guess: the answer's timeline looks like {name}: {_short(items, 60)}")
+        entries = data.get(self.wire.updates_field) or next(iter(lists.values()), [])
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, Mapping):
+                continue
+            if self.wire.update_text_key not in entry:
+                texts = [k for k, v in entry.items() if isinstance(v, str) and self.marker in v]
+                if len(texts) == 1:
+                    self.fix("statuspal.notices", "update_text_key", texts[0], f"the timeline entry carries the text sent under {texts[0]}")
+            if self.wire.update_notify_key not in entry:
+                flags = [k for k, v in entry.items() if isinstance(v, bool) and "notif" in k.lower()]
+                if len(flags) == 1:
+                    self.fix("statuspal.notices", "update_notify_key", flags[0], f"the timeline entry carries {flags[0]}: {_short(entry[flags[0]])}")
+
+    def hint_from_refusal(self, err: UpstreamError, body: Mapping[str, Any]) -> None:
+        """A 422 names fields StatusPal wants ("can't be blank") or refuses ("not permitted"): each one it
+        wants that was not sent is matched, by its words, with the logical field sent under another name."""
+        if err.status != 422 or not isinstance(err.details, Mapping):
+            return
+        sent = {self.wire.wire_name(n): n for n in REQUEST_FIELDS}
+        refused = [k for k in err.details if k in body and k in sent]
+        wanted = [k for k in err.details if k not in body]
+        for name in wanted:
+            matches = [logical for logical in REQUEST_FIELDS
+                       if any(w in name.lower() for w in _LIKELY_WORDS.get(logical, ())) and self.wire.wire_name(logical) != name]
+            if len(matches) == 1:
+                logical = matches[0]
+                self.fix("statuspal.notices", REQUEST_FIELDS[logical], name,
+                         f"a guess: StatusPal answered 422 {name}: {_short(err.details[name], 60)} to a body that sent "
+                         f"{logical} as {self.wire.wire_name(logical)!r}")
+        for name in refused:
+            key = REQUEST_FIELDS[sent[name]]
+            self.field_notes.setdefault(key, f"{sent[name]}: StatusPal refused the field {name!r} (statuspal.notices.{key}): "
+                                             f"{_short(err.details[name], 80)}; its right name cannot be read from the answer.")
+
+    # -------------------------------------------------------------- webhooks
+
+    async def webhook_step(self) -> None:
+        asked = {"name": f"Check webhook {self.marker}", "url": UNROUTABLE_URL, "events": ["notice.created"],
+                 "enabled": False, "all_status_pages": False, "status_page_subdomains": [self.page]}
+        pending = _Made(f"webhook {asked['name']!r} (if it was made)", "", {}, find=lambda: self.find_webhooks(asked["name"]))
+        self.made.append(pending)
+        try:
+            result = await self.call("webhooks_create", body=asked)
+        except UpstreamError as err:
+            verdict, evidence = _failure(err)
+            self.row("webhooks_create").record(verdict, evidence)
+            if not err.outcome_unknown:
+                self.made.remove(pending)
+            return
+        data = result.data if isinstance(result.data, Mapping) else {}
+        webhook_id = data.get("id")
+        if not isinstance(webhook_id, str):
+            self.row("webhooks_create").record(LACKS, f"the answer has no id; it carries {_short(sorted(data), 200)}", lacking=["id"])
+            return
+        self.made.remove(pending)
+        params = {"webhook_id": webhook_id}
+        self.made.append(_Made(f"webhook {webhook_id!r}", "webhooks_delete", params, get="webhooks_get"))
+        first_secret = _digest(data.get("secret"))
+        await self.verified("webhooks_create", "webhooks_get", params, asked, result, "webhook")
+        if first_secret is None:
+            self.row("webhooks_create").record(LACKS, "the answer carries no secret (it is shown only once, on create)", lacking=["secret"])
+        got = await self.attempt("webhooks_get", self.call("webhooks_get", params))
+        if got is not None:
+            await self.verified("webhooks_get", None, params, {"id": webhook_id, "status_page_subdomains": [self.page]}, got, "webhook")
+        listed = await self.attempt("webhooks_list", self.api.list_all("webhooks_list"))
+        if listed is not None:
+            self.listed("webhooks_list", listed.data, "id", webhook_id, "the webhook just created")
+        change = {"name": f"Check webhook {self.marker} (renamed)"}
+        updated = await self.attempt("webhooks_update", self.call("webhooks_update", params, body=change))
+        if updated is not None:
+            await self.verified("webhooks_update", "webhooks_get", params, change, updated, "webhook")
+        rotated = await self.attempt("webhooks_rotate_secret", self.call("webhooks_rotate_secret", params))
+        if rotated is not None:
+            secret = _digest(rotated.data.get("secret") if isinstance(rotated.data, Mapping) else None)
+            if secret is None:
+                self.row("webhooks_rotate_secret").record(LACKS, "the answer carries no new secret", lacking=["secret"])
+            elif secret == first_secret:
+                self.row("webhooks_rotate_secret").record(IGNORED, "the answer carries the same secret as before", ignored=["secret"])
+            else:
+                self.row("webhooks_rotate_secret").record(OK, "a new secret came back (not shown)")
+
+    async def find_webhooks(self, name: str) -> list[_Made]:
+        """Webhooks with this run's unique name that reach the check page only (never another page's)."""
+        result = await self.api.list_all("webhooks_list")
+        return [
+            _Made(f"webhook {w['id']!r}", "webhooks_delete", {"webhook_id": w["id"]}, get="webhooks_get")
+            for w in result.data or []
+            if isinstance(w, Mapping) and isinstance(w.get("id"), str) and w.get("name") == name
+            and w.get("all_status_pages") is False and w.get("status_page_subdomains") == [self.page]
+        ]
+
+    # -------------------------------------------------------------- cleanup
+
+    async def cleanup(self) -> None:
+        """Delete what the check made, newest first, and record each delete's verdict. Never raises."""
+        for made in reversed(self.made):
+            if made.find is not None:
+                try:
+                    found = await made.find()
+                except UpstreamError as err:
+                    self.left_behind.append(f"{made.label}: could not look for it ({_failure(err)[1]})")
+                    continue
+                for item in found:
+                    await self.delete(item)
+                continue
+            await self.delete(made)
+        self.made.clear()
+
+    async def delete(self, made: _Made) -> None:
+        row = self.row(made.endpoint)
+        try:
+            await self.call(made.endpoint, made.params, query=made.query)
+        except UpstreamError as err:
+            if err.status == 404 and not err.route_missing and not made.confirmed:
+                return  # a create whose answer was lost, and which did not take effect after all: nothing to delete
+            verdict, evidence = _failure(err)
+            row.record(verdict, f"{made.label}: {evidence}")
+            self.left_behind.append(f"{made.label} on page {self.page!r}")
+            return
+        gone = True
+        if made.get is not None:
+            try:
+                await self.call(made.get, made.params, query=made.query)
+            except UpstreamError as err:
+                gone = err.status == 404 and not err.route_missing
+            else:
+                gone = False
+        if gone:
+            row.record(OK)
+            self.deleted.append(made.label)
+        else:
+            row.record(ERROR, f"{made.label}: the delete answered success but a GET still finds it")
+            self.left_behind.append(f"{made.label} on page {self.page!r}")
+
+
+_SHAPE_WORDS = {"map": "map of service -> regions", "list": "plain list", "objects": "list of objects"}
+
+
+def _shape_of(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        return "map"
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return "list"
+    if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+        return "objects"
+    return None
+
+
+def _keys(data: Any) -> list[str]:
+    return list(data) if isinstance(data, Mapping) else []
+
+
+def _unmapped(data: Any, wire: NoticeWire) -> list[str]:
+    """Answer keys the mapping does not read: where a field under another name would be."""
+    mapped = {getattr(wire, attr) for attr in NoticeWire.keys() if attr.endswith("_field")}
+    mapped |= {"resolved_at", "closed_at", "created_at", "updated_at"}
+    return [k for k in _keys(data) if k not in mapped]
+
+
+def _keys_evidence(data: Any, wire: NoticeWire) -> str:
+    """The answer's keys, with the values of those the mapping does not read (where a dropped field may be)."""
+    if not isinstance(data, Mapping):
+        return f"no object ({_short(data, 60)})"
+    unmapped = _unmapped(data, wire)
+    shown = ", ".join(f"{k}: {_short(data[k], 60)}" for k in unmapped) or "nothing the mapping does not read"
+    return f"keys {', '.join(data)}; not read by the mapping: {shown}"
+
+
+def _ended(record: NoticeRecord) -> bool:
+    if record.state in ENDED_STATES:
+        return True
+    end = _instant(record.ends_at)
+    return end is not None and end <= datetime.now(timezone.utc) + timedelta(seconds=5) and record.state not in ("open", "in_progress", "scheduled")
+
+
+def _digest(secret: Any) -> str | None:
+    """Secrets are compared by digest and never kept or shown as they are."""
+    return hashlib.sha256(secret.encode()).hexdigest() if isinstance(secret, str) and secret else None
+
+
+# ---------------------------------------------------------------- the command
+
+
+def add_parser(commands: Any) -> None:
+    """Register `check-api` on the CLI's subcommands."""
+    parser = commands.add_parser(
+        "check-api",
+        help="check the endpoint table and notice mapping against a real StatusPal (throwaway key, one page)",
+        description=(
+            f"Walks every StatusPal endpoint the gateway uses, with notify: false, on one page only, and deletes what "
+            f"it made. The API key is read from the environment variable {KEY_ENV}, never from an argument."
+        ),
+    )
+    parser.add_argument("--config", metavar="PATH", help="config file (default: the repository's config.toml)")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--subdomain", metavar="PAGE", help="a status page made for the check (it is never deleted)")
+    where.add_argument("--create-page", action="store_true", help="create a page for the check and delete it after")
+    parser.add_argument("--base-url", metavar="URL", help="StatusPal API base URL (default: statuspal.base_url)")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
+    # Refused, with a reason, so a key typed here is neither used nor echoed back in an argparse error.
+    parser.add_argument("--key", "--api-key", dest="refused_key", nargs="?", const="", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("stray", nargs="*", help=argparse.SUPPRESS)
+    parser.set_defaults(func=cmd_check_api)
+
+
+def cmd_check_api(args: argparse.Namespace) -> int:
+    # Neither message repeats what was typed: it may be a key.
+    if args.refused_key is not None:
+        raise ConfigError(
+            f"check-api takes the API key only from the environment variable {KEY_ENV} (a key on the command line "
+            "ends up in shell history and process listings)"
+        )
+    if args.stray:
+        raise ConfigError(f"check-api takes no positional arguments (the API key goes in the environment variable {KEY_ENV})")
+    key = os.environ.get(KEY_ENV, "").strip()
+    if not key:
+        raise ConfigError(f"set {KEY_ENV} to a throwaway StatusPal API key for the check")
+    overrides = {"statuspal": {"base_url": args.base_url}} if args.base_url else None
+    settings = load_settings(args.config, overrides=overrides)
+    from gateway.log import configure_logging
+
+    configure_logging(settings)
+    try:
+        report = asyncio.run(_run(settings, key, args.subdomain, args.create_page))
+    except CheckUsageError as exc:
+        raise ConfigError(str(exc)) from None
+    print(json.dumps(report.as_json(), indent=2) if args.json else report.as_text(), flush=True)
+    if report.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+async def _run(settings: Settings, key: str, subdomain: str | None, create_page: bool) -> Report:
+    table = EndpointTable.from_settings(settings.statuspal)
+    client = StatusPalClient(settings.statuspal, table)
+    await client.start()
+    try:
+        try:
+            api = client.for_key(key)
+            await api.check_key()
+        except UpstreamAuthError as err:
+            raise CheckUsageError(f"StatusPal refused the key in {KEY_ENV} ({err.status} {err.code})") from None
+        except UpstreamUnavailable as err:
+            raise CheckUsageError(f"could not check the key at {settings.statuspal.base_url}: {err.message or err.code}") from None
+        checker = Checker(api, table, subdomain=subdomain, create_page=create_page)
+        checker.row("status_pages_list").record(OK)
+        if subdomain is not None:
+            try:
+                await api.call("status_pages_get", {"subdomain": subdomain})
+            except UpstreamError as err:
+                raise CheckUsageError(f"status page {subdomain!r} cannot be used for the check: {_failure(err)[1]}") from None
+        await _walk_then_clean(checker)
+        return checker.report(settings.statuspal.base_url)
+    finally:
+        await client.close()
+
+
+async def _walk_then_clean(checker: Checker) -> None:
+    """Walk; SIGINT/SIGTERM cancel the walk only, so the cleanup always runs to its end."""
+    loop = asyncio.get_running_loop()
+    walk = asyncio.create_task(checker.walk())
+
+    def stop() -> None:
+        if not walk.done():
+            print("check-api: interrupted; deleting what the check made...", file=sys.stderr, flush=True)
+            walk.cancel()
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or no signal support
+            pass
+    try:
+        await walk
+    except asyncio.CancelledError:
+        checker.interrupted = True
+    except Exception:
+        # Not a finding: a bug or an answer no step expected. The rows left "not run" make the exit code 1.
+        log.exception("check-api walk failed")
+        checker.note("the check stopped on an unexpected error (see the log); what it made is deleted below")
+    finally:
+        # A second signal during cleanup is ignored: stopping here would leave what the check made behind.
+        await checker.cleanup()
+        for sig in installed:
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,321 @@
+"""`statuspal-mcp check-api` as an operator runs it: the real CLI in a child process against a sandbox on loopback.
+
+The sandbox plays the StatusPal under test: strict, Rails-like lenient, or serving notices in an alternative
+shape (other routes, field names, affected services as a map, notices ended by PATCHing ends_at). The checker
+is configured the way the gateway would be, through STATUSPAL_MCP_STATUSPAL_* variables, so each verdict shown
+is what `serve` would meet with that config. After every run the sandbox is searched for anything left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import signal
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+import aiohttp
+import pytest
+
+from gateway.check_api import KEY_ENV
+from gateway.config import SandboxSettings
+from gateway.statuspal.endpoints import DEFAULT_ENDPOINTS, EndpointTable
+from gateway.statuspal.notice_wire import NoticeWire
+from sandbox import start_sandbox
+from sandbox.app import SANDBOX, SandboxState
+from tests.processes import run, start
+from tests.test_wire_mapping import ALT, ALT_NOTICES, ALT_ROUTES
+
+KEY = f"sk_check_{secrets.token_hex(8)}"
+ALL_ENDPOINTS = [e.name for e in DEFAULT_ENDPOINTS]
+NOTICES = [name for name in ALL_ENDPOINTS if name.startswith("notices_")]
+CONFIRMED = [name for name in ALL_ENDPOINTS if not name.startswith("notices_")]
+
+
+@asynccontextmanager
+async def sandbox(strictness: str, wire: dict[str, Any] | None = None, key: str = KEY) -> AsyncIterator[tuple[str, SandboxState]]:
+    wire = wire or {}
+    table = EndpointTable(wire.get("endpoints"), NoticeWire(**wire.get("notices", {})))
+    runner, url = await start_sandbox(SandboxSettings(port=0, strictness=strictness, demo_key=key), table)
+    try:
+        yield url, runner.app[SANDBOX]
+    finally:
+        await runner.cleanup()
+
+
+def config_env(wire: dict[str, Any] | None) -> dict[str, str]:
+    """The checker's mapping, as an operator would set it in the environment."""
+    env = {}
+    for name, spec in (wire or {}).get("endpoints", {}).items():
+        env[f"STATUSPAL_MCP_STATUSPAL_ENDPOINTS_{name.upper()}"] = spec
+    for name, value in (wire or {}).get("notices", {}).items():
+        env[f"STATUSPAL_MCP_STATUSPAL_NOTICES_{name.upper()}"] = value
+    return env
+
+
+async def check(url: str, *args: str, wire: dict[str, Any] | None = None, key: str = KEY,
+                env: dict[str, str] | None = None) -> tuple[Any, dict[str, Any]]:
+    child = await run(["check-api", "--base-url", f"{url}/api/v1", "--json", *args],
+                      env={KEY_ENV: key, **config_env(wire), **(env or {})}, timeout=90)
+    assert "Traceback" not in child.stderr, child.stderr
+    return child, json.loads(child.stdout)
+
+
+def verdicts(report: dict[str, Any]) -> dict[str, str]:
+    return {row["endpoint"]: row["label"] for row in report["endpoints"]}
+
+
+def fixes(report: dict[str, Any]) -> dict[str, str]:
+    return {f["line"]: f["section"] for f in report["config"]}
+
+
+def assert_nothing_left(state: SandboxState, pages: tuple[str, ...] = ()) -> None:
+    """Only the pages named remain, without a notice, a service or a region the check made; no webhook."""
+    org = next(iter(state.orgs.values()))
+    assert sorted(org.pages) == sorted(pages)
+    for page in org.pages.values():
+        assert not page.notices and not page.services
+        assert [c.slug for c in page.containers.values()] == ["default"]
+    assert not org.webhooks
+
+
+# ---------------------------------------------------------------- verdicts per mode
+
+
+@pytest.mark.parametrize("strictness", ["strict", "lenient"])
+async def test_a_statuspal_that_matches_the_table_is_ok_everywhere(strictness) -> None:
+    async with sandbox(strictness) as (url, state):
+        child, report = await check(url, "--create-page")
+        assert_nothing_left(state)
+    assert child.proc.returncode == 0, child.stdout
+    assert verdicts(report) == {name: "ok" for name in ALL_ENDPOINTS}
+    assert report["ok"] and report["created_page"] and not report["config"]
+    assert not report["cleanup"]["left_behind"]
+
+
+@pytest.mark.parametrize("strictness", ["strict", "lenient"])
+async def test_configured_for_the_alternative_shape_every_endpoint_is_ok(strictness) -> None:
+    async with sandbox(strictness, ALT) as (url, state):
+        child, report = await check(url, "--create-page", wire=ALT)
+        assert_nothing_left(state)
+    assert child.proc.returncode == 0, child.stdout
+    assert verdicts(report) == {name: "ok" for name in ALL_ENDPOINTS}
+    rows = {row["endpoint"]: row for row in report["endpoints"]}
+    # The table with this config: org-scoped routes, and ending by PATCH instead of the action routes.
+    assert (rows["notices_create"]["method"], rows["notices_create"]["path"]) == ("POST", "/notices")
+    assert rows["notices_resolve"]["path"] == "/notices/{notice_id} (resolve_strategy = patch_ends_at)"
+
+
+@pytest.mark.parametrize("strictness", ["strict", "lenient"])
+async def test_unconfigured_for_the_alternative_shape_every_notices_route_is_missing(strictness) -> None:
+    async with sandbox(strictness, ALT) as (url, state):
+        child, report = await check(url, "--create-page")
+        assert_nothing_left(state)
+    assert child.proc.returncode == 1
+    found = verdicts(report)
+    assert {name: found[name] for name in CONFIRMED} == {name: "ok" for name in CONFIRMED}
+    assert {name: found[name] for name in NOTICES} == {name: "route missing" for name in NOTICES}
+    create = next(row for row in report["endpoints"] if row["endpoint"] == "notices_create")
+    assert create["evidence"][0].startswith("incident: POST /status_pages/")
+    assert "answered 404 without StatusPal's record-not-found body" in create["evidence"][0]
+    # The lines to correct, with today's value, commented out: a 404 does not say what the route is.
+    assert fixes(report) == {
+        f'# {e.name} = "{e.method} {e.path}"': "statuspal.endpoints" for e in DEFAULT_ENDPOINTS if e.name in NOTICES
+    }
+    assert not report["ok"]
+
+
+async def test_misnamed_fields_on_a_rails_like_statuspal_are_named_with_the_config_that_fixes_them() -> None:
+    """Right routes, but the first text, notify flag and affected services sent under the default names: a
+    Rails-like server drops them and answers 201. The check says which were dropped, shows the answer's own
+    keys as evidence, and suggests the lines; applying them makes every endpoint ok."""
+    misnamed = {k: v for k, v in ALT_NOTICES.items() if k not in ("text_field", "notify_field", "affected_field", "affected_shape")}
+    wire = {"endpoints": ALT_ROUTES, "notices": misnamed}
+    async with sandbox("lenient", ALT) as (url, state):
+        child, report = await check(url, "--create-page", wire=wire)
+        assert_nothing_left(state)
+        assert child.proc.returncode == 1
+        found = verdicts(report)
+        assert found["notices_create"] == "fields ignored: message; answer lacks: affected"
+        assert found["notices_post_update"] == "error"
+        create = next(row for row in report["endpoints"] if row["endpoint"] == "notices_create")
+        assert "affected_services: {}" in " ".join(create["evidence"])
+        suggested = {f["key"]: f["value"] for f in report["config"] if f["section"] == "statuspal.notices"}
+        assert suggested == {"affected_field": "affected_services", "affected_shape": "map", "text_field": "description"}
+        assert found["notices_get"] == "answer lacks: affected"
+        # The closing texts go through notices_post_update too, so ending by PATCH is not ok either.
+        assert (found["notices_resolve"], found["notices_close"]) == ("error", "error")
+        assert {name for name, verdict in found.items() if verdict != "ok"} == {
+            "notices_create", "notices_get", "notices_post_update", "notices_resolve", "notices_close"}
+
+        fixed = {"endpoints": ALT_ROUTES, "notices": {**misnamed, **suggested}}
+        child, report = await check(url, "--create-page", wire=fixed)
+        assert_nothing_left(state)
+    assert child.proc.returncode == 0, child.stdout
+    assert verdicts(report) == {name: "ok" for name in ALL_ENDPOINTS}
+
+
+async def test_a_strict_statuspal_refusing_the_names_gets_the_names_it_asked_for() -> None:
+    """A server that answers 422 to unknown fields: the names it wants ("can't be blank") become config lines;
+    the notices routes it has are told apart from those it lacks, with a made-up id."""
+    wire = {"endpoints": ALT_ROUTES, "notices": {k: v for k, v in ALT_NOTICES.items() if k.endswith("_strategy")}}
+    async with sandbox("strict", ALT) as (url, state):
+        child, report = await check(url, "--create-page", wire=wire)
+        assert_nothing_left(state)
+    assert child.proc.returncode == 1
+    rows = {row["endpoint"]: row for row in report["endpoints"]}
+    assert rows["notices_create"]["verdict"] == "error"
+    assert '"message":["is not a permitted field"]' in rows["notices_create"]["evidence"][0]
+    for name in ("notices_get", "notices_update", "notices_post_update", "notices_delete"):
+        assert (rows[name]["verdict"], rows[name]["evidence"]) == ("not run", [
+            "the route exists (404 record-not-found for a made-up id), but no notice could be made to exercise it"])
+    assert rows["notices_resolve"]["path"] == "/notices/{notice_id} (resolve_strategy = patch_ends_at)"
+    assert fixes(report) == {'text_field = "description"': "statuspal.notices",
+                             'notify_field = "notify_subscribers"': "statuspal.notices"}
+    assert report["notes"] == ["affected: StatusPal refused the field 'affected' (statuspal.notices.affected_field): "
+                               "[\"is not a permitted field\"]; its right name cannot be read from the answer."]
+
+
+async def test_a_missing_resolve_route_suggests_ending_by_patch() -> None:
+    actions = {"endpoints": ALT_ROUTES, "notices": {k: v for k, v in ALT_NOTICES.items() if not k.endswith("_strategy")}}
+    async with sandbox("lenient", ALT) as (url, state):
+        child, report = await check(url, "--create-page", wire=actions)
+        assert_nothing_left(state)
+    assert child.proc.returncode == 1
+    found = verdicts(report)
+    assert (found["notices_resolve"], found["notices_close"]) == ("route missing", "route missing")
+    assert {name for name, verdict in found.items() if verdict != "ok"} == {"notices_resolve", "notices_close"}
+    assert fixes(report) == {'resolve_strategy = "patch_ends_at"': "statuspal.notices",
+                             'close_strategy = "patch_ends_at"': "statuspal.notices"}
+
+
+async def test_the_text_report_shows_each_endpoint_and_the_config_lines() -> None:
+    async with sandbox("lenient", ALT) as (url, _):
+        child = await run(["check-api", "--base-url", f"{url}/api/v1", "--create-page"], env={KEY_ENV: KEY}, timeout=90)
+    assert child.proc.returncode == 1
+    lines = child.stdout.splitlines()
+    assert any(line.startswith("notices_create ") and "| POST /status_pages/{subdomain}/notices " in line
+               and line.endswith("| route missing") for line in lines), child.stdout
+    assert any(line.startswith("services_create ") and line.endswith("| ok") for line in lines)
+    assert "[statuspal.endpoints]" in lines
+    assert any(line.startswith('# notices_create = "POST /status_pages/{subdomain}/notices"  # answered 404') for line in lines)
+    assert lines[-1] == f"Result: {len(NOTICES)} of {len(ALL_ENDPOINTS)} endpoints are not ok."
+
+
+# ---------------------------------------------------------------- safety
+
+
+async def _api(http: aiohttp.ClientSession, url: str, method: str, path: str, body: Any = None) -> Any:
+    async with http.request(method, f"{url}/api/v1{path}", json=body, headers={"Authorization": f"Bearer {KEY}"}) as r:
+        assert r.status < 300, (method, path, r.status, await r.text())
+        return (await r.json())["data"] if r.status != 204 else None
+
+
+async def test_only_the_given_page_is_touched_and_it_is_left_as_it_was() -> None:
+    async with sandbox("lenient") as (url, state), aiohttp.ClientSession() as http:
+        for page in ("check", "bystander"):
+            await _api(http, url, "POST", "/status_pages", {"name": page, "subdomain": page, "timezone": "UTC",
+                                                             "website_url": "https://example.com"})
+        await _api(http, url, "POST", "/status_pages/bystander/services", {"name": "API"})
+        await _api(http, url, "POST", "/status_pages/bystander/notices", {
+            "title": "Real incident", "notice_type": "incident", "severity": "major", "message": "Down.", "notify": False})
+        await _api(http, url, "POST", "/outgoing_webhooks", {"name": "real", "url": "https://hooks.example.com",
+                                                             "events": ["notice.created"]})
+        before = {path: await _api(http, url, "GET", path) for path in (
+            "/status_pages/bystander", "/status_pages/check", "/status_pages/bystander/notices",
+            "/status_pages/bystander/services", "/outgoing_webhooks")}
+        state.requests.clear()
+
+        child, report = await check(url, "--subdomain", "check")
+
+        touched = {entry["path"] for entry in state.requests}
+        after = {path: await _api(http, url, "GET", path) for path in before}
+    assert child.proc.returncode == 0, child.stdout
+    assert report["page"] == "check" and not report["created_page"]
+    assert verdicts(report) == {name: "skipped" if name in ("status_pages_create", "status_pages_delete") else "ok"
+                                for name in ALL_ENDPOINTS}
+    assert all(not p.startswith("/api/v1/status_pages/") or p.startswith("/api/v1/status_pages/check") for p in touched), touched
+    # The check page's name was written back unchanged (only its updated_at moves).
+    for snapshot in (before, after):
+        snapshot["/status_pages/check"].pop("updated_at")
+    assert after == before  # the other page, its notice and service, the org's webhook, and the check page itself
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+async def test_an_interrupted_check_deletes_everything_it_made(sig) -> None:
+    async with sandbox("strict") as (url, state), aiohttp.ClientSession() as http:
+        await _api(http, url, "POST", "/status_pages", {"name": "Check", "subdomain": "check", "timezone": "UTC",
+                                                         "website_url": "https://example.com"})
+        # Slow answers, so the signal arrives while the check is midway, with things made and not yet deleted.
+        async with http.post(f"{url}/_sandbox/faults", json={"latency_ms": 150}) as r:
+            assert r.status == 200
+        child = await start(["check-api", "--base-url", f"{url}/api/v1", "--subdomain", "check", "--json"],
+                            env={KEY_ENV: KEY})
+        page = next(iter(state.orgs.values())).pages["check"]
+        for _ in range(600):
+            if page.notices or child.proc.returncode is not None:
+                break
+            await asyncio.sleep(0.02)
+        assert page.notices and page.services and len(page.containers) == 2, child.stderr
+        child.proc.send_signal(sig)
+        code = await child.finish(60)
+        assert_nothing_left(state, pages=("check",))
+    assert code == 130, child.stderr
+    report = json.loads(child.stdout)
+    assert report["interrupted"] and not report["ok"] and not report["cleanup"]["left_behind"]
+    assert any(label.startswith("incident ") for label in report["cleanup"]["deleted"])
+    assert "interrupted; deleting what the check made" in child.stderr
+
+
+async def test_the_key_never_appears_in_output_or_logs() -> None:
+    canary = f"sk_canary_{secrets.token_hex(12)}"
+    async with sandbox("lenient", ALT, key=canary) as (url, _):
+        # DEBUG logging, failing endpoints with evidence, and errors: every path that writes text.
+        child, report = await check(url, "--create-page", key=canary, env={"STATUSPAL_MCP_LOGGING_LEVEL": "DEBUG"})
+        refused = await run(["check-api", "--base-url", f"{url}/api/v1", "--create-page"],
+                            env={KEY_ENV: canary + "x", "STATUSPAL_MCP_LOGGING_LEVEL": "DEBUG"})
+    assert child.proc.returncode == 1 and report["endpoints"]
+    assert refused.proc.returncode == 2
+    assert refused.stderr.strip().splitlines()[-1] == (
+        f"statuspal-mcp: error: StatusPal refused the key in {KEY_ENV} (401 unauthorized)")
+    for text in (child.stdout, child.stderr, refused.stdout, refused.stderr):
+        assert canary not in text
+        assert "whs_" not in text  # nor a webhook secret
+
+
+def assert_one_line(child, text: str) -> None:
+    assert child.proc.returncode == 2, (child.stdout, child.stderr)
+    lines = [line for line in child.stderr.strip().splitlines() if not line.startswith("{")]
+    assert lines == [f"statuspal-mcp: error: {text}"], child.stderr
+    assert "Traceback" not in child.stderr and not child.stdout
+
+
+async def test_a_key_on_the_command_line_is_refused_without_echoing_it() -> None:
+    canary = f"sk_canary_{secrets.token_hex(12)}"
+    message = (f"check-api takes the API key only from the environment variable {KEY_ENV} (a key on the command "
+               "line ends up in shell history and process listings)")
+    for args in (["--key", canary], [f"--api-key={canary}"]):
+        child = await run(["check-api", "--create-page", *args], env={KEY_ENV: KEY})
+        assert_one_line(child, message)
+        assert canary not in child.stderr
+    child = await run(["check-api", "--create-page", canary], env={KEY_ENV: KEY})
+    assert_one_line(child, f"check-api takes no positional arguments (the API key goes in the environment variable {KEY_ENV})")
+    assert canary not in child.stderr
+
+
+async def test_usage_problems_exit_2_with_one_line() -> None:
+    child = await run(["check-api", "--create-page"])
+    assert_one_line(child, f"set {KEY_ENV} to a throwaway StatusPal API key for the check")
+    bad = {"STATUSPAL_MCP_STATUSPAL_ENDPOINTS_NOTICES_RESOLVE": "RESOLVE it", KEY_ENV: KEY}
+    child = await run(["check-api", "--create-page"], env=bad)
+    assert_one_line(child, "bad value for statuspal.endpoints.notices_resolve: 'RESOLVE it' (expected \"METHOD /path\", "
+                           "METHOD one of GET, POST, PATCH, PUT, DELETE)")
+    child = await run(["check-api", "--create-page"], env={"STATUSPAL_MCP_STATUSPAL_NOTICES_TEXT_FIELD": "two words", KEY_ENV: KEY})
+    assert_one_line(child, "bad value for statuspal.notices.text_field: 'two words' (expected a JSON field name: a letter "
+                           "or _, then letters, digits or _)")
+    async with sandbox("strict") as (url, state):
+        child = await run(["check-api", "--base-url", f"{url}/api/v1", "--subdomain", "nope"], env={KEY_ENV: KEY})
+        assert_one_line(child, f"status page 'nope' cannot be used for the check: GET /status_pages/nope answered "
+                               "404 not_found: The requested resource was not found")
+        assert not next(iter(state.orgs.values())).pages
