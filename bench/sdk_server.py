@@ -39,12 +39,12 @@ def build_server(index_dir: str) -> MCPServer:
     def not_benchmarked(**kwargs: Any) -> dict[str, Any]:
         raise RuntimeError("only listed, never called, by the benchmark")
 
-    for tool in build_catalogue(settings).tools:
+    for tool in build_catalogue().tools:
         fn = search_docs if tool.name == "search_docs" else not_benchmarked
         server.add_tool(fn, name=tool.name, title=tool.title, description=tool.description)
         registered = server._tool_manager.get_tool(tool.name)
         registered.parameters = dict(tool.input_schema)
-        registered.annotations = ToolAnnotations.model_validate(tool.annotations.wire(tool.title))
+        registered.annotations = ToolAnnotations.model_validate(tool.annotations.wire())
     return server
 
 

@@ -40,7 +40,7 @@ from gateway.sealing import Keyring
 from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.store import MemoryStore, RedisStore, Store
-from gateway.transport import SESSION_PURPOSE
+from gateway.sessions import SESSION_PURPOSE
 from sandbox.app import create_sandbox_app
 
 DEMO_KEY = "sk_sandbox_demo"

@@ -1,39 +1,48 @@
 """Builds the aiohttp application: services first, then routes, then the start-up and shutdown hooks.
 
 Reading order for a request: `gateway.transport` (HTTP rules of Streamable HTTP) → `gateway.credentials`
-(header → API key) → `gateway.protocol` (JSON-RPC / MCP methods) → `gateway.tools` (one module per
-StatusPal resource) → `gateway.statuspal.client` (the upstream call).
+(header → API key) → `gateway.jsonrpc` (the message) → `gateway.dispatcher` (MCP methods) →
+`gateway.tool_runner` (arguments, the call, its result) → `gateway.tools` (one module per StatusPal
+resource) → `gateway.statuspal.client` (the upstream call).
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from gateway import ops, transport
+from gateway import ops, server_card, transport
 from gateway.client_address import ClientAddresses
 from gateway.config import Settings
 from gateway.credentials import CredentialResolver
+from gateway.dispatcher import Dispatcher, server_info
 from gateway.limits import InboundLimits
-from gateway.log import access_logger
 from gateway.metrics import Metrics
 from gateway.oauth import routes as oauth_routes
 from gateway.oauth.access import AccessTokenVerifier
 from gateway.oauth.client_metadata import MetadataDocuments
+from gateway.request_middleware import access_logger
 from gateway.resources import DocsResources
 from gateway.sealing import Keyring
+from gateway.sessions import Sessions
 from gateway.state import GATEWAY, Gateway
 from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.store import RedisStore, open_store
+from gateway.tool_runner import ArgumentValidator, ToolRunner
 from gateway.tools.catalogue import build_catalogue
 from search.lifecycle import DocsIndex
 
 
-def create_app(settings: Settings, *, docs: DocsIndex | None = None) -> web.Application:
+def create_app(
+    settings: Settings, *, docs: DocsIndex | None = None, arguments: ArgumentValidator | None = None
+) -> web.Application:
     """The gateway as an aiohttp application (the sandbox, when embedded, is started by the CLI beside it).
 
     `docs`: an index the caller has opened and will close (tests share one); by default the application
     opens `[search] index_dir` in its start-up hook and closes it at shutdown.
+    `arguments`: the tools' compiled argument checks, when the caller already has them (tests share one:
+    compiling every inputSchema is most of the cost of building an application); by default they are
+    compiled here.
     """
     metrics = Metrics()
     app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[access_logger(metrics)])
@@ -49,25 +58,36 @@ def create_app(settings: Settings, *, docs: DocsIndex | None = None) -> web.Appl
     owns_docs = docs is None
     if docs is None:
         docs = DocsIndex(settings.path(settings.search.index_dir), settings.search)
+    catalogue = build_catalogue()
+    if arguments is None:
+        arguments = ArgumentValidator(catalogue.tools)
+    elif not arguments.covers(catalogue):
+        raise ValueError("the argument validator handed in was compiled for other tools")
+    resources = DocsResources.from_settings(settings)
     gateway = Gateway(
         settings=settings,
         upstream=upstream,
         credentials=CredentialResolver(settings, upstream, AccessTokenVerifier(settings, keyring, store), limits),
-        catalogue=build_catalogue(settings),
+        catalogue=catalogue,
         keyring=keyring,
         store=store,
         metrics=metrics,
         addresses=addresses,
         limits=limits,
         docs=docs,
-        resources=DocsResources.from_settings(settings),
+        resources=resources,
         clients=MetadataDocuments(settings),
     )
     app[GATEWAY] = gateway
+    info = server_info(settings)
+    runner = ToolRunner(arguments, upstream, docs, metrics, info)
+    dispatcher = Dispatcher(catalogue, runner, resources, info, settings.server.tools_page_size)
+    sessions = Sessions(keyring, store, settings.store.session_ends_per_hour)
 
-    transport.setup_routes(app)
+    transport.setup_routes(app, transport.Transport(gateway, dispatcher, sessions))
     oauth_routes.setup_routes(app)
     ops.setup_routes(app)
+    server_card.setup_routes(app)
 
     async def lifecycle(app: web.Application):
         # The store first: it is the one that can fail (Redis unreachable), and then nothing is left open.

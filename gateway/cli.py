@@ -27,7 +27,8 @@ from gateway import check_api
 from gateway.allocator import keep_freed_memory
 from gateway.config import ENV_PREFIX, ConfigError, ServerSettings, Settings, load_settings
 from gateway.connections import GatewayRunner
-from gateway.log import configure_logging, redact_text
+from gateway.logging_setup import configure_logging, flush_logs
+from gateway.redaction import redact_text
 from gateway.store import StoreUnavailable
 from search import build as index_build
 
@@ -303,9 +304,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ConfigError, StartupError, StoreUnavailable) as exc:
+        flush_logs()
         print(f"{PROG}: error: {exc}", file=sys.stderr)
     except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
         where = f": {exc.filename}" if exc.filename else ""
+        flush_logs()
         print(f"{PROG}: error: {exc.strerror or exc}{where}", file=sys.stderr)
     except KeyboardInterrupt:  # Ctrl-C before the signal handlers were installed
         return 130
@@ -313,6 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Not an operator mistake: the details go to the (redacted) JSON log, one line to the terminal.
         if logging.getLogger().handlers:  # only our JSON handler: the default one would print the raw traceback
             log.exception("start-up failed")
+        flush_logs()
         print(f"{PROG}: error: unexpected {type(exc).__name__}: {redact_text(str(exc))}", file=sys.stderr)
         return 1
     return EXIT_STARTUP

@@ -371,6 +371,10 @@ def _check(settings: Settings) -> None:
             raise ConfigError(f"bad value for server.{name}: {getattr(server, name)} (must be more than 0 and less than a day)")
     if server.max_body_bytes < 1024:
         raise ConfigError("bad value for server.max_body_bytes: must be at least 1024")
+    if server.tools_page_size < 1:
+        raise ConfigError(f"bad value for server.tools_page_size: {server.tools_page_size} (must be at least 1)")
+    if not server.sse_keepalive_seconds > 0:  # `not >` also refuses nan, which would never send a keep-alive
+        raise ConfigError(f"bad value for server.sse_keepalive_seconds: {server.sse_keepalive_seconds} (must be more than 0)")
     try:
         parse_networks(server.trusted_proxies)
     except ValueError as exc:

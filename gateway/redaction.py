@@ -84,9 +84,11 @@ _VALUE_PATTERNS: tuple[tuple[re.Pattern[str], str, tuple[str, ...], str], ...] =
     # "Authorization: …" style header lines (a dumped request).
     (re.compile(r"(?im)^(\s*(authorization|proxy-authorization|cookie|set-cookie|x-api-key)\s*:\s*).+$"), rf"\1{REDACTED}",
      ("authorization", "cookie", "x-api-key"), ":"),
+    # Tokens before keys: a token glued behind a key prefix ("sk_eyJ…") would otherwise lose only its first
+    # part to the key pattern, which stops at the first ".", and the rest of the token would stay readable.
+    (_TOKEN, REDACTED, ("eyj", *_ENCODED), ""),
     (_KEY, f"sk_{REDACTED}", ("sk_", *_ENCODED), ""),
     (_WEBHOOK_SECRET, f"whs_{REDACTED}", ("whs_", *_ENCODED), ""),
-    (_TOKEN, REDACTED, ("eyj", *_ENCODED), ""),
 )
 # Every pattern above needs one of these characters (whitespace after "Bearer", "=" or ":" after a name,
 # "_" in sk_/whs_ prefixes and in names, "." between token parts, "%" or "\" in an encoded form): text

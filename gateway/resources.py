@@ -9,12 +9,11 @@ make cursors lie.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gateway.config import ConfigError
+from gateway.cursors import decode_cursor, encode_cursor
 from search.corpus import CorpusError, load_pages
 
 if TYPE_CHECKING:
@@ -24,7 +23,7 @@ SCHEME = "statuspal-docs"
 URI_PREFIX = f"{SCHEME}://pages/"
 MIME = "text/markdown"
 DEFAULT_PAGE_SIZE = 50
-_CURSOR_PREFIX = "docs:"
+_CURSOR_KIND = "docs"
 
 
 @dataclass(frozen=True)
@@ -76,12 +75,15 @@ class DocsResources:
 
     def list(self, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
         """One page of the listing and the cursor of the next one (None at the end); bad cursor → ValueError."""
-        start = _decode_cursor(cursor) if cursor is not None else 0
+        start = decode_cursor(_CURSOR_KIND, cursor) if cursor is not None else 0
+        # Cursors are opaque to clients; anything we did not issue is refused rather than guessed at.
+        if start is None:
+            raise ValueError("Invalid cursor: not one this server issued")
         if start > len(self._pages):
             raise ValueError("Invalid cursor: it points past the end of the resource list")
         end = start + self._page_size
         items = [p.listing() for p in self._pages[start:end]]
-        return items, (_encode_cursor(end) if end < len(self._pages) else None)
+        return items, (encode_cursor(_CURSOR_KIND, end) if end < len(self._pages) else None)
 
     def read(self, uri: str) -> dict[str, Any] | None:
         page = self._by_uri.get(uri)
@@ -101,18 +103,3 @@ class DocsResources:
             }
         ]
 
-
-def _encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{offset}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int:
-    """Cursors are opaque to clients; anything we did not issue is refused rather than guessed at."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ValueError("Invalid cursor: not one this server issued") from None
-    prefix, _, number = raw.partition(":")
-    if prefix + ":" != _CURSOR_PREFIX or not number.isdigit() or len(number) > 9:
-        raise ValueError("Invalid cursor: not one this server issued")
-    return int(number)

@@ -5,27 +5,24 @@ the client address's budget (429) → Host and Origin (403, DNS-rebinding protec
 → Content-Type (415) → declared size (413) → credentials (401/403/503, with the WWW-Authenticate challenge;
 429/503 when a new key's check is over budget) → the caller's budget (429) → body size (413)
 → JSON-RPC envelope (400) → protocol era and its headers (400) → session (404, handshake era only)
-→ `gateway.protocol`. GET and DELETE are counted the same way: each is a request someone can send in a loop.
+→ `gateway.dispatcher`. GET and DELETE are counted the same way: each is a request someone can send in a loop.
 
-The era is chosen per request, never per connection (DESIGN decision 2): a body carrying the 2026-07-28
-``_meta`` envelope, or an ``MCP-Protocol-Version: 2026-07-28`` header, is the modern era; anything else is the
-handshake era (2024-11-05 … 2025-11-25; no header means 2025-03-26, as the spec says).
+Every HTTP status of an /mcp answer is chosen here, and every JSON-RPC error body is written by
+`gateway.jsonrpc.error_body`: the layers behind the transport raise typed errors and never pick a status.
 
-Handshake-era sessions are stateless too: the ``Mcp-Session-Id`` issued on ``initialize`` is signed by the
-keyring and bound to the caller's key id, so any instance can check it; DELETE records its id as revoked in
-the shared store, which is what makes a terminated session answer 404 on every instance. That record is the
-one store write a session causes, so each key may end only so many sessions an hour
-(``store.session_ends_per_hour``): past that, DELETE answers 429 and ends nothing, and the session simply
-lives out its day. Without the quota one key could fill the store for everyone.
+The era is chosen per request, never per connection, because any instance may answer any request: a body
+carrying the 2026-07-28 ``_meta`` envelope, or an ``MCP-Protocol-Version: 2026-07-28`` header, is the modern
+era; anything else is the handshake era (2024-11-05 … 2025-11-25; no header means 2025-03-26, as the spec says).
+
+Handshake-era sessions (`gateway.sessions`) are stateless too: any instance can check one, and DELETE ends
+one for every instance.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import secrets
-import time
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
@@ -43,27 +40,22 @@ from mcp_types import PROTOCOL_VERSION_META_KEY
 from mcp_types.jsonrpc import HEADER_MISMATCH, INVALID_REQUEST
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, LATEST_MODERN_VERSION, MODERN_PROTOCOL_VERSIONS
 
-from gateway.config import ConfigError
 from gateway.connections import BodyTimeout, BodyTooLarge, BodyUnreadable, read_body
 from gateway.cors import CorsPolicy, normalise_origin
+from gateway.dispatcher import SUPPORTED_VERSIONS, Call, Dispatcher
 from gateway.identity import AuthError, Credentials
+from gateway.jsonrpc import InvalidMessage, Message, RpcError, envelope, error_body, parse_message
 from gateway.limits import OverBudget
-from gateway.log import KEY_ID, REQUEST_ID
-from gateway.protocol import SUPPORTED_VERSIONS, Call, Dispatcher, Message, RpcError, parse_message
 from gateway.redaction import quotable
-from gateway.sealing import InvalidToken
+from gateway.request_middleware import KEY_ID, REQUEST_ID
+from gateway.sessions import SessionEndsExhausted, Sessions
 from gateway.state import GATEWAY, Gateway
 from gateway.store import StoreUnavailable
+from gateway.tool_runner import KeyRefused
 
 MCP_PATHS = ("/mcp", "/mcp/")
 # The version a handshake-era request without MCP-Protocol-Version is assumed to speak (spec, 2025-06-18+).
 DEFAULT_HANDSHAKE_VERSION = "2025-03-26"
-SESSION_PURPOSE = "mcp-session"
-# A session outlives a working day; after it, the client gets 404 and initializes again, as the spec asks of
-# it. The mark of an ended session is kept until the session would have expired, so this is also how long
-# each of a key's session-end marks occupies the store.
-SESSION_TTL_SECONDS = 86400
-SESSION_END_WINDOW_SECONDS = 3600
 
 CORS_ALLOW_HEADERS = (
     "Authorization", "Content-Type", "Accept", "MCP-Protocol-Version", "Mcp-Session-Id", "Mcp-Method", "Mcp-Name",
@@ -78,8 +70,7 @@ _ROUTING_HEADERS = (MCP_PROTOCOL_VERSION_HEADER, MCP_METHOD_HEADER, MCP_NAME_HEA
 SERVER_BUSY = -32000
 
 
-def setup_routes(app: web.Application) -> None:
-    transport = Transport(app[GATEWAY])
+def setup_routes(app: web.Application, transport: "Transport") -> None:
     app[TRANSPORT] = transport
     policy = CorsPolicy.from_settings(
         app[GATEWAY].settings, methods=("GET", "POST", "DELETE"), allow_headers=CORS_ALLOW_HEADERS,
@@ -91,9 +82,10 @@ def setup_routes(app: web.Application) -> None:
 
 
 class Transport:
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, dispatcher: Dispatcher, sessions: Sessions) -> None:
         self.gateway = gateway
-        self.dispatcher = Dispatcher(gateway)
+        self.dispatcher = dispatcher
+        self.sessions = sessions
         server = gateway.settings.server
         self._hosts = frozenset(h.lower() for h in server.allowed_hosts) | _hosts_of(server.public_url)
         # A CORS origin is by definition allowed to call, and so is the server's own public origin.
@@ -101,52 +93,49 @@ class Transport:
             normalise_origin(o) for o in (*server.allowed_origins, *server.cors_origins, server.public_url)
         )
         self._max_body = server.max_body_bytes
-        self._session_ends = gateway.settings.store.session_ends_per_hour
         self._keepalive = server.sse_keepalive_seconds
-        if self._keepalive <= 0:
-            raise ConfigError(f"bad value for server.sse_keepalive_seconds: {self._keepalive} (must be more than 0)")
         self._closing = asyncio.Event()
 
     # --- POST: every client message ---------------------------------------------------------------------
 
     async def post(self, request: web.Request) -> web.StreamResponse:
-        refused = await self._admit(request)
-        if refused is not None:
-            return refused
+        try:
+            return await self._post(request)
+        except _REFUSALS as exc:
+            return self._refusal(exc)
+
+    async def _post(self, request: web.Request) -> web.StreamResponse:
+        await self._admit(request)
         if not _accepts(request, _JSON, _SSE):
-            return _error_response(406, RpcError(INVALID_REQUEST, "Not Acceptable: the Accept header must allow application/json or text/event-stream"))
+            raise Refusal(406, "Not Acceptable: the Accept header must allow application/json or text/event-stream")
         media_type = _media_type(request.headers.get("Content-Type", ""))
         if media_type != _JSON:
-            return _error_response(415, RpcError(INVALID_REQUEST, f"Unsupported Media Type: the body must be application/json, not {quotable(media_type)}"))
+            raise Refusal(415, f"Unsupported Media Type: the body must be application/json, not {quotable(media_type)}")
         declared = request.content_length
         if declared is not None and declared > self._max_body:
-            return self._too_large()
+            raise self._too_large()
         credentials = await self._authenticate(request)
-        if isinstance(credentials, web.Response):
-            return credentials
         try:
             body = await read_body(request, self._max_body)
         except BodyTooLarge:
-            return self._too_large()
+            raise self._too_large() from None
         except BodyUnreadable as exc:
-            return _error_response(400, RpcError(INVALID_REQUEST, f"Bad Request: {exc}"))
+            raise Refusal(400, f"Bad Request: {exc}") from None
         except BodyTimeout as exc:
-            return _error_response(408, RpcError(INVALID_REQUEST, f"Request Timeout: the body was not received within {exc.seconds:g} seconds"))
+            raise Refusal(408, f"Request Timeout: the body was not received within {exc.seconds:g} seconds") from None
         try:
             message = parse_message(body)
-        except RpcError as exc:
-            return _error_response(400, exc, exc.request_id)
+        except InvalidMessage as exc:
+            raise Refusal(400, exc, exc.request_id) from None
         if message.is_response:
             return web.Response(status=202)  # a reply to a server request: this server sends none, so nothing to do
         try:
             version = self._version(request, message)
         except RpcError as exc:
-            return _error_response(exc.status or 400, exc, message.id)
+            raise Refusal(ERROR_CODE_HTTP_STATUS.get(exc.code, 400), exc, message.id) from None
         modern = version in MODERN_PROTOCOL_VERSIONS
         if not modern and message.method != "initialize":
-            gone = await self._check_session(request, credentials)
-            if gone is not None:
-                return gone
+            await self._check_session(request, credentials)
         if not message.is_request:
             return web.Response(status=202)
         return await self._answer(request, message, version, credentials)
@@ -158,32 +147,33 @@ class Transport:
             result = await self.dispatcher.dispatch(call)
         except RpcError as exc:
             if reply.streaming:
-                return await reply.finish(orjson.dumps(exc.body(message.id)))
+                return await reply.finish(error_body(exc, message.id))
             # The 2026-07-28 era maps codes to statuses (404 for -32601, 400 for the rest); the handshake era
             # answers JSON-RPC errors with 200, which is what its clients expect.
-            status = exc.status or (ERROR_CODE_HTTP_STATUS.get(exc.code, 200) if call.modern else 200)
-            return _error_response(status, exc, message.id)
-        except AuthError as exc:
-            return self._auth_failure(exc)
-        payload = _envelope(message.id, result)
+            raise Refusal(ERROR_CODE_HTTP_STATUS.get(exc.code, 200) if call.modern else 200, exc, message.id) from None
+        except KeyRefused as exc:
+            # StatusPal refused the key while a tool ran: the cached key check is dropped so the next request
+            # checks it afresh, and HTTP 401 with the challenge makes the client re-authorise.
+            self.gateway.credentials.forget(credentials)
+            raise AuthError(401, "invalid_token", f"StatusPal refused the API key of this connection ({exc.status}: revoked, expired or not allowed).") from None
+        payload = envelope(message.id, result)
         if reply.streaming:
             return await reply.finish(payload)
         response = web.Response(body=payload, content_type=_JSON)
         if message.method == "initialize":
-            response.headers["Mcp-Session-Id"] = self._issue_session(credentials)
+            response.headers["Mcp-Session-Id"] = self.sessions.issue(credentials.key_id)
         return response
 
     # --- GET: the handshake era's stream for server-initiated messages ---------------------------------
 
     async def get(self, request: web.Request) -> web.StreamResponse:
-        credentials = await self._admit_handshake_only(request)
-        if isinstance(credentials, web.Response):
-            return credentials
-        if not _accepts(request, _SSE):
-            return _error_response(406, RpcError(INVALID_REQUEST, "Not Acceptable: GET /mcp opens an event stream; the Accept header must allow text/event-stream"))
-        gone = await self._check_session(request, credentials)
-        if gone is not None:
-            return gone
+        try:
+            credentials = await self._admit_handshake_only(request)
+            if not _accepts(request, _SSE):
+                raise Refusal(406, "Not Acceptable: GET /mcp opens an event stream; the Accept header must allow text/event-stream")
+            await self._check_session(request, credentials)
+        except _REFUSALS as exc:
+            return self._refusal(exc)
         stream = web.StreamResponse(headers=_SSE_HEADERS)
         try:
             await stream.prepare(request)
@@ -206,83 +196,48 @@ class Transport:
     # --- DELETE: end a handshake-era session -----------------------------------------------------------
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
-        credentials = await self._admit_handshake_only(request)
-        if isinstance(credentials, web.Response):
-            return credentials
-        session_id = request.headers.get("Mcp-Session-Id")
-        if session_id is None:
-            return _error_response(400, RpcError(INVALID_REQUEST, "Bad Request: DELETE needs the Mcp-Session-Id header of the session to end"))
-        store = self.gateway.store
         try:
-            claims = await self._session_claims(session_id, credentials)
-            if claims is None:
-                return _session_gone()
-            wait = await store.quota(f"quota:session-end:{credentials.key_id}", self._session_ends, SESSION_END_WINDOW_SECONDS)
-            if wait:
-                return self._too_many_session_ends(wait)
-            await store.revoke(_revocation_key(claims), max(1, int(claims["exp"] - time.time())))
-        except StoreUnavailable as exc:
-            return _store_down(exc)
+            credentials = await self._admit_handshake_only(request)
+            session_id = request.headers.get("Mcp-Session-Id")
+            if session_id is None:
+                raise Refusal(400, "Bad Request: DELETE needs the Mcp-Session-Id header of the session to end")
+            try:
+                ended = await self.sessions.end(session_id, credentials.key_id)
+            except SessionEndsExhausted as exc:
+                raise self._too_many_session_ends(exc.wait) from None
+            except StoreUnavailable as exc:
+                raise _store_down(exc) from None
+            if not ended:
+                raise _session_gone()
+        except _REFUSALS as exc:
+            return self._refusal(exc)
         return web.Response(status=204)
 
-    def _too_many_session_ends(self, wait: float) -> web.Response:
+    def _too_many_session_ends(self, wait: float) -> Refusal:
         # Honest: the session was not ended and still works; a client that ignores this loses nothing.
         seconds = max(1, int(wait + 0.999))
-        response = _error_response(429, RpcError(
+        return Refusal(429, RpcError(
             SERVER_BUSY,
-            f"Too Many Requests: this key has ended {self._session_ends} sessions in the last hour, the most the server "
+            f"Too Many Requests: this key has ended {self.sessions.ends_per_hour} sessions in the last hour, the most the server "
             f"records; this session was not ended and stays usable until it expires. Try again in {seconds} seconds.",
             {"retryAfterSeconds": seconds},
-        ))
-        response.headers["Retry-After"] = str(seconds)
-        return response
+        ), headers={"Retry-After": str(seconds)})
 
-    # --- checks ----------------------------------------------------------------------------------------
+    # --- the one place a refused request becomes an HTTP answer ----------------------------------------
 
-    async def _admit_handshake_only(self, request: web.Request) -> Credentials | web.Response:
-        """GET and DELETE: the address budget, Host/Origin and credentials as for POST, then 405 in 2026-07-28,
-        which has neither."""
-        refused = await self._admit(request)
-        if refused is not None:
-            return refused
-        credentials = await self._authenticate(request)
-        if isinstance(credentials, web.Response):
-            return credentials
-        if _header_version(request) in MODERN_PROTOCOL_VERSIONS:
-            return _not_allowed(request.method)
-        return credentials
-
-    async def _admit(self, request: web.Request) -> web.Response | None:
-        """The client address's budget, then Host and Origin; None when the request may go on."""
-        try:
-            request[_ADDRESS] = await self.gateway.limits.admit_address(request)
-        except OverBudget as exc:
-            return _over_budget(exc)
-        return self._check_headers(request)
-
-    def _check_headers(self, request: web.Request) -> web.Response | None:
-        """DNS-rebinding protection: the Host must be ours, and a browser's Origin must be one we allow."""
-        host = request.headers.get("Host", "").lower()
-        if host not in self._hosts:
-            return _error_response(403, RpcError(INVALID_REQUEST, f"Forbidden: Host {quotable(host)!r} is not served here"))
-        origin = request.headers.get("Origin")
-        if origin is not None and normalise_origin(origin) not in self._origins:
-            return _error_response(403, RpcError(INVALID_REQUEST, f"Forbidden: Origin {quotable(origin)!r} is not allowed"))
-        return None
-
-    async def _authenticate(self, request: web.Request) -> Credentials | web.Response:
-        try:
-            credentials = await self.gateway.credentials.resolve(request.headers.get("Authorization"), request[_ADDRESS])
-        except AuthError as exc:
+    def _refusal(self, exc: Exception) -> web.Response:
+        if isinstance(exc, AuthError):
             return self._auth_failure(exc)
-        except OverBudget as exc:
-            return _over_budget(exc)
-        request[KEY_ID] = credentials.key_id  # for the access line: which key, never the key
-        try:
-            await self.gateway.limits.admit_principal(credentials.key_id)
-        except OverBudget as exc:
-            return _over_budget(exc)
-        return credentials
+        if isinstance(exc, OverBudget):
+            # 429 (or 503) before any work, in both eras alike: the body is read only after the budgets, so the
+            # answer cannot carry the request's id. The wait is in the header for HTTP clients and in the
+            # message for a model.
+            exc = Refusal(exc.status, RpcError(INVALID_REQUEST, exc.message, {"retryAfterSeconds": exc.retry_after}),
+                          headers={"Retry-After": str(exc.retry_after)})
+        assert isinstance(exc, Refusal)
+        response = _error_response(exc.status, exc.error, exc.request_id)
+        response.headers.update(exc.headers)
+        return response
 
     def _auth_failure(self, err: AuthError) -> web.Response:
         headers = {}
@@ -293,8 +248,49 @@ class Transport:
         body = orjson.dumps({"error": err.error, "error_description": err.description})
         return web.Response(status=err.status, body=body, content_type=_JSON, headers=headers)
 
-    def _too_large(self) -> web.Response:
-        return _error_response(413, RpcError(INVALID_REQUEST, f"Payload Too Large: the body may be at most {self._max_body} bytes"))
+    # --- checks: each returns what the request may go on with, or raises one of _REFUSALS --------------
+
+    async def _admit_handshake_only(self, request: web.Request) -> Credentials:
+        """GET and DELETE: the address budget, Host/Origin and credentials as for POST, then 405 in 2026-07-28,
+        which has neither."""
+        await self._admit(request)
+        credentials = await self._authenticate(request)
+        if _header_version(request) in MODERN_PROTOCOL_VERSIONS:
+            raise Refusal(405, f"Method Not Allowed: protocol 2026-07-28 has no {request.method} on /mcp; send POST requests",
+                          headers={"Allow": "POST, OPTIONS"})
+        return credentials
+
+    async def _admit(self, request: web.Request) -> None:
+        """The client address's budget, then DNS-rebinding protection: the Host must be ours, and a browser's
+        Origin must be one we allow."""
+        request[_ADDRESS] = await self.gateway.limits.admit_address(request)
+        host = request.headers.get("Host", "").lower()
+        if host not in self._hosts:
+            raise Refusal(403, f"Forbidden: Host {quotable(host)!r} is not served here")
+        origin = request.headers.get("Origin")
+        if origin is not None and normalise_origin(origin) not in self._origins:
+            raise Refusal(403, f"Forbidden: Origin {quotable(origin)!r} is not allowed")
+
+    async def _authenticate(self, request: web.Request) -> Credentials:
+        credentials = await self.gateway.credentials.resolve(request.headers.get("Authorization"), request[_ADDRESS])
+        request[KEY_ID] = credentials.key_id  # for the access line: which key, never the key
+        await self.gateway.limits.admit_principal(credentials.key_id)
+        return credentials
+
+    def _too_large(self) -> Refusal:
+        return Refusal(413, f"Payload Too Large: the body may be at most {self._max_body} bytes")
+
+    async def _check_session(self, request: web.Request, credentials: Credentials) -> None:
+        """No header is fine: stateless clients never get or send one."""
+        session_id = request.headers.get("Mcp-Session-Id")
+        if session_id is None:
+            return
+        try:
+            live = await self.sessions.is_live(session_id, credentials.key_id)
+        except StoreUnavailable as exc:
+            raise _store_down(exc) from None
+        if not live:
+            raise _session_gone()
 
     def _version(self, request: web.Request, message: Message) -> str:
         """The protocol version `message` speaks; RpcError (400) when its headers or envelope are wrong."""
@@ -314,38 +310,7 @@ class Transport:
         raise RpcError(
             INVALID_REQUEST,
             f"Bad Request: unsupported MCP-Protocol-Version {quotable(header)!r}; this server speaks {', '.join(SUPPORTED_VERSIONS)}",
-            status=400,
         )
-
-    # --- sessions (handshake era) ----------------------------------------------------------------------
-
-    def _issue_session(self, credentials: Credentials) -> str:
-        claims = {"sub": credentials.key_id, "sid": secrets.token_urlsafe(16), "exp": int(time.time()) + SESSION_TTL_SECONDS}
-        return self.gateway.keyring.sign(SESSION_PURPOSE, claims)
-
-    async def _check_session(self, request: web.Request, credentials: Credentials) -> web.Response | None:
-        """None when the request may proceed. No header is fine: stateless clients never get or send one."""
-        session_id = request.headers.get("Mcp-Session-Id")
-        if session_id is None:
-            return None
-        try:
-            claims = await self._session_claims(session_id, credentials)
-        except StoreUnavailable as exc:
-            return _store_down(exc)
-        return None if claims is not None else _session_gone()
-
-    async def _session_claims(self, session_id: str, credentials: Credentials) -> dict[str, Any] | None:
-        """The session's claims, or None if it is forged, expired, terminated or another caller's."""
-        try:
-            claims = self.gateway.keyring.verify(SESSION_PURPOSE, session_id, remember=True)
-        except InvalidToken:
-            return None
-        # Bound to the key that opened it, so a leaked session id is useless with other credentials.
-        if not hmac.compare_digest(str(claims.get("sub", "")), credentials.key_id):
-            return None
-        if await self.gateway.store.is_revoked(_revocation_key(claims)):
-            return None
-        return claims
 
 
 TRANSPORT = web.AppKey("mcp_transport", Transport)
@@ -393,17 +358,18 @@ class _Reply:
 
 
 def _check_modern_request(request: web.Request, message: Message) -> str:
-    """The 2026-07-28 rules: the _meta envelope, and routing headers that match the body (-32020 otherwise)."""
+    """The 2026-07-28 rules: the _meta envelope, and routing headers that match the body (-32020 otherwise).
+    Every RpcError raised here is answered with the status ERROR_CODE_HTTP_STATUS gives its code (400 mostly)."""
     headers = {}
     for name in _ROUTING_HEADERS:
         values = request.headers.getall(name, ())
         if len(values) > 1:  # first-copy and last-copy readers would disagree, so neither copy is trusted
-            raise RpcError(HEADER_MISMATCH, f"{name} header appears more than once", status=400)
+            raise RpcError(HEADER_MISMATCH, f"{name} header appears more than once")
         if values:
             headers[name] = values[0].strip()
     route = classify_inbound_request({"method": message.method, "params": message.params}, headers=headers)
     if isinstance(route, InboundLadderRejection):
-        raise RpcError(route.code, route.message, route.data, status=ERROR_CODE_HTTP_STATUS.get(route.code, 400))
+        raise RpcError(route.code, route.message, route.data)
     return route.protocol_version
 
 
@@ -447,55 +413,45 @@ def _media_type(content_type: str) -> str:
     return media or "application/octet-stream"
 
 
-def _envelope(request_id: int | str | None, result: bytes) -> bytes:
-    # One join, one allocation: chained `+` made a full-size intermediate copy per step, and for a 75 KB
-    # tools/list answer those short-lived large blocks cost page faults on every request.
-    return b"".join((b'{"jsonrpc":"2.0","id":', orjson.dumps(request_id), b',"result":', result, b"}"))
-
-
 def _event(data: bytes) -> bytes:
     return b"event: message\ndata: " + data + b"\n\n"
 
 
 def _error_response(status: int, error: RpcError, request_id: int | str | None = None) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(error.body(request_id)), content_type=_JSON)
+    return web.Response(status=status, body=error_body(error, request_id), content_type=_JSON)
 
 
-def _not_allowed(method: str) -> web.Response:
-    response = _error_response(
-        405, RpcError(INVALID_REQUEST, f"Method Not Allowed: protocol 2026-07-28 has no {method} on /mcp; send POST requests")
-    )
-    response.headers["Allow"] = "POST, OPTIONS"
-    return response
+class Refusal(Exception):
+    """An /mcp request answered with an HTTP error status and a JSON-RPC error body instead of being served.
+
+    Raised by the transport's checks and rendered by `Transport._refusal`, the one place a refused request
+    becomes a response. A plain message is an invalid-request error (-32600).
+    """
+
+    def __init__(
+        self, status: int, error: RpcError | str, request_id: int | str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.error = error if isinstance(error, RpcError) else RpcError(INVALID_REQUEST, error)
+        super().__init__(self.error.message)
+        self.status = status
+        self.request_id = request_id
+        self.headers = dict(headers or {})
 
 
-def _session_gone() -> web.Response:
-    return _error_response(
-        404, RpcError(INVALID_REQUEST, "Session not found: it expired, was terminated or belongs to other credentials; send initialize to start a new one")
-    )
+# What a check may raise instead of returning: each is answered by Transport._refusal.
+_REFUSALS = (Refusal, AuthError, OverBudget)
 
 
-def _over_budget(refusal: OverBudget) -> web.Response:
-    """429 (or 503) before any work, in both eras alike: the body is read only after the budgets, so the answer
-    cannot carry the request's id. The wait is in the header for HTTP clients and in the message for a model."""
-    response = _error_response(
-        refusal.status, RpcError(INVALID_REQUEST, refusal.message, {"retryAfterSeconds": refusal.retry_after})
-    )
-    response.headers["Retry-After"] = str(refusal.retry_after)
-    return response
+def _session_gone() -> Refusal:
+    return Refusal(404, "Session not found: it expired, was terminated or belongs to other credentials; send initialize to start a new one")
 
 
-def _store_down(exc: StoreUnavailable) -> web.Response:
+def _store_down(exc: StoreUnavailable) -> Refusal:
     # Fail closed: a session that may have been terminated is not served while we cannot tell.
-    response = _error_response(503, RpcError(
+    return Refusal(503, RpcError(
         SERVER_BUSY, f"Service Unavailable: sessions cannot be checked or ended right now because {exc.reason}; try again in a moment"
-    ))
-    response.headers["Retry-After"] = "5"
-    return response
-
-
-def _revocation_key(claims: Mapping[str, Any]) -> str:
-    return f"mcp-session:{claims.get('sid', '')}"
+    ), headers={"Retry-After": "5"})
 
 
 def _hosts_of(public_url: str) -> frozenset[str]:

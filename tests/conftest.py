@@ -6,6 +6,7 @@ port it serves on always agree (no race for a "free" port between picking and bi
 
 from __future__ import annotations
 
+import functools
 import socket
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,8 +19,17 @@ from aiohttp import web
 
 from gateway.config import DEFAULT_CONFIG, Settings, load_settings
 from gateway.statuspal.endpoints import EndpointTable
+from gateway.tool_runner import ArgumentValidator
+from gateway.tools.catalogue import build_catalogue
 
 DEMO_KEY = "sk_sandbox_demo"
+
+
+@functools.cache
+def shared_arguments() -> ArgumentValidator:
+    """The tools' argument checks, compiled once per test session: no setting changes the tools, and compiling
+    every inputSchema was most of the cost of building a test gateway."""
+    return ArgumentValidator(build_catalogue().tools)
 
 
 def bound_socket(host: str = "127.0.0.1") -> socket.socket:
@@ -155,7 +165,7 @@ class Gateways:
         sections = {**sections, "search": {"index_dir": str(self._docs_index_dir), **sections.get("search", {})}}
         settings = gateway_settings(port, self._sandbox_url, env=env, **sections)
         shared = settings.path(settings.search.index_dir) == Path(self._docs_index_dir)
-        app = create_app(settings, docs=self._docs_index if shared else None)
+        app = create_app(settings, docs=self._docs_index if shared else None, arguments=shared_arguments())
         cm = serve_app(app, sock)
         url = await cm.__aenter__()
         self._running.append(cm)

@@ -14,11 +14,11 @@ from typing import Any
 import fastjsonschema
 import pytest
 
-from gateway.config import load_settings
-from gateway.protocol import _compile_check
+from gateway.tool_runner import ArgumentValidator, compile_fast_check
 from gateway.tools.catalogue import build_catalogue
 
-CATALOGUE = build_catalogue(load_settings(env={}))
+CATALOGUE = build_catalogue()
+ARGUMENTS = ArgumentValidator(CATALOGUE.tools)
 
 SCALARS: list[Any] = [
     None, True, False, 0, 1, -1, 1.0, 2.5, 20, 21, 100, 101, 10**20, "", "x", "bench", "api-1", "API", "a b",
@@ -68,8 +68,8 @@ def arguments(schema: dict[str, Any], rng: random.Random, depth: int = 0) -> dic
 
 @pytest.mark.parametrize("tool", CATALOGUE.tools, ids=lambda t: t.name)
 def test_fast_check_agrees_with_jsonschema(tool):
-    fast = _compile_check(tool.input_schema)
-    reference = CATALOGUE.validator(tool.name)
+    fast = compile_fast_check(tool.input_schema)
+    reference = ARGUMENTS.reference(tool.name)
     rng = random.Random(tool.name)
     accepted = 0
     for _ in range(3000):

@@ -25,8 +25,9 @@ UNSUPPORTED = (
     "2024-11-05, 2025-03-26, 2025-06-18, 2025-11-25, 2026-07-28"
 )
 BAD_CURSOR = "Invalid cursor: pass back exactly the nextCursor of the previous page"
-# Wrong tool names and arguments are isError results, not protocol errors: only results reach the model.
-UNKNOWN_TOOL = "Unknown tool 'drop_database': this server has no tool by that name. Use one of the tools it lists."
+# A name no tool has is a protocol error (the client picked it, not the model); wrong arguments of a known tool are
+# isError results, because only results reach the model, which can then correct itself.
+UNKNOWN_TOOL = "Unknown tool: 'drop_database'. Call tools/list for the tools this server offers."
 FIX = "Correct them to match the tool's input schema and call it again."
 
 
@@ -98,12 +99,14 @@ CASES = [
     Case("method-unknown", 200, -32601, "Method not found: resources/subscribe", body=request("resources/subscribe", {"uri": "x"})),
     Case("discover-is-2026-only", 200, -32601, "Method not found: server/discover", body=request("server/discover")),
     Case("set-level-bad-level", 200, -32602, "Invalid params for logging/setLevel: level: Input should be 'alert', 'critical', 'debug', 'emergency', 'error', 'info', 'notice' or 'warning'", body=request("logging/setLevel", {"level": "loud"})),
-    Case("tool-unknown", 200, tool_error=UNKNOWN_TOOL, body=request("tools/call", {"name": "drop_database", "arguments": {}})),
+    Case("tool-unknown", 200, -32602, UNKNOWN_TOOL, body=request("tools/call", {"name": "drop_database", "arguments": {}})),
     Case("tool-name-missing", 200, -32602, 'Invalid params: "name" must be the name of a tool', body=request("tools/call", {"arguments": {}})),
     Case("tool-arguments-not-object", 200, -32602, 'Invalid params: "arguments" must be an object', body=request("tools/call", {"name": "get_status_page", "arguments": ["acme"]})),
     Case("tool-argument-missing", 200, tool_error=f"Invalid arguments for get_status_page: 'subdomain' is a required property. {FIX}", body=request("tools/call", {"name": "get_status_page", "arguments": {}})),
     Case("tool-argument-wrong-type", 200, tool_error=f"Invalid arguments for list_status_pages: per_page: 'ten' is not of type 'integer'. {FIX}", body=request("tools/call", {"name": "list_status_pages", "arguments": {"per_page": "ten"}})),
     Case("tool-argument-unexpected", 200, tool_error=f"Invalid arguments for list_status_pages: Additional properties are not allowed ('colour' was unexpected). {FIX}", body=request("tools/call", {"name": "list_status_pages", "arguments": {"colour": "red"}})),
+    Case("tool-argument-display-name", 200, tool_error=f"Invalid arguments for get_service: slug: 'Web Console' is not a valid identifier (it must match ^[a-z0-9_-]{{1,100}}$): pass the identifier, not a display name; list_services shows them. {FIX}", body=request("tools/call", {"name": "get_service", "arguments": {"subdomain": "acme", "slug": "Web Console"}})),
+    Case("tool-argument-page-name", 200, tool_error=f"Invalid arguments for list_notices: subdomain: 'Acme Status' is not a valid identifier (it must match ^[A-Za-z0-9-]{{1,63}}$): pass the identifier, not a display name; list_status_pages shows them. {FIX}", body=request("tools/call", {"name": "list_notices", "arguments": {"subdomain": "Acme Status"}})),
     Case("tools-list-bad-cursor", 200, -32602, BAD_CURSOR, body=request("tools/list", {"cursor": "not-a-cursor"})),
     Case("tools-list-forged-cursor", 200, -32602, BAD_CURSOR, body=request("tools/list", {"cursor": base64.urlsafe_b64encode(b"tools:99").decode().rstrip("=")})),
     Case("tools-list-non-ascii-cursor", 200, -32602, BAD_CURSOR, body=request("tools/list", {"cursor": "dG9vbHM6MQ\u00e9"})),
@@ -130,7 +133,7 @@ CASES = [
     Case("modern-ping-removed", 404, -32601, "Method not found: ping", body=modern_request("ping"), headers=modern_headers("ping")),
     Case("modern-initialize-removed", 404, -32601, "Method not found: initialize", body=modern_request("initialize"), headers=modern_headers("initialize")),
     Case("modern-set-level-removed", 404, -32601, "Method not found: logging/setLevel", body=modern_request("logging/setLevel", {"level": "info"}), headers=modern_headers("logging/setLevel")),
-    Case("modern-tool-unknown", 200, tool_error=UNKNOWN_TOOL, body=modern_request("tools/call", {"name": "drop_database", "arguments": {}}), headers=modern_headers("tools/call", "drop_database")),
+    Case("modern-tool-unknown", 400, -32602, UNKNOWN_TOOL, body=modern_request("tools/call", {"name": "drop_database", "arguments": {}}), headers=modern_headers("tools/call", "drop_database")),
     Case("modern-tool-arguments-bad", 200, tool_error=f"Invalid arguments for get_status_page: 'subdomain' is a required property. {FIX}", body=modern_request("tools/call", {"name": "get_status_page", "arguments": {}}), headers=modern_headers("tools/call", "get_status_page")),
     Case("modern-resource-unknown", 400, -32602, "Resource not found: statuspal-docs://nope", body=modern_request("resources/read", {"uri": "statuspal-docs://nope"}), headers=modern_headers("resources/read", "statuspal-docs://nope"), data={"uri": "statuspal-docs://nope"}),
     Case("modern-non-ascii-cursor", 400, -32602, BAD_CURSOR, body=modern_request("tools/list", {"cursor": "\u00e9\u00e9\u00e9\u00e9"}), headers=modern_headers("tools/list")),
@@ -142,11 +145,11 @@ CASES = [
 async def small_gateway(sandbox_url) -> AsyncIterator[str]:
     """One gateway for the whole table (nothing in it changes state), with a small body limit."""
     from gateway.app import create_app
-    from tests.conftest import bound_socket, gateway_settings, serve_app
+    from tests.conftest import bound_socket, gateway_settings, serve_app, shared_arguments
 
     sock = bound_socket()
     settings = gateway_settings(sock.getsockname()[1], sandbox_url, server={"max_body_bytes": MAX_BODY})
-    async with serve_app(create_app(settings), sock) as url:
+    async with serve_app(create_app(settings, arguments=shared_arguments()), sock) as url:
         yield f"{url}/mcp"
 
 

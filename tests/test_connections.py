@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 
 from gateway.connections import GatewayRunner, generic_error_text
-from tests.conftest import DEMO_KEY, bound_socket, gateway_settings
+from tests.conftest import DEMO_KEY, bound_socket, gateway_settings, shared_arguments
 
 # Far longer than any bound configured below: a test that waits this long has found an unbounded connection.
 PATIENCE = 20.0
@@ -32,7 +32,7 @@ async def running_gateway(sandbox_url: str, docs_index_dir, docs_index, **server
     sock = bound_socket()
     port = sock.getsockname()[1]
     settings = gateway_settings(port, sandbox_url, server=server, search={"index_dir": str(docs_index_dir)})
-    app = create_app(settings, docs=docs_index)
+    app = create_app(settings, docs=docs_index, arguments=shared_arguments())
 
     async def boom(request: web.Request) -> web.Response:
         raise RuntimeError("a bug in a handler")

@@ -9,6 +9,7 @@ would be behind a load balancer.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import secrets
 from typing import Any, AsyncIterator
@@ -26,6 +27,16 @@ PROXIED = {"server": {"trusted_proxies": ("127.0.0.1",)}}
 # A moment 15.2 s before a 60 s window ends, for the limits' injectable clock.
 WINDOW_START = 60 * 30_000_000
 NOW = WINDOW_START + 44.8
+# Windows handed out by `freeze`, each used by one test only (a shared Redis keeps counters between tests).
+_FRESH_WINDOWS = itertools.count(1)
+
+
+def freeze(*servers: Any) -> None:
+    """Stop the limits' clock inside one window, so a test counting a whole budget never sees the window roll
+    over halfway through (which doubles the budget on a slow machine)."""
+    moment = NOW + 60 * next(_FRESH_WINDOWS)
+    for server in servers:
+        server.app[GATEWAY].limits.clock = lambda: moment
 
 
 @pytest.fixture
@@ -87,6 +98,7 @@ def assert_over_budget(answer, status: int = 429, wait: int | None = None) -> in
 
 async def test_a_flood_of_random_keys_from_one_address_costs_only_its_check_budget(make_gateway, sandbox_admin, http):
     server = await make_gateway(**sections(key_checks_per_address=20))
+    freeze(server)
     # A legitimate user's key is checked (and cached) before the flood starts.
     assert (await post(http, server.mcp_url, TOOLS_LIST, headers=client("198.51.100.9"))).status == 200
     await sandbox_admin.clear_requests()
@@ -170,6 +182,7 @@ async def test_over_the_address_budget_is_429_naming_the_wait_in_both_eras(make_
 
 async def test_get_and_delete_are_counted_too(make_gateway, sandbox_admin, http):
     server = await make_gateway(**sections(address_requests=2))
+    freeze(server)
     headers = {"Authorization": f"Bearer {DEMO_KEY}", **client("203.0.113.7")}
     for _ in range(2):
         assert (await send(http, "DELETE", server.mcp_url, headers=headers)).status == 400  # no session id
@@ -180,6 +193,7 @@ async def test_get_and_delete_are_counted_too(make_gateway, sandbox_admin, http)
 
 async def test_over_the_key_budget_is_429_while_other_keys_are_served(make_gateway, sandbox_admin, http):
     server = await make_gateway(**sections(principal_requests=3))
+    freeze(server)
     other = "sk_test_other_user"
     await sandbox_admin.add_key(other)
     for _ in range(3):
@@ -198,6 +212,7 @@ async def test_two_instances_on_one_redis_share_the_address_budget(make_gateway,
     env = {"STATUSPAL_MCP_REDIS_URL": redis_url}
     one = await make_gateway(env=env, **sections(address_requests=4))
     two = await make_gateway(env=env, **sections(address_requests=4))
+    freeze(one, two)
     for server in (one, two, one, two):
         assert (await post(http, server.mcp_url, TOOLS_LIST, headers=client("203.0.113.7"))).status == 200
     for server in (one, two):
@@ -209,6 +224,7 @@ async def test_two_instances_on_one_redis_share_the_key_check_budget(make_gatewa
     env = {"STATUSPAL_MCP_REDIS_URL": redis_url}
     one = await make_gateway(env=env, **sections(key_checks_per_address=5))
     two = await make_gateway(env=env, **sections(key_checks_per_address=5))
+    freeze(one, two)
     await sandbox_admin.clear_requests()
     answers = await asyncio.gather(*(
         post(http, (one, two)[n % 2].mcp_url, TOOLS_LIST, key=random_key(), headers=client("203.0.113.7"))

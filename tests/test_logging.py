@@ -1,8 +1,7 @@
-"""Structured logs: one JSON object a line, request ids, and redaction at the logger (DESIGN decision 10)."""
+"""Structured logs: one JSON object a line, request ids, and redaction in the one formatter every line passes."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import logging
@@ -16,9 +15,8 @@ import orjson
 import pytest
 from aiohttp import web
 
-from gateway.log import (
-    KEY_ID, JsonFormatter, TurnBufferedHandler, _access_record, access_log, access_logger,
-)
+from gateway.logging_setup import FormattingQueueHandler, JsonFormatter, json_lines_handler
+from gateway.request_middleware import KEY_ID, access_log, access_logger
 from gateway.redaction import SECRET_NAMES, redact_text
 from tests.conftest import bound_socket, serve_app
 
@@ -31,9 +29,11 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
 class Captured:
     def __init__(self) -> None:
         self.stream = io.StringIO()
+        self.handler = json_lines_handler(self.stream)
 
     @property
     def text(self) -> str:
+        self.handler.flush()
         return self.stream.getvalue()
 
     def records(self) -> list[dict]:
@@ -44,14 +44,13 @@ class Captured:
 def captured() -> Iterator[Captured]:
     """The production formatter on a handler of the root logger, exactly as `configure_logging` installs it."""
     cap = Captured()
-    handler = TurnBufferedHandler(cap.stream)
-    handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     old_level = root.level
-    root.addHandler(handler)
+    root.addHandler(cap.handler)
     root.setLevel(logging.INFO)
     yield cap
-    root.removeHandler(handler)
+    root.removeHandler(cap.handler)
+    cap.handler.close()
     root.setLevel(old_level)
 
 
@@ -102,6 +101,8 @@ def test_secrets_in_messages_are_redacted(captured: Captured, message: str) -> N
         f"glued secret x{WEBHOOK_SECRET}9",
         f"glued token _{JWE}",
         f"glued token a{JWT}",
+        f"token behind a key prefix sk_{JWE}",  # the key pattern alone stops at the token's first "."
+        f"token behind a secret prefix whs_{JWE}",
     ],
 )
 def test_secret_shapes_are_redacted_wherever_they_stand(captured: Captured, message: str) -> None:
@@ -118,7 +119,7 @@ def test_words_that_merely_contain_sk_underscore_are_left_alone() -> None:
 
 def test_aiohttps_own_loggers_reach_only_the_redacting_handler() -> None:
     from gateway.config import DEFAULT_CONFIG, load_settings
-    from gateway.log import AIOHTTP_LOGGERS, configure_logging
+    from gateway.logging_setup import AIOHTTP_LOGGERS, configure_logging
 
     stray = logging.StreamHandler(io.StringIO())
     logging.getLogger("aiohttp.server").addHandler(stray)  # as a library or an earlier set-up might
@@ -262,30 +263,24 @@ async def test_http_exceptions_keep_their_status_and_get_a_request_id(captured: 
 
 @contextlib.contextmanager
 def sole_handler() -> Iterator[Captured]:
-    """The root logger exactly as configure_logging leaves it: one TurnBufferedHandler, nothing else.
+    """The root logger exactly as configure_logging leaves it: one queue handler, nothing else.
 
     Entered inside the test body: pytest adds its own capture handlers to the root for the test call itself.
     """
     cap = Captured()
-    handler = TurnBufferedHandler(cap.stream)
-    handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     saved = root.handlers[:], root.level
-    root.handlers[:] = [handler]
+    root.handlers[:] = [cap.handler]
     root.setLevel(logging.INFO)
     try:
         yield cap
     finally:
-        handler.flush()
+        cap.handler.close()
         root.handlers[:], level = saved
         root.setLevel(level)
 
 
-async def test_with_the_gateways_own_set_up_access_lines_skip_the_record_and_are_redacted_the_same(
-    small_app: str, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    records: list[logging.LogRecord] = []
-    monkeypatch.setattr(access_log, "handle", records.append)
+async def test_with_the_gateways_own_set_up_access_lines_are_redacted(small_app: str) -> None:
     with sole_handler() as captured:
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{small_app}/ok/{KEY}?code=abc123") as r:
@@ -293,22 +288,11 @@ async def test_with_the_gateways_own_set_up_access_lines_skip_the_record_and_are
                 request_id = r.headers["X-Request-Id"]
             async with http.get(f"{small_app}/nowhere/{KEY}") as r:
                 assert r.status == 404
-    assert records == []  # the direct path: no LogRecord went through the logging module
     lines = captured.records()
     assert [(x["route"], x["status"]) for x in lines] == [("/ok/{name}", 200), ("unmatched", 404)]
     assert lines[0]["path"] == "/ok/sk_[REDACTED]" and lines[0]["request_id"] == request_id
     assert lines[0]["logger"] == "gateway.access" and lines[0]["level"] == "INFO" and lines[0]["msg"] == "request"
     assert KEY not in captured.text and "abc123" not in captured.text
-
-
-def test_a_rendered_access_line_is_the_line_its_record_formats_to() -> None:
-    fields = {"method": "GET", "path": f"/ok/{KEY}", "route": "/ok/{name}", "status": 200, "duration_ms": 1.25,
-              "request_id": "abc", "key_id": None, "token": "x"}
-    record = _access_record(fields)
-    formatter = JsonFormatter()
-    rendered = formatter.render(record.created, "INFO", "gateway.access", "request", fields.items())
-    assert rendered == formatter.format(record)
-    assert orjson.loads(rendered)["token"] == "[REDACTED]"
 
 
 async def test_a_filter_on_the_access_logger_still_sees_every_line(small_app: str) -> None:
@@ -332,99 +316,124 @@ async def test_a_filter_on_the_access_logger_still_sees_every_line(small_app: st
     assert [x["status"] for x in captured.records()] == [410]
 
 
-class CountingStream(io.StringIO):
+class WatchedStream(io.StringIO):
+    """A stream that tells when something was written to it."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.writes = 0
+        self.written = threading.Event()
 
     def write(self, text: str) -> int:
-        self.writes += 1
-        return super().write(text)
+        count = super().write(text)
+        self.written.set()
+        return count
 
 
-def buffered_logger(stream: io.StringIO, name: str) -> logging.Logger:
-    handler = TurnBufferedHandler(stream)
-    handler.setFormatter(JsonFormatter())
+def queued_logger(stream: io.StringIO, name: str) -> tuple[logging.Logger, FormattingQueueHandler]:
+    handler = json_lines_handler(stream)
     log = logging.getLogger(name)
     log.handlers[:] = [handler]
     log.propagate = False
     log.setLevel(logging.INFO)
-    return log
+    return log, handler
 
 
-async def test_lines_of_one_loop_turn_are_written_together_in_order_by_its_end() -> None:
-    stream = CountingStream()
-    log = buffered_logger(stream, "gateway.test.turn")
-    for i in range(5):
+def messages(text: str) -> list[str]:
+    return [orjson.loads(line)["msg"] for line in text.splitlines()]
+
+
+def test_lines_are_written_in_the_order_they_were_logged() -> None:
+    stream = WatchedStream()
+    log, handler = queued_logger(stream, "gateway.test.order")
+    for i in range(500):
         log.info("line %d", i)
-    await asyncio.sleep(0)  # the turn ends
-    assert [orjson.loads(line)["msg"] for line in stream.getvalue().splitlines()] == [f"line {i}" for i in range(5)]
-    assert stream.writes == 1
-    log.info("next turn")
-    await asyncio.sleep(0)
-    assert stream.getvalue().splitlines()[-1].endswith('"msg":"next turn"}') and stream.writes == 2
+    handler.close()
+    assert messages(stream.getvalue()) == [f"line {i}" for i in range(500)]
 
 
-async def test_a_line_from_another_thread_is_written_at_once_after_what_is_pending() -> None:
-    stream = CountingStream()
-    log = buffered_logger(stream, "gateway.test.thread")
-    log.info("from the loop")
-    worker = threading.Thread(target=log.info, args=("from a thread",))
-    worker.start()
-    worker.join()
-    assert [orjson.loads(line)["msg"] for line in stream.getvalue().splitlines()] == ["from the loop", "from a thread"]
+def test_a_line_is_written_without_waiting_for_more_lines_or_an_exit() -> None:
+    stream = WatchedStream()
+    log, handler = queued_logger(stream, "gateway.test.prompt")
+    try:
+        log.info("alone")
+        assert stream.written.wait(timeout=30), "the writer holds a lone line back"
+        assert messages(stream.getvalue()) == ["alone"]
+    finally:
+        handler.close()
 
 
-def test_a_line_left_pending_by_a_stopped_loop_is_written_with_the_next_line() -> None:
-    # A loop that stops in the turn that logged never runs the write it scheduled; the next loop (here, the
-    # next test's) must not wait behind that forever.
-    stream = CountingStream()
-    log = buffered_logger(stream, "gateway.test.stopped")
-    first = asyncio.new_event_loop()
-
-    def last_turn() -> None:
-        log.info("from a loop that stops")
-        first.stop()
-
-    first.call_soon(last_turn)
-    first.run_forever()
-    first.close()
-    assert stream.getvalue() == ""
-
-    async def next_loop() -> None:
-        log.info("from the next loop")
-
-    asyncio.run(next_loop())
-    assert [orjson.loads(line)["msg"] for line in stream.getvalue().splitlines()] == [
-        "from a loop that stops", "from the next loop",
-    ]
+def test_lines_from_other_threads_are_all_written_each_in_its_order() -> None:
+    stream = WatchedStream()
+    log, handler = queued_logger(stream, "gateway.test.threads")
+    log.info("before the threads")
+    workers = [threading.Thread(target=lambda n=n: [log.info("thread %d line %d", n, i) for i in range(100)])
+               for n in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    handler.close()
+    written = messages(stream.getvalue())
+    assert written[0] == "before the threads" and len(written) == 401
+    for n in range(4):
+        assert [m for m in written if m.startswith(f"thread {n} ")] == [f"thread {n} line {i}" for i in range(100)]
 
 
-def test_outside_a_loop_each_line_is_written_at_once() -> None:
-    stream = CountingStream()
-    log = buffered_logger(stream, "gateway.test.noloop")
-    log.info("start-up")
-    assert orjson.loads(stream.getvalue())["msg"] == "start-up"
+def test_a_line_shows_its_values_as_they_were_when_logged() -> None:
+    # The record is rendered in the logging thread: an argument changed afterwards cannot change the line.
+    stream = WatchedStream()
+    log, handler = queued_logger(stream, "gateway.test.snapshot")
+    state = {"step": "first"}
+    log.info("state %s", state, extra={"state": state})
+    state["step"] = "changed"
+    handler.close()
+    [line] = [orjson.loads(x) for x in stream.getvalue().splitlines()]
+    assert line["msg"] == "state {'step': 'first'}" and line["state"] == {"step": "first"}
 
 
-def test_lines_still_pending_when_the_process_exits_are_written() -> None:
-    # The loop stops in the same turn that logged, so only logging.shutdown() at exit can write the line.
+def test_a_line_logged_after_the_writer_stopped_is_still_written() -> None:
+    stream = WatchedStream()
+    log, handler = queued_logger(stream, "gateway.test.late")
+    log.info("before")
+    handler.writer.stop()
+    log.info("after")  # late at exit, e.g. an unraisable exception during shutdown
+    assert messages(stream.getvalue()) == ["before", "after"]
+    handler.close()
+
+
+def test_lines_still_queued_when_the_process_exits_are_written() -> None:
+    # The process ends right after logging, from the event loop's last turn and from other threads:
+    # only the writer being stopped at exit can write what is still queued.
     program = """
-import asyncio, logging, sys
-from gateway.log import JsonFormatter, TurnBufferedHandler
-handler = TurnBufferedHandler(sys.stderr)
-handler.setFormatter(JsonFormatter())
-logging.getLogger().addHandler(handler)
+import asyncio, logging, threading
+from gateway.config import DEFAULT_CONFIG, load_settings
+from gateway.logging_setup import configure_logging
+configure_logging(load_settings(DEFAULT_CONFIG, env={}))
+log = logging.getLogger("gateway.exit")
+def thread_lines(n):
+    for i in range(200):
+        log.warning("thread %d line %d", n, i)
+workers = [threading.Thread(target=thread_lines, args=(n,)) for n in range(3)]
+for worker in workers:
+    worker.start()
+for worker in workers:
+    worker.join()
 def last_turn():
-    logging.getLogger("gateway.exit").warning("last words")
-    loop.stop()  # run_forever returns at the end of this turn, before the handler's write is due
+    for i in range(200):
+        log.warning("loop line %d", i)
+    loop.stop()
 loop = asyncio.new_event_loop()
 loop.call_soon(last_turn)
 loop.run_forever()
+log.warning("last words")
 """
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert [orjson.loads(line)["msg"] for line in done.stderr.splitlines()] == ["last words"]
+    written = messages(done.stderr)
+    assert len(written) == 801 and written[-1] == "last words"
+    for n in range(3):
+        assert [m for m in written if m.startswith(f"thread {n} ")] == [f"thread {n} line {i}" for i in range(200)]
+    assert [m for m in written if m.startswith("loop ")] == [f"loop line {i}" for i in range(200)]
 
 
 def test_an_uncaught_exception_is_a_redacted_json_line() -> None:
@@ -432,7 +441,7 @@ def test_an_uncaught_exception_is_a_redacted_json_line() -> None:
     program = f"""
 import threading
 from gateway.config import DEFAULT_CONFIG, load_settings
-from gateway.log import configure_logging
+from gateway.logging_setup import configure_logging
 configure_logging(load_settings(DEFAULT_CONFIG, env={{}}))
 def fail():
     raise ValueError("thread x_{KEY}")

@@ -17,6 +17,8 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
+from gateway.oauth.authorize import API_KEYS_DOCS
+from search.corpus import load_pages, split_sections
 from tests.conftest import DEMO_KEY, RunningServer
 from tests.oauth_browser import callback_server, pkce, query_of, register
 
@@ -154,3 +156,29 @@ async def test_the_page_refuses_to_render_inside_another_sites_frame(make_gatewa
         finally:
             await context.close()
         assert any("frame-ancestors" in c for c in complaints), complaints
+
+
+async def test_an_unnamed_app_reads_well_and_the_page_links_to_where_keys_are_made(make_gateway, sandbox_admin, browser) -> None:
+    gateway = await make_gateway()
+    async with callback_server() as callback:
+        async with aiohttp.ClientSession() as http:
+            client = await register(http, gateway.url, [callback.url])  # no client_name
+        query = {
+            "response_type": "code", "client_id": client["client_id"], "redirect_uri": callback.url, "state": "s",
+            "code_challenge": pkce()[1], "code_challenge_method": "S256", "resource": gateway.mcp_url,
+        }
+        context, page, _ = await new_page(browser)
+        try:
+            await page.goto(f"{gateway.url}/authorize?{urlencode(query)}")
+            assert await page.title() == "Connect an unnamed app to StatusPal"
+            assert await page.get_by_role("heading").inner_text() == "Connect an unnamed app to StatusPal"
+            help_text = await page.locator("#key-help").inner_text()
+            assert "unnamed" not in help_text and "the access token the app receives" in help_text
+            link = page.get_by_role("link", name="how to get an API key")
+            href = await link.get_attribute("href")
+            assert href == f"{gateway.settings.search.docs_base_url}/{API_KEYS_DOCS}"
+            assert await link.get_attribute("rel") == "noopener noreferrer"
+        finally:
+            await context.close()
+    corpus = Path(__file__).resolve().parent.parent / "docs_corpus"
+    assert API_KEYS_DOCS in {s.key for p in load_pages(corpus) for s in split_sections(p)}, "the link names a real section"

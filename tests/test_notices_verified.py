@@ -337,6 +337,42 @@ async def test_a_dropped_notify(make_gateway, up) -> None:
     ]
 
 
+async def test_an_info_notice_is_verified_like_the_others(make_gateway, up) -> None:
+    up.proxy.drop("POST", NOTICES, "message")
+    info = {"subdomain": "acme", "title": "New region", "message": "EU is live.", "notify": False}
+    async with client_on(make_gateway, up) as client:
+        text = await error_text(client, "create_info_notice", info)
+        notices = await listed(client)
+    if up.mode == "strict":
+        assert notices == [] and "message: can't be blank" in text
+        return
+    (notice,) = notices
+    assert notice["notice_type"] == "info"
+    assert text.splitlines()[:3] == [
+        f"StatusPal accepted the write to info {notice['id']!r} on status page 'acme' but did not apply all of it, "
+        "so this is not a success.",
+        'Applied: title "New region".',
+        'Not applied: message (asked "EU is live.", StatusPal has no timeline text).',
+    ]
+
+
+async def test_subscribers_notified_against_notify_false_is_not_called_correctable(make_gateway, up) -> None:
+    """A notification cannot be recalled: the verdict says so and never tells the model to pass notify again."""
+    up.proxy.override("POST", NOTICES, notify=True)
+    async with client_on(make_gateway, up) as client:
+        text = await error_text(client, "create_incident", {**INCIDENT, "notify": False})
+        (notice,) = await listed(client)
+    key = f"subdomain 'acme', notice_id {notice['id']!r}"
+    lines = text.splitlines()
+    assert lines[2] == "Not applied: notify (asked false, StatusPal has true)."
+    assert "notify again" not in text and "To correct it" not in text
+    assert lines[-1] == (
+        "This cannot be undone: subscribers were already notified and a notification cannot be recalled. Tell the "
+        f"user; if subscribers should hear that it was sent by mistake, call post_notice_update ({key}) with a "
+        "message saying so and notify: true, once the user agrees. Do not repeat the write: it would notify them again."
+    )
+
+
 async def test_a_missing_notices_route(make_gateway, up) -> None:
     routes = {"notices_create": "POST /status_pages/{subdomain}/incidents"}
     async with client_on(make_gateway, up, endpoints=routes) as client:

@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.config import load_settings
 from search.build import build_index
@@ -39,11 +40,11 @@ async def call(http: aiohttp.ClientSession, url: str, method: str, params: dict[
 
 
 def sample(metrics: str, name: str, **labels: str) -> float:
-    """The value of one sample; labels must match exactly, in any order."""
-    for line in metrics.splitlines():
-        match = re.fullmatch(rf"{re.escape(name)}\{{(.*)\}} (\S+)", line)
-        if match and dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(1))) == labels:
-            return float(match.group(2))
+    """The value of one sample as Prometheus's own client library parses it; labels must match exactly."""
+    for family in text_string_to_metric_families(metrics):
+        for found in family.samples:
+            if found.name == name and found.labels == labels:
+                return found.value
     raise AssertionError(f"no sample {name}{labels} in:\n{metrics}")
 
 
@@ -93,6 +94,16 @@ async def test_metrics_count_requests_upstream_calls_and_tools(make_gateway, san
             assert r.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
             text = await r.text()
 
+    # The hand-written exposition read by the reference parser: every family with its declared type, and
+    # every sample line understood (a line it could not tie to its family would be missing or untyped).
+    families = list(text_string_to_metric_families(text))
+    assert {f.name: f.type for f in families} == {
+        "statuspal_mcp_http_requests": "counter", "statuspal_mcp_http_request_duration_seconds": "histogram",
+        "statuspal_mcp_upstream_calls": "counter", "statuspal_mcp_upstream_errors": "counter",
+        "statuspal_mcp_tool_calls": "counter",
+    }
+    sample_lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert sum(len(f.samples) for f in families) == len(sample_lines)
     assert sample(text, "statuspal_mcp_http_requests_total", route="/mcp", method="POST", status="200") == 6
     assert sample(text, "statuspal_mcp_http_requests_total", route="/mcp", method="POST", status="401") == 1
     assert sample(text, "statuspal_mcp_http_request_duration_seconds_count", route="/mcp") == 7

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from typing import Any
 
@@ -13,11 +12,14 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.methods import serialize_server_result
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
+from gateway.dispatcher import Call, Dispatcher, server_info
 from gateway.identity import AuthError, Credentials
-from gateway.protocol import Call, Dispatcher, _json_string, parse_message
+from gateway.jsonrpc import parse_message
 from gateway.scopes import READ, WRITE
 from gateway.state import GATEWAY
+from gateway.tool_runner import ArgumentValidator, ToolRunner, json_string
 from gateway.tools.base import READ_ONLY, Tool, ToolError
+from gateway.transport import TRANSPORT
 from gateway.tools.catalogue import Catalogue
 from tests.mcp_wire import MODERN, mcp_client, modern_headers, modern_request, post, request
 
@@ -172,6 +174,7 @@ async def test_the_reference_client_follows_the_cursor(make_gateway, sandbox_adm
     assert names == tool_names(server)
 
 
+# Calls answered with a result (an unknown tool name is a -32602 error: tests/test_bad_inputs.py).
 RAW_CALLS = [
     ("initialize", {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
     ("ping", {}),
@@ -180,7 +183,6 @@ RAW_CALLS = [
     ("tools/call", {"name": "get_status_page", "arguments": {"subdomain": "missing-page"}}),
     ("tools/call", {"name": "update_status_page", "arguments": {"subdomain": "missing-page"}}),
     ("tools/call", {"name": "get_status_page", "arguments": {}}),
-    ("tools/call", {"name": "no_such_tool", "arguments": {}}),
     ("resources/list", {}),
     ("resources/templates/list", {}),
     ("prompts/list", {}),
@@ -214,6 +216,10 @@ async def test_discover_describes_the_server(gateway, http):
     assert set(result["capabilities"]) == {"tools", "resources", "prompts"}
     assert result["cacheScope"] == "public" and result["ttlMs"] > 0
     assert "notify" in result["instructions"]
+    # The vocabulary every tool relies on is said here once, not in each tool definition.
+    for rule in ("subdomain", "slug", "never the display names", "notification cannot be recalled",
+                 "replaces the whole list", "before a write"):
+        assert rule in result["instructions"], rule
 
 
 async def test_tool_results_carry_structured_content_and_the_same_json_as_text(gateway, http):
@@ -282,7 +288,7 @@ def _call(method: str, params: dict[str, Any], scopes: frozenset[str], version: 
 
 
 async def test_a_read_only_grant_sees_and_calls_only_read_tools(gateway):
-    dispatcher = Dispatcher(gateway.app[GATEWAY])
+    dispatcher = gateway.app[TRANSPORT].dispatcher
     read_only = frozenset({READ})
     for version in ("2025-11-25", MODERN):
         listed = orjson.loads(await dispatcher.dispatch(_call("tools/list", {}, read_only, version)))
@@ -309,9 +315,11 @@ async def test_an_unexpected_tool_failure_is_logged_and_answered_without_interna
     schema = {"type": "object", "properties": {}}
     tools = [Tool("broken_tool", "Broken", "Fails.", schema, schema, READ_ONLY, broken, needs_upstream=False),
              Tool("refusing_tool", "Refusing", "Refuses.", schema, schema, READ_ONLY, refusing, needs_upstream=False)]
-    services = dataclasses.replace(gateway.app[GATEWAY], catalogue=Catalogue.of(tools))
-    dispatcher = Dispatcher(services)
-    with caplog.at_level(logging.ERROR, logger="gateway.protocol"):
+    services = gateway.app[GATEWAY]
+    info = server_info(services.settings)
+    runner = ToolRunner(ArgumentValidator(tools), services.upstream, services.docs, services.metrics, info)
+    dispatcher = Dispatcher(Catalogue.of(tools), runner, services.resources, info, services.settings.server.tools_page_size)
+    with caplog.at_level(logging.ERROR, logger="gateway.tool_runner"):
         result = orjson.loads(await dispatcher.dispatch(_call("tools/call", {"name": "broken_tool"}, frozenset({READ}))))
     assert result["isError"] is True
     text = result["content"][0]["text"]
@@ -352,6 +360,18 @@ def test_structured_content_as_text_is_exactly_what_escaping_it_again_would_give
     ]
     for value in values:
         compact = orjson.dumps(value)
-        literal = _json_string(compact)
+        literal = json_string(compact)
         assert literal == orjson.dumps(compact.decode())
         assert orjson.loads(orjson.loads(literal)) == value
+
+
+def test_an_argument_validator_compiled_for_other_tools_is_refused(sandbox_url) -> None:
+    """A validator handed to create_app must check exactly the catalogue's tools: one missing a tool would
+    fail that tool's every call."""
+    from gateway.app import create_app
+    from gateway.tools.catalogue import build_catalogue
+    from tests.conftest import gateway_settings
+
+    partial = ArgumentValidator(build_catalogue().tools[:3])
+    with pytest.raises(ValueError, match="compiled for other tools"):
+        create_app(gateway_settings(8080, sandbox_url), arguments=partial)

@@ -37,13 +37,7 @@ def settings_for(index_dir: Path, **search):
 def test_the_definition_tells_the_truth():
     assert TOOL.name == "search_docs" and not TOOL.needs_upstream
     wire = TOOL.definition()
-    assert wire["annotations"] == {
-        "title": TOOL.title,
-        "readOnlyHint": True,
-        "destructiveHint": False,
-        "idempotentHint": True,
-        "openWorldHint": False,
-    }
+    assert wire["annotations"] == {"readOnlyHint": True, "openWorldHint": False}
     assert wire["inputSchema"]["required"] == ["query"]
     assert not list(INPUT.iter_errors({"query": "x", "limit": 20}))
     for bad in ({}, {"query": ""}, {"query": "x", "limit": 0}, {"query": "x", "limit": 21}, {"query": "x", "page": 2}):

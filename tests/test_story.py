@@ -21,7 +21,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 from gateway.config import DEFAULT_CONFIG, load_settings
 from gateway.statuspal.endpoints import EndpointTable
-from tests.conftest import DEMO_KEY, RunningServer, bound_socket, gateway_settings, serve_app
+from tests.conftest import DEMO_KEY, RunningServer, bound_socket, gateway_settings, serve_app, shared_arguments
 
 SUBDOMAIN = "acme-story"
 
@@ -75,7 +75,7 @@ async def stack(index_dir: Any, strictness: str = "strict", sandbox_wire: Any = 
         settings = gateway_settings(
             sock.getsockname()[1], sandbox_url, statuspal=gateway_wire or {}, search={"index_dir": str(index_dir)}
         )
-        app = create_app(settings)
+        app = create_app(settings, arguments=shared_arguments())
         async with serve_app(app, sock) as url:
             yield RunningServer(url=url, app=app, settings=settings)
 

@@ -13,23 +13,33 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from gateway.scopes import READ, WRITE
-from gateway.tools import containers, notices, services, setup, status_pages, webhooks
 from gateway.tools.base import Tool
-from gateway.tools.catalogue import Catalogue
+from gateway.tools.catalogue import Catalogue, build_catalogue
+from tests.conftest import shared_arguments
 
-MODULES = (status_pages, services, containers, notices, webhooks, setup)
-TOOLS: tuple[Tool, ...] = tuple(t for m in MODULES for t in m.TOOLS)
+# The StatusPal tools: every tool but the docs search, which calls no StatusPal endpoint.
+TOOLS: tuple[Tool, ...] = tuple(t for t in build_catalogue().tools if t.needs_upstream)
 BY_NAME = {t.name: t for t in TOOLS}
 EXPECTED = (
     "list_status_pages get_status_page create_status_page update_status_page delete_status_page "
     "list_services get_service create_service update_service delete_service "
     "list_containers get_container create_container update_container delete_container "
-    "list_notices get_notice create_incident schedule_maintenance post_notice_update update_notice resolve_incident "
+    "list_notices get_notice create_incident schedule_maintenance create_info_notice post_notice_update update_notice resolve_incident "
     "close_maintenance delete_notice "
     "list_webhooks get_webhook create_webhook update_webhook rotate_webhook_secret delete_webhook "
     "setup_status_page"
 ).split()
-NOTIFYING = {"create_incident", "schedule_maintenance", "post_notice_update", "resolve_incident", "close_maintenance"}
+NOTIFYING = {
+    "create_incident", "schedule_maintenance", "create_info_notice", "post_notice_update", "resolve_incident",
+    "close_maintenance",
+}
+# The openWorldHint rule (gateway/tools/base.py): true exactly when the call's effect leaves StatusPal. Each such
+# tool with what leaves: subscriber messages (notify) and webhook deliveries.
+LEAVES_STATUSPAL = {
+    **{name: "subscribers and notice.* webhooks" for name in NOTIFYING},
+    "update_notice": "notice.updated and service.status_changed webhooks",
+    "delete_notice": "service.status_changed webhooks when the statuses it caused are lifted",
+}
 
 
 def test_exactly_the_agreed_tools_in_a_stable_order():
@@ -46,7 +56,12 @@ def test_definition_is_complete_and_valid(tool: Tool):
         Draft202012Validator.check_schema(wire[key])
         assert wire[key]["type"] == "object"
     annotations = wire["annotations"]
-    assert set(annotations) == {"title", "readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"}
+    # Every hint that means something explicit (clients differ on defaults): destructive and idempotent mean
+    # something only on a tool that writes. The title once, at the top level where clients read it.
+    if annotations["readOnlyHint"]:
+        assert set(annotations) == {"readOnlyHint", "openWorldHint"}
+    else:
+        assert set(annotations) == {"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"}
     assert 150 <= len(wire["description"]) <= 600, "front-loaded but not a one-liner"
 
 
@@ -96,7 +111,13 @@ def test_annotations_and_scope_tell_the_truth(tool: Tool):
         assert not a.destructive and not a.idempotent, "each call adds something new"
     else:  # resolve, close, rotate: final or invalidating, and another call does something again
         assert a.destructive and not a.idempotent
-    assert a.open_world == (tool.name in NOTIFYING)
+
+
+@pytest.mark.parametrize("tool", TOOLS, ids=lambda t: t.name)
+def test_open_world_exactly_when_the_effect_leaves_statuspal(tool: Tool):
+    assert tool.annotations.open_world == (tool.name in LEAVES_STATUSPAL)
+    if tool.annotations.open_world:
+        assert re.search(r"webhook|subscriber|notify", tool.description), "say what leaves StatusPal"
 
 
 def test_list_outputs_and_delete_outputs_share_one_shape():
@@ -149,14 +170,12 @@ ACCEPTED = [
 
 @pytest.mark.parametrize(("name", "args"), REFUSED, ids=lambda v: v if isinstance(v, str) else "")
 def test_schema_refuses_bad_arguments(name: str, args: dict[str, Any]):
-    catalogue = Catalogue.of(TOOLS)
-    assert list(catalogue.validator(name).iter_errors(args)), f"{name} accepted {args}"
+    assert list(shared_arguments().reference(name).iter_errors(args)), f"{name} accepted {args}"
 
 
 @pytest.mark.parametrize(("name", "args"), ACCEPTED, ids=lambda v: v if isinstance(v, str) else "")
 def test_schema_accepts_good_arguments(name: str, args: dict[str, Any]):
-    catalogue = Catalogue.of(TOOLS)
-    assert not list(catalogue.validator(name).iter_errors(args))
+    assert not list(shared_arguments().reference(name).iter_errors(args))
 
 
 def _objects(schema: dict[str, Any], path: str) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -128,6 +128,7 @@ async def test_maintenance_in_the_future_changes_nothing_until_its_window(api):
         ({"starts_at": "2030-03-03T04:00:00+02:00", "ends_at": "2030-03-03T03:00:00Z"}, None),
         ({"starts_at": "2030-03-03T02:00:00", "ends_at": "2030-03-03T04:00:00Z"}, "no UTC offset"),
         ({"starts_at": "next sunday", "ends_at": "2030-03-03T04:00:00Z"}, "not an ISO 8601 date-time"),
+        ({"starts_at": "2020-03-03T02:00:00Z", "ends_at": "2020-03-03T04:00:00Z"}, r"ends_at \(2020-03-03T04:00:00Z\) is in the past"),
     ],
 )
 async def test_a_bad_window_is_refused_locally_with_the_reason(api, sandbox_admin, times, complaint):
@@ -186,3 +187,35 @@ async def test_deleting_a_notice_lifts_its_status_and_erases_it(api):
     with pytest.raises(UpstreamError) as gone:
         await run(api, "get_notice", {"subdomain": AT, "notice_id": opened["id"]})
     assert gone.value.status == 404
+
+
+async def test_an_info_notice_is_published_changes_no_status_and_closes(api):
+    info = await run(
+        api,
+        "create_info_notice",
+        {"subdomain": AT, "title": "New EU region", "message": "The EU region is live.", "affected": [{"service_slug": "api"}], "notify": False},
+    )
+    assert (info["notice_type"], info["state"], info["severity"]) == ("info", "open", None)
+    assert api.sent[-1][1]["notice_type"] == "info"
+    assert [(u["message"], u["notified"]) for u in info["updates"]] == [("The EU region is live.", False)]
+    assert await statuses(api) == ("operational", {"api": "ok", "web-console": "ok"})
+    listed = await run(api, "list_notices", {"subdomain": AT, "notice_type": "info"})
+    assert [n["id"] for n in listed["items"]] == [info["id"]]
+    closed = await run(api, "close_maintenance", {"subdomain": AT, "notice_id": info["id"], "notify": False})
+    assert closed["state"] == "closed"
+
+
+@pytest.mark.parametrize(
+    "affected",
+    [[{"service_slug": "payments"}], [{"service_slug": "api", "container_slugs": ["asia"]}]],
+    ids=["unknown-service", "unknown-region"],
+)
+async def test_a_refused_slug_is_answered_with_the_valid_slugs(api, affected):
+    with pytest.raises(ToolError) as refused:
+        await incident(api, affected=affected)
+    assert str(refused.value).endswith(
+        "Valid on status page 'acme': service slugs api, web-console; region slugs default, eu."
+    )
+    updated = await incident(api)
+    with pytest.raises(ToolError, match="service slugs api, web-console"):
+        await run(api, "update_notice", {"subdomain": AT, "notice_id": updated["id"], "affected": affected})

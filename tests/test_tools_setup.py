@@ -22,6 +22,9 @@ async def test_it_builds_the_page_with_every_service_in_every_region(api):
     assert done["complete"] is True and "failed" not in done and done["not_attempted"] == []
     assert [c["slug"] for c in done["created"]["containers"]] == ["eu", "us"]
     assert [s["slug"] for s in done["created"]["services"]] == ["api", "web-console"]
+    for region in done["created"]["containers"]:  # as StatusPal holds it after setup, not as first created
+        assert [s["slug"] for s in region["services"]] == ["api", "web-console"]
+    assert "Region slugs: eu (EU), us (US), default. Service slugs: api (API), web-console (Web Console)." in done["summary"]
     assert [(step, total) for step, total, _ in progress.steps] == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
     assert progress.steps[-1][2] == "Created service Web Console"
     services = await run(api, "list_services", {"subdomain": "acme"})

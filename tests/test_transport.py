@@ -138,7 +138,7 @@ async def test_a_remembered_session_id_is_still_checked_on_every_request(http, m
     """Once a session id has verified, the gateway answers its signature check from memory; the checks that
     depend on the caller, the store and the clock still run each time."""
     from gateway.state import GATEWAY
-    from gateway.transport import SESSION_TTL_SECONDS
+    from gateway.sessions import SESSION_TTL_SECONDS
 
     server = await make_gateway()
     await sandbox_admin.add_key("sk_test_other_tenant")

@@ -15,12 +15,11 @@ from jsonschema import Draft202012Validator
 from gateway.config import DEFAULT_CONFIG, load_settings
 from gateway.statuspal.client import StatusPalAPI, StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
-from gateway.tools import containers, notices, services, setup, status_pages, webhooks
 from gateway.tools.base import ToolContext
-from gateway.tools.catalogue import Catalogue
-from tests.conftest import DEMO_KEY
+from gateway.tools.catalogue import build_catalogue
+from tests.conftest import DEMO_KEY, shared_arguments
 
-CATALOGUE = Catalogue.of(t for m in (status_pages, services, containers, notices, webhooks, setup) for t in m.TOOLS)
+CATALOGUE = build_catalogue()
 
 
 @dataclass
@@ -34,7 +33,7 @@ class Progress:
 async def run(api: Any, name: str, args: dict[str, Any], progress: Progress | None = None) -> dict[str, Any]:
     tool = CATALOGUE.get(name)
     assert tool is not None, name
-    problems = [e.message for e in CATALOGUE.validator(name).iter_errors(args)]
+    problems = [e.message for e in shared_arguments().reference(name).iter_errors(args)]
     assert not problems, f"{name} arguments do not match its inputSchema: {problems}"
     result = dict(await tool.handler(ToolContext(api=api, progress=progress or Progress()), args))
     Draft202012Validator(tool.output_schema).validate(result)

@@ -296,6 +296,10 @@ def _recipient(redirect_uri: str) -> tuple[str, str]:
     return f"The {parts.scheme} app on this computer", f"the {parts.scheme} app on this computer"
 
 
+# The docs section that says where in StatusPal Next API keys are made (docs_corpus/01-getting-started.md).
+API_KEYS_DOCS = "getting-started#get-an-api-key"
+
+
 def _form_action(redirect_uri: str) -> str:
     """CSP form-action: our own form plus the redirect target, since browsers apply it to the redirect a POST answers with."""
     parts = urlsplit(redirect_uri)
@@ -307,7 +311,8 @@ def _form_action(redirect_uri: str) -> str:
 def _login(gateway: "Gateway", auth: AuthorizeRequest, status: int = 200, alert: str | None = None, alert_kind: str = "error",
            key_error: bool = False, access: str | None = None, **headers: str) -> web.Response:
     client = auth.client
-    name = client.client_name or "An unnamed app"
+    # Lower case: the name only ever stands inside a sentence ("Connect an unnamed app to StatusPal").
+    name = client.client_name or "an unnamed app"
     if client.document_host:
         note = f"Identified by its published client metadata at {client.document_host}."
     else:
@@ -323,6 +328,7 @@ def _login(gateway: "Gateway", auth: AuthorizeRequest, status: int = 200, alert:
     content = _TEMPLATES["login"].substitute(
         client_name=_e(name),
         client_note=_e(note),
+        api_keys_url=_e(f"{gateway.settings.search.docs_base_url}/{API_KEYS_DOCS}"),
         recipient_headline=_e(headline),
         recipient=_e(phrase),
         redirect_uri=_e(auth.redirect_uri),

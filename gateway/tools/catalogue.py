@@ -2,8 +2,8 @@
 
 Tools come from one module per StatusPal resource, each exporting ``TOOLS``. The order here is the order
 `tools/list` shows (deterministic, as the 2026-07-28 revision asks), so it never varies between instances.
-Every schema is checked and its validator compiled when the catalogue is built: a malformed schema is a
-start-up error, and a call pays only for validation, never for compiling.
+Every schema is checked when the catalogue is built, so a malformed schema is a start-up error; the argument
+checks compiled from them belong to `gateway.tool_runner.ArgumentValidator`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from gateway.config import Settings
 from gateway.scopes import TOOL_SCOPES
 from gateway.tools import containers, docs, notices, services, setup, status_pages, webhooks
 from gateway.tools.base import Tool
@@ -32,15 +31,13 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 class Catalogue:
     tools: tuple[Tool, ...]
     _by_name: Mapping[str, Tool] = field(repr=False)
-    _validators: Mapping[str, Draft202012Validator] = field(repr=False)
     _visible: dict[frozenset[str], tuple[Tool, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, tools: Iterable[Tool]) -> "Catalogue":
-        """Check every tool and compile its input validator; raises ValueError naming the first bad tool."""
+        """Check every tool; raises ValueError naming the first bad tool."""
         tools = tuple(tools)
         by_name: dict[str, Tool] = {}
-        validators: dict[str, Draft202012Validator] = {}
         for tool in tools:
             if not _NAME.match(tool.name):
                 raise ValueError(f"tool name {tool.name!r} is not 1-128 characters of [A-Za-z0-9_.-]")
@@ -55,16 +52,10 @@ class Catalogue:
                 if problem is not None:
                     raise ValueError(f"tool {tool.name!r}: {label} is not valid JSON Schema 2020-12: {problem}")
             by_name[tool.name] = tool
-            validators[tool.name] = Draft202012Validator(
-                tool.input_schema, format_checker=Draft202012Validator.FORMAT_CHECKER
-            )
-        return cls(tools=tools, _by_name=by_name, _validators=validators)
+        return cls(tools=tools, _by_name=by_name)
 
     def get(self, name: str) -> Tool | None:
         return self._by_name.get(name)
-
-    def validator(self, name: str) -> Draft202012Validator:
-        return self._validators[name]
 
     def visible(self, scopes: frozenset[str]) -> tuple[Tool, ...]:
         """The tools a grant may see and call: a read-only grant never sees a write tool."""
@@ -75,7 +66,7 @@ class Catalogue:
         return found
 
 
-def build_catalogue(settings: Settings) -> Catalogue:
+def build_catalogue() -> Catalogue:
     """Every tool of every tool module, in `TOOL_MODULES` order."""
     return Catalogue.of(tool for module in TOOL_MODULES for tool in module.TOOLS)
 

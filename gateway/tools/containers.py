@@ -9,7 +9,7 @@ from __future__ import annotations
 from gateway.scopes import WRITE
 from gateway.tools.base import READ_ONLY, Tool
 from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
-from gateway.tools.schemas import CONTAINER, LIST_ARGUMENTS, SUBDOMAIN, deleted, listing, new_slug, obj, renamed_slug, slug, text
+from gateway.tools.schemas import CONTAINER, LIST_ARGUMENTS, SUBDOMAIN, deleted, listing, new_slug, obj, renamed_slug, slug, text, written
 
 _PAGE = ("subdomain",)
 _KEY = ("subdomain", "slug")
@@ -22,17 +22,15 @@ VERIFIED = Verified(
     key={"subdomain": None, "slug": "slug"},
     public={"name": "the region's name", "slug": "the region's slug"},
 )
-_NAME = text("Name shown on the page, e.g. `EU` or `US East`.")
+_NAME = text("Shown on the page, e.g. `EU`.")
 
 TOOLS: tuple[Tool, ...] = (
     Tool(
         name="list_containers",
         title="List containers (regions)",
         description=(
-            "List the containers of a status page: its regions or groups (e.g. EU, US, Asia), each with slug, name "
-            "and the status of every service in it. Every page has a `default` container and every service is in "
-            "every container. Use it to find the container slugs that narrow `affected` in create_incident and "
-            "schedule_maintenance. For services across all regions use list_services."
+            "List a page's containers (regions, e.g. EU, and `default`) with each service's status in them; every "
+            "service is in every region. Gives the slugs that narrow create_incident's `affected`."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, **LIST_ARGUMENTS}, _PAGE),
         output_schema=listing(CONTAINER),
@@ -43,9 +41,8 @@ TOOLS: tuple[Tool, ...] = (
         name="get_container",
         title="Get a container (region)",
         description=(
-            "Get one container (region) of a status page by slug, with the live status of every service of the page "
-            "in that region. Use list_containers instead to see all regions or to find a slug; for one service "
-            "across all regions use get_service."
+            "Get one container (region) by slug with the live status of each service in it. To see all regions or "
+            "find a slug use list_containers; one service across regions: get_service."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "slug": _SLUG}, _KEY),
         output_schema=CONTAINER,
@@ -56,12 +53,11 @@ TOOLS: tuple[Tool, ...] = (
         name="create_container",
         title="Create a container (region)",
         description=(
-            "Add a container (a region such as EU) to an existing status page. Every service of the page joins it "
-            "automatically with status ok; membership cannot be chosen. It shows on the public page at once. Use "
-            "the returned slug in later calls. For a new page with its regions and services, use setup_status_page."
+            "Add a container (region such as EU) to an existing page, public at once; every service joins it with "
+            "status ok. Later calls use the returned slug. For a new page: setup_status_page."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "name": _NAME, "slug": new_slug("container")}, ("subdomain", "name")),
-        output_schema=CONTAINER,
+        output_schema=written(CONTAINER, "get_container", "name"),
         annotations=CREATE,
         scope=WRITE,
         handler=send_handler(
@@ -72,15 +68,14 @@ TOOLS: tuple[Tool, ...] = (
         name="update_container",
         title="Update a container (region)",
         description=(
-            "Rename a container (region) or change its slug, overwriting the previous values; pass at least one. "
-            "The public page shows it at once. Which services it holds cannot change: every service is in every "
-            "container. To remove the region use delete_container; to add one use create_container."
+            "Rename a container (region) or change its slug, public at once; it always holds every service. To "
+            "add a region use create_container; to remove one, delete_container."
         ),
         input_schema=obj(
             {"subdomain": SUBDOMAIN, "slug": _SLUG, "name": _NAME, "new_slug": renamed_slug("container")},
             _KEY,
         ),
-        output_schema=CONTAINER,
+        output_schema=written(CONTAINER, "get_container", "name"),
         annotations=UPDATE,
         scope=WRITE,
         handler=send_handler(
@@ -92,9 +87,8 @@ TOOLS: tuple[Tool, ...] = (
         name="delete_container",
         title="Delete a container (region)",
         description=(
-            "Permanently remove a container (region) from a status page with the per-region statuses it held; the "
-            "services stay in the other regions. It disappears from the public page at once and cannot be undone. "
-            "To remove a service instead use delete_service; to rename the region use update_container."
+            "Permanently remove a container (region) and its per-region statuses, at once; the services stay in "
+            "the other regions. To remove a service instead use delete_service."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "slug": _SLUG}, _KEY),
         output_schema=deleted(*_KEY),

@@ -1,7 +1,7 @@
 """The handlers most tools share: call one endpoint with the tool's arguments split into path, body and query.
 
 A tool's arguments use the API's own names, so a handler only has to say which arguments fill the path
-template and which go in the body. Upstream errors pass through untouched: the dispatcher turns them into
+template and which go in the body. Upstream errors pass through untouched: the tool runner turns them into
 `isError` results with `errors.describe()`, so no handler formats an upstream failure.
 """
 

@@ -2,7 +2,7 @@
 
 The search runs in-process against the index the gateway keeps open (`search.lifecycle.DocsIndex`), so it costs
 well under a millisecond and works even when the caller's key cannot reach StatusPal. The MCP request itself
-is still authenticated by the dispatcher like any other tool call.
+is still authenticated by the transport like any other tool call.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ ECHO_MAX = 300
 _HIT = {
     "type": "object",
     "properties": {
-        "title": {"type": "string", "description": "Title of the docs page."},
-        "section": {"type": "string", "description": "Heading trail of the section, e.g. `Outgoing webhooks › The signing secret`."},
-        "url": {"type": "string", "description": "Link to the section (page URL with the heading's anchor)."},
-        "snippet": {"type": "string", "description": "Up to 300 characters of the section, matched words in **bold**."},
-        "score": {"type": "number", "description": "Relevance; only meaningful to compare hits of one search."},
+        "title": {"type": "string"},
+        "section": {"type": "string", "description": "Heading trail."},
+        "url": {"type": "string", "description": "Quote it when answering."},
+        "snippet": {"type": "string", "description": "Matched words in **bold**."},
+        "score": {"type": "number"},
     },
     "required": ["title", "section", "url", "snippet", "score"],
 }
@@ -39,9 +39,7 @@ INPUT_SCHEMA = {
             "type": "string",
             "minLength": 1,
             "description": (
-                "The question or keywords in plain words, e.g. `rotate a webhook signing secret` or `max per_page`. "
-                'Put an exact phrase in double quotes to favour sections containing it. No operators: AND, OR, *, '
-                "and field: are read as ordinary words. Only the first 1000 characters are used."
+                'Plain words, e.g. `rotate webhook secret`; "quotes" favour a phrase; no operators.'
             ),
         },
         "limit": {
@@ -49,7 +47,7 @@ INPUT_SCHEMA = {
             "minimum": 1,
             "maximum": MAX_LIMIT,
             "default": DEFAULT_LIMIT,
-            "description": "How many sections to return, best first (1-20, default 5).",
+            "description": "Sections to return, best first.",
         },
     },
     "required": ["query"],
@@ -59,25 +57,17 @@ INPUT_SCHEMA = {
 OUTPUT_SCHEMA = {
     "type": "object",
     "properties": {
-        "query": {"type": "string", "description": "The query as searched."},
+        "query": {"type": "string"},
         "results": {"type": "array", "items": _HIT},
-        "message": {
-            "type": "string",
-            "description": "Present when something needs saying: no match, spelling corrected, query shortened.",
-        },
+        "message": {"type": "string", "description": "No match, spelling corrected or query shortened."},
     },
     "required": ["query", "results"],
 }
 
 DESCRIPTION = (
-    "Search the StatusPal Next API documentation and return the best-matching sections, each with a link to the "
-    "exact heading and a short highlighted excerpt. Use it to answer how-to and reference questions (authentication "
-    "and API keys, pagination limits, error bodies, rate limits, which statuses or webhook events exist, how "
-    "regions/containers or notices work, which endpoint a tool calls) or to check a field's meaning before a write. "
-    "Do not use it to read live data: for the user's pages, services, incidents or webhooks call the list_/get_ "
-    "tools. It never calls StatusPal and changes nothing. Matching understands word forms, common synonyms "
-    "(outage→incident, region→container) and small typos; if `message` says nothing matched, rephrase with other "
-    "words. Quote the returned `url` when answering so the user can read the full section."
+    "Search the StatusPal API docs: best sections, each with a link and a highlighted excerpt, for how-to and "
+    "reference questions (keys, limits, errors, webhook signatures). Not for live data: use the list_/get_ "
+    "tools. Never calls StatusPal. Knows synonyms and typos; if `message` says nothing matched, rephrase."
 )
 
 

@@ -166,9 +166,22 @@ class NoticeChecks:
             told = "subscribers were notified" if value else "no subscriber was notified"
             return f"StatusPal's timeline says {told} of that text"
 
+        post_fix = self.post_fix
+
+        def undone(wanted: Any, value: Any) -> str | None:
+            # Asked not to notify, but StatusPal did: a notification cannot be recalled, so no call corrects it.
+            if wanted is False and value is True:
+                return (
+                    "This cannot be undone: subscribers were already notified and a notification cannot be recalled. "
+                    "Tell the user; if subscribers should hear that it was sent by mistake, call "
+                    f"{post_fix} with a message saying so and notify: true, once the user agrees. Do not repeat the "
+                    "write: it would notify them again."
+                )
+            return None
+
         return Check(
             "notify", asked, read, "whether subscribers were notified of that text", echoed=False, fix=self.post_fix,
-            live=live,
+            live=live, undone=undone,
         )
 
     def state(self, ending: Ending) -> Check:

@@ -25,6 +25,7 @@ from gateway.tools.base import READ_ONLY, Annotations, Handler, Tool, ToolContex
 from gateway.tools.crud import DELETE, UPDATE, list_handler
 from gateway.tools.notice_checks import Ending, notice_write, settle_create
 from gateway.tools.schemas import (
+    written,
     AFFECTED,
     DATETIME,
     LIST_ARGUMENTS,
@@ -42,32 +43,37 @@ from gateway.tools.schemas import (
 from gateway.tools.verify import confirm
 
 _PAGE = ("subdomain",)
+_WRITTEN = written(NOTICE, "get_notice", "state")
+# The tool that creates each kind of notice: the one a lost create must not be repeated with.
+_CREATE_TOOL = {"incident": "create_incident", "maintenance": "schedule_maintenance", "info": "create_info_notice"}
 _KEY = ("subdomain", "notice_id")
 
 # Publishing a notice adds to the page and can message subscribers, who are outside StatusPal: open world.
 _PUBLISH = Annotations(read_only=False, destructive=False, idempotent=False, open_world=True)
 # Resolving or closing ends the notice for good (no reopen), and may message subscribers.
 _FINISH = Annotations(read_only=False, destructive=True, idempotent=False, open_world=True)
+# Editing fires notice.updated webhooks, deleting lifts statuses (service.status_changed): both leave StatusPal.
+_EDIT = replace(UPDATE, open_world=True)
+_ERASE = replace(DELETE, open_world=True)
 
 _FILTERS = {
     "notice_type": {
         "type": "string",
         "enum": ["incident", "maintenance", "info"],
-        "description": "Only notices of this kind.",
+        "description": "Only this kind.",
     },
     "state": {
         "type": "string",
         "enum": ["open", "resolved", "scheduled", "in_progress", "completed", "closed"],
-        "description": "Only notices in this state: incidents are open or resolved; maintenance is scheduled, "
-        "in_progress or completed; info notices are open or closed.",
+        "description": "Only this state.",
     },
 }
-_TITLE = text("Headline shown on the page, e.g. `Elevated API error rates`.")
+_TITLE = text("Headline, e.g. `API errors`.")
 _STARTS_AT = {
     **DATETIME,
-    "description": "Start of the window, ISO 8601 with an offset, e.g. `2026-03-01T02:00:00Z`.",
+    "description": "e.g. `2026-03-01T02:00:00Z`.",
 }
-_ENDS_AT = {**DATETIME, "description": "End of the window, ISO 8601 with an offset; after starts_at."}
+_ENDS_AT = {**DATETIME, "description": "In the future, after starts_at."}
 
 
 def _ending_arguments(example: str) -> dict[str, Any]:
@@ -76,7 +82,7 @@ def _ending_arguments(example: str) -> dict[str, Any]:
         {
             "subdomain": SUBDOMAIN,
             "notice_id": NOTICE_ID,
-            "message": {**MESSAGE, "description": f"Closing timeline entry, e.g. '{example}'. Omit to add none."},
+            "message": {**MESSAGE, "description": f"Closing entry, e.g. '{example}'"},
             "notify": NOTIFY,
         },
         ("subdomain", "notice_id", "notify"),
@@ -108,6 +114,21 @@ def _check_window(args: dict[str, Any]) -> dict[str, Any]:
         raise ToolError(
             f"ends_at ({args['ends_at']}) must be after starts_at ({args['starts_at']}): check the date and the "
             "UTC offset of both."
+        )
+    return args
+
+
+def _check_future_window(args: dict[str, Any]) -> dict[str, Any]:
+    """A window that has already ended is refused: StatusPal would store it as a completed maintenance that
+    no reader ever saw announced, which is never what scheduling means."""
+    args = _check_window(args)
+    ends = _instant(args, "ends_at")
+    now = datetime.now(timezone.utc)
+    if ends is not None and ends <= now:
+        raise ToolError(
+            f"ends_at ({args['ends_at']}) is in the past (now is {_now()}), so this window is already over and "
+            "would be stored as completed maintenance nobody was told about. Check the date and the UTC offset: "
+            "a window must end in the future."
         )
     return args
 
@@ -164,6 +185,10 @@ async def _verified(
     try:
         answer = await _call(ctx, endpoint, args, logical)
     except UpstreamError as err:
+        if err.status == 422 and "affected" in logical and wire.affected_field in (err.details or {}):
+            valid = await _valid_slugs(ctx, args["subdomain"])
+            if valid:
+                raise ToolError(f"{describe(err)} {valid}") from None
         if endpoint != "notices_create":
             raise
 
@@ -172,7 +197,7 @@ async def _verified(
             result = await ctx.api.call("notices_list", _page_params(ctx, args), query=_page_query(ctx, args, query))
             return list(result.data or []), result.meta or {}
 
-        tool = "create_incident" if logical["notice_type"] == "incident" else "schedule_maintenance"
+        tool = _CREATE_TOOL[logical["notice_type"]]
         return await settle_create(
             err, wire, args["subdomain"], logical, tool=tool, read_recent=recent, read_notice=_reader(ctx, args)
         )
@@ -182,6 +207,22 @@ async def _verified(
         fix_tool=fix_tool, ending=ending,
     )
     return await confirm(write, answer)
+
+
+async def _valid_slugs(ctx: ToolContext, subdomain: str) -> str:
+    """The page's service and region slugs, for a refused `affected` (StatusPal's 422 names that field): the
+    usual cause is a display name or a
+    guessed slug, and naming the valid ones lets the model correct it in one call instead of two more reads.
+    Two bounded reads (one page each), made only after StatusPal refused the write; empty if either fails."""
+    found: list[str] = []
+    for endpoint, noun in (("services_list", "service slugs"), ("containers_list", "region slugs")):
+        try:
+            result = await ctx.api.call(endpoint, {"subdomain": subdomain}, query={"per_page": MAX_PER_PAGE})
+        except UpstreamError:
+            return ""
+        slugs = [str(item["slug"]) for item in result.data or [] if isinstance(item, Mapping) and item.get("slug")]
+        found.append(f"{noun} {', '.join(slugs) or '(none)'}")
+    return f"Valid on status page {subdomain!r}: {'; '.join(found)}."
 
 
 def _page_params(ctx: ToolContext, args: Mapping[str, Any]) -> dict[str, Any]:
@@ -290,13 +331,10 @@ async def _delete(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
 TOOLS: tuple[Tool, ...] = (
     Tool(
         name="list_notices",
-        title="List notices (incidents and maintenance)",
+        title="List notices",
         description=(
-            "List the notices of a status page, newest first: incidents, maintenance windows and info notices; "
-            "filter by notice_type or state (e.g. open incidents). States are current: maintenance turns "
-            "in_progress at starts_at and completed at ends_at by itself. Use it to find the notice_id that "
-            "post_notice_update, update_notice, resolve_incident and close_maintenance need. For one known notice "
-            "use get_notice; for the resulting service statuses use list_services."
+            "List a page's notices (incidents, maintenance, info), newest first, optionally filtered; states are "
+            "live. Gives the notice_id other notice tools need. One notice: get_notice."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, **_FILTERS, **LIST_ARGUMENTS}, _PAGE),
         output_schema=listing(NOTICE),
@@ -307,10 +345,8 @@ TOOLS: tuple[Tool, ...] = (
         name="get_notice",
         title="Get a notice",
         description=(
-            "Get one incident, maintenance or info notice by id, with its whole timeline (each message, when it was "
-            "posted and whether subscribers were notified), state, severity, times and affected services and "
-            "regions. Use list_notices to find ids or to see every notice of a page; for the service statuses it "
-            "causes use list_services."
+            "Get one notice by id with its timeline (each message, when posted, whether subscribers were "
+            "notified), state, severity, window and affected services. Ids: list_notices."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "notice_id": NOTICE_ID}, _KEY),
         output_schema=NOTICE,
@@ -321,11 +357,8 @@ TOOLS: tuple[Tool, ...] = (
         name="create_incident",
         title="Open an incident",
         description=(
-            "Open an incident on a status page, starting now. The affected services turn major or minor (per "
-            "severity) in the listed regions, the page becomes unavailable (major) or degraded (minor), the message "
-            "is published as the first timeline entry and notice.created webhooks fire. With notify: true StatusPal is "
-            "asked to message every subscriber at once; notify: false asks StatusPal not to notify. For planned work use schedule_maintenance; to add news to an open "
-            "incident use post_notice_update; to end it use resolve_incident."
+            "Open an incident now: affected services turn minor or major, the page degraded or unavailable, "
+            "notice.created webhooks fire, subscribers messaged if notify. Planned work: schedule_maintenance."
         ),
         input_schema=obj(
             {
@@ -338,7 +371,7 @@ TOOLS: tuple[Tool, ...] = (
             },
             ("subdomain", "title", "severity", "message", "affected", "notify"),
         ),
-        output_schema=NOTICE,
+        output_schema=_WRITTEN,
         annotations=_PUBLISH,
         scope=WRITE,
         handler=_handler(
@@ -351,11 +384,8 @@ TOOLS: tuple[Tool, ...] = (
         name="schedule_maintenance",
         title="Schedule maintenance",
         description=(
-            "Announce a planned maintenance window on a status page. Statuses do not change before starts_at; "
-            "during the window the affected services show maintenance. The message is published at once, "
-            "notice.created webhooks fire. With notify: true StatusPal is asked to message every subscriber at once; "
-            "notify: false asks StatusPal not to notify. Change the window later with update_notice and end it with close_maintenance. For an unplanned problem use "
-            "create_incident."
+            "Announce maintenance at once (notice.created webhooks fire, subscribers messaged if notify); "
+            "services show maintenance from starts_at to ends_at. Move: update_notice; end: close_maintenance."
         ),
         input_schema=obj(
             {
@@ -369,31 +399,52 @@ TOOLS: tuple[Tool, ...] = (
             },
             ("subdomain", "title", "starts_at", "ends_at", "message", "affected", "notify"),
         ),
-        output_schema=NOTICE,
+        output_schema=_WRITTEN,
         annotations=_PUBLISH,
         scope=WRITE,
         handler=_handler(
             "notices_create",
             ("title", "starts_at", "ends_at", "message", "affected", "notify"),
             fixed={"notice_type": "maintenance"},
-            prepare=_check_window,
+            prepare=_check_future_window,
+        ),
+    ),
+    Tool(
+        name="create_info_notice",
+        title="Publish an info notice",
+        description=(
+            "Publish an informational notice that changes no status: notice.created webhooks fire, subscribers "
+            "messaged if notify. End it with close_maintenance; problems: create_incident."
+        ),
+        input_schema=obj(
+            {
+                "subdomain": SUBDOMAIN,
+                "title": _TITLE,
+                "message": MESSAGE,
+                "affected": {**AFFECTED, "description": "Services it is about."},
+                "notify": NOTIFY,
+            },
+            ("subdomain", "title", "message", "notify"),
+        ),
+        output_schema=_WRITTEN,
+        annotations=_PUBLISH,
+        scope=WRITE,
+        handler=_handler(
+            "notices_create", ("title", "message", "affected", "notify"), fixed={"notice_type": "info"}
         ),
     ),
     Tool(
         name="post_notice_update",
         title="Post a notice update",
         description=(
-            "Add an entry to the timeline of an incident or maintenance, e.g. 'Cause identified, a fix is rolling "
-            "out'. It is published on the page at once and notice.update_posted webhooks fire. With notify: true "
-            "StatusPal is asked to message every subscriber at once; notify: false asks StatusPal not to notify. Put the phase (investigating, identified, monitoring) in the message. "
-            "It changes no severity, times or affected services (use update_notice) and does not end the notice "
-            "(use resolve_incident or close_maintenance)."
+            "Add a timeline entry to a notice (e.g. 'Fix rolling out'): public at once, notice.update_posted "
+            "webhooks fire, subscribers messaged if notify. For severity, times or services: update_notice."
         ),
         input_schema=obj(
             {"subdomain": SUBDOMAIN, "notice_id": NOTICE_ID, "message": MESSAGE, "notify": NOTIFY},
             ("subdomain", "notice_id", "message", "notify"),
         ),
-        output_schema=NOTICE,
+        output_schema=_WRITTEN,
         annotations=_PUBLISH,
         scope=WRITE,
         handler=_handler("notices_post_update", ("message", "notify")),
@@ -402,30 +453,26 @@ TOOLS: tuple[Tool, ...] = (
         name="update_notice",
         title="Edit a notice",
         description=(
-            "Edit an incident or maintenance: title, severity, start or end time, affected services. Only the "
-            "fields passed change, overwriting the previous values (affected is replaced as a whole); pass at least "
-            "one. Service and page statuses follow at once. Adds no timeline entry and messages no subscriber, "
-            "though notice.updated webhooks fire: to tell subscribers, use post_notice_update. To end a notice use "
-            "resolve_incident or close_maintenance."
+            "Edit a notice's title, severity, window or affected services; statuses follow at once. "
+            "notice.updated webhooks fire, no subscriber is messaged: to tell them, post_notice_update."
         ),
         input_schema=obj(
             {
                 "subdomain": SUBDOMAIN,
                 "notice_id": NOTICE_ID,
                 "title": _TITLE,
-                "severity": {**SEVERITY, "description": "Incidents only, e.g. downgrade to minor. " + SEVERITY["description"]},
-                "starts_at": {**DATETIME, "description": "New start, ISO 8601 with an offset, e.g. `2026-03-01T02:00:00Z`."},
+                "severity": {**SEVERITY, "description": "Incidents only."},
+                "starts_at": {**DATETIME, "description": "New start."},
                 "ends_at": {
                     **DATETIME,
-                    "description": "Maintenance only (an incident ends when resolved): new end of the window, e.g. "
-                    "to extend it; ISO 8601 with an offset, after starts_at.",
+                    "description": "Maintenance only: new end, e.g. to extend.",
                 },
-                "affected": AFFECTED,
+                "affected": {**AFFECTED, "description": "Replaces the whole list."},
             },
             _KEY,
         ),
-        output_schema=NOTICE,
-        annotations=UPDATE,
+        output_schema=_WRITTEN,
+        annotations=_EDIT,
         scope=WRITE,
         handler=_handler(
             "notices_update",
@@ -438,15 +485,11 @@ TOOLS: tuple[Tool, ...] = (
         name="resolve_incident",
         title="Resolve an incident",
         description=(
-            "Mark an incident resolved: it ends now; its services return to ok and the page to operational unless "
-            "another active notice affects them. The optional message is the closing timeline entry. With notify: "
-            "true StatusPal is asked to message every subscriber at once; notify: false asks StatusPal not to "
-            "notify. Where notices end by setting ends_at (patch_ends_at), only a closing message can notify. Final: "
-            "it cannot be reopened (open a new incident if the problem returns). For maintenance use "
-            "close_maintenance; to erase a mistaken incident use delete_notice."
+            "Resolve an incident now, for good: services return to ok; the message closes the timeline, "
+            "subscribers messaged if notify. Maintenance or info: close_maintenance."
         ),
-        input_schema=_ending_arguments("The fix is deployed and error rates are normal."),
-        output_schema=NOTICE,
+        input_schema=_ending_arguments("Fixed."),
+        output_schema=_WRITTEN,
         annotations=_FINISH,
         scope=WRITE,
         handler=_ending("notices_resolve", "resolve_strategy", Ending("resolve_incident", ("resolved",))),
@@ -455,15 +498,11 @@ TOOLS: tuple[Tool, ...] = (
         name="close_maintenance",
         title="Close a maintenance window",
         description=(
-            "Close a maintenance window when the work is done early, or cancel one not yet started: it ends now and "
-            "its services return to ok unless another active notice affects them (a window also ends by itself at "
-            "ends_at). The optional message is the closing timeline entry. With notify: true StatusPal is asked to "
-            "message every subscriber at once; notify: false asks StatusPal not to notify. Where notices end by "
-            "setting ends_at (patch_ends_at), only a closing message can notify. Final; info notices close the same "
-            "way. To move or extend the window use update_notice; for incidents use resolve_incident."
+            "End a maintenance window now (or cancel it) or close an info notice, for good: services return to "
+            "ok; the message closes the timeline, subscribers messaged if notify. Incidents: resolve_incident."
         ),
-        input_schema=_ending_arguments("Maintenance completed."),
-        output_schema=NOTICE,
+        input_schema=_ending_arguments("Done."),
+        output_schema=_WRITTEN,
         annotations=_FINISH,
         scope=WRITE,
         handler=_ending("notices_close", "close_strategy", Ending("close_maintenance", ("completed", "closed"))),
@@ -472,13 +511,12 @@ TOOLS: tuple[Tool, ...] = (
         name="delete_notice",
         title="Delete a notice",
         description=(
-            "Erase a notice and its whole timeline from the page's history, for notices created by mistake; the "
-            "statuses it caused are lifted. It cannot be undone. To end an incident or maintenance normally use "
-            "resolve_incident or close_maintenance, which keep the record."
+            "Erase a notice created by mistake, with its timeline; statuses it caused are lifted "
+            "(service.status_changed webhooks fire). To end one normally: resolve_incident, close_maintenance."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "notice_id": NOTICE_ID}, _KEY),
         output_schema=deleted(*_KEY),
-        annotations=DELETE,
+        annotations=_ERASE,
         scope=WRITE,
         handler=_delete,
     ),

@@ -6,6 +6,7 @@ from gateway.scopes import WRITE
 from gateway.tools.base import READ_ONLY, Tool
 from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
 from gateway.tools.schemas import (
+    written,
     LIST_ARGUMENTS,
     SERVICE,
     SUBDOMAIN,
@@ -38,9 +39,9 @@ VERIFIED = Verified(
 )
 
 _FIELDS = {
-    "name": text("Name shown on the page, e.g. `API`."),
-    "description": nullable("string", "Short explanation shown with the service; null removes it.", maxLength=1000),
-    "order": {"type": "integer", "minimum": 1, "description": "Position in the page's list of services, from 1."},
+    "name": text("Shown on the page."),
+    "description": nullable("string", "null removes it.", maxLength=1000),
+    "order": {"type": "integer", "minimum": 1, "description": "Position, from 1."},
 }
 
 TOOLS: tuple[Tool, ...] = (
@@ -48,10 +49,8 @@ TOOLS: tuple[Tool, ...] = (
         name="list_services",
         title="List services",
         description=(
-            "List the services of a status page with each one's slug, name, order, live status (the worst across "
-            "regions) and status per region. Use it to answer 'what is down?' or to find the service slugs that "
-            "create_incident and schedule_maintenance take. Statuses follow active notices and StatusPal's monitoring "
-            "checks and automations; no tool sets them. For the incidents use list_notices; for one service get_service."
+            "List a page's services with slug, live status (worst across regions) and status per region: what is "
+            "down, and the slugs create_incident takes. No tool sets a status. One service: get_service."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, **LIST_ARGUMENTS}, _PAGE),
         output_schema=listing(SERVICE),
@@ -62,9 +61,8 @@ TOOLS: tuple[Tool, ...] = (
         name="get_service",
         title="Get a service",
         description=(
-            "Get one service of a status page by slug: name, description, order, overall status and its status in "
-            "each region (container_statuses), live from the active notices, monitoring checks and automations. Use list_services instead to see every "
-            "service at once or to find a slug; for the notices behind a status use list_notices."
+            "Get one service by slug: name, description, order, overall status and status per region. To see "
+            "every service or find a slug use list_services; the notices behind it: list_notices."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "slug": _SLUG}, _KEY),
         output_schema=SERVICE,
@@ -75,15 +73,14 @@ TOOLS: tuple[Tool, ...] = (
         name="create_service",
         title="Create a service",
         description=(
-            "Add a service (a component such as API or Web Console) to an existing status page. It appears on the "
-            "public page at once, in every region (container), with status ok. Use the returned slug in later "
-            "calls. For a new page with several services and regions, setup_status_page does it in one call."
+            "Add a service (e.g. API) to an existing status page: public at once, in every region, status ok. "
+            "Later calls use the returned slug. For a new page with services use setup_status_page."
         ),
         input_schema=obj(
             {"subdomain": SUBDOMAIN, **_FIELDS, "slug": new_slug("service")},
             ("subdomain", "name"),
         ),
-        output_schema=SERVICE,
+        output_schema=written(SERVICE, "get_service", "name"),
         annotations=CREATE,
         scope=WRITE,
         handler=send_handler(
@@ -95,16 +92,14 @@ TOOLS: tuple[Tool, ...] = (
         name="update_service",
         title="Update a service",
         description=(
-            "Rename, describe, reorder or re-slug a service: only the fields passed change, overwriting the "
-            "previous values, and the public page shows it at once. Pass at least one. A service's status cannot "
-            "be set here: it follows notices (create_incident, resolve_incident) and StatusPal's monitoring checks "
-            "and automations. To remove the service use delete_service."
+            "Rename, describe, reorder or re-slug a service, public at once. Its status cannot be set: it follows "
+            "notices such as create_incident. To remove the service use delete_service."
         ),
         input_schema=obj(
             {"subdomain": SUBDOMAIN, "slug": _SLUG, **_FIELDS, "new_slug": renamed_slug("service")},
             _KEY,
         ),
-        output_schema=SERVICE,
+        output_schema=written(SERVICE, "get_service", "name"),
         annotations=UPDATE,
         scope=WRITE,
         handler=send_handler(
@@ -120,9 +115,8 @@ TOOLS: tuple[Tool, ...] = (
         name="delete_service",
         title="Delete a service",
         description=(
-            "Permanently remove a service from a status page, in every region. It disappears from the public page "
-            "at once and cannot be undone. To end an outage use resolve_incident, not this; to remove a region use "
-            "delete_container."
+            "Permanently remove a service from a status page, in every region, at once. To end an outage use "
+            "resolve_incident instead; to remove a region, delete_container."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "slug": _SLUG}, _KEY),
         output_schema=deleted(*_KEY),

@@ -12,13 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.scopes import WRITE
+from gateway.statuspal.endpoints import MAX_PER_PAGE
 from gateway.statuspal.errors import UpstreamError, describe
 from gateway.tools import containers as container_tools
 from gateway.tools import services as service_tools
 from gateway.tools import status_pages as page_tools
 from gateway.tools.base import Tool, ToolContext, ToolError
 from gateway.tools.crud import CREATE, Verified
-from gateway.tools.schemas import CONTAINER, NEW_SUBDOMAIN, PAGE_SETTINGS, SERVICE, STATUS_PAGE, obj, text
+from gateway.tools.schemas import NEW_SUBDOMAIN, PAGE_SETTINGS, obj, text
 from gateway.tools.verify import confirm
 
 _PAGE_FIELDS = ("name", "subdomain", "timezone", "website_url")
@@ -27,46 +28,46 @@ _PAGE_FIELDS = ("name", "subdomain", "timezone", "website_url")
 def _names(what: str, example: str) -> dict[str, Any]:
     return {
         "type": "array",
-        "items": text(f"Name of one {what}."),
+        "items": {"type": "string", "minLength": 1, "maxLength": 255},
         "uniqueItems": True,
         "maxItems": 50,
         "description": example,
     }
 
 
-_STEP = obj(
-    {
-        "step": {
-            "type": "string",
-            "description": "The tool that performs this step on its own: create_status_page, create_container or "
-            "create_service.",
-        },
-        "name": {"type": "string"},
-    },
-    ("step", "name"),
-)
+_STEP = obj({"step": {"type": "string"}, "name": {"type": "string"}}, ("step", "name"), closed=False)
+_RECORDS = {"type": "array", "items": {"type": "object"}}
 
 OUTPUT = obj(
     {
-        "complete": {"type": "boolean", "description": "true when every step succeeded."},
-        "summary": {"type": "string", "description": "What was done and, when incomplete, what to do next."},
+        "complete": {"type": "boolean"},
+        "summary": {"type": "string"},
         "created": obj(
-            {
-                "page": STATUS_PAGE,
-                "containers": {"type": "array", "items": CONTAINER},
-                "services": {"type": "array", "items": SERVICE},
-            },
+            {"page": {"type": "object"}, "containers": _RECORDS, "services": _RECORDS},
             ("page", "containers", "services"),
+            closed=False,
         ),
-        "failed": obj(
-            {**_STEP["properties"], "error": {"type": "string", "description": "StatusPal's answer and what to do."}},
-            ("step", "name", "error"),
-            description="The step that failed; absent when complete.",
-        ),
-        "not_attempted": {"type": "array", "items": _STEP, "description": "Steps after the failure, never tried."},
+        "failed": obj({**_STEP["properties"], "error": {"type": "string"}}, ("step", "name", "error"), closed=False),
+        "not_attempted": {"type": "array", "items": _STEP},
     },
     ("complete", "summary", "created", "not_attempted"),
+    closed=False,
 )
+
+
+async def _settled_regions(ctx: ToolContext, subdomain: str, created: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The created regions as StatusPal holds them once every service exists.
+
+    A container's create answer lists the services the page had at that moment, which is none: setup creates
+    regions first. One read of the page's containers returns each region with the services it really holds, so
+    the answer never says `services: []` for a region that shows every service. If the read fails, the create
+    answers stand (the setup itself succeeded) and list_containers shows the grid later."""
+    try:
+        result = await ctx.api.call("containers_list", {"subdomain": subdomain}, query={"per_page": MAX_PER_PAGE})
+    except UpstreamError:
+        return created
+    fresh = {c.get("slug"): c for c in (result.data or []) if isinstance(c, dict)}
+    return [fresh.get(c.get("slug"), c) for c in created]
 
 
 async def _setup(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
@@ -107,11 +108,14 @@ async def _setup(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
         created[kind].append(record)
         await ctx.progress(done, total, f"Created {'region' if step == 'create_container' else 'service'} {name}")
 
+    created["containers"] = await _settled_regions(ctx, subdomain, created["containers"])
+    regions = ", ".join([*(f"{c.get('slug')} ({c.get('name')})" for c in created["containers"]), "default"])
+    services = ", ".join(f"{s.get('slug')} ({s.get('name')})" for s in created["services"])
     return {
         "complete": True,
         "summary": (
-            f"Created status page {subdomain} with {len(created['containers'])} region(s) and "
-            f"{len(created['services'])} service(s); every service is in every region, including `default`."
+            f"Created status page {subdomain}. Region slugs: {regions}. Service slugs: {services}. Every service "
+            "is in every region with status ok; later calls take these slugs."
         ),
         "created": created,
         "not_attempted": [],
@@ -145,24 +149,18 @@ def _incomplete(subdomain: str, created: dict[str, Any], step: str, name: str, n
 TOOLS: tuple[Tool, ...] = (
     Tool(
         name="setup_status_page",
-        title="Set up a status page with regions and services",
+        title="Set up a status page",
         description=(
-            "Create a complete status page in one call: the page, one container per region, then each service, "
-            "which appears in every region (and the automatic `default` one) with status ok; slugs are derived "
-            "from the names and returned. Use it for a new page whose regions and services are known; to add to an "
-            "existing page use create_container or create_service. A failed step stops it and nothing is rolled "
-            "back: complete: false lists what was created, the failed step with its error, and what was not "
-            "attempted. If the page itself fails (e.g. subdomain taken), nothing is created."
+            "Create a page with regions and services in one call, each service in every region (and `default`); "
+            "the result gives every slug. Existing page: create_service. A failed step stops it, nothing rolled "
+            "back."
         ),
         input_schema=obj(
             {
                 "subdomain": NEW_SUBDOMAIN,
                 **{f: PAGE_SETTINGS[f] for f in ("name", "timezone", "website_url")},
-                "services": {**_names("service", "Services to show, e.g. [\"API\", \"Web Console\"]."), "minItems": 1},
-                "regions": _names(
-                    "region", "Regions (containers) to create, e.g. [\"EU\", \"US\", \"Asia\"]. Omit for a page "
-                    "with only the default container."
-                ),
+                "services": {**_names("service", 'Service names, e.g. ["API", "Web Console"].'), "minItems": 1},
+                "regions": _names("region", 'Region names, e.g. ["EU", "US"]; omit for `default` only.'),
             },
             ("name", "subdomain", "timezone", "website_url", "services"),
         ),

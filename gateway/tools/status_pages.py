@@ -7,7 +7,7 @@ from typing import Any
 from gateway.scopes import WRITE
 from gateway.tools.base import READ_ONLY, Tool, ToolContext, ToolError
 from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
-from gateway.tools.schemas import LIST_ARGUMENTS, NEW_SUBDOMAIN, PAGE_SETTINGS, STATUS_PAGE, SUBDOMAIN, deleted, listing, obj
+from gateway.tools.schemas import LIST_ARGUMENTS, NEW_SUBDOMAIN, PAGE_SETTINGS, STATUS_PAGE, SUBDOMAIN, deleted, listing, obj, written
 
 _KEY = ("subdomain",)
 
@@ -63,10 +63,8 @@ TOOLS: tuple[Tool, ...] = (
         name="list_status_pages",
         title="List status pages",
         description=(
-            "List the status pages of the organization that owns the API key, with each page's subdomain, name and "
-            "live current_status (operational, degraded or unavailable). Start here to find the `subdomain` every other "
-            "page-level tool needs. Pages only: for a page's services, regions or incidents use list_services, "
-            "list_containers or list_notices."
+            "List the organization's status pages with subdomain, name and live current_status. Start here: "
+            "page-level tools need a subdomain. A page's services: list_services."
         ),
         input_schema=obj(LIST_ARGUMENTS),
         output_schema=listing(STATUS_PAGE),
@@ -77,11 +75,8 @@ TOOLS: tuple[Tool, ...] = (
         name="get_status_page",
         title="Get a status page",
         description=(
-            "Get one status page by subdomain: its settings (name, timezone, website_url, require_authentication, "
-            "notification_settings) and current_status, which StatusPal derives live from the active notices and "
-            "the services' statuses. Use "
-            "it to check a page's overall health or settings; for each service's status use list_services, for the "
-            "incidents behind a status use list_notices. Only pages of the key's organization are visible."
+            "Get one status page's settings and live current_status (from active notices and services). For each "
+            "service's status use list_services; for the incidents behind it, list_notices."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN}, _KEY),
         output_schema=STATUS_PAGE,
@@ -92,10 +87,8 @@ TOOLS: tuple[Tool, ...] = (
         name="create_status_page",
         title="Create a status page",
         description=(
-            "Create an empty status page, published at its subdomain at once. It starts with one container "
-            "(region) named Default, slug `default`, and no services: add them with create_container and "
-            "create_service. To create a page together with its regions and services in one call, use "
-            "setup_status_page instead. Undo with delete_status_page. Fails if the subdomain is already taken."
+            "Create an empty status page, public at once, with region `default` and no services (add them with "
+            "create_container, create_service). All in one call: setup_status_page."
         ),
         input_schema=obj(
             {
@@ -104,7 +97,7 @@ TOOLS: tuple[Tool, ...] = (
             },
             ("name", "subdomain", "timezone", "website_url"),
         ),
-        output_schema=STATUS_PAGE,
+        output_schema=written(STATUS_PAGE, "get_status_page", "current_status"),
         annotations=CREATE,
         scope=WRITE,
         handler=_create,
@@ -113,14 +106,11 @@ TOOLS: tuple[Tool, ...] = (
         name="update_status_page",
         title="Update a status page",
         description=(
-            "Change settings of an existing status page: only the fields passed change, the previous values are "
-            "overwritten (no history) and the public page shows the change at once. Pass at least one field. "
-            "Setting require_authentication to true takes the page off the public web. The subdomain cannot be "
-            "changed: for a new address create_status_page and delete this one. The status cannot be set here: it "
-            "follows notices (create_incident, resolve_incident) and StatusPal's monitoring checks and automations."
+            "Change a page's settings, public at once; require_authentication: true takes it off the public web. "
+            "The subdomain cannot change (create_status_page); the status follows notices."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, **PAGE_SETTINGS}, _KEY),
-        output_schema=STATUS_PAGE,
+        output_schema=written(STATUS_PAGE, "get_status_page", "current_status"),
         annotations=UPDATE,
         scope=WRITE,
         handler=_update_page,
@@ -129,10 +119,8 @@ TOOLS: tuple[Tool, ...] = (
         name="delete_status_page",
         title="Delete a status page",
         description=(
-            "Permanently delete a status page with everything on it: its services, regions (containers), notices "
-            "and their history; webhooks scoped to it stop firing for it. The public page disappears at once and "
-            "it cannot be undone. To remove only one "
-            "service or region use delete_service or delete_container; to change the page use update_status_page."
+            "Permanently delete a status page with its services, regions and notice history; it leaves the web at "
+            "once. To remove one service or region: delete_service, delete_container."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN}, _KEY),
         output_schema=deleted("subdomain"),

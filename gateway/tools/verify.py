@@ -68,6 +68,9 @@ class Check:
     # False when the correcting call does not take this field as an argument (a notice's state after
     # resolve_incident): the correction is then to call it again.
     passed: bool = True
+    # For a mismatch no call can correct (subscribers already notified): what to say instead of "call
+    # again", given the value asked and the value StatusPal has; None when calling again does correct it.
+    undone: Callable[[Any, Any], str | None] | None = None
 
     def live_phrase(self, value: Any) -> str:
         return self.live(value) if self.live is not None else f"{self.public} is {self.render(value)}"
@@ -160,17 +163,24 @@ def mismatch(write: Write, outcome: Outcome) -> str:
     live = [c.live_phrase(v) for c, v in (*outcome.applied, *outcome.ignored)]
     live += [f"{c.public} is unknown" for c in (*outcome.unconfirmed, *outcome.unshown)]
     lines.append(f"Live {write.where} now: {'; '.join(live)}.")
-    # Each field is corrected by its own tool call (several fields can share one), in the order checked.
+    # Each field is corrected by its own tool call (several fields can share one), in the order checked. A
+    # field no call can correct is said so instead: calling again would only repeat what cannot be taken back.
+    final = [(c, c.undone(c.asked, v)) for c, v in outcome.ignored if c.undone is not None]
+    final = [(c, text) for c, text in final if text]
+    unfixable = {c.name for c, _ in final}
     fixes: dict[str, list[str]] = {}
-    for check in [c for c, _ in outcome.ignored] or outcome.unconfirmed:
+    for check in [c for c, _ in outcome.ignored if c.name not in unfixable] or outcome.unconfirmed:
         fixes.setdefault(check.fix or write.fix, []).extend([check.name] if check.passed else [])
-    calls = "; ".join(
-        f"call {tool} and pass {', '.join(names)} again" if names else f"call {tool} again" for tool, names in fixes.items()
-    )
-    lines.append(
-        f"To correct it, {calls}; if StatusPal ignores it again, it does not accept that field under this name: "
-        f"{CHECK_API}."
-    )
+    if fixes:
+        calls = "; ".join(
+            f"call {tool} and pass {', '.join(names)} again" if names else f"call {tool} again"
+            for tool, names in fixes.items()
+        )
+        lines.append(
+            f"To correct it, {calls}; if StatusPal ignores it again, it does not accept that field under this name: "
+            f"{CHECK_API}."
+        )
+    lines.extend(text for _, text in final)
     return "\n".join(lines)
 
 

@@ -13,6 +13,7 @@ from gateway.tools.base import READ_ONLY, Annotations, Tool, ToolContext, ToolEr
 from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
 from gateway.tools.verify import CHECK_API, MISSING, Check, show
 from gateway.tools.schemas import (
+    written,
     ALL_STATUS_PAGES,
     EVENTS,
     LIST_ARGUMENTS,
@@ -31,10 +32,10 @@ from gateway.tools.schemas import (
 
 _KEY = ("webhook_id",)
 _FIELDS = {
-    "name": text("Name for your own reference, e.g. `Slack bridge`."),
+    "name": text("For your reference."),
     "url": WEBHOOK_URL,
     "events": EVENTS,
-    "enabled": boolean("false pauses deliveries without deleting the webhook; true resumes them."),
+    "enabled": boolean("false pauses deliveries."),
     "all_status_pages": ALL_STATUS_PAGES,
     "status_page_subdomains": STATUS_PAGE_SUBDOMAINS,
 }
@@ -134,10 +135,8 @@ TOOLS: tuple[Tool, ...] = (
         name="list_webhooks",
         title="List outgoing webhooks",
         description=(
-            "List the organization's outgoing webhooks with their id, URL, events, enabled flag, page scope and last "
-            "delivery times. Secrets are never included: they are shown once, by create_webhook and "
-            "rotate_webhook_secret. Use it to find a webhook_id or check whether deliveries are failing "
-            "(last_attempted_at later than last_triggered_at); for one known id use get_webhook."
+            "List the organization's outgoing webhooks: URL, events, enabled, page scope, last delivery times "
+            "(last_attempted_at after last_triggered_at: failing). No secrets. One webhook: get_webhook."
         ),
         input_schema=obj(LIST_ARGUMENTS),
         output_schema=listing(WEBHOOK),
@@ -148,9 +147,8 @@ TOOLS: tuple[Tool, ...] = (
         name="get_webhook",
         title="Get an outgoing webhook",
         description=(
-            "Get one outgoing webhook by id: URL, events, enabled flag, page scope and last delivery attempt and "
-            "success. Never returns the signing secret; if it was lost, issue a new one with rotate_webhook_secret. "
-            "Use list_webhooks to find ids."
+            "Get one outgoing webhook by id: URL, events, enabled flag, page scope, last attempt and success. "
+            "Never the secret: replace a lost one with rotate_webhook_secret. Ids: list_webhooks."
         ),
         input_schema=obj({"webhook_id": WEBHOOK_ID}, _KEY),
         output_schema=WEBHOOK,
@@ -161,11 +159,8 @@ TOOLS: tuple[Tool, ...] = (
         name="create_webhook",
         title="Create an outgoing webhook",
         description=(
-            "Create an outgoing webhook: from now on StatusPal POSTs a signed JSON payload to `url` for each chosen "
-            "event, on every status page (default) or only the listed ones. The result holds the signing secret "
-            "(whs_…) this one time only: give it to the user to store in the receiver, it cannot be read again "
-            "(search_docs covers verifying signatures). To change an existing webhook use update_webhook rather than "
-            "creating another."
+            "Create an outgoing webhook: StatusPal POSTs signed JSON to url per event, for all or listed pages. "
+            "The result holds the signing secret this once: give it to the user. Changes: update_webhook."
         ),
         input_schema=obj(_FIELDS, ("name", "url", "events")),
         output_schema=WEBHOOK_WITH_SECRET,
@@ -177,14 +172,19 @@ TOOLS: tuple[Tool, ...] = (
         name="update_webhook",
         title="Update an outgoing webhook",
         description=(
-            "Change an outgoing webhook's name, URL, events or page scope, or pause it (enabled: false) without "
-            "deleting it. Only the fields passed change, overwriting the previous values (events and "
-            "status_page_subdomains are replaced as a whole); pass at least one. "
-            "The secret stays the same: use rotate_webhook_secret to replace it; to remove the webhook use "
-            "delete_webhook."
+            "Change a webhook's name, URL, events or page scope, or pause it (enabled: false). The signing secret "
+            "is kept: to replace it use rotate_webhook_secret; to remove, delete_webhook."
         ),
-        input_schema=obj({"webhook_id": WEBHOOK_ID, **_FIELDS}, _KEY),
-        output_schema=WEBHOOK,
+        input_schema=obj(
+            {
+                "webhook_id": WEBHOOK_ID,
+                **_FIELDS,
+                "events": {**EVENTS, "description": "Replaces the whole list."},
+                "status_page_subdomains": {**STATUS_PAGE_SUBDOMAINS, "description": "Replaces the whole list."},
+            },
+            _KEY,
+        ),
+        output_schema=written(WEBHOOK, "get_webhook", "enabled"),
         annotations=UPDATE,
         scope=WRITE,
         handler=send_handler(
@@ -195,9 +195,8 @@ TOOLS: tuple[Tool, ...] = (
         name="rotate_webhook_secret",
         title="Rotate a webhook's signing secret",
         description=(
-            "Replace a webhook's signing secret with a new one, returned this one time only. The old secret stops "
-            "working at once: deliveries are signed with the new one, so the receiver rejects them until it is "
-            "updated. Use when the secret leaked or was lost; to change the URL or events use update_webhook."
+            "Replace a webhook's signing secret, returned this once; the old one stops working at once, so the "
+            "receiver rejects deliveries until updated. For a leaked or lost secret; else update_webhook."
         ),
         input_schema=obj({"webhook_id": WEBHOOK_ID}, _KEY),
         output_schema=WEBHOOK_ROTATED,
@@ -209,8 +208,8 @@ TOOLS: tuple[Tool, ...] = (
         name="delete_webhook",
         title="Delete an outgoing webhook",
         description=(
-            "Permanently delete an outgoing webhook: deliveries stop at once and it cannot be undone (creating it "
-            "again gives a new id and secret). To pause deliveries instead use update_webhook with enabled: false."
+            "Permanently delete an outgoing webhook: deliveries stop at once (recreating gives a new id and "
+            "secret). To pause deliveries instead use update_webhook with enabled: false."
         ),
         input_schema=obj({"webhook_id": WEBHOOK_ID}, _KEY),
         output_schema=deleted(*_KEY),

@@ -1,0 +1,274 @@
+"""The MCP methods of both protocol eras: which method a `Call` names, and the bytes of its ``result``.
+
+`gateway.transport` has already applied the HTTP rules (Host, Origin, auth, headers, era) when a `Call`
+arrives here; the dispatcher answers it with the bytes of a JSON-RPC ``result``, or raises `RpcError`, and
+never chooses an HTTP status. ``tools/call`` is handed to `gateway.tool_runner` once the tool is known and the
+caller may call it.
+
+Answers whose content is fixed for the life of the process (``initialize``, ``server/discover``, every
+``tools/list`` page per version and grant) are serialised once, through `mcp_types.methods.
+serialize_server_result`, at start-up; a request then costs a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Mapping
+
+import orjson
+from mcp_types import SERVER_INFO_META_KEY
+from mcp_types.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND
+from mcp_types.methods import serialize_server_result, validate_client_request
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
+
+from gateway.config import Settings
+from gateway.cursors import decode_cursor, encode_cursor
+from gateway.identity import AuthError, Credentials
+from gateway.jsonrpc import Message, RpcError
+from gateway.redaction import quotable
+from gateway.resources import DocsResources
+from gateway.scopes import READ, WRITE
+from gateway.tool_runner import Invocation, Reply, ToolRunner, progress_reporter
+from gateway.tools.catalogue import Catalogue
+from gateway.tools.instructions import INSTRUCTIONS
+
+SERVER_NAME = "statuspal-mcp"
+SUPPORTED_VERSIONS = (*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS)
+# -32002 is the handshake era's "resource not found"; 2026-07-28 uses -32602 instead.
+RESOURCE_NOT_FOUND = -32002
+# How long 2026-07-28 clients may cache list results. The tool set only changes with a deploy.
+LIST_TTL_MS = 300_000
+_TOOLS_CURSOR = "tools"
+_BAD_CURSOR = "Invalid cursor: pass back exactly the nextCursor of the previous page"
+
+# Methods each era serves; anything else is -32601. Removed in 2026-07-28: initialize, ping, logging/setLevel.
+HANDSHAKE_METHODS = frozenset(
+    {"initialize", "ping", "logging/setLevel", "tools/list", "tools/call", "resources/list", "resources/read",
+     "resources/templates/list", "prompts/list", "prompts/get"}
+)
+MODERN_METHODS = frozenset(
+    {"server/discover", "tools/list", "tools/call", "resources/list", "resources/read", "resources/templates/list",
+     "prompts/list", "prompts/get"}
+)
+
+CAPABILITIES = {"tools": {"listChanged": False}, "resources": {}, "prompts": {"listChanged": False}}
+
+
+def server_info(settings: Settings) -> dict[str, Any]:
+    """Who answers: in ``initialize`` and, for 2026-07-28, in every result's ``_meta``."""
+    return {
+        "name": SERVER_NAME,
+        "title": "StatusPal",
+        "version": importlib.metadata.version("statuspal-mcp"),
+        "websiteUrl": settings.search.docs_base_url,
+    }
+
+
+@dataclass
+class Call:
+    message: Message
+    version: str
+    credentials: Credentials
+    reply: Reply
+    # Correlates the client's "request id …" with the server log line for internal errors.
+    request_id: str
+
+    @property
+    def modern(self) -> bool:
+        return self.version in MODERN_PROTOCOL_VERSIONS
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.message.params
+
+
+class Dispatcher:
+    """Answers `Call`s. Built once per application; holds the pre-serialised fixed answers."""
+
+    def __init__(
+        self, catalogue: Catalogue, tools: ToolRunner, resources: DocsResources, info: Mapping[str, Any],
+        tools_page_size: int,
+    ) -> None:
+        self._catalogue = catalogue
+        self._tools = tools
+        self._resources = resources
+        self._page_size = tools_page_size
+        self._server_info = dict(info)
+        self._result_meta = {SERVER_INFO_META_KEY: self._server_info}
+        self._initialize = {v: self._serialise("initialize", v, self._initialize_result(v)) for v in HANDSHAKE_PROTOCOL_VERSIONS}
+        self._discover = {v: self._serialise("server/discover", v, self._discover_result()) for v in MODERN_PROTOCOL_VERSIONS}
+        self._tool_pages: dict[tuple[str, frozenset[str]], tuple[bytes, ...]] = {}
+        for version in SUPPORTED_VERSIONS:
+            for scopes in (frozenset({READ}), frozenset({READ, WRITE})):
+                self._tools_pages(version, scopes)
+        self._methods: dict[str, Callable[[Call], Awaitable[bytes]]] = {
+            "initialize": self._initialize_method,
+            "ping": self._empty,
+            "logging/setLevel": self._set_level,
+            "server/discover": self._discover_method,
+            "tools/list": self._tools_list,
+            "tools/call": self._tools_call,
+            "resources/list": self._resources_list,
+            "resources/read": self._resources_read,
+            "resources/templates/list": self._resource_templates,
+            "prompts/list": self._prompts_list,
+            "prompts/get": self._prompts_get,
+        }
+
+    async def dispatch(self, call: Call) -> bytes:
+        """The serialised ``result`` for `call`; RpcError, AuthError or `gateway.tool_runner.KeyRefused`."""
+        method = call.message.method
+        served = MODERN_METHODS if call.modern else HANDSHAKE_METHODS
+        if method not in served:
+            raise RpcError(METHOD_NOT_FOUND, f"Method not found: {quotable(method)}")
+        return await self._methods[method](call)  # type: ignore[index]
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+
+    async def _initialize_method(self, call: Call) -> bytes:
+        # The client's version when we speak it, else our latest handshake version.
+        requested = call.params.get("protocolVersion")
+        version = requested if requested in HANDSHAKE_PROTOCOL_VERSIONS else LATEST_HANDSHAKE_VERSION
+        self._validate("initialize", version, call.params)
+        return self._initialize[version]
+
+    async def _discover_method(self, call: Call) -> bytes:
+        return self._discover[call.version]
+
+    async def _empty(self, call: Call) -> bytes:
+        return b"{}"
+
+    async def _set_level(self, call: Call) -> bytes:
+        # Accepted so clients that always send it keep working; this server emits no log notifications.
+        self._validate("logging/setLevel", call.version, call.params)
+        return b"{}"
+
+    def _initialize_result(self, version: str) -> dict[str, Any]:
+        return {
+            "protocolVersion": version,
+            "capabilities": {**CAPABILITIES, "logging": {}},
+            "serverInfo": self._server_info,
+            "instructions": INSTRUCTIONS,
+        }
+
+    def _discover_result(self) -> dict[str, Any]:
+        return self._modern(
+            {"supportedVersions": list(MODERN_PROTOCOL_VERSIONS), "capabilities": CAPABILITIES, "instructions": INSTRUCTIONS},
+            cache_scope="public",
+        )
+
+    # --- tools -----------------------------------------------------------------------------------------
+
+    async def _tools_list(self, call: Call) -> bytes:
+        cursor = call.params.get("cursor")
+        pages = self._tools_pages(call.version, call.credentials.scopes)
+        if cursor is None:
+            return pages[0]
+        index = decode_cursor(_TOOLS_CURSOR, cursor)
+        if index is None or not 0 < index < len(pages):
+            raise RpcError(INVALID_PARAMS, _BAD_CURSOR)
+        return pages[index]
+
+    def _tools_pages(self, version: str, scopes: frozenset[str]) -> tuple[bytes, ...]:
+        key = (version, scopes)
+        pages = self._tool_pages.get(key)
+        if pages is None:
+            tools = [t.definition() for t in self._catalogue.visible(scopes)]
+            size = self._page_size
+            chunks = [tools[i : i + size] for i in range(0, len(tools), size)] or [[]]
+            built = []
+            for index, chunk in enumerate(chunks):
+                result: dict[str, Any] = {"tools": chunk}
+                if index + 1 < len(chunks):
+                    result["nextCursor"] = encode_cursor(_TOOLS_CURSOR, index + 1)
+                if version in MODERN_PROTOCOL_VERSIONS:
+                    result = self._modern(result, cache_scope="private")
+                built.append(self._serialise("tools/list", version, result))
+            pages = self._tool_pages[key] = tuple(built)
+        return pages
+
+    async def _tools_call(self, call: Call) -> bytes:
+        """Run a tool. A request that is not a CallToolRequest, or names no tool this server has, is a protocol
+        error (-32602, as the tools spec lists "unknown tools" among protocol errors): the client chose the name
+        from tools/list, so there is nothing for the model to correct. Arguments are the tool runner's to check."""
+        params = call.params
+        name = params.get("name")
+        if not isinstance(name, str):
+            raise RpcError(INVALID_PARAMS, 'Invalid params: "name" must be the name of a tool')
+        arguments = params.get("arguments")
+        if arguments is None:
+            arguments = {}
+        elif not isinstance(arguments, dict):
+            raise RpcError(INVALID_PARAMS, 'Invalid params: "arguments" must be an object')
+        tool = self._catalogue.get(name)
+        if tool is None:
+            raise RpcError(INVALID_PARAMS, f"Unknown tool: {quotable(name)!r}. Call tools/list for the tools this server offers.")
+        if tool.scope not in call.credentials.scopes:
+            # An HTTP 403 with a scope challenge lets the client step up to a write grant (RFC 6750 §3.1).
+            raise AuthError(403, "insufficient_scope", f"{name} changes data and needs the {tool.scope} scope; this grant is read-only.", scope=tool.scope)
+        invocation = Invocation(
+            api_key=call.credentials.api_key, reply=call.reply, request_id=call.request_id, modern=call.modern,
+            progress=progress_reporter(params, call.reply),
+        )
+        return await self._tools.run(tool, arguments, invocation)
+
+    # --- resources and prompts -------------------------------------------------------------------------
+
+    async def _resources_list(self, call: Call) -> bytes:
+        self._validate("resources/list", call.version, call.params)
+        try:
+            items, next_cursor = self._resources.list(call.params.get("cursor"))
+        except ValueError:
+            raise RpcError(INVALID_PARAMS, _BAD_CURSOR) from None
+        result: dict[str, Any] = {"resources": items}
+        if next_cursor is not None:
+            result["nextCursor"] = next_cursor
+        return self._list_result(call, "resources/list", result)
+
+    async def _resources_read(self, call: Call) -> bytes:
+        self._validate("resources/read", call.version, call.params)
+        uri = call.params["uri"]
+        content = self._resources.read(uri)
+        if content is None:
+            code = INVALID_PARAMS if call.modern else RESOURCE_NOT_FOUND
+            raise RpcError(code, f"Resource not found: {quotable(uri, 200)}", data={"uri": quotable(uri, 200)})
+        return self._list_result(call, "resources/read", {"contents": [content]})
+
+    async def _resource_templates(self, call: Call) -> bytes:
+        self._validate("resources/templates/list", call.version, call.params)
+        return self._list_result(call, "resources/templates/list", {"resourceTemplates": self._resources.templates()})
+
+    async def _prompts_list(self, call: Call) -> bytes:
+        # The server offers no prompts; the empty list keeps clients that always ask from failing.
+        self._validate("prompts/list", call.version, call.params)
+        return self._list_result(call, "prompts/list", {"prompts": []})
+
+    async def _prompts_get(self, call: Call) -> bytes:
+        self._validate("prompts/get", call.version, call.params)
+        raise RpcError(INVALID_PARAMS, f"Unknown prompt: {quotable(call.params['name'])!r}. This server offers no prompts.")
+
+    def _list_result(self, call: Call, method: str, result: dict[str, Any]) -> bytes:
+        if call.modern:
+            result = self._modern(result, cache_scope="private")
+        return self._serialise(method, call.version, result)
+
+    # --- helpers ---------------------------------------------------------------------------------------
+
+    def _modern(self, result: dict[str, Any], cache_scope: str) -> dict[str, Any]:
+        """The fields every 2026-07-28 result carries: resultType, cache hints, and who answered."""
+        return {**result, "resultType": "complete", "ttlMs": LIST_TTL_MS, "cacheScope": cache_scope, "_meta": self._result_meta}
+
+    @staticmethod
+    def _serialise(method: str, version: str, result: Mapping[str, Any]) -> bytes:
+        return orjson.dumps(serialize_server_result(method, version, result))
+
+    @staticmethod
+    def _validate(method: str, version: str, params: dict[str, Any]) -> None:
+        try:
+            validate_client_request(method, version, params)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"] if p not in ("params",)) or "params"
+            raise RpcError(INVALID_PARAMS, f"Invalid params for {method}: {quotable(where, 200)}: {quotable(first['msg'], 200)}") from None

@@ -1,0 +1,59 @@
+"""tools/list stays within the byte budget kept in gateway/tools/tool_budget.toml, per tool and per surface.
+
+Sizes are measured on what a real gateway sends: a tools/list over HTTP, each tool re-serialised exactly as it
+arrived. The table (bytes, estimated tokens, budget) is printed so a run shows what each tool costs.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from gateway.scopes import READ
+from gateway.tools.budget import Budget, over_budget, report, surface_size, tool_sizes
+from gateway.tools.catalogue import build_catalogue
+from gateway.config import load_settings
+from tests.mcp_wire import post, request
+
+
+@pytest.fixture
+async def http():
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def listed_tools(http, mcp_url: str) -> list[dict]:
+    tools: list[dict] = []
+    cursor = None
+    while True:
+        answer = (await post(http, mcp_url, request("tools/list", {"cursor": cursor} if cursor else {}))).result
+        tools += answer["tools"]
+        cursor = answer.get("nextCursor")
+        if cursor is None:
+            return tools
+
+
+async def test_tools_list_fits_the_budget_per_tool_and_per_surface(gateway, http):
+    tools = await listed_tools(http, gateway.mcp_url)
+    read_only = {t.name for t in build_catalogue(load_settings()).visible(frozenset({READ}))}
+    sizes = tool_sizes(tools)
+    surfaces = {
+        "full": surface_size(tools),
+        "readonly": surface_size(t for t in tools if t["name"] in read_only),
+    }
+    budget = Budget.load()
+    print("\n" + report(budget, sizes, surfaces))
+    assert not over_budget(budget, sizes, surfaces)
+    # Half of what the catalogue cost before its shared vocabulary moved into the server instructions.
+    assert surfaces["full"] <= 37_000
+
+
+def test_the_budget_catches_a_tool_that_grows_and_a_tool_without_one():
+    budget = Budget(tools={"list_status_pages": 900}, surfaces={"full": 37_000})
+    problems = over_budget(budget, {"list_status_pages": 901, "new_tool": 10}, {"full": 37_001, "x": 1})
+    assert problems == [
+        "tool list_status_pages: 901 bytes, budget 900",
+        "tool new_tool: no budget in tool_budget.toml",
+        "surface full: 37001 bytes, budget 37000",
+        "surface x: no budget",
+    ]
