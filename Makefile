@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 INDEX_STAMP := .index/.built-stamp
 CORPUS := $(wildcard docs_corpus/*.md)
 
-.PHONY: run test install index node system-deps bench clean
+.PHONY: run test lint install index node system-deps bench clean
 
 install: $(STAMP)
 
@@ -35,7 +35,12 @@ system-deps:
 node:
 	@bash scripts/install_node.sh
 
-test: $(STAMP) $(INDEX_STAMP) system-deps node
+# Lint first: a style or type error fails in seconds, before minutes of tests. Paths and rules are in pyproject.toml.
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+test: lint $(STAMP) $(INDEX_STAMP) system-deps node
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP) $(INDEX_STAMP) system-deps

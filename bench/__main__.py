@@ -3,10 +3,10 @@
 Every server is a separate process on an ephemeral loopback port, loaded the same way by wrk (a C
 process, 32 connections by default, one second a round). The figures only mean something side by
 side, on the same machine at the same moment, so the benchmark prints ratios, each taken within one
-round of loads run back to back (see Bench), and checks their medians against the targets in DESIGN.md:
+round of loads run back to back (see Bench), and checks their medians against these targets:
 
 - `tools/list` and a local tool call (`search_docs`): at least 8x the SDK server and at least 0.4x the
-  bare floor (issue 2's targets); `server/discover` is measured the same way and printed for reference.
+  bare floor; `server/discover` is measured the same way and printed for reference.
   The floor that binds answers the very bytes the gateway answered (a 70 KB `tools/list` costs the
   socket far more than a 50-byte reply); the 50-byte floor is printed too.
   The `search_docs` load takes QUESTIONS questions of tests/relevance_questions.toml in turn (not one
@@ -43,9 +43,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bench import wrk
 from bench.processes import Servers
@@ -103,7 +104,7 @@ def rotating(url: str, token: str, method: str, params: list[dict[str, Any]], pa
     """A handshake-era load cycling through one request per `params` (to `paths`, when given)."""
     bodies = [rpc(method, p) for p in params]
     headers = {**BASE_HEADERS, "Authorization": f"Bearer {token}", "MCP-Protocol-Version": HANDSHAKE}
-    return wrk.Load(url=url, headers=headers, variants=tuple(zip(paths or [None] * len(bodies), bodies)))
+    return wrk.Load(url=url, headers=headers, variants=tuple(zip(paths or (None,) * len(bodies), bodies, strict=True)))
 
 
 def open_session(url: str, key: str) -> str:
@@ -179,7 +180,7 @@ class Target:
 
 def paired(a: Row, b: Row, figure: Callable[[float, float], float], rps: bool = True) -> list[float]:
     """`figure` of a and b round by round: a ratio of two loads measured seconds apart, not minutes."""
-    return [figure(x, y) for x, y in zip(*((a.rounds_rps, b.rounds_rps) if rps else (a.rounds_p50_ms, b.rounds_p50_ms)))]
+    return [figure(x, y) for x, y in zip(*((a.rounds_rps, b.rounds_rps) if rps else (a.rounds_p50_ms, b.rounds_p50_ms)), strict=False)]
 
 
 class Bench:
@@ -210,7 +211,7 @@ class Bench:
             for i in order if number % 2 == 0 else reversed(order):
                 results[i].append(wrk.run(runs[i][2], seconds=self.seconds, connections=connections))
         rows = []
-        for (scenario, server, _), rounds in zip(runs, results):
+        for (scenario, server, _), rounds in zip(runs, results, strict=True):
             rps = [r.rps for r in rounds]
             p50 = [r.p50_ms for r in rounds]
             row = Row(scenario, server, statistics.median(rps), statistics.median(p50),
@@ -219,7 +220,7 @@ class Bench:
             rows.append(row)
             self.rows.append(row)
             print(f"  {row.scenario:<34} {row.server:<22} {row.rps:>9.0f} req/s  p50 {row.p50_ms:>7.2f} ms"
-                  f"  p99 {row.p99_ms:>7.2f} ms  ({connections} conn{', %d errors' % row.errors if row.errors else ''})",
+                  f"  p99 {row.p99_ms:>7.2f} ms  ({connections} conn{f', {row.errors} errors' if row.errors else ''})",
                   flush=True)
         return rows
 
@@ -251,7 +252,7 @@ class Bench:
             rows.append(row)
             self.rows.append(row)
             print(f"  {row.scenario:<34} {row.server:<22} {row.rps:>9.0f} req/s  p50 {row.p50_ms:>7.2f} ms"
-                  f"  p99 {row.p99_ms:>7.2f} ms  (1 conn{', %d errors' % row.errors if row.errors else ''})", flush=True)
+                  f"  p99 {row.p99_ms:>7.2f} ms  (1 conn{f', {row.errors} errors' if row.errors else ''})", flush=True)
         print(f"  {'random-key flood, one address':<34} {'(background)':<22} "
               f"{statistics.median(r.rps for r in floods):>9.0f} req/s  "
               f"{sum(r.bad_status for r in floods)} of {sum(r.requests for r in floods)} refused (4xx)", flush=True)
@@ -364,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"search_docs load: {len(questions)} questions in turn, result cache on in both servers: "
               + "; ".join(repr(q) for q in questions), flush=True)
         search_params = [{"name": "search_docs", "arguments": {"query": q}} for q in questions]
-        shapes = [
+        # (label, method, params, modern, Mcp-Name header, what a good answer looks like)
+        shapes: list[tuple[str, str, Any, bool, str | None, Callable[[Any], bool]]] = [
             ("tools/list", "tools/list", None, False, None, is_result("tools")),
             (f"tools/call search_docs ({len(questions)} questions)", "tools/call", search_params, False, None, tool_ok),
             ("server/discover (2026-07-28)", "server/discover", {}, True, None, is_result("supportedVersions")),
@@ -377,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
                 gw_load = rotating(f"{gateway.url}/mcp", DEMO_KEY, method, params)
                 sdk_load = rotating(f"{sdk}/mcp", DEMO_KEY, method, params)
                 floor_load = rotating(f"{bare}{floor_paths[0]}", DEMO_KEY, method, params, floor_paths)
-                for path, answer in zip(floor_paths, check(gw_load, expect, f"gateway {label}")):
+                for path, answer in zip(floor_paths, check(gw_load, expect, f"gateway {label}"), strict=False):
                     register_floor(bare, path.rsplit("/", 1)[1], answer)
             else:
                 gw_load = mcp_load(f"{gateway.url}/mcp", DEMO_KEY, method, params, modern=modern, name=name)

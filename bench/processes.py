@@ -14,9 +14,9 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from gateway.config import DEFAULT_CONFIG, load_settings
 from gateway.oauth.tokens import mint_access_token
@@ -38,7 +38,7 @@ class Servers:
         self.workdir = workdir
         self.children: list[subprocess.Popen[str]] = []
 
-    def __enter__(self) -> "Servers":
+    def __enter__(self) -> Servers:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -43,6 +43,7 @@ def build_server(index_dir: str) -> MCPServer:
         fn = search_docs if tool.name == "search_docs" else not_benchmarked
         server.add_tool(fn, name=tool.name, title=tool.title, description=tool.description)
         registered = server._tool_manager.get_tool(tool.name)
+        assert registered is not None, "add_tool just registered it"
         registered.parameters = dict(tool.input_schema)
         registered.annotations = ToolAnnotations.model_validate(tool.annotations.wire())
     return server

@@ -6,7 +6,7 @@ Both engines index exactly the sections `search.corpus` produces and answer ever
 tests/relevance_questions.toml; the figures are quality (MRR@5, recall@3) and speed (query p50/p99 including
 snippets, full build time, size on disk). FTS5 gets a fair setup: Porter stemming, the same stopwords,
 per-column BM25 weights mirroring our field boosts, its own snippet() for excerpts.
-Targets (issue 3): MRR@5 above FTS5's, p50 ≤ 2 ms, p99 ≤ 10 ms, full build ≤ 3 s.
+Targets: MRR@5 above FTS5's, p50 ≤ 2 ms, p99 ≤ 10 ms, full build ≤ 3 s.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from gateway.config import SearchSettings
 from search.build import build_index, current_build
@@ -80,7 +80,9 @@ def run_whoosh(workdir: Path, questions: Sequence[Question], rounds: int, builds
     report = evaluate(lambda q, k: [url_key(h.url) for h in docs.search(q, k)], questions)
     # The gateway keeps finished results per build; timed without that cache, this is the search itself.
     latencies = time_queries(lambda q: docs.search(q, 5, cache=False), questions, rounds)
-    _, build = current_build(index_dir)
+    live = current_build(index_dir)
+    assert live is not None, "build_index just published a build"
+    _, build = live
     return EngineResult("Whoosh (ours)", report, latencies, statistics.median(times), opened, dir_size(build))
 
 
@@ -163,7 +165,7 @@ def print_table(ours: EngineResult, peer: EngineResult, questions: int, rounds: 
     widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(4)]
     lines = [f"{questions} questions, {rounds} timed rounds ({questions * rounds} queries per engine)", ""]
     for r in (header, *rows):
-        lines.append("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |")
+        lines.append("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
         if r is header:
             lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     targets = [

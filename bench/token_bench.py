@@ -25,7 +25,8 @@ import argparse
 import asyncio
 import socket
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 from aiohttp import web
 
@@ -37,10 +38,10 @@ from gateway.oauth.access import AccessTokenVerifier
 from gateway.oauth.tokens import mint_access_token
 from gateway.scopes import TOOL_SCOPES
 from gateway.sealing import Keyring
+from gateway.sessions import SESSION_PURPOSE
 from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.store import MemoryStore, RedisStore, Store
-from gateway.sessions import SESSION_PURPOSE
 from sandbox.app import create_sandbox_app
 
 DEMO_KEY = "sk_sandbox_demo"
@@ -99,7 +100,7 @@ async def run(rounds: int, redis_url: str | None) -> None:
         for name, store in stores.items():
             sealed_resolver = resolver_for(keyring, store)
             n = rounds if name == "memory" else max(rounds // 10, 500)  # a network round trip per call
-            rows.append((f"sealed token, repeat use, revocation in {name}", await per_call_us(lambda: sealed_resolver.resolve(sealed_header, ADDRESS), n)))
+            rows.append((f"sealed token, repeat use, revocation in {name}", await per_call_us(partial(sealed_resolver.resolve, sealed_header, ADDRESS), n)))
         session_id = keyring.sign(SESSION_PURPOSE, {"sub": "k", "sid": "bench", "exp": int(time.time()) + 3600})
         for label, remember in (("session id, PyJWT verify every time", False), ("session id, remembered", True)):
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import sys
 
-from gateway.config import load_settings
 from gateway.scopes import READ
 from gateway.tools.budget import Budget, over_budget, report, surface_size, tool_sizes
 from gateway.tools.catalogue import build_catalogue
 
 
 def main() -> int:
-    catalogue = build_catalogue(load_settings())
+    catalogue = build_catalogue()
     tools = [t.definition() for t in catalogue.tools]
     read_only = [t.definition() for t in catalogue.visible(frozenset({READ}))]
     sizes = tool_sizes(tools)

@@ -25,9 +25,10 @@ import statistics
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -52,11 +53,11 @@ def verification(on: bool) -> Iterator[None]:
     async def unchecked(write: Any, answer: Mapping[str, Any] | None) -> dict[str, Any]:
         return dict(answer or {})
 
-    notices.confirm = original if on else unchecked  # type: ignore[assignment]
+    notices.confirm = original if on else unchecked
     try:
         yield
     finally:
-        notices.confirm = original  # type: ignore[assignment]
+        notices.confirm = original
 
 
 def sandbox_call(sandbox: str, method: str, path: str, body: Any = None) -> Any:

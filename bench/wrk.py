@@ -11,8 +11,8 @@ import json
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 _DONE = """
 done = function(summary, latency, requests)
@@ -102,7 +102,7 @@ def run(load: Load, *, seconds: int, connections: int, threads: int = 2) -> Resu
 class Running:
     """A wrk run in the background (a load that must overlap another measurement); `result()` waits for it."""
 
-    def __init__(self, command: list[str], script: "tempfile._TemporaryFileWrapper[str]", seconds: int) -> None:
+    def __init__(self, command: list[str], script: tempfile._TemporaryFileWrapper[str], seconds: int) -> None:
         self._script = script
         self._seconds = seconds
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

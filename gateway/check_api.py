@@ -31,9 +31,10 @@ import os
 import secrets
 import signal
 import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 
@@ -217,7 +218,7 @@ class Report:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def _iso(moment: datetime) -> str:
@@ -231,7 +232,7 @@ def _instant(value: Any) -> datetime | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _short(value: Any, limit: int = 100) -> str:
@@ -274,7 +275,7 @@ class _Made:
     # Confirm the delete with this GET (a 404 record-not-found means it is gone).
     get: str | None = None
     # The create's answer was lost: it may or may not exist; find it by the run's marker.
-    find: Callable[[], Awaitable[list["_Made"]]] | None = None
+    find: Callable[[], Awaitable[list[_Made]]] | None = None
     # StatusPal's answer showed it exists (False while its create is in flight or its answer was lost).
     confirmed: bool = True
 
@@ -430,7 +431,8 @@ class Checker:
         if listed is not None:
             self.listed("status_pages_list", listed.data, "subdomain", self.page, "the check page")
         # With --subdomain the name is written back unchanged, so the page shows nothing new.
-        name = current.get("name") if not self.create_page and isinstance(current.get("name"), str) else f"statuspal-mcp check-api {self.marker} (renamed)"
+        current_name = current.get("name")
+        name = current_name if not self.create_page and isinstance(current_name, str) else f"statuspal-mcp check-api {self.marker} (renamed)"
         updated = await self.attempt("status_pages_update", self.call("status_pages_update", table_params, body={"name": name}))
         if updated is not None:
             await self.verified("status_pages_update", "status_pages_get", table_params, {"name": name}, updated, "page")
@@ -571,7 +573,9 @@ class Checker:
 
     def notice_problems(self, logical: Mapping[str, Any], record: NoticeRecord) -> tuple[list[str], list[str], list[str]]:
         """(ignored, lacking, evidence) of a notice's logical fields as StatusPal shows them."""
-        ignored, lacking, evidence = [], [], []
+        ignored: list[str] = []
+        lacking: list[str] = []
+        evidence: list[str] = []
         for name in ("title", "notice_type", "severity"):
             if name not in logical:
                 continue
@@ -766,8 +770,8 @@ class Checker:
             if name in self.wire.unused_endpoints():
                 self.row(name).record(NOT_RUN, "no notice could be made to end by PATCH")
                 continue
-            logical = {"notices_update": {"title": "x"}, "notices_post_update": {"message": "x", "notify": False}}.get(
-                name, {"notify": False} if name in ("notices_resolve", "notices_close") else None)
+            bodies: dict[str, Mapping[str, Any]] = {"notices_update": {"title": "x"}, "notices_post_update": {"message": "x", "notify": False}}
+            logical = bodies.get(name, {"notify": False} if name in ("notices_resolve", "notices_close") else None)
             try:
                 await self.notice_call(name, None if name == "notices_list" else PROBE_ID, logical)
             except UpstreamError as err:
@@ -874,7 +878,7 @@ class Checker:
     # -------------------------------------------------------------- webhooks
 
     async def webhook_step(self) -> None:
-        asked = {"name": f"Check webhook {self.marker}", "url": UNROUTABLE_URL, "events": ["notice.created"],
+        asked: dict[str, Any] = {"name": f"Check webhook {self.marker}", "url": UNROUTABLE_URL, "events": ["notice.created"],
                  "enabled": False, "all_status_pages": False, "status_page_subdomains": [self.page]}
         pending = _Made(f"webhook {asked['name']!r} (if it was made)", "", {}, find=lambda: self.find_webhooks(asked["name"]))
         self.made.append(pending)
@@ -1009,7 +1013,7 @@ def _ended(record: NoticeRecord) -> bool:
     if record.state in ENDED_STATES:
         return True
     end = _instant(record.ends_at)
-    return end is not None and end <= datetime.now(timezone.utc) + timedelta(seconds=5) and record.state not in ("open", "in_progress", "scheduled")
+    return end is not None and end <= datetime.now(UTC) + timedelta(seconds=5) and record.state not in ("open", "in_progress", "scheduled")
 
 
 def _digest(secret: Any) -> str | None:

@@ -17,8 +17,9 @@ import logging
 import signal
 import socket
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -184,7 +185,7 @@ async def run_until_signal(listeners: Sequence[Listener], ready_message: str) ->
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    runners: list[web.AppRunner] = []
+    runners: list[GatewayRunner] = []
     try:
         for listener in listeners:
             runner = GatewayRunner(

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -64,7 +65,7 @@ class ClientAddresses:
         self._trusted = parse_networks(trusted_proxies)
         self._warned = False
 
-    def of(self, request: "web.BaseRequest") -> str:
+    def of(self, request: web.BaseRequest) -> str:
         """The client's address as text (`unknown` without a peer address); never raises."""
         peer = parse_address(request.remote)
         if peer is None:
@@ -90,7 +91,7 @@ class ClientAddresses:
                 break
         return str(client)
 
-    def bucket(self, request: "web.BaseRequest") -> str:
+    def bucket(self, request: web.BaseRequest) -> str:
         """What per-address limits count: the client's IPv4 address, or the /64 its IPv6 address is in."""
         client = self.of(request)
         address = parse_address(client)

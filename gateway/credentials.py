@@ -21,7 +21,8 @@ import hashlib
 import math
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from gateway.identity import API_KEY_SHAPE, AuthError, Credentials, key_id
 from gateway.limits import OverBudget
@@ -49,7 +50,7 @@ _CHALLENGE_SCOPE = " ".join(TOOL_SCOPES)
 
 class CredentialResolver:
     def __init__(
-        self, settings: "Settings", upstream: "StatusPalClient", tokens: "AccessTokenVerifier", limits: "InboundLimits",
+        self, settings: Settings, upstream: StatusPalClient, tokens: AccessTokenVerifier, limits: InboundLimits,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # Monotonic seconds for the check caches; injectable so tests move time instead of sleeping through a TTL.
@@ -159,7 +160,7 @@ class CredentialResolver:
             del self._pending[digest]
 
 
-def _remember(cache: "OrderedDict[str, float]", digest: str, deadline: float) -> None:
+def _remember(cache: OrderedDict[str, float], digest: str, deadline: float) -> None:
     cache[digest] = deadline
     cache.move_to_end(digest)
     while len(cache) > _CACHE_MAX:

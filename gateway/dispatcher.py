@@ -13,8 +13,9 @@ serialize_server_result`, at start-up; a request then costs a dictionary lookup.
 from __future__ import annotations
 
 import importlib.metadata
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any
 
 import orjson
 from mcp_types import SERVER_INFO_META_KEY
@@ -123,7 +124,7 @@ class Dispatcher:
         served = MODERN_METHODS if call.modern else HANDSHAKE_METHODS
         if method not in served:
             raise RpcError(METHOD_NOT_FOUND, f"Method not found: {quotable(method)}")
-        return await self._methods[method](call)  # type: ignore[index]
+        return await self._methods[method](call)
 
     # --- lifecycle -------------------------------------------------------------------------------------
 

@@ -22,8 +22,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from gateway.store import StoreUnavailable
 
@@ -55,7 +56,7 @@ class OverBudget(Exception):
 
 class InboundLimits:
     def __init__(
-        self, settings: "LimitsSettings", store: "Store", addresses: "ClientAddresses",
+        self, settings: LimitsSettings, store: Store, addresses: ClientAddresses,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -66,7 +67,7 @@ class InboundLimits:
         self._store_failed = False
         self._memo: dict[tuple[str | None, ...], str] = {}
 
-    async def admit_address(self, request: "web.BaseRequest") -> str:
+    async def admit_address(self, request: web.BaseRequest) -> str:
         """Count one request from the request's client address; the address, for the key-check budget."""
         address = self._address(request)
         limit = self.settings.address_requests
@@ -87,7 +88,7 @@ class InboundLimits:
             fail_open=False,
         )
 
-    def _address(self, request: "web.BaseRequest") -> str:
+    def _address(self, request: web.BaseRequest) -> str:
         """`ClientAddresses.bucket`, remembered: it parses IP addresses, a few microseconds that are a noticeable
         share of a cached call, and a client sends many requests from one peer with one forwarding header. The
         answer depends on nothing else, so the pair is the whole key."""

@@ -117,7 +117,7 @@ class FormattingQueueHandler(QueueHandler):
         super().__init__(line_queue)
         self.writer = writer
 
-    def prepare(self, record: logging.LogRecord) -> str:  # type: ignore[override]
+    def prepare(self, record: logging.LogRecord) -> str:
         return self.format(record)
 
     def enqueue(self, line: str) -> None:  # type: ignore[override]
@@ -148,6 +148,7 @@ class LineWriter(QueueListener):
 
     def __init__(self, line_queue: queue.SimpleQueue[str], stream: TextIO) -> None:
         super().__init__(line_queue)
+        self.lines = line_queue  # self.queue, typed for any queue of records: this one holds formatted lines
         self.stream = stream
         self.running = False
         self._lock = threading.Lock()  # the writer's thread, and stop() from any other
@@ -157,8 +158,8 @@ class LineWriter(QueueListener):
         super().start()
         self.running = True
 
-    def dequeue(self, block: bool) -> str:
-        line: str = self.queue.get(block)
+    def dequeue(self, block: bool) -> str:  # type: ignore[override]
+        line: str = self.lines.get(block)
         if line is not None and not self._pending:  # the first line of a burst (None is the stop sentinel)
             time.sleep(self.GATHER_SECONDS)
         return line
@@ -166,7 +167,7 @@ class LineWriter(QueueListener):
     def handle(self, line: str) -> None:  # type: ignore[override]
         with self._lock:
             self._pending.append(line)
-        if self.queue.empty():
+        if self.lines.empty():
             self._write_pending()
 
     def stop(self) -> None:
@@ -175,8 +176,8 @@ class LineWriter(QueueListener):
             self.running = False
             super().stop()
         with self._lock:
-            while not self.queue.empty():  # queued after the thread's last look
-                self._pending.append(self.queue.get_nowait())
+            while not self.lines.empty():  # queued after the thread's last look
+                self._pending.append(self.lines.get_nowait())
         self._write_pending()
 
     def flush(self) -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Mapping
+from typing import TypeVar
 
 # Seconds. Spans the loopback floor (~50 µs) to slow upstream calls (timeouts are 30 s by default).
 LATENCY_BUCKETS: tuple[float, ...] = (
@@ -73,7 +75,7 @@ class Metrics:
             hist = self._latency[route]
             label = f'route="{_escape(route)}"'
             cumulative = 0
-            for bound, count in zip(LATENCY_BUCKETS, hist.counts):
+            for bound, count in zip(LATENCY_BUCKETS, hist.counts, strict=False):  # counts ends with the +Inf slot
                 cumulative += count
                 lines.append(f'statuspal_mcp_http_request_duration_seconds_bucket{{{label},le="{bound}"}} {cumulative}')
             lines.append(f'statuspal_mcp_http_request_duration_seconds_bucket{{{label},le="+Inf"}} {hist.count}')
@@ -88,11 +90,14 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
-def _counter(lines: list[str], name: str, help_text: str, labels: tuple[str, ...], values: dict[tuple[str, ...], int]) -> None:
+_Labels = TypeVar("_Labels", bound=tuple[str, ...])  # one counter's label values, e.g. (endpoint, status)
+
+
+def _counter(lines: list[str], name: str, help_text: str, labels: tuple[str, ...], values: Mapping[_Labels, int]) -> None:
     lines.append(f"# HELP {name} {help_text}")
     lines.append(f"# TYPE {name} counter")
     for key in sorted(values):
-        rendered = ",".join(f'{label}="{_escape(value)}"' for label, value in zip(labels, key))
+        rendered = ",".join(f'{label}="{_escape(value)}"' for label, value in zip(labels, key, strict=True))
         lines.append(f"{name}{{{rendered}}} {values[key]}")
 
 

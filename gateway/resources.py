@@ -9,6 +9,7 @@ make cursors lie.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +54,7 @@ class DocsResources:
         self._page_size = page_size
 
     @classmethod
-    def from_settings(cls, settings: "Settings", page_size: int = DEFAULT_PAGE_SIZE) -> "DocsResources":
+    def from_settings(cls, settings: Settings, page_size: int = DEFAULT_PAGE_SIZE) -> DocsResources:
         base = settings.search.docs_base_url
         try:
             pages = load_pages(settings.path(settings.search.corpus_dir))
@@ -91,7 +92,7 @@ class DocsResources:
             return None
         return {"uri": page.uri, "mimeType": MIME, "text": page.text}
 
-    def templates(self) -> list[dict[str, Any]]:
+    def templates(self) -> builtins.list[dict[str, Any]]:  # `list` here would name the method below
         return [
             {
                 "uriTemplate": URI_PREFIX + "{slug}",

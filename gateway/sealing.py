@@ -29,7 +29,8 @@ import os
 import re
 import secrets
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import jwt
 import orjson
@@ -100,7 +101,7 @@ class Keyring:
     # --- construction ------------------------------------------------------------------------------
 
     @classmethod
-    def parse(cls, text: str) -> "Keyring":
+    def parse(cls, text: str) -> Keyring:
         """Parse ``kid:secret[,kid:secret…]``. Errors name the key id, never the secret."""
         keys = []
         for position, item in enumerate(part.strip() for part in text.split(",") if part.strip()):
@@ -115,7 +116,7 @@ class Keyring:
         return cls(keys)
 
     @classmethod
-    def from_settings(cls, settings: "Settings") -> "Keyring":
+    def from_settings(cls, settings: Settings) -> Keyring:
         """The keyring from the environment; in development only, a generated key kept in `.sealing-key`."""
         check_sealing_keys(settings)
         if settings.secrets.sealing_keys:
@@ -253,7 +254,7 @@ class Keyring:
             raise InvalidToken from None
         return claims
 
-    def _remembered_for(self, purpose: str) -> "_Remembered":
+    def _remembered_for(self, purpose: str) -> _Remembered:
         remembered = self._remembered.get(purpose)
         if remembered is None:
             remembered = self._remembered[purpose] = _Remembered(OPENED_CACHE_ENTRIES)

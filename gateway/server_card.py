@@ -10,8 +10,9 @@ and it names no secret (the catalogue and the OAuth endpoints are public already
 from __future__ import annotations
 
 import importlib.metadata
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import orjson
 from aiohttp import web

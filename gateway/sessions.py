@@ -13,7 +13,8 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from gateway.sealing import InvalidToken, Keyring
 from gateway.store import Store

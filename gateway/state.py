@@ -30,23 +30,23 @@ if TYPE_CHECKING:
 class Gateway:
     """Frozen: a service is handed in whole by `create_app`, never attached to the object later."""
 
-    settings: "Settings"
-    upstream: "StatusPalClient"
-    credentials: "CredentialResolver"
-    catalogue: "Catalogue"
-    keyring: "Keyring"
-    store: "Store"
-    metrics: "Metrics"
+    settings: Settings
+    upstream: StatusPalClient
+    credentials: CredentialResolver
+    catalogue: Catalogue
+    keyring: Keyring
+    store: Store
+    metrics: Metrics
     # The caller's IP address (for per-address limits), through trusted proxies when there are any.
-    addresses: "ClientAddresses"
+    addresses: ClientAddresses
     # The inbound budgets on /mcp (per address, per key, per address of key checks).
-    limits: "InboundLimits"
+    limits: InboundLimits
     # The docs search index (readyz says not ready until one is loaded).
-    docs: "DocsIndex"
+    docs: DocsIndex
     # The docs pages as MCP resources.
-    resources: "DocsResources"
+    resources: DocsResources
     # The cache of fetched client metadata documents.
-    clients: "MetadataDocuments"
+    clients: MetadataDocuments
 
 
 GATEWAY = web.AppKey("gateway", Gateway)

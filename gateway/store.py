@@ -1,4 +1,4 @@
-"""The little shared state the gateway needs, behind one interface (DESIGN decision 2).
+"""The little shared state the gateway needs, behind one interface, so any instance can answer any request.
 
 Tokens carry everything about a grant, so the store only remembers facts that a token cannot carry about
 itself: that a code or refresh token was already used, that a token family was revoked, how often someone
@@ -36,11 +36,11 @@ Callers fail closed: a code is not redeemed, a refresh is not rotated, a sealed 
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import time
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from redis import asyncio as aioredis
@@ -70,10 +70,10 @@ class StoreUnavailable(Exception):
 class Store(ABC):
     """Keys are short strings chosen by the caller (``code:<jti>``, ``fam:<id>``, ``rl:ip:<addr>``); TTLs are seconds."""
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027  (optional hook: a store without a connection has nothing to do)
         """Connect (and check the connection) before the server accepts requests."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027  (optional hook: a store without a connection has nothing to do)
         """Release connections on shutdown."""
 
     async def check_ready(self) -> None:
@@ -374,7 +374,7 @@ class RedisStore(Store):
             return await command
         except OutOfMemoryError:  # maxmemory reached under noeviction: writes are refused, reads still work
             raise StoreUnavailable(f"the Redis store at {self._where} is full (maxmemory reached)", full=True) from None
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, RedisError, OSError) as exc:
             # The type only: a Redis error message can quote the URL, and with it a password.
             raise StoreUnavailable(f"the Redis store at {self._where} did not answer ({type(exc).__name__})") from None
 
@@ -382,7 +382,7 @@ class RedisStore(Store):
         return float(await self._script("take", key, repr(rate), burst, repr(max_wait)))
 
 
-def open_store(settings: "Settings") -> Store:
+def open_store(settings: Settings) -> Store:
     """Redis when ``STATUSPAL_MCP_REDIS_URL`` is set, else memory. Call ``start()`` before use."""
     if settings.secrets.redis_url:
         return RedisStore(settings.secrets.redis_url)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import fastjsonschema
 import orjson
@@ -107,7 +108,7 @@ class ArgumentValidator:
             self._fast[tool.name] = compile_fast_check(tool.input_schema)
             self._reference[tool.name] = _Reference(tool.input_schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
-    def covers(self, catalogue: "Catalogue") -> bool:
+    def covers(self, catalogue: Catalogue) -> bool:
         """Whether this validator checks exactly the tools of `catalogue`, schema for schema."""
         return self._schemas == {tool.name: tool.input_schema for tool in catalogue.tools}
 
@@ -129,7 +130,7 @@ class ToolRunner:
     """Runs one known tool for a caller allowed to call it, and answers with the bytes of its result."""
 
     def __init__(
-        self, arguments: ArgumentValidator, upstream: "StatusPalClient", docs: "DocsIndex", metrics: "Metrics",
+        self, arguments: ArgumentValidator, upstream: StatusPalClient, docs: DocsIndex, metrics: Metrics,
         server_info: Mapping[str, Any],
     ) -> None:
         self._arguments = arguments

@@ -23,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import secrets
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -70,7 +71,7 @@ _ROUTING_HEADERS = (MCP_PROTOCOL_VERSION_HEADER, MCP_METHOD_HEADER, MCP_NAME_HEA
 SERVER_BUSY = -32000
 
 
-def setup_routes(app: web.Application, transport: "Transport") -> None:
+def setup_routes(app: web.Application, transport: Transport) -> None:
     app[TRANSPORT] = transport
     policy = CorsPolicy.from_settings(
         app[GATEWAY].settings, methods=("GET", "POST", "DELETE"), allow_headers=CORS_ALLOW_HEADERS,
@@ -155,7 +156,9 @@ class Transport:
             # StatusPal refused the key while a tool ran: the cached key check is dropped so the next request
             # checks it afresh, and HTTP 401 with the challenge makes the client re-authorise.
             self.gateway.credentials.forget(credentials)
-            raise AuthError(401, "invalid_token", f"StatusPal refused the API key of this connection ({exc.status}: revoked, expired or not allowed).") from None
+            raise AuthError(
+                401, "invalid_token", f"StatusPal refused the API key of this connection ({exc.status}: revoked, expired or not allowed)."
+            ) from None
         payload = envelope(message.id, result)
         if reply.streaming:
             return await reply.finish(payload)
@@ -183,7 +186,7 @@ class Transport:
             while not self._closing.is_set():
                 try:
                     await asyncio.wait_for(self._closing.wait(), self._keepalive)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     await stream.write(b": keep-alive\n\n")
         except ConnectionResetError:
             pass  # the client went away

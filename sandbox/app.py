@@ -25,9 +25,10 @@ import os
 import tempfile
 import time
 from collections import deque
-from datetime import datetime, timezone
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -140,7 +141,7 @@ class SandboxState:
             "query": dict(request.query),
             "endpoint": endpoint,
             "time": now,
-            "at": iso(datetime.fromtimestamp(now, timezone.utc)),
+            "at": iso(datetime.fromtimestamp(now, UTC)),
             "status": None,
         }
         self.requests.append(entry)
@@ -215,7 +216,7 @@ def _operation(endpoint: Endpoint, operation: Handler) -> Callable[[web.Request]
                 body=body,
                 query=request.query,
                 endpoint=endpoint,
-                now=datetime.now(timezone.utc),
+                now=datetime.now(UTC),
                 orgs=state.orgs.values(),
                 wire=state.endpoints.notices,
                 strict=state.settings.strictness == "strict",

@@ -9,9 +9,10 @@ paths, methods and success codes; the operations only know what each one does.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from gateway.statuspal.endpoints import MAX_PER_PAGE, Endpoint
 from gateway.statuspal.notice_wire import NoticeWire

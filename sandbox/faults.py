@@ -14,8 +14,9 @@ client under test still cannot tell whether a dropped POST was applied, which is
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Iterable
+from typing import Any
 
 from gateway.config import FaultSettings
 
@@ -30,13 +31,13 @@ class Faults(FaultSettings):
     seed: int | None = None
 
     @classmethod
-    def from_settings(cls, settings: FaultSettings) -> "Faults":
+    def from_settings(cls, settings: FaultSettings) -> Faults:
         """The faults `[sandbox]` configures, for every request and unseeded."""
         configured = {f.name: getattr(settings, f.name) for f in fields(FaultSettings)}
         return cls(**configured).checked(())
 
     @classmethod
-    def from_json(cls, raw: Any, endpoint_names: Iterable[str]) -> "Faults":
+    def from_json(cls, raw: Any, endpoint_names: Iterable[str]) -> Faults:
         """Build from an admin request body; raises ValueError with a message naming the bad field."""
         if not isinstance(raw, dict):
             raise ValueError("the body must be a JSON object")
@@ -59,7 +60,7 @@ class Faults(FaultSettings):
         values["only"] = tuple(o.strip() for o in only)
         return cls(**values).checked(endpoint_names)
 
-    def checked(self, endpoint_names: Iterable[str]) -> "Faults":
+    def checked(self, endpoint_names: Iterable[str]) -> Faults:
         if self.latency_ms < 0:
             raise ValueError("latency_ms must be >= 0")
         for name in ("error_rate", "rate_limit_rate", "drop_rate"):

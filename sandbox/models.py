@@ -22,7 +22,7 @@ import secrets
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 RANK = {"ok": 0, "maintenance": 1, "minor": 2, "major": 3}
@@ -35,7 +35,7 @@ _B32 = "0123456789abcdefghjkmnpqrstvwxyz"
 
 def iso(moment: datetime) -> str:
     """ISO 8601 in UTC with a ``Z`` suffix and whole seconds, the one timestamp format the sandbox emits."""
-    return moment.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_iso(text: str) -> datetime:

@@ -10,9 +10,10 @@ a Rails server does with unpermitted parameters, so tests can see how the gatewa
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from sandbox.models import iso
@@ -197,7 +198,7 @@ class Fields:
         if moment.tzinfo is None:
             self.add(name, "must include a time zone offset (e.g. Z for UTC)")
             return MISSING
-        return iso(moment.astimezone(timezone.utc))
+        return iso(moment.astimezone(UTC))
 
     def string_list(self, name: str, *, required: bool = False) -> Any:
         value = self._get(name, required, False)

@@ -23,9 +23,10 @@ import secrets
 import shutil
 import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from whoosh import index as whoosh_index
 
@@ -190,7 +191,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="print only errors")
 
 
-def run(args: argparse.Namespace, settings: "Settings") -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Build with the paths from the arguments or the settings; returns the process exit code."""
     corpus = Path(args.corpus) if args.corpus else settings.path(settings.search.corpus_dir)
     output = Path(args.output) if args.output else settings.path(settings.search.index_dir)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sys
 import tomllib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 QUESTIONS = Path(__file__).resolve().parent.parent / "tests" / "relevance_questions.toml"
 

@@ -52,7 +52,7 @@ class OpenBuild:
         self.cached = functools.lru_cache(maxsize=RESULT_CACHE_SIZE)(ranker.answer)
 
     @classmethod
-    def open(cls, build_id: str, path: Path) -> "OpenBuild":
+    def open(cls, build_id: str, path: Path) -> OpenBuild:
         """Read the build at `path` into memory. Blocking file I/O: call it in a worker thread from async code."""
         info = json.loads((path / BUILD_INFO).read_text(encoding="utf-8"))
         searcher = whoosh_index.open_dir(str(path)).searcher()
@@ -74,7 +74,7 @@ class DocsIndex:
     for newer ones; `DocsIndex.open` does the same opening synchronously, for scripts and tests.
     """
 
-    def __init__(self, index_dir: Path | str, settings: "SearchSettings") -> None:
+    def __init__(self, index_dir: Path | str, settings: SearchSettings) -> None:
         self.index_dir = Path(index_dir)
         self.reload_interval = settings.reload_interval_seconds
         self._build: OpenBuild | None = None
@@ -82,7 +82,7 @@ class DocsIndex:
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
-    def open(cls, index_dir: Path | str, settings: "SearchSettings") -> "DocsIndex":
+    def open(cls, index_dir: Path | str, settings: SearchSettings) -> DocsIndex:
         """An index with the published build already open (not loaded when nothing is published yet)."""
         index = cls(index_dir, settings)
         index.reload()

@@ -70,7 +70,7 @@ class Ranker:
         self._snippets = snippets
 
     @classmethod
-    def from_searcher(cls, searcher: Searcher) -> "Ranker":
+    def from_searcher(cls, searcher: Searcher) -> Ranker:
         """The tables for the build `searcher` reads. Reads the whole index: call it off the event loop."""
         reader = searcher.reader()
         docs = {docnum: fields for docnum, fields in reader.iter_docs()}

@@ -5,7 +5,7 @@ The excerpt is cut around the densest cluster of matched words, so a reader sees
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from search.schema import ANALYZER
 
@@ -31,7 +31,7 @@ class Snippets:
         self._positions = positions
 
     @classmethod
-    def analyse(cls, sections: Iterable[tuple[int, str]]) -> "Snippets":
+    def analyse(cls, sections: Iterable[tuple[int, str]]) -> Snippets:
         """The tables for (section number, prose) pairs, through the index's own analyzer so stems agree."""
         bodies: dict[int, str] = {}
         positions: dict[int, Positions] = {}

@@ -9,7 +9,7 @@ then a few dozen dictionary lookups plus an exact distance check on the handful 
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from whoosh.support.levenshtein import distance
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import functools
 import socket
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Mapping
+from typing import Any
 
 import aiohttp
 import pytest
@@ -106,7 +107,7 @@ def sandbox_url(sandbox: RunningServer) -> str:
 
 
 @pytest.fixture
-async def sandbox_admin(sandbox_url: str) -> AsyncIterator["SandboxAdmin"]:
+async def sandbox_admin(sandbox_url: str) -> AsyncIterator[SandboxAdmin]:
     async with aiohttp.ClientSession() as http:
         admin = SandboxAdmin(sandbox_url, http)
         await admin.reset()

@@ -28,9 +28,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -185,7 +186,7 @@ def send(target: FuzzTarget, sent: Sent) -> Answer:
                 chunks.append(chunk)
         except ConnectionResetError:
             pass
-        except socket.timeout:
+        except TimeoutError:
             raise AssertionError(f"no answer within {ANSWER_BOUND_SECONDS:g}s to {sent.label}: {sent.raw[:300]!r}") from None
     raw = b"".join(chunks)
     status = None
@@ -423,7 +424,9 @@ def raw_bodies(draw: st.DrawFn, target: FuzzTarget) -> Sent:
     """Bodies that are not what a JSON-RPC client sends: random bytes, deep nesting, giant numbers."""
     body = draw(st.one_of(
         st.binary(max_size=200),
-        st.one_of(st.integers(1, 100), st.integers(900, 1100)).map(lambda n: b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_status_pages","arguments":{"per_page":' + b"[" * n + b"]" * n + b"}}}"),
+        st.one_of(st.integers(1, 100), st.integers(900, 1100)).map(
+            lambda n: b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_status_pages","arguments":{"per_page":'
+            + b"[" * n + b"]" * n + b"}}}"),
         st.integers(1, 1100).map(lambda n: b"[" * n + b"]" * n),
         st.sampled_from([b'{"jsonrpc":"2.0","id":1e999,"method":"ping"}', b'{"jsonrpc":"2.0","id":' + b"9" * 400 + b',"method":"ping"}',
                          b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":NaN}}', b'\xef\xbb\xbf{"jsonrpc":"2.0","id":1,"method":"ping"}',

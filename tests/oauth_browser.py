@@ -13,10 +13,11 @@ import asyncio
 import base64
 import hashlib
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Any, AsyncIterator
-from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -87,7 +88,7 @@ class Page:
     alerts: list[str]
 
     @classmethod
-    def parse(cls, status: int, headers: Any, html: str) -> "Page":
+    def parse(cls, status: int, headers: Any, html: str) -> Page:
         parser = _FormParser()
         parser.feed(html)
         return cls(status, headers, html, parser.fields, parser.inputs, parser.forms, parser.alerts)
@@ -216,7 +217,7 @@ def make_tls(directory) -> TlsFiles:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gateway tests CA")])
     ca = (

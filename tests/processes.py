@@ -11,9 +11,9 @@ import os
 import re
 import signal
 import sys
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Mapping, Sequence
 
 READY_LINE = "Stop with Ctrl-C"
 START_TIMEOUT = 30.0
@@ -107,6 +107,6 @@ async def serving(args: Sequence[str], env: Mapping[str, str] | None = None) -> 
         child.terminate()
         try:
             await child.finish()
-        except asyncio.TimeoutError:
+        except TimeoutError:
             child.proc.kill()
             await child.finish()

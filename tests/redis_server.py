@@ -2,7 +2,10 @@
 
 Use the fixtures by importing them into a test module::
 
-    from tests.redis_server import redis_server, redis_url  # noqa: F401  (pytest fixtures)
+    from tests.redis_server import redis_server_fixture, redis_url_fixture  # noqa: F401  (pytest fixtures)
+
+The functions carry a ``_fixture`` suffix and the fixtures their short names, so a test's ``redis_url`` parameter
+does not shadow an imported function of the same name.
 
 ``redis_server`` is one server for the session (``.stop()``/``.start()`` simulate an outage and recovery);
 ``redis_url`` hands each test an empty database. ``make system-deps`` installs Debian's redis-server.
@@ -15,8 +18,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -86,8 +89,8 @@ class RedisServer:
         assert self.command(b"FLUSHALL").startswith(b"+OK")
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
+@pytest.fixture(scope="session", name="redis_server")
+def redis_server_fixture() -> Iterator[RedisServer]:
     # A short path under /tmp: unix socket paths are limited to about 100 bytes.
     directory = Path(tempfile.mkdtemp(prefix="redis-"))
     server = RedisServer(directory)
@@ -99,8 +102,8 @@ def redis_server() -> Iterator[RedisServer]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-@pytest.fixture
-def redis_url(redis_server: RedisServer) -> str:
+@pytest.fixture(name="redis_url")
+def redis_url_fixture(redis_server: RedisServer) -> str:
     if not redis_server.running:  # a previous test simulated an outage and did not restart it
         redis_server.start()
     redis_server.flush()

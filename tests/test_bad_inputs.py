@@ -7,8 +7,9 @@ error for credential failures) and the message a client or a model will read.
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Mapping
+from typing import Any
 
 import aiohttp
 import orjson

@@ -1,4 +1,4 @@
-"""A canary key through every path, then a search of every log line and every response for it (DESIGN decision 10).
+"""A canary key through every path, then a search of every log line and every response for it (no secret is ever written).
 
 The gateway runs as an operator runs it (`python -m gateway serve`, sandbox embedded, DEBUG logging so
 nothing is filtered out by level), and its whole stderr is kept. The canary is a real key the sandbox

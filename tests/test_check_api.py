@@ -12,8 +12,9 @@ import asyncio
 import json
 import secrets
 import signal
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -316,6 +317,6 @@ async def test_usage_problems_exit_2_with_one_line() -> None:
                            "or _, then letters, digits or _)")
     async with sandbox("strict") as (url, state):
         child = await run(["check-api", "--base-url", f"{url}/api/v1", "--subdomain", "nope"], env={KEY_ENV: KEY})
-        assert_one_line(child, f"status page 'nope' cannot be used for the check: GET /status_pages/nope answered "
+        assert_one_line(child, "status page 'nope' cannot be used for the check: GET /status_pages/nope answered "
                                "404 not_found: The requested resource was not found")
         assert not next(iter(state.orgs.values())).pages

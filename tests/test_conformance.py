@@ -17,9 +17,9 @@ from typing import AsyncIterator
 
 import pytest
 
-from tests.conftest import DEMO_KEY, bound_socket
 from tests.conformance.node import CONFORMANCE, Check, expected, read_baseline, read_checks, require, run_node
 from tests.conformance.proxy import auth_proxy, proxy_allowances
+from tests.conftest import DEMO_KEY, bound_socket
 
 pytestmark = pytest.mark.node
 

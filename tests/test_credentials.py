@@ -7,8 +7,7 @@ import asyncio
 import aiohttp
 import pytest
 
-from gateway.identity import AuthError, Credentials
-from gateway.identity import key_id
+from gateway.identity import AuthError, Credentials, key_id
 from gateway.oauth.tokens import mint_access_token
 from gateway.scopes import READ, WRITE
 from gateway.state import GATEWAY

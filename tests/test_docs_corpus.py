@@ -1,5 +1,6 @@
 """The docs corpus documents exactly what the gateway does: every endpoint of the table, every tool, the
-enums it validates, and links that lead somewhere. DESIGN decision 7: table, sandbox and docs must not drift.
+enums it validates, and links that lead somewhere. The endpoint table, the sandbox and the docs describe one API,
+so this fails as soon as any of the three drifts from the others.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import load_settings
 from gateway.statuspal.endpoints import (
     MAX_PER_PAGE,
     PAGE_STATUSES,
@@ -21,7 +21,7 @@ from search.corpus import load_pages, split_sections
 
 CORPUS = Path(__file__).resolve().parent.parent / "docs_corpus"
 
-# The tool names are fixed by the product (issue 2 item 5); each maps to the endpoint(s) it calls.
+# The tool names are the product's promise to users; each maps to the endpoint(s) it calls.
 TOOL_ENDPOINTS: dict[str, tuple[str, ...]] = {
     "list_status_pages": ("status_pages_list",),
     "get_status_page": ("status_pages_get",),

@@ -12,7 +12,8 @@ import asyncio
 import itertools
 import math
 import secrets
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -20,7 +21,7 @@ import pytest
 from gateway.state import GATEWAY
 from gateway.store import MemoryStore, RedisStore, Store
 from tests.mcp_wire import DEMO_KEY, modern_headers, modern_request, post, request, send
-from tests.redis_server import redis_server, redis_url  # noqa: F401  (pytest fixtures)
+from tests.redis_server import redis_server_fixture, redis_url_fixture  # noqa: F401  (pytest fixtures)
 
 TOOLS_LIST = request("tools/list")
 PROXIED = {"server": {"trusted_proxies": ("127.0.0.1",)}}

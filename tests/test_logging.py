@@ -8,7 +8,7 @@ import logging
 import subprocess
 import sys
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 import aiohttp
 import orjson
@@ -16,8 +16,8 @@ import pytest
 from aiohttp import web
 
 from gateway.logging_setup import FormattingQueueHandler, JsonFormatter, json_lines_handler
-from gateway.request_middleware import KEY_ID, access_log, access_logger
 from gateway.redaction import SECRET_NAMES, redact_text
+from gateway.request_middleware import KEY_ID, access_log, access_logger
 from tests.conftest import bound_socket, serve_app
 
 KEY = "sk_live_4fGh7KmP2qRsT9vW"

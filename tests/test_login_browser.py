@@ -10,8 +10,8 @@ test-artifacts/ (git-ignored) for a human to look at.
 from __future__ import annotations
 
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 from urllib.parse import urlencode
 
 import aiohttp

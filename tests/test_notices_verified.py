@@ -10,9 +10,10 @@ strict mode the sandbox refuses a notice without its text or notify choice, whic
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta, timezone
-from typing import Any, AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import pytest
@@ -105,7 +106,7 @@ async def api(up):
 
 
 def window(start_in: timedelta, hours: int = 2) -> dict[str, str]:
-    starts = datetime.now(timezone.utc).replace(microsecond=0) + start_in
+    starts = datetime.now(UTC).replace(microsecond=0) + start_in
     return {"starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=hours)).isoformat()}
 
 

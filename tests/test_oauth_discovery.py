@@ -55,11 +55,13 @@ async def test_authorization_server_metadata_has_what_clients_require(gw: Runnin
     assert doc["token_endpoint"] == f"{gw.url}/token"
     assert doc["registration_endpoint"] == f"{gw.url}/register"
     assert doc["revocation_endpoint"] == f"{gw.url}/revoke"
-    assert doc["code_challenge_methods_supported"] == ["S256"]  # P12: clients refuse to proceed without it
-    assert doc["token_endpoint_auth_methods_supported"] == ["none"]  # P3: with CIMD support, Claude picks CIMD
+    assert doc["code_challenge_methods_supported"] == ["S256"]  # MCP clients must refuse to proceed without it
+    # Claude uses client metadata documents only when "none" is listed here.
+    assert doc["token_endpoint_auth_methods_supported"] == ["none"]
     assert doc["client_id_metadata_document_supported"] is True
     assert doc["authorization_response_iss_parameter_supported"] is True
-    assert doc["scopes_supported"] == ["statuspal:read", "statuspal:write", "offline_access"]  # P14
+    # Some clients expect a refresh token only when offline_access is offered.
+    assert doc["scopes_supported"] == ["statuspal:read", "statuspal:write", "offline_access"]
     assert doc["grant_types_supported"] == ["authorization_code", "refresh_token"]
     assert doc["response_types_supported"] == ["code"]
 

@@ -9,8 +9,8 @@ callback) → token → tool calls; then a refresh, then a revocation. In both p
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 import aiohttp
 import httpx2

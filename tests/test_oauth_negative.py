@@ -135,7 +135,8 @@ async def test_access_tokens_that_are_not_right_say_exactly_why(make_gateway, sa
     for bearer, says in cases:
         status, challenge, body = await s.mcp(bearer)
         assert (status, body) == (401, {"error": "invalid_token", "error_description": says}), says
-        assert challenge == f'Bearer error="invalid_token", scope="statuspal:read statuspal:write", resource_metadata="{s.gw.settings.server.resource_metadata_url}"'
+        assert challenge == ('Bearer error="invalid_token", scope="statuspal:read statuspal:write", '
+                             f'resource_metadata="{s.gw.settings.server.resource_metadata_url}"')
     status, challenge, body = await s.mcp(access, gw=other_deployment)
     assert (status, body["error_description"]) == (401, "The access token was not issued by this server.")
     assert (await s.mcp(access))[0] == 200
@@ -166,7 +167,8 @@ async def test_tokens_sealed_under_a_retired_key_work_while_it_is_listed_and_fai
     status, challenge, body = await retired.mcp(mint_access_token(retired.gw.settings, DEMO_KEY, "statuspal:read", keyring=Keyring.parse(old)))
     assert (status, body) == (401, {"error": "invalid_token",
                                     "error_description": "The bearer token is neither a StatusPal API key (sk_…) nor a token issued by this server."})
-    assert challenge == f'Bearer error="invalid_token", scope="statuspal:read statuspal:write", resource_metadata="{retired.gw.settings.server.resource_metadata_url}"'
+    assert challenge == ('Bearer error="invalid_token", scope="statuspal:read statuspal:write", '
+                         f'resource_metadata="{retired.gw.settings.server.resource_metadata_url}"')
     assert await retired.token(grant_type="refresh_token", refresh_token=refresh_token(retired, old)) == (400, {
         "error": "invalid_grant", "error_description": "The refresh token is not valid."})
     assert (await retired.token(grant_type="refresh_token", refresh_token=refresh_token(retired, new)))[0] == 200  # the key, nothing else
@@ -184,7 +186,8 @@ async def test_a_token_in_the_query_string_is_never_accepted(shared_gw, sandbox_
     async with http.post(f"{s.gw.mcp_url}?access_token={tokens['access_token']}", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
                          headers={"Accept": "application/json, text/event-stream"}) as r:
         assert r.status == 401 and (await r.json(content_type=None))["error"] == "invalid_request"
-        assert r.headers["WWW-Authenticate"] == f'Bearer scope="statuspal:read statuspal:write", resource_metadata="{s.gw.settings.server.resource_metadata_url}"'
+        assert r.headers["WWW-Authenticate"] == ('Bearer scope="statuspal:read statuspal:write", '
+                                                 f'resource_metadata="{s.gw.settings.server.resource_metadata_url}"')
 
 
 async def test_an_expired_access_token_asks_for_a_refresh(make_gateway, sandbox_admin, http) -> None:
@@ -219,6 +222,7 @@ async def test_revoking_the_key_in_statuspal_ends_a_sealed_grant_at_the_next_cal
     async with http.post(s.gw.mcp_url, json=call, headers=headers) as r:
         assert (r.status, await r.json(content_type=None)) == (401, {
             "error": "invalid_token", "error_description": "StatusPal refused the API key of this connection (401: revoked, expired or not allowed)."})
-        assert r.headers["WWW-Authenticate"] == f'Bearer error="invalid_token", scope="statuspal:read statuspal:write", resource_metadata="{s.gw.settings.server.resource_metadata_url}"'
+        assert r.headers["WWW-Authenticate"] == ('Bearer error="invalid_token", scope="statuspal:read statuspal:write", '
+                                                 f'resource_metadata="{s.gw.settings.server.resource_metadata_url}"')
     assert await s.token(grant_type="refresh_token", refresh_token=tokens["refresh_token"]) == (400, {
         "error": "invalid_grant", "error_description": "StatusPal no longer accepts the API key behind this grant; sign in again with a valid key."})

@@ -23,7 +23,7 @@ from gateway.sealing import Keyring
 from tests.conftest import DEMO_KEY
 from tests.oauth_browser import Page, pkce, query_of
 from tests.processes import serving
-from tests.redis_server import redis_server, redis_url  # noqa: F401  (pytest fixtures)
+from tests.redis_server import redis_server_fixture, redis_url_fixture  # noqa: F401  (pytest fixtures)
 
 pytestmark = pytest.mark.redis
 
@@ -111,7 +111,8 @@ async def test_two_processes_on_one_redis_behave_as_one_server(sandbox_url, sand
             code, verifier = await b.code(client_id)
             status, first = await a.exchange(client_id, code, verifier)
             assert status == 200, first
-            assert await b.exchange(client_id, code, verifier) == (400, {"error": "invalid_grant", "error_description": "The authorization code was already used."})
+            assert await b.exchange(client_id, code, verifier) == (
+                400, {"error": "invalid_grant", "error_description": "The authorization code was already used."})
 
             # The replay on B revoked what A issued from that code, on both instances.
             for instance in (a, b):

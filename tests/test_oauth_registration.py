@@ -63,7 +63,8 @@ async def test_registration_returns_a_public_client_whatever_auth_method_was_ask
     assert body["token_endpoint_auth_method"] == "none" and "client_secret" not in body
     assert body["redirect_uris"] == [CLAUDE] and body["client_name"] == "Claude"
     assert body["grant_types"] == ["authorization_code", "refresh_token"] and body["response_types"] == ["code"]
-    assert body["scope"] == "statuspal:read statuspal:write offline_access"  # "claudeai" ignored, never an error (P13)
+    # "claudeai" is ignored, never an error: Claude.ai sends it, and refusing it breaks sign-in.
+    assert body["scope"] == "statuspal:read statuspal:write offline_access"
     assert isinstance(body["client_id_issued_at"], int) and body["application_type"] == "web"
 
 
@@ -137,7 +138,8 @@ async def test_the_redirect_policy_refuses_open_redirect_tricks(gw: RunningServe
     ({"redirect_uris": []}, "invalid_redirect_uri", "redirect_uris is required"),
     ({"redirect_uris": CLAUDE}, "invalid_redirect_uri", "redirect_uris is required"),
     ({"redirect_uris": [f"http://127.0.0.1:{p}/cb" for p in range(6)]}, "invalid_redirect_uri", "at most 5"),
-    ({"redirect_uris": [CLAUDE], "grant_types": ["client_credentials"]}, "invalid_client_metadata", "grant_types must include authorization_code (this server issues only authorization_code and refresh_token grants)"),
+    ({"redirect_uris": [CLAUDE], "grant_types": ["client_credentials"]}, "invalid_client_metadata",
+     "grant_types must include authorization_code (this server issues only authorization_code and refresh_token grants)"),
     ({"redirect_uris": [CLAUDE], "grant_types": ["implicit"]}, "invalid_client_metadata", "grant_types must include authorization_code"),
     ({"redirect_uris": [CLAUDE], "response_types": ["token"]}, "invalid_client_metadata", "response_types may only contain code"),
     ({"redirect_uris": [CLAUDE], "client_name": 42}, "invalid_client_metadata", "client_name must be a string"),

@@ -19,8 +19,8 @@ from gateway.scopes import READ, WRITE
 from gateway.state import GATEWAY
 from gateway.tool_runner import ArgumentValidator, ToolRunner, json_string
 from gateway.tools.base import READ_ONLY, Tool, ToolError
-from gateway.transport import TRANSPORT
 from gateway.tools.catalogue import Catalogue
+from gateway.transport import TRANSPORT
 from tests.mcp_wire import MODERN, mcp_client, modern_headers, modern_request, post, request
 
 MODES = ["legacy", MODERN, "auto"]
@@ -263,7 +263,8 @@ async def test_a_key_revoked_upstream_gets_http_401_so_the_client_reauthorises(g
 
     revoked = await post(http, gateway.mcp_url, request("tools/call", {"name": "list_status_pages", "arguments": {}}), key="sk_test_soon_revoked")
     assert revoked.status == 401
-    assert revoked.json == {"error": "invalid_token", "error_description": "StatusPal refused the API key of this connection (401: revoked, expired or not allowed)."}
+    assert revoked.json == {"error": "invalid_token",
+                            "error_description": "StatusPal refused the API key of this connection (401: revoked, expired or not allowed)."}
     assert revoked.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token", scope="statuspal:read statuspal:write", resource_metadata="')
     # The cached check was dropped: the next request asks StatusPal again and is refused up front.
     again = await post(http, gateway.mcp_url, request("tools/list"), key="sk_test_soon_revoked")

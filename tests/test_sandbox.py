@@ -4,7 +4,7 @@ key isolation, faults, the request log and persistence, on a real server and a r
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -15,7 +15,6 @@ from gateway.statuspal.endpoints import DEFAULT_ENDPOINTS, WEBHOOK_EVENTS, Endpo
 from gateway.statuspal.notice_wire import NoticeWire
 from sandbox import create_sandbox_app, start_sandbox
 from sandbox.resources import HANDLERS
-
 from tests.conftest import DEMO_KEY
 from tests.test_wire_mapping import ALT_NOTICES, ALT_ROUTES
 
@@ -58,7 +57,7 @@ def page_body(subdomain: str = "acme", **extra: Any) -> dict[str, Any]:
 
 
 def iso(delta: timedelta) -> str:
-    return (datetime.now(timezone.utc) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (datetime.now(UTC) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @pytest.fixture

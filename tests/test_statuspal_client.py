@@ -5,11 +5,12 @@ paging with progress, and the key never leaking."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -321,7 +322,7 @@ async def probe() -> AsyncIterator[tuple[str, list[dict[str, Any]], list[str]]]:
         return web.json_response({"data": {}})
 
     async def busy(request: web.Request) -> web.Response:
-        later = datetime.now(timezone.utc) + timedelta(seconds=20)
+        later = datetime.now(UTC) + timedelta(seconds=20)
         return web.json_response({"error": "busy"}, status=503, headers={"Retry-After": format_datetime(later, usegmt=True)})
 
     other = web.Application()

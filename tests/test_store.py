@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from gateway.config import DEFAULT_CONFIG, load_settings
 from gateway.store import MemoryStore, RedisStore, Store, StoreUnavailable, open_store
 from tests.clock import Clock
-from tests.redis_server import RedisServer, redis_server, redis_url  # noqa: F401  (pytest fixtures)
+from tests.redis_server import RedisServer, redis_server_fixture, redis_url_fixture  # noqa: F401  (pytest fixtures)
 
 
 Elapse = Callable[[float], Awaitable[None]]

@@ -12,13 +12,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-import orjson
 import pytest
 
 from tests.conftest import DEMO_KEY, RunningServer
 from tests.mcp_wire import post, request, send
 from tests.oauth_browser import Browser, Page, pkce, query_of, register
-from tests.redis_server import RedisServer, redis_server, redis_url  # noqa: F401  (pytest fixtures)
+from tests.redis_server import RedisServer, redis_server_fixture, redis_url_fixture  # noqa: F401  (pytest fixtures)
 
 OTHER_USER_KEY = "sk_test_other_user_4242"
 REDIRECT = "http://127.0.0.1:7777/cb"

@@ -10,9 +10,10 @@ manage a webhook's secret, and clean up. The client validates every `structuredC
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, time, timedelta, timezone
-from typing import Any, AsyncIterator
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import pytest
 from mcp.client.client import Client
@@ -56,7 +57,7 @@ async def fail(client: Client, name: str, arguments: dict[str, Any]) -> str:
 def next_sunday(now: datetime) -> datetime:
     """02:00 UTC on the next Sunday strictly after today."""
     days = 6 - now.weekday() or 7
-    return datetime.combine(now.date() + timedelta(days=days), time(2, 0), tzinfo=timezone.utc)
+    return datetime.combine(now.date() + timedelta(days=days), time(2, 0), tzinfo=UTC)
 
 
 @asynccontextmanager
@@ -165,7 +166,7 @@ async def the_story(mcp_url: str, mode: str = "2026-07-28") -> None:
         assert page["current_status"] == "operational"
 
         # "Schedule maintenance on the Support Portal for this Sunday 02:00-04:00 UTC."
-        starts = next_sunday(datetime.now(timezone.utc))
+        starts = next_sunday(datetime.now(UTC))
         window = {"starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=2)).isoformat()}
         mistake = await fail(
             client,

@@ -12,9 +12,10 @@ import dataclasses
 import hashlib
 import logging
 import secrets
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -32,7 +33,7 @@ from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.store import MemoryStore, RedisStore, Store
 from tests.conftest import bound_socket, gateway_settings, serve_app
-from tests.redis_server import RedisServer, redis_server, redis_url  # noqa: F401  (pytest fixtures)
+from tests.redis_server import RedisServer, redis_server_fixture, redis_url_fixture  # noqa: F401  (pytest fixtures)
 
 CANARY = "sk_canary_" + secrets.token_hex(8)
 REDIRECT = "http://127.0.0.1:33418/callback"
@@ -124,7 +125,7 @@ async def server(sandbox_url, sandbox_admin, keyring) -> AsyncIterator[TokenServ
 async def test_code_exchange_issues_working_tokens_with_no_store_headers(server: TokenServer) -> None:
     verifier, challenge = pkce()
     code = server.code(challenge)
-    # Default lifetimes (DESIGN decision 4): a code lives at most 5 minutes, a refresh token 30 days.
+    # Default lifetimes: a code lives at most 5 minutes (an intercepted one is soon worthless), a refresh token 30 days.
     claims = server.gateway.keyring.unseal("code", code)
     assert claims["exp"] - claims["iat"] == 300
     status, body, headers = await server.token(
@@ -456,7 +457,8 @@ async def test_revoke_answers_200_for_unknown_tokens_and_400_without_one(server:
 # --- shared state on Redis -------------------------------------------------------------------------------
 
 
-async def test_two_instances_on_one_redis_share_codes_rotation_and_revocation(sandbox_url, sandbox_admin, keyring, redis_url, redis_server: RedisServer) -> None:
+async def test_two_instances_on_one_redis_share_codes_rotation_and_revocation(sandbox_url, sandbox_admin, keyring, redis_url,
+                                                                               redis_server: RedisServer) -> None:
     await sandbox_admin.add_key(CANARY)
     async with AsyncExitStack() as stack:
         one = await stack.enter_async_context(token_server(sandbox_url, RedisStore(redis_url), keyring))

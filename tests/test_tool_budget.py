@@ -12,7 +12,6 @@ import pytest
 from gateway.scopes import READ
 from gateway.tools.budget import Budget, over_budget, report, surface_size, tool_sizes
 from gateway.tools.catalogue import build_catalogue
-from gateway.config import load_settings
 from tests.mcp_wire import post, request
 
 
@@ -35,7 +34,7 @@ async def listed_tools(http, mcp_url: str) -> list[dict]:
 
 async def test_tools_list_fits_the_budget_per_tool_and_per_surface(gateway, http):
     tools = await listed_tools(http, gateway.mcp_url)
-    read_only = {t.name for t in build_catalogue(load_settings()).visible(frozenset({READ}))}
+    read_only = {t.name for t in build_catalogue().visible(frozenset({READ}))}
     sizes = tool_sizes(tools)
     surfaces = {
         "full": surface_size(tools),

@@ -7,7 +7,8 @@ argument, a notify flag with a default, a write tool that claims to be read-only
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -161,7 +162,8 @@ REFUSED = [
 ACCEPTED = [
     ("list_status_pages", {}),
     ("list_notices", {"subdomain": "acme", "notice_type": "incident", "state": "open", "all": True}),
-    ("create_incident", {"subdomain": "acme", "title": "t", "severity": "major", "message": "m", "affected": [{"service_slug": "api", "container_slugs": ["eu"]}], "notify": False}),
+    ("create_incident", {"subdomain": "acme", "title": "t", "severity": "major", "message": "m",
+                         "affected": [{"service_slug": "api", "container_slugs": ["eu"]}], "notify": False}),
     ("update_service", {"subdomain": "acme", "slug": "api", "description": None}),
     ("resolve_incident", {"subdomain": "acme", "notice_id": "n1", "notify": False}),
     ("setup_status_page", {"name": "A", "subdomain": "acme", "timezone": "UTC", "website_url": "https://a.example", "services": ["API"]}),

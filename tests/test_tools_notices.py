@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -22,7 +22,7 @@ async def api(sandbox_url, sandbox_admin):
 
 
 def window(start_in: timedelta, hours: int = 2) -> dict[str, str]:
-    starts = datetime.now(timezone.utc).replace(microsecond=0) + start_in
+    starts = datetime.now(UTC).replace(microsecond=0) + start_in
     return {"starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=hours)).isoformat()}
 
 

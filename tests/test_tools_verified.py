@@ -10,7 +10,8 @@ body keys a rule says it does not permit, and answers a route the sandbox does n
 from __future__ import annotations
 
 import re
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import aiohttp
 import orjson
@@ -240,7 +241,8 @@ async def test_setup_stops_at_a_step_statuspal_applied_differently(api, rails):
 async def test_a_partial_notification_settings_update_keeps_the_settings_not_mentioned(api, rails):
     proxy, _ = rails
     proxy.replace_notification_settings()  # this StatusPal resets what a PATCH leaves out
-    await run(api, "update_status_page", {"subdomain": "acme", "notification_settings": {"email_enabled": False, "slack_enabled": False, "rss_feed_enabled": True}})
+    await run(api, "update_status_page",
+              {"subdomain": "acme", "notification_settings": {"email_enabled": False, "slack_enabled": False, "rss_feed_enabled": True}})
     updated = await run(api, "update_status_page", {"subdomain": "acme", "notification_settings": {"slack_enabled": True}})
     assert api.sent[-1] == (
         "status_pages_update",

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 class AccessTokenVerifier:
     """Opens and checks the access tokens this server issued."""
 
-    def __init__(self, settings: "Settings", keyring: "Keyring", store: "Store") -> None:
+    def __init__(self, settings: Settings, keyring: Keyring, store: Store) -> None:
         self._issuer = settings.server.public_url
         self._resource = settings.server.resource_url
         self._keyring = keyring
@@ -64,7 +64,8 @@ class AccessTokenVerifier:
             revoked = await self._store.is_revoked("fam:" + family)
         except StoreUnavailable as exc:
             log.error("cannot check token revocation: %s", exc)
-            raise AuthError(503, "temporarily_unavailable", f"The server cannot check this token right now because {exc.reason}; try again in a moment.") from None
+            raise AuthError(503, "temporarily_unavailable",
+                            f"The server cannot check this token right now because {exc.reason}; try again in a moment.") from None
         if revoked:
             raise AuthError(401, "invalid_token", "The access token was revoked; sign in again.")
         client_id = claims.get("client_id")

@@ -22,10 +22,11 @@ import html
 import logging
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 import orjson
@@ -88,7 +89,7 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def _page(gateway: "Gateway", status: int, title: str, content: str, form_action: str = "'none'", **headers: str) -> web.Response:
+def _page(gateway: Gateway, status: int, title: str, content: str, form_action: str = "'none'", **headers: str) -> web.Response:
     """A page with the headers every page here carries (see module docstring)."""
     body = _TEMPLATES["page"].substitute(title=_e(title), content=content)
     csp = (
@@ -109,7 +110,7 @@ def _page(gateway: "Gateway", status: int, title: str, content: str, form_action
     return web.Response(status=status, text=body, content_type="text/html", charset="utf-8", headers=page_headers)
 
 
-def _error_page(gateway: "Gateway", status: int, heading: str, message: str) -> web.Response:
+def _error_page(gateway: Gateway, status: int, heading: str, message: str) -> web.Response:
     content = _TEMPLATES["error"].substitute(heading=_e(heading), message=_e(redact_text(message)))
     return _page(gateway, status, heading, content)
 
@@ -128,9 +129,10 @@ class _PageError(Exception):
 class _FormError(Exception):
     """Shown above the login form, rendered again with the user's choice kept, so they can correct and resend."""
 
-    def __init__(self, status: int, alert: str, *, kind: str = "error", key_error: bool = False, **headers: str) -> None:
+    def __init__(self, status: int, alert: str, *, kind: str = "error", key_error: bool = False,
+                 headers: Mapping[str, str] | None = None) -> None:
         super().__init__(alert)
-        self.status, self.alert, self.kind, self.key_error, self.headers = status, alert, kind, key_error, headers
+        self.status, self.alert, self.kind, self.key_error, self.headers = status, alert, kind, key_error, dict(headers or {})
 
 
 class _RedirectError(Exception):
@@ -151,7 +153,7 @@ class AuthorizeRequest:
     requested: frozenset[str]  # the known scopes asked for; unknown ones were dropped
 
 
-async def _client_and_redirect(gateway: "Gateway", params: Mapping[str, str]) -> tuple[Client, str]:
+async def _client_and_redirect(gateway: Gateway, params: Mapping[str, str]) -> tuple[Client, str]:
     """Step one: who is asking and where the answer goes. Failures are _PageError."""
     try:
         client = await resolve_client(gateway, params.get("client_id"))
@@ -170,7 +172,7 @@ async def _client_and_redirect(gateway: "Gateway", params: Mapping[str, str]) ->
     return client, redirect_uri
 
 
-def _check_request(gateway: "Gateway", client: Client, redirect_uri: str, params: Mapping[str, str]) -> AuthorizeRequest:
+def _check_request(gateway: Gateway, client: Client, redirect_uri: str, params: Mapping[str, str]) -> AuthorizeRequest:
     """Step two: the OAuth parameters. Failures are _RedirectError (the redirect URI is trusted now)."""
     if params.get("response_type") != "code":
         raise _RedirectError("unsupported_response_type", "response_type must be code")
@@ -221,7 +223,7 @@ def _single(query: Mapping[str, str], getall) -> dict[str, str]:
     return values
 
 
-def _redirect(gateway: "Gateway", uri: str, params: dict[str, str | None]) -> web.Response:
+def _redirect(gateway: Gateway, uri: str, params: dict[str, str | None]) -> web.Response:
     """302 to the client with `params`, `iss` always included (RFC 9207)."""
     params = {**params, "iss": gateway.settings.server.public_url}
     query = urlencode({k: v for k, v in params.items() if v is not None})
@@ -229,7 +231,7 @@ def _redirect(gateway: "Gateway", uri: str, params: dict[str, str | None]) -> we
     return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
 
-def _error_redirect(gateway: "Gateway", redirect_uri: str, params: Mapping[str, str], exc: _RedirectError) -> web.Response:
+def _error_redirect(gateway: Gateway, redirect_uri: str, params: Mapping[str, str], exc: _RedirectError) -> web.Response:
     return _redirect(gateway, redirect_uri, {"error": exc.error, "error_description": exc.description, "state": params.get("state")})
 
 
@@ -241,12 +243,12 @@ def _params_hash(params: Mapping[str, str]) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-def _csrf_token(gateway: "Gateway", auth: AuthorizeRequest) -> str:
+def _csrf_token(gateway: Gateway, auth: AuthorizeRequest) -> str:
     ttl = gateway.settings.oauth.csrf_ttl_seconds
     return gateway.keyring.sign(CSRF_PURPOSE, {"h": _params_hash(auth.params), "exp": int(time.time()) + ttl})
 
 
-def _check_csrf(gateway: "Gateway", token: str | None, auth: AuthorizeRequest) -> None:
+def _check_csrf(gateway: Gateway, token: str | None, auth: AuthorizeRequest) -> None:
     if not token:
         raise _PageError(403, "This form was not sent from our page",
                          "The security token is missing. Go back to the app and start connecting again.")
@@ -308,7 +310,7 @@ def _form_action(redirect_uri: str) -> str:
     return f"'self' {parts.scheme}:"
 
 
-def _login(gateway: "Gateway", auth: AuthorizeRequest, status: int = 200, alert: str | None = None, alert_kind: str = "error",
+def _login(gateway: Gateway, auth: AuthorizeRequest, status: int = 200, alert: str | None = None, alert_kind: str = "error",
            key_error: bool = False, access: str | None = None, **headers: str) -> web.Response:
     client = auth.client
     # Lower case: the name only ever stands inside a sentence ("Connect an unnamed app to StatusPal").
@@ -415,19 +417,19 @@ async def _login_form(request: web.Request, public_url: str) -> MultiDict[str]:
         raise _PageError(400, "This form could not be read", "The submitted form is not one this page sends.") from None
 
 
-async def _admit_attempt(gateway: "Gateway", request: web.Request, client: Client) -> None:
+async def _admit_attempt(gateway: Gateway, request: web.Request, client: Client) -> None:
     """Count the attempt against the address; _FormError while the address or the client is paused."""
     oauth = gateway.settings.oauth
     try:
         if not await gateway.store.hit(f"rl:oauth-login:ip:{gateway.addresses.bucket(request)}", oauth.rate_limit_attempts,
                                        oauth.rate_limit_window_seconds) \
                 or await gateway.store.get(_client_blocked(client)):
-            raise _FormError(429, RATE_LIMITED, **{"Retry-After": str(oauth.rate_limit_window_seconds)})
+            raise _FormError(429, RATE_LIMITED, headers={"Retry-After": str(oauth.rate_limit_window_seconds)})
     except StoreUnavailable as exc:
         raise _store_down(exc) from None
 
 
-async def _checked_key(gateway: "Gateway", client: Client, raw_key: object) -> str:
+async def _checked_key(gateway: Gateway, client: Client, raw_key: object) -> str:
     """The pasted key once StatusPal has accepted it; _FormError saying what is wrong with it otherwise."""
     key = raw_key.strip() if isinstance(raw_key, str) else ""
     if not key:
@@ -449,7 +451,7 @@ async def _checked_key(gateway: "Gateway", client: Client, raw_key: object) -> s
         raise _FormError(400, _rejected_key_message(exc), key_error=True) from None
     except UpstreamUnavailable:
         raise _FormError(503, "StatusPal could not be reached to check your key, so nothing was issued. Try again in a moment.",
-                         kind="warn", **{"Retry-After": "5"}) from None
+                         kind="warn", headers={"Retry-After": "5"}) from None
     except UpstreamError as exc:
         raise _FormError(502, f"StatusPal answered the key check with an unexpected error (HTTP {exc.status}), so nothing was "
                          "issued. Try again later.", kind="warn") from None
@@ -465,7 +467,7 @@ def _store_down(exc: StoreUnavailable) -> _FormError:
     hold. The page stays, with the form, so the user can simply try again."""
     log.error("sign-in refused: %s", exc)
     return _FormError(503, f"Sign-in is paused because {exc.reason}, so your key was not checked and nothing was "
-                      "issued. Try again in a moment.", kind="warn", **{"Retry-After": "5"})
+                      "issued. Try again in a moment.", kind="warn", headers={"Retry-After": "5"})
 
 
 def _rejected_key_message(exc: UpstreamAuthError) -> str:

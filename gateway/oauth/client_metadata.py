@@ -53,7 +53,7 @@ class MetadataDocuments:
         self._check_url(url)
         try:
             body, ttl = await asyncio.wait_for(self._fetch(url), self._oauth.cimd_timeout_seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ClientRejected(f"The client metadata document at {quotable(url)} did not arrive within {self._oauth.cimd_timeout_seconds:g} s.") from None
         client = self._parse(url, body)
         if ttl > 0:
@@ -74,7 +74,7 @@ class MetadataDocuments:
         if parts.path in ("", "/") or DOT_SEGMENT.search(parts.path):
             raise ClientRejected(f"The client_id URL {quotable(url)} must have a path without . or .. segments.")
         try:
-            parts.port
+            _ = parts.port  # reading it raises ValueError for a port that is not a number in 0-65535
         except ValueError:
             return  # not a URL we can connect to: the fetch fails
         address = parse_address(parts.hostname)
@@ -98,7 +98,8 @@ class MetadataDocuments:
                 async with session.get(url, allow_redirects=False,
                                        headers={"Accept": "application/json", "Accept-Encoding": "identity"}) as response:
                     if 300 <= response.status < 400:
-                        raise ClientRejected(f"The client metadata document at {quotable(url)} redirected (HTTP {response.status}); documents must be served directly.")
+                        raise ClientRejected(f"The client metadata document at {quotable(url)} redirected (HTTP {response.status}); "
+                                             "documents must be served directly.")
                     if response.status != 200:
                         raise ClientRejected(f"The client metadata document at {quotable(url)} could not be fetched (HTTP {response.status}).")
                     if response.content_length is not None and response.content_length > cap:
@@ -113,7 +114,8 @@ class MetadataDocuments:
             raise
         except (aiohttp.ClientError, OSError) as exc:
             if resolver.refused:
-                raise ClientRejected(f"The client_id URL {quotable(url)} resolves to a non-public address; metadata documents must be on the public internet.") from None
+                raise ClientRejected(f"The client_id URL {quotable(url)} resolves to a non-public address; "
+                                     "metadata documents must be on the public internet.") from None
             reason = "its certificate is not trusted" if isinstance(exc, aiohttp.ClientSSLError) else "it could not be reached"
             raise ClientRejected(f"The client metadata document at {quotable(url)} could not be fetched: {reason}.") from None
 

@@ -7,7 +7,8 @@ scrubbed once more here, the net under every message that quotes caller input th
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import orjson
 from aiohttp import web

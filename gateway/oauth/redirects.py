@@ -103,7 +103,7 @@ def loopback_parts(uri: str) -> SplitResult | None:
     if "@" in parts.netloc or "%" in parts.netloc or "#" in uri or UNSAFE_CHARS.search(uri):
         raise RedirectRejected(uri)
     try:
-        parts.port
+        _ = parts.port  # reading it raises ValueError for a port that is not a number in 0-65535
     except ValueError:
         raise RedirectRejected(uri) from None
     return parts

@@ -142,7 +142,7 @@ def _words(value: Any) -> list[str]:
 # --- resolving a client_id ----------------------------------------------------------------------------------
 
 
-async def resolve_client(gateway: "Gateway", client_id: Any) -> Client:
+async def resolve_client(gateway: Gateway, client_id: Any) -> Client:
     """The client a `client_id` names: a signed registration or an https metadata document URL.
 
     Raises ClientRejected with a message fit for the user (the login page) or the client (`invalid_client`).

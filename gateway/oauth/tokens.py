@@ -32,8 +32,9 @@ import re
 import secrets
 import time
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -113,7 +114,7 @@ def issue_code(
     return gateway.keyring.seal("code", claims)
 
 
-def mint_access_token(settings: "Settings", api_key: str, scope: str, *, keyring: Keyring | None = None, client_id: str = "local") -> str:
+def mint_access_token(settings: Settings, api_key: str, scope: str, *, keyring: Keyring | None = None, client_id: str = "local") -> str:
     """An access token exactly as `/token` would issue it, for benchmarks and tests that skip the browser flow.
 
     Without `keyring` it uses the one the gateway itself would load from these settings.
@@ -123,7 +124,7 @@ def mint_access_token(settings: "Settings", api_key: str, scope: str, *, keyring
     return keyring.seal("access", _token_claims(settings, grant, "at", settings.oauth.access_token_ttl_seconds, int(time.time())))
 
 
-def _token_claims(settings: "Settings", grant: Grant, typ: str, ttl: int, now: int) -> dict[str, Any]:
+def _token_claims(settings: Settings, grant: Grant, typ: str, ttl: int, now: int) -> dict[str, Any]:
     return {
         "typ": typ,
         "iss": settings.server.public_url,
@@ -299,7 +300,7 @@ def _narrowed_scope(granted: str, requested: str | None) -> str:
     return wanted
 
 
-def _check_resource(settings: "Settings", form: Mapping[str, str]) -> None:
+def _check_resource(settings: Settings, form: Mapping[str, str]) -> None:
     resource = form.get("resource")
     if resource and resource != settings.server.resource_url:
         raise OAuthError("invalid_target", f"This server issues tokens only for the resource {settings.server.resource_url}.")

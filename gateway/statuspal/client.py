@@ -34,11 +34,12 @@ import random
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
@@ -112,7 +113,7 @@ class _NoAnswer:
 class StatusPalClient:
     def __init__(
         self, settings: StatusPalSettings, endpoints: EndpointTable, *, on_call: OnCall | None = None,
-        shared_buckets: "Store | None" = None,
+        shared_buckets: Store | None = None,
     ) -> None:
         self.settings = settings
         self.endpoints = endpoints
@@ -149,7 +150,7 @@ class StatusPalClient:
             await self._session.close()
             self._session = None
 
-    def for_key(self, api_key: str) -> "StatusPalAPI":
+    def for_key(self, api_key: str) -> StatusPalAPI:
         if not isinstance(api_key, str) or not _KEY_SHAPE.fullmatch(api_key):
             # No StatusPal key looks like this, so it is rejected as StatusPal would reject it, without a
             # round trip (and without a header aiohttp would refuse). The message never repeats the value.
@@ -321,7 +322,7 @@ class _Call:
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
             # No connection was made, so nothing was sent: safe to retry whatever the method.
             return self._no_answer(_NoAnswer("connection_error", "could not connect to StatusPal", sent=False))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return self._no_answer(_NoAnswer("timeout", self._timeout_text(), sent=True, retryable=False))
         except aiohttp.ClientError:
             return self._no_answer(_NoAnswer("connection_error", "the connection dropped before StatusPal answered", sent=True))
@@ -582,5 +583,5 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())

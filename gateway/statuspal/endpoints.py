@@ -12,8 +12,9 @@ override before a table is built from it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Iterator, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from gateway.statuspal.notice_wire import NoticeWire
@@ -123,7 +124,7 @@ class EndpointTable:
         self._table = table
 
     @classmethod
-    def from_settings(cls, statuspal: Any) -> "EndpointTable":
+    def from_settings(cls, statuspal: Any) -> EndpointTable:
         """The table a `StatusPalSettings` describes (its `endpoints` and `notices`)."""
         return cls(statuspal.endpoints, statuspal.notices)
 

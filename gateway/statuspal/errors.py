@@ -8,8 +8,9 @@ from any text StatusPal echoes back.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from gateway.redaction import quotable
 

@@ -14,8 +14,9 @@ Services and regions are always referred to by slug, as every confirmed StatusPa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any
 
 # How the affected services travel:
 #   objects: [{"service_slug": "api", "container_slugs": ["eu"]}]  (keys configurable; no list = every region)

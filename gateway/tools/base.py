@@ -8,8 +8,9 @@ results by the tool runner, so no handler formats errors itself.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from gateway.scopes import READ
 
@@ -63,9 +64,17 @@ READ_ONLY = Annotations(read_only=True, destructive=False, idempotent=True)
 class ToolContext:
     """Everything a handler may use for one call: the caller's upstream API, docs search, progress."""
 
-    api: "StatusPalAPI | None" = None
-    docs: "DocsIndex | None" = None
+    api: StatusPalAPI | None = None
+    docs: DocsIndex | None = None
     progress: ProgressFn = no_progress
+
+    @property
+    def upstream(self) -> StatusPalAPI:
+        """The caller's StatusPal API. The runner hands one to every tool with `needs_upstream`, and only to those,
+        so a handler that reaches for it without declaring the need fails loudly instead of calling with no key."""
+        if self.api is None:
+            raise RuntimeError("this tool was not given a StatusPal API: declare needs_upstream")
+        return self.api
 
 
 Handler = Callable[[ToolContext, dict[str, Any]], Awaitable[Mapping[str, Any]]]

@@ -10,9 +10,10 @@ are estimated at 3.7 bytes each, about what current tokenizers make of JSON-heav
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import orjson
 
@@ -30,7 +31,7 @@ class Budget:
     surfaces: Mapping[str, int]
 
     @classmethod
-    def load(cls, path: Path = BUDGET_FILE) -> "Budget":
+    def load(cls, path: Path = BUDGET_FILE) -> Budget:
         data = tomllib.loads(path.read_text())
         return cls(tools=dict(data["tools"]), surfaces=dict(data["surfaces"]))
 

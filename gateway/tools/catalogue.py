@@ -9,8 +9,9 @@ checks compiled from them belong to `gateway.tool_runner.ArgumentValidator`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import orjson
 from jsonschema import Draft202012Validator
@@ -34,7 +35,7 @@ class Catalogue:
     _visible: dict[frozenset[str], tuple[Tool, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def of(cls, tools: Iterable[Tool]) -> "Catalogue":
+    def of(cls, tools: Iterable[Tool]) -> Catalogue:
         """Check every tool; raises ValueError naming the first bad tool."""
         tools = tuple(tools)
         by_name: dict[str, Tool] = {}

@@ -7,8 +7,9 @@ template and which go in the body. Upstream errors pass through untouched: the t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from gateway.statuspal.endpoints import MAX_PER_PAGE
 from gateway.statuspal.errors import UpstreamError
@@ -65,7 +66,7 @@ class Verified:
         reread = None
         if len(ident) == len(self.key):
             async def reread() -> Mapping[str, Any]:
-                return dict((await ctx.api.call(self.get, ident)).data or {})
+                return dict((await ctx.upstream.call(self.get, ident)).data or {})
         return Write(
             subject=self._subject(ident),
             checks=checks,
@@ -99,7 +100,7 @@ def list_handler(endpoint: str, path: tuple[str, ...] = (), filters: tuple[str, 
         wanted = {name: args[name] for name in filters if name in args}
         if args.get("all"):
             per_page = args.get("per_page", MAX_PER_PAGE)
-            result = await ctx.api.list_all(
+            result = await ctx.upstream.list_all(
                 endpoint, params, query=wanted or None, per_page=per_page, progress=ctx.progress
             )
             meta = result.meta or {}
@@ -112,8 +113,8 @@ def list_handler(endpoint: str, path: tuple[str, ...] = (), filters: tuple[str, 
                 "total_pages": meta.get("total_pages", 1),
                 "truncated": bool(meta.get("truncated", False)),
             }
-        query = {**wanted, **{name: args[name] for name in ("page", "per_page") if name in args}}
-        result = await ctx.api.call(endpoint, params, query=query or None)
+        query: dict[str, Any] = {**wanted, **{name: args[name] for name in ("page", "per_page") if name in args}}
+        result = await ctx.upstream.call(endpoint, params, query=query or None)
         meta = result.meta or {}
         items = list(result.data or [])
         return {
@@ -161,7 +162,7 @@ def send_handler(
         if fixed:
             payload.update(fixed)
         try:
-            result = await ctx.api.call(endpoint, _path(args, path), body=payload if (body or fixed) else None)
+            result = await ctx.upstream.call(endpoint, _path(args, path), body=payload if (body or fixed) else None)
         except UpstreamError as err:
             if verify is None or settle_by is None or settle_by not in args:
                 raise
@@ -181,7 +182,7 @@ def delete_handler(endpoint: str, path: tuple[str, ...]) -> Handler:
 
     async def handle(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
         params = _path(args, path)
-        await ctx.api.call(endpoint, params)
+        await ctx.upstream.call(endpoint, params)
         return {"deleted": True, **params}
 
     return handle

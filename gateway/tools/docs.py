@@ -7,7 +7,8 @@ is still authenticated by the transport like any other tool call.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from gateway.redaction import quotable, redact_text
 from gateway.scopes import READ

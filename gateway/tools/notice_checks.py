@@ -17,9 +17,10 @@ few minutes); exactly one such notice settles it, anything else leaves it unknow
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from gateway.statuspal.errors import UpstreamError, describe
 from gateway.statuspal.notice_wire import NoticeRecord, NoticeUpdate, NoticeWire
@@ -70,7 +71,7 @@ def _newest(notice: NoticeRecord) -> NoticeUpdate | None:
         return None
     stamps = [_instant(u.posted_at) for u in updates]
     if all(stamps):
-        return max(zip(stamps, range(len(updates)), updates))[2]
+        return max(zip(stamps, range(len(updates)), updates, strict=True))[2]
     return updates[-1]
 
 
@@ -278,7 +279,7 @@ async def settle_create(
         items, meta = await read_recent()
     except UpstreamError as read_err:
         raise ToolError(f"{lead}, and the read to settle it failed: {describe(read_err)} {blind}") from None
-    since = (now or datetime.now(timezone.utc)) - SETTLE_WINDOW
+    since = (now or datetime.now(UTC)) - SETTLE_WINDOW
     matches: list[Any] = []
     undated = covered = False
     for item in items:

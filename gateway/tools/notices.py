@@ -13,9 +13,10 @@ back into the tool's result, both as `[statuspal.notices]` in config.toml says. 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from gateway.scopes import WRITE
 from gateway.statuspal.endpoints import MAX_PER_PAGE
@@ -25,7 +26,6 @@ from gateway.tools.base import READ_ONLY, Annotations, Handler, Tool, ToolContex
 from gateway.tools.crud import DELETE, UPDATE, list_handler
 from gateway.tools.notice_checks import Ending, notice_write, settle_create
 from gateway.tools.schemas import (
-    written,
     AFFECTED,
     DATETIME,
     LIST_ARGUMENTS,
@@ -39,6 +39,7 @@ from gateway.tools.schemas import (
     listing,
     obj,
     text,
+    written,
 )
 from gateway.tools.verify import confirm
 
@@ -123,7 +124,7 @@ def _check_future_window(args: dict[str, Any]) -> dict[str, Any]:
     no reader ever saw announced, which is never what scheduling means."""
     args = _check_window(args)
     ends = _instant(args, "ends_at")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if ends is not None and ends <= now:
         raise ToolError(
             f"ends_at ({args['ends_at']}) is in the past (now is {_now()}), so this window is already over and "
@@ -141,7 +142,7 @@ async def _call(
     query: Mapping[str, Any] | None = None,
 ) -> Any:
     """Call one notices endpoint with logical fields; StatusPal's answer (`data`) as it came, in wire names."""
-    table = ctx.api.endpoints
+    table = ctx.upstream.endpoints
     wire, endpoint = table.notices, table[endpoint_name]
     params = {name: args[name] for name in ("subdomain", "notice_id") if name in args}
     body: dict[str, Any] | None = None
@@ -155,7 +156,7 @@ async def _call(
             query = {**(query or {}), wire.page_field: args["subdomain"]}
         else:
             body[wire.page_field] = args["subdomain"]
-    result = await ctx.api.call(endpoint_name, params, body=body, query=query)
+    result = await ctx.upstream.call(endpoint_name, params, body=body, query=query)
     return result.data
 
 
@@ -181,7 +182,7 @@ async def _verified(
     """Send a notice write and confirm it against what StatusPal then holds (the raw record, wire names).
 
     A create whose answer was lost is settled by one list read, never sent again."""
-    wire = ctx.api.endpoints.notices
+    wire = ctx.upstream.endpoints.notices
     try:
         answer = await _call(ctx, endpoint, args, logical)
     except UpstreamError as err:
@@ -194,7 +195,7 @@ async def _verified(
 
         async def recent() -> tuple[list[Any], Mapping[str, Any]]:
             query = {wire.type_field: logical["notice_type"], "per_page": MAX_PER_PAGE}
-            result = await ctx.api.call("notices_list", _page_params(ctx, args), query=_page_query(ctx, args, query))
+            result = await ctx.upstream.call("notices_list", _page_params(ctx, args), query=_page_query(ctx, args, query))
             return list(result.data or []), result.meta or {}
 
         tool = _CREATE_TOOL[logical["notice_type"]]
@@ -217,7 +218,7 @@ async def _valid_slugs(ctx: ToolContext, subdomain: str) -> str:
     found: list[str] = []
     for endpoint, noun in (("services_list", "service slugs"), ("containers_list", "region slugs")):
         try:
-            result = await ctx.api.call(endpoint, {"subdomain": subdomain}, query={"per_page": MAX_PER_PAGE})
+            result = await ctx.upstream.call(endpoint, {"subdomain": subdomain}, query={"per_page": MAX_PER_PAGE})
         except UpstreamError:
             return ""
         slugs = [str(item["slug"]) for item in result.data or [] if isinstance(item, Mapping) and item.get("slug")]
@@ -226,13 +227,13 @@ async def _valid_slugs(ctx: ToolContext, subdomain: str) -> str:
 
 
 def _page_params(ctx: ToolContext, args: Mapping[str, Any]) -> dict[str, Any]:
-    return {} if ctx.api.endpoints["notices_list"].org_scoped else {"subdomain": args["subdomain"]}
+    return {} if ctx.upstream.endpoints["notices_list"].org_scoped else {"subdomain": args["subdomain"]}
 
 
 def _page_query(ctx: ToolContext, args: Mapping[str, Any], query: Mapping[str, Any]) -> dict[str, Any]:
     """Org-scoped notices routes name the page in the query, under the mapping's page field."""
-    if ctx.api.endpoints["notices_list"].org_scoped:
-        return {**query, ctx.api.endpoints.notices.page_field: args["subdomain"]}
+    if ctx.upstream.endpoints["notices_list"].org_scoped:
+        return {**query, ctx.upstream.endpoints.notices.page_field: args["subdomain"]}
     return dict(query)
 
 
@@ -254,8 +255,8 @@ def _handler(
             args = prepare(args)
         logical = {name: args[name] for name in fields if name in args}
         logical.update(fixed or {})
-        wire = ctx.api.endpoints.notices
-        if ctx.api.endpoints[endpoint].method == "GET":
+        wire = ctx.upstream.endpoints.notices
+        if ctx.upstream.endpoints[endpoint].method == "GET":
             return wire.read(await _call(ctx, endpoint, args, None)).as_output()
         return wire.read(await _verified(ctx, endpoint, args, logical)).as_output()
 
@@ -264,21 +265,21 @@ def _handler(
 
 async def _list(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     """One page (or all) of notices: the filters under the mapping's names, each item read back logically."""
-    wire = ctx.api.endpoints.notices
-    org_scoped = ctx.api.endpoints["notices_list"].org_scoped
+    wire = ctx.upstream.endpoints.notices
+    org_scoped = ctx.upstream.endpoints["notices_list"].org_scoped
     query = {wire.type_field: args["notice_type"]} if "notice_type" in args else {}
     if "state" in args:
         query[wire.state_field] = args["state"]
     if org_scoped:
         query[wire.page_field] = args["subdomain"]
     inner = list_handler("notices_list", () if org_scoped else _PAGE, filters=tuple(query))
-    result = await inner(ctx, {**args, **query})
+    result = dict(await inner(ctx, {**args, **query}))
     result["items"] = [wire.read(item).as_output() for item in result["items"]]
     return result
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _ending(action_endpoint: str, strategy: str, ending: Ending) -> Handler:
@@ -291,8 +292,8 @@ def _ending(action_endpoint: str, strategy: str, ending: Ending) -> Handler:
     """
 
     async def handle(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
-        wire = ctx.api.endpoints.notices
-        logical = {name: args[name] for name in ("message", "notify") if name in args}
+        wire = ctx.upstream.endpoints.notices
+        logical: dict[str, Any] = {name: args[name] for name in ("message", "notify") if name in args}
         if getattr(wire, strategy) == "action":
             return wire.read(await _verified(ctx, action_endpoint, args, logical, fix_tool=ending.tool, ending=ending)).as_output()
         if args["notify"] and args.get("message") is None:

@@ -9,7 +9,8 @@ addition into a broken tool. They list the fields a model relies on and require 
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from gateway.statuspal.endpoints import MAX_PER_PAGE, WEBHOOK_EVENTS
 

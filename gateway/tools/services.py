@@ -6,18 +6,18 @@ from gateway.scopes import WRITE
 from gateway.tools.base import READ_ONLY, Tool
 from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
 from gateway.tools.schemas import (
-    written,
     LIST_ARGUMENTS,
     SERVICE,
     SUBDOMAIN,
     deleted,
     listing,
     new_slug,
-    renamed_slug,
     nullable,
     obj,
+    renamed_slug,
     slug,
     text,
+    written,
 )
 
 _PAGE = ("subdomain",)

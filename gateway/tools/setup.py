@@ -19,7 +19,7 @@ from gateway.tools import services as service_tools
 from gateway.tools import status_pages as page_tools
 from gateway.tools.base import Tool, ToolContext, ToolError
 from gateway.tools.crud import CREATE, Verified
-from gateway.tools.schemas import NEW_SUBDOMAIN, PAGE_SETTINGS, obj, text
+from gateway.tools.schemas import NEW_SUBDOMAIN, PAGE_SETTINGS, obj
 from gateway.tools.verify import confirm
 
 _PAGE_FIELDS = ("name", "subdomain", "timezone", "website_url")
@@ -63,7 +63,7 @@ async def _settled_regions(ctx: ToolContext, subdomain: str, created: list[dict[
     the answer never says `services: []` for a region that shows every service. If the read fails, the create
     answers stand (the setup itself succeeded) and list_containers shows the grid later."""
     try:
-        result = await ctx.api.call("containers_list", {"subdomain": subdomain}, query={"per_page": MAX_PER_PAGE})
+        result = await ctx.upstream.call("containers_list", {"subdomain": subdomain}, query={"per_page": MAX_PER_PAGE})
     except UpstreamError:
         return created
     fresh = {c.get("slug"): c for c in (result.data or []) if isinstance(c, dict)}
@@ -79,7 +79,7 @@ async def _setup(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
 
     # Creating the page is not caught: if it fails nothing exists, and the ordinary error result says why.
     body = {f: args[f] for f in _PAGE_FIELDS}
-    page = dict((await ctx.api.call("status_pages_create", body=body)).data or {})
+    page = dict((await ctx.upstream.call("status_pages_create", body=body)).data or {})
     subdomain = page.get("subdomain", args["subdomain"])
     created: dict[str, Any] = {"page": page, "containers": [], "services": []}
     try:
@@ -96,7 +96,7 @@ async def _setup(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
         not_attempted = [{"step": s, "name": n} for s, _, n in steps[done - 1 :]]
         params = {"subdomain": subdomain}
         try:
-            record = dict((await ctx.api.call(endpoint, params, body={"name": name})).data or {})
+            record = dict((await ctx.upstream.call(endpoint, params, body={"name": name})).data or {})
         except UpstreamError as err:
             return _stopped(subdomain, created, step, name, describe(err), not_attempted)
         try:
@@ -109,12 +109,12 @@ async def _setup(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
         await ctx.progress(done, total, f"Created {'region' if step == 'create_container' else 'service'} {name}")
 
     created["containers"] = await _settled_regions(ctx, subdomain, created["containers"])
-    regions = ", ".join([*(f"{c.get('slug')} ({c.get('name')})" for c in created["containers"]), "default"])
-    services = ", ".join(f"{s.get('slug')} ({s.get('name')})" for s in created["services"])
+    region_slugs = ", ".join([*(f"{c.get('slug')} ({c.get('name')})" for c in created["containers"]), "default"])
+    service_slugs = ", ".join(f"{s.get('slug')} ({s.get('name')})" for s in created["services"])
     return {
         "complete": True,
         "summary": (
-            f"Created status page {subdomain}. Region slugs: {regions}. Service slugs: {services}. Every service "
+            f"Created status page {subdomain}. Region slugs: {region_slugs}. Service slugs: {service_slugs}. Every service "
             "is in every region with status ok; later calls take these slugs."
         ),
         "created": created,

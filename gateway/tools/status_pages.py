@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from gateway.scopes import WRITE
@@ -37,7 +38,7 @@ _create = send_handler(
 _update = send_handler("status_pages_update", _KEY, _UPDATABLE, require_change=True, verify=VERIFIED)
 
 
-async def _update_page(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+async def _update_page(ctx: ToolContext, args: dict[str, Any]) -> Mapping[str, Any]:
     """Send every notification setting, the ones not mentioned at their current values.
 
     No public source says whether StatusPal merges a partial `notification_settings` or replaces the
@@ -45,7 +46,7 @@ async def _update_page(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]
     subscriptions back on. Reading the page first and sending all three keys is right either way."""
     asked = args.get("notification_settings")
     if asked is not None and set(asked) != set(NOTIFICATION_KEYS):
-        page = (await ctx.api.call("status_pages_get", {"subdomain": args["subdomain"]})).data or {}
+        page = (await ctx.upstream.call("status_pages_get", {"subdomain": args["subdomain"]})).data or {}
         current = page.get("notification_settings") if isinstance(page, dict) else None
         current = current if isinstance(current, dict) else {}
         unknown = [k for k in NOTIFICATION_KEYS if k not in asked and not isinstance(current.get(k), bool)]

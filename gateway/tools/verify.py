@@ -18,13 +18,14 @@ carries no fields a server could silently drop, so a success leaves nothing unco
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any
 
 import orjson
 
 from gateway.statuspal.errors import UpstreamError, describe
-from gateway.tools.base import ToolContext, ToolError
+from gateway.tools.base import ToolError
 
 MISSING: Any = object()
 CHECK_API = "the operator should run `statuspal-mcp check-api` to see which fields this StatusPal accepts"
@@ -165,8 +166,8 @@ def mismatch(write: Write, outcome: Outcome) -> str:
     lines.append(f"Live {write.where} now: {'; '.join(live)}.")
     # Each field is corrected by its own tool call (several fields can share one), in the order checked. A
     # field no call can correct is said so instead: calling again would only repeat what cannot be taken back.
-    final = [(c, c.undone(c.asked, v)) for c, v in outcome.ignored if c.undone is not None]
-    final = [(c, text) for c, text in final if text]
+    undone = [(c, c.undone(c.asked, v)) for c, v in outcome.ignored if c.undone is not None]
+    final = [(c, text) for c, text in undone if text]
     unfixable = {c.name for c, _ in final}
     fixes: dict[str, list[str]] = {}
     for check in [c for c, _ in outcome.ignored if c.name not in unfixable] or outcome.unconfirmed:

@@ -6,14 +6,13 @@ those answers; the gateway passes it through to the caller and never logs or kee
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from gateway.scopes import WRITE
 from gateway.tools.base import READ_ONLY, Annotations, Tool, ToolContext, ToolError
 from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
-from gateway.tools.verify import CHECK_API, MISSING, Check, show
 from gateway.tools.schemas import (
-    written,
     ALL_STATUS_PAGES,
     EVENTS,
     LIST_ARGUMENTS,
@@ -28,7 +27,9 @@ from gateway.tools.schemas import (
     listing,
     obj,
     text,
+    written,
 )
+from gateway.tools.verify import CHECK_API, MISSING, Check, show
 
 _KEY = ("webhook_id",)
 _FIELDS = {
@@ -77,6 +78,7 @@ def _show_scope(scope: Any) -> str:
 def _scope_checks(args: dict[str, Any], payload: dict[str, Any]) -> tuple[Check, ...]:
     """A webhook's page scope spans two fields, so it is checked as one: a StatusPal that ignored the
     subdomains would fire the webhook for every page, which the caller asked it not to."""
+    asked: Any
     if "status_page_subdomains" in payload:
         name, asked = "status_page_subdomains", sorted(payload["status_page_subdomains"])
     elif payload.get("all_status_pages") is True:
@@ -107,7 +109,7 @@ async def _rotate(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     """Rotate, and refuse to call it done unless the answer carries a new secret for this webhook: the
     rotation route is StatusPal's action name read as a Rails member route, never seen answering."""
     webhook_id = args["webhook_id"]
-    record = dict((await ctx.api.call("webhooks_rotate_secret", {"webhook_id": webhook_id})).data or {})
+    record = dict((await ctx.upstream.call("webhooks_rotate_secret", {"webhook_id": webhook_id})).data or {})
     secret = record.get("secret")
     other = record.get("id")
     if isinstance(secret, str) and secret and other in (None, webhook_id):

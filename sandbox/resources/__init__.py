@@ -7,7 +7,7 @@ test holds the two sets equal, so an endpoint without an operation (or the rever
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from sandbox.call import Handler
 from sandbox.resources import containers, notices, services, status_pages, webhooks

@@ -10,10 +10,11 @@ import asyncio
 import json
 import os
 import re
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterable, Mapping
+from typing import Any
 
 import pytest
 
@@ -87,7 +88,7 @@ async def run_node(script: Path, *args: str, home: Path, env: Mapping[str, str] 
     async with node_process(script, *args, home=home, env=env) as proc:
         try:
             out, err = await asyncio.wait_for(proc.communicate(), RUN_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
             out, err = await proc.communicate()
             err += f"\n[test harness: killed after {RUN_TIMEOUT:.0f} s]".encode()

@@ -14,14 +14,13 @@ which is what the suite's legitimate requests carry (see `proxy_allowances`).
 from __future__ import annotations
 
 import socket
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
-
 
 # Connection-level headers (RFC 9110 §7.6.1) belong to one hop and are never forwarded.
 HOP_BY_HOP = frozenset(
