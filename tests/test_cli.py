@@ -13,8 +13,8 @@ import os
 import re
 import shlex
 import socket
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import aiohttp
 import pytest

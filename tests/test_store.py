@@ -13,7 +13,6 @@ from gateway.store import MemoryStore, RedisStore, Store, StoreUnavailable, open
 from tests.clock import Clock
 from tests.redis_server import RedisServer, redis_server_fixture, redis_url_fixture  # noqa: F401  (pytest fixtures)
 
-
 Elapse = Callable[[float], Awaitable[None]]
 
 
