@@ -21,6 +21,7 @@ import hashlib
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gateway.identity import API_KEY_SHAPE, AuthError, Credentials, key_id
@@ -50,7 +51,10 @@ _CHALLENGE_SCOPE = " ".join(TOOL_SCOPES)
 class CredentialResolver:
     def __init__(
         self, settings: Settings, upstream: StatusPalClient, tokens: AccessTokenVerifier, limits: InboundLimits,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        # Monotonic seconds for the check caches; injectable so tests move time instead of sleeping through a TTL.
+        self.clock = clock
         self._upstream = upstream
         self._tokens = tokens
         self._limits = limits
@@ -95,7 +99,7 @@ class CredentialResolver:
 
     async def _direct(self, api_key: str, address: str) -> Credentials:
         digest = hashlib.sha256(api_key.encode()).hexdigest()
-        now = time.monotonic()
+        now = self.clock()
         deadline = self._checked.get(digest)
         if deadline is None or deadline < now:
             # Only well-formed keys are ever checked and so remembered: a cached digest needs no shape check.
@@ -148,17 +152,17 @@ class CredentialResolver:
         try:
             await self._upstream.for_key(api_key).check_key()
             self._rejected.pop(digest, None)
-            _remember(self._checked, digest, self._ttl)
+            _remember(self._checked, digest, self.clock() + self._ttl)
         except UpstreamAuthError:
             # A verdict, so remembered; StatusPal being unreachable is not one and is asked again next time.
-            _remember(self._rejected, digest, self._rejected_ttl)
+            _remember(self._rejected, digest, self.clock() + self._rejected_ttl)
             raise
         finally:
             del self._pending[digest]
 
 
-def _remember(cache: OrderedDict[str, float], digest: str, ttl: float) -> None:
-    cache[digest] = time.monotonic() + ttl
+def _remember(cache: OrderedDict[str, float], digest: str, deadline: float) -> None:
+    cache[digest] = deadline
     cache.move_to_end(digest)
     while len(cache) > _CACHE_MAX:
         cache.popitem(last=False)

@@ -144,39 +144,69 @@ class SandboxAdmin:
             assert r.status in (200, 204), await r.text()
 
 
-@pytest.fixture
-async def make_gateway(sandbox_url: str, docs_index_dir, docs_index):
-    """Factory: `await make_gateway(server={...}, oauth={...}, env={...})` → RunningServer, stopped after the test.
+class Gateways:
+    """Starts gateways in front of the session's sandbox and stops them all at `close`.
 
     A gateway on the session's index directory is handed the session's open index rather than opening its own
     (~0.2 s each); one configured with another `index_dir` opens that one itself, as in production.
     """
-    from gateway.app import create_app
 
-    stack: list[Any] = []
+    def __init__(self, sandbox_url: str, docs_index_dir: Path, docs_index: Any) -> None:
+        self._sandbox_url = sandbox_url
+        self._docs_index_dir = docs_index_dir
+        self._docs_index = docs_index
+        self._running: list[Any] = []
 
-    async def factory(env: Mapping[str, str] | None = None, **sections: Mapping[str, Any]) -> RunningServer:
+    async def start(self, env: Mapping[str, str] | None = None, **sections: Mapping[str, Any]) -> RunningServer:
+        from gateway.app import create_app
+
         sock = bound_socket()
         port = sock.getsockname()[1]
         # The session's own docs index, so gateway tests never depend on a prior `make index`.
-        sections = {**sections, "search": {"index_dir": str(docs_index_dir), **sections.get("search", {})}}
-        settings = gateway_settings(port, sandbox_url, env=env, **sections)
-        shared = settings.path(settings.search.index_dir) == Path(docs_index_dir)
-        app = create_app(settings, docs=docs_index if shared else None, arguments=shared_arguments())
+        sections = {**sections, "search": {"index_dir": str(self._docs_index_dir), **sections.get("search", {})}}
+        settings = gateway_settings(port, self._sandbox_url, env=env, **sections)
+        shared = settings.path(settings.search.index_dir) == Path(self._docs_index_dir)
+        app = create_app(settings, docs=self._docs_index if shared else None, arguments=shared_arguments())
         cm = serve_app(app, sock)
         url = await cm.__aenter__()
-        stack.append(cm)
+        self._running.append(cm)
         return RunningServer(url=url, app=app, settings=settings)
 
-    yield factory
-    for cm in reversed(stack):
-        await cm.__aexit__(None, None, None)
+    async def close(self) -> None:
+        for cm in reversed(self._running):
+            await cm.__aexit__(None, None, None)
 
 
 @pytest.fixture
-async def gateway(make_gateway, sandbox_admin) -> RunningServer:
-    """A gateway in front of a freshly reset sandbox, with default settings."""
-    return await make_gateway()
+async def make_gateway(sandbox_url: str, docs_index_dir, docs_index):
+    """Factory: `await make_gateway(server={...}, oauth={...}, env={...})` → RunningServer, stopped after the test.
+    For a test that changes settings, or state in the gateway (caches, counters, store) a later test would see."""
+    gateways = Gateways(sandbox_url, docs_index_dir, docs_index)
+    yield gateways.start
+    await gateways.close()
+
+
+@pytest.fixture(scope="module")
+async def make_module_gateway(sandbox_url: str, docs_index_dir, docs_index):
+    """The same factory, for gateways one test module shares (stopped after the module): starting a gateway costs
+    more than most tests that use one, so tests that leave no trace in it share it."""
+    gateways = Gateways(sandbox_url, docs_index_dir, docs_index)
+    yield gateways.start
+    await gateways.close()
+
+
+@pytest.fixture(scope="module")
+async def module_gateway(make_module_gateway) -> RunningServer:
+    """One gateway with default settings for a whole test module."""
+    return await make_module_gateway()
+
+
+@pytest.fixture
+async def gateway(module_gateway: RunningServer, sandbox_admin) -> RunningServer:
+    """The module's default-settings gateway in front of a freshly reset sandbox. Shared: a test that changes the
+    gateway's own state (key-check caches, counters, sessions, its store) in a way a later test could notice
+    starts its own with `make_gateway` instead."""
+    return module_gateway
 
 
 @pytest.fixture

@@ -1,12 +1,20 @@
-"""The `statuspal-mcp` command as an operator meets it: real child processes, real ports, real signals."""
+"""The `statuspal-mcp` command as an operator meets it: real child processes, real ports, real signals.
+
+Start-up refusals are checked end to end once (a missing config file, in a real child); the many bad values
+behind them call the command's `main` in this process, which reaches the same checks without paying for a
+fresh interpreter each time.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import shlex
 import socket
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import aiohttp
 import pytest
@@ -23,8 +31,36 @@ MCP_HEADERS = {
 }
 
 
+@dataclass
+class Refusal:
+    """What `main` answered when called in this process: its exit code and what it printed."""
+
+    returncode: int | None
+    stdout: str
+    stderr: str
+
+
+def run_main(argv: Sequence[str], env: Mapping[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Refusal:
+    """`statuspal-mcp ARGV` in this process, with the environment a child would get. For arguments that must be
+    refused at start-up: should they pass the checks, setting up logging fails the call instead of serving."""
+    import gateway.cli
+
+    def not_refused(*args: object) -> None:
+        raise AssertionError("the arguments passed the start-up checks")
+
+    for name in [k for k in os.environ if k.startswith("STATUSPAL_MCP_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(gateway.cli, "configure_logging", not_refused)
+    code = gateway.cli.main(list(argv))
+    printed = capsys.readouterr()
+    return Refusal(code, printed.out, printed.err)
+
+
 def assert_one_line_error(child, *fragments: str) -> None:
-    assert child.proc.returncode == 2, (child.stdout, child.stderr)
+    returncode = child.returncode if isinstance(child, Refusal) else child.proc.returncode
+    assert returncode == 2, (child.stdout, child.stderr)
     # Log lines (JSON) may come first once logging is configured; the error itself is one plain line.
     lines = [line for line in child.stderr.strip().splitlines() if not line.startswith("{")]
     assert len(lines) == 1, child.stderr
@@ -47,9 +83,8 @@ def assert_one_line_error(child, *fragments: str) -> None:
          ("sandbox.embedded", "STATUSPAL_MCP_SANDBOX_EMBEDDED=false")),
     ],
 )
-async def test_bad_config_value_is_one_line_and_exit_2(env, fragments) -> None:
-    child = await run(["serve", "--port", "0"], env=env)
-    assert_one_line_error(child, *fragments)
+def test_bad_config_value_is_one_line_and_exit_2(env, fragments, monkeypatch, capsys) -> None:
+    assert_one_line_error(run_main(["serve", "--port", "0"], env, monkeypatch, capsys), *fragments)
 
 
 async def test_unreachable_redis_is_a_start_up_error() -> None:
@@ -68,11 +103,10 @@ async def test_missing_config_file(tmp_path) -> None:
     assert_one_line_error(child, "config file not found", str(missing))
 
 
-async def test_unparsable_config_file(tmp_path) -> None:
+def test_unparsable_config_file(tmp_path, monkeypatch, capsys) -> None:
     bad = tmp_path / "config.toml"
     bad.write_text("[server\nport = 1\n")
-    child = await run(["serve", "--config", str(bad)])
-    assert_one_line_error(child, "not valid TOML")
+    assert_one_line_error(run_main(["serve", "--config", str(bad)], {}, monkeypatch, capsys), "not valid TOML")
 
 
 async def test_taken_port_names_the_port_and_the_flag() -> None:
@@ -206,8 +240,18 @@ async def test_sigterm_finishes_the_call_in_flight() -> None:
                 async with await mcp_post(http, mcp_url, body) as r:
                     return r.status, await r.json()
 
+            async def upstream_call_waiting() -> None:
+                """Returns once the sandbox has the tool's call and has not answered it yet (it logs a request
+                before its injected latency and fills in the status after)."""
+                while True:
+                    async with http.get(f"{sandbox_url}/_sandbox/requests") as r:
+                        entries = (await r.json())["data"]
+                    if any(e["endpoint"] == "status_pages_list" and e["status"] is None for e in entries):
+                        return
+                    await asyncio.sleep(0.02)
+
             call = asyncio.create_task(slow_call())
-            await asyncio.sleep(0.5)  # the call is now waiting on the slow sandbox
+            await asyncio.wait_for(upstream_call_waiting(), 10)
             assert not call.done()
             child.terminate()
             status, body = await asyncio.wait_for(call, 10)

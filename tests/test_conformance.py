@@ -12,6 +12,7 @@ with every failed check spelled out.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -66,22 +67,29 @@ def verdict(checks: list[Check], baseline: set[str], scenario: str) -> list[str]
     return problems
 
 
+@pytest.fixture(scope="module")
+async def proxy_url(make_module_gateway) -> AsyncIterator[str]:
+    """One gateway and its proxy for every scenario: each scenario opens sessions of its own, and the gateway's
+    settings depend only on the proxy's port."""
+    proxy_sock = bound_socket()
+    gateway = await make_module_gateway(server=proxy_allowances(proxy_sock))
+    async with auth_proxy(proxy_sock, gateway.url, DEMO_KEY) as url:
+        yield url
+
+
 @pytest.mark.parametrize(
     ("suite", "spec", "scenario"), SCENARIOS, ids=[f"{s}-{v or 'default'}-{n}" for s, v, n in SCENARIOS]
 )
-async def test_conformance_scenario(make_gateway, sandbox_admin, tmp_path, suite, spec, scenario):
+async def test_conformance_scenario(proxy_url, sandbox_admin, tmp_path, suite, spec, scenario):
     require(CONFORMANCE[suite])
-    proxy_sock = bound_socket()
-    gateway = await make_gateway(server=proxy_allowances(proxy_sock))
     baseline_file = baseline_path(suite, spec)
     baseline = read_baseline(baseline_file)
     results = tmp_path / "results"
-    async with auth_proxy(proxy_sock, gateway.url, DEMO_KEY) as proxy_url:
-        args = ["server", "--url", f"{proxy_url}/mcp", "--scenario", scenario, "-o", str(results),
-                "--expected-failures", str(baseline_file)]
-        if spec:
-            args += ["--spec-version", spec]
-        run = await run_node(CONFORMANCE[suite], *args, home=tmp_path)
+    args = ["server", "--url", f"{proxy_url}/mcp", "--scenario", scenario, "-o", str(results),
+            "--expected-failures", str(baseline_file)]
+    if spec:
+        args += ["--spec-version", spec]
+    run = await run_node(CONFORMANCE[suite], *args, home=tmp_path)
 
     checks = read_checks(results)
     assert checks, f"the suite recorded no checks for {scenario}:\n{run.describe()}"

@@ -26,13 +26,13 @@ SECRET = "sk_live_canary0123456789"
 
 
 @asynccontextmanager
-async def running_gateway(sandbox_url: str, docs_index_dir, **server) -> AsyncIterator[tuple[str, int]]:
+async def running_gateway(sandbox_url: str, docs_index_dir, docs_index, **server) -> AsyncIterator[tuple[str, int]]:
     from gateway.app import create_app
 
     sock = bound_socket()
     port = sock.getsockname()[1]
     settings = gateway_settings(port, sandbox_url, server=server, search={"index_dir": str(docs_index_dir)})
-    app = create_app(settings, arguments=shared_arguments())
+    app = create_app(settings, docs=docs_index, arguments=shared_arguments())
 
     async def boom(request: web.Request) -> web.Response:
         raise RuntimeError("a bug in a handler")
@@ -50,17 +50,18 @@ async def running_gateway(sandbox_url: str, docs_index_dir, **server) -> AsyncIt
         await runner.cleanup()
 
 
-@pytest.fixture
-async def gateway_addr(sandbox_url, docs_index_dir) -> AsyncIterator[tuple[str, int]]:
-    """Keep-alive and request deadlines of one second each (the defaults are tens of seconds)."""
-    async with running_gateway(sandbox_url, docs_index_dir, keepalive_timeout_seconds=1, request_timeout_seconds=1) as addr:
+@pytest.fixture(scope="module")
+async def gateway_addr(sandbox_url, docs_index_dir, docs_index) -> AsyncIterator[tuple[str, int]]:
+    """Keep-alive and request deadlines of one second each (the defaults are tens of seconds). Shared by the
+    module: every test opens connections of its own and reads each until the gateway closes it."""
+    async with running_gateway(sandbox_url, docs_index_dir, docs_index, keepalive_timeout_seconds=1, request_timeout_seconds=1) as addr:
         yield addr
 
 
-@pytest.fixture
-async def patient_keepalive(sandbox_url, docs_index_dir) -> AsyncIterator[tuple[str, int]]:
+@pytest.fixture(scope="module")
+async def patient_keepalive(sandbox_url, docs_index_dir, docs_index) -> AsyncIterator[tuple[str, int]]:
     """A long keep-alive, so a connection closed early was closed by the request deadline alone."""
-    async with running_gateway(sandbox_url, docs_index_dir, keepalive_timeout_seconds=600, request_timeout_seconds=1) as addr:
+    async with running_gateway(sandbox_url, docs_index_dir, docs_index, keepalive_timeout_seconds=600, request_timeout_seconds=1) as addr:
         yield addr
 
 

@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 
 from tests.conftest import DEMO_KEY
-from tests.processes import run, serving
-from tests.test_cli import assert_one_line_error
+from tests.processes import serving
+from tests.test_cli import assert_one_line_error, run_main
 
 RESOLVE = "POST /status_pages/{subdomain}/notices/{notice_id}/actions/resolve"
 ROTATE = "PUT /outgoing_webhooks/{webhook_id}/secret"
@@ -100,6 +100,6 @@ async def test_the_standalone_sandbox_follows_the_same_override() -> None:
         ("NOTICES_MESSAGE_FIELD", "body", ("unknown setting(s) in [statuspal.notices]", "message_field")),
     ],
 )
-async def test_a_bad_override_stops_start_up_with_one_line_and_exit_2(name, value, fragments) -> None:
-    child = await run(["serve", "--port", "0"], env={"STATUSPAL_MCP_SANDBOX_PORT": "0", f"STATUSPAL_MCP_STATUSPAL_{name}": value})
-    assert_one_line_error(child, *fragments)
+def test_a_bad_override_stops_start_up_with_one_line_and_exit_2(name, value, fragments, monkeypatch, capsys) -> None:
+    env = {"STATUSPAL_MCP_SANDBOX_PORT": "0", f"STATUSPAL_MCP_STATUSPAL_{name}": value}
+    assert_one_line_error(run_main(["serve", "--port", "0"], env, monkeypatch, capsys), *fragments)

@@ -20,9 +20,10 @@ PRM_PATHS = ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-pr
 AS_PATHS = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"]
 
 
-@pytest.fixture
-async def gw(make_gateway, sandbox_admin) -> RunningServer:
-    return await make_gateway(server={"cors_origins": (ORIGIN,)})
+@pytest.fixture(scope="module")
+async def gw(make_module_gateway) -> RunningServer:
+    """Shared by the module: discovery only reads the gateway's settings."""
+    return await make_module_gateway(server={"cors_origins": (ORIGIN,)})
 
 
 async def get(url: str, **kw) -> tuple[int, Any, str]:

@@ -21,9 +21,12 @@ from tests.oauth_browser import Browser, document_server, make_tls, pkce
 CLAUDE = "https://claude.ai/api/mcp/auth_callback"
 
 
-@pytest.fixture
-async def gw(make_gateway, sandbox_admin) -> RunningServer:
-    return await make_gateway()
+@pytest.fixture(scope="module")
+async def gw(make_module_gateway) -> RunningServer:
+    """Shared by the module: every test registers clients of its own, so none sees another's. The per-address
+    registration limit is raised so that the module's many registrations from 127.0.0.1 stay under it; the limit
+    itself is tested on a gateway of its own."""
+    return await make_module_gateway(oauth={"rate_limit_attempts": 1000})
 
 
 async def post_register(gw: RunningServer, body: Any, raw: bytes | None = None) -> tuple[int, dict, Any]:

@@ -245,11 +245,12 @@ async def test_a_tool_error_is_an_is_error_result_with_its_text(gateway, http):
     assert result["content"][0]["text"].startswith("Nothing to change")
 
 
-async def test_tool_calls_are_counted_by_outcome(gateway, http):
+async def test_tool_calls_are_counted_by_outcome(make_gateway, sandbox_admin, http):
+    gateway = await make_gateway()  # its own: the counts start at zero
     await post(http, gateway.mcp_url, request("tools/call", {"name": "list_status_pages", "arguments": {}}))
     await post(http, gateway.mcp_url, request("tools/call", {"name": "get_status_page", "arguments": {"subdomain": "missing-page"}}))
     await post(http, gateway.mcp_url, request("tools/call", {"name": "get_status_page", "arguments": {}}))
-    rendered = gateway.app[GATEWAY].metrics.render()
+    rendered = gateway.app[GATEWAY].metrics.render().splitlines()
     assert 'statuspal_mcp_tool_calls_total{tool="list_status_pages",outcome="ok"} 1' in rendered
     assert 'statuspal_mcp_tool_calls_total{tool="get_status_page",outcome="upstream_error"} 1' in rendered
     assert 'statuspal_mcp_tool_calls_total{tool="get_status_page",outcome="invalid_arguments"} 1' in rendered

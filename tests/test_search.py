@@ -287,7 +287,7 @@ async def test_a_running_index_picks_up_a_rebuild_without_restart(tmp_path):
     assert not docs.loaded
 
 
-async def test_a_corrupt_new_build_is_skipped_and_the_old_one_keeps_serving(tmp_path):
+async def test_a_corrupt_new_build_is_skipped_and_the_old_one_keeps_serving(tmp_path, caplog):
     index = tmp_path / "index"
     good = build_index(CORPUS, index, BASE)
     docs = DocsIndex(index, SearchSettings(reload_interval_seconds=0.02))
@@ -296,7 +296,12 @@ async def test_a_corrupt_new_build_is_skipped_and_the_old_one_keeps_serving(tmp_
         bogus = index / "builds" / "bogus"
         bogus.mkdir()
         (index / "CURRENT").write_text("bogus\n")
-        await asyncio.sleep(0.15)
+
+        async def reload_refused() -> None:
+            while not any("reload failed" in r.getMessage() for r in caplog.records):
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(reload_refused(), 10)  # the watcher has tried the bogus build and turned it down
         assert docs.build_id == good.build_id and docs.search("webhook", 1)
     finally:
         await docs.stop()

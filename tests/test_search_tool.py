@@ -124,9 +124,10 @@ def test_a_missing_corpus_is_a_one_line_config_error(tmp_path):
 # --- through a real gateway -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def docs_gateway(make_gateway, sandbox_admin, docs_index_dir):
-    return await make_gateway(search={"index_dir": str(docs_index_dir), "docs_base_url": BASE})
+@pytest.fixture(scope="module")
+async def docs_gateway(make_module_gateway, docs_index_dir):
+    """Shared by the module: searching and reading pages change nothing in the gateway."""
+    return await make_module_gateway(search={"index_dir": str(docs_index_dir), "docs_base_url": BASE})
 
 
 async def connect(url: str, key: str = DEMO_KEY, mode: str = "auto"):

@@ -4,24 +4,41 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from gateway.config import DEFAULT_CONFIG, load_settings
 from gateway.store import MemoryStore, RedisStore, Store, StoreUnavailable, open_store
+from tests.clock import Clock
 from tests.redis_server import RedisServer, redis_server_fixture, redis_url_fixture  # noqa: F401  (pytest fixtures)
+
+Elapse = Callable[[float], Awaitable[None]]
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def store(request) -> AsyncIterator[Store]:
+async def timed_store(request) -> AsyncIterator[tuple[Store, Elapse]]:
+    """A store and a way to let seconds pass for it: the memory store's clock is moved by hand; redis-server keeps
+    its own time (its TTLs are its own to enforce), so for it the test really waits."""
     if request.param == "memory":
-        backend: Store = MemoryStore()
+        clock = Clock()
+        backend: Store = MemoryStore(clock=clock)
+
+        async def elapse(seconds: float) -> None:
+            clock.advance(seconds)
     else:
         backend = RedisStore(request.getfixturevalue("redis_url"))
+
+        async def elapse(seconds: float) -> None:
+            await asyncio.sleep(seconds)
     await backend.start()
-    yield backend
+    yield backend, elapse
     await backend.close()
+
+
+@pytest.fixture
+def store(timed_store: tuple[Store, Elapse]) -> Store:
+    return timed_store[0]
 
 
 async def test_use_once_is_true_exactly_once_per_key(store: Store) -> None:
@@ -43,32 +60,35 @@ async def test_claim_reports_when_the_first_use_happened(store: Store) -> None:
     assert await store.claim("rt:x", 60) == first  # later uses still see the first one, not themselves
 
 
-async def test_marks_expire_after_their_ttl(store: Store) -> None:
+async def test_marks_expire_after_their_ttl(timed_store: tuple[Store, Elapse]) -> None:
+    store, elapse = timed_store
     assert await store.use_once("code:short", 0.2)
     await store.set("cache:x", "v", 0.2)
     assert await store.get("cache:x") == "v"
-    await asyncio.sleep(0.35)
+    await elapse(0.35)
     assert await store.use_once("code:short", 0.2)
     assert await store.get("cache:x") is None
 
 
-async def test_revocation_is_never_shortened(store: Store) -> None:
+async def test_revocation_is_never_shortened(timed_store: tuple[Store, Elapse]) -> None:
+    store, elapse = timed_store
     assert not await store.is_revoked("fam:1")
     await store.revoke("fam:1", 60)
     await store.revoke("fam:1", 0.1)  # e.g. revoked again through a short-lived access token
     await store.revoke("fam:2", 0.1)
     await store.revoke("fam:2", 60)  # ...but a longer one extends it
     await store.revoke("fam:3", 0.1)
-    await asyncio.sleep(0.3)
+    await elapse(0.3)
     assert await store.is_revoked("fam:1")
     assert await store.is_revoked("fam:2")
     assert not await store.is_revoked("fam:3")
 
 
-async def test_hit_counts_attempts_in_a_window(store: Store) -> None:
+async def test_hit_counts_attempts_in_a_window(timed_store: tuple[Store, Elapse]) -> None:
+    store, elapse = timed_store
     assert [await store.hit("rl:ip:1", 3, 0.3) for _ in range(5)] == [True, True, True, False, False]
     assert await store.hit("rl:ip:2", 3, 0.3)  # other keys have their own count
-    await asyncio.sleep(0.45)
+    await elapse(0.45)
     assert await store.hit("rl:ip:1", 3, 0.3)
 
 
@@ -120,16 +140,6 @@ async def test_unreachable_redis_is_a_clear_start_error_without_the_password() -
     assert "redis://127.0.0.1:1 did not answer" in str(caught.value)
     assert "hunter2" not in str(caught.value) and "app" not in str(caught.value)
     await store.close()
-
-
-class Clock:
-    """Monotonic time the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_memory_store_refuses_marks_rather_than_evicting_when_full() -> None:

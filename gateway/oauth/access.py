@@ -8,7 +8,6 @@ resolver is handed one of these, so the request path never imports the token end
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING
 
 from gateway.identity import AuthError, Credentials
@@ -62,7 +61,7 @@ class AccessTokenVerifier:
         api_key, scope, family, exp, sub = claims.get("k"), claims.get("scope"), claims.get("fam"), claims.get("exp"), claims.get("sub")
         if not (isinstance(api_key, str) and isinstance(scope, str) and isinstance(family, str) and isinstance(exp, int) and isinstance(sub, str)):
             raise AuthError(401, "invalid_token", "The access token is malformed.")
-        if exp <= time.time():
+        if exp <= self._keyring.clock():
             raise AuthError(401, "invalid_token", "The access token has expired; refresh it or sign in again.")
         try:
             revoked = await self._store.is_revoked("fam:" + family)
