@@ -179,8 +179,10 @@ class Target:
 
 
 def paired(a: Row, b: Row, figure: Callable[[float, float], float], rps: bool = True) -> list[float]:
-    """`figure` of a and b round by round: a ratio of two loads measured seconds apart, not minutes."""
-    return [figure(x, y) for x, y in zip(*((a.rounds_rps, b.rounds_rps) if rps else (a.rounds_p50_ms, b.rounds_p50_ms)), strict=False)]
+    """`figure` of a and b round by round: a ratio of two loads measured seconds apart, not minutes. A round in
+    which `b` measured nothing (a server starved on an overloaded machine) gives no ratio and is left out."""
+    pairs = zip(*((a.rounds_rps, b.rounds_rps) if rps else (a.rounds_p50_ms, b.rounds_p50_ms)), strict=False)
+    return [figure(x, y) for x, y in pairs if y]
 
 
 class Bench:
