@@ -158,17 +158,30 @@ class LineWriter(QueueListener):
         super().start()
         self.running = True
 
-    def dequeue(self, block: bool) -> str:  # type: ignore[override]
-        line: str = self.lines.get(block)
-        if line is not None and not self._pending:  # the first line of a burst (None is the stop sentinel)
-            time.sleep(self.GATHER_SECONDS)
-        return line
+    def dequeue(self, block: bool) -> str | None:  # type: ignore[override]
+        """The whole burst as one text: the first line, then every line queued while the writer waited.
 
-    def handle(self, line: str) -> None:  # type: ignore[override]
+        Handing the listener one item per burst, not per line, keeps this thread's work (and so its share of
+        the interpreter lock, which the event loop then waits for) to a few C calls per line. None is the stop
+        sentinel; met while draining, it is put back so the next call ends the thread after this burst."""
+        line: str | None = self.lines.get(block)
+        if line is None:
+            return None
+        time.sleep(self.GATHER_SECONDS)
+        burst = [line]
+        take = self.lines.get_nowait
+        try:
+            while (more := take()) is not None:
+                burst.append(more)
+            self.lines.put(None)
+        except queue.Empty:
+            pass
+        return "\n".join(burst)
+
+    def handle(self, burst: str) -> None:  # type: ignore[override]
         with self._lock:
-            self._pending.append(line)
-        if self.lines.empty():
-            self._write_pending()
+            self._pending.append(burst)
+        self._write_pending()
 
     def stop(self) -> None:
         """End the thread and write every line queued; safe to call again (shutdown, atexit, a late line)."""

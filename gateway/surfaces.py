@@ -318,14 +318,15 @@ class SurfaceTools:
         tool = self.full.get(name)
         if tool is None:
             return None
-        where = f"this connection ({surface.path}) allows {surface.describe()}"
         if not surface.has_toolset_of(name):
-            return f"{name} is in the {TOOLSET_OF.get(name)} toolset, which is not on this connection: {where}."
-        if surface.readonly and tool.scope != READ:
-            return f"{name} changes data, and {where}."
-        if surface.page is not None and name in BEYOND_ONE_PAGE:
-            return f"{name} reaches status pages other than {surface.page}, and {where}."
-        return None
+            reason = f"{name} is in the {TOOLSET_OF.get(name)} toolset, which is not on this connection:"
+        elif surface.readonly and tool.scope != READ:
+            reason = f"{name} changes data, and"
+        elif surface.page is not None and name in BEYOND_ONE_PAGE:
+            reason = f"{name} reaches status pages other than {surface.page}, and"
+        else:
+            return None  # asked on every call: the wording below is built only for a refusal
+        return f"{reason} this connection ({surface.path}) allows {surface.describe()}."
 
     def page_arguments(self, surface: Surface, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """A page-scoped call's arguments with the page supplied, ready for the tool's full inputSchema; ToolError
