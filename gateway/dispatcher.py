@@ -107,7 +107,7 @@ class Dispatcher:
         self._discover = {v: self._serialise("server/discover", v, self._discover_result()) for v in MODERN_PROTOCOL_VERSIONS}
         # Keyed by the tools shown (their names, and whether they are a page scope's narrowed copies): a
         # handful of surfaces' shapes, never one entry per page.
-        self._tool_pages: dict[tuple[str, bool, tuple[str, ...]], tuple[bytes, ...]] = {}
+        self._tool_pages: dict[tuple[str, frozenset[str], bool, bool, frozenset[str]], tuple[bytes, ...]] = {}
         for version in SUPPORTED_VERSIONS:
             for scopes in (frozenset({READ}), frozenset({READ, WRITE})):
                 self._tools_pages(version, FULL, scopes)
@@ -187,10 +187,12 @@ class Dispatcher:
         return pages[index]
 
     def _tools_pages(self, version: str, surface: Surface, scopes: frozenset[str]) -> tuple[bytes, ...]:
-        visible = self._surfaces.visible(surface, scopes)
-        key = (version, surface.page is not None, tuple(t.name for t in visible))
+        # Keyed on the surface's shape and the grant, as SurfaceTools caches what they show, never on the page
+        # (page names are the caller's to invent); a hit costs one dict lookup, not a walk over the tools.
+        key = (version, surface.toolsets, surface.readonly, surface.page is not None, scopes)
         pages = self._tool_pages.get(key)
         if pages is None:
+            visible = self._surfaces.visible(surface, scopes)
             tools = [t.definition() for t in visible]
             size = self._page_size
             chunks = [tools[i : i + size] for i in range(0, len(tools), size)] or [[]]
