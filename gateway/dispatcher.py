@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from gateway.config import Settings
 from gateway.cursors import decode_cursor, encode_cursor
-from gateway.identity import AuthError, Credentials
+from gateway.identity import Credentials
 from gateway.jsonrpc import Message, RpcError
 from gateway.redaction import quotable
 from gateway.resources import DocsResources
@@ -67,6 +67,16 @@ def server_info(settings: Settings) -> dict[str, Any]:
         "version": importlib.metadata.version("statuspal-mcp"),
         "websiteUrl": settings.search.docs_base_url,
     }
+
+
+class ScopeRefused(Exception):
+    """The grant lacks the scope a tool needs. Not a JSON-RPC error: the transport answers it with HTTP 403 and
+    a scope challenge, which lets the client ask the user for a broader grant (RFC 6750 §3.1)."""
+
+    def __init__(self, scope: str, description: str) -> None:
+        super().__init__(description)
+        self.scope = scope
+        self.description = description
 
 
 @dataclass
@@ -126,7 +136,7 @@ class Dispatcher:
         }
 
     async def dispatch(self, call: Call) -> bytes:
-        """The serialised ``result`` for `call`; RpcError, AuthError or `gateway.tool_runner.KeyRefused`."""
+        """The serialised ``result`` for `call`; RpcError, ScopeRefused or `gateway.tool_runner.KeyRefused`."""
         method = call.message.method
         served = MODERN_METHODS if call.modern else HANDSHAKE_METHODS
         if method not in served:
@@ -230,8 +240,7 @@ class Dispatcher:
         if tool is None:
             raise RpcError(INVALID_PARAMS, f"Unknown tool: {quotable(name)!r}. Call tools/list for the tools this server offers.")
         if tool.scope not in call.credentials.scopes:
-            # An HTTP 403 with a scope challenge lets the client step up to a write grant (RFC 6750 §3.1).
-            raise AuthError(403, "insufficient_scope", f"{name} changes data and needs the {tool.scope} scope; this grant is read-only.", scope=tool.scope)
+            raise ScopeRefused(tool.scope, f"{name} changes data and needs the {tool.scope} scope; this grant is read-only.")
         invocation = Invocation(
             api_key=call.credentials.api_key, reply=call.reply, request_id=call.request_id, modern=call.modern,
             progress=progress_reporter(params, call.reply), page=call.surface.page,

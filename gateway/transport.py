@@ -46,7 +46,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERS
 
 from gateway.connections import BodyTimeout, BodyTooLarge, BodyUnreadable, read_body
 from gateway.cors import CorsPolicy, normalise_origin
-from gateway.dispatcher import SUPPORTED_VERSIONS, Call, Dispatcher
+from gateway.dispatcher import SUPPORTED_VERSIONS, Call, Dispatcher, ScopeRefused
 from gateway.identity import AuthError, Credentials
 from gateway.jsonrpc import InvalidMessage, Message, RpcError, envelope, error_body, parse_message
 from gateway.limits import OverBudget
@@ -161,6 +161,8 @@ class Transport:
             # The 2026-07-28 era maps codes to statuses (404 for -32601, 400 for the rest); the handshake era
             # answers JSON-RPC errors with 200, which is what its clients expect.
             raise Refusal(ERROR_CODE_HTTP_STATUS.get(exc.code, 200) if call.modern else 200, exc, message.id) from None
+        except ScopeRefused as exc:
+            raise AuthError(403, "insufficient_scope", exc.description, scope=exc.scope) from None
         except KeyRefused as exc:
             # StatusPal refused the key while a tool ran: the cached key check is dropped so the next request
             # checks it afresh, and HTTP 401 with the challenge makes the client re-authorise.

@@ -90,6 +90,20 @@ async def test_the_oauth_journey_on_a_page_scoped_read_only_url(gateway, http, m
         assert f'resource_metadata="{gateway.url}/.well-known/oauth-protected-resource{path}"' in answer.headers["WWW-Authenticate"]
 
 
+async def test_a_write_call_on_a_read_grant_is_a_403_naming_the_scope_to_ask_for(gateway, http):
+    """What a client steps up from: the HTTP status, the challenge with the missing scope, and the tool named."""
+    for path in ("/mcp", "/mcp/pages/acme"):
+        token = token_for(gateway, path, scope="statuspal:read")
+        call = request("tools/call", {"name": "create_incident", "arguments": {"subdomain": "acme", "title": "x"}})
+        refused = await post(http, gateway.url + path, call, key=token)
+        assert refused.status == 403 and refused.json["error"] == "insufficient_scope", (path, refused.text)
+        assert "create_incident" in refused.json["error_description"]
+        assert refused.headers["WWW-Authenticate"] == (
+            'Bearer error="insufficient_scope", scope="statuspal:write", '
+            f'resource_metadata="{gateway.url}/.well-known/oauth-protected-resource{path}"'
+        )
+
+
 async def test_a_broad_token_works_on_narrower_surfaces_restricted_by_them(gateway, http):
     await make_pages(gateway)
     token = token_for(gateway, "/mcp")
