@@ -8,6 +8,8 @@ resource) → `gateway.statuspal.client` (the upstream call).
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from gateway import ops, server_card, transport
@@ -90,7 +92,9 @@ def create_app(
     server_card.setup_routes(app)
 
     async def lifecycle(app: web.Application):
-        # The store first: it is the one that can fail (Redis unreachable), and then nothing is left open.
+        # What can fail comes first, while nothing is open yet: the docs pages (a bad corpus_dir), then the store
+        # (Redis unreachable).
+        await asyncio.to_thread(resources.load)
         await store.start()
         await upstream.start()
         if owns_docs:

@@ -2,9 +2,9 @@
 
 Clients that read resources (rather than call `search_docs`) get whole pages as `text/markdown`, with relative
 links made absolute so a page still makes sense out of the site. URIs are built from the page's slug, which the
-front matter fixes, so they stay stable across releases and renamed files. The pages are read once at start-up:
-they ship with the release, and a listing that changed between two pages of one `resources/list` walk would
-make cursors lie.
+front matter fixes, so they stay stable across releases and renamed files. The pages are read once, in the
+application's start-up hook and off the event loop (`load`): they ship with the release, and a listing that
+changed between two pages of one `resources/list` walk would make cursors lie.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from gateway.cursors import decode_cursor, encode_cursor
 from search.corpus import CorpusError, load_pages
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from gateway.config import Settings
 
 SCHEME = "statuspal-docs"
@@ -46,33 +48,34 @@ class DocPage:
 
 
 class DocsResources:
-    def __init__(self, pages: list[DocPage], page_size: int = DEFAULT_PAGE_SIZE) -> None:
+    """The pages under `corpus_dir`, empty until `load` has read them (the application does at start-up)."""
+
+    def __init__(self, corpus_dir: Path, docs_base_url: str, page_size: int = DEFAULT_PAGE_SIZE) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
-        self._pages = pages
-        self._by_uri = {p.uri: p for p in pages}
+        self._corpus_dir = corpus_dir
+        self._base = docs_base_url
+        self._pages: builtins.list[DocPage] = []
+        self._by_uri: dict[str, DocPage] = {}
         self._page_size = page_size
 
     @classmethod
     def from_settings(cls, settings: Settings, page_size: int = DEFAULT_PAGE_SIZE) -> DocsResources:
-        base = settings.search.docs_base_url
+        return cls(settings.path(settings.search.corpus_dir), settings.search.docs_base_url, page_size)
+
+    def load(self) -> None:
+        """Read every page: file I/O, so the start-up hook runs it in a thread. A corpus that cannot be read is
+        a ConfigError, which stops start-up with one line like any other configuration problem."""
         try:
-            pages = load_pages(settings.path(settings.search.corpus_dir))
-        except CorpusError as exc:  # a start-up error in one line, like any other configuration problem
+            pages = load_pages(self._corpus_dir)
+        except CorpusError as exc:
             raise ConfigError(f"[search] corpus_dir: {exc}") from None
-        return cls(
-            [
-                DocPage(
-                    uri=URI_PREFIX + p.slug,
-                    slug=p.slug,
-                    title=p.title,
-                    description=p.description,
-                    text=p.absolute_markdown(base),
-                )
-                for p in pages
-            ],
-            page_size,
-        )
+        self._pages = [
+            DocPage(uri=URI_PREFIX + p.slug, slug=p.slug, title=p.title, description=p.description,
+                    text=p.absolute_markdown(self._base))
+            for p in pages
+        ]
+        self._by_uri = {p.uri: p for p in self._pages}
 
     def list(self, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
         """One page of the listing and the cursor of the next one (None at the end); bad cursor → ValueError."""

@@ -9,8 +9,8 @@ import httpx2
 import pytest
 from jsonschema import Draft202012Validator
 
-from gateway.config import DEFAULT_CONFIG, SearchSettings, load_settings
-from gateway.resources import DocsResources
+from gateway.config import DEFAULT_CONFIG, SearchSettings, Settings, load_settings
+from gateway.resources import DEFAULT_PAGE_SIZE, DocsResources
 from gateway.tools.base import ToolContext, ToolError
 from gateway.tools.docs import TOOLS
 from search.corpus import load_pages
@@ -72,8 +72,14 @@ async def test_a_missing_index_is_an_error_the_model_can_relay(tmp_path):
 # --- resources as functions -----------------------------------------------------------------------------
 
 
+def loaded(settings: Settings, page_size: int = DEFAULT_PAGE_SIZE) -> DocsResources:
+    resources = DocsResources.from_settings(settings, page_size)
+    resources.load()
+    return resources
+
+
 def test_resources_list_every_page_across_cursors(docs_index_dir):
-    resources = DocsResources.from_settings(settings_for(docs_index_dir), page_size=4)
+    resources = loaded(settings_for(docs_index_dir), page_size=4)
     seen, cursor, rounds = [], None, 0
     while True:
         items, cursor = resources.list(cursor)
@@ -96,13 +102,13 @@ def test_resources_list_every_page_across_cursors(docs_index_dir):
      base64.urlsafe_b64encode(b"docs:-1").decode(), base64.urlsafe_b64encode(b"docs:999").decode()],
 )
 def test_a_cursor_we_did_not_issue_is_refused(docs_index_dir, cursor):
-    resources = DocsResources.from_settings(settings_for(docs_index_dir), page_size=4)
+    resources = loaded(settings_for(docs_index_dir), page_size=4)
     with pytest.raises(ValueError, match="[Ii]nvalid cursor"):
         resources.list(cursor)
 
 
 def test_read_returns_the_page_with_absolute_links(docs_index_dir):
-    resources = DocsResources.from_settings(settings_for(docs_index_dir))
+    resources = loaded(settings_for(docs_index_dir))
     page = resources.read("statuspal-docs://pages/containers")
     assert page["mimeType"] == "text/markdown" and page["uri"] == "statuspal-docs://pages/containers"
     assert page["text"].startswith("# Containers (regions)\n")
@@ -114,11 +120,19 @@ def test_read_returns_the_page_with_absolute_links(docs_index_dir):
     assert template["uriTemplate"] == "statuspal-docs://pages/{slug}" and template["mimeType"] == "text/markdown"
 
 
-def test_a_missing_corpus_is_a_one_line_config_error(tmp_path):
+async def test_a_missing_corpus_stops_start_up_not_create_app(tmp_path):
+    """Building the application reads nothing; its start-up hook reads the pages and stops on a bad corpus_dir
+    with the one-line ConfigError the command line prints (exit 2)."""
+    from aiohttp import web
+
+    from gateway.app import create_app
     from gateway.config import ConfigError
 
-    with pytest.raises(ConfigError, match="corpus_dir"):
-        DocsResources.from_settings(settings_for(tmp_path, corpus_dir=str(tmp_path / "none")))
+    app = create_app(settings_for(tmp_path, corpus_dir=str(tmp_path / "none")))
+    runner = web.AppRunner(app)
+    with pytest.raises(ConfigError, match=r"^\[search\] corpus_dir: .*none"):
+        await runner.setup()
+    await runner.cleanup()
 
 
 # --- through a real gateway -----------------------------------------------------------------------------
