@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -238,6 +239,22 @@ async def test_our_own_page_posting_under_no_referrer_is_same_origin(flow: Flow)
     """Browsers send Origin: null from a no-referrer page; Sec-Fetch-Site: same-origin vouches for it."""
     status, headers, _ = await flow.post(DEMO_KEY, headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"})
     assert status == 302 and "code" in query_of(headers["Location"])
+
+
+async def test_a_form_without_a_declared_length_is_411_and_nothing_is_issued(flow: Flow) -> None:
+    """Our page always sends Content-Length; a chunked form is refused before any of it is read."""
+    page = await flow.page()
+    form = urlencode({**page.fields, "access": "full", "action": "allow", "key": DEMO_KEY}).encode()
+
+    async def chunked() -> AsyncIterator[bytes]:
+        yield form
+
+    async with flow.http.post(f"{flow.gw.url}/authorize", data=chunked(), allow_redirects=False, headers={
+            "Origin": flow.gw.url, "Sec-Fetch-Site": "same-origin", "Content-Type": "application/x-www-form-urlencoded"}) as r:
+        status, body = r.status, await r.text()
+        assert "Location" not in r.headers
+    assert status == 411 and Page.parse(status, r.headers, body).alert == (
+        "The sign-in form is always sent with its length; this one was not, so it was refused.")
 
 
 # --- the key ---------------------------------------------------------------------------------------------------------

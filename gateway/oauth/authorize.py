@@ -425,7 +425,10 @@ async def _login_form(request: web.Request, public_url: str) -> MultiDict[str]:
     """The submitted login form, if it is one our own page sent; _PageError otherwise."""
     if not _same_origin(request, public_url):
         raise _PageError(403, "This form was not sent from our page", "The sign-in form was submitted from another site, so it was refused.")
-    if request.content_length is None or request.content_length > MAX_FORM_BYTES:
+    if request.content_length is None:
+        # Browsers send a form with its length; refusing a chunked one keeps the cap a check before any read.
+        raise _PageError(411, "This form has no length", "The sign-in form is always sent with its length; this one was not, so it was refused.")
+    if request.content_length > MAX_FORM_BYTES:
         raise _PageError(413, "This form is too large", "The submitted form is larger than this page ever sends.")
     if request.content_type != FORM_TYPE:
         # Only what our own page sends is parsed: a multipart body would reach aiohttp's multipart reader.
