@@ -132,6 +132,27 @@ async def test_retry_after_beyond_the_bound_gives_up_at_once(sandbox_admin) -> N
     assert describe(exc.value) == "StatusPal is rate limiting requests (429). This is temporary: try again in 30 seconds."
 
 
+async def test_a_key_statuspal_paused_is_not_sent_again_until_the_pause_is_over(sandbox_admin) -> None:
+    """After a 429 naming a long wait, the key's next calls are answered with the time left, unsent (another
+    try would keep StatusPal's limit tripped); another key is not held up."""
+    other_key = "sk_sandbox_other_paused"
+    await sandbox_admin.add_key(other_key)
+    await sandbox_admin.faults(rate_limit_rate=1.0, retry_after_seconds=30, only=["webhooks_list"])
+    await sandbox_admin.clear_requests()
+    async with started(settings_for(sandbox_admin.url, retry_after_max_seconds=5)) as (client, calls):
+        with pytest.raises(UpstreamUnavailable):
+            await client.for_key(DEMO_KEY).call("webhooks_list")
+        await sandbox_admin.faults()  # StatusPal would answer now, but the key was asked to wait 30 s
+        for name in ("webhooks_list", "status_pages_list"):
+            with pytest.raises(UpstreamUnavailable) as held:
+                await client.for_key(DEMO_KEY).call(name)
+            assert (held.value.status, held.value.code, held.value.outcome_unknown) == (429, "rate_limited", False)
+            assert 25 < (held.value.retry_after or 0) <= 30
+            assert describe(held.value) == "StatusPal is rate limiting requests (429). This is temporary: try again in 30 seconds."
+        assert (await client.for_key(other_key).call("status_pages_list")).status == 200
+    assert calls == [("webhooks_list", 429), ("status_pages_list", 200)]
+
+
 @pytest.mark.parametrize("faults", [{"error_rate": 1.0, "error_status": 502}, {"drop_rate": 1.0}])
 async def test_a_post_is_never_sent_twice(sandbox_admin, faults: dict[str, Any]) -> None:
     async with started(settings_for(sandbox_admin.url, max_retries=3)) as (client, calls):

@@ -16,6 +16,12 @@ never established; once it may have reached StatusPal it is never sent again, be
 Throttling: each key has a token bucket of `rate_per_second` and `rate_burst`, StatusPal's own limit; with a
 shared store (Redis) the bucket lives there, one per key for every instance.
 
+Pauses: a 429 whose Retry-After names a wait pauses that key in this process until the wait is over. A
+call made meanwhile is not sent: it waits out a short pause (up to `retry_after_max_seconds`) or is refused
+at once with the time left, so a model retrying a rate-limited call cannot keep StatusPal's limit tripped
+(which can lengthen it). Each instance learns a pause from its own 429: with N instances a paused key costs
+StatusPal at most N refused calls per pause.
+
 Time: the whole call (waiting for the key's rate limit, every attempt, every backoff) stays within
 `total_timeout_seconds`. A call that could not even be sent within that budget, because the key has more
 calls queued than its rate allows, is refused at once, unsent, as a 429 that says when to retry.
@@ -127,6 +133,8 @@ class StatusPalClient:
         # instances (Redis) holds one bucket per key for all of them.
         self._shared = shared_buckets
         self._shared_failed = False
+        # key id -> the loop time until which StatusPal asked this key to pause; bounded like the buckets.
+        self._pauses: OrderedDict[str, float] = OrderedDict()
 
     async def start(self) -> None:
         if self._session is None:
@@ -168,6 +176,27 @@ class StatusPalClient:
         else:
             self._buckets.move_to_end(kid)
         return bucket
+
+    def pause(self, kid: str, seconds: float) -> None:
+        """Remember StatusPal's Retry-After for this key. The map is bounded: at worst a dropped pause costs one
+        more refused call."""
+        until = asyncio.get_running_loop().time() + seconds
+        if until > self._pauses.get(kid, 0.0):
+            self._pauses[kid] = until
+            self._pauses.move_to_end(kid)
+            if len(self._pauses) > MAX_BUCKETS:
+                self._pauses.popitem(last=False)
+
+    def paused_for(self, kid: str) -> float:
+        """Seconds left of the key's pause; 0 when it has none."""
+        until = self._pauses.get(kid)
+        if until is None:
+            return 0.0
+        left = until - asyncio.get_running_loop().time()
+        if left <= 0:
+            del self._pauses[kid]
+            return 0.0
+        return left
 
     async def reserve(self, kid: str, max_wait: float) -> float:
         """Take a token of the key's bucket; the seconds to wait before sending. A wait over `max_wait` takes
@@ -265,6 +294,15 @@ class _Call:
         error: UpstreamError | None = None
         while True:
             budget = deadline - loop.time()
+            paused = self.client.paused_for(self.kid)
+            if paused:
+                if paused > self.settings.retry_after_max_seconds or paused >= budget:
+                    raise error or self._error(
+                        UpstreamUnavailable, 429, "rate_limited",
+                        "StatusPal asked for a pause of this API key's calls; this call was not sent", retry_after=paused,
+                    )
+                await asyncio.sleep(paused)
+                budget = deadline - loop.time()
             wait = await self.client.reserve(self.kid, budget)
             if wait > budget:  # nothing was taken
                 raise error or self._error(
@@ -354,6 +392,8 @@ class _Call:
         code, message, details, envelope = self._error_body(status, raw)
         self.excerpt = self._scrub(_clean(raw.decode("utf-8", "replace")))[:200]
         retry_after = _retry_after(retry_after_header)
+        if status == 429 and retry_after:
+            self.client.pause(self.kid, retry_after)
         if status == 401:
             raise self._error(UpstreamAuthError, status, code, message, details)
         if status == 403:
