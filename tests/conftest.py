@@ -81,7 +81,9 @@ def gateway_settings(
             "allowed_hosts": (f"127.0.0.1:{port}", f"localhost:{port}"),
             "allowed_origins": (origin, f"http://localhost:{port}"),
         },
-        "statuspal": {"base_url": f"{upstream_url}/api/v1", "retry_backoff_seconds": 0.01},
+        # The client paces each key to StatusPal's limit (10 calls a second), which the sandbox does not have: a
+        # test making dozens of calls would mostly wait. Tests of the pacing itself set their own rate.
+        "statuspal": {"base_url": f"{upstream_url}/api/v1", "retry_backoff_seconds": 0.01, "rate_per_second": 1000.0, "rate_burst": 1000},
         "sandbox": {"embedded": False},
     }
     for name, values in sections.items():

@@ -109,34 +109,34 @@ def test_unparsable_config_file(tmp_path, monkeypatch, capsys) -> None:
     assert_one_line_error(run_main(["serve", "--config", str(bad)], {}, monkeypatch, capsys), "not valid TOML")
 
 
-async def test_taken_port_names_the_port_and_the_flag() -> None:
+def test_taken_port_names_the_port_and_the_flag(monkeypatch, capsys) -> None:
     taken = bound_socket()
     port = taken.getsockname()[1]
     try:
-        child = await run(["serve", "--port", str(port)], env=EPHEMERAL_SANDBOX)
+        refusal = run_main(["serve", "--port", str(port)], EPHEMERAL_SANDBOX, monkeypatch, capsys)
     finally:
         taken.close()
-    assert_one_line_error(child, f"port {port} on 127.0.0.1 is already in use; choose another with --port")
+    assert_one_line_error(refusal, f"port {port} on 127.0.0.1 is already in use; choose another with --port")
 
 
-async def test_taken_sandbox_port_names_the_setting() -> None:
+def test_taken_sandbox_port_names_the_setting(monkeypatch, capsys) -> None:
     taken = bound_socket()
     port = taken.getsockname()[1]
     try:
-        child = await run(["serve", "--port", "0"], env={"STATUSPAL_MCP_SANDBOX_PORT": str(port)})
+        refusal = run_main(["serve", "--port", "0"], {"STATUSPAL_MCP_SANDBOX_PORT": str(port)}, monkeypatch, capsys)
     finally:
         taken.close()
-    assert_one_line_error(child, f"port {port} on 127.0.0.1 is already in use", "STATUSPAL_MCP_SANDBOX_PORT")
+    assert_one_line_error(refusal, f"port {port} on 127.0.0.1 is already in use", "STATUSPAL_MCP_SANDBOX_PORT")
 
 
-async def test_taken_port_for_the_standalone_sandbox() -> None:
+def test_taken_port_for_the_standalone_sandbox(monkeypatch, capsys) -> None:
     taken = bound_socket()
     port = taken.getsockname()[1]
     try:
-        child = await run(["sandbox", "--port", str(port)])
+        refusal = run_main(["sandbox", "--port", str(port)], {}, monkeypatch, capsys)
     finally:
         taken.close()
-    assert_one_line_error(child, f"port {port} on 127.0.0.1 is already in use; choose another with --port")
+    assert_one_line_error(refusal, f"port {port} on 127.0.0.1 is already in use; choose another with --port")
 
 
 async def mcp_post(http: aiohttp.ClientSession, url: str, body: dict, key: str | None = DEMO_KEY) -> aiohttp.ClientResponse:
