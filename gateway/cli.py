@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import gc
 import json
 import logging
 import signal
@@ -233,6 +234,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sandbox_url = origin(settings.sandbox.host, sandbox_sock.getsockname()[1])
         listeners.append(Listener(_sandbox_app(settings), sandbox_sock, settings.server))
     listeners.append(Listener(create_app(settings), sock, settings.server))
+    # Everything imported and built so far lives as long as the process: frozen, the collector stops walking
+    # those ~100k objects on each full collection while serving, and at exit (about 0.5 s of CPU per start).
+    gc.freeze()
     asyncio.run(run_until_signal(listeners, banner(settings, sandbox_url)))
     return 0
 
