@@ -7,6 +7,7 @@ port it serves on always agree (no race for a "free" port between picking and bi
 from __future__ import annotations
 
 import functools
+import gc
 import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -234,3 +235,10 @@ def docs_index(docs_index_dir):
     from search.lifecycle import DocsIndex
 
     return DocsIndex.open(docs_index_dir, SearchSettings())
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Everything imported by collecting the suite lives until the session ends: frozen, the collector stops
+    walking it on every full collection during the tests (the test process allocates a lot: servers, clients,
+    hypothesis), and again at exit."""
+    gc.freeze()
