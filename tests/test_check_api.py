@@ -267,7 +267,7 @@ async def test_an_interrupted_check_deletes_everything_it_made(sig) -> None:
         await _api(http, url, "POST", "/status_pages", {"name": "Check", "subdomain": "check", "timezone": "UTC",
                                                          "website_url": "https://example.com"})
         # Slow answers, so the signal arrives while the check is midway, with things made and not yet deleted.
-        async with http.post(f"{url}/_sandbox/faults", json={"latency_ms": 150}) as r:
+        async with http.post(f"{url}/_sandbox/faults", json={"latency_ms": 50}) as r:
             assert r.status == 200
         child = await start(["check-api", "--base-url", f"{url}/api/v1", "--subdomain", "check", "--json"],
                             env={KEY_ENV: KEY, **config_env(None)})
