@@ -30,6 +30,7 @@ from gateway.statuspal.notice_wire import NoticeWire
 from sandbox import start_sandbox
 from sandbox.app import SANDBOX, SandboxState
 from tests.processes import Child, run, start
+from tests.test_cli import Refusal, run_main
 from tests.test_wire_mapping import ALT, ALT_NOTICES, ALT_ROUTES
 
 KEY = f"sk_check_{secrets.token_hex(8)}"
@@ -305,7 +306,7 @@ async def test_the_key_never_appears_in_output_or_logs() -> None:
 
 
 def assert_one_line(child, text: str) -> None:
-    assert child.proc.returncode == 2, (child.stdout, child.stderr)
+    assert (child.returncode if isinstance(child, Refusal) else child.proc.returncode) == 2, (child.stdout, child.stderr)
     lines = [line for line in child.stderr.strip().splitlines() if not line.startswith("{")]
     assert lines == [f"statuspal-mcp: error: {text}"], child.stderr
     assert "Traceback" not in child.stderr and not child.stdout
@@ -327,15 +328,22 @@ async def test_a_key_on_the_command_line_is_refused_without_echoing_it() -> None
 async def test_usage_problems_exit_2_with_one_line() -> None:
     child = await run(["check-api", "--create-page"])
     assert_one_line(child, f"set {KEY_ENV} to a throwaway StatusPal API key for the check")
-    bad = {"STATUSPAL_MCP_STATUSPAL_ENDPOINTS_NOTICES_RESOLVE": "RESOLVE it", KEY_ENV: KEY}
-    child = await run(["check-api", "--create-page"], env=bad)
-    assert_one_line(child, "bad value for statuspal.endpoints.notices_resolve: 'RESOLVE it' (expected \"METHOD /path\", "
-                           "METHOD one of GET, POST, PATCH, PUT, DELETE)")
-    child = await run(["check-api", "--create-page"], env={"STATUSPAL_MCP_STATUSPAL_NOTICES_TEXT_FIELD": "two words", KEY_ENV: KEY})
-    assert_one_line(child, "bad value for statuspal.notices.text_field: 'two words' (expected a JSON field name: a letter "
-                           "or _, then letters, digits or _)")
     async with sandbox("strict") as (url, state):
         child = await run(["check-api", "--base-url", f"{url}/api/v1", "--subdomain", "nope"], env={KEY_ENV: KEY})
         assert_one_line(child, "status page 'nope' cannot be used for the check: GET /status_pages/nope answered "
                                "404 not_found: The requested resource was not found")
         assert not next(iter(state.orgs.values())).pages
+
+
+@pytest.mark.parametrize(("env", "text"), [
+    ({"STATUSPAL_MCP_STATUSPAL_ENDPOINTS_NOTICES_RESOLVE": "RESOLVE it"},
+     "bad value for statuspal.endpoints.notices_resolve: 'RESOLVE it' (expected \"METHOD /path\", METHOD one of GET, POST, "
+     "PATCH, PUT, DELETE)"),
+    ({"STATUSPAL_MCP_STATUSPAL_NOTICES_TEXT_FIELD": "two words"},
+     "bad value for statuspal.notices.text_field: 'two words' (expected a JSON field name: a letter or _, then letters, "
+     "digits or _)"),
+], ids=["endpoint", "notice-field"])
+def test_a_bad_mapping_value_is_one_line_and_exit_2(env, text, monkeypatch, capsys) -> None:
+    """The command's `main` in this process (the check refuses before it starts; a refusal in a real child is
+    shown above): a mapping value the gateway would refuse at start-up stops the check the same way."""
+    assert_one_line(run_main(["check-api", "--create-page"], {KEY_ENV: KEY, **env}, monkeypatch, capsys), text)
