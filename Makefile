@@ -40,8 +40,10 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
+# One worker per core (pytest-xdist); --dist loadfile keeps a module's tests on one worker, so the gateways,
+# child processes and fuzz targets a module shares start once rather than once per worker.
 test: lint $(STAMP) $(INDEX_STAMP) system-deps node
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n auto --dist loadfile
 
 bench: $(STAMP) $(INDEX_STAMP) system-deps
 	$(PY) -m bench

@@ -168,6 +168,12 @@ class Report:
     def ok(self) -> bool:
         return not self.interrupted and not self.left_behind and all(r.passed for r in self.rows)
 
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        return EXIT_OK if self.ok else EXIT_FAILED
+
     def as_json(self) -> dict[str, Any]:
         return {
             "base_url": self.base_url,
@@ -1054,16 +1060,16 @@ def cmd_check_api(args: argparse.Namespace) -> int:
 
     configure_logging(settings)
     try:
-        report = asyncio.run(_run(settings, key, args.subdomain, args.create_page))
+        report = asyncio.run(run_check(settings, key, args.subdomain, args.create_page))
     except CheckUsageError as exc:
         raise ConfigError(str(exc)) from None
     print(json.dumps(report.as_json(), indent=2) if args.json else report.as_text(), flush=True)
-    if report.interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_OK if report.ok else EXIT_FAILED
+    return report.exit_code
 
 
-async def _run(settings: Settings, key: str, subdomain: str | None, create_page: bool) -> Report:
+async def run_check(settings: Settings, key: str, subdomain: str | None, create_page: bool) -> Report:
+    """The whole check on the running loop, without the command line around it: tests of its verdicts call it
+    in their own process, where a child process per check would cost seconds of start-up each."""
     table = EndpointTable.from_settings(settings.statuspal)
     client = StatusPalClient(settings.statuspal, table)
     await client.start()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import gc
 import json
 import logging
 import signal
@@ -225,14 +226,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings(args.config, overrides=overrides)
     configure_logging(settings)
     keep_freed_memory()
-    from gateway.app import create_app  # the whole gateway: imported once the cheap checks have passed
+    # What the imports and create_app build lives as long as the process, so the collector's passes over it are
+    # wasted: it is off while they run, and their ~100k objects are frozen after, out of every full collection
+    # while serving and of the one at exit (together about 0.7 s of CPU per start).
+    gc.disable()
+    try:
+        from gateway.app import create_app  # the whole gateway: imported once the cheap checks have passed
 
-    listeners = []
-    sandbox_url = None
-    if sandbox_sock is not None:
-        sandbox_url = origin(settings.sandbox.host, sandbox_sock.getsockname()[1])
-        listeners.append(Listener(_sandbox_app(settings), sandbox_sock, settings.server))
-    listeners.append(Listener(create_app(settings), sock, settings.server))
+        listeners = []
+        sandbox_url = None
+        if sandbox_sock is not None:
+            sandbox_url = origin(settings.sandbox.host, sandbox_sock.getsockname()[1])
+            listeners.append(Listener(_sandbox_app(settings), sandbox_sock, settings.server))
+        listeners.append(Listener(create_app(settings), sock, settings.server))
+    finally:
+        gc.freeze()
+        gc.enable()
     asyncio.run(run_until_signal(listeners, banner(settings, sandbox_url)))
     return 0
 

@@ -104,17 +104,28 @@ async def run(args: Sequence[str], env: Mapping[str, str] | None = None, timeout
 @asynccontextmanager
 async def serving(args: Sequence[str], env: Mapping[str, str] | None = None) -> AsyncIterator[Child]:
     """A `serve`/`sandbox` child that has printed its banner; stopped with SIGTERM afterwards."""
-    child = await start(args, env)
-    try:
-        await child.wait_ready()
+    async with serving_together([args], env) as (child,):
         yield child
+
+
+@asynccontextmanager
+async def serving_together(commands: Sequence[Sequence[str]], env: Mapping[str, str] | None = None) -> AsyncIterator[list[Child]]:
+    """Several such children, started at once so their start-ups overlap; all stopped afterwards."""
+    children = []
+    try:
+        for args in commands:
+            children.append(await start(args, env))
+        await asyncio.gather(*(child.wait_ready() for child in children))
+        yield children
     finally:
-        child.terminate()
-        try:
-            await child.finish()
-        except TimeoutError:
-            child.proc.kill()
-            await child.finish()
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                await child.finish()
+            except TimeoutError:
+                child.proc.kill()
+                await child.finish()
 
 
 def sandbox_admin(http: aiohttp.ClientSession, child: Child) -> Admin:

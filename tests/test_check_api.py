@@ -1,4 +1,8 @@
-"""`statuspal-mcp check-api` as an operator runs it: the real CLI in a child process against a sandbox on loopback.
+"""`statuspal-mcp check-api` against a sandbox on loopback.
+
+The verdicts are checked by running the check in this process (`run_check`, what the command runs), the way
+the command is configured; what only the process shows (exit codes, the usage lines, the key not taken from
+argv, what reaches stdout and stderr, signals) is checked on the real CLI in a child process.
 
 The sandbox plays the StatusPal under test: strict, Rails-like lenient, or serving notices in an alternative
 shape (other routes, field names, affected services as a map, notices ended by PATCHing ends_at). The checker
@@ -19,13 +23,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gateway.check_api import KEY_ENV
-from gateway.config import SandboxSettings
+from gateway.check_api import KEY_ENV, run_check
+from gateway.config import SandboxSettings, load_settings
 from gateway.statuspal.endpoints import DEFAULT_ENDPOINTS, EndpointTable
 from gateway.statuspal.notice_wire import NoticeWire
 from sandbox import start_sandbox
 from sandbox.app import SANDBOX, SandboxState
-from tests.processes import run, start
+from tests.processes import Child, run, start
+from tests.test_cli import Refusal, run_main
 from tests.test_wire_mapping import ALT, ALT_NOTICES, ALT_ROUTES
 
 KEY = f"sk_check_{secrets.token_hex(8)}"
@@ -45,9 +50,14 @@ async def sandbox(strictness: str, wire: dict[str, Any] | None = None, key: str 
         await runner.cleanup()
 
 
+# The client paces calls to StatusPal's per-key limit (10 a second), so a check's ~40 calls would wait ~4 s for a
+# limit the sandbox does not have. Nothing here is about the pacing (tests/test_statuspal_client.py is).
+UNPACED = {"STATUSPAL_MCP_STATUSPAL_RATE_PER_SECOND": "1000", "STATUSPAL_MCP_STATUSPAL_RATE_BURST": "1000"}
+
+
 def config_env(wire: dict[str, Any] | None) -> dict[str, str]:
     """The checker's mapping, as an operator would set it in the environment."""
-    env = {}
+    env = dict(UNPACED)
     for name, spec in (wire or {}).get("endpoints", {}).items():
         env[f"STATUSPAL_MCP_STATUSPAL_ENDPOINTS_{name.upper()}"] = spec
     for name, value in (wire or {}).get("notices", {}).items():
@@ -55,12 +65,21 @@ def config_env(wire: dict[str, Any] | None) -> dict[str, str]:
     return env
 
 
-async def check(url: str, *args: str, wire: dict[str, Any] | None = None, key: str = KEY,
-                env: dict[str, str] | None = None) -> tuple[Any, dict[str, Any]]:
-    child = await run(["check-api", "--base-url", f"{url}/api/v1", "--json", *args],
-                      env={KEY_ENV: key, **config_env(wire), **(env or {})}, timeout=90)
+async def check(url: str, *, subdomain: str | None = None, wire: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    """`check-api --json` (on `subdomain`, else `--create-page`) run in this process: its exit code and report."""
+    settings = load_settings(env=config_env(wire), overrides={"statuspal": {"base_url": f"{url}/api/v1"}})
+    report = await run_check(settings, KEY, subdomain, create_page=subdomain is None)
+    # The note that stands for a traceback in the command's log: a walk that crashed is not a verdict.
+    assert not any(note.startswith("the check stopped on an unexpected error") for note in report.notes), report.notes
+    return report.exit_code, json.loads(json.dumps(report.as_json()))
+
+
+async def check_in_child(url: str, *args: str, key: str = KEY, env: dict[str, str] | None = None) -> Child:
+    """The real `check-api` command in a child process, configured like `check`."""
+    child = await run(["check-api", "--base-url", f"{url}/api/v1", *args],
+                      env={KEY_ENV: key, **config_env(None), **(env or {})}, timeout=90)
     assert "Traceback" not in child.stderr, child.stderr
-    return child, json.loads(child.stdout)
+    return child
 
 
 def verdicts(report: dict[str, Any]) -> dict[str, str]:
@@ -87,9 +106,9 @@ def assert_nothing_left(state: SandboxState, pages: tuple[str, ...] = ()) -> Non
 @pytest.mark.parametrize("strictness", ["strict", "lenient"])
 async def test_a_statuspal_that_matches_the_table_is_ok_everywhere(strictness) -> None:
     async with sandbox(strictness) as (url, state):
-        child, report = await check(url, "--create-page")
+        code, report = await check(url)
         assert_nothing_left(state)
-    assert child.proc.returncode == 0, child.stdout
+    assert code == 0, report
     assert verdicts(report) == {name: "ok" for name in ALL_ENDPOINTS}
     assert report["ok"] and report["created_page"] and not report["config"]
     assert not report["cleanup"]["left_behind"]
@@ -98,9 +117,9 @@ async def test_a_statuspal_that_matches_the_table_is_ok_everywhere(strictness) -
 @pytest.mark.parametrize("strictness", ["strict", "lenient"])
 async def test_configured_for_the_alternative_shape_every_endpoint_is_ok(strictness) -> None:
     async with sandbox(strictness, ALT) as (url, state):
-        child, report = await check(url, "--create-page", wire=ALT)
+        code, report = await check(url, wire=ALT)
         assert_nothing_left(state)
-    assert child.proc.returncode == 0, child.stdout
+    assert code == 0, report
     assert verdicts(report) == {name: "ok" for name in ALL_ENDPOINTS}
     rows = {row["endpoint"]: row for row in report["endpoints"]}
     # The table with this config: org-scoped routes, and ending by PATCH instead of the action routes.
@@ -111,9 +130,9 @@ async def test_configured_for_the_alternative_shape_every_endpoint_is_ok(strictn
 @pytest.mark.parametrize("strictness", ["strict", "lenient"])
 async def test_unconfigured_for_the_alternative_shape_every_notices_route_is_missing(strictness) -> None:
     async with sandbox(strictness, ALT) as (url, state):
-        child, report = await check(url, "--create-page")
+        code, report = await check(url)
         assert_nothing_left(state)
-    assert child.proc.returncode == 1
+    assert code == 1
     found = verdicts(report)
     assert {name: found[name] for name in CONFIRMED} == {name: "ok" for name in CONFIRMED}
     assert {name: found[name] for name in NOTICES} == {name: "route missing" for name in NOTICES}
@@ -134,9 +153,9 @@ async def test_misnamed_fields_on_a_rails_like_statuspal_are_named_with_the_conf
     misnamed = {k: v for k, v in ALT_NOTICES.items() if k not in ("text_field", "notify_field", "affected_field", "affected_shape")}
     wire = {"endpoints": ALT_ROUTES, "notices": misnamed}
     async with sandbox("lenient", ALT) as (url, state):
-        child, report = await check(url, "--create-page", wire=wire)
+        code, report = await check(url, wire=wire)
         assert_nothing_left(state)
-        assert child.proc.returncode == 1
+        assert code == 1
         found = verdicts(report)
         assert found["notices_create"] == "fields ignored: message; answer lacks: affected"
         assert found["notices_post_update"] == "error"
@@ -151,9 +170,9 @@ async def test_misnamed_fields_on_a_rails_like_statuspal_are_named_with_the_conf
             "notices_create", "notices_get", "notices_post_update", "notices_resolve", "notices_close"}
 
         fixed = {"endpoints": ALT_ROUTES, "notices": {**misnamed, **suggested}}
-        child, report = await check(url, "--create-page", wire=fixed)
+        code, report = await check(url, wire=fixed)
         assert_nothing_left(state)
-    assert child.proc.returncode == 0, child.stdout
+    assert code == 0, report
     assert verdicts(report) == {name: "ok" for name in ALL_ENDPOINTS}
 
 
@@ -162,9 +181,9 @@ async def test_a_strict_statuspal_refusing_the_names_gets_the_names_it_asked_for
     the notices routes it has are told apart from those it lacks, with a made-up id."""
     wire = {"endpoints": ALT_ROUTES, "notices": {k: v for k, v in ALT_NOTICES.items() if k.endswith("_strategy")}}
     async with sandbox("strict", ALT) as (url, state):
-        child, report = await check(url, "--create-page", wire=wire)
+        code, report = await check(url, wire=wire)
         assert_nothing_left(state)
-    assert child.proc.returncode == 1
+    assert code == 1
     rows = {row["endpoint"]: row for row in report["endpoints"]}
     assert rows["notices_create"]["verdict"] == "error"
     assert '"message":["is not a permitted field"]' in rows["notices_create"]["evidence"][0]
@@ -181,9 +200,9 @@ async def test_a_strict_statuspal_refusing_the_names_gets_the_names_it_asked_for
 async def test_a_missing_resolve_route_suggests_ending_by_patch() -> None:
     actions = {"endpoints": ALT_ROUTES, "notices": {k: v for k, v in ALT_NOTICES.items() if not k.endswith("_strategy")}}
     async with sandbox("lenient", ALT) as (url, state):
-        child, report = await check(url, "--create-page", wire=actions)
+        code, report = await check(url, wire=actions)
         assert_nothing_left(state)
-    assert child.proc.returncode == 1
+    assert code == 1
     found = verdicts(report)
     assert (found["notices_resolve"], found["notices_close"]) == ("route missing", "route missing")
     assert {name for name, verdict in found.items() if verdict != "ok"} == {"notices_resolve", "notices_close"}
@@ -193,7 +212,7 @@ async def test_a_missing_resolve_route_suggests_ending_by_patch() -> None:
 
 async def test_the_text_report_shows_each_endpoint_and_the_config_lines() -> None:
     async with sandbox("lenient", ALT) as (url, _):
-        child = await run(["check-api", "--base-url", f"{url}/api/v1", "--create-page"], env={KEY_ENV: KEY}, timeout=90)
+        child = await check_in_child(url, "--create-page")
     assert child.proc.returncode == 1
     lines = child.stdout.splitlines()
     assert any(line.startswith("notices_create ") and "| POST /status_pages/{subdomain}/notices " in line
@@ -228,11 +247,11 @@ async def test_only_the_given_page_is_touched_and_it_is_left_as_it_was() -> None
             "/status_pages/bystander/services", "/outgoing_webhooks")}
         state.requests.clear()
 
-        child, report = await check(url, "--subdomain", "check")
+        code, report = await check(url, subdomain="check")
 
         touched = {entry["path"] for entry in state.requests}
         after = {path: await _api(http, url, "GET", path) for path in before}
-    assert child.proc.returncode == 0, child.stdout
+    assert code == 0, report
     assert report["page"] == "check" and not report["created_page"]
     assert verdicts(report) == {name: "skipped" if name in ("status_pages_create", "status_pages_delete") else "ok"
                                 for name in ALL_ENDPOINTS}
@@ -249,10 +268,10 @@ async def test_an_interrupted_check_deletes_everything_it_made(sig) -> None:
         await _api(http, url, "POST", "/status_pages", {"name": "Check", "subdomain": "check", "timezone": "UTC",
                                                          "website_url": "https://example.com"})
         # Slow answers, so the signal arrives while the check is midway, with things made and not yet deleted.
-        async with http.post(f"{url}/_sandbox/faults", json={"latency_ms": 150}) as r:
+        async with http.post(f"{url}/_sandbox/faults", json={"latency_ms": 50}) as r:
             assert r.status == 200
         child = await start(["check-api", "--base-url", f"{url}/api/v1", "--subdomain", "check", "--json"],
-                            env={KEY_ENV: KEY})
+                            env={KEY_ENV: KEY, **config_env(None)})
         page = next(iter(state.orgs.values())).pages["check"]
         for _ in range(600):
             if page.notices or child.proc.returncode is not None:
@@ -273,7 +292,8 @@ async def test_the_key_never_appears_in_output_or_logs() -> None:
     canary = f"sk_canary_{secrets.token_hex(12)}"
     async with sandbox("lenient", ALT, key=canary) as (url, _):
         # DEBUG logging, failing endpoints with evidence, and errors: every path that writes text.
-        child, report = await check(url, "--create-page", key=canary, env={"STATUSPAL_MCP_LOGGING_LEVEL": "DEBUG"})
+        child = await check_in_child(url, "--create-page", "--json", key=canary, env={"STATUSPAL_MCP_LOGGING_LEVEL": "DEBUG"})
+        report = json.loads(child.stdout)
         refused = await run(["check-api", "--base-url", f"{url}/api/v1", "--create-page"],
                             env={KEY_ENV: canary + "x", "STATUSPAL_MCP_LOGGING_LEVEL": "DEBUG"})
     assert child.proc.returncode == 1 and report["endpoints"]
@@ -286,7 +306,7 @@ async def test_the_key_never_appears_in_output_or_logs() -> None:
 
 
 def assert_one_line(child, text: str) -> None:
-    assert child.proc.returncode == 2, (child.stdout, child.stderr)
+    assert (child.returncode if isinstance(child, Refusal) else child.proc.returncode) == 2, (child.stdout, child.stderr)
     lines = [line for line in child.stderr.strip().splitlines() if not line.startswith("{")]
     assert lines == [f"statuspal-mcp: error: {text}"], child.stderr
     assert "Traceback" not in child.stderr and not child.stdout
@@ -308,15 +328,22 @@ async def test_a_key_on_the_command_line_is_refused_without_echoing_it() -> None
 async def test_usage_problems_exit_2_with_one_line() -> None:
     child = await run(["check-api", "--create-page"])
     assert_one_line(child, f"set {KEY_ENV} to a throwaway StatusPal API key for the check")
-    bad = {"STATUSPAL_MCP_STATUSPAL_ENDPOINTS_NOTICES_RESOLVE": "RESOLVE it", KEY_ENV: KEY}
-    child = await run(["check-api", "--create-page"], env=bad)
-    assert_one_line(child, "bad value for statuspal.endpoints.notices_resolve: 'RESOLVE it' (expected \"METHOD /path\", "
-                           "METHOD one of GET, POST, PATCH, PUT, DELETE)")
-    child = await run(["check-api", "--create-page"], env={"STATUSPAL_MCP_STATUSPAL_NOTICES_TEXT_FIELD": "two words", KEY_ENV: KEY})
-    assert_one_line(child, "bad value for statuspal.notices.text_field: 'two words' (expected a JSON field name: a letter "
-                           "or _, then letters, digits or _)")
     async with sandbox("strict") as (url, state):
         child = await run(["check-api", "--base-url", f"{url}/api/v1", "--subdomain", "nope"], env={KEY_ENV: KEY})
         assert_one_line(child, "status page 'nope' cannot be used for the check: GET /status_pages/nope answered "
                                "404 not_found: The requested resource was not found")
         assert not next(iter(state.orgs.values())).pages
+
+
+@pytest.mark.parametrize(("env", "text"), [
+    ({"STATUSPAL_MCP_STATUSPAL_ENDPOINTS_NOTICES_RESOLVE": "RESOLVE it"},
+     "bad value for statuspal.endpoints.notices_resolve: 'RESOLVE it' (expected \"METHOD /path\", METHOD one of GET, POST, "
+     "PATCH, PUT, DELETE)"),
+    ({"STATUSPAL_MCP_STATUSPAL_NOTICES_TEXT_FIELD": "two words"},
+     "bad value for statuspal.notices.text_field: 'two words' (expected a JSON field name: a letter or _, then letters, "
+     "digits or _)"),
+], ids=["endpoint", "notice-field"])
+def test_a_bad_mapping_value_is_one_line_and_exit_2(env, text, monkeypatch, capsys) -> None:
+    """The command's `main` in this process (the check refuses before it starts; a refusal in a real child is
+    shown above): a mapping value the gateway would refuse at start-up stops the check the same way."""
+    assert_one_line(run_main(["check-api", "--create-page"], {KEY_ENV: KEY, **env}, monkeypatch, capsys), text)

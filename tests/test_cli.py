@@ -13,14 +13,14 @@ import os
 import re
 import shlex
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import aiohttp
 import pytest
 
 from tests.conftest import DEMO_KEY, bound_socket
-from tests.processes import run, serving
+from tests.processes import Child, run, serving
 
 # Every child gets its own ephemeral ports: the gateway via --port 0, the embedded sandbox via this.
 EPHEMERAL_SANDBOX = {"STATUSPAL_MCP_SANDBOX_PORT": "0"}
@@ -109,34 +109,34 @@ def test_unparsable_config_file(tmp_path, monkeypatch, capsys) -> None:
     assert_one_line_error(run_main(["serve", "--config", str(bad)], {}, monkeypatch, capsys), "not valid TOML")
 
 
-async def test_taken_port_names_the_port_and_the_flag() -> None:
+def test_taken_port_names_the_port_and_the_flag(monkeypatch, capsys) -> None:
     taken = bound_socket()
     port = taken.getsockname()[1]
     try:
-        child = await run(["serve", "--port", str(port)], env=EPHEMERAL_SANDBOX)
+        refusal = run_main(["serve", "--port", str(port)], EPHEMERAL_SANDBOX, monkeypatch, capsys)
     finally:
         taken.close()
-    assert_one_line_error(child, f"port {port} on 127.0.0.1 is already in use; choose another with --port")
+    assert_one_line_error(refusal, f"port {port} on 127.0.0.1 is already in use; choose another with --port")
 
 
-async def test_taken_sandbox_port_names_the_setting() -> None:
+def test_taken_sandbox_port_names_the_setting(monkeypatch, capsys) -> None:
     taken = bound_socket()
     port = taken.getsockname()[1]
     try:
-        child = await run(["serve", "--port", "0"], env={"STATUSPAL_MCP_SANDBOX_PORT": str(port)})
+        refusal = run_main(["serve", "--port", "0"], {"STATUSPAL_MCP_SANDBOX_PORT": str(port)}, monkeypatch, capsys)
     finally:
         taken.close()
-    assert_one_line_error(child, f"port {port} on 127.0.0.1 is already in use", "STATUSPAL_MCP_SANDBOX_PORT")
+    assert_one_line_error(refusal, f"port {port} on 127.0.0.1 is already in use", "STATUSPAL_MCP_SANDBOX_PORT")
 
 
-async def test_taken_port_for_the_standalone_sandbox() -> None:
+def test_taken_port_for_the_standalone_sandbox(monkeypatch, capsys) -> None:
     taken = bound_socket()
     port = taken.getsockname()[1]
     try:
-        child = await run(["sandbox", "--port", str(port)])
+        refusal = run_main(["sandbox", "--port", str(port)], {}, monkeypatch, capsys)
     finally:
         taken.close()
-    assert_one_line_error(child, f"port {port} on 127.0.0.1 is already in use; choose another with --port")
+    assert_one_line_error(refusal, f"port {port} on 127.0.0.1 is already in use; choose another with --port")
 
 
 async def mcp_post(http: aiohttp.ClientSession, url: str, body: dict, key: str | None = DEMO_KEY) -> aiohttp.ClientResponse:
@@ -146,59 +146,74 @@ async def mcp_post(http: aiohttp.ClientSession, url: str, body: dict, key: str |
     return await http.post(url, json=body, headers=headers)
 
 
-async def test_serve_prints_what_a_user_needs_and_answers_on_it() -> None:
+@pytest.fixture(scope="module")
+async def served() -> AsyncIterator[Child]:
+    """`serve --port 0` with the shipped config, for the tests that only read from it (a start costs more than
+    they do). Tests that stop it, or change its settings, start their own."""
     async with serving(["serve", "--port", "0"], env=EPHEMERAL_SANDBOX) as child:
-        mcp_url = child.url_after("MCP URL:")
-        origin = mcp_url.removesuffix("/mcp")
-        assert mcp_url.endswith("/mcp") and not mcp_url.startswith("http://127.0.0.1:8080")
-        assert f"demo key: {DEMO_KEY}" in child.stdout
-
-        # The Claude Code line is a shell command that runs as printed.
-        claude = next(line.strip() for line in child.stdout.splitlines() if line.strip().startswith("claude mcp add"))
-        assert shlex.split(claude) == [
-            "claude", "mcp", "add", "--transport", "http", "StatusPal Next", mcp_url,
-            "--header", f"Authorization: Bearer {DEMO_KEY}",
-        ]
-        # The Cursor snippet is valid JSON with the URL and the header.
-        snippet = child.stdout[child.stdout.index("{"): child.stdout.rindex("}") + 1]
-        server = json.loads(snippet)["mcpServers"]["StatusPal Next"]
-        assert server == {"url": mcp_url, "headers": {"Authorization": f"Bearer {DEMO_KEY}"}}
-
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"{origin}/healthz") as r:
-                assert r.status == 200
-            # Connected exactly as the banner says: the demo key reaches the embedded sandbox through the gateway.
-            async with await mcp_post(http, mcp_url, {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                                                      "params": {"name": "list_status_pages", "arguments": {}}}) as r:
-                body = await r.json()
-                assert r.status == 200 and body["result"]["isError"] is False, body
-            # The metadata follows the port actually bound, not the one in config.toml.
-            async with await mcp_post(http, mcp_url, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, key=None) as r:
-                assert r.status == 401
-                assert f'resource_metadata="{origin}/.well-known/oauth-protected-resource/mcp"' in r.headers["WWW-Authenticate"]
-
-    # Everything the process logged is one JSON object a line, with request ids on the access lines.
-    records = [json.loads(line) for line in child.stderr.splitlines() if line.strip()]
-    access = [r for r in records if r["logger"] == "gateway.access"]
-    assert len(access) >= 3 and all(re.fullmatch(r"[0-9a-f]{16}", r["request_id"]) for r in access)
+        yield child
 
 
-async def test_the_allowed_hosts_and_origins_follow_the_port_actually_bound() -> None:
+async def test_serve_prints_what_a_user_needs_and_answers_on_it(served: Child) -> None:
+    child = served
+    mcp_url = child.url_after("MCP URL:")
+    origin = mcp_url.removesuffix("/mcp")
+    assert mcp_url.endswith("/mcp") and not mcp_url.startswith("http://127.0.0.1:8080")
+    assert f"demo key: {DEMO_KEY}" in child.stdout
+
+    # The Claude Code line is a shell command that runs as printed.
+    claude = next(line.strip() for line in child.stdout.splitlines() if line.strip().startswith("claude mcp add"))
+    assert shlex.split(claude) == [
+        "claude", "mcp", "add", "--transport", "http", "StatusPal Next", mcp_url,
+        "--header", f"Authorization: Bearer {DEMO_KEY}",
+    ]
+    # The Cursor snippet is valid JSON with the URL and the header.
+    snippet = child.stdout[child.stdout.index("{"): child.stdout.rindex("}") + 1]
+    server = json.loads(snippet)["mcpServers"]["StatusPal Next"]
+    assert server == {"url": mcp_url, "headers": {"Authorization": f"Bearer {DEMO_KEY}"}}
+
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{origin}/healthz") as r:
+            assert r.status == 200
+        # Connected exactly as the banner says: the demo key reaches the embedded sandbox through the gateway.
+        async with await mcp_post(http, mcp_url, {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                                  "params": {"name": "list_status_pages", "arguments": {}}}) as r:
+            body = await r.json()
+            assert r.status == 200 and body["result"]["isError"] is False, body
+        # The metadata follows the port actually bound, not the one in config.toml.
+        async with await mcp_post(http, mcp_url, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, key=None) as r:
+            assert r.status == 401
+            assert f'resource_metadata="{origin}/.well-known/oauth-protected-resource/mcp"' in r.headers["WWW-Authenticate"]
+
+    # Everything the process logged is one JSON object a line, with request ids on the access lines. The access
+    # line of a request is written just after its answer: wait for the three above (and any earlier test's).
+    async def access_lines() -> list[dict]:
+        while True:
+            records = [json.loads(line) for line in child.stderr_lines if line.strip()]
+            access = [r for r in records if r["logger"] == "gateway.access"]
+            if len(access) >= 3:
+                return access
+            await asyncio.sleep(0.02)
+
+    access = await asyncio.wait_for(access_lines(), 10)
+    assert all(re.fullmatch(r"[0-9a-f]{16}", r["request_id"]) for r in access)
+
+
+async def test_the_allowed_hosts_and_origins_follow_the_port_actually_bound(served: Child) -> None:
     """config.toml names port 8080; served elsewhere, that old port must not stay allowed beside the new one."""
-    async with serving(["serve", "--port", "0"], env=EPHEMERAL_SANDBOX) as child:
-        mcp_url = child.url_after("MCP URL:")
-        port = int(mcp_url.rsplit(":", 1)[1].removesuffix("/mcp"))
-        assert port != 8080
-        ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
-        async with aiohttp.ClientSession() as http:
-            for origin, status in ((f"http://localhost:{port}", 200), ("http://localhost:8080", 403), ("http://127.0.0.1:8080", 403)):
-                headers = {**MCP_HEADERS, "Authorization": f"Bearer {DEMO_KEY}", "Origin": origin}
-                async with http.post(mcp_url, json=ping, headers=headers) as r:
-                    assert r.status == status, (origin, await r.text())
-            for host, status in ((f"localhost:{port}", 200), ("127.0.0.1:8080", 403)):
-                headers = {**MCP_HEADERS, "Authorization": f"Bearer {DEMO_KEY}", "Host": host}
-                async with http.post(mcp_url, json=ping, headers=headers) as r:
-                    assert r.status == status, (host, await r.text())
+    mcp_url = served.url_after("MCP URL:")
+    port = int(mcp_url.rsplit(":", 1)[1].removesuffix("/mcp"))
+    assert port != 8080
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    async with aiohttp.ClientSession() as http:
+        for origin, status in ((f"http://localhost:{port}", 200), ("http://localhost:8080", 403), ("http://127.0.0.1:8080", 403)):
+            headers = {**MCP_HEADERS, "Authorization": f"Bearer {DEMO_KEY}", "Origin": origin}
+            async with http.post(mcp_url, json=ping, headers=headers) as r:
+                assert r.status == status, (origin, await r.text())
+        for host, status in ((f"localhost:{port}", 200), ("127.0.0.1:8080", 403)):
+            headers = {**MCP_HEADERS, "Authorization": f"Bearer {DEMO_KEY}", "Host": host}
+            async with http.post(mcp_url, json=ping, headers=headers) as r:
+                assert r.status == status, (host, await r.text())
 
 
 @pytest.mark.parametrize("env, host, port, hosts, origins", [
@@ -273,7 +288,8 @@ async def test_standalone_sandbox_serves_the_demo_key() -> None:
                 assert r.status == 401
 
 
-async def test_keygen_prints_a_key_the_gateway_accepts() -> None:
+async def test_keygen_prints_a_key_the_gateway_accepts(capsys) -> None:
+    from gateway.cli import main
     from gateway.sealing import Keyring
 
     child = await run(["keygen"])
@@ -282,7 +298,9 @@ async def test_keygen_prints_a_key_the_gateway_accepts() -> None:
     assert "\n" not in key and "STATUSPAL_MCP_SEALING_KEYS" in child.stderr
     keyring = Keyring.parse(key)
     assert keyring.unseal("access", keyring.seal("access", {"x": 1}))["x"] == 1
-    assert (await run(["keygen"])).stdout.strip() != key
+    # A new key every time (the second from `main` in this process: the command is the same, the start-up is not).
+    assert main(["keygen"]) == 0
+    assert capsys.readouterr().out.strip() not in ("", key)
 
 
 async def test_build_index_writes_a_loadable_index(tmp_path) -> None:

@@ -22,6 +22,9 @@ from tests.conftest import DEMO_KEY, bound_socket, gateway_settings, shared_argu
 
 # Far longer than any bound configured below: a test that waits this long has found an unbounded connection.
 PATIENCE = 20.0
+# The keep-alive and request deadlines of the gateways below (the defaults are tens of seconds). Short, because
+# most tests here wait for one to pass; long enough that a request sent whole is answered well before it.
+DEADLINE = 0.5
 SECRET = "sk_live_canary0123456789"
 
 
@@ -52,16 +55,16 @@ async def running_gateway(sandbox_url: str, docs_index_dir, docs_index, **server
 
 @pytest.fixture(scope="module")
 async def gateway_addr(sandbox_url, docs_index_dir, docs_index) -> AsyncIterator[tuple[str, int]]:
-    """Keep-alive and request deadlines of one second each (the defaults are tens of seconds). Shared by the
-    module: every test opens connections of its own and reads each until the gateway closes it."""
-    async with running_gateway(sandbox_url, docs_index_dir, docs_index, keepalive_timeout_seconds=1, request_timeout_seconds=1) as addr:
+    """Keep-alive and request deadlines of DEADLINE each. Shared by the module: every test opens connections of
+    its own and reads each until the gateway closes it."""
+    async with running_gateway(sandbox_url, docs_index_dir, docs_index, keepalive_timeout_seconds=DEADLINE, request_timeout_seconds=DEADLINE) as addr:
         yield addr
 
 
 @pytest.fixture(scope="module")
 async def patient_keepalive(sandbox_url, docs_index_dir, docs_index) -> AsyncIterator[tuple[str, int]]:
     """A long keep-alive, so a connection closed early was closed by the request deadline alone."""
-    async with running_gateway(sandbox_url, docs_index_dir, docs_index, keepalive_timeout_seconds=600, request_timeout_seconds=1) as addr:
+    async with running_gateway(sandbox_url, docs_index_dir, docs_index, keepalive_timeout_seconds=600, request_timeout_seconds=DEADLINE) as addr:
         yield addr
 
 
@@ -133,8 +136,8 @@ async def test_headers_sent_byte_by_byte_are_cut_off_with_408(patient_keepalive,
 
 
 @pytest.mark.parametrize("path, expected", [
-    ("/token", {"error": "invalid_request", "error_description": "The request body was not received within 1 seconds."}),
-    ("/mcp", {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Request Timeout: the body was not received within 1 seconds"}}),
+    ("/token", {"error": "invalid_request", "error_description": f"The request body was not received within {DEADLINE:g} seconds."}),
+    ("/mcp", {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": f"Request Timeout: the body was not received within {DEADLINE:g} seconds"}}),
 ])
 async def test_a_body_that_stops_arriving_is_answered_408_and_the_connection_closed(patient_keepalive, caplog, path, expected) -> None:
     host, port = patient_keepalive

@@ -22,7 +22,7 @@ import pytest
 from gateway.sealing import Keyring
 from tests.conftest import DEMO_KEY
 from tests.oauth_browser import Page, pkce, query_of
-from tests.processes import serving
+from tests.processes import serving_together
 from tests.redis_server import redis_server_fixture, redis_url_fixture  # noqa: F401  (pytest fixtures)
 
 pytestmark = pytest.mark.redis
@@ -93,12 +93,9 @@ async def test_two_processes_on_one_redis_behave_as_one_server(sandbox_url, sand
     }
 
     async def start_pair(stack: AsyncExitStack, http: aiohttp.ClientSession) -> tuple[Instance, Instance]:
-        pair = []
-        for _ in range(2):
-            port = free_loopback_port()
-            await stack.enter_async_context(serving(["serve", "--port", str(port)], env=env))
-            pair.append(Instance(f"http://127.0.0.1:{port}", http))
-        return pair[0], pair[1]
+        ports = [free_loopback_port() for _ in range(2)]
+        await stack.enter_async_context(serving_together([["serve", "--port", str(port)] for port in ports], env=env))
+        return Instance(f"http://127.0.0.1:{ports[0]}", http), Instance(f"http://127.0.0.1:{ports[1]}", http)
 
     async with aiohttp.ClientSession() as http:
         async with AsyncExitStack() as stack:
