@@ -40,7 +40,8 @@ def _resolve(importer: str, is_package: bool, level: int, module: str | None) ->
 def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     """Every gateway module `name` imports, anywhere in its source: `import a.b`, `from a import b` (b a module
     or a name in a) and relative forms. Importing a submodule also runs its parent packages' __init__, but
-    those are empty here and counting them would make every package a hub, so only the named module counts."""
+    those are empty here (or, like `gateway.check_api`, only re-export what their own modules define) and counting
+    them would make every package a hub, so only the named module counts."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     found: set[str] = set()
     for node in ast.walk(tree):

@@ -1,65 +1,27 @@
-"""`statuspal-mcp check-api`: the contract check an operator runs once against the real StatusPal.
-
-Most of the endpoint table is confirmed by StatusPal's own client code, but no public source shows the
-notices API or the webhook secret rotation, and StatusPal is a Rails application that drops a body field
-it does not know without any error. So before writes are enabled, an operator runs this once with a
-throwaway key: it walks every endpoint of the table with exactly the client, endpoint table and notice
-wire mapping `serve` would use with the same config, reads back after every write, and says per endpoint
-whether StatusPal applied what was sent, plus the config lines that would fix what it can infer.
-
-Safety, because it writes to a live StatusPal:
-- It works on one page only: a page made for the check (`--subdomain`) or one it creates and deletes
-  (`--create-page`). The webhook it makes is scoped to that page, never to all pages. It deletes only what
-  it made, by the identifiers it tracked; a create whose answer was lost is found again by the run's own
-  unique marker in the title or name, never by a list-wide sweep.
-- Every notice is sent with notify: false, and the webhook points at a `.invalid` host (RFC 6761: never
-  resolves), so nobody outside is reached.
-- Cleanup runs in `finally`, and SIGINT/SIGTERM cancel the walk but never the cleanup.
-- The key comes only from the environment (`STATUSPAL_MCP_CHECK_API_KEY`): a key on the command line would
-  land in shell history and in every process listing. It is never printed or logged; webhook secrets are
-  never shown either, only whether the answer carried one.
-"""
+"""The check's walk: every endpoint of the table exercised on the check's one page, each write read back, and
+what the check made deleted again by the identifiers it tracked."""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import hashlib
-import json
-import logging
-import os
 import secrets
-import signal
-import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
-
-from gateway.config import ConfigError, Settings, load_settings
-from gateway.statuspal.client import StatusPalAPI, StatusPalClient, UpstreamResult
+from gateway.check_api.report import ERROR, IGNORED, LACKS, NOT_RUN, OK, ROUTE_MISSING, SKIPPED, Fix, Report, Row, _failure, _short
+from gateway.statuspal.client import StatusPalAPI, UpstreamResult
 from gateway.statuspal.endpoints import EndpointTable
-from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
+from gateway.statuspal.errors import UpstreamError
 from gateway.statuspal.notice_wire import REQUEST_FIELDS, NoticeRecord, NoticeWire, WireShapeError
 from gateway.tools.notice_checks import instant
 from gateway.tools.verify import same
 
-KEY_ENV = "STATUSPAL_MCP_CHECK_API_KEY"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 UNROUTABLE_URL = "https://statuspal-mcp-check.invalid/webhook"
 ENDED_STATES = frozenset({"resolved", "closed", "completed", "ended"})
 # A made-up notice id, for asking whether a route exists when no real notice could be made.
 PROBE_ID = "00000000-0000-4000-8000-000000000000"
-
-log = logging.getLogger("gateway.check_api")
-
-OK, ROUTE_MISSING, IGNORED, LACKS, ERROR, NOT_RUN, SKIPPED = (
-    "ok", "route missing", "fields ignored", "answer lacks", "error", "not run", "skipped",
-)
-# Worse verdicts win when one endpoint is used several times (an incident, a maintenance, an info notice).
-_RANK = {SKIPPED: 0, OK: 1, LACKS: 2, IGNORED: 3, NOT_RUN: 4, ERROR: 5, ROUTE_MISSING: 6}
 
 # Logical notice fields -> the [statuspal.notices] key naming them, for the config hints.
 NOTICE_KEYS = {**REQUEST_FIELDS, "updates": "updates_field", "state": "state_field", "id": "id_field"}
@@ -78,149 +40,6 @@ _LIKELY_WORDS = {
 }
 
 
-class CheckUsageError(Exception):
-    """A problem with how check-api was started (no key, a refused key, no such page): one line, exit 2."""
-
-
-# ---------------------------------------------------------------- what the check finds
-
-
-@dataclass
-class Row:
-    """One endpoint's verdict with its evidence; an endpoint used several times keeps the worst verdict."""
-
-    endpoint: str
-    method: str
-    path: str
-    verdict: str = NOT_RUN
-    ignored: list[str] = field(default_factory=list)
-    lacking: list[str] = field(default_factory=list)
-    evidence: list[str] = field(default_factory=list)
-    used: bool = False
-
-    def record(self, verdict: str, evidence: str = "", *, ignored: Sequence[str] = (), lacking: Sequence[str] = ()) -> None:
-        if not self.used or _RANK[verdict] > _RANK[self.verdict]:
-            self.verdict = verdict
-        self.used = True
-        self.ignored += [f for f in ignored if f not in self.ignored]
-        self.lacking += [f for f in lacking if f not in self.lacking]
-        if evidence and evidence not in self.evidence:
-            self.evidence.append(evidence)
-
-    @property
-    def label(self) -> str:
-        """The verdict as printed: `fields ignored: affected, message`, with what the answer lacks beside it."""
-        parts = []
-        if self.verdict in (IGNORED, LACKS):
-            if self.ignored:
-                parts.append(f"{IGNORED}: {', '.join(self.ignored)}")
-            if self.lacking:
-                parts.append(f"{LACKS}: {', '.join(self.lacking)}")
-            return "; ".join(parts)
-        return self.verdict
-
-    @property
-    def passed(self) -> bool:
-        return self.verdict in (OK, SKIPPED)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "endpoint": self.endpoint,
-            "method": self.method,
-            "path": self.path,
-            "verdict": self.verdict,
-            "label": self.label,
-            "fields_ignored": self.ignored,
-            "answer_lacks": self.lacking,
-            "evidence": self.evidence,
-        }
-
-
-@dataclass
-class Fix:
-    """A config line the check can suggest, with the reason (the evidence it rests on)."""
-
-    section: str
-    key: str
-    value: str
-    reason: str
-    # True when only the line to edit is known, not its value: printed commented out, with today's value.
-    placeholder: bool = False
-
-    @property
-    def line(self) -> str:
-        return f"{'# ' if self.placeholder else ''}{self.key} = {json.dumps(self.value)}"
-
-
-@dataclass
-class Report:
-    base_url: str
-    page: str
-    created_page: bool
-    rows: list[Row]
-    fixes: list[Fix]
-    notes: list[str]
-    deleted: list[str]
-    left_behind: list[str]
-    interrupted: bool
-
-    @property
-    def ok(self) -> bool:
-        return not self.interrupted and not self.left_behind and all(r.passed for r in self.rows)
-
-    @property
-    def exit_code(self) -> int:
-        if self.interrupted:
-            return EXIT_INTERRUPTED
-        return EXIT_OK if self.ok else EXIT_FAILED
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "base_url": self.base_url,
-            "page": self.page,
-            "created_page": self.created_page,
-            "ok": self.ok,
-            "interrupted": self.interrupted,
-            "endpoints": [r.as_json() for r in self.rows],
-            "config": [{"section": f.section, "line": f.line, "key": f.key, "value": f.value, "reason": f.reason,
-                        "placeholder": f.placeholder} for f in self.fixes],
-            "notes": self.notes,
-            "cleanup": {"deleted": self.deleted, "left_behind": self.left_behind},
-        }
-
-    def as_text(self) -> str:
-        lines = [
-            f"statuspal-mcp check-api against {self.base_url}, page {self.page!r}"
-            + (" (created for the check)" if self.created_page else ""),
-            "",
-        ]
-        width_name = max(len("endpoint"), *(len(r.endpoint) for r in self.rows))
-        width_route = max(len("method and path"), *(len(f"{r.method} {r.path}") for r in self.rows))
-        lines.append(f"{'endpoint'.ljust(width_name)} | {'method and path'.ljust(width_route)} | verdict")
-        lines.append(f"{'-' * width_name}-+-{'-' * width_route}-+--------")
-        for row in self.rows:
-            lines.append(f"{row.endpoint.ljust(width_name)} | {f'{row.method} {row.path}'.ljust(width_route)} | {row.label}")
-            lines += [f"    {text}" for text in row.evidence]
-        if self.fixes:
-            lines += ["", "Config lines that would fix what this check could infer (config.toml; re-run check-api after):"]
-            for section in dict.fromkeys(f.section for f in self.fixes):
-                lines.append(f"[{section}]")
-                for fix in (f for f in self.fixes if f.section == section):
-                    lines.append(f"{fix.line}  # {fix.reason}")
-        if self.notes:
-            lines += ["", "Notes:"] + [f"- {n}" for n in self.notes]
-        lines += ["", f"Cleanup: deleted {', '.join(self.deleted) if self.deleted else 'nothing'}."]
-        if self.left_behind:
-            lines.append("LEFT BEHIND (delete these by hand): " + "; ".join(self.left_behind))
-        failed = [r for r in self.rows if not r.passed]
-        if self.interrupted:
-            lines.append("Interrupted: the check did not finish.")
-        lines.append(
-            "Result: every endpoint is ok." if self.ok else f"Result: {len(failed)} of {len(self.rows)} endpoints are not ok."
-        )
-        return "\n".join(lines)
-
-
 # ---------------------------------------------------------------- helpers
 
 
@@ -235,32 +54,6 @@ def _iso(moment: datetime) -> str:
 def _instant(value: Any) -> datetime | None:
     """A time as sent or answered; one without an offset is read as UTC, as Rails keeps it."""
     return instant(value, naive_is_utc=True)
-
-
-def _short(value: Any, limit: int = 100) -> str:
-    text = orjson.dumps(_hide_secrets(value)).decode()
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _hide_secrets(value: Any) -> Any:
-    """Evidence never shows a webhook secret: any key named like one is replaced by a placeholder."""
-    if isinstance(value, Mapping):
-        return {k: ("(hidden)" if "secret" in str(k).lower() and v else _hide_secrets(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_hide_secrets(v) for v in value]
-    return value
-
-
-def _failure(err: UpstreamError) -> tuple[str, str]:
-    """(verdict, evidence) for a failed call: a route this StatusPal lacks is told apart from other errors."""
-    where = f"{err.method} {err.path}".strip()
-    if err.route_missing:
-        return ROUTE_MISSING, f"{where} answered 404 without StatusPal's record-not-found body: {err.excerpt or '(empty)'!r}"
-    status = f"{err.status} {err.code}".strip() if err.status else (err.code or "no answer")
-    text = f"{where} answered {status}: {err.message or 'no details'}"
-    if err.details:
-        text += f" {_short(err.details, 300)}"
-    return ERROR, text
 
 
 # ---------------------------------------------------------------- the walk
@@ -1015,112 +808,3 @@ def _ended(record: NoticeRecord) -> bool:
 def _digest(secret: Any) -> str | None:
     """Secrets are compared by digest and never kept or shown as they are."""
     return hashlib.sha256(secret.encode()).hexdigest() if isinstance(secret, str) and secret else None
-
-
-# ---------------------------------------------------------------- the command
-
-
-def add_parser(commands: Any) -> None:
-    """Register `check-api` on the CLI's subcommands."""
-    parser = commands.add_parser(
-        "check-api",
-        help="check the endpoint table and notice mapping against a real StatusPal (throwaway key, one page)",
-        description=(
-            f"Walks every StatusPal endpoint the gateway uses, with notify: false, on one page only, and deletes what "
-            f"it made. The API key is read from the environment variable {KEY_ENV}, never from an argument."
-        ),
-    )
-    parser.add_argument("--config", metavar="PATH", help="config file (default: the repository's config.toml)")
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--subdomain", metavar="PAGE", help="a status page made for the check (it is never deleted)")
-    where.add_argument("--create-page", action="store_true", help="create a page for the check and delete it after")
-    parser.add_argument("--base-url", metavar="URL", help="StatusPal API base URL (default: statuspal.base_url)")
-    parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
-    # Refused, with a reason, so a key typed here is neither used nor echoed back in an argparse error.
-    parser.add_argument("--key", "--api-key", dest="refused_key", nargs="?", const="", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("stray", nargs="*", help=argparse.SUPPRESS)
-    parser.set_defaults(func=cmd_check_api)
-
-
-def cmd_check_api(args: argparse.Namespace) -> int:
-    # Neither message repeats what was typed: it may be a key.
-    if args.refused_key is not None:
-        raise ConfigError(
-            f"check-api takes the API key only from the environment variable {KEY_ENV} (a key on the command line "
-            "ends up in shell history and process listings)"
-        )
-    if args.stray:
-        raise ConfigError(f"check-api takes no positional arguments (the API key goes in the environment variable {KEY_ENV})")
-    key = os.environ.get(KEY_ENV, "").strip()
-    if not key:
-        raise ConfigError(f"set {KEY_ENV} to a throwaway StatusPal API key for the check")
-    overrides = {"statuspal": {"base_url": args.base_url}} if args.base_url else None
-    settings = load_settings(args.config, overrides=overrides)
-    from gateway.logging_setup import configure_logging
-
-    configure_logging(settings)
-    try:
-        report = asyncio.run(run_check(settings, key, args.subdomain, args.create_page))
-    except CheckUsageError as exc:
-        raise ConfigError(str(exc)) from None
-    print(json.dumps(report.as_json(), indent=2) if args.json else report.as_text(), flush=True)
-    return report.exit_code
-
-
-async def run_check(settings: Settings, key: str, subdomain: str | None, create_page: bool) -> Report:
-    """The whole check on the running loop, without the command line around it: tests of its verdicts call it
-    in their own process, where a child process per check would cost seconds of start-up each."""
-    table = EndpointTable.from_settings(settings.statuspal)
-    client = StatusPalClient(settings.statuspal, table)
-    await client.start()
-    try:
-        try:
-            api = client.for_key(key)
-            await api.check_key()
-        except UpstreamAuthError as err:
-            raise CheckUsageError(f"StatusPal refused the key in {KEY_ENV} ({err.status} {err.code})") from None
-        except UpstreamUnavailable as err:
-            raise CheckUsageError(f"could not check the key at {settings.statuspal.base_url}: {err.message or err.code}") from None
-        checker = Checker(api, table, subdomain=subdomain, create_page=create_page)
-        checker.row("status_pages_list").record(OK)
-        if subdomain is not None:
-            try:
-                await api.call("status_pages_get", {"subdomain": subdomain})
-            except UpstreamError as err:
-                raise CheckUsageError(f"status page {subdomain!r} cannot be used for the check: {_failure(err)[1]}") from None
-        await _walk_then_clean(checker)
-        return checker.report(settings.statuspal.base_url)
-    finally:
-        await client.close()
-
-
-async def _walk_then_clean(checker: Checker) -> None:
-    """Walk; SIGINT/SIGTERM cancel the walk only, so the cleanup always runs to its end."""
-    loop = asyncio.get_running_loop()
-    walk = asyncio.create_task(checker.walk())
-
-    def stop() -> None:
-        if not walk.done():
-            print("check-api: interrupted; deleting what the check made...", file=sys.stderr, flush=True)
-            walk.cancel()
-
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError):  # not the main thread, or no signal support
-            pass
-    try:
-        await walk
-    except asyncio.CancelledError:
-        checker.interrupted = True
-    except Exception:
-        # Not a finding: a bug or an answer no step expected. The rows left "not run" make the exit code 1.
-        log.exception("check-api walk failed")
-        checker.note("the check stopped on an unexpected error (see the log); what it made is deleted below")
-    finally:
-        # A second signal during cleanup is ignored: stopping here would leave what the check made behind.
-        await checker.cleanup()
-        for sig in installed:
-            loop.remove_signal_handler(sig)

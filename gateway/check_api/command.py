@@ -1,0 +1,134 @@
+"""The `check-api` command: its arguments, the key taken from the environment only, the check on its own event
+loop, and the report printed with its exit code."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from typing import Any
+
+from gateway.check_api.report import OK, Report, _failure
+from gateway.check_api.walk import Checker
+from gateway.config import ConfigError, Settings, load_settings
+from gateway.statuspal.client import StatusPalClient
+from gateway.statuspal.endpoints import EndpointTable
+from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
+
+KEY_ENV = "STATUSPAL_MCP_CHECK_API_KEY"
+
+log = logging.getLogger("gateway.check_api")
+
+
+class CheckUsageError(Exception):
+    """A problem with how check-api was started (no key, a refused key, no such page): one line, exit 2."""
+
+
+def add_parser(commands: Any) -> None:
+    """Register `check-api` on the CLI's subcommands."""
+    parser = commands.add_parser(
+        "check-api",
+        help="check the endpoint table and notice mapping against a real StatusPal (throwaway key, one page)",
+        description=(
+            f"Walks every StatusPal endpoint the gateway uses, with notify: false, on one page only, and deletes what "
+            f"it made. The API key is read from the environment variable {KEY_ENV}, never from an argument."
+        ),
+    )
+    parser.add_argument("--config", metavar="PATH", help="config file (default: the repository's config.toml)")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--subdomain", metavar="PAGE", help="a status page made for the check (it is never deleted)")
+    where.add_argument("--create-page", action="store_true", help="create a page for the check and delete it after")
+    parser.add_argument("--base-url", metavar="URL", help="StatusPal API base URL (default: statuspal.base_url)")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
+    # Refused, with a reason, so a key typed here is neither used nor echoed back in an argparse error.
+    parser.add_argument("--key", "--api-key", dest="refused_key", nargs="?", const="", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("stray", nargs="*", help=argparse.SUPPRESS)
+    parser.set_defaults(func=cmd_check_api)
+
+
+def cmd_check_api(args: argparse.Namespace) -> int:
+    # Neither message repeats what was typed: it may be a key.
+    if args.refused_key is not None:
+        raise ConfigError(
+            f"check-api takes the API key only from the environment variable {KEY_ENV} (a key on the command line "
+            "ends up in shell history and process listings)"
+        )
+    if args.stray:
+        raise ConfigError(f"check-api takes no positional arguments (the API key goes in the environment variable {KEY_ENV})")
+    key = os.environ.get(KEY_ENV, "").strip()
+    if not key:
+        raise ConfigError(f"set {KEY_ENV} to a throwaway StatusPal API key for the check")
+    overrides = {"statuspal": {"base_url": args.base_url}} if args.base_url else None
+    settings = load_settings(args.config, overrides=overrides)
+    from gateway.logging_setup import configure_logging
+
+    configure_logging(settings)
+    try:
+        report = asyncio.run(run_check(settings, key, args.subdomain, args.create_page))
+    except CheckUsageError as exc:
+        raise ConfigError(str(exc)) from None
+    print(json.dumps(report.as_json(), indent=2) if args.json else report.as_text(), flush=True)
+    return report.exit_code
+
+
+async def run_check(settings: Settings, key: str, subdomain: str | None, create_page: bool) -> Report:
+    """The whole check on the running loop, without the command line around it: tests of its verdicts call it
+    in their own process, where a child process per check would cost seconds of start-up each."""
+    table = EndpointTable.from_settings(settings.statuspal)
+    client = StatusPalClient(settings.statuspal, table)
+    await client.start()
+    try:
+        try:
+            api = client.for_key(key)
+            await api.check_key()
+        except UpstreamAuthError as err:
+            raise CheckUsageError(f"StatusPal refused the key in {KEY_ENV} ({err.status} {err.code})") from None
+        except UpstreamUnavailable as err:
+            raise CheckUsageError(f"could not check the key at {settings.statuspal.base_url}: {err.message or err.code}") from None
+        checker = Checker(api, table, subdomain=subdomain, create_page=create_page)
+        checker.row("status_pages_list").record(OK)
+        if subdomain is not None:
+            try:
+                await api.call("status_pages_get", {"subdomain": subdomain})
+            except UpstreamError as err:
+                raise CheckUsageError(f"status page {subdomain!r} cannot be used for the check: {_failure(err)[1]}") from None
+        await _walk_then_clean(checker)
+        return checker.report(settings.statuspal.base_url)
+    finally:
+        await client.close()
+
+
+async def _walk_then_clean(checker: Checker) -> None:
+    """Walk; SIGINT/SIGTERM cancel the walk only, so the cleanup always runs to its end."""
+    loop = asyncio.get_running_loop()
+    walk = asyncio.create_task(checker.walk())
+
+    def stop() -> None:
+        if not walk.done():
+            print("check-api: interrupted; deleting what the check made...", file=sys.stderr, flush=True)
+            walk.cancel()
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or no signal support
+            pass
+    try:
+        await walk
+    except asyncio.CancelledError:
+        checker.interrupted = True
+    except Exception:
+        # Not a finding: a bug or an answer no step expected. The rows left "not run" make the exit code 1.
+        log.exception("check-api walk failed")
+        checker.note("the check stopped on an unexpected error (see the log); what it made is deleted below")
+    finally:
+        # A second signal during cleanup is ignored: stopping here would leave what the check made behind.
+        await checker.cleanup()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
