@@ -72,10 +72,19 @@ async def read_body(request: web.Request, cap: int) -> bytes:
     """
     if request.content_length is not None and request.content_length > cap:
         raise BodyTooLarge(cap)
+    content = request.content
     body = bytearray()
     try:
+        chunk = await content.read(cap + 1)
+        if len(chunk) <= cap and content.at_eof() and content.exception() is None:
+            # The usual case, a body that arrived whole: it is the answer, without a second read (which could
+            # only return b"" or raise the exception checked here) or a copy through the bytearray.
+            return chunk
+        body += chunk
+        if len(body) > cap:
+            raise BodyTooLarge(cap)
         while True:
-            chunk = await request.content.read(cap + 1 - len(body))
+            chunk = await content.read(cap + 1 - len(body))
             if not chunk:
                 return bytes(body)
             body += chunk
