@@ -119,7 +119,8 @@ class BoundedRequestHandler(web.RequestHandler):
         parsed = self._request_count
         super().data_received(data)
         if self._request_count != parsed:
-            self._cancel_header_timer()
+            if self._header_timer is not None:  # tested here, not in _cancel_header_timer: this runs for every request
+                self._cancel_header_timer()
             payload = self._messages[-1][1] if self._messages else None
             if isinstance(payload, StreamReader) and not payload.is_eof() and self._body is None:
                 self._body = payload

@@ -338,8 +338,10 @@ class SurfaceTools:
         passed the subdomain pattern in the URL.
         """
         page = surface.page
+        if page is None:
+            return arguments
         tool = self.full.get(name)
-        if page is None or tool is None:
+        if tool is None:
             return arguments
         outside = _other_pages(name, arguments, page)
         if outside:
