@@ -338,7 +338,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--repeat", type=int, default=10, help="rounds per comparison; figures are medians over them (default 10)")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON here")
+    parser.add_argument("--against", metavar="REV", help="instead, compare this checkout's gateway with revision REV's "
+                        "in the same rounds (python -m bench.against REV; --seconds, --warmup, --connections, --repeat apply)")
     args = parser.parse_args(argv)
+    if args.against:
+        from bench import against
+
+        return against.main([args.against, f"--seconds={args.seconds}", f"--warmup={args.warmup}",
+                             f"--connections={args.connections}", f"--repeat={args.repeat}"])
     if not wrk.available():
         print("bench: wrk is not installed; run `make system-deps` (Debian package wrk)", file=sys.stderr)
         return 2

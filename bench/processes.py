@@ -31,6 +31,7 @@ URL = re.compile(r"http://127\.0\.0\.1:\d+")
 class Gateway:
     url: str
     sealing_keys: str
+    pid: int
 
 
 class Servers:
@@ -51,13 +52,15 @@ class Servers:
                 child.kill()
                 child.wait()
 
-    def _start(self, name: str, argv: list[str], ready: str, env: Mapping[str, str] | None = None) -> str:
-        """Start `python <argv>`, wait for the line containing `ready`, return the first loopback URL on it."""
+    def _start(self, name: str, argv: list[str], ready: str, env: Mapping[str, str] | None = None,
+               tree: Path | None = None) -> str:
+        """Start `python <argv>`, wait for the line containing `ready`, return the first loopback URL on it.
+        With `tree`, the child runs that checkout's code (see `from_tree`)."""
         log = open(self.workdir / f"{name}.log", "w")
-        child_env = {k: v for k, v in os.environ.items() if not k.startswith("STATUSPAL_MCP_")}
+        child_env = from_tree({k: v for k, v in os.environ.items() if not k.startswith("STATUSPAL_MCP_")}, tree)
         child_env.update(env or {})
         child = subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-                                 text=True, env=child_env)
+                                 text=True, env=child_env, cwd=tree)
         self.children.append(child)
         deadline = time.monotonic() + START_TIMEOUT
         assert child.stdout is not None
@@ -76,8 +79,10 @@ class Servers:
     def sandbox(self) -> str:
         return self._start("sandbox", ["-m", "gateway", "sandbox", "--port", "0"], "Sandbox StatusPal API at")
 
-    def gateway(self, sandbox_url: str, index_dir: Path, name: str = "gateway", env: Mapping[str, str] | None = None) -> Gateway:
-        """A gateway process; `env` adds settings (STATUSPAL_MCP_…) to the benchmark's own."""
+    def gateway(self, sandbox_url: str, index_dir: Path, name: str = "gateway", env: Mapping[str, str] | None = None,
+                tree: Path | None = None) -> Gateway:
+        """A gateway process; `env` adds settings (STATUSPAL_MCP_…) to the benchmark's own; `tree` runs another
+        checkout's gateway (the same venv), for a comparison with an older revision."""
         keys = Keyring.generate_secret()
         settings = {
             "STATUSPAL_MCP_SANDBOX_EMBEDDED": "false",
@@ -90,8 +95,8 @@ class Servers:
             "STATUSPAL_MCP_SEALING_KEYS": keys,
             **(env or {}),
         }
-        url = self._start(name, ["-m", "gateway", "serve", "--port", "0"], "MCP URL:", settings)
-        return Gateway(url=url, sealing_keys=keys)
+        url = self._start(name, ["-m", "gateway", "serve", "--port", "0"], "MCP URL:", settings, tree)
+        return Gateway(url=url, sealing_keys=keys, pid=self.children[-1].pid)
 
     def sdk(self, index_dir: Path) -> str:
         return self._start("sdk", ["-m", "bench.sdk_server", str(index_dir)], "LISTENING")
@@ -116,3 +121,11 @@ class Servers:
         port = int(gateway.url.rsplit(":", 1)[1])
         settings = load_settings(DEFAULT_CONFIG, env={}, overrides={"server": {"port": port, "public_url": gateway.url}})
         return mint_access_token(settings, key, " ".join(TOOL_SCOPES), keyring=Keyring.parse(gateway.sealing_keys))
+
+
+def from_tree(env: dict[str, str], tree: Path | None) -> dict[str, str]:
+    """`env` for a child that runs the code of checkout `tree`: its folder first on PYTHONPATH (ahead of the
+    venv's editable install of the current checkout, whose finder only answers what sys.path did not)."""
+    if tree is None:
+        return env
+    return {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(tree), env.get("PYTHONPATH", "")]))}

@@ -72,10 +72,19 @@ async def read_body(request: web.Request, cap: int) -> bytes:
     """
     if request.content_length is not None and request.content_length > cap:
         raise BodyTooLarge(cap)
+    content = request.content
     body = bytearray()
     try:
+        chunk = await content.read(cap + 1)
+        if len(chunk) <= cap and content.at_eof() and content.exception() is None:
+            # The usual case, a body that arrived whole: it is the answer, without a second read (which could
+            # only return b"" or raise the exception checked here) or a copy through the bytearray.
+            return chunk
+        body += chunk
+        if len(body) > cap:
+            raise BodyTooLarge(cap)
         while True:
-            chunk = await request.content.read(cap + 1 - len(body))
+            chunk = await content.read(cap + 1 - len(body))
             if not chunk:
                 return bytes(body)
             body += chunk
@@ -110,7 +119,8 @@ class BoundedRequestHandler(web.RequestHandler):
         parsed = self._request_count
         super().data_received(data)
         if self._request_count != parsed:
-            self._cancel_header_timer()
+            if self._header_timer is not None:  # tested here, not in _cancel_header_timer: this runs for every request
+                self._cancel_header_timer()
             payload = self._messages[-1][1] if self._messages else None
             if isinstance(payload, StreamReader) and not payload.is_eof() and self._body is None:
                 self._body = payload

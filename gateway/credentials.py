@@ -17,14 +17,13 @@ The bearer value is routed on its shape, so one value can never mean two things:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from gateway.identity import API_KEY_SHAPE, AuthError, Credentials, key_id
+from gateway.identity import API_KEY_SHAPE, AuthError, Credentials, key_digest, key_id_of_digest
 from gateway.limits import OverBudget
 from gateway.scopes import READ, TOOL_SCOPES, WRITE
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
@@ -82,7 +81,7 @@ class CredentialResolver:
 
     def forget(self, credentials: Credentials) -> None:
         """Drop a cached key check, e.g. after StatusPal rejected the key on a call (it was revoked)."""
-        self._checked.pop(hashlib.sha256(credentials.api_key.encode()).hexdigest(), None)
+        self._checked.pop(key_digest(credentials.api_key), None)
 
     def challenge(self, err: AuthError, resource_metadata: str | None = None) -> str:
         """The WWW-Authenticate value: always the protected-resource metadata URL (by default /mcp's; the
@@ -98,7 +97,7 @@ class CredentialResolver:
         return "Bearer " + ", ".join(parts)
 
     async def _direct(self, api_key: str, address: str) -> Credentials:
-        digest = hashlib.sha256(api_key.encode()).hexdigest()
+        digest = key_digest(api_key)
         now = self.clock()
         deadline = self._checked.get(digest)
         if deadline is None or deadline < now:
@@ -109,7 +108,7 @@ class CredentialResolver:
             if rejected is not None and rejected >= now:
                 raise _rejected_key()
             await self._check(api_key, digest, address)
-        return Credentials(api_key=api_key, scopes=DIRECT_SCOPES, kind="direct", key_id=key_id(api_key))
+        return Credentials(api_key=api_key, scopes=DIRECT_SCOPES, kind="direct", key_id=key_id_of_digest(digest))
 
     async def _check(self, api_key: str, digest: str, address: str) -> None:
         check = self._pending.get(digest)

@@ -18,7 +18,17 @@ API_KEY_SHAPE = re.compile(r"^sk_[A-Za-z0-9_-]{1,200}$")
 def key_id(api_key: str) -> str:
     """A stable, non-reversible handle for a key, safe to log: sha256 hex, first 16 characters. The one
     definition: Credentials.key_id, the per-key rate buckets and token `sub` claims all use it."""
-    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+    return key_id_of_digest(key_digest(api_key))
+
+
+def key_digest(api_key: str) -> str:
+    """The full sha256 hex of a key: what the key-check caches remember in place of the key."""
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def key_id_of_digest(digest: str) -> str:
+    """`key_id` from a `key_digest` already computed: a request with a key needs both, and hashes it once."""
+    return digest[:16]
 
 
 @dataclass(frozen=True)

@@ -117,13 +117,24 @@ class FormattingQueueHandler(QueueHandler):
         super().__init__(line_queue)
         self.writer = writer
 
-    def prepare(self, record: logging.LogRecord) -> str:
-        return self.format(record)
+    def handle(self, record: logging.LogRecord) -> logging.LogRecord | bool:  # type: ignore[override]
+        """Handler.handle without the handler's I/O lock, which guards nothing here: formatting keeps no state a
+        second thread could tear, and the queue is thread-safe. The access line passes here on every request."""
+        rv = self.filter(record)
+        if isinstance(rv, logging.LogRecord):  # Python 3.12+: a filter may hand back a replacement record
+            record = rv
+        if rv:
+            self.emit(record)
+        return rv
 
-    def enqueue(self, line: str) -> None:  # type: ignore[override]
-        self.queue.put_nowait(line)
-        if not self.writer.running:  # logged after the writer stopped (late at exit): nobody else will write it
-            self.writer.stop()
+    def emit(self, record: logging.LogRecord) -> None:
+        """QueueHandler.emit, with the formatted line as what is prepared and queued."""
+        try:
+            self.queue.put_nowait(self.format(record))
+            if not self.writer.running:  # logged after the writer stopped (late at exit): nobody else will write it
+                self.writer.stop()
+        except Exception:
+            self.handleError(record)
 
     def flush(self) -> None:
         """Write every line queued so far, before this returns."""

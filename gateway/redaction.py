@@ -94,6 +94,13 @@ _VALUE_PATTERNS: tuple[tuple[re.Pattern[str], str, tuple[str, ...], str], ...] =
 # "_" in sk_/whs_ prefixes and in names, "." between token parts, "%" or "\" in an encoded form): text
 # without any of them (ids, methods, digests, most paths) is returned after one scan.
 _TRIGGER = re.compile(r"[\s=:_.%\\]")
+# What any pattern above needs, in one scan of the lower-cased text: its separator, or for a pattern without one,
+# one of its roots. Most text that gets past _TRIGGER (a search query, a sentence) has none of them, and one scan
+# costs far less than a substring test for each root of each pattern.
+_PATTERN_NEEDS = re.compile("|".join(sorted(
+    {re.escape(separator) for _, _, _, separator in _VALUE_PATTERNS if separator}
+    | {re.escape(root) for _, _, roots, separator in _VALUE_PATTERNS if not separator for root in roots}
+)))
 
 
 def redact_text(text: str) -> str:
@@ -101,6 +108,8 @@ def redact_text(text: str) -> str:
     if text.isalnum() or not _TRIGGER.search(text):
         return text
     lowered = text.lower()
+    if not _PATTERN_NEEDS.search(lowered):
+        return text
     has = lowered.__contains__
     for pattern, replacement, roots, separator in _VALUE_PATTERNS:
         if separator in text and any(map(has, roots)):

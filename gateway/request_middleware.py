@@ -87,17 +87,21 @@ def access_logger(metrics: Metrics | None = None) -> Middleware:
             if metrics is not None:
                 metrics.observe_request(route, status, elapsed, request.method)
             if access_log.isEnabledFor(logging.INFO):
-                # makeRecord and handle are what info() calls, minus the walk up the stack for a source line
-                # the formatter never writes: about a fifth of the access line's cost.
-                access_log.handle(access_log.makeRecord(access_log.name, logging.INFO, __file__, 0, "request", (), None, extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "route": route,
-                    "status": status,
+                # What info(..., extra=) does, minus two costs: the walk up the stack for a source line the
+                # formatter never writes, and makeRecord's check of each extra name against the record's own
+                # attributes (a third of the line's cost; these fixed names clash with none). The record still
+                # comes from logging's record factory and goes through the logger's handlers.
+                record = logging.getLogRecordFactory()(access_log.name, logging.INFO, __file__, 0, "request", (), None)
+                record.__dict__.update(
+                    method=request.method,
+                    path=request.path,
+                    route=route,
+                    status=status,
                     # Whole microseconds, as milliseconds: round(x, 3) formats and parses a decimal string.
-                    "duration_ms": int(elapsed * 1_000_000) / 1000,
-                    "request_id": request_id,
-                    "key_id": request.get(KEY_ID),
-                }))
+                    duration_ms=int(elapsed * 1_000_000) / 1000,
+                    request_id=request_id,
+                    key_id=request.get(KEY_ID),
+                )
+                access_log.handle(record)
 
     return access_logger_middleware

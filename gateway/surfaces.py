@@ -33,6 +33,7 @@ leaves that guarantee to StatusPal, which then receives the page as a field.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -181,8 +182,15 @@ def metadata_url(surface: Surface, public_url: str) -> str:
 def surface_of_resource(resource: Any, public_url: str) -> Surface | None:
     """The surface `resource` names exactly, or None: another server's URL, or a spelling that is not the
     surface's one URL (a token's audience must compare equal, so no alias may be issued)."""
-    if not isinstance(resource, str) or not resource.startswith(public_url + MCP_ROOT):
+    if not isinstance(resource, str) or len(resource) > len(public_url) + _MAX_PATH or not resource.startswith(public_url + MCP_ROOT):
         return None
+    return _surface_of_resource(resource, public_url)
+
+
+# A sealed token's audience is parsed twice on every request it carries (the token check, then the transport's
+# check against the URL), and the answer for a URL never changes. Only bounded strings reach the cache.
+@functools.lru_cache(maxsize=256)
+def _surface_of_resource(resource: str, public_url: str) -> Surface | None:
     try:
         surface = parse_path(resource[len(public_url):])
     except SurfaceError:
@@ -338,8 +346,10 @@ class SurfaceTools:
         passed the subdomain pattern in the URL.
         """
         page = surface.page
+        if page is None:
+            return arguments
         tool = self.full.get(name)
-        if page is None or tool is None:
+        if tool is None:
             return arguments
         outside = _other_pages(name, arguments, page)
         if outside:

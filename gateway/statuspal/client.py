@@ -234,7 +234,8 @@ class StatusPalClient:
         endpoint = self._endpoint(name)
         target = {k: str(params[k]) for k in endpoint.path_params if k in params}
         try:
-            url = URL(self._base + endpoint.render(params), encoded=True)
+            path = endpoint.render(params)  # once, for the URL and for the call's errors: it escapes every segment
+            url = URL(self._base + path, encoded=True)
         except KeyError as exc:
             raise ValueError(f"endpoint {name} needs the path parameter {exc.args[0]}") from None
         if body is not None:
@@ -246,7 +247,7 @@ class StatusPalClient:
         if body is not None:
             payload = orjson.dumps(dict(body))
             headers["Content-Type"] = "application/json"
-        call = _Call(self, api_key, kid, endpoint, url, headers, payload, _query(query), target, endpoint.render(params))
+        call = _Call(self, api_key, kid, endpoint, url, headers, payload, _query(query), target, path)
         return await call.run()
 
     def _endpoint(self, name: str) -> Endpoint:

@@ -11,6 +11,7 @@ override before a table is built from it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -37,7 +38,7 @@ class Endpoint:
     # The path may leave out {subdomain} (an org-scoped route); the page then goes in the body or query.
     page_optional: bool = False
 
-    @property
+    @functools.cached_property  # read on every upstream call; the path never changes (a frozen dataclass)
     def path_params(self) -> tuple[str, ...]:
         return tuple(PLACEHOLDER.findall(self.path))
 
