@@ -12,7 +12,7 @@ import signal
 import sys
 from typing import Any
 
-from gateway.check_api.report import OK, Report, _failure
+from gateway.check_api.report import OK, Report, failure_verdict
 from gateway.check_api.walk import Checker
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.statuspal.client import StatusPalClient
@@ -95,7 +95,7 @@ async def run_check(settings: Settings, key: str, subdomain: str | None, create_
             try:
                 await api.call("status_pages_get", {"subdomain": subdomain})
             except UpstreamError as err:
-                raise CheckUsageError(f"status page {subdomain!r} cannot be used for the check: {_failure(err)[1]}") from None
+                raise CheckUsageError(f"status page {subdomain!r} cannot be used for the check: {failure_verdict(err)[1]}") from None
         await _walk_then_clean(checker)
         return checker.report(settings.statuspal.base_url)
     finally:

@@ -12,7 +12,8 @@ import orjson
 
 from gateway.statuspal.errors import UpstreamError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# Usage problems exit 2 through the command line's ConfigError, like every other start-up problem.
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 OK, ROUTE_MISSING, IGNORED, LACKS, ERROR, NOT_RUN, SKIPPED = (
     "ok", "route missing", "fields ignored", "answer lacks", "error", "not run", "skipped",
@@ -160,7 +161,8 @@ class Report:
 # ---------------------------------------------------------------- evidence
 
 
-def _short(value: Any, limit: int = 100) -> str:
+def excerpt(value: Any, limit: int = 100) -> str:
+    """A value as evidence in the report: JSON, secrets hidden, cut short."""
     text = orjson.dumps(_hide_secrets(value)).decode()
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -174,7 +176,7 @@ def _hide_secrets(value: Any) -> Any:
     return value
 
 
-def _failure(err: UpstreamError) -> tuple[str, str]:
+def failure_verdict(err: UpstreamError) -> tuple[str, str]:
     """(verdict, evidence) for a failed call: a route this StatusPal lacks is told apart from other errors."""
     where = f"{err.method} {err.path}".strip()
     if err.route_missing:
@@ -182,5 +184,5 @@ def _failure(err: UpstreamError) -> tuple[str, str]:
     status = f"{err.status} {err.code}".strip() if err.status else (err.code or "no answer")
     text = f"{where} answered {status}: {err.message or 'no details'}"
     if err.details:
-        text += f" {_short(err.details, 300)}"
+        text += f" {excerpt(err.details, 300)}"
     return ERROR, text

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.check_api.report import ERROR, IGNORED, LACKS, NOT_RUN, OK, ROUTE_MISSING, SKIPPED, Fix, Report, Row, _failure, _short
+from gateway.check_api.report import ERROR, IGNORED, LACKS, NOT_RUN, OK, ROUTE_MISSING, SKIPPED, Fix, Report, Row, excerpt, failure_verdict
 from gateway.statuspal.client import StatusPalAPI, UpstreamResult
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.statuspal.errors import UpstreamError
@@ -128,7 +128,7 @@ class Checker:
         try:
             return await call
         except UpstreamError as err:
-            verdict, evidence = _failure(err)
+            verdict, evidence = failure_verdict(err)
             self.row(name).record(verdict, f"{what}: {evidence}" if what else evidence)
             if err.outcome_unknown:
                 self.note(f"{name}: the answer was lost, so it is unknown whether it took effect ({what or name}).")
@@ -146,7 +146,7 @@ class Checker:
             made.confirmed = True
             return result
         except UpstreamError as err:
-            verdict, evidence = _failure(err)
+            verdict, evidence = failure_verdict(err)
             self.row(name).record(verdict, evidence)
             if err.outcome_unknown:
                 self.note(f"{name}: the answer was lost, so it is unknown whether {made.label} was made; cleanup deletes it if so.")
@@ -172,15 +172,15 @@ class Checker:
             try:
                 fresh = (await self.call(get, params)).data
             except UpstreamError as err:
-                evidence.append(f"the read to confirm {', '.join(lacking)} failed: {_failure(err)[1]}")
+                evidence.append(f"the read to confirm {', '.join(lacking)} failed: {failure_verdict(err)[1]}")
             else:
                 more_ignored, lacking = self.compare({k: asked[k] for k in lacking}, fresh)
                 ignored += more_ignored
                 data = {**data, **(fresh if isinstance(fresh, Mapping) else {})}
         for key in ignored:
-            evidence.append(f"{what}: sent {key} = {_short(asked[key])}, StatusPal has {_short(data.get(key))}")
+            evidence.append(f"{what}: sent {key} = {excerpt(asked[key])}, StatusPal has {excerpt(data.get(key))}")
         if lacking:
-            evidence.append(f"{what}: neither the answer nor a GET shows {', '.join(lacking)}; it carries {_short(sorted(data), 200)}")
+            evidence.append(f"{what}: neither the answer nor a GET shows {', '.join(lacking)}; it carries {excerpt(sorted(data), 200)}")
         verdict = IGNORED if ignored else LACKS if lacking else OK
         self.row(name).record(verdict, "; ".join(evidence), ignored=ignored, lacking=lacking)
         return data
@@ -328,7 +328,7 @@ class Checker:
         try:
             result = await self.call("notices_create", params, body=body, query=query)
         except UpstreamError as err:
-            verdict, evidence = _failure(err)
+            verdict, evidence = failure_verdict(err)
             row.record(verdict, f"{what}: {evidence}")
             self.hint_from_refusal(err, body or {})
             if not err.outcome_unknown:
@@ -337,7 +337,7 @@ class Checker:
         record = self.wire.read(result.data)
         if not record.id:
             row.record(LACKS, f"{what}: the answer has no {self.wire.id_field!r}, so the notice cannot be read, "
-                              f"ended or deleted; it carries {_short(sorted(_keys(result.data)), 200)}", lacking=["id"])
+                              f"ended or deleted; it carries {excerpt(sorted(_keys(result.data)), 200)}", lacking=["id"])
             self.hint_field("id", result.data)
             return None
         self.made.remove(pending)
@@ -372,7 +372,7 @@ class Checker:
                 lacking.append(name)
             elif getattr(record, name) != logical[name]:
                 ignored.append(name)
-                evidence.append(f"sent {name} {_short(logical[name])}, StatusPal has {_short(getattr(record, name))}")
+                evidence.append(f"sent {name} {excerpt(logical[name])}, StatusPal has {excerpt(getattr(record, name))}")
         for name in ("starts_at", "ends_at"):
             if name not in logical:
                 continue
@@ -380,24 +380,24 @@ class Checker:
                 lacking.append(name)
             elif _instant(getattr(record, name)) != _instant(logical[name]):
                 ignored.append(name)
-                evidence.append(f"sent {name} {logical[name]}, StatusPal has {_short(getattr(record, name))}")
+                evidence.append(f"sent {name} {logical[name]}, StatusPal has {excerpt(getattr(record, name))}")
         if "affected" in logical:
             wanted = {e["service_slug"]: tuple(e.get("container_slugs") or ()) for e in logical["affected"]}
             if record.affected is None:
                 lacking.append("affected")
             elif set(record.affected) != set(wanted) or any(c and set(record.affected[s]) != set(c) for s, c in wanted.items()):
                 ignored.append("affected")
-                evidence.append(f"sent affected {_short(logical['affected'])}, StatusPal has {_short(record.affected)}")
+                evidence.append(f"sent affected {excerpt(logical['affected'])}, StatusPal has {excerpt(record.affected)}")
         if "message" in logical:
             entry = next((u for u in record.updates or () if u.message == logical["message"]), None)
             if record.updates is None:
                 lacking.append("message")
             elif entry is None:
                 ignored.append("message")
-                evidence.append(f"sent message {_short(logical['message'])}; the timeline has no such entry")
+                evidence.append(f"sent message {excerpt(logical['message'])}; the timeline has no such entry")
             elif "notify" in logical and entry.notified is not None and entry.notified != logical["notify"]:
                 ignored.append("notify")
-                evidence.append(f"sent notify {_short(logical['notify'])}; the timeline entry says notified {_short(entry.notified)}")
+                evidence.append(f"sent notify {excerpt(logical['notify'])}; the timeline entry says notified {excerpt(entry.notified)}")
             elif "notify" in logical and entry.notified is None:
                 self.note(
                     f"notify: the timeline entry does not say whether subscribers were notified (no "
@@ -412,7 +412,7 @@ class Checker:
             try:
                 fresh_data = (await self.notice_call("notices_get", notice_id)).data
             except UpstreamError as err:
-                evidence.append(f"the read to confirm {', '.join(lacking)} failed: {_failure(err)[1]}")
+                evidence.append(f"the read to confirm {', '.join(lacking)} failed: {failure_verdict(err)[1]}")
             else:
                 fresh = self.wire.read(fresh_data)
                 asked_again = {k: logical[k] for k in (*lacking, "notify") if k in logical}
@@ -484,7 +484,7 @@ class Checker:
         try:
             result = await self.notice_call(name, notice_id, logical)
         except UpstreamError as err:
-            verdict, evidence = _failure(err)
+            verdict, evidence = failure_verdict(err)
             self.row(name).record(verdict, f"{what}: {evidence}")
             self.hint_from_refusal(err, self._notice_request(name, notice_id, logical)[1] or {})
             return None
@@ -505,7 +505,7 @@ class Checker:
         try:
             result = await self.notice_call(action, notice_id, closing)
         except UpstreamError as err:
-            verdict, evidence = _failure(err)
+            verdict, evidence = failure_verdict(err)
             row.record(verdict, f"{what}: {evidence}")
             if err.route_missing and await self.patch_end(notice_id, what, action) is not None:
                 self.fix("statuspal.notices", strategy_key, "patch_ends_at",
@@ -518,7 +518,7 @@ class Checker:
         if not _ended(record):
             fresh = await self.fresh_notice(notice_id)
             if fresh is None or not _ended(fresh):
-                row.record(IGNORED, f"{what}: it still shows state {_short(record.state)}, ends_at {_short(record.ends_at)}",
+                row.record(IGNORED, f"{what}: it still shows state {excerpt(record.state)}, ends_at {excerpt(record.ends_at)}",
                            ignored=["state"])
 
     async def fresh_notice(self, notice_id: str) -> NoticeRecord | None:
@@ -533,7 +533,7 @@ class Checker:
         try:
             result = await self.notice_call("notices_update", notice_id, logical)
         except UpstreamError as err:
-            verdict, evidence = _failure(err)
+            verdict, evidence = failure_verdict(err)
             self.row(action).record(verdict, f"{what}, ending by PATCH {self.wire.ends_at_field}: {evidence}")
             return None
         record = self.wire.read(result.data)
@@ -544,7 +544,7 @@ class Checker:
         applied = _instant(record.ends_at) == _instant(logical["ends_at"])
         self.row(action).record(
             IGNORED, f"{what}: after PATCH {self.wire.ends_at_field} = {logical['ends_at']} it shows state "
-                     f"{_short(record.state)}, {self.wire.ends_at_field} {_short(record.ends_at)}",
+                     f"{excerpt(record.state)}, {self.wire.ends_at_field} {excerpt(record.ends_at)}",
             ignored=["state" if applied else "ends_at"],
         )
         return None
@@ -564,7 +564,7 @@ class Checker:
             try:
                 await self.notice_call(name, None if name == "notices_list" else PROBE_ID, logical)
             except UpstreamError as err:
-                verdict, evidence = _failure(err)
+                verdict, evidence = failure_verdict(err)
                 if verdict == ROUTE_MISSING:
                     self.row(name).record(ROUTE_MISSING, evidence)
                 elif err.status == 404:
@@ -609,7 +609,7 @@ class Checker:
         if logical != "message" and len(candidates) == 1:
             candidate = candidates[0]
             self.fix("statuspal.notices", key, candidate,
-                     f"a guess: {logical} is not shown as {configured!r}; the answer carries {candidate}: {_short(data[candidate], 60)}")
+                     f"a guess: {logical} is not shown as {configured!r}; the answer carries {candidate}: {excerpt(data[candidate], 60)}")
             if logical == "affected":
                 shape = _shape_of(data[candidate])
                 if shape and shape != self.wire.affected_shape:
@@ -629,7 +629,7 @@ class Checker:
                  and any(w in k.lower() for w in _LIKELY_WORDS["updates"])}
         if self.wire.updates_field not in data and len(lists) == 1:
             name, items = next(iter(lists.items()))
-            self.fix("statuspal.notices", "updates_field", name, f"a guess: the answer's timeline looks like {name}: {_short(items, 60)}")
+            self.fix("statuspal.notices", "updates_field", name, f"a guess: the answer's timeline looks like {name}: {excerpt(items, 60)}")
         entries = data.get(self.wire.updates_field) or next(iter(lists.values()), [])
         for entry in entries if isinstance(entries, list) else []:
             if not isinstance(entry, Mapping):
@@ -641,7 +641,7 @@ class Checker:
             if self.wire.update_notify_key not in entry:
                 flags = [k for k, v in entry.items() if isinstance(v, bool) and "notif" in k.lower()]
                 if len(flags) == 1:
-                    self.fix("statuspal.notices", "update_notify_key", flags[0], f"the timeline entry carries {flags[0]}: {_short(entry[flags[0]])}")
+                    self.fix("statuspal.notices", "update_notify_key", flags[0], f"the timeline entry carries {flags[0]}: {excerpt(entry[flags[0]])}")
 
     def hint_from_refusal(self, err: UpstreamError, body: Mapping[str, Any]) -> None:
         """A 422 names fields StatusPal wants ("can't be blank") or refuses ("not permitted"): each one it
@@ -657,12 +657,12 @@ class Checker:
             if len(matches) == 1:
                 logical = matches[0]
                 self.fix("statuspal.notices", REQUEST_FIELDS[logical], name,
-                         f"a guess: StatusPal answered 422 {name}: {_short(err.details[name], 60)} to a body that sent "
+                         f"a guess: StatusPal answered 422 {name}: {excerpt(err.details[name], 60)} to a body that sent "
                          f"{logical} as {self.wire.wire_name(logical)!r}")
         for name in refused:
             key = REQUEST_FIELDS[sent[name]]
             self.field_notes.setdefault(key, f"{sent[name]}: StatusPal refused the field {name!r} (statuspal.notices.{key}): "
-                                             f"{_short(err.details[name], 80)}; its right name cannot be read from the answer.")
+                                             f"{excerpt(err.details[name], 80)}; its right name cannot be read from the answer.")
 
     # -------------------------------------------------------------- webhooks
 
@@ -674,7 +674,7 @@ class Checker:
         try:
             result = await self.call("webhooks_create", body=asked)
         except UpstreamError as err:
-            verdict, evidence = _failure(err)
+            verdict, evidence = failure_verdict(err)
             self.row("webhooks_create").record(verdict, evidence)
             if not err.outcome_unknown:
                 self.made.remove(pending)
@@ -682,7 +682,7 @@ class Checker:
         data = result.data if isinstance(result.data, Mapping) else {}
         webhook_id = data.get("id")
         if not isinstance(webhook_id, str):
-            self.row("webhooks_create").record(LACKS, f"the answer has no id; it carries {_short(sorted(data), 200)}", lacking=["id"])
+            self.row("webhooks_create").record(LACKS, f"the answer has no id; it carries {excerpt(sorted(data), 200)}", lacking=["id"])
             return
         self.made.remove(pending)
         params = {"webhook_id": webhook_id}
@@ -730,7 +730,7 @@ class Checker:
                 try:
                     found = await made.find()
                 except UpstreamError as err:
-                    self.left_behind.append(f"{made.label}: could not look for it ({_failure(err)[1]})")
+                    self.left_behind.append(f"{made.label}: could not look for it ({failure_verdict(err)[1]})")
                     continue
                 for item in found:
                     await self.delete(item)
@@ -745,7 +745,7 @@ class Checker:
         except UpstreamError as err:
             if err.status == 404 and not err.route_missing and not made.confirmed:
                 return  # a create whose answer was lost, and which did not take effect after all: nothing to delete
-            verdict, evidence = _failure(err)
+            verdict, evidence = failure_verdict(err)
             row.record(verdict, f"{made.label}: {evidence}")
             self.left_behind.append(f"{made.label} on page {self.page!r}")
             return
@@ -792,9 +792,9 @@ def _unmapped(data: Any, wire: NoticeWire) -> list[str]:
 def _keys_evidence(data: Any, wire: NoticeWire) -> str:
     """The answer's keys, with the values of those the mapping does not read (where a dropped field may be)."""
     if not isinstance(data, Mapping):
-        return f"no object ({_short(data, 60)})"
+        return f"no object ({excerpt(data, 60)})"
     unmapped = _unmapped(data, wire)
-    shown = ", ".join(f"{k}: {_short(data[k], 60)}" for k in unmapped) or "nothing the mapping does not read"
+    shown = ", ".join(f"{k}: {excerpt(data[k], 60)}" for k in unmapped) or "nothing the mapping does not read"
     return f"keys {', '.join(data)}; not read by the mapping: {shown}"
 
 
