@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from gateway.config import StatusPalSettings
-from gateway.statuspal.client import StatusPalClient
+from gateway.statuspal.client import MAX_PAUSE_SECONDS, StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable, describe
 from tests.conftest import DEMO_KEY, bound_socket, serve_app
@@ -151,6 +151,33 @@ async def test_a_key_statuspal_paused_is_not_sent_again_until_the_pause_is_over(
             assert describe(held.value) == "StatusPal is rate limiting requests (429). This is temporary: try again in 30 seconds."
         assert (await client.for_key(other_key).call("status_pages_list")).status == 200
     assert calls == [("webhooks_list", 429), ("status_pages_list", 200)]
+
+
+async def test_calls_queued_for_the_rate_limit_are_not_sent_into_a_pause(sandbox_admin) -> None:
+    """Calls already waiting for the key's token when the first one meets a 429 are refused unsent too."""
+    await sandbox_admin.faults(rate_limit_rate=1.0, retry_after_seconds=30, only=["webhooks_list"])
+    await sandbox_admin.clear_requests()
+    settings = settings_for(sandbox_admin.url, rate_per_second=5.0, rate_burst=1, retry_after_max_seconds=5)
+    async with started(settings) as (client, calls):
+        api = client.for_key(DEMO_KEY)
+        outcomes = await asyncio.gather(*(api.call("webhooks_list") for _ in range(4)), return_exceptions=True)
+    assert calls == [("webhooks_list", 429)], "only the first call reached StatusPal"
+    for refused in outcomes:
+        assert isinstance(refused, UpstreamUnavailable), refused
+        assert refused.status == 429 and 25 < (refused.retry_after or 0) <= 30
+
+
+async def test_a_pause_is_capped_so_one_answer_cannot_hold_a_key_for_days(sandbox_admin) -> None:
+    await sandbox_admin.faults(rate_limit_rate=1.0, retry_after_seconds=3 * 86400, only=["webhooks_list"])
+    await sandbox_admin.clear_requests()
+    async with started(settings_for(sandbox_admin.url, retry_after_max_seconds=5)) as (client, calls):
+        with pytest.raises(UpstreamUnavailable) as first:
+            await client.for_key(DEMO_KEY).call("webhooks_list")
+        with pytest.raises(UpstreamUnavailable) as held:
+            await client.for_key(DEMO_KEY).call("webhooks_list")
+    assert first.value.retry_after == 3 * 86400  # what StatusPal said is what the first answer reports
+    assert 295 < (held.value.retry_after or 0) <= MAX_PAUSE_SECONDS
+    assert calls == [("webhooks_list", 429)]
 
 
 @pytest.mark.parametrize("faults", [{"error_rate": 1.0, "error_status": 502}, {"drop_rate": 1.0}])

@@ -67,6 +67,9 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 REPEATABLE_METHODS = frozenset({"GET", "PUT", "PATCH", "DELETE"})
 SUCCESS_STATUSES = frozenset({200, 201, 204})
 MAX_BUCKETS = 4096
+# The longest a 429's Retry-After pauses a key here: at worst one call a key every five minutes reaches a
+# StatusPal that keeps refusing it.
+MAX_PAUSE_SECONDS = 300.0
 USER_AGENT = "statuspal-mcp/0.1"
 _KEY_SHAPE = re.compile(r"[\x21-\x7e]+")
 
@@ -294,16 +297,8 @@ class _Call:
         attempt = 0
         error: UpstreamError | None = None
         while True:
+            await self._wait_out_pause(deadline)  # before taking a token: a paused call should not spend one
             budget = deadline - loop.time()
-            paused = self.client.paused_for(self.kid)
-            if paused:
-                if paused > self.settings.retry_after_max_seconds or paused >= budget:
-                    raise error or self._error(
-                        UpstreamUnavailable, 429, "rate_limited",
-                        "StatusPal asked for a pause of this API key's calls; this call was not sent", retry_after=paused,
-                    )
-                await asyncio.sleep(paused)
-                budget = deadline - loop.time()
             wait = await self.client.reserve(self.kid, budget)
             if wait > budget:  # nothing was taken
                 raise error or self._error(
@@ -314,6 +309,8 @@ class _Call:
                 )
             if wait:
                 await asyncio.sleep(wait)
+                # A 429 another call of this key met while this one waited for its token pauses this one too.
+                await self._wait_out_pause(deadline)
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise self._error(UpstreamUnavailable, 0, "timeout", self._timeout_text())
@@ -335,6 +332,20 @@ class _Call:
             await asyncio.sleep(delay)
             attempt += 1
             self.retried = True
+
+    async def _wait_out_pause(self, deadline: float) -> None:
+        """Return once the key is not paused; a pause longer than `retry_after_max_seconds` or than the call's
+        time left is refused at once, unsent, with the time the pause has left (not an earlier attempt's
+        wait, which another call's 429 may have lengthened since). Checked again after each sleep, since
+        another call's 429 can lengthen the pause meanwhile."""
+        loop = asyncio.get_running_loop()
+        while paused := self.client.paused_for(self.kid):
+            if paused > self.settings.retry_after_max_seconds or paused >= deadline - loop.time():
+                raise self._error(
+                    UpstreamUnavailable, 429, "rate_limited",
+                    "StatusPal asked for a pause of this API key's calls; this call was not sent", retry_after=paused,
+                )
+            await asyncio.sleep(paused)
 
     async def _attempt(self, remaining: float) -> UpstreamResult | tuple[UpstreamError, float | None]:
         """One HTTP exchange. Returns the result, or (error to raise, Retry-After) where the error is marked
@@ -394,7 +405,9 @@ class _Call:
         self.excerpt = self._scrub(_clean(raw.decode("utf-8", "replace")))[:200]
         retry_after = _retry_after(retry_after_header)
         if status == 429 and retry_after:
-            self.client.pause(self.kid, retry_after)
+            # Capped: a Retry-After of days (or a date in 9999) would otherwise lock the key until a restart; past
+            # the cap one call goes through, and a StatusPal still limiting the key answers with a new pause.
+            self.client.pause(self.kid, min(retry_after, MAX_PAUSE_SECONDS))
         if status == 401:
             raise self._error(UpstreamAuthError, status, code, message, details)
         if status == 403:
