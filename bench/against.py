@@ -54,10 +54,13 @@ from search.build import build_index
 ROOT = Path(__file__).resolve().parent.parent
 
 # Run inside REV's tree: its own benchmark code mints the token with its own token format.
+# Its Gateway record may have fields this one lacks or has (a later one has `pid`, unused for minting).
 MINT_OLD_TOKEN = """
-import sys
+import dataclasses, sys
 from bench.processes import Gateway, Servers
-print(Servers.sealed_token(Gateway(url=sys.argv[1], sealing_keys=sys.argv[2]), sys.argv[3]))
+fields = {f.name for f in dataclasses.fields(Gateway)}
+known = {"url": sys.argv[1], "sealing_keys": sys.argv[2], "pid": 0}
+print(Servers.sealed_token(Gateway(**{k: v for k, v in known.items() if k in fields}), sys.argv[3]))
 """
 
 
