@@ -103,11 +103,19 @@ _PATTERN_NEEDS = re.compile("|".join(sorted(
 )))
 
 
+# The non-ASCII letters Python's case-insensitive regexes take for ASCII ones (long s, Kelvin sign, dotted and
+# dotless i). The patterns above would match "ſecret=…", so the gates that decide whether a pattern runs must
+# read it as "secret" too; lower() alone leaves these letters as they are.
+_REGEX_FOLDS = str.maketrans({"\u017f": "s", "\u212a": "k", "\u0130": "i", "\u0131": "i"})
+
+
 def redact_text(text: str) -> str:
     """Scrub secret-looking substrings from free text: secrets by shape, and the values of secret names."""
     if text.isalnum() or not _TRIGGER.search(text):
         return text
     lowered = text.lower()
+    if not lowered.isascii():
+        lowered = lowered.translate(_REGEX_FOLDS)
     if not _PATTERN_NEEDS.search(lowered):
         return text
     has = lowered.__contains__

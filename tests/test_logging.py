@@ -185,6 +185,14 @@ def test_every_secret_name_is_caught_in_query_strings_and_json(name: str) -> Non
         assert "opaque-value-1" not in redact_text(text), text
 
 
+@pytest.mark.parametrize("text", ["\u017fecret=opaque-value-1", "pa\u017f\u017fword=opaque-value-1",
+                                  "\u212aey=opaque-value-1", "authorization=opaque-value-1".replace("i", "\u0131", 1)])
+def test_names_spelled_with_letters_the_regexes_fold_are_caught(text: str) -> None:
+    """Python's case-insensitive patterns read long s, the Kelvin sign and dotless i as s, k and i; the cheap
+    pre-checks must read them the same way, or they would skip a pattern that matches."""
+    assert "opaque-value-1" not in redact_text(text), text
+
+
 def test_ordinary_prose_is_left_alone() -> None:
     text = "list_services returned 3 items for subdomain acme in 12 ms (barcode=7 keyboard layout)"
     assert redact_text(text) == text
