@@ -67,7 +67,6 @@ class CredentialResolver:
         self._max_in_flight = settings.limits.key_checks_in_flight
         # Concurrent first requests with one key share one upstream check instead of each making their own.
         self._pending: dict[str, asyncio.Future[None]] = {}
-        self._metadata_url = settings.server.resource_metadata_url
 
     async def resolve(self, authorization: str | None, address: str) -> Credentials:
         """The caller's credentials; AuthError when they are refused, OverBudget when an upstream check of a new key
@@ -83,17 +82,17 @@ class CredentialResolver:
         """Drop a cached key check, e.g. after StatusPal rejected the key on a call (it was revoked)."""
         self._checked.pop(key_digest(credentials.api_key), None)
 
-    def challenge(self, err: AuthError, resource_metadata: str | None = None) -> str:
-        """The WWW-Authenticate value: always the protected-resource metadata URL (by default /mcp's; the
-        transport passes the one of the surface the request was for), so clients can discover OAuth, and the
-        scope to ask for: the missing one on a 403, every tool scope on a 401."""
+    def challenge(self, err: AuthError, resource_metadata: str, default_scope: str = _CHALLENGE_SCOPE) -> str:
+        """The WWW-Authenticate value: always the protected-resource metadata URL of the surface the request was
+        for, so clients can discover OAuth, and the scope to ask for: the missing one on a 403, `default_scope`
+        (every tool scope, unless the surface can use fewer) on a 401."""
         parts = []
         if err.error in ("invalid_token", "insufficient_scope"):
             parts.append(f'error="{err.error}"')
-        scope = err.scope or (_CHALLENGE_SCOPE if err.status == 401 else None)
+        scope = err.scope or (default_scope if err.status == 401 else None)
         if scope:
             parts.append(f'scope="{scope}"')
-        parts.append(f'resource_metadata="{resource_metadata or self._metadata_url}"')
+        parts.append(f'resource_metadata="{resource_metadata}"')
         return "Bearer " + ", ".join(parts)
 
     async def _direct(self, api_key: str, address: str) -> Credentials:

@@ -197,8 +197,8 @@ class Dispatcher:
         return pages[index]
 
     def _tools_pages(self, version: str, surface: Surface, scopes: frozenset[str]) -> tuple[bytes, ...]:
-        # Keyed on the surface's shape and the grant, as SurfaceTools caches what they show, never on the page
-        # (page names are the caller's to invent); a hit costs one dict lookup, not a walk over the tools.
+        # Keyed on the surface's shape and the grant, which decide what it shows, never on the page (page names
+        # are the caller's to invent, so they must not grow this); a hit costs one dict lookup, not a walk.
         key = (version, surface.toolsets, surface.readonly, surface.page is not None, scopes)
         pages = self._tool_pages.get(key)
         if pages is None:

@@ -9,7 +9,6 @@ and it names no secret (the catalogue and the OAuth endpoints are public already
 
 from __future__ import annotations
 
-import importlib.metadata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ from aiohttp import web
 
 from gateway.config import Settings
 from gateway.cors import CorsPolicy
-from gateway.dispatcher import CAPABILITIES, LATEST_HANDSHAKE_VERSION, SERVER_NAME, SUPPORTED_VERSIONS
+from gateway.dispatcher import CAPABILITIES, LATEST_HANDSHAKE_VERSION, SUPPORTED_VERSIONS, server_info
 from gateway.scopes import READ, WRITE
 from gateway.state import GATEWAY
 from gateway.surfaces import TOOLSETS
@@ -59,11 +58,8 @@ def server_card(settings: Settings, tools: Iterable[Tool]) -> dict[str, Any]:
         "version": "1.0",
         "protocolVersion": LATEST_HANDSHAKE_VERSION,
         "supportedProtocolVersions": list(SUPPORTED_VERSIONS),
-        "serverInfo": {
-            "name": SERVER_NAME,
-            "title": "StatusPal",
-            "version": importlib.metadata.version("statuspal-mcp"),
-        },
+        # initialize's serverInfo, less the website, which the card gives as documentationUrl.
+        "serverInfo": {k: v for k, v in server_info(settings).items() if k != "websiteUrl"},
         "description": "Manage StatusPal status pages, services, regions, incidents, maintenance and webhooks, "
         "and search the StatusPal API docs.",
         "documentationUrl": settings.search.docs_base_url,
@@ -75,7 +71,7 @@ def server_card(settings: Settings, tools: Iterable[Tool]) -> dict[str, Any]:
             "schemes": ["bearer", "oauth2"],
             "bearer": "A StatusPal Next API key (sk_…) in `Authorization: Bearer`, for clients that can send headers.",
             "oauth2": {
-                "protectedResourceMetadata": f"{base}/.well-known/oauth-protected-resource/mcp",
+                "protectedResourceMetadata": settings.server.resource_metadata_url,
                 "authorizationServer": base,
                 "scopes": [READ, WRITE],
             },

@@ -291,14 +291,14 @@ class SurfaceTools:
     """The catalogue as each surface shows it: which tools are present, and on a page scope, the narrowed
     copy of each (no `subdomain` parameter; the page supplied and enforced by its handler).
 
-    Lists are cached per surface *shape* (toolsets, read-only, paged or not, grant), never per page: the
-    narrowed schemas do not name the page, so a stranger naming new pages cannot grow the cache.
+    What a surface shows depends on its *shape* only (toolsets, read-only, paged or not, grant), never on the
+    page: the narrowed schemas do not name it, so the dispatcher caches the finished lists per shape and a
+    stranger naming new pages cannot grow that cache.
     """
 
     def __init__(self, full: Catalogue, paged: Catalogue) -> None:
         self.full = full
         self.paged = paged
-        self._visible: dict[tuple[frozenset[str], bool, bool, frozenset[str]], tuple[Tool, ...]] = {}
 
     @classmethod
     def of(cls, catalogue: Catalogue) -> SurfaceTools:
@@ -310,15 +310,8 @@ class SurfaceTools:
 
     def visible(self, surface: Surface, scopes: frozenset[str]) -> tuple[Tool, ...]:
         """The tools this surface and grant show and allow, in catalogue order."""
-        key = (surface.toolsets, surface.readonly, surface.page is not None, scopes)
-        found = self._visible.get(key)
-        if found is None:
-            allowed = surface.scopes(scopes)
-            found = tuple(
-                t for t in self.catalogue(surface).tools if surface.has_toolset_of(t.name) and t.scope in allowed
-            )
-            self._visible[key] = found
-        return found
+        allowed = surface.scopes(scopes)
+        return tuple(t for t in self.catalogue(surface).tools if surface.has_toolset_of(t.name) and t.scope in allowed)
 
     def absent_reason(self, surface: Surface, name: str) -> str | None:
         """Why a tool the full catalogue has is not on `surface`, or None when the surface allows it (the grant's

@@ -23,7 +23,6 @@ one for every instance.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import secrets
 from collections.abc import Mapping
@@ -259,9 +258,10 @@ class Transport:
             # Each surface is its own protected resource: the challenge points at the one this URL names.
             surface = request.get(_SURFACE, FULL)
             metadata = metadata_url(surface, self.gateway.settings.server.public_url)
-            if surface.readonly and err.status == 401 and err.scope is None:
-                err = dataclasses.replace(err, scope=READ)  # a write grant could do nothing more here
-            headers["WWW-Authenticate"] = self.gateway.credentials.challenge(err, metadata)
+            credentials = self.gateway.credentials
+            # On a read-only URL a write grant could do nothing more, so a 401 asks for the read scope only.
+            headers["WWW-Authenticate"] = (credentials.challenge(err, metadata, READ) if surface.readonly
+                                           else credentials.challenge(err, metadata))
         elif err.status == 503:
             headers["Retry-After"] = str(err.retry_after or 5)
         body = orjson.dumps({"error": err.error, "error_description": err.description})

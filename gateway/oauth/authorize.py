@@ -31,7 +31,7 @@ from urllib.parse import urlencode, urlsplit
 
 import orjson
 from aiohttp import web
-from multidict import MultiDict
+from multidict import MultiDict, MultiMapping
 
 from gateway.connections import BodyTooLarge, BodyUnreadable
 from gateway.cors import normalise_origin
@@ -216,11 +216,11 @@ def _check_request(gateway: Gateway, client: Client, redirect_uri: str, params: 
     )
 
 
-def _single(query: Mapping[str, str], getall) -> dict[str, str]:
+def _single(params: MultiMapping[str]) -> dict[str, str]:
     """The request parameters, each at most once (RFC 6749 §3.1: a repeated parameter is an error)."""
     values: dict[str, str] = {}
     for name in REQUEST_PARAMS:
-        found = getall(name, [])
+        found = params.getall(name, [])
         if len(found) > 1:
             raise _PageError(400, "This sign-in link is malformed", f"The parameter {name} appears more than once.")
         if found:
@@ -370,7 +370,7 @@ def _surface_note(surface: Surface) -> str:
 async def authorize_get(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     try:
-        params = _single(request.query, request.query.getall)
+        params = _single(request.query)
         client, redirect_uri = await _client_and_redirect(gateway, params)
     except _PageError as exc:
         return _error_page(gateway, exc.status, exc.heading, exc.message)
@@ -385,11 +385,10 @@ async def authorize_post(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     try:
         form = await _login_form(request, gateway.settings.server.public_url)
-        params = _single(form, lambda name, default: [v for v in form.getall(name, default) if isinstance(v, str)])
+        params = _single(form)
         client, redirect_uri = await _client_and_redirect(gateway, params)
         auth = _check_request(gateway, client, redirect_uri, params)
-        csrf = form.get("csrf")
-        _check_csrf(gateway, csrf if isinstance(csrf, str) else None, auth)
+        _check_csrf(gateway, form.get("csrf"), auth)
     except _PageError as exc:
         return _error_page(gateway, exc.status, exc.heading, exc.message)
     except _RedirectError as exc:  # the form was tampered with: the redirect URI is still a validated one
@@ -400,14 +399,13 @@ async def authorize_post(request: web.Request) -> web.Response:
                          {"error": "access_denied", "error_description": "The user cancelled the connection", "state": auth.state})
     access = form.get("access")
     try:
-        if access not in GRANTS:
+        if access is None or access not in GRANTS:
             raise _FormError(400, "Choose read-only or full access.")
-        assert isinstance(access, str)
         await _admit_attempt(gateway, request, client)
         key = await _checked_key(gateway, client, form.get("key"))
     except _FormError as exc:
         return _login(gateway, auth, exc.status, exc.alert, alert_kind=exc.kind, key_error=exc.key_error,
-                      access=access if isinstance(access, str) else None, **exc.headers)
+                      access=access, **exc.headers)
 
     code = issue_code(
         gateway,
@@ -453,9 +451,9 @@ async def _admit_attempt(gateway: Gateway, request: web.Request, client: Client)
         raise _store_down(exc) from None
 
 
-async def _checked_key(gateway: Gateway, client: Client, raw_key: object) -> str:
+async def _checked_key(gateway: Gateway, client: Client, raw_key: str | None) -> str:
     """The pasted key once StatusPal has accepted it; _FormError saying what is wrong with it otherwise."""
-    key = raw_key.strip() if isinstance(raw_key, str) else ""
+    key = raw_key.strip() if raw_key is not None else ""
     if not key:
         raise _FormError(400, "Paste your StatusPal API key.", key_error=True)
     if not API_KEY_SHAPE.match(key):

@@ -35,7 +35,7 @@ from gateway.config import Settings
 from gateway.cors import CorsPolicy
 from gateway.oauth.errors import json_error
 from gateway.scopes import READ, SCOPES_SUPPORTED, WRITE
-from gateway.surfaces import FULL, Surface, SurfaceError, parse_path
+from gateway.surfaces import FULL, Surface, SurfaceError, parse_path, resource_url
 
 PRM_PATHS = (
     "/.well-known/oauth-protected-resource",
@@ -51,7 +51,7 @@ _CORS_HEADERS = ("MCP-Protocol-Version", "Content-Type", "Authorization")
 def protected_resource(settings: Settings, surface: Surface = FULL) -> dict[str, Any]:
     server = settings.server
     return {
-        "resource": server.public_url + surface.path,
+        "resource": resource_url(surface, server.public_url),
         "authorization_servers": [server.public_url],
         "scopes_supported": [READ] if surface.readonly else [READ, WRITE],
         "bearer_methods_supported": ["header"],
