@@ -178,13 +178,15 @@ class NoticeWire:
         GET and DELETE carry no body. An org-scoped route has no `{subdomain}` in its path, so the page
         travels under `page_field`: in the query when there is no body, in the body otherwise."""
         body = None if method in ("GET", "DELETE") else self.body(logical or {})
-        query = None
+        if body is None:
+            return None, self.page_query(org_scoped, page) or None
         if org_scoped:
-            if body is None:
-                query = {self.page_field: page}
-            else:
-                body[self.page_field] = page
-        return body, query
+            body[self.page_field] = page
+        return body, None
+
+    def page_query(self, org_scoped: bool, page: str) -> dict[str, str]:
+        """What names the page in the query of a notices call: nothing on a route under the page's path."""
+        return {self.page_field: page} if org_scoped else {}
 
     def _affected_out(self, entries: list[Mapping[str, Any]]) -> Any:
         if self.affected_shape == "objects":

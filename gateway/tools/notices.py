@@ -219,9 +219,8 @@ def _page_params(ctx: ToolContext, args: Mapping[str, Any]) -> dict[str, Any]:
 
 def _page_query(ctx: ToolContext, args: Mapping[str, Any], query: Mapping[str, Any]) -> dict[str, Any]:
     """Org-scoped notices routes name the page in the query, under the mapping's page field."""
-    if ctx.upstream.endpoints["notices_list"].org_scoped:
-        return {**query, ctx.upstream.endpoints.notices.page_field: args["subdomain"]}
-    return dict(query)
+    endpoints = ctx.upstream.endpoints
+    return {**query, **endpoints.notices.page_query(endpoints["notices_list"].org_scoped, args["subdomain"])}
 
 
 def _handler(
@@ -257,8 +256,7 @@ async def _list(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     query = {wire.type_field: args["notice_type"]} if "notice_type" in args else {}
     if "state" in args:
         query[wire.state_field] = args["state"]
-    if org_scoped:
-        query[wire.page_field] = args["subdomain"]
+    query.update(wire.page_query(org_scoped, args["subdomain"]))
     inner = list_handler("notices_list", () if org_scoped else _PAGE, filters=tuple(query))
     result = dict(await inner(ctx, {**args, **query}))
     result["items"] = [wire.read(item).as_output() for item in result["items"]]

@@ -128,7 +128,8 @@ async def confirm(write: Write, answer: Mapping[str, Any] | None) -> dict[str, A
     values taking precedence, since the GET shows what is live now. Fields only the answer carries (a
     webhook's one-time secret) are kept."""
     record = dict(answer or {})
-    if write.reread is not None and any(c.echoed and c.read(record) is MISSING for c in write.checks):
+    outcome = compare(write.checks, record)
+    if write.reread is not None and outcome.unconfirmed:
         try:
             fresh = await write.reread()
         except UpstreamError as err:
@@ -138,7 +139,7 @@ async def confirm(write: Write, answer: Mapping[str, Any] | None) -> dict[str, A
                 "before writing again."
             ) from None
         record = {**record, **dict(fresh or {})}
-    outcome = compare(write.checks, record)
+        outcome = compare(write.checks, record)
     if not outcome.ok:
         raise ToolError(mismatch(write, outcome))
     return record
