@@ -13,7 +13,7 @@ from gateway.tools.schemas import CONTAINER, LIST_ARGUMENTS, SUBDOMAIN, deleted,
 
 _PAGE = ("subdomain",)
 _KEY = ("subdomain", "slug")
-_SLUG = slug("container", "list_containers", "eu")
+_SLUG = slug("list_containers", "eu")
 VERIFIED = Verified(
     noun="container (region)",
     get="containers_get",
@@ -56,8 +56,8 @@ TOOLS: tuple[Tool, ...] = (
             "Add a container (region such as EU) to an existing page, public at once; every service joins it with "
             "status ok. Later calls use the returned slug. For a new page: setup_status_page."
         ),
-        input_schema=obj({"subdomain": SUBDOMAIN, "name": _NAME, "slug": new_slug("container")}, ("subdomain", "name")),
-        output_schema=written(CONTAINER, "get_container", "name"),
+        input_schema=obj({"subdomain": SUBDOMAIN, "name": _NAME, "slug": new_slug()}, ("subdomain", "name")),
+        output_schema=written(CONTAINER, "name"),
         annotations=CREATE,
         scope=WRITE,
         handler=send_handler(
@@ -72,10 +72,10 @@ TOOLS: tuple[Tool, ...] = (
             "add a region use create_container; to remove one, delete_container."
         ),
         input_schema=obj(
-            {"subdomain": SUBDOMAIN, "slug": _SLUG, "name": _NAME, "new_slug": renamed_slug("container")},
+            {"subdomain": SUBDOMAIN, "slug": _SLUG, "name": _NAME, "new_slug": renamed_slug()},
             _KEY,
         ),
-        output_schema=written(CONTAINER, "get_container", "name"),
+        output_schema=written(CONTAINER, "name"),
         annotations=UPDATE,
         scope=WRITE,
         handler=send_handler(

@@ -44,7 +44,7 @@ from gateway.tools.schemas import (
 from gateway.tools.verify import confirm
 
 _PAGE = ("subdomain",)
-_WRITTEN = written(NOTICE, "get_notice", "state")
+_WRITTEN = written(NOTICE, "state")
 # The tool that creates each kind of notice: the one a lost create must not be repeated with.
 _CREATE_TOOL = {"incident": "create_incident", "maintenance": "schedule_maintenance", "info": "create_info_notice"}
 _KEY = ("subdomain", "notice_id")

@@ -65,16 +65,16 @@ NOTICE_ID = pattern("^[A-Za-z0-9_-]{1,100}$", "Notice id (list_notices).")
 WEBHOOK_ID = pattern("^wbk_[A-Za-z0-9]{1,96}$", "Webhook id (list_webhooks).")
 
 
-def slug(what: str, lister: str, example: str) -> Schema:
+def slug(lister: str, example: str) -> Schema:
     return pattern(SLUG_PATTERN, f"e.g. `{example}` ({lister}).")
 
 
-def new_slug(what: str) -> Schema:
+def new_slug() -> Schema:
     """The optional slug of a create: StatusPal derives one from the name when it is left out."""
     return pattern(NEW_SLUG_PATTERN, "Omit to derive from the name (`US East` → `us-east`).")
 
 
-def renamed_slug(what: str) -> Schema:
+def renamed_slug() -> Schema:
     """The slug an update moves the resource to; left out, the current slug stays."""
     return pattern(NEW_SLUG_PATTERN, "Later calls must use it; notices follow.")
 
@@ -233,8 +233,8 @@ WEBHOOK_WITH_SECRET = obj(
 WEBHOOK_ROTATED = obj(WEBHOOK_WITH_SECRET["properties"], ("secret",), closed=False)
 
 
-def written(item: Schema, getter: str, *fields: str) -> Schema:
-    """The output of a write: the record StatusPal then holds, in the shape `getter` shows (the server
+def written(item: Schema, *fields: str) -> Schema:
+    """The output of a write: the record StatusPal then holds, in the shape its get tool shows (the server
     instructions say so once); only its identifier and the `fields` a model checks right after the write are
     repeated here."""
     props = {name: item["properties"][name] for name in (*item["required"], *fields)}

@@ -22,7 +22,7 @@ from gateway.tools.schemas import (
 
 _PAGE = ("subdomain",)
 _KEY = ("subdomain", "slug")
-_SLUG = slug("service", "list_services", "api")
+_SLUG = slug("list_services", "api")
 
 VERIFIED = Verified(
     noun="service",
@@ -77,10 +77,10 @@ TOOLS: tuple[Tool, ...] = (
             "Later calls use the returned slug. For a new page with services use setup_status_page."
         ),
         input_schema=obj(
-            {"subdomain": SUBDOMAIN, **_FIELDS, "slug": new_slug("service")},
+            {"subdomain": SUBDOMAIN, **_FIELDS, "slug": new_slug()},
             ("subdomain", "name"),
         ),
-        output_schema=written(SERVICE, "get_service", "name"),
+        output_schema=written(SERVICE, "name"),
         annotations=CREATE,
         scope=WRITE,
         handler=send_handler(
@@ -96,10 +96,10 @@ TOOLS: tuple[Tool, ...] = (
             "notices such as create_incident. To remove the service use delete_service."
         ),
         input_schema=obj(
-            {"subdomain": SUBDOMAIN, "slug": _SLUG, **_FIELDS, "new_slug": renamed_slug("service")},
+            {"subdomain": SUBDOMAIN, "slug": _SLUG, **_FIELDS, "new_slug": renamed_slug()},
             _KEY,
         ),
-        output_schema=written(SERVICE, "get_service", "name"),
+        output_schema=written(SERVICE, "name"),
         annotations=UPDATE,
         scope=WRITE,
         handler=send_handler(

@@ -25,7 +25,7 @@ from gateway.tools.verify import confirm
 _PAGE_FIELDS = ("name", "subdomain", "timezone", "website_url")
 
 
-def _names(what: str, example: str) -> dict[str, Any]:
+def _names(example: str) -> dict[str, Any]:
     return {
         "type": "array",
         "items": {"type": "string", "minLength": 1, "maxLength": 255},
@@ -159,8 +159,8 @@ TOOLS: tuple[Tool, ...] = (
             {
                 "subdomain": NEW_SUBDOMAIN,
                 **{f: PAGE_SETTINGS[f] for f in ("name", "timezone", "website_url")},
-                "services": {**_names("service", 'Service names, e.g. ["API", "Web Console"].'), "minItems": 1},
-                "regions": _names("region", 'Region names, e.g. ["EU", "US"]; omit for `default` only.'),
+                "services": {**_names('Service names, e.g. ["API", "Web Console"].'), "minItems": 1},
+                "regions": _names('Region names, e.g. ["EU", "US"]; omit for `default` only.'),
             },
             ("name", "subdomain", "timezone", "website_url", "services"),
         ),

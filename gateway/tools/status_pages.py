@@ -98,7 +98,7 @@ TOOLS: tuple[Tool, ...] = (
             },
             ("name", "subdomain", "timezone", "website_url"),
         ),
-        output_schema=written(STATUS_PAGE, "get_status_page", "current_status"),
+        output_schema=written(STATUS_PAGE, "current_status"),
         annotations=CREATE,
         scope=WRITE,
         handler=_create,
@@ -111,7 +111,7 @@ TOOLS: tuple[Tool, ...] = (
             "The subdomain cannot change (create_status_page); the status follows notices."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, **PAGE_SETTINGS}, _KEY),
-        output_schema=written(STATUS_PAGE, "get_status_page", "current_status"),
+        output_schema=written(STATUS_PAGE, "current_status"),
         annotations=UPDATE,
         scope=WRITE,
         handler=_update_page,

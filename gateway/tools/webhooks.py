@@ -186,7 +186,7 @@ TOOLS: tuple[Tool, ...] = (
             },
             _KEY,
         ),
-        output_schema=written(WEBHOOK, "get_webhook", "enabled"),
+        output_schema=written(WEBHOOK, "enabled"),
         annotations=UPDATE,
         scope=WRITE,
         handler=send_handler(
