@@ -17,7 +17,7 @@ from typing import Any
 from gateway.statuspal.endpoints import MAX_PER_PAGE, Endpoint
 from gateway.statuspal.notice_wire import NoticeWire
 from sandbox.models import Organization, StatusPage, iso
-from sandbox.validate import Fields, invalid, not_found
+from sandbox.validate import Fields, found, invalid
 
 DEFAULT_PER_PAGE = 20
 
@@ -81,7 +81,4 @@ def _positive_int(query: Mapping[str, str], name: str, default: int, errors: dic
 
 def find_page(call: Call) -> StatusPage:
     """The status page named by the path's `{subdomain}`, in the caller's own organization."""
-    page = call.org.pages.get(call.params["subdomain"])
-    if page is None:
-        raise not_found()
-    return page
+    return found(call.org.pages.get(call.params["subdomain"]))

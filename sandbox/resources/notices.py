@@ -25,10 +25,7 @@ def _notice_page(call: Call) -> StatusPage:
     name = call.wire.page_field
     given = call.query.get(name) if call.endpoint.method in ("GET", "DELETE") else call.body.get(name)
     if given is not None:
-        page = call.org.pages.get(str(given))
-        if page is None:
-            raise not_found()
-        return page
+        return found(call.org.pages.get(str(given)))
     notice_id = call.params.get("notice_id")
     if notice_id is None:
         raise invalid({name: ["can't be blank"]})
