@@ -55,7 +55,7 @@ from gateway.config import StatusPalSettings
 from gateway.identity import key_id
 from gateway.statuspal.endpoints import MAX_PER_PAGE, Endpoint, EndpointTable
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamForbidden, UpstreamUnavailable
-from gateway.store import StoreUnavailable
+from gateway.store import MemoryStore, StoreUnavailable
 
 if TYPE_CHECKING:
     from gateway.store import Store
@@ -84,31 +84,6 @@ class UpstreamResult:
     meta: dict[str, Any] | None = None
 
 
-class TokenBucket:
-    """`rate` requests per second with bursts of `burst`; callers wait for a token instead of failing.
-
-    Reservation style: a caller takes a token now (the count may go below zero) and sleeps until the
-    token would have existed, so concurrent callers queue in arrival order without a lock.
-    """
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.burst = float(burst)
-        self.tokens = float(burst)
-        self.updated = time.monotonic()
-
-    def reserve(self) -> float:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        self.tokens -= 1
-        return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
-
-    def release(self) -> None:
-        """Hand back a reserved token that will not be used (the call gave up before sending)."""
-        self.tokens += 1
-
-
 @dataclass
 class _NoAnswer:
     """An attempt that got no HTTP answer. `sent` is False only when the connection was never made."""
@@ -130,10 +105,12 @@ class StatusPalClient:
         self.on_call = on_call
         self._base = settings.base_url.rstrip("/")
         self._session: aiohttp.ClientSession | None = None
-        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
-        # StatusPal limits a key, not an instance: with several instances each holding its own bucket, N of them
-        # would let a key through at N times its rate and StatusPal would answer 429s. A store shared by the
-        # instances (Redis) holds one bucket per key for all of them.
+        # One token bucket per key (StatusPal's own limit), kept by a store's reservation-style `take`. StatusPal
+        # limits a key, not an instance: with several instances each holding its own bucket, N of them would let
+        # a key through at N times its rate and StatusPal would answer 429s. A store shared by the instances
+        # (Redis) holds one bucket per key for all of them; without one, or while it does not answer, this
+        # instance's own store does, bounded by MAX_BUCKETS (an evicted bucket only gives its key a fresh burst).
+        self._own_buckets = MemoryStore(max_counters=MAX_BUCKETS)
         self._shared = shared_buckets
         self._shared_failed = False
         # key id -> the loop time until which StatusPal asked this key to pause; bounded like the buckets.
@@ -167,18 +144,6 @@ class StatusPalClient:
             # round trip (and without a header aiohttp would refuse). The message never repeats the value.
             raise UpstreamAuthError(401, "invalid_key", "the API key is empty or contains characters an API key cannot have")
         return StatusPalAPI(self, api_key)
-
-    def _bucket(self, kid: str) -> TokenBucket:
-        """The key's bucket. The map is bounded: the least recently used bucket goes first (at worst that
-        key gets one fresh burst)."""
-        bucket = self._buckets.get(kid)
-        if bucket is None:
-            bucket = self._buckets[kid] = TokenBucket(self.settings.rate_per_second, self.settings.rate_burst)
-            if len(self._buckets) > MAX_BUCKETS:
-                self._buckets.popitem(last=False)
-        else:
-            self._buckets.move_to_end(kid)
-        return bucket
 
     def pause(self, kid: str, seconds: float) -> None:
         """Remember StatusPal's Retry-After for this key. The map is bounded: at worst a dropped pause costs one
@@ -217,11 +182,7 @@ class StatusPalClient:
             else:
                 self._shared_failed = False
                 return wait
-        bucket = self._bucket(kid)
-        wait = bucket.reserve()
-        if wait > max_wait:
-            bucket.release()
-        return wait
+        return await self._own_buckets.take(f"rl:upstream:{kid}", self.settings.rate_per_second, self.settings.rate_burst, max_wait)
 
     async def request(
         self,
