@@ -269,10 +269,10 @@ def limits_cost_us(rounds: int = 50_000) -> float:
     figure does not depend on that."""
     from aiohttp.test_utils import make_mocked_request
 
-    from gateway.client_address import ClientAddresses
     from gateway.config import LimitsSettings
-    from gateway.limits import InboundLimits
-    from gateway.store import MemoryStore
+    from gateway.store.memory import MemoryStore
+    from gateway.web.client_address import ClientAddresses
+    from gateway.web.limits import InboundLimits
 
     request = make_mocked_request("POST", "/mcp", headers={"X-Forwarded-For": LEGIT_ADDRESS})
 

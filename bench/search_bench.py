@@ -22,12 +22,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.config import SearchSettings
 from search.build import build_index, current_build
 from search.corpus import Section, load_pages, split_sections
 from search.evaluation import Question, Report, evaluate, load_questions, url_key
 from search.lifecycle import DocsIndex
 from search.schema import FIELD_BOOSTS, STOPWORDS
+from search.settings import SearchSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "docs_corpus"

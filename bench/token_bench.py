@@ -30,19 +30,22 @@ from functools import partial
 
 from aiohttp import web
 
-from gateway.client_address import ClientAddresses
-from gateway.config import DEFAULT_CONFIG, SandboxSettings, load_settings
-from gateway.credentials import CredentialResolver
-from gateway.limits import InboundLimits
-from gateway.oauth.access import AccessTokenVerifier
+from gateway.auth.access import AccessTokenVerifier
+from gateway.auth.scopes import TOOL_SCOPES
+from gateway.auth.sealing import Keyring
+from gateway.config import DEFAULT_CONFIG, load_settings
 from gateway.oauth.tokens import mint_access_token
-from gateway.scopes import TOOL_SCOPES
-from gateway.sealing import Keyring
-from gateway.sessions import SESSION_PURPOSE
 from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
-from gateway.store import MemoryStore, RedisStore, Store
+from gateway.store.base import Store
+from gateway.store.memory import MemoryStore
+from gateway.store.redis import RedisStore
+from gateway.web.client_address import ClientAddresses
+from gateway.web.credentials import CredentialResolver
+from gateway.web.limits import InboundLimits
+from gateway.web.sessions import SESSION_PURPOSE
 from sandbox.app import create_sandbox_app
+from sandbox.settings import SandboxSettings
 
 DEMO_KEY = "sk_sandbox_demo"
 ADDRESS = "127.0.0.1"  # the client address the per-address key-check budget would count

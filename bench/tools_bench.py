@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import sys
 
-from gateway.scopes import READ, WRITE
-from gateway.surfaces import FULL, Surface, SurfaceTools
+from gateway.auth.scopes import READ, WRITE
+from gateway.auth.surfaces import FULL, Surface
 from gateway.tools.budget import Budget, over_budget, report, surface_size, tool_sizes
 from gateway.tools.catalogue import build_catalogue
+from gateway.tools.surfaces import SurfaceTools
 
 # The surfaces the budget names, as a read-write grant sees them (no schema names the page, so any page costs the same).
 SURFACES = {"full": FULL, "readonly": Surface(readonly=True), "page": Surface(page="acme-status")}

@@ -1,8 +1,8 @@
 """Builds the aiohttp application: services first, then routes, then the start-up and shutdown hooks.
 
-Reading order for a request: `gateway.transport` (HTTP rules of Streamable HTTP) → `gateway.credentials`
-(header → API key) → `gateway.jsonrpc` (the message) → `gateway.dispatcher` (MCP methods) →
-`gateway.tool_runner` (arguments, the call, its result) → `gateway.tools` (one module per StatusPal
+Reading order for a request: `gateway.web.transport` (HTTP rules of Streamable HTTP) → `gateway.web.credentials`
+(header → API key) → `gateway.protocol.jsonrpc` (the message) → `gateway.protocol.dispatcher` (MCP methods) →
+`gateway.protocol.pipeline` (arguments, the call, its result) → `gateway.tools` (one module per StatusPal
 resource) → `gateway.statuspal.client` (the upstream call).
 """
 
@@ -12,26 +12,28 @@ import asyncio
 
 from aiohttp import web
 
-from gateway import ops, server_card, transport
-from gateway.client_address import ClientAddresses
-from gateway.config import Settings
-from gateway.credentials import CredentialResolver
-from gateway.dispatcher import Dispatcher, server_info
-from gateway.limits import InboundLimits
-from gateway.metrics import Metrics
+from gateway.auth.access import AccessTokenVerifier
+from gateway.config import ConfigError, Settings, load_keyring
 from gateway.oauth import routes as oauth_routes
-from gateway.oauth.access import AccessTokenVerifier
 from gateway.oauth.client_metadata import MetadataDocuments
-from gateway.request_middleware import access_logger
-from gateway.resources import DocsResources
-from gateway.sealing import Keyring
-from gateway.sessions import Sessions
-from gateway.state import GATEWAY, Gateway
+from gateway.observability.metrics import Metrics
+from gateway.protocol.dispatcher import Dispatcher, server_info
+from gateway.protocol.pipeline import ArgumentValidator, ToolRunner
+from gateway.protocol.resources import DocsResources
+from gateway.services import GATEWAY, Gateway
 from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
-from gateway.store import RedisStore, open_store
-from gateway.tool_runner import ArgumentValidator, ToolRunner
+from gateway.store.base import Store
+from gateway.store.memory import MemoryStore
+from gateway.store.redis import RedisStore
 from gateway.tools.catalogue import build_catalogue
+from gateway.web import ops, server_card, transport
+from gateway.web.client_address import ClientAddresses
+from gateway.web.credentials import CredentialResolver
+from gateway.web.limits import InboundLimits
+from gateway.web.middleware import access_logger
+from gateway.web.sessions import Sessions
+from search.corpus import CorpusError
 from search.lifecycle import DocsIndex
 
 
@@ -54,7 +56,7 @@ def create_app(
         # Only a store the instances share makes a shared bucket; in one process the client's own is the same and cheaper.
         shared_buckets=store if isinstance(store, RedisStore) else None,
     )
-    keyring = Keyring.from_settings(settings)
+    keyring = load_keyring(settings)
     addresses = ClientAddresses(settings.server.trusted_proxies)
     limits = InboundLimits(settings.limits, store, addresses)
     owns_docs = docs is None
@@ -94,7 +96,10 @@ def create_app(
     async def lifecycle(app: web.Application):
         # What can fail comes first, while nothing is open yet: the docs pages (a bad corpus_dir), then the store
         # (Redis unreachable).
-        await asyncio.to_thread(resources.load)
+        try:
+            await asyncio.to_thread(resources.load)
+        except CorpusError as exc:
+            raise ConfigError(f"[search] corpus_dir: {exc}") from None
         await store.start()
         await upstream.start()
         if owns_docs:
@@ -107,3 +112,10 @@ def create_app(
 
     app.cleanup_ctx.append(lifecycle)
     return app
+
+
+def open_store(settings: Settings) -> Store:
+    """Redis when ``STATUSPAL_MCP_REDIS_URL`` is set, else memory. Call ``start()`` before use."""
+    if settings.secrets.redis_url:
+        return RedisStore(settings.secrets.redis_url)
+    return MemoryStore(max_marks=settings.store.memory_max_entries, max_counters=settings.store.memory_max_counters)

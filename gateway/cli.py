@@ -27,11 +27,13 @@ from aiohttp import web
 
 from gateway import check_api
 from gateway.allocator import keep_freed_memory
-from gateway.config import ENV_PREFIX, ConfigError, ServerSettings, Settings, load_settings
-from gateway.connections import GatewayRunner
-from gateway.logging_setup import configure_logging, flush_logs
-from gateway.redaction import redact_text
-from gateway.store import StoreUnavailable
+from gateway.config import ENV_PREFIX, ConfigError, Settings, load_settings
+from gateway.observability.logs import configure_logging, flush_logs
+from gateway.observability.redaction import redact_text
+from gateway.store.base import StoreUnavailable
+from gateway.web.connections import GatewayRunner
+from gateway.web.settings import ServerSettings
+from sandbox.settings import SandboxConfigError
 from search import build as index_build
 
 PROG = "statuspal-mcp"
@@ -261,7 +263,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 def cmd_keygen(args: argparse.Namespace) -> int:
     """The key goes alone to stdout (so `$(statuspal-mcp keygen)` captures just it); the advice to stderr."""
-    from gateway.sealing import Keyring
+    from gateway.auth.sealing import Keyring
 
     key = Keyring.generate_secret()
     print(key)
@@ -275,7 +277,8 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 
 def cmd_build_index(args: argparse.Namespace) -> int:
-    return index_build.run(args, load_settings(args.config))
+    settings = load_settings(args.config)
+    return index_build.run(args, settings.search, settings.root)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -313,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, StartupError, StoreUnavailable) as exc:
+    except (ConfigError, SandboxConfigError, StartupError, StoreUnavailable) as exc:
         flush_logs()
         print(f"{PROG}: error: {exc}", file=sys.stderr)
     except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:

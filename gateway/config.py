@@ -8,8 +8,10 @@ committed config can never carry one.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
+import time
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -18,93 +20,23 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from gateway.client_address import parse_networks
+from gateway.auth.sealing import Keyring, KeyringError
 from gateway.statuspal.endpoints import DEFAULT_ENDPOINTS, METHODS, PLACEHOLDER, split_route
 from gateway.statuspal.notice_wire import AFFECTED_SHAPES, END_STRATEGIES, REQUEST_FIELDS, NoticeWire
+from gateway.statuspal.settings import StatusPalSettings
+from gateway.web.client_address import parse_networks
+from gateway.web.settings import ServerSettings
+from sandbox.settings import SANDBOX_STRICTNESS, SandboxSettings
+from search.settings import SearchSettings
 
 ENV_PREFIX = "STATUSPAL_MCP_"
+# In development only: where a generated sealing key is kept (git-ignored), so restarts keep issued tokens.
+DEV_KEY_FILE = ".sealing-key"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
 
 
 class ConfigError(Exception):
     """A configuration problem, reported to the operator as one line (never a traceback)."""
-
-
-@dataclass(frozen=True)
-class ServerSettings:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    public_url: str = "http://127.0.0.1:8080"
-    production: bool = False
-    allowed_hosts: tuple[str, ...] = ("127.0.0.1:8080", "localhost:8080")
-    allowed_origins: tuple[str, ...] = ("http://127.0.0.1:8080", "http://localhost:8080")
-    cors_origins: tuple[str, ...] = ()
-    max_body_bytes: int = 4 * 1024 * 1024
-    shutdown_timeout_seconds: float = 15.0
-    keepalive_timeout_seconds: float = 30.0
-    request_timeout_seconds: float = 20.0
-    sse_keepalive_seconds: float = 15.0
-    tools_page_size: int = 50
-    trusted_proxies: tuple[str, ...] = ()
-
-    @property
-    def resource_url(self) -> str:
-        """The canonical MCP resource: exactly `<public_url>/mcp`, never with a trailing slash."""
-        return f"{self.public_url}/mcp"
-
-    @property
-    def resource_metadata_url(self) -> str:
-        return f"{self.public_url}/.well-known/oauth-protected-resource/mcp"
-
-
-@dataclass(frozen=True)
-class StatusPalSettings:
-    base_url: str = "http://127.0.0.1:8081/api/v1"
-    connect_timeout_seconds: float = 5.0
-    total_timeout_seconds: float = 30.0
-    max_retries: int = 3
-    retry_backoff_seconds: float = 0.2
-    retry_after_max_seconds: float = 2.0
-    rate_per_second: float = 10.0
-    rate_burst: int = 10
-    key_cache_seconds: float = 60.0
-    max_pages: int = 50
-    # "METHOD /path" overrides by endpoint name, checked by _check_routes.
-    endpoints: Mapping[str, str] = field(default_factory=dict)
-    # How notices look on the wire, checked by _notice_wire.
-    notices: NoticeWire = field(default_factory=NoticeWire)
-
-
-@dataclass(frozen=True)
-class FaultSettings:
-    """The upstream faults the sandbox injects from start-up, off by default.
-
-    Written once here: `[sandbox]` inherits them as settings, and the sandbox's run-time faults
-    (`sandbox.faults.Faults`) inherit them too, adding the knobs only a test sets.
-    """
-
-    latency_ms: int = 0
-    error_rate: float = 0.0
-    error_status: int = 503
-    rate_limit_rate: float = 0.0
-    retry_after_seconds: int = 1
-    drop_rate: float = 0.0
-
-
-@dataclass(frozen=True)
-class SandboxSettings(FaultSettings):
-    embedded: bool = True
-    host: str = "127.0.0.1"
-    port: int = 8081
-    demo_key: str = "sk_sandbox_demo"
-    persist_path: str = ""
-    # strict: 422 for a body key the endpoint does not take, 404 route_not_found / 405 for unknown routes.
-    # lenient: what a Rails server most likely does: unknown keys dropped silently, every unknown route or
-    # wrong method a bare {"status": 404, "error": "Not Found"}.
-    strictness: str = "strict"
-
-
-SANDBOX_STRICTNESS = ("strict", "lenient")
 
 
 @dataclass(frozen=True)
@@ -131,14 +63,6 @@ class StoreSettings:
     memory_max_counters: int = 200_000
     session_ends_per_hour: int = 120
     token_grants_per_hour: int = 20
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    corpus_dir: str = "docs_corpus"
-    index_dir: str = ".index"
-    docs_base_url: str = "https://docs.statuspal-mcp.dev"
-    reload_interval_seconds: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -350,6 +274,41 @@ def _coerce(label: str, hint: Any, value: Any) -> Any:
     except (TypeError, ValueError):
         raise ConfigError(f"bad value for {label}: {value!r} (expected {getattr(hint, '__name__', hint)})") from None
     return value
+
+
+def load_keyring(settings: Settings) -> Keyring:
+    """The sealing keyring from the environment; in development only, a generated key kept in `.sealing-key`."""
+    check_sealing_keys(settings)
+    try:
+        if settings.secrets.sealing_keys:
+            return Keyring.parse(settings.secrets.sealing_keys)
+        return Keyring.parse(_dev_key(settings.path(DEV_KEY_FILE)))
+    except KeyringError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _dev_key(path: os.PathLike[str] | str) -> str:
+    """Read or create the development key file (mode 0600, git-ignored). Two processes starting together agree:
+    the file is created exclusively, and the loser of that race reads the winner's key."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # the creator may still be writing it
+            text = open(path, encoding="ascii").read().strip()
+            if text:
+                return text
+            time.sleep(0.01)
+        raise ConfigError(f"the development sealing key file {path} is empty; delete it to have a new one generated") from None
+    key = Keyring.generate_secret()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    logging.getLogger(__name__).warning(
+        "no %sSEALING_KEYS set: generated a development sealing key in %s. Tokens issued with it stop working if "
+        "that file is deleted; production needs the environment variable.",
+        ENV_PREFIX,
+        path,
+    )
+    return key
 
 
 def check_sealing_keys(settings: Settings) -> None:

@@ -33,12 +33,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from gateway.config import ConfigError, SandboxSettings
 from gateway.statuspal.endpoints import Endpoint, EndpointTable
 from sandbox.call import Call, Handler
 from sandbox.faults import API_ROOT, FaultInjector, Faults
 from sandbox.models import Organization, dump_orgs, iso, load_orgs
 from sandbox.resources import HANDLERS
+from sandbox.settings import SandboxConfigError, SandboxSettings
 from sandbox.validate import ApiError
 
 log = logging.getLogger("sandbox")
@@ -63,7 +63,7 @@ class SandboxState:
         try:
             self.faults = FaultInjector(Faults.from_settings(settings))
         except ValueError as exc:
-            raise ConfigError(f"bad fault setting in [sandbox]: {exc}") from None
+            raise SandboxConfigError(f"bad fault setting in [sandbox]: {exc}") from None
         self.requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
         self.persist_path = Path(settings.persist_path) if settings.persist_path else None
         self.orgs: dict[str, Organization] = self._load()
@@ -114,7 +114,7 @@ class SandboxState:
         try:
             return load_orgs(orjson.loads(self.persist_path.read_bytes()))
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"sandbox.persist_path {self.persist_path} cannot be loaded: {exc}") from None
+            raise SandboxConfigError(f"sandbox.persist_path {self.persist_path} cannot be loaded: {exc}") from None
 
     def save(self) -> None:
         """Write the whole state atomically (temp file + rename), so a crash never leaves half a file."""

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from gateway.config import FaultSettings
+from sandbox.settings import FaultSettings
 
 API_ROOT = "/api/v1"
 

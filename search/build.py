@@ -23,7 +23,7 @@ import secrets
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,7 +34,7 @@ from search.corpus import CorpusError, corpus_digest, load_pages, split_sections
 from search.schema import SCHEMA
 
 if TYPE_CHECKING:
-    from gateway.config import Settings
+    from search.settings import SearchSettings
 
 CURRENT = "CURRENT"
 BUILDS = "builds"
@@ -191,11 +191,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="print only errors")
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Build with the paths from the arguments or the settings; returns the process exit code."""
-    corpus = Path(args.corpus) if args.corpus else settings.path(settings.search.corpus_dir)
-    output = Path(args.output) if args.output else settings.path(settings.search.index_dir)
-    base_url = args.base_url or settings.search.docs_base_url
+def run(args: argparse.Namespace, settings: SearchSettings, root: Path) -> int:
+    """Build with the paths from the arguments or the settings (relative ones from `root`, the configuration's
+    folder); returns the process exit code."""
+    corpus = Path(args.corpus) if args.corpus else root / settings.corpus_dir
+    output = Path(args.output) if args.output else root / settings.index_dir
+    base_url = args.base_url or settings.docs_base_url
 
     def say(message: str) -> None:
         if not args.quiet:
@@ -211,18 +212,3 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         f"{info.size_bytes / 1024:.0f} KiB at {output}"
     )
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from gateway.config import ConfigError, load_settings
-
-    parser = argparse.ArgumentParser(prog="build_index", description="Build the docs search index.")
-    parser.add_argument("--config", metavar="PATH", help="config file (default: the repository's config.toml)")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        settings = load_settings(args.config)
-    except ConfigError as exc:
-        print(f"build-index: error: {exc}", file=sys.stderr)
-        return 2
-    return run(args, settings)

@@ -7,6 +7,7 @@ questions), so both report the same numbers. Run it after editing the corpus:
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tomllib
 from collections.abc import Callable, Sequence
@@ -81,12 +82,14 @@ def url_key(url: str) -> str:
     return url.rsplit("/", 1)[-1]
 
 
-def main() -> int:
-    from gateway.config import load_settings
+def main(argv: Sequence[str] | None = None) -> int:
     from search.lifecycle import DocsIndex
+    from search.settings import SearchSettings
 
-    settings = load_settings()
-    index = DocsIndex.open(settings.path(settings.search.index_dir), settings.search)
+    parser = argparse.ArgumentParser(prog="python -m search.evaluation", description=__doc__)
+    parser.add_argument("--index", metavar="PATH", default=".index", help="the index folder (default: .index)")
+    args = parser.parse_args(argv)
+    index = DocsIndex.open(Path(args.index), SearchSettings())
     if not index.loaded:
         print("no index: run `statuspal-mcp build-index` first", file=sys.stderr)
         return 1

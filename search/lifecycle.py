@@ -25,7 +25,7 @@ from search.query import MAX_QUERY_CHARS
 from search.ranking import Hit, Ranker, SearchResults
 
 if TYPE_CHECKING:
-    from gateway.config import SearchSettings
+    from search.settings import SearchSettings
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ import pytest
 from aiohttp import web
 
 from gateway.config import DEFAULT_CONFIG, Settings, load_settings
+from gateway.protocol.pipeline import ArgumentValidator
 from gateway.statuspal.endpoints import EndpointTable
-from gateway.tool_runner import ArgumentValidator
 from gateway.tools.catalogue import build_catalogue
 
 DEMO_KEY = "sk_sandbox_demo"
@@ -95,8 +95,8 @@ def gateway_settings(
 @pytest.fixture(scope="session")
 async def sandbox() -> AsyncIterator[RunningServer]:
     """One sandbox for the session; tests that need a clean slate call POST /_sandbox/reset."""
-    from gateway.config import SandboxSettings
     from sandbox.app import create_sandbox_app
+    from sandbox.settings import SandboxSettings
 
     app = create_sandbox_app(SandboxSettings(embedded=False, port=0), EndpointTable())
     sock = bound_socket()
@@ -220,8 +220,8 @@ def gateway_url(gateway: RunningServer) -> str:
 @pytest.fixture(scope="session")
 def docs_index_dir(tmp_path_factory):
     """The docs corpus indexed once per session into a temporary folder, links on the default docs URL."""
-    from gateway.config import SearchSettings
     from search.build import build_index
+    from search.settings import SearchSettings
 
     path = tmp_path_factory.mktemp("docs-index")
     build_index(Path(DEFAULT_CONFIG).parent / "docs_corpus", path, SearchSettings().docs_base_url)
@@ -231,8 +231,8 @@ def docs_index_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def docs_index(docs_index_dir):
     """A `search.lifecycle.DocsIndex` open on `docs_index_dir` (one per session: opening costs ~0.2 s)."""
-    from gateway.config import SearchSettings
     from search.lifecycle import DocsIndex
+    from search.settings import SearchSettings
 
     return DocsIndex.open(docs_index_dir, SearchSettings())
 

@@ -24,11 +24,12 @@ import aiohttp
 import pytest
 
 from gateway.check_api import KEY_ENV, run_check
-from gateway.config import SandboxSettings, load_settings
+from gateway.config import load_settings
 from gateway.statuspal.endpoints import DEFAULT_ENDPOINTS, EndpointTable
 from gateway.statuspal.notice_wire import NoticeWire
 from sandbox import start_sandbox
 from sandbox.app import SANDBOX, SandboxState
+from sandbox.settings import SandboxSettings
 from tests.processes import Child, run, start
 from tests.test_cli import Refusal, run_main
 from tests.test_wire_mapping import ALT, ALT_NOTICES, ALT_ROUTES

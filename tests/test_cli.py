@@ -289,8 +289,8 @@ async def test_standalone_sandbox_serves_the_demo_key() -> None:
 
 
 async def test_keygen_prints_a_key_the_gateway_accepts(capsys) -> None:
+    from gateway.auth.sealing import Keyring
     from gateway.cli import main
-    from gateway.sealing import Keyring
 
     child = await run(["keygen"])
     assert child.proc.returncode == 0

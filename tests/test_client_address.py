@@ -12,8 +12,8 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
 
-from gateway.client_address import ClientAddresses, parse_networks
 from gateway.config import ConfigError, load_settings
+from gateway.web.client_address import ClientAddresses, parse_networks
 
 CLAUDE = "https://claude.ai/api/mcp/auth_callback"
 
@@ -75,7 +75,7 @@ def test_a_request_without_a_peer_address_is_counted_as_unknown() -> None:
 
 def test_a_proxy_that_writes_garbage_is_reported_once(caplog: pytest.LogCaptureFixture) -> None:
     addresses = ClientAddresses(("10.0.0.0/8",))
-    with caplog.at_level("WARNING", logger="gateway.client_address"):
+    with caplog.at_level("WARNING", logger="gateway.web.client_address"):
         assert [addresses.of(request_from("10.1.2.3", "unknown")) for _ in range(3)] == ["10.1.2.3"] * 3
     assert [r.getMessage() for r in caplog.records] == [
         "a trusted proxy sent an X-Forwarded-For entry that is not an address; such requests are counted as the proxy itself"]

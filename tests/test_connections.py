@@ -17,7 +17,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from gateway.connections import GatewayRunner, generic_error_text
+from gateway.web.connections import GatewayRunner, generic_error_text
 from tests.conftest import DEMO_KEY, bound_socket, gateway_settings, shared_arguments
 
 # Far longer than any bound configured below: a test that waits this long has found an unbounded connection.
@@ -216,7 +216,7 @@ async def test_malformed_http_is_a_short_4xx_and_one_warning(gateway_addr, caplo
     assert 400 <= status_of(answer) < 500
     assert body_of(answer) == generic_error_text(status_of(answer)).encode()
     assert SECRET.encode() not in answer
-    refusals = [r for r in caplog.records if r.name == "gateway.connections"]
+    refusals = [r for r in caplog.records if r.name == "gateway.web.connections"]
     assert [(r.levelno, r.exc_info) for r in refusals] == [(logging.WARNING, None)]
     assert not errors(caplog)
     assert all(SECRET not in r.getMessage() for r in caplog.records)

@@ -99,7 +99,7 @@ def test_the_graph_sees_every_kind_of_import(tmp_path):
     them is found (otherwise the test above could pass by seeing nothing)."""
     graph = import_graph()
     # gateway.app builds everything, so it imports far more than one module; the graph is not empty.
-    assert {"gateway.config", "gateway.state"} <= graph["gateway.app"]
+    assert {"gateway.config", "gateway.services"} <= graph["gateway.app"]
     source = (
         "from __future__ import annotations\n"
         "from typing import TYPE_CHECKING\n"
@@ -120,6 +120,6 @@ def test_credential_types_and_scopes_live_in_leaves():
     """What every layer shares (who is calling, what a grant allows) imports nothing of the gateway, so any
     module may use it; and the request path reaches the access-token check without the token endpoints."""
     graph = import_graph()
-    assert graph["gateway.identity"] == set()
-    assert graph["gateway.scopes"] == set()
-    assert "gateway.oauth.tokens" not in graph["gateway.credentials"] | graph["gateway.oauth.access"]
+    assert graph["gateway.auth.identity"] == set()
+    assert graph["gateway.auth.scopes"] == set()
+    assert "gateway.oauth.tokens" not in graph["gateway.web.credentials"] | graph["gateway.auth.access"]

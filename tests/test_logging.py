@@ -15,9 +15,9 @@ import orjson
 import pytest
 from aiohttp import web
 
-from gateway.logging_setup import FormattingQueueHandler, JsonFormatter, json_lines_handler
-from gateway.redaction import SECRET_NAMES, redact_text
-from gateway.request_middleware import KEY_ID, access_log, access_logger
+from gateway.observability.logs import FormattingQueueHandler, JsonFormatter, json_lines_handler
+from gateway.observability.redaction import SECRET_NAMES, redact_text
+from gateway.web.middleware import KEY_ID, access_log, access_logger
 from tests.conftest import bound_socket, serve_app
 
 KEY = "sk_live_4fGh7KmP2qRsT9vW"
@@ -119,7 +119,7 @@ def test_words_that_merely_contain_sk_underscore_are_left_alone() -> None:
 
 def test_aiohttps_own_loggers_reach_only_the_redacting_handler() -> None:
     from gateway.config import DEFAULT_CONFIG, load_settings
-    from gateway.logging_setup import AIOHTTP_LOGGERS, configure_logging
+    from gateway.observability.logs import AIOHTTP_LOGGERS, configure_logging
 
     stray = logging.StreamHandler(io.StringIO())
     logging.getLogger("aiohttp.server").addHandler(stray)  # as a library or an earlier set-up might
@@ -415,7 +415,7 @@ def test_lines_still_queued_when_the_process_exits_are_written() -> None:
     program = """
 import asyncio, logging, threading
 from gateway.config import DEFAULT_CONFIG, load_settings
-from gateway.logging_setup import configure_logging
+from gateway.observability.logs import configure_logging
 configure_logging(load_settings(DEFAULT_CONFIG, env={}))
 log = logging.getLogger("gateway.exit")
 def thread_lines(n):
@@ -449,7 +449,7 @@ def test_an_uncaught_exception_is_a_redacted_json_line() -> None:
     program = f"""
 import threading
 from gateway.config import DEFAULT_CONFIG, load_settings
-from gateway.logging_setup import configure_logging
+from gateway.observability.logs import configure_logging
 configure_logging(load_settings(DEFAULT_CONFIG, env={{}}))
 def fail():
     raise ValueError("thread x_{KEY}")

@@ -13,9 +13,9 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
+from gateway.auth.sealing import Keyring
 from gateway.oauth.tokens import mint_access_token
-from gateway.sealing import Keyring
-from gateway.state import GATEWAY
+from gateway.services import GATEWAY
 from tests.clock import Clock
 from tests.conftest import DEMO_KEY, RunningServer
 from tests.oauth_browser import Browser, pkce, query_of, register

@@ -19,7 +19,7 @@ import aiohttp
 import orjson
 import pytest
 
-from gateway.sealing import Keyring
+from gateway.auth.sealing import Keyring
 from tests.conftest import DEMO_KEY
 from tests.oauth_browser import Page, pkce, query_of
 from tests.processes import serving_together

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from gateway.sealing import Keyring
+from gateway.auth.sealing import Keyring
 from tests.conftest import RunningServer, bound_socket, serve_app
 from tests.oauth_browser import Browser, document_server, make_tls, pkce
 

@@ -12,16 +12,17 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.methods import serialize_server_result
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
-from gateway.dispatcher import Call, Dispatcher, ScopeRefused, server_info
-from gateway.identity import Credentials
-from gateway.jsonrpc import parse_message
-from gateway.scopes import READ, WRITE
-from gateway.state import GATEWAY
-from gateway.surfaces import FULL, SurfaceTools
-from gateway.tool_runner import ArgumentValidator, ToolRunner, json_string
+from gateway.auth.identity import Credentials
+from gateway.auth.scopes import READ, WRITE
+from gateway.auth.surfaces import FULL
+from gateway.protocol.dispatcher import Call, Dispatcher, ScopeRefused, server_info
+from gateway.protocol.jsonrpc import parse_message
+from gateway.protocol.pipeline import ArgumentValidator, ToolRunner, json_string
+from gateway.services import GATEWAY
 from gateway.tools.base import READ_ONLY, Tool, ToolError
 from gateway.tools.catalogue import Catalogue
-from gateway.transport import TRANSPORT
+from gateway.tools.surfaces import SurfaceTools
+from gateway.web.transport import TRANSPORT
 from tests.mcp_wire import MODERN, mcp_client, modern_headers, modern_request, post, request
 
 MODES = ["legacy", MODERN, "auto"]
@@ -310,13 +311,13 @@ async def test_an_unexpected_tool_failure_is_logged_and_answered_without_interna
         raise ToolError("Pick a subdomain first.")
 
     schema = {"type": "object", "properties": {}}
-    tools = [Tool("broken_tool", "Broken", "Fails.", schema, schema, READ_ONLY, broken, needs_upstream=False),
-             Tool("refusing_tool", "Refusing", "Refuses.", schema, schema, READ_ONLY, refusing, needs_upstream=False)]
+    tools = [Tool("broken_tool", "Broken", "Fails.", schema, schema, READ_ONLY, broken, frozenset(), needs_upstream=False),
+             Tool("refusing_tool", "Refusing", "Refuses.", schema, schema, READ_ONLY, refusing, frozenset(), needs_upstream=False)]
     services = gateway.app[GATEWAY]
     info = server_info(services.settings)
     runner = ToolRunner(ArgumentValidator(tools), services.upstream, services.docs, services.metrics, info)
     dispatcher = Dispatcher(Catalogue.of(tools), runner, services.resources, info, services.settings.server.tools_page_size)
-    with caplog.at_level(logging.ERROR, logger="gateway.tool_runner"):
+    with caplog.at_level(logging.ERROR, logger="gateway.protocol.pipeline"):
         result = orjson.loads(await dispatcher.dispatch(_call("tools/call", {"name": "broken_tool"}, frozenset({READ}))))
     assert result["isError"] is True
     text = result["content"][0]["text"]

@@ -10,11 +10,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gateway.config import ConfigError, SandboxSettings
 from gateway.statuspal.endpoints import DEFAULT_ENDPOINTS, WEBHOOK_EVENTS, EndpointTable
 from gateway.statuspal.notice_wire import NoticeWire
 from sandbox import create_sandbox_app, start_sandbox
 from sandbox.resources import HANDLERS
+from sandbox.settings import SandboxConfigError, SandboxSettings
 from tests.conftest import DEMO_KEY
 from tests.test_wire_mapping import ALT_NOTICES, ALT_ROUTES
 
@@ -463,11 +463,11 @@ async def test_config_faults_apply_from_start_and_survive_reset() -> None:
 
 
 async def test_bad_start_up_settings_are_one_line_config_errors(tmp_path) -> None:
-    with pytest.raises(ConfigError, match=r"bad fault setting in \[sandbox\]: error_status must be 403 or a 5xx status"):
+    with pytest.raises(SandboxConfigError, match=r"bad fault setting in \[sandbox\]: error_status must be 403 or a 5xx status"):
         create_sandbox_app(SandboxSettings(error_status=404), EndpointTable())
     broken = tmp_path / "state.json"
     broken.write_text("{not json")
-    with pytest.raises(ConfigError, match="sandbox.persist_path .* cannot be loaded"):
+    with pytest.raises(SandboxConfigError, match="sandbox.persist_path .* cannot be loaded"):
         create_sandbox_app(SandboxSettings(persist_path=str(broken)), EndpointTable())
 
 

@@ -20,8 +20,8 @@ from joserfc import jwe
 from joserfc.errors import DecodeError
 from joserfc.jwk import OctKey
 
-from gateway.config import DEFAULT_CONFIG, ConfigError, load_settings
-from gateway.sealing import MAX_TOKEN_CHARS, ExpiredToken, InvalidToken, Keyring
+from gateway.auth.sealing import MAX_TOKEN_CHARS, ExpiredToken, InvalidToken, Keyring, KeyringError
+from gateway.config import DEFAULT_CONFIG, ConfigError, load_keyring, load_settings
 
 CLAIMS = {"typ": "at", "k": "sk_canary_123", "scope": "statuspal:read", "exp": 2_000_000_000, "jti": "j1"}
 
@@ -36,7 +36,7 @@ def secret_of(entry: str) -> tuple[str, bytes]:
 
 
 def subkey(master: bytes, purpose: str) -> bytes:
-    """The documented derivation, written out independently of gateway.sealing."""
+    """The documented derivation, written out independently of gateway.auth.sealing."""
     return HKDF(hashes.SHA256(), 32, salt=None, info=b"statuspal-mcp/v1/" + purpose.encode()).derive(master)
 
 
@@ -236,7 +236,7 @@ def test_signed_tokens(ring: Keyring, entry: str) -> None:
     ids=["no-colon", "short-secret", "not-base64url", "bad-kid", "kid-twice", "empty"],
 )
 def test_bad_key_lists_are_one_line_config_errors_without_the_secret(text: str, says: str) -> None:
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(KeyringError) as caught:
         Keyring.parse(text)
     message = str(caught.value)
     assert says in message
@@ -250,8 +250,8 @@ def test_development_key_file_is_created_once_private_and_never_logged(tmp_path,
     config = tmp_path / "config.toml"
     config.write_text(DEFAULT_CONFIG.read_text())
     settings = load_settings(config, env={})
-    with caplog.at_level(logging.WARNING, logger="gateway.sealing"):
-        ring = Keyring.from_settings(settings)
+    with caplog.at_level(logging.WARNING, logger="gateway.config"):
+        ring = load_keyring(settings)
     key_file = tmp_path / ".sealing-key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     secret = key_file.read_text().strip().partition(":")[2]
@@ -259,9 +259,9 @@ def test_development_key_file_is_created_once_private_and_never_logged(tmp_path,
     assert secret not in caplog.text
     # A restart (or a second process) reuses the same key, so earlier tokens stay valid.
     token = ring.seal("access", CLAIMS)
-    assert Keyring.from_settings(load_settings(config, env={})).unseal("access", token) == CLAIMS
+    assert load_keyring(load_settings(config, env={})).unseal("access", token) == CLAIMS
     # The environment wins over the file.
-    from_env = Keyring.from_settings(load_settings(config, env={"STATUSPAL_MCP_SEALING_KEYS": Keyring.generate_secret()}))
+    from_env = load_keyring(load_settings(config, env={"STATUSPAL_MCP_SEALING_KEYS": Keyring.generate_secret()}))
     with pytest.raises(InvalidToken):
         from_env.unseal("access", token)
 
@@ -270,7 +270,7 @@ def test_production_without_keys_is_a_config_error(tmp_path) -> None:
     settings = load_settings(DEFAULT_CONFIG, env={})
     production = dataclasses.replace(settings, server=dataclasses.replace(settings.server, production=True), root=tmp_path)
     with pytest.raises(ConfigError, match="SEALING_KEYS"):
-        Keyring.from_settings(production)
+        load_keyring(production)
     assert not (tmp_path / ".sealing-key").exists()
 
 

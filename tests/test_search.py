@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import SearchSettings
 from search import build as build_module
 from search.build import BuildError, build_index, current_build
 from search.corpus import Page, github_anchor, load_pages, split_sections
 from search.lifecycle import DocsIndex, IndexNotReady
+from search.settings import SearchSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "docs_corpus"

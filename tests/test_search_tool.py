@@ -9,12 +9,13 @@ import httpx2
 import pytest
 from jsonschema import Draft202012Validator
 
-from gateway.config import DEFAULT_CONFIG, SearchSettings, Settings, load_settings
-from gateway.resources import DEFAULT_PAGE_SIZE, DocsResources
+from gateway.config import DEFAULT_CONFIG, Settings, load_settings
+from gateway.protocol.resources import DEFAULT_PAGE_SIZE, DocsResources
 from gateway.tools.base import ToolContext, ToolError
 from gateway.tools.docs import TOOLS
 from search.corpus import load_pages
 from search.lifecycle import DocsIndex
+from search.settings import SearchSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "docs_corpus"

@@ -32,8 +32,8 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.connections import GatewayRunner, generic_error_text
-from gateway.redaction import quotable
+from gateway.observability.redaction import quotable
+from gateway.web.connections import GatewayRunner, generic_error_text
 from tests.oauth_browser import Page, pkce
 from tests.processes import Admin, sandbox_admin, serving
 

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from gateway.config import StatusPalSettings
 from gateway.statuspal.client import MAX_PAUSE_SECONDS, StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable, describe
+from gateway.statuspal.settings import StatusPalSettings
 from tests.conftest import DEMO_KEY, bound_socket, serve_app
 
 PAGE = {"name": "Acme", "subdomain": "acme", "timezone": "UTC", "website_url": "https://acme.example"}

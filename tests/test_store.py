@@ -8,8 +8,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from gateway.app import open_store
 from gateway.config import DEFAULT_CONFIG, load_settings
-from gateway.store import MemoryStore, RedisStore, Store, StoreUnavailable, open_store
+from gateway.store.base import Store, StoreUnavailable
+from gateway.store.memory import MemoryStore
+from gateway.store.redis import RedisStore
 from tests.clock import Clock
 from tests.redis_server import RedisServer, redis_server_fixture, redis_url_fixture  # noqa: F401  (pytest fixtures)
 

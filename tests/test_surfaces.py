@@ -9,7 +9,8 @@ import aiohttp
 import pytest
 from mcp.client.client import Client
 
-from gateway.surfaces import TOOLSET_OF, TOOLSETS
+from gateway.auth.surfaces import TOOLSETS
+from gateway.tools.catalogue import build_catalogue
 from tests.mcp_wire import mcp_client, modern_headers, modern_request, post, request
 
 MODES = ["legacy", "2026-07-28"]
@@ -59,7 +60,8 @@ async def test_each_url_lists_only_its_tools(gateway, mode):
 
     async with mcp_client(gateway.url + "/mcp/x/notices,docs", mode) as client:
         listed = await names(client)
-    assert listed == [n for n in everything if TOOLSET_OF[n] in ("notices", "docs")]
+    toolsets = {tool.name: tool.toolsets for tool in build_catalogue().tools}
+    assert listed == [n for n in everything if toolsets[n] & {"notices", "docs"}]
     assert "create_incident" in listed and "search_docs" in listed and "list_services" not in listed
 
     async with mcp_client(gateway.url + "/mcp/pages/acme/x/notices/readonly", mode) as client:

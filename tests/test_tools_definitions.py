@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from gateway.scopes import READ, WRITE
+from gateway.auth.scopes import READ, WRITE
 from gateway.tools.base import Tool
 from gateway.tools.catalogue import Catalogue, build_catalogue
 from tests.conftest import shared_arguments

@@ -137,8 +137,8 @@ async def test_a_session_is_bound_to_the_key_that_opened_it(http, mcp_url, sandb
 async def test_a_remembered_session_id_is_still_checked_on_every_request(http, make_gateway, sandbox_admin):
     """Once a session id has verified, the gateway answers its signature check from memory; the checks that
     depend on the caller, the store and the clock still run each time."""
-    from gateway.sessions import SESSION_TTL_SECONDS
-    from gateway.state import GATEWAY
+    from gateway.services import GATEWAY
+    from gateway.web.sessions import SESSION_TTL_SECONDS
 
     server = await make_gateway()
     await sandbox_admin.add_key("sk_test_other_tenant")
@@ -198,7 +198,7 @@ async def test_get_opens_an_event_stream_with_keepalive_comments(http, make_gate
 
 
 async def test_get_streams_end_when_the_server_shuts_down(http, make_gateway, sandbox_admin):
-    from gateway.transport import TRANSPORT
+    from gateway.web.transport import TRANSPORT
 
     server = await make_gateway()
     async with http.get(server.mcp_url, headers={**AUTH, "Accept": "text/event-stream"}) as response:

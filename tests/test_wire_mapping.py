@@ -12,11 +12,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gateway.config import SandboxSettings
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.statuspal.notice_wire import NoticeWire
 from gateway.tools.base import ToolError
 from sandbox import start_sandbox
+from sandbox.settings import SandboxSettings
 from tests.test_story import SUBDOMAIN, connect, stack, the_story
 from tests.toolkit import make_page, open_api, run
 

@@ -64,7 +64,7 @@ def cmd_check_api(args: argparse.Namespace) -> int:
         raise ConfigError(f"set {KEY_ENV} to a throwaway StatusPal API key for the check")
     overrides = {"statuspal": {"base_url": args.base_url}} if args.base_url else None
     settings = load_settings(args.config, overrides=overrides)
-    from gateway.logging_setup import configure_logging
+    from gateway.observability.logs import configure_logging
 
     configure_logging(settings)
     try:

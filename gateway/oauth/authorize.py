@@ -33,25 +33,25 @@ import orjson
 from aiohttp import web
 from multidict import MultiDict, MultiMapping
 
-from gateway.connections import BodyTooLarge, BodyUnreadable
-from gateway.cors import normalise_origin
-from gateway.identity import API_KEY_SHAPE
+from gateway.auth.identity import API_KEY_SHAPE
+from gateway.auth.scopes import READ, WRITE
+from gateway.auth.sealing import ExpiredToken, InvalidToken
+from gateway.auth.surfaces import Surface, surface_of_resource
 from gateway.oauth.clients import Client, ClientRejected, client_key
 from gateway.oauth.errors import NO_STORE
 from gateway.oauth.forms import FORM_TYPE, FormUnreadable, read_form
 from gateway.oauth.redirects import LOOPBACK_HOSTS
 from gateway.oauth.registration import resolve_client
 from gateway.oauth.tokens import issue_code
-from gateway.redaction import has_secret_shape, quotable, redact_text
-from gateway.scopes import READ, WRITE
-from gateway.sealing import ExpiredToken, InvalidToken
-from gateway.state import GATEWAY
+from gateway.observability.redaction import has_secret_shape, quotable, redact_text
+from gateway.services import GATEWAY
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
-from gateway.store import StoreUnavailable
-from gateway.surfaces import Surface, surface_of_resource
+from gateway.store.base import StoreUnavailable
+from gateway.web.connections import BodyTooLarge, BodyUnreadable
+from gateway.web.cors import normalise_origin
 
 if TYPE_CHECKING:
-    from gateway.state import Gateway
+    from gateway.services import Gateway
 
 log = logging.getLogger(__name__)
 

@@ -11,17 +11,20 @@ import socket
 import ssl
 import time
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from gateway.client_address import IPAddress, parse_address
-from gateway.config import Settings
 from gateway.oauth.clients import Client, ClientRejected, client_name_field, client_uri_field
 from gateway.oauth.redirects import DOT_SEGMENT, LOOPBACK_HOSTS, MAX_URI_CHARS, UNSAFE_CHARS, check_redirect_uris
-from gateway.redaction import quotable
+from gateway.observability.redaction import quotable
+from gateway.web.client_address import IPAddress, parse_address
+
+if TYPE_CHECKING:
+    from gateway.config import Settings
 
 # Metadata documents: cache lifetime when the response says nothing, the longest we honour, how many we keep.
 CIMD_DEFAULT_TTL = 300.0

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from gateway.oauth.redirects import MAX_URI_CHARS, UNSAFE_CHARS, RedirectRejected, loopback_parts
-from gateway.redaction import has_secret_shape
+from gateway.observability.redaction import has_secret_shape
 
 MAX_NAME_CHARS = 100
 

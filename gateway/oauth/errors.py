@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from gateway.redaction import redact_text
+from gateway.observability.redaction import redact_text
 
 # HTTP/1.0 caches know only Pragma; RFC 6749 §5.1 asks for both on token responses.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}

@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from gateway.connections import read_body
+from gateway.web.connections import read_body
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 

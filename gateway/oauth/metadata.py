@@ -26,16 +26,18 @@ Paths, deliberately:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
 
-from gateway.config import Settings
-from gateway.cors import CorsPolicy
+from gateway.auth.scopes import READ, SCOPES_SUPPORTED, WRITE
+from gateway.auth.surfaces import FULL, Surface, SurfaceError, parse_path, resource_url
 from gateway.oauth.errors import json_error
-from gateway.scopes import READ, SCOPES_SUPPORTED, WRITE
-from gateway.surfaces import FULL, Surface, SurfaceError, parse_path, resource_url
+from gateway.web.cors import CorsPolicy
+
+if TYPE_CHECKING:
+    from gateway.config import Settings
 
 PRM_PATHS = (
     "/.well-known/oauth-protected-resource",

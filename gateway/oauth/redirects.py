@@ -9,11 +9,13 @@ equal a registered one exactly, except that a loopback URI may use any port (`Cl
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit
 
-from gateway.config import OAuthSettings
-from gateway.redaction import has_secret_shape, quotable
+from gateway.observability.redaction import has_secret_shape, quotable
+
+if TYPE_CHECKING:
+    from gateway.config import OAuthSettings
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # Bounds that keep a signed client_id well under the keyring's token size limit and a sane URL length.

@@ -16,18 +16,18 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from gateway.connections import BodyTooLarge, BodyUnreadable, read_body
+from gateway.auth.scopes import SCOPES_SUPPORTED
+from gateway.auth.sealing import InvalidToken
 from gateway.oauth.clients import Client, ClientRejected, client_name_field, client_uri_field
 from gateway.oauth.errors import json_error, json_response
 from gateway.oauth.redirects import RedirectRejected, check_redirect_uris
-from gateway.redaction import quotable
-from gateway.scopes import SCOPES_SUPPORTED
-from gateway.sealing import InvalidToken
-from gateway.state import GATEWAY
-from gateway.store import StoreUnavailable
+from gateway.observability.redaction import quotable
+from gateway.services import GATEWAY
+from gateway.store.base import StoreUnavailable
+from gateway.web.connections import BodyTooLarge, BodyUnreadable, read_body
 
 if TYPE_CHECKING:
-    from gateway.state import Gateway
+    from gateway.services import Gateway
 
 log = logging.getLogger(__name__)
 

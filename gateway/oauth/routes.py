@@ -1,6 +1,6 @@
 """Mounts the OAuth 2.1 authorization server: discovery, registration, the login page, tokens, revocation.
 
-CORS (`gateway.cors`) is on the endpoints browser-based clients call with fetch: the discovery documents,
+CORS (`gateway.web.cors`) is on the endpoints browser-based clients call with fetch: the discovery documents,
 /register, /token and /revoke. Never on /authorize: it is a page the user's browser navigates to, and
 letting another origin read it would hand that origin the CSRF token.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.cors import CorsPolicy
 from gateway.oauth import authorize, metadata, registration, tokens
-from gateway.state import GATEWAY
+from gateway.services import GATEWAY
+from gateway.web.cors import CorsPolicy
 
 # Authorization is allowed so clients that send their bearer everywhere are not refused at preflight.
 _API_HEADERS = ("Content-Type", "Authorization", "MCP-Protocol-Version")

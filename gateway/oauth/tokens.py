@@ -1,6 +1,6 @@
 """Authorization codes, access and refresh tokens: issuing them, checking them, `/token` and `/revoke`.
 
-Every one of them is sealed (`gateway.sealing`): the StatusPal key travels inside, encrypted under our key, and
+Every one of them is sealed (`gateway.auth.sealing`): the StatusPal key travels inside, encrypted under our key, and
 the server keeps no record of it. What a sealed token cannot say about itself lives in the store, by id only:
 
 - ``code:<jti>``: the code was redeemed (codes are single-use; a replay revokes what the first use issued);
@@ -39,19 +39,19 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from gateway.connections import BodyTimeout, BodyTooLarge, BodyUnreadable
-from gateway.identity import key_id
+from gateway.auth.identity import key_id
+from gateway.auth.scopes import TOOL_SCOPES, normalise_scope
+from gateway.auth.sealing import InvalidToken, Keyring
+from gateway.auth.surfaces import surface_of_resource
 from gateway.oauth.clients import ClientRejected
 from gateway.oauth.errors import NO_STORE, OAuthError, json_response
 from gateway.oauth.forms import FORM_TYPE, FormUnreadable, read_form
 from gateway.oauth.registration import resolve_client
-from gateway.redaction import quotable
-from gateway.scopes import TOOL_SCOPES, normalise_scope
-from gateway.sealing import InvalidToken, Keyring
-from gateway.state import GATEWAY, Gateway
+from gateway.observability.redaction import quotable
+from gateway.services import GATEWAY, Gateway
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError
-from gateway.store import StoreUnavailable
-from gateway.surfaces import surface_of_resource
+from gateway.store.base import StoreUnavailable
+from gateway.web.connections import BodyTimeout, BodyTooLarge, BodyUnreadable
 
 if TYPE_CHECKING:
     from gateway.config import Settings
@@ -119,15 +119,13 @@ def issue_code(
 
 
 def mint_access_token(
-    settings: Settings, api_key: str, scope: str, *, keyring: Keyring | None = None, client_id: str = "local",
+    settings: Settings, api_key: str, scope: str, *, keyring: Keyring, client_id: str = "local",
     resource: str | None = None,
 ) -> str:
     """An access token exactly as `/token` would issue it, for benchmarks and tests that skip the browser flow.
 
-    Without `keyring` it uses the one the gateway itself would load from these settings; without `resource`
-    the token is for `/mcp`.
+    Without `resource` the token is for `/mcp`.
     """
-    keyring = keyring or Keyring.from_settings(settings)
     grant = Grant(
         api_key=api_key, scope=normalise_scope(scope), client_id=client_id, family=_new_id(),
         resource=resource or settings.server.resource_url,

@@ -51,14 +51,15 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from gateway.config import StatusPalSettings
-from gateway.identity import key_id
+from gateway.auth.identity import key_id
 from gateway.statuspal.endpoints import MAX_PER_PAGE, Endpoint, EndpointTable
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamForbidden, UpstreamUnavailable
-from gateway.store import MemoryStore, StoreUnavailable
+from gateway.statuspal.settings import StatusPalSettings
+from gateway.store.base import StoreUnavailable
+from gateway.store.memory import MemoryStore
 
 if TYPE_CHECKING:
-    from gateway.store import Store
+    from gateway.store.base import Store
 
 log = logging.getLogger("gateway.upstream")
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.redaction import quotable
+from gateway.observability.redaction import quotable
 
 
 @dataclass

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gateway.scopes import READ
+from gateway.auth.scopes import READ
 
 if TYPE_CHECKING:
     from gateway.statuspal.client import StatusPalAPI
@@ -91,6 +91,9 @@ class Tool:
     output_schema: Mapping[str, Any]
     annotations: Annotations
     handler: Handler
+    # The toolsets a surface's URL names to include this tool (`gateway.auth.surfaces.TOOLSETS`); a tool in
+    # none is shown only where every toolset is.
+    toolsets: frozenset[str]
     # The OAuth scope a sealed token needs to see and call this tool.
     scope: str = READ
     # False for tools that never call StatusPal (search_docs).

@@ -3,7 +3,7 @@
 Tools come from one module per StatusPal resource, each exporting ``TOOLS``. The order here is the order
 `tools/list` shows (deterministic, as the 2026-07-28 revision asks), so it never varies between instances.
 Every schema is checked when the catalogue is built, so a malformed schema is a start-up error; the argument
-checks compiled from them belong to `gateway.tool_runner.ArgumentValidator`.
+checks compiled from them belong to `gateway.protocol.pipeline.ArgumentValidator`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from gateway.scopes import TOOL_SCOPES
+from gateway.auth.scopes import TOOL_SCOPES
+from gateway.auth.surfaces import ALL_TOOLSETS
 from gateway.tools import containers, docs, notices, services, setup, status_pages, webhooks
 from gateway.tools.base import Tool
 
@@ -43,6 +44,8 @@ class Catalogue:
                 raise ValueError(f"tool name {tool.name!r} is not 1-128 characters of [A-Za-z0-9_.-]")
             if tool.name in by_name:
                 raise ValueError(f"tool {tool.name!r} is defined twice")
+            if not tool.toolsets <= ALL_TOOLSETS:
+                raise ValueError(f"tool {tool.name!r} names unknown toolsets {sorted(tool.toolsets - ALL_TOOLSETS)}")
             if tool.scope not in TOOL_SCOPES:
                 raise ValueError(f"tool {tool.name!r} needs unknown scope {tool.scope!r}")
             for label, schema in (("inputSchema", tool.input_schema), ("outputSchema", tool.output_schema)):

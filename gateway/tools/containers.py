@@ -6,7 +6,7 @@ move a service between containers: the API has no such operation.
 
 from __future__ import annotations
 
-from gateway.scopes import WRITE
+from gateway.auth.scopes import WRITE
 from gateway.tools.base import READ_ONLY, Tool
 from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
 from gateway.tools.schemas import CONTAINER, LIST_ARGUMENTS, SUBDOMAIN, deleted, listing, new_slug, obj, renamed_slug, slug, text, written
@@ -24,8 +24,12 @@ VERIFIED = Verified(
 )
 _NAME = text("Shown on the page, e.g. `EU`.")
 
+# The toolsets of a surface URL that include these tools (`gateway.auth.surfaces.TOOLSETS`).
+TOOLSETS = frozenset({"containers"})
+
 TOOLS: tuple[Tool, ...] = (
     Tool(
+        toolsets=TOOLSETS,
         name="list_containers",
         title="List containers (regions)",
         description=(
@@ -38,6 +42,7 @@ TOOLS: tuple[Tool, ...] = (
         handler=list_handler("containers_list", _PAGE),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="get_container",
         title="Get a container (region)",
         description=(
@@ -50,6 +55,7 @@ TOOLS: tuple[Tool, ...] = (
         handler=send_handler("containers_get", _KEY),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="create_container",
         title="Create a container (region)",
         description=(
@@ -65,6 +71,7 @@ TOOLS: tuple[Tool, ...] = (
         ),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="update_container",
         title="Update a container (region)",
         description=(
@@ -84,6 +91,7 @@ TOOLS: tuple[Tool, ...] = (
         ),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="delete_container",
         title="Delete a container (region)",
         description=(

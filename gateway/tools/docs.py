@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.redaction import quotable, redact_text
-from gateway.scopes import READ
+from gateway.auth.scopes import READ
+from gateway.observability.redaction import quotable, redact_text
 from gateway.tools.base import Annotations, Tool, ToolContext, ToolError
 from search.lifecycle import IndexNotReady
 
@@ -93,8 +93,12 @@ async def search_docs(ctx: ToolContext, arguments: Mapping[str, Any]) -> dict[st
     return structured
 
 
+# The toolsets of a surface URL that include these tools (`gateway.auth.surfaces.TOOLSETS`).
+TOOLSETS = frozenset({"docs"})
+
 TOOLS: tuple[Tool, ...] = (
     Tool(
+        toolsets=TOOLSETS,
         name="search_docs",
         title="Search the StatusPal API docs",
         description=DESCRIPTION,

@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.scopes import WRITE
+from gateway.auth.scopes import WRITE
 from gateway.statuspal.endpoints import MAX_PER_PAGE
 from gateway.statuspal.errors import UpstreamError, describe
 from gateway.statuspal.notice_wire import WireShapeError
@@ -314,8 +314,12 @@ async def _delete(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     return {"deleted": True, **{name: args[name] for name in _KEY}}
 
 
+# The toolsets of a surface URL that include these tools (`gateway.auth.surfaces.TOOLSETS`).
+TOOLSETS = frozenset({"notices"})
+
 TOOLS: tuple[Tool, ...] = (
     Tool(
+        toolsets=TOOLSETS,
         name="list_notices",
         title="List notices",
         description=(
@@ -328,6 +332,7 @@ TOOLS: tuple[Tool, ...] = (
         handler=_list,
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="get_notice",
         title="Get a notice",
         description=(
@@ -340,6 +345,7 @@ TOOLS: tuple[Tool, ...] = (
         handler=_handler("notices_get"),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="create_incident",
         title="Open an incident",
         description=(
@@ -367,6 +373,7 @@ TOOLS: tuple[Tool, ...] = (
         ),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="schedule_maintenance",
         title="Schedule maintenance",
         description=(
@@ -397,6 +404,7 @@ TOOLS: tuple[Tool, ...] = (
         ),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="create_info_notice",
         title="Publish an info notice",
         description=(
@@ -421,6 +429,7 @@ TOOLS: tuple[Tool, ...] = (
         ),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="post_notice_update",
         title="Post a notice update",
         description=(
@@ -437,6 +446,7 @@ TOOLS: tuple[Tool, ...] = (
         handler=_handler("notices_post_update", ("message", "notify")),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="update_notice",
         title="Edit a notice",
         description=(
@@ -469,6 +479,7 @@ TOOLS: tuple[Tool, ...] = (
         ),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="resolve_incident",
         title="Resolve an incident",
         description=(
@@ -482,6 +493,7 @@ TOOLS: tuple[Tool, ...] = (
         handler=_ending("notices_resolve", "resolve_strategy", Ending("resolve_incident", ("resolved",))),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="close_maintenance",
         title="Close maintenance or an info notice",
         description=(
@@ -495,6 +507,7 @@ TOOLS: tuple[Tool, ...] = (
         handler=_ending("notices_close", "close_strategy", Ending("close_maintenance", ("completed", "closed"))),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="delete_notice",
         title="Delete a notice",
         description=(

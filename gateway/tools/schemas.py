@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gateway.auth.surfaces import SUBDOMAIN_PATTERN
 from gateway.statuspal.endpoints import MAX_PER_PAGE, WEBHOOK_EVENTS
 
 Schema = dict[str, Any]
@@ -55,7 +56,6 @@ def pattern(regex: str, description: str) -> Schema:
     return {"type": "string", "pattern": regex, "description": description}
 
 
-SUBDOMAIN_PATTERN = "^[A-Za-z0-9-]{1,63}$"
 SUBDOMAIN = pattern(SUBDOMAIN_PATTERN, "Page (list_status_pages).")
 NEW_SLUG_PATTERN = "^(?=.{1,100}$)[a-z0-9]+(-[a-z0-9]+)*$"
 # Existing slugs may be older than StatusPal's current slug rules, so a lookup accepts `_` too; still no spaces

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.scopes import WRITE
+from gateway.auth.scopes import WRITE
 from gateway.tools.base import READ_ONLY, Tool
 from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
 from gateway.tools.schemas import (
@@ -44,8 +44,12 @@ _FIELDS = {
     "order": {"type": "integer", "minimum": 1, "description": "Position, from 1."},
 }
 
+# The toolsets of a surface URL that include these tools (`gateway.auth.surfaces.TOOLSETS`).
+TOOLSETS = frozenset({"services"})
+
 TOOLS: tuple[Tool, ...] = (
     Tool(
+        toolsets=TOOLSETS,
         name="list_services",
         title="List services",
         description=(
@@ -58,6 +62,7 @@ TOOLS: tuple[Tool, ...] = (
         handler=list_handler("services_list", _PAGE),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="get_service",
         title="Get a service",
         description=(
@@ -70,6 +75,7 @@ TOOLS: tuple[Tool, ...] = (
         handler=send_handler("services_get", _KEY),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="create_service",
         title="Create a service",
         description=(
@@ -89,6 +95,7 @@ TOOLS: tuple[Tool, ...] = (
         ),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="update_service",
         title="Update a service",
         description=(
@@ -112,6 +119,7 @@ TOOLS: tuple[Tool, ...] = (
         ),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="delete_service",
         title="Delete a service",
         description=(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.scopes import WRITE
+from gateway.auth.scopes import WRITE
 from gateway.statuspal.endpoints import MAX_PER_PAGE
 from gateway.statuspal.errors import UpstreamError, describe
 from gateway.tools import containers as container_tools
@@ -146,8 +146,12 @@ def _incomplete(subdomain: str, created: dict[str, Any], step: str, name: str, n
     )
 
 
+# The toolsets of a surface URL that include these tools (`gateway.auth.surfaces.TOOLSETS`).
+TOOLSETS = frozenset({"pages"})
+
 TOOLS: tuple[Tool, ...] = (
     Tool(
+        toolsets=TOOLSETS,
         name="setup_status_page",
         title="Set up a status page",
         description=(

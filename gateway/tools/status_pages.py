@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.scopes import WRITE
+from gateway.auth.scopes import WRITE
 from gateway.tools.base import READ_ONLY, Tool, ToolContext, ToolError
 from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
 from gateway.tools.schemas import LIST_ARGUMENTS, NEW_SUBDOMAIN, PAGE_SETTINGS, STATUS_PAGE, SUBDOMAIN, deleted, listing, obj, written
@@ -59,8 +59,12 @@ async def _update_page(ctx: ToolContext, args: dict[str, Any]) -> Mapping[str, A
         args = {**args, "notification_settings": {k: asked[k] if k in asked else current[k] for k in NOTIFICATION_KEYS}}
     return await _update(ctx, args)
 
+# The toolsets of a surface URL that include these tools (`gateway.auth.surfaces.TOOLSETS`).
+TOOLSETS = frozenset({"pages"})
+
 TOOLS: tuple[Tool, ...] = (
     Tool(
+        toolsets=TOOLSETS,
         name="list_status_pages",
         title="List status pages",
         description=(
@@ -73,6 +77,7 @@ TOOLS: tuple[Tool, ...] = (
         handler=list_handler("status_pages_list"),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="get_status_page",
         title="Get a status page",
         description=(
@@ -85,6 +90,7 @@ TOOLS: tuple[Tool, ...] = (
         handler=send_handler("status_pages_get", _KEY),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="create_status_page",
         title="Create a status page",
         description=(
@@ -104,6 +110,7 @@ TOOLS: tuple[Tool, ...] = (
         handler=_create,
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="update_status_page",
         title="Update a status page",
         description=(
@@ -117,6 +124,7 @@ TOOLS: tuple[Tool, ...] = (
         handler=_update_page,
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="delete_status_page",
         title="Delete a status page",
         description=(

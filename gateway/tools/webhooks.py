@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.scopes import WRITE
+from gateway.auth.scopes import WRITE
 from gateway.tools.base import READ_ONLY, Annotations, Tool, ToolContext, ToolError
 from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
 from gateway.tools.schemas import (
@@ -132,8 +132,12 @@ def _create_scope(args: dict[str, Any]) -> dict[str, Any]:
     return _page_scope(args)
 
 
+# The toolsets of a surface URL that include these tools (`gateway.auth.surfaces.TOOLSETS`).
+TOOLSETS = frozenset({"webhooks"})
+
 TOOLS: tuple[Tool, ...] = (
     Tool(
+        toolsets=TOOLSETS,
         name="list_webhooks",
         title="List outgoing webhooks",
         description=(
@@ -146,6 +150,7 @@ TOOLS: tuple[Tool, ...] = (
         handler=list_handler("webhooks_list"),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="get_webhook",
         title="Get an outgoing webhook",
         description=(
@@ -158,6 +163,7 @@ TOOLS: tuple[Tool, ...] = (
         handler=send_handler("webhooks_get", _KEY),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="create_webhook",
         title="Create an outgoing webhook",
         description=(
@@ -171,6 +177,7 @@ TOOLS: tuple[Tool, ...] = (
         handler=send_handler("webhooks_create", (), _WRITABLE, prepare=_create_scope, verify=VERIFIED),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="update_webhook",
         title="Update an outgoing webhook",
         description=(
@@ -194,6 +201,7 @@ TOOLS: tuple[Tool, ...] = (
         ),
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="rotate_webhook_secret",
         title="Rotate a webhook's signing secret",
         description=(
@@ -207,6 +215,7 @@ TOOLS: tuple[Tool, ...] = (
         handler=_rotate,
     ),
     Tool(
+        toolsets=TOOLSETS,
         name="delete_webhook",
         title="Delete an outgoing webhook",
         description=(

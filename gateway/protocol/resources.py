@@ -13,9 +13,8 @@ import builtins
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gateway.config import ConfigError
-from gateway.cursors import decode_cursor, encode_cursor
-from search.corpus import CorpusError, load_pages
+from gateway.protocol.cursors import decode_cursor, encode_cursor
+from search.corpus import load_pages
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -64,12 +63,9 @@ class DocsResources:
         return cls(settings.path(settings.search.corpus_dir), settings.search.docs_base_url, page_size)
 
     def load(self) -> None:
-        """Read every page: file I/O, so the start-up hook runs it in a thread. A corpus that cannot be read is
-        a ConfigError, which stops start-up with one line like any other configuration problem."""
-        try:
-            pages = load_pages(self._corpus_dir)
-        except CorpusError as exc:
-            raise ConfigError(f"[search] corpus_dir: {exc}") from None
+        """Read every page: file I/O, so the start-up hook runs it in a thread. A corpus that cannot be read
+        raises CorpusError, which the start-up hook reports as a configuration problem."""
+        pages = load_pages(self._corpus_dir)
         self._pages = [
             DocPage(uri=URI_PREFIX + p.slug, slug=p.slug, title=p.title, description=p.description,
                     text=p.absolute_markdown(self._base))

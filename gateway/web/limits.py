@@ -26,16 +26,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gateway.store import StoreUnavailable
+from gateway.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from gateway.client_address import ClientAddresses
     from gateway.config import LimitsSettings
-    from gateway.store import Store
+    from gateway.store.base import Store
+    from gateway.web.client_address import ClientAddresses
 
-log = logging.getLogger("gateway.limits")
+log = logging.getLogger("gateway.web.limits")
 
 # Bound on remembered (peer, X-Forwarded-For) -> counted address answers; past it the memo starts over.
 _ADDRESS_MEMO_MAX = 4096

@@ -16,8 +16,8 @@ from itertools import count
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from gateway.metrics import Metrics
-from gateway.redaction import redact_text
+from gateway.observability.metrics import Metrics
+from gateway.observability.redaction import redact_text
 
 # Set by whoever resolves credentials (the transport), read by the access line: which key, never the key.
 KEY_ID = web.RequestKey("key_id", str)

@@ -1,8 +1,8 @@
 """The MCP methods of both protocol eras: which method a `Call` names, and the bytes of its ``result``.
 
-`gateway.transport` has already applied the HTTP rules (Host, Origin, auth, headers, era) when a `Call`
+`gateway.web.transport` has already applied the HTTP rules (Host, Origin, auth, headers, era) when a `Call`
 arrives here; the dispatcher answers it with the bytes of a JSON-RPC ``result``, or raises `RpcError`, and
-never chooses an HTTP status. ``tools/call`` is handed to `gateway.tool_runner` once the tool is known and the
+never chooses an HTTP status. ``tools/call`` is handed to `gateway.protocol.pipeline` once the tool is known and the
 caller may call it.
 
 Answers whose content is fixed for the life of the process (``initialize``, ``server/discover``, every
@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.metadata
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from mcp_types import SERVER_INFO_META_KEY
@@ -24,18 +24,21 @@ from mcp_types.methods import serialize_server_result, validate_client_request
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
-from gateway.config import Settings
-from gateway.cursors import decode_cursor, encode_cursor
-from gateway.identity import Credentials
-from gateway.jsonrpc import Message, RpcError
-from gateway.redaction import quotable
-from gateway.resources import DocsResources
-from gateway.scopes import READ, WRITE
-from gateway.surfaces import FULL, Surface, SurfaceTools, surface_instructions
-from gateway.tool_runner import Invocation, Reply, ToolRunner, progress_reporter
+from gateway.auth.identity import Credentials
+from gateway.auth.scopes import READ, WRITE
+from gateway.auth.surfaces import FULL, Surface
+from gateway.observability.redaction import quotable
+from gateway.protocol.cursors import decode_cursor, encode_cursor
+from gateway.protocol.jsonrpc import Message, RpcError
+from gateway.protocol.pipeline import Invocation, Reply, ToolRunner, progress_reporter
+from gateway.protocol.resources import DocsResources
 from gateway.tools.base import ToolError
 from gateway.tools.catalogue import Catalogue
 from gateway.tools.instructions import INSTRUCTIONS
+from gateway.tools.surfaces import SurfaceTools, surface_instructions
+
+if TYPE_CHECKING:
+    from gateway.config import Settings
 
 SERVER_NAME = "statuspal-mcp"
 SUPPORTED_VERSIONS = (*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS)
@@ -136,7 +139,7 @@ class Dispatcher:
         }
 
     async def dispatch(self, call: Call) -> bytes:
-        """The serialised ``result`` for `call`; RpcError, ScopeRefused or `gateway.tool_runner.KeyRefused`."""
+        """The serialised ``result`` for `call`; RpcError, ScopeRefused or `gateway.protocol.pipeline.KeyRefused`."""
         method = call.message.method
         served = MODERN_METHODS if call.modern else HANDSHAKE_METHODS
         if method not in served:

@@ -7,9 +7,9 @@ The bearer value is routed on its shape, so one value can never mean two things:
   sent to the configured StatusPal base URL. Anyone can make up a well-formed key, and each check is a
   StatusPal call on the gateway's behalf, so checks are bounded three ways: a rejection is remembered for
   ``limits.rejected_key_cache_seconds`` (the same bad key twice costs one call), each client address has a
-  budget of checks (`gateway.limits`), and only ``limits.key_checks_in_flight`` checks run at once.
+  budget of checks (`gateway.web.limits`), and only ``limits.key_checks_in_flight`` checks run at once.
 - a compact JWE whose ``kid`` is in our keyring is a sealed OAuth access token; the access-token verifier
-  handed in (`gateway.oauth.access`) unseals it and checks its type, audience, expiry and revocation.
+  handed in (`gateway.auth.access`) unseals it and checks its type, audience, expiry and revocation.
 - anything else is 401 with the ``resource_metadata`` challenge (and the scopes to ask for), so OAuth-capable
   clients start discovery.
 """
@@ -23,16 +23,16 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from gateway.identity import API_KEY_SHAPE, AuthError, Credentials, key_digest, key_id_of_digest
-from gateway.limits import OverBudget
-from gateway.scopes import READ, TOOL_SCOPES, WRITE
+from gateway.auth.identity import API_KEY_SHAPE, AuthError, Credentials, key_digest, key_id_of_digest
+from gateway.auth.scopes import READ, TOOL_SCOPES, WRITE
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
+from gateway.web.limits import OverBudget
 
 if TYPE_CHECKING:
+    from gateway.auth.access import AccessTokenVerifier
     from gateway.config import Settings
-    from gateway.limits import InboundLimits
-    from gateway.oauth.access import AccessTokenVerifier
     from gateway.statuspal.client import StatusPalClient
+    from gateway.web.limits import InboundLimits
 
 DIRECT_SCOPES = frozenset({READ, WRITE})
 # Bound on cached key checks (each cache: good keys, rejected keys), so a flood of distinct keys cannot grow

@@ -20,12 +20,12 @@ from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.protocols import Validator
 from mcp_types import SERVER_INFO_META_KEY
 
-from gateway.redaction import quotable, redact_text
+from gateway.observability.redaction import quotable, redact_text
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, describe
 from gateway.tools.base import ProgressFn, Tool, ToolContext, ToolError, no_progress
 
 if TYPE_CHECKING:
-    from gateway.metrics import Metrics
+    from gateway.observability.metrics import Metrics
     from gateway.statuspal.client import StatusPalClient
     from gateway.tools.catalogue import Catalogue
     from search.lifecycle import DocsIndex
@@ -87,7 +87,7 @@ class Invocation:
     # 2026-07-28 results carry resultType and the server's _meta.
     modern: bool
     progress: ProgressFn = no_progress
-    # The status page a page-scoped connection is limited to (gateway.surfaces), for the tools that check it.
+    # The status page a page-scoped connection is limited to (gateway.auth.surfaces), for the tools that check it.
     page: str | None = None
 
 

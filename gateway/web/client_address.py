@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-log = logging.getLogger("gateway.client_address")
+log = logging.getLogger("gateway.web.client_address")
 
 UNKNOWN = "unknown"
 _MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")

@@ -16,11 +16,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import wraps
-from typing import TypeGuard
+from typing import TYPE_CHECKING, TypeGuard
 
 from aiohttp import web
 
-from gateway.config import Settings
+if TYPE_CHECKING:
+    from gateway.config import Settings
+
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

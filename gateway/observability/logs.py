@@ -22,12 +22,14 @@ import threading
 import time
 from itertools import islice
 from logging.handlers import QueueHandler, QueueListener
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 
-from gateway.config import Settings
-from gateway.redaction import REDACTED, is_secret_name, redact_text, redact_value
+from gateway.observability.redaction import REDACTED, is_secret_name, redact_text, redact_value
+
+if TYPE_CHECKING:
+    from gateway.config import Settings
 
 AIOHTTP_LOGGERS = ("aiohttp", "aiohttp.access", "aiohttp.client", "aiohttp.internal", "aiohttp.server", "aiohttp.web",
                    "aiohttp.websocket")

@@ -16,8 +16,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.sealing import InvalidToken, Keyring
-from gateway.store import Store
+from gateway.auth.sealing import InvalidToken, Keyring
+from gateway.store.base import Store
 
 SESSION_PURPOSE = "mcp-session"
 # A session outlives a working day; after it, the client gets 404 and initializes again, as the spec asks of
@@ -36,7 +36,7 @@ class SessionEndsExhausted(Exception):
 
 
 class Sessions:
-    """Issues, checks and ends handshake-era sessions. May raise `gateway.store.StoreUnavailable`."""
+    """Issues, checks and ends handshake-era sessions. May raise `gateway.store.base.StoreUnavailable`."""
 
     def __init__(self, keyring: Keyring, store: Store, ends_per_hour: int) -> None:
         self._keyring = keyring

@@ -28,9 +28,9 @@ from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMethod, HttpProcessingError
 from aiohttp.streams import StreamReader
 
-from gateway.config import ServerSettings
+from gateway.web.settings import ServerSettings
 
-log = logging.getLogger("gateway.connections")
+log = logging.getLogger("gateway.web.connections")
 
 
 def generic_error_text(status: int) -> str:

@@ -42,7 +42,7 @@ class Credentials:
     key_id: str
     client_id: str | None = None
     # The exact resource URL a sealed token was issued for (its `aud`); None for a direct API key, which works
-    # on every surface. Which surfaces a token may reach is decided by gateway.surfaces.audience_refusal.
+    # on every surface. Which surfaces a token may reach is decided by gateway.auth.surfaces.audience_refusal.
     audience: str | None = None
 
 

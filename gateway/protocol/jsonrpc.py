@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from mcp_types.jsonrpc import INVALID_REQUEST, PARSE_ERROR
 
-from gateway.redaction import redact_text, redact_value
+from gateway.observability.redaction import redact_text, redact_value
 
 # The deepest nesting of arrays and objects a message may have (see _nests_deeper_than).
 MAX_NESTING = 64

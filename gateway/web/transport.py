@@ -2,21 +2,21 @@
 
 Order of checks for every request to /mcp and the surfaces under it (each failure has its own status and
 message): the client address's budget (429) → Host and Origin (403, DNS-rebinding protection) → the surface
-the URL and X-MCP-* headers choose (404, 400; `gateway.surfaces`) → Accept (406) → Content-Type (415)
+the URL and X-MCP-* headers choose (404, 400; `gateway.auth.surfaces`) → Accept (406) → Content-Type (415)
 → declared size (413) → credentials (401/403/503, with the WWW-Authenticate challenge of this URL; 403 for a
 token issued for a narrower surface; 429/503 when a new key's check is over budget) → the caller's budget (429)
 → body size (413)
 → JSON-RPC envelope (400) → protocol era and its headers (400) → session (404, handshake era only)
-→ `gateway.dispatcher`. GET and DELETE are counted the same way: each is a request someone can send in a loop.
+→ `gateway.protocol.dispatcher`. GET and DELETE are counted the same way: each is a request someone can send in a loop.
 
 Every HTTP status of an /mcp answer is chosen here, and every JSON-RPC error body is written by
-`gateway.jsonrpc.error_body`: the layers behind the transport raise typed errors and never pick a status.
+`gateway.protocol.jsonrpc.error_body`: the layers behind the transport raise typed errors and never pick a status.
 
 The era is chosen per request, never per connection, because any instance may answer any request: a body
 carrying the 2026-07-28 ``_meta`` envelope, or an ``MCP-Protocol-Version: 2026-07-28`` header, is the modern
 era; anything else is the handshake era (2024-11-05 … 2025-11-25; no header means 2025-03-26, as the spec says).
 
-Handshake-era sessions (`gateway.sessions`) are stateless too: any instance can check one, and DELETE ends
+Handshake-era sessions (`gateway.web.sessions`) are stateless too: any instance can check one, and DELETE ends
 one for every instance.
 """
 
@@ -43,22 +43,22 @@ from mcp_types import PROTOCOL_VERSION_META_KEY
 from mcp_types.jsonrpc import HEADER_MISMATCH, INVALID_REQUEST
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, LATEST_MODERN_VERSION, MODERN_PROTOCOL_VERSIONS
 
-from gateway.connections import BodyTimeout, BodyTooLarge, BodyUnreadable, read_body
-from gateway.cors import CorsPolicy, normalise_origin
-from gateway.dispatcher import SUPPORTED_VERSIONS, Call, Dispatcher, ScopeRefused
-from gateway.identity import AuthError, Credentials
-from gateway.jsonrpc import InvalidMessage, Message, RpcError, envelope, error_body, parse_message
-from gateway.limits import OverBudget
-from gateway.redaction import quotable
-from gateway.request_middleware import KEY_ID, REQUEST_ID
-from gateway.scopes import READ
-from gateway.sessions import SessionEndsExhausted, Sessions
-from gateway.state import GATEWAY, Gateway
-from gateway.store import StoreUnavailable
-from gateway.surfaces import FULL, READONLY_HEADER, TOOLSETS_HEADER, Surface, SurfaceError, audience_refusal, metadata_url, parse_path
-from gateway.tool_runner import KeyRefused
+from gateway.auth.identity import AuthError, Credentials
+from gateway.auth.scopes import READ
+from gateway.auth.surfaces import FULL, READONLY_HEADER, TOOLSETS_HEADER, Surface, SurfaceError, audience_refusal, metadata_url, parse_path
+from gateway.observability.redaction import quotable
+from gateway.protocol.dispatcher import SUPPORTED_VERSIONS, Call, Dispatcher, ScopeRefused
+from gateway.protocol.jsonrpc import InvalidMessage, Message, RpcError, envelope, error_body, parse_message
+from gateway.protocol.pipeline import KeyRefused
+from gateway.services import GATEWAY, Gateway
+from gateway.store.base import StoreUnavailable
+from gateway.web.connections import BodyTimeout, BodyTooLarge, BodyUnreadable, read_body
+from gateway.web.cors import CorsPolicy, normalise_origin
+from gateway.web.limits import OverBudget
+from gateway.web.middleware import KEY_ID, REQUEST_ID
+from gateway.web.sessions import SessionEndsExhausted, Sessions
 
-# /mcp itself and every narrower surface under it (gateway.surfaces parses the rest, or answers 404).
+# /mcp itself and every narrower surface under it (gateway.auth.surfaces parses the rest, or answers 404).
 MCP_PATHS = ("/mcp", "/mcp/", "/mcp/{surface:.+}")
 # The version a handshake-era request without MCP-Protocol-Version is assumed to speak (spec, 2025-06-18+).
 DEFAULT_HANDSHAKE_VERSION = "2025-03-26"

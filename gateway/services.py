@@ -12,17 +12,17 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from gateway.client_address import ClientAddresses
+    from gateway.auth.sealing import Keyring
     from gateway.config import Settings
-    from gateway.credentials import CredentialResolver
-    from gateway.limits import InboundLimits
-    from gateway.metrics import Metrics
     from gateway.oauth.client_metadata import MetadataDocuments
-    from gateway.resources import DocsResources
-    from gateway.sealing import Keyring
+    from gateway.observability.metrics import Metrics
+    from gateway.protocol.resources import DocsResources
     from gateway.statuspal.client import StatusPalClient
-    from gateway.store import Store
+    from gateway.store.base import Store
     from gateway.tools.catalogue import Catalogue
+    from gateway.web.client_address import ClientAddresses
+    from gateway.web.credentials import CredentialResolver
+    from gateway.web.limits import InboundLimits
     from search.lifecycle import DocsIndex
 
 

@@ -30,7 +30,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jwt
 import orjson
@@ -39,12 +39,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from gateway.config import ENV_PREFIX, ConfigError, check_sealing_keys
-
-if TYPE_CHECKING:
-    from gateway.config import Settings
-
 log = logging.getLogger(__name__)
+
+
+class KeyringError(ValueError):
+    """Sealing keys that cannot make a keyring; the message names the key id, never the secret. Configuration
+    turns it into its one-line start-up error."""
 
 # Purposes whose tokens carry an API key: these are encrypted, never merely signed.
 SEALED_PURPOSES = frozenset({"access", "refresh", "code"})
@@ -54,7 +54,6 @@ MAX_TOKEN_CHARS = 8192
 # session ids of every active user of one instance, bounded so that memory is too.
 OPENED_CACHE_ENTRIES = 4096
 HKDF_INFO_PREFIX = b"statuspal-mcp/v1/"
-DEV_KEY_FILE = ".sealing-key"
 
 _KID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _PURPOSE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
@@ -82,14 +81,14 @@ class Keyring:
         self._secrets: dict[str, bytes] = {}
         for kid, secret in keys:
             if not _KID.match(kid):
-                raise ConfigError(f"sealing key id {kid!r} must be 1-64 characters of A-Z a-z 0-9 . _ -")
+                raise KeyringError(f"sealing key id {kid!r} must be 1-64 characters of A-Z a-z 0-9 . _ -")
             if len(secret) != 32:
-                raise ConfigError(f"sealing key {kid!r} must be 32 bytes (base64url); generate one with `statuspal-mcp keygen`")
+                raise KeyringError(f"sealing key {kid!r} must be 32 bytes (base64url); generate one with `statuspal-mcp keygen`")
             if kid in self._secrets:
-                raise ConfigError(f"sealing key id {kid!r} is listed twice")
+                raise KeyringError(f"sealing key id {kid!r} is listed twice")
             self._secrets[kid] = secret
         if not self._secrets:
-            raise ConfigError("the sealing keyring is empty")
+            raise KeyringError("the sealing keyring is empty")
         self.active_kid = next(iter(self._secrets))
         self._aead: dict[tuple[str, str], AESGCM] = {}
         self._hmac: dict[tuple[str, str], bytes] = {}
@@ -107,21 +106,13 @@ class Keyring:
         for position, item in enumerate(part.strip() for part in text.split(",") if part.strip()):
             kid, sep, encoded = item.partition(":")
             if not sep or not kid or not encoded:
-                raise ConfigError(f"{ENV_PREFIX}SEALING_KEYS entry {position + 1} must look like kid:base64url-secret")
+                raise KeyringError(f"STATUSPAL_MCP_SEALING_KEYS entry {position + 1} must look like kid:base64url-secret")
             try:
                 secret = _unb64(encoded.strip())
             except ValueError:
-                raise ConfigError(f"sealing key {kid.strip()!r} is not valid base64url") from None
+                raise KeyringError(f"sealing key {kid.strip()!r} is not valid base64url") from None
             keys.append((kid.strip(), secret))
         return cls(keys)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Keyring:
-        """The keyring from the environment; in development only, a generated key kept in `.sealing-key`."""
-        check_sealing_keys(settings)
-        if settings.secrets.sealing_keys:
-            return cls.parse(settings.secrets.sealing_keys)
-        return cls.parse(_dev_key(settings.path(DEV_KEY_FILE)))
 
     @staticmethod
     def generate_secret() -> str:
@@ -313,30 +304,6 @@ def _signed(purpose: str) -> str:
     if purpose in SEALED_PURPOSES or not _PURPOSE.match(purpose):
         raise ValueError(f"{purpose!r} is not a signing purpose")
     return purpose
-
-
-def _dev_key(path: os.PathLike[str] | str) -> str:
-    """Read or create the development key file (mode 0600, git-ignored). Two processes starting together agree:
-    the file is created exclusively, and the loser of that race reads the winner's key."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        for _ in range(50):  # the creator may still be writing it
-            text = open(path, encoding="ascii").read().strip()
-            if text:
-                return text
-            time.sleep(0.01)
-        raise ConfigError(f"the development sealing key file {path} is empty; delete it to have a new one generated") from None
-    key = Keyring.generate_secret()
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key + "\n")
-    log.warning(
-        "no %sSEALING_KEYS set: generated a development sealing key in %s. Tokens issued with it stop working if "
-        "that file is deleted; production needs the environment variable.",
-        ENV_PREFIX,
-        path,
-    )
-    return key
 
 
 def _b64(data: bytes) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.state import GATEWAY
-from gateway.store import StoreUnavailable
+from gateway.services import GATEWAY
+from gateway.store.base import StoreUnavailable
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from gateway.identity import AuthError, Credentials
-from gateway.scopes import scope_set
-from gateway.sealing import InvalidToken
-from gateway.store import StoreUnavailable
-from gateway.surfaces import surface_of_resource
+from gateway.auth.identity import AuthError, Credentials
+from gateway.auth.scopes import scope_set
+from gateway.auth.sealing import InvalidToken
+from gateway.auth.surfaces import surface_of_resource
+from gateway.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
+    from gateway.auth.sealing import Keyring
     from gateway.config import Settings
-    from gateway.sealing import Keyring
-    from gateway.store import Store
+    from gateway.store.base import Store
 
 log = logging.getLogger(__name__)
 

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
 
-from gateway.config import Settings
-from gateway.cors import CorsPolicy
-from gateway.dispatcher import CAPABILITIES, LATEST_HANDSHAKE_VERSION, SUPPORTED_VERSIONS, server_info
-from gateway.scopes import READ, WRITE
-from gateway.state import GATEWAY
-from gateway.surfaces import TOOLSETS
+from gateway.auth.scopes import READ, WRITE
+from gateway.auth.surfaces import url_forms
+from gateway.protocol.dispatcher import CAPABILITIES, LATEST_HANDSHAKE_VERSION, SUPPORTED_VERSIONS, server_info
+from gateway.services import GATEWAY
 from gateway.tools.base import Tool
 from gateway.tools.instructions import INSTRUCTIONS
+from gateway.web.cors import CorsPolicy
+
+if TYPE_CHECKING:
+    from gateway.config import Settings
 
 PATH = "/.well-known/mcp/server-card.json"
 # Like the OAuth discovery documents: it only changes with a deploy or a new public URL.
@@ -38,17 +40,8 @@ class Surface:
     description: str
 
 
-# Every kind of surface the gateway serves, relative to the public URL (gateway.surfaces has the grammar).
-SURFACES: tuple[Surface, ...] = (
-    Surface("/mcp", "Every tool the credentials allow: a StatusPal API key or a read-write grant sees all of them, "
-                    "a read-only grant only the tools that read."),
-    Surface("/mcp/readonly", "Only the tools that read."),
-    Surface("/mcp/x/{toolsets}", f"Only the tools of these comma-separated toolsets, in the order {','.join(TOOLSETS)}."),
-    Surface("/mcp/pages/{subdomain}", "One status page: no tool takes a subdomain, tools that reach other pages are "
-                                      "absent, webhooks are those limited to this page."),
-    Surface("/mcp/pages/{subdomain}/x/{toolsets}/readonly", "The parts combine in this order; each is optional. Each "
-                                                            "URL is its own OAuth protected resource."),
-)
+# Every kind of surface the gateway serves, relative to the public URL, from the grammar itself.
+SURFACES: tuple[Surface, ...] = tuple(Surface(path, what) for path, what in url_forms())
 
 
 def server_card(settings: Settings, tools: Iterable[Tool]) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""What the gateway remembers between requests (used codes, revocations, counters): one interface, two backends."""
