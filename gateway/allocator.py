@@ -4,8 +4,8 @@ Every `tools/list` answer is about 75 KB, and a cached `search_docs` or a follow
 Python takes blocks that size straight from malloc. With glibc's defaults, freeing such blocks leaves more
 than 128 KB free at the top of the heap, which glibc hands back to the kernel (trims) at once; the next
 request grows the heap again and every fresh page is a page fault: several per `tools/list` request, a
-sizeable share of its CPU (the figures are in the README's Performance section), for memory that is needed
-again a millisecond later.
+sizeable share of its CPU (the figures are in docs/performance-history.md, "Where the time goes"), for memory
+that is needed again a millisecond later.
 
 So `serve` raises the thresholds once at start-up: blocks up to MMAP_THRESHOLD come from the heap
 (not a fresh mmap each time), and up to TRIM_THRESHOLD of free heap top is kept for reuse. The cost is
