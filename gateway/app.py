@@ -20,7 +20,6 @@ from gateway.observability.metrics import Metrics
 from gateway.protocol.dispatcher import Dispatcher, server_info
 from gateway.protocol.pipeline import ArgumentValidator, ToolRunner
 from gateway.protocol.resources import DocsResources
-from gateway.services import GATEWAY, Gateway
 from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.store.base import Store
@@ -32,6 +31,7 @@ from gateway.web.client_address import ClientAddresses
 from gateway.web.credentials import CredentialResolver
 from gateway.web.limits import InboundLimits
 from gateway.web.middleware import access_logger
+from gateway.web.services import GATEWAY, Gateway
 from gateway.web.sessions import Sessions
 from search.corpus import CorpusError
 from search.lifecycle import DocsIndex

@@ -10,7 +10,7 @@ import pytest
 from gateway.auth.identity import AuthError, Credentials, key_id
 from gateway.auth.scopes import READ, WRITE
 from gateway.oauth.tokens import mint_access_token
-from gateway.services import GATEWAY
+from gateway.web.services import GATEWAY
 from tests.clock import Clock
 from tests.mcp_wire import DEMO_KEY, post, request
 

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from gateway.services import GATEWAY
+from gateway.web.services import GATEWAY
 from tests.conformance.node import INSPECTOR, Completed, require, run_node
 from tests.conftest import DEMO_KEY
 

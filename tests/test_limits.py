@@ -18,10 +18,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gateway.services import GATEWAY
 from gateway.store.base import Store
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
+from gateway.web.services import GATEWAY
 from tests.mcp_wire import DEMO_KEY, modern_headers, modern_request, post, request, send
 from tests.redis_server import redis_server_fixture, redis_url_fixture  # noqa: F401  (pytest fixtures)
 

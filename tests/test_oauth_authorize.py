@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from gateway.services import GATEWAY
+from gateway.web.services import GATEWAY
 from tests.clock import Clock
 from tests.conftest import DEMO_KEY, RunningServer
 from tests.oauth_browser import Browser, Page, pkce, query_of, register

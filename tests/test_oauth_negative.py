@@ -15,7 +15,7 @@ import pytest
 
 from gateway.auth.sealing import Keyring
 from gateway.oauth.tokens import mint_access_token
-from gateway.services import GATEWAY
+from gateway.web.services import GATEWAY
 from tests.clock import Clock
 from tests.conftest import DEMO_KEY, RunningServer
 from tests.oauth_browser import Browser, pkce, query_of, register

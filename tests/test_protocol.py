@@ -18,10 +18,10 @@ from gateway.auth.surfaces import FULL
 from gateway.protocol.dispatcher import Call, Dispatcher, ScopeRefused, server_info
 from gateway.protocol.jsonrpc import parse_message
 from gateway.protocol.pipeline import ArgumentValidator, ToolRunner, json_string
-from gateway.services import GATEWAY
 from gateway.tools.base import READ_ONLY, Tool, ToolError
 from gateway.tools.catalogue import Catalogue
 from gateway.tools.surfaces import SurfaceTools
+from gateway.web.services import GATEWAY
 from gateway.web.transport import TRANSPORT
 from tests.mcp_wire import MODERN, mcp_client, modern_headers, modern_request, post, request
 

@@ -27,13 +27,13 @@ from gateway.auth.scopes import READ, WRITE
 from gateway.auth.sealing import Keyring
 from gateway.oauth.client_metadata import MetadataDocuments
 from gateway.oauth.tokens import issue_code, mint_access_token, revoke_endpoint, token_endpoint
-from gateway.services import GATEWAY, Gateway
 from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.store.base import Store
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
 from gateway.web.client_address import ClientAddresses
+from gateway.web.services import GATEWAY, Gateway
 from tests.conftest import bound_socket, gateway_settings, serve_app
 from tests.redis_server import RedisServer, redis_server_fixture, redis_url_fixture  # noqa: F401  (pytest fixtures)
 

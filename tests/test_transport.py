@@ -137,7 +137,7 @@ async def test_a_session_is_bound_to_the_key_that_opened_it(http, mcp_url, sandb
 async def test_a_remembered_session_id_is_still_checked_on_every_request(http, make_gateway, sandbox_admin):
     """Once a session id has verified, the gateway answers its signature check from memory; the checks that
     depend on the caller, the store and the clock still run each time."""
-    from gateway.services import GATEWAY
+    from gateway.web.services import GATEWAY
     from gateway.web.sessions import SESSION_TTL_SECONDS
 
     server = await make_gateway()

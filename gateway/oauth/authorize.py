@@ -44,14 +44,14 @@ from gateway.oauth.redirects import LOOPBACK_HOSTS
 from gateway.oauth.registration import resolve_client
 from gateway.oauth.tokens import issue_code
 from gateway.observability.redaction import has_secret_shape, quotable, redact_text
-from gateway.services import GATEWAY
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
 from gateway.store.base import StoreUnavailable
 from gateway.web.connections import BodyTooLarge, BodyUnreadable
 from gateway.web.cors import normalise_origin
+from gateway.web.services import GATEWAY
 
 if TYPE_CHECKING:
-    from gateway.services import Gateway
+    from gateway.web.services import Gateway
 
 log = logging.getLogger(__name__)
 

@@ -22,12 +22,12 @@ from gateway.oauth.clients import Client, ClientRejected, client_name_field, cli
 from gateway.oauth.errors import json_error, json_response
 from gateway.oauth.redirects import RedirectRejected, check_redirect_uris
 from gateway.observability.redaction import quotable
-from gateway.services import GATEWAY
 from gateway.store.base import StoreUnavailable
 from gateway.web.connections import BodyTooLarge, BodyUnreadable, read_body
+from gateway.web.services import GATEWAY
 
 if TYPE_CHECKING:
-    from gateway.services import Gateway
+    from gateway.web.services import Gateway
 
 log = logging.getLogger(__name__)
 

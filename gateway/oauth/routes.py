@@ -10,8 +10,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.oauth import authorize, metadata, registration, tokens
-from gateway.services import GATEWAY
 from gateway.web.cors import CorsPolicy
+from gateway.web.services import GATEWAY
 
 # Authorization is allowed so clients that send their bearer everywhere are not refused at preflight.
 _API_HEADERS = ("Content-Type", "Authorization", "MCP-Protocol-Version")

@@ -48,10 +48,10 @@ from gateway.oauth.errors import NO_STORE, OAuthError, json_response
 from gateway.oauth.forms import FORM_TYPE, FormUnreadable, read_form
 from gateway.oauth.registration import resolve_client
 from gateway.observability.redaction import quotable
-from gateway.services import GATEWAY, Gateway
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError
 from gateway.store.base import StoreUnavailable
 from gateway.web.connections import BodyTimeout, BodyTooLarge, BodyUnreadable
+from gateway.web.services import GATEWAY, Gateway
 
 if TYPE_CHECKING:
     from gateway.config import Settings

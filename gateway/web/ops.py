@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.services import GATEWAY
 from gateway.store.base import StoreUnavailable
+from gateway.web.services import GATEWAY
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -19,10 +19,10 @@ from aiohttp import web
 from gateway.auth.scopes import READ, WRITE
 from gateway.auth.surfaces import url_forms
 from gateway.protocol.dispatcher import CAPABILITIES, LATEST_HANDSHAKE_VERSION, SUPPORTED_VERSIONS, server_info
-from gateway.services import GATEWAY
 from gateway.tools.base import Tool
 from gateway.tools.instructions import INSTRUCTIONS
 from gateway.web.cors import CorsPolicy
+from gateway.web.services import GATEWAY
 
 if TYPE_CHECKING:
     from gateway.config import Settings

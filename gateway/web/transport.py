@@ -50,12 +50,12 @@ from gateway.observability.redaction import quotable
 from gateway.protocol.dispatcher import SUPPORTED_VERSIONS, Call, Dispatcher, ScopeRefused
 from gateway.protocol.jsonrpc import InvalidMessage, Message, RpcError, envelope, error_body, parse_message
 from gateway.protocol.pipeline import KeyRefused
-from gateway.services import GATEWAY, Gateway
 from gateway.store.base import StoreUnavailable
 from gateway.web.connections import BodyTimeout, BodyTooLarge, BodyUnreadable, read_body
 from gateway.web.cors import CorsPolicy, normalise_origin
 from gateway.web.limits import OverBudget
 from gateway.web.middleware import KEY_ID, REQUEST_ID
+from gateway.web.services import GATEWAY, Gateway
 from gateway.web.sessions import SessionEndsExhausted, Sessions
 
 # /mcp itself and every narrower surface under it (gateway.auth.surfaces parses the rest, or answers 404).
