@@ -9,6 +9,7 @@ resource) → `gateway.statuspal.client` (the upstream call).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 from aiohttp import web
 
@@ -17,14 +18,16 @@ from gateway.config import ConfigError, Settings, load_keyring
 from gateway.oauth import routes as oauth_routes
 from gateway.oauth.client_metadata import MetadataDocuments
 from gateway.observability.metrics import Metrics
+from gateway.protocol.arguments import ArgumentValidator
 from gateway.protocol.dispatcher import Dispatcher, server_info
-from gateway.protocol.pipeline import ArgumentValidator, ToolRunner
+from gateway.protocol.pipeline import ToolPipeline
 from gateway.protocol.resources import DocsResources
 from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.store.base import Store
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
+from gateway.tools.base import Tool
 from gateway.tools.catalogue import build_catalogue
 from gateway.web import ops, server_card, transport
 from gateway.web.client_address import ClientAddresses
@@ -38,7 +41,8 @@ from search.lifecycle import DocsIndex
 
 
 def create_app(
-    settings: Settings, *, docs: DocsIndex | None = None, arguments: ArgumentValidator | None = None
+    settings: Settings, *, docs: DocsIndex | None = None, arguments: ArgumentValidator | None = None,
+    extra_tools: Iterable[Tool] = (),
 ) -> web.Application:
     """The gateway as an aiohttp application (the sandbox, when embedded, is started by the CLI beside it).
 
@@ -47,6 +51,7 @@ def create_app(
     `arguments`: the tools' compiled argument checks, when the caller already has them (tests share one:
     compiling every inputSchema is most of the cost of building an application); by default they are
     compiled here.
+    `extra_tools`: tools served beside the catalogue's own (`build_catalogue`'s hook).
     """
     metrics = Metrics()
     app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[access_logger(metrics)])
@@ -62,7 +67,7 @@ def create_app(
     owns_docs = docs is None
     if docs is None:
         docs = DocsIndex(settings.path(settings.search.index_dir), settings.search)
-    catalogue = build_catalogue()
+    catalogue = build_catalogue(extra_tools)
     if arguments is None:
         arguments = ArgumentValidator(catalogue.tools)
     elif not arguments.covers(catalogue):
@@ -84,8 +89,8 @@ def create_app(
     )
     app[GATEWAY] = gateway
     info = server_info(settings)
-    runner = ToolRunner(arguments, upstream, docs, metrics, info)
-    dispatcher = Dispatcher(catalogue, runner, resources, info, settings.server.tools_page_size)
+    pipeline = ToolPipeline(arguments, upstream, docs, metrics)
+    dispatcher = Dispatcher(catalogue, pipeline, resources, info, settings.server.tools_page_size)
     sessions = Sessions(keyring, store, settings.store.session_ends_per_hour)
 
     transport.setup_routes(app, transport.Transport(gateway, dispatcher, sessions))

@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 
 from gateway.config import DEFAULT_CONFIG, Settings, load_settings
-from gateway.protocol.pipeline import ArgumentValidator
+from gateway.protocol.arguments import ArgumentValidator
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.tools.catalogue import build_catalogue
 
@@ -160,7 +160,9 @@ class Gateways:
         self._docs_index = docs_index
         self._running: list[Any] = []
 
-    async def start(self, env: Mapping[str, str] | None = None, **sections: Mapping[str, Any]) -> RunningServer:
+    async def start(
+        self, env: Mapping[str, str] | None = None, extra_tools: tuple[Any, ...] = (), **sections: Mapping[str, Any],
+    ) -> RunningServer:
         from gateway.app import create_app
 
         sock = bound_socket()
@@ -169,7 +171,11 @@ class Gateways:
         sections = {**sections, "search": {"index_dir": str(self._docs_index_dir), **sections.get("search", {})}}
         settings = gateway_settings(port, self._sandbox_url, env=env, **sections)
         shared = settings.path(settings.search.index_dir) == Path(self._docs_index_dir)
-        app = create_app(settings, docs=self._docs_index if shared else None, arguments=shared_arguments())
+        app = create_app(
+            settings, docs=self._docs_index if shared else None, extra_tools=extra_tools,
+            # The shared compiled checks cover exactly the catalogue; a gateway with test tools compiles its own.
+            arguments=None if extra_tools else shared_arguments(),
+        )
         cm = serve_app(app, sock)
         url = await cm.__aenter__()
         self._running.append(cm)

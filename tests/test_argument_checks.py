@@ -14,7 +14,7 @@ from typing import Any
 import fastjsonschema
 import pytest
 
-from gateway.protocol.pipeline import ArgumentValidator, compile_fast_check
+from gateway.protocol.arguments import ArgumentValidator, compile_fast_check
 from gateway.tools.catalogue import build_catalogue
 
 CATALOGUE = build_catalogue()

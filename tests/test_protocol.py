@@ -15,9 +15,11 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from gateway.auth.identity import Credentials
 from gateway.auth.scopes import READ, WRITE
 from gateway.auth.surfaces import FULL
+from gateway.protocol.arguments import ArgumentValidator
 from gateway.protocol.dispatcher import Call, Dispatcher, ScopeRefused, server_info
 from gateway.protocol.jsonrpc import parse_message
-from gateway.protocol.pipeline import ArgumentValidator, ToolRunner, json_string
+from gateway.protocol.pipeline import ToolPipeline
+from gateway.protocol.results import json_string
 from gateway.tools.base import READ_ONLY, Tool, ToolError
 from gateway.tools.catalogue import Catalogue
 from gateway.tools.surfaces import SurfaceTools
@@ -277,17 +279,14 @@ async def test_a_key_revoked_upstream_gets_http_401_so_the_client_reauthorises(g
 # --- the dispatcher's own guarantees, on the running gateway's services ----------------------------------
 
 
-class _JsonReply:
-    streaming = False
-
-    async def notify(self, message: Any) -> None:
-        return None
-
-
 def _call(method: str, params: dict[str, Any], scopes: frozenset[str], version: str = "2025-11-25") -> Call:
     message = parse_message(orjson.dumps(request(method, params)))
     credentials = Credentials(api_key="sk_sandbox_demo", scopes=scopes, kind="sealed", key_id="0" * 16)
-    return Call(message, version, credentials, _JsonReply(), request_id="req-1")
+    return Call(message, version, credentials, _no_notifications, request_id="req-1")
+
+
+async def _no_notifications(message: Any) -> None:
+    return None
 
 
 async def test_a_read_only_grant_sees_and_calls_only_read_tools(gateway):
@@ -315,8 +314,8 @@ async def test_an_unexpected_tool_failure_is_logged_and_answered_without_interna
              Tool("refusing_tool", "Refusing", "Refuses.", schema, schema, READ_ONLY, refusing, frozenset(), needs_upstream=False)]
     services = gateway.app[GATEWAY]
     info = server_info(services.settings)
-    runner = ToolRunner(ArgumentValidator(tools), services.upstream, services.docs, services.metrics, info)
-    dispatcher = Dispatcher(Catalogue.of(tools), runner, services.resources, info, services.settings.server.tools_page_size)
+    pipeline = ToolPipeline(ArgumentValidator(tools), services.upstream, services.docs, services.metrics)
+    dispatcher = Dispatcher(Catalogue.of(tools), pipeline, services.resources, info, services.settings.server.tools_page_size)
     with caplog.at_level(logging.ERROR, logger="gateway.protocol.pipeline"):
         result = orjson.loads(await dispatcher.dispatch(_call("tools/call", {"name": "broken_tool"}, frozenset({READ}))))
     assert result["isError"] is True

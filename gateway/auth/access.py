@@ -71,7 +71,7 @@ class AccessTokenVerifier:
                             f"The server cannot check this token right now because {exc.reason}; try again in a moment.") from None
         if revoked:
             raise AuthError(401, "invalid_token", "The access token was revoked; sign in again.")
-        client_id = claims.get("client_id")
+        client_id, client_name = claims.get("client_id"), claims.get("cn")
         return Credentials(
             api_key=api_key,
             scopes=scope_set(scope),
@@ -79,6 +79,8 @@ class AccessTokenVerifier:
             key_id=sub,  # key_id(api_key), computed once when the token was issued
             client_id=client_id if isinstance(client_id, str) else None,
             audience=audience,
+            client_name=client_name if isinstance(client_name, str) else None,
+            client_verified=claims.get("cv") is True,
         )
 
     def _not_an_access_token(self, token: str) -> str:

@@ -44,6 +44,9 @@ class Credentials:
     # The exact resource URL a sealed token was issued for (its `aud`); None for a direct API key, which works
     # on every surface. Which surfaces a token may reach is decided by gateway.auth.surfaces.audience_refusal.
     audience: str | None = None
+    # For a sealed token: the client's name as the login page showed it, and whether its host vouched for it.
+    client_name: str | None = None
+    client_verified: bool = False
 
 
 @dataclass

@@ -415,6 +415,8 @@ async def authorize_post(request: web.Request) -> web.Response:
         resource=auth.resource,
         scope=GRANTS[access],
         api_key=key,
+        client_name=client.client_name,
+        client_verified=client.document_host is not None,
     )
     return _redirect(gateway, auth.redirect_uri, {"code": code, "state": auth.state})
 

@@ -63,6 +63,8 @@ MAX_FORM_BYTES = 16 * 1024
 MAX_FORM_FIELDS = 32
 _VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")  # RFC 7636 §4.1
 GRANT_WINDOW_SECONDS = 3600
+# A client names itself at registration; its name rides in every token, so it is cut to a bounded length.
+CLIENT_NAME_CLAIM_CHARS = 100
 # Store entries outlive the token they guard by a little, so clock skew between instances cannot reopen a hole.
 _SLACK_SECONDS = 60
 
@@ -77,6 +79,10 @@ class Grant:
     family: str
     # The exact surface URL the grant was made for (RFC 8707): every token issued from it has it as `aud`.
     resource: str
+    # The client's name as the login page showed it, and whether its host vouched for it (a metadata document)
+    # or it only named itself: carried so the audit trail can say which assistant acted, never trusted for access.
+    client_name: str | None = None
+    client_verified: bool = False
 
 
 # --- issuing -------------------------------------------------------------------------------------------
@@ -91,6 +97,8 @@ def issue_code(
     resource: str,
     scope: str,
     api_key: str,
+    client_name: str | None = None,
+    client_verified: bool = False,
 ) -> str:
     """A sealed, single-use authorization code for a key the login page has just checked upstream.
 
@@ -107,6 +115,7 @@ def issue_code(
         "iss": settings.server.public_url,
         "jti": _new_id(),
         "client_id": client_id,
+        **_client_claims(client_name, client_verified),
         "redirect_uri": redirect_uri,
         "code_challenge": code_challenge,
         "resource": resource,
@@ -140,6 +149,7 @@ def _token_claims(settings: Settings, grant: Grant, typ: str, ttl: int, now: int
         "aud": grant.resource,
         "sub": key_id(grant.api_key),
         "client_id": grant.client_id,
+        **_client_claims(grant.client_name, grant.client_verified),
         "scope": grant.scope,
         "fam": grant.family,
         "jti": _new_id(),
@@ -147,6 +157,16 @@ def _token_claims(settings: Settings, grant: Grant, typ: str, ttl: int, now: int
         "exp": now + ttl,
         "k": grant.api_key,
     }
+
+
+def _client_claims(name: str | None, verified: bool) -> dict[str, Any]:
+    """The client's display name (bounded, since a registrant picks it) and whether it was verified."""
+    return {"cn": name[:CLIENT_NAME_CLAIM_CHARS], "cv": verified} if name else {"cv": verified}
+
+
+def _claimed_name(claims: Mapping[str, Any]) -> str | None:
+    name = claims.get("cn")
+    return name if isinstance(name, str) else None
 
 
 def _issue_pair(gateway: Gateway, grant: Grant, access_scope: str) -> dict[str, Any]:
@@ -224,7 +244,8 @@ async def _exchange_code(gateway: Gateway, form: Mapping[str, str]) -> dict[str,
         await gateway.store.revoke("fam:" + family, settings.oauth.refresh_token_ttl_seconds + _SLACK_SECONDS)
         log.warning("authorization code replayed; its token family is revoked", extra={"family": family})
         raise OAuthError("invalid_grant", "The authorization code was already used.")
-    grant = Grant(api_key=code["k"], scope=code["scope"], client_id=code["client_id"], family=family, resource=code["resource"])
+    grant = Grant(api_key=code["k"], scope=code["scope"], client_id=code["client_id"], family=family, resource=code["resource"],
+                  client_name=_claimed_name(code), client_verified=code.get("cv") is True)
     log.info("tokens issued", extra={"grant_type": "authorization_code", "key_id": key_id(grant.api_key), "family": family})
     return _issue_pair(gateway, grant, grant.scope)
 
@@ -241,7 +262,8 @@ async def _refresh(gateway: Gateway, form: Mapping[str, str]) -> dict[str, Any]:
     # sealed token is the proof, and the token names its client, so a client_id that is sent must match it.
     if form.get("client_id") and not _same(form["client_id"], token.get("client_id")):
         raise OAuthError("invalid_grant", "The refresh token was issued to another client.")
-    grant = Grant(api_key=token["k"], scope=token["scope"], client_id=token["client_id"], family=token["fam"], resource=token["aud"])
+    grant = Grant(api_key=token["k"], scope=token["scope"], client_id=token["client_id"], family=token["fam"], resource=token["aud"],
+                  client_name=_claimed_name(token), client_verified=token.get("cv") is True)
     access_scope = _narrowed_scope(grant.scope, form.get("scope"))
     if await gateway.store.is_revoked("fam:" + grant.family):
         raise OAuthError("invalid_grant", "This grant was revoked; sign in again.")

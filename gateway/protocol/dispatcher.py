@@ -30,8 +30,11 @@ from gateway.auth.surfaces import FULL, Surface
 from gateway.observability.redaction import quotable
 from gateway.protocol.cursors import decode_cursor, encode_cursor
 from gateway.protocol.jsonrpc import Message, RpcError
-from gateway.protocol.pipeline import Invocation, Reply, ToolRunner, progress_reporter
+from gateway.protocol.meta import NO_CAPABILITIES, ClientCapabilities, parse_request_meta
+from gateway.protocol.outcomes import KeyRefused, Outcome
+from gateway.protocol.pipeline import Caller, Invocation, Notify, ToolPipeline, progress_reporter
 from gateway.protocol.resources import DocsResources
+from gateway.protocol.results import ResultRenderer
 from gateway.tools.base import ToolError
 from gateway.tools.catalogue import Catalogue
 from gateway.tools.instructions import INSTRUCTIONS
@@ -82,16 +85,29 @@ class ScopeRefused(Exception):
         self.description = description
 
 
+class UpstreamRefusedKey(Exception):
+    """StatusPal refused the caller's API key while a tool ran. The transport answers HTTP 401 with the challenge
+    while it still can; once an SSE answer has started, `fallback` (an isError result's bytes) is all it can send."""
+
+    def __init__(self, status: int, fallback: bytes) -> None:
+        super().__init__(status)
+        self.status = status
+        self.fallback = fallback
+
+
 @dataclass
 class Call:
     message: Message
     version: str
     credentials: Credentials
-    reply: Reply
+    # Sends a notification over this request's answer (progress); the transport decides how.
+    notify: Notify
     # Correlates the client's "request id …" with the server log line for internal errors.
     request_id: str
     # The part of the gateway the request's URL (and narrowing headers) allows.
     surface: Surface = FULL
+    # Handshake era: the client capabilities its session id carries (initialize stated them once).
+    session: ClientCapabilities = NO_CAPABILITIES
 
     @property
     def modern(self) -> bool:
@@ -106,12 +122,13 @@ class Dispatcher:
     """Answers `Call`s. Built once per application; holds the pre-serialised fixed answers."""
 
     def __init__(
-        self, catalogue: Catalogue, tools: ToolRunner, resources: DocsResources, info: Mapping[str, Any],
+        self, catalogue: Catalogue, tools: ToolPipeline, resources: DocsResources, info: Mapping[str, Any],
         tools_page_size: int,
     ) -> None:
         # The catalogue as each URL's surface shows it; built here from the catalogue alone (no I/O).
         self._surfaces = SurfaceTools.of(catalogue)
         self._tools = tools
+        self._results = ResultRenderer(info)
         self._resources = resources
         self._page_size = tools_page_size
         self._server_info = dict(info)
@@ -139,7 +156,7 @@ class Dispatcher:
         }
 
     async def dispatch(self, call: Call) -> bytes:
-        """The serialised ``result`` for `call`; RpcError, ScopeRefused or `gateway.protocol.pipeline.KeyRefused`."""
+        """The serialised ``result`` for `call`; RpcError, ScopeRefused or UpstreamRefusedKey."""
         method = call.message.method
         served = MODERN_METHODS if call.modern else HANDSHAKE_METHODS
         if method not in served:
@@ -244,15 +261,20 @@ class Dispatcher:
             raise RpcError(INVALID_PARAMS, f"Unknown tool: {quotable(name)!r}. Call tools/list for the tools this server offers.")
         if tool.scope not in call.credentials.scopes:
             raise ScopeRefused(tool.scope, f"{name} changes data and needs the {tool.scope} scope; this grant is read-only.")
+        meta = parse_request_meta(params, call.version, call.session, call.modern)
         invocation = Invocation(
-            api_key=call.credentials.api_key, reply=call.reply, request_id=call.request_id, modern=call.modern,
-            progress=progress_reporter(params, call.reply), page=call.surface.page,
+            Caller(call.credentials, call.surface), meta, call.request_id, progress_reporter(meta.progress_token, call.notify),
         )
+        outcome: Outcome
         try:
             arguments = surfaces.page_arguments(call.surface, name, arguments)
         except ToolError as exc:
-            return self._tools.refuse(tool, str(exc), invocation)
-        return await self._tools.run(tool, arguments, invocation)
+            outcome = self._tools.refuse(tool, str(exc))
+        else:
+            outcome = await self._tools.run(tool, arguments, invocation)
+        if isinstance(outcome, KeyRefused):
+            raise UpstreamRefusedKey(outcome.status, self._results.render(outcome.fallback, call.modern))
+        return self._results.render(outcome, call.modern)
 
     # --- resources and prompts -------------------------------------------------------------------------
 

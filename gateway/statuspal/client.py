@@ -139,12 +139,13 @@ class StatusPalClient:
             await self._session.close()
             self._session = None
 
-    def for_key(self, api_key: str) -> StatusPalAPI:
+    def for_key(self, api_key: str, key_id: str | None = None) -> StatusPalAPI:
+        """The API as one key's caller uses it; `key_id`, when the caller already has it, saves hashing the key again."""
         if not isinstance(api_key, str) or not _KEY_SHAPE.fullmatch(api_key):
             # No StatusPal key looks like this, so it is rejected as StatusPal would reject it, without a
             # round trip (and without a header aiohttp would refuse). The message never repeats the value.
             raise UpstreamAuthError(401, "invalid_key", "the API key is empty or contains characters an API key cannot have")
-        return StatusPalAPI(self, api_key)
+        return StatusPalAPI(self, api_key, key_id)
 
     def pause(self, kid: str, seconds: float) -> None:
         """Remember StatusPal's Retry-After for this key. The map is bounded: at worst a dropped pause costs one
@@ -464,10 +465,10 @@ class StatusPalAPI:
 
     __slots__ = ("_client", "_key", "key_id")
 
-    def __init__(self, client: StatusPalClient, api_key: str) -> None:
+    def __init__(self, client: StatusPalClient, api_key: str, known_id: str | None = None) -> None:
         self._client = client
         self._key = api_key
-        self.key_id = key_id(api_key)
+        self.key_id = known_id or key_id(api_key)
 
     def __repr__(self) -> str:
         return f"StatusPalAPI(key_id={self.key_id!r})"

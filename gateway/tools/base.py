@@ -9,7 +9,7 @@ results by the tool runner, so no handler formats errors itself.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gateway.auth.scopes import READ
@@ -27,7 +27,27 @@ async def no_progress(progress: float, total: float | None = None, message: str 
 
 
 class ToolError(Exception):
-    """A failure the model can act on; its message becomes the text of an `isError` result."""
+    """A failure the model can act on; its message becomes the text of an `isError` result.
+
+    `data` keeps what the words say as data where there is some: for a write StatusPal applied only in part,
+    what was asked, what it applied and what it did not. The result renderer decides what reaches the client;
+    later steps (an audit record) read it here instead of parsing the text.
+    """
+
+    def __init__(self, message: str, data: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.data = data
+
+
+class InputNeeded(Exception):
+    """The tool needs the client's answers before it can act (2026-07-28's InputRequiredResult). The client asks
+    its user, then retries the same call with the answers (`ToolContext.input_responses`) and `request_state`
+    echoed back (`ToolContext.request_state`). In the handshake era there is no such round trip."""
+
+    def __init__(self, input_requests: Mapping[str, Any], request_state: str | None = None) -> None:
+        super().__init__("input needed")
+        self.input_requests = input_requests
+        self.request_state = request_state
 
 
 @dataclass(frozen=True)
@@ -69,6 +89,9 @@ class ToolContext:
     progress: ProgressFn = no_progress
     # The status page a page-scoped connection is limited to; page-scoped tools supply it as `subdomain`.
     page: str | None = None
+    # A 2026-07-28 retry after InputNeeded: the client's answers, keyed as asked, and the state handed out.
+    input_responses: Mapping[str, Any] = field(default_factory=dict)
+    request_state: str | None = None
 
     @property
     def upstream(self) -> StatusPalAPI:

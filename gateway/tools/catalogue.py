@@ -3,7 +3,7 @@
 Tools come from one module per StatusPal resource, each exporting ``TOOLS``. The order here is the order
 `tools/list` shows (deterministic, as the 2026-07-28 revision asks), so it never varies between instances.
 Every schema is checked when the catalogue is built, so a malformed schema is a start-up error; the argument
-checks compiled from them belong to `gateway.protocol.pipeline.ArgumentValidator`.
+checks compiled from them belong to `gateway.protocol.arguments.ArgumentValidator`.
 """
 
 from __future__ import annotations
@@ -61,9 +61,10 @@ class Catalogue:
         return self._by_name.get(name)
 
 
-def build_catalogue() -> Catalogue:
-    """Every tool of every tool module, in `TOOL_MODULES` order."""
-    return Catalogue.of(tool for module in TOOL_MODULES for tool in module.TOOLS)
+def build_catalogue(extra_tools: Iterable[Tool] = ()) -> Catalogue:
+    """Every tool of every tool module, in `TOOL_MODULES` order, then `extra_tools`: the hook through which an
+    embedding application (or a test) adds its own tools, checked like every other."""
+    return Catalogue.of((*(tool for module in TOOL_MODULES for tool in module.TOOLS), *extra_tools))
 
 
 # Canonical JSON of every schema that passed the metaschema check in this process.

@@ -107,6 +107,17 @@ class Outcome:
     def ok(self) -> bool:
         return not self.ignored and not self.unconfirmed
 
+    def data(self, write: Write) -> dict[str, Any]:
+        """The verdict as data: what was asked of which subject, what StatusPal applied, what it did not (with
+        the value it holds instead), and what it did not show. Values are the tools' own, never the wire's."""
+        return {
+            "subject": write.subject,
+            "asked": {c.name: c.asked for c in (*(c for c, _ in self.applied), *(c for c, _ in self.ignored), *self.unconfirmed, *self.unshown)},
+            "applied": {c.name: v for c, v in self.applied},
+            "not_applied": {c.name: {"asked": c.asked, "statuspal": v} for c, v in self.ignored},
+            "unconfirmed": [c.name for c in (*self.unconfirmed, *self.unshown)],
+        }
+
 
 def compare(checks: tuple[Check, ...], record: Mapping[str, Any]) -> Outcome:
     outcome = Outcome()
@@ -141,7 +152,7 @@ async def confirm(write: Write, answer: Mapping[str, Any] | None) -> dict[str, A
         record = {**record, **dict(fresh or {})}
         outcome = compare(write.checks, record)
     if not outcome.ok:
-        raise ToolError(mismatch(write, outcome))
+        raise ToolError(mismatch(write, outcome), data=outcome.data(write))
     return record
 
 
@@ -216,5 +227,5 @@ async def settle(
         raise err from None
     outcome = compare(write.checks, record)
     if not outcome.ok:
-        raise ToolError(f"{lost}; one read shows it took effect, but not in full.\n" + mismatch(write, outcome))
+        raise ToolError(f"{lost}; one read shows it took effect, but not in full.\n" + mismatch(write, outcome), data=outcome.data(write))
     return dict(record)

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.auth.sealing import InvalidToken, Keyring
+from gateway.protocol.meta import NO_CAPABILITIES, ClientCapabilities
 from gateway.store.base import Store
 
 SESSION_PURPOSE = "mcp-session"
@@ -43,12 +44,20 @@ class Sessions:
         self._store = store
         self.ends_per_hour = ends_per_hour
 
-    def issue(self, key_id: str) -> str:
-        claims = {"sub": key_id, "sid": secrets.token_urlsafe(16), "exp": int(time.time()) + SESSION_TTL_SECONDS}
+    def issue(self, key_id: str, capabilities: ClientCapabilities = NO_CAPABILITIES) -> str:
+        """A session id for `key_id`. It carries the few client capabilities the gateway acts on (apps, elicitation
+        modes, bounded to a few dozen bytes by `ClientCapabilities.compact`), because in the handshake era the
+        client states them only in ``initialize`` and any instance may answer the requests after it."""
+        claims: dict[str, Any] = {"sub": key_id, "sid": secrets.token_urlsafe(16), "exp": int(time.time()) + SESSION_TTL_SECONDS}
+        flags = capabilities.compact()
+        if flags:
+            claims["cap"] = flags
         return self._keyring.sign(SESSION_PURPOSE, claims)
 
-    async def is_live(self, session_id: str, key_id: str) -> bool:
-        return await self._claims(session_id, key_id) is not None
+    async def capabilities(self, session_id: str, key_id: str) -> ClientCapabilities | None:
+        """The client capabilities the session was opened with, or None when it is not live for this key."""
+        claims = await self._claims(session_id, key_id)
+        return None if claims is None else ClientCapabilities.from_compact(claims.get("cap"))
 
     async def end(self, session_id: str, key_id: str) -> bool:
         """Whether the session was live and is now ended; SessionEndsExhausted when over the key's quota."""

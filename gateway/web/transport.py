@@ -47,9 +47,9 @@ from gateway.auth.identity import AuthError, Credentials
 from gateway.auth.scopes import READ
 from gateway.auth.surfaces import FULL, READONLY_HEADER, TOOLSETS_HEADER, Surface, SurfaceError, audience_refusal, metadata_url, parse_path
 from gateway.observability.redaction import quotable
-from gateway.protocol.dispatcher import SUPPORTED_VERSIONS, Call, Dispatcher, ScopeRefused
+from gateway.protocol.dispatcher import SUPPORTED_VERSIONS, Call, Dispatcher, ScopeRefused, UpstreamRefusedKey
 from gateway.protocol.jsonrpc import InvalidMessage, Message, RpcError, envelope, error_body, parse_message
-from gateway.protocol.pipeline import KeyRefused
+from gateway.protocol.meta import NO_CAPABILITIES, ClientCapabilities
 from gateway.store.base import StoreUnavailable
 from gateway.web.connections import BodyTimeout, BodyTooLarge, BodyUnreadable, read_body
 from gateway.web.cors import CorsPolicy, normalise_origin
@@ -140,17 +140,20 @@ class Transport:
         except RpcError as exc:
             raise Refusal(ERROR_CODE_HTTP_STATUS.get(exc.code, 400), exc, message.id) from None
         modern = version in MODERN_PROTOCOL_VERSIONS
+        session = NO_CAPABILITIES
         if not modern and message.method != "initialize":
-            await self._check_session(request, credentials)
+            session = await self._check_session(request, credentials)
         if not message.is_request:
             return web.Response(status=202)
-        return await self._answer(request, message, version, credentials)
+        return await self._answer(request, message, version, credentials, session)
 
-    async def _answer(self, request: web.Request, message: Message, version: str, credentials: Credentials) -> web.StreamResponse:
+    async def _answer(
+        self, request: web.Request, message: Message, version: str, credentials: Credentials, session: ClientCapabilities,
+    ) -> web.StreamResponse:
         reply = _Reply(request)
         call = Call(
-            message, version, credentials, reply, request_id=request.get(REQUEST_ID) or secrets.token_hex(8),
-            surface=request[_SURFACE],
+            message, version, credentials, reply.notify, request_id=request.get(REQUEST_ID) or secrets.token_hex(8),
+            surface=request[_SURFACE], session=session,
         )
         try:
             result = await self.dispatcher.dispatch(call)
@@ -162,10 +165,13 @@ class Transport:
             raise Refusal(ERROR_CODE_HTTP_STATUS.get(exc.code, 200) if call.modern else 200, exc, message.id) from None
         except ScopeRefused as exc:
             raise AuthError(403, "insufficient_scope", exc.description, scope=exc.scope) from None
-        except KeyRefused as exc:
+        except UpstreamRefusedKey as exc:
             # StatusPal refused the key while a tool ran: the cached key check is dropped so the next request
-            # checks it afresh, and HTTP 401 with the challenge makes the client re-authorise.
+            # checks it afresh, and HTTP 401 with the challenge makes the client re-authorise. Once an SSE answer
+            # has started its status is already sent, so the failure can only be the isError result.
             self.gateway.credentials.forget(credentials)
+            if reply.streaming:
+                return await reply.finish(envelope(message.id, exc.fallback))
             raise AuthError(
                 401, "invalid_token", f"StatusPal refused the API key of this connection ({exc.status}: revoked, expired or not allowed)."
             ) from None
@@ -174,7 +180,8 @@ class Transport:
             return await reply.finish(payload)
         response = web.Response(body=payload, content_type=_JSON)
         if message.method == "initialize":
-            response.headers["Mcp-Session-Id"] = self.sessions.issue(credentials.key_id)
+            capabilities = ClientCapabilities.of(message.params.get("capabilities"))
+            response.headers["Mcp-Session-Id"] = self.sessions.issue(credentials.key_id, capabilities)
         return response
 
     # --- GET: the handshake era's stream for server-initiated messages ---------------------------------
@@ -310,17 +317,19 @@ class Transport:
     def _too_large(self) -> Refusal:
         return Refusal(413, f"Payload Too Large: the body may be at most {self._max_body} bytes")
 
-    async def _check_session(self, request: web.Request, credentials: Credentials) -> None:
-        """No header is fine: stateless clients never get or send one."""
+    async def _check_session(self, request: web.Request, credentials: Credentials) -> ClientCapabilities:
+        """The capabilities the request's session carries. No header is fine: stateless clients never get or send
+        one, and then state no capabilities beyond the request itself."""
         session_id = request.headers.get("Mcp-Session-Id")
         if session_id is None:
-            return
+            return NO_CAPABILITIES
         try:
-            live = await self.sessions.is_live(session_id, credentials.key_id)
+            capabilities = await self.sessions.capabilities(session_id, credentials.key_id)
         except StoreUnavailable as exc:
             raise _store_down(exc) from None
-        if not live:
+        if capabilities is None:
             raise _session_gone()
+        return capabilities
 
     def _version(self, request: web.Request, message: Message) -> str:
         """The protocol version `message` speaks; RpcError (400) when its headers or envelope are wrong."""
