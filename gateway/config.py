@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.auth.sealing import Keyring, KeyringError
+from gateway.protocol.confirm.settings import ConfirmSettings
 from gateway.statuspal.endpoints import DEFAULT_ENDPOINTS, METHODS, PLACEHOLDER, split_route
 from gateway.statuspal.notice_wire import AFFECTED_SHAPES, END_STRATEGIES, REQUEST_FIELDS, NoticeWire
 from gateway.statuspal.settings import StatusPalSettings
@@ -102,6 +103,7 @@ class Settings:
     store: StoreSettings = field(default_factory=StoreSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
+    confirm: ConfirmSettings = field(default_factory=ConfirmSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     secrets: Secrets = field(default_factory=Secrets)
     # Directory relative paths in the file are resolved against (the config file's own folder).
@@ -120,6 +122,7 @@ _SECTIONS: dict[str, type] = {
     "store": StoreSettings,
     "search": SearchSettings,
     "limits": LimitsSettings,
+    "confirm": ConfirmSettings,
     "logging": LoggingSettings,
 }
 
