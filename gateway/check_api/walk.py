@@ -6,20 +6,22 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from gateway.check_api.report import ERROR, IGNORED, LACKS, NOT_RUN, OK, ROUTE_MISSING, SKIPPED, Fix, Report, Row, excerpt, failure_verdict
 from gateway.statuspal.client import StatusPalAPI, UpstreamResult
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.statuspal.errors import UpstreamError
-from gateway.statuspal.notice_wire import REQUEST_FIELDS, NoticeRecord, NoticeWire, WireShapeError
-from gateway.tools.notice_checks import instant
-from gateway.tools.verify import same
+from gateway.statuspal.notice_wire import REQUEST_FIELDS, STATE_KEYS, NoticeWire, WireShapeError
+from gateway.tools.notice_checks import Ending, is_naive, naive_zone, notice_write, same_instant
+from gateway.tools.verify import compare, judge, same
 
 UNROUTABLE_URL = "https://statuspal-mcp-check.invalid/webhook"
-ENDED_STATES = frozenset({"resolved", "closed", "completed", "ended"})
+# The zone of a page the check creates: away from UTC, without daylight saving, so a time StatusPal writes
+# without an offset shows which zone it is in (naive_times "utc" or "page").
+PAGE_TIMEZONE = "Asia/Kolkata"
 # A made-up notice id, for asking whether a route exists when no real notice could be made.
 PROBE_ID = "00000000-0000-4000-8000-000000000000"
 
@@ -49,11 +51,6 @@ def _now() -> datetime:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
-
-
-def _instant(value: Any) -> datetime | None:
-    """A time as sent or answered; one without an offset is read as UTC, as Rails keeps it."""
-    return instant(value, naive_is_utc=True)
 
 
 # ---------------------------------------------------------------- the walk
@@ -98,6 +95,11 @@ class Checker:
         self.deleted: list[str] = []
         self.left_behind: list[str] = []
         self.interrupted = False
+        # The page's time zone, and the zone a time without an offset is read in as configured (naive_times).
+        self.page_timezone: str | None = None
+        self.zone: tzinfo | None = naive_zone(self.wire)
+        # A notify: false StatusPal did not echo: nothing shows whether subscribers were told.
+        self.notify_unconfirmed = False
 
     # -------------------------------------------------------------- bookkeeping
 
@@ -206,7 +208,7 @@ class Checker:
         table_params = {"subdomain": self.page}
         if self.create_page:
             asked = {"name": f"statuspal-mcp check-api {self.marker} (safe to delete)", "subdomain": self.page,
-                     "timezone": "UTC", "website_url": "https://example.com"}
+                     "timezone": PAGE_TIMEZONE, "website_url": "https://example.com"}
             made = _Made(f"status page {self.page!r}", "status_pages_delete", table_params, get="status_pages_get")
             result = await self.create("status_pages_create", None, asked, made)
             if result is None:
@@ -219,6 +221,9 @@ class Checker:
         if got is None:
             return False
         current = got.data if isinstance(got.data, Mapping) else {}
+        if isinstance(current.get("timezone"), str):
+            self.page_timezone = current["timezone"]
+            self.zone = naive_zone(self.wire, self.page_timezone)
         self.row("status_pages_get").record(OK if current.get("subdomain") == self.page else LACKS,
                                             "" if current.get("subdomain") == self.page else f"the answer does not show subdomain {self.page!r}",
                                             lacking=[] if current.get("subdomain") == self.page else ["subdomain"])
@@ -290,32 +295,39 @@ class Checker:
         return [{"service_slug": service, "container_slugs": [container]}]
 
     async def notices_step(self, service: str | None, container: str | None) -> None:
+        """Every state a notice passes through, each read back: an incident opened, edited, updated and
+        resolved; a maintenance scheduled, moved to start now and closed; an info notice published and closed."""
         affected = self._affected(service, container)
         now = _now()
         incident = {"title": f"Check incident {self.marker}", "notice_type": "incident", "severity": "minor",
                     "message": f"Check incident opened ({self.marker}).", "notify": False}
         maintenance = {"title": f"Check maintenance {self.marker}", "notice_type": "maintenance",
-                       "starts_at": _iso(now - timedelta(minutes=2)), "ends_at": _iso(now + timedelta(hours=1)),
+                       "starts_at": _iso(now + timedelta(hours=1)), "ends_at": _iso(now + timedelta(hours=2)),
                        "message": f"Check maintenance announced ({self.marker}).", "notify": False}
         info = {"title": f"Check info {self.marker}", "notice_type": "info",
                 "message": f"Check info notice ({self.marker}).", "notify": False}
         if affected is not None:
             incident["affected"] = maintenance["affected"] = affected
-        incident_id = await self.create_notice(incident, "incident")
+        incident_id = await self.create_notice(incident, "incident", "open")
         if incident_id is None:
             await self.probe_notice_routes()
             return
         await self.read_notice(incident_id, incident)
         await self.list_notices(incident_id)
-        await self.update_notice(incident_id)
+        await self.update_notice(incident_id, "incident", {"title": f"Check incident {self.marker} (edited)"})
         await self.post_update(incident_id)
         await self.end_notice(incident_id, "incident", "resolve_strategy", "notices_resolve")
-        maintenance_id = await self.create_notice(maintenance, "maintenance")
+        maintenance_id = await self.create_notice(maintenance, "maintenance", "scheduled")
         if maintenance_id is not None:
+            started = await self.update_notice(maintenance_id, "maintenance", {"starts_at": _iso(now - timedelta(minutes=2))})
+            if started is not None:
+                self.observe_state("notices_update", "maintenance", "in_progress", started)
             await self.end_notice(maintenance_id, "maintenance", "close_strategy", "notices_close")
-        await self.create_notice(info, "info notice")
+        info_id = await self.create_notice(info, "info notice", "open")
+        if info_id is not None:
+            await self.end_notice(info_id, "info notice", "close_strategy", "notices_close")
 
-    async def create_notice(self, logical: dict[str, Any], what: str) -> str | None:
+    async def create_notice(self, logical: dict[str, Any], what: str, state: str) -> str | None:
         row = self.row("notices_create")
         title = logical["title"]
         try:
@@ -342,7 +354,8 @@ class Checker:
             return None
         self.made.remove(pending)
         self.made.append(self.notice_made(record.id, f"{what} {record.id!r}"))
-        await self.verify_notice("notices_create", record.id, logical, record, result.data, what)
+        _, data = await self.verify_notice("notices_create", record.id, logical, result.data, what)
+        self.observe_state("notices_create", logical["notice_type"], state, data)
         return record.id
 
     def notice_made(self, notice_id: str, label: str) -> _Made:
@@ -360,73 +373,73 @@ class Checker:
                 found.append(self.notice_made(record.id, f"notice {record.id!r} ({title})"))
         return found
 
-    def notice_problems(self, logical: Mapping[str, Any], record: NoticeRecord) -> tuple[list[str], list[str], list[str]]:
-        """(ignored, lacking, evidence) of a notice's logical fields as StatusPal shows them."""
-        ignored: list[str] = []
-        lacking: list[str] = []
-        evidence: list[str] = []
-        for name in ("title", "notice_type", "severity"):
-            if name not in logical:
-                continue
-            if name not in record.present:
-                lacking.append(name)
-            elif getattr(record, name) != logical[name]:
-                ignored.append(name)
-                evidence.append(f"sent {name} {excerpt(logical[name])}, StatusPal has {excerpt(getattr(record, name))}")
-        for name in ("starts_at", "ends_at"):
-            if name not in logical:
-                continue
-            if name not in record.present:
-                lacking.append(name)
-            elif _instant(getattr(record, name)) != _instant(logical[name]):
-                ignored.append(name)
-                evidence.append(f"sent {name} {logical[name]}, StatusPal has {excerpt(getattr(record, name))}")
-        if "affected" in logical:
-            wanted = {e["service_slug"]: tuple(e.get("container_slugs") or ()) for e in logical["affected"]}
-            if record.affected is None:
-                lacking.append("affected")
-            elif set(record.affected) != set(wanted) or any(c and set(record.affected[s]) != set(c) for s, c in wanted.items()):
-                ignored.append("affected")
-                evidence.append(f"sent affected {excerpt(logical['affected'])}, StatusPal has {excerpt(record.affected)}")
-        if "message" in logical:
-            entry = next((u for u in record.updates or () if u.message == logical["message"]), None)
-            if record.updates is None:
-                lacking.append("message")
-            elif entry is None:
-                ignored.append("message")
-                evidence.append(f"sent message {excerpt(logical['message'])}; the timeline has no such entry")
-            elif "notify" in logical and entry.notified is not None and entry.notified != logical["notify"]:
-                ignored.append("notify")
-                evidence.append(f"sent notify {excerpt(logical['notify'])}; the timeline entry says notified {excerpt(entry.notified)}")
-            elif "notify" in logical and entry.notified is None:
-                self.note(
-                    f"notify: the timeline entry does not say whether subscribers were notified (no "
-                    f"{self.wire.update_notify_key!r} key), so notify: false cannot be confirmed."
-                )
-        return ignored, lacking, evidence
+    async def verify_notice(self, name: str, notice_id: str, logical: Mapping[str, Any], answer: Any, what: str,
+                            ending: Ending | None = None) -> tuple[bool, Mapping[str, Any]]:
+        """The verdict of a notices write, passed by the tools' own judgement (`notice_write`, `judge`): the
+        same fields, readers, time rules and state rules, its answer first, then one GET for what it lacks.
+        Returns whether every field asked was applied, and the record it rests on."""
 
-    async def verify_notice(self, name: str, notice_id: str, logical: Mapping[str, Any], record: NoticeRecord, data: Any, what: str) -> NoticeRecord:
-        """The verdict of a notices write: its answer, then one GET for the fields the answer lacks."""
-        ignored, lacking, evidence = self.notice_problems(logical, record)
+        async def read(ident: str) -> Mapping[str, Any]:
+            data = (await self.notice_call("notices_get", ident)).data
+            return data if isinstance(data, Mapping) else {}
+
+        answer = answer if isinstance(answer, Mapping) else {}
+        write = notice_write(self.wire, self.page, answer, logical, notice_id=notice_id, read_notice=read,
+                             ending=ending, zone=self.zone)
+        evidence: list[str] = []
+        try:
+            outcome, record = await judge(write, answer)
+        except UpstreamError as err:
+            outcome, record = compare(write.checks, answer), dict(answer)
+            names = ", ".join(c.name for c in outcome.unconfirmed)
+            evidence.append(f"the read to confirm {names} failed: {failure_verdict(err)[1]}")
+        ignored = [c.name for c, _ in outcome.ignored]
+        lacking = [c.name for c in outcome.unconfirmed]
+        evidence += [f"sent {c.name} {c.render(c.asked)}, StatusPal has {c.render(v)}" for c, v in outcome.ignored]
         if lacking:
-            try:
-                fresh_data = (await self.notice_call("notices_get", notice_id)).data
-            except UpstreamError as err:
-                evidence.append(f"the read to confirm {', '.join(lacking)} failed: {failure_verdict(err)[1]}")
-            else:
-                fresh = self.wire.read(fresh_data)
-                asked_again = {k: logical[k] for k in (*lacking, "notify") if k in logical}
-                more_ignored, lacking, more = self.notice_problems(asked_again, fresh)
-                ignored += more_ignored
-                evidence += more
-                record, data = fresh, fresh_data
-        if lacking:
-            evidence.append(f"neither the answer nor a GET shows {', '.join(lacking)}; the answer carries {_keys_evidence(data, self.wire)}")
+            evidence.append(f"neither the answer nor a GET shows {', '.join(lacking)}; the answer carries "
+                            f"{_keys_evidence(record, self.wire)}")
+        if any(c.name == "notify" for c in outcome.unshown):
+            self.notify_unconfirmed = True
+        for check, value in outcome.ignored:
+            if check.name in ("starts_at", "ends_at"):
+                self.infer_naive(check.asked, value)
         for field_name in (*ignored, *lacking):
-            self.hint_field(field_name, data)
+            if field_name != "state":  # a state word is inferred by observe_state, from the state it should be
+                self.hint_field(field_name, record)
         verdict = IGNORED if ignored else LACKS if lacking else OK
         self.row(name).record(verdict, "; ".join(f"{what}: {e}" for e in evidence), ignored=ignored, lacking=lacking)
-        return record
+        return outcome.ok, record
+
+    def observe_state(self, name: str, kind: str, state: str, data: Any) -> None:
+        """The wire word StatusPal shows for a notice the check knows to be in `state`: a word the mapping does
+        not give that state is what the tools would answer as no state (or another one), so its line is printed.
+        A StatusPal that shows no state at all is left alone: endings are then judged by ends_at."""
+        word = data.get(self.wire.state_field) if isinstance(data, Mapping) else None
+        if not isinstance(word, str) or word in self.wire.state_words(kind, state):
+            return
+        key = STATE_KEYS[kind, state]
+        self.fix("statuspal.notices", key, word, f"StatusPal shows a {kind} that is {state} as {word!r}")
+        self.row(name).record(LACKS, f"{kind}: StatusPal shows state {word!r} where the {kind} is {state}, a word "
+                                     f"statuspal.notices.{key} does not give it", lacking=["state"])
+
+    def infer_naive(self, sent: Any, shown: Any) -> None:
+        """`naive_times` from a time StatusPal wrote without an offset, against the time the check sent."""
+        if self.zone is not None or not is_naive(shown):
+            return
+        page_zone = naive_zone(replace(self.wire, naive_times="page"), self.page_timezone)
+        as_utc = same_instant(sent, shown, UTC)
+        as_page = page_zone is not None and same_instant(sent, shown, page_zone)
+        if as_page and not as_utc:
+            self.fix("statuspal.notices", "naive_times", "page",
+                     f"StatusPal wrote {sent} as {shown}: the page's time zone ({self.page_timezone}), without an offset")
+        elif as_utc:
+            self.fix("statuspal.notices", "naive_times", "utc",
+                     f"StatusPal wrote {sent} as {shown}: UTC without an offset"
+                     + (f" (the page's zone, {self.page_timezone}, reads the same now)" if as_page else ""))
+        else:
+            self.note(f"naive_times: StatusPal wrote {sent} as {shown}, which is neither UTC nor the page's time "
+                      f"zone ({self.page_timezone}) without an offset; set statuspal.notices.naive_times by hand.")
 
     async def read_notice(self, notice_id: str, logical: Mapping[str, Any]) -> None:
         got = await self.attempt("notices_get", self.notice_call("notices_get", notice_id), "incident")
@@ -470,84 +483,67 @@ class Checker:
         else:
             self.row("notices_list").record(OK)
 
-    async def update_notice(self, notice_id: str) -> None:
-        logical = {"title": f"Check incident {self.marker} (edited)"}
-        result = await self.attempt("notices_update", self.notice_call("notices_update", notice_id, logical), "incident")
-        if result is not None:
-            await self.verify_notice("notices_update", notice_id, logical, self.wire.read(result.data), result.data, "incident")
+    async def update_notice(self, notice_id: str, what: str, logical: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        result = await self.attempt("notices_update", self.notice_call("notices_update", notice_id, logical), what)
+        if result is None:
+            return None
+        return (await self.verify_notice("notices_update", notice_id, logical, result.data, what))[1]
 
     async def post_update(self, notice_id: str) -> None:
         logical = {"message": f"Check timeline update ({self.marker}).", "notify": False}
         await self.send_update("notices_post_update", notice_id, logical, "incident")
 
-    async def send_update(self, name: str, notice_id: str, logical: Mapping[str, Any], what: str) -> NoticeRecord | None:
+    async def send_update(self, name: str, notice_id: str, logical: Mapping[str, Any], what: str) -> bool:
         try:
             result = await self.notice_call(name, notice_id, logical)
         except UpstreamError as err:
             verdict, evidence = failure_verdict(err)
             self.row(name).record(verdict, f"{what}: {evidence}")
             self.hint_from_refusal(err, self._notice_request(name, notice_id, logical)[1] or {})
-            return None
-        return await self.verify_notice(name, notice_id, logical, self.wire.read(result.data), result.data, what)
+            return False
+        return (await self.verify_notice(name, notice_id, logical, result.data, what))[0]
 
     async def end_notice(self, notice_id: str, what: str, strategy_key: str, action: str) -> None:
         """Resolve or close as `serve` would; when the action route is missing, try PATCH ends_at instead."""
         row = self.row(action)
+        kind = what.split()[0]
+        state = {"incident": "resolved", "maintenance": "completed"}.get(kind, "closed")
+        ending = Ending("resolve_incident" if kind == "incident" else "close_maintenance", (state,))
         closing = {"message": f"Check {what} ended ({self.marker}).", "notify": False}
         if getattr(self.wire, strategy_key) == "patch_ends_at":
-            record = await self.patch_end(notice_id, what, action)
-            if record is None:
+            if not await self.patch_end(notice_id, what, action, ending, state):
                 return
             posted = await self.send_update("notices_post_update", notice_id, closing, f"{what} closing text")
-            row.record(OK if posted is not None else ERROR, "" if posted is not None else
-                       f"{what}: ended, but the closing text failed (see notices_post_update)")
+            row.record(OK if posted else ERROR, "" if posted else f"{what}: ended, but the closing text was not applied "
+                                                                  "(see notices_post_update)")
             return
         try:
             result = await self.notice_call(action, notice_id, closing)
         except UpstreamError as err:
             verdict, evidence = failure_verdict(err)
             row.record(verdict, f"{what}: {evidence}")
-            if err.route_missing and await self.patch_end(notice_id, what, action) is not None:
+            if err.route_missing and await self.patch_end(notice_id, what, action, ending, state):
                 self.fix("statuspal.notices", strategy_key, "patch_ends_at",
                          f"{self.table[action].method} {self.table[action].path} answered 404 (route missing); "
                          f"PATCH {self.wire.ends_at_field} = now ended the {what}")
             else:
                 self.hint_from_refusal(err, self._notice_request(action, notice_id, closing)[1] or {})
             return
-        record = await self.verify_notice(action, notice_id, closing, self.wire.read(result.data), result.data, what)
-        if not _ended(record):
-            fresh = await self.fresh_notice(notice_id)
-            if fresh is None or not _ended(fresh):
-                row.record(IGNORED, f"{what}: it still shows state {excerpt(record.state)}, ends_at {excerpt(record.ends_at)}",
-                           ignored=["state"])
+        _, record = await self.verify_notice(action, notice_id, closing, result.data, what, ending)
+        self.observe_state(action, kind, state, record)
 
-    async def fresh_notice(self, notice_id: str) -> NoticeRecord | None:
-        try:
-            return self.wire.read((await self.notice_call("notices_get", notice_id)).data)
-        except UpstreamError:
-            return None
-
-    async def patch_end(self, notice_id: str, what: str, action: str) -> NoticeRecord | None:
-        """PATCH ends_at = now: the record when that ended the notice; else None, with the verdict on `action`."""
+    async def patch_end(self, notice_id: str, what: str, action: str, ending: Ending, state: str) -> bool:
+        """PATCH ends_at = now, judged as resolve_incident / close_maintenance judge it; the verdict on `action`."""
         logical = {"ends_at": _iso(_now())}
         try:
             result = await self.notice_call("notices_update", notice_id, logical)
         except UpstreamError as err:
             verdict, evidence = failure_verdict(err)
             self.row(action).record(verdict, f"{what}, ending by PATCH {self.wire.ends_at_field}: {evidence}")
-            return None
-        record = self.wire.read(result.data)
-        if not _ended(record):
-            record = await self.fresh_notice(notice_id) or record
-        if _ended(record):
-            return record
-        applied = _instant(record.ends_at) == _instant(logical["ends_at"])
-        self.row(action).record(
-            IGNORED, f"{what}: after PATCH {self.wire.ends_at_field} = {logical['ends_at']} it shows state "
-                     f"{excerpt(record.state)}, {self.wire.ends_at_field} {excerpt(record.ends_at)}",
-            ignored=["state" if applied else "ends_at"],
-        )
-        return None
+            return False
+        ended, record = await self.verify_notice(action, notice_id, logical, result.data, f"{what}, ending by PATCH", ending)
+        self.observe_state(action, what.split()[0], state, record)
+        return ended
 
     async def probe_notice_routes(self) -> None:
         """No notice could be made: ask each other notices route, with a made-up id, whether it exists at all.
@@ -796,13 +792,6 @@ def _keys_evidence(data: Any, wire: NoticeWire) -> str:
     unmapped = _unmapped(data, wire)
     shown = ", ".join(f"{k}: {excerpt(data[k], 60)}" for k in unmapped) or "nothing the mapping does not read"
     return f"keys {', '.join(data)}; not read by the mapping: {shown}"
-
-
-def _ended(record: NoticeRecord) -> bool:
-    if record.state in ENDED_STATES:
-        return True
-    end = _instant(record.ends_at)
-    return end is not None and end <= datetime.now(UTC) + timedelta(seconds=5) and record.state not in ("open", "in_progress", "scheduled")
 
 
 def _digest(secret: Any) -> str | None:

@@ -10,6 +10,10 @@ the page an org-scoped route needs), and
 name, so correcting one is a configuration change, and a later check can compare what was asked with what
 StatusPal applied in one vocabulary.
 
+The tools speak one vocabulary of notice states (`NOTICE_STATES`); which wire word(s) StatusPal uses for
+each is configuration too (`state_<type>_<state>`, several words allowed), and a word the mapping does not
+know is read as no state at all, with the word kept beside it, never guessed.
+
 Services and regions are always referred to by slug, as every confirmed StatusPal Next endpoint does.
 """
 
@@ -28,6 +32,18 @@ AFFECTED_SHAPES = ("objects", "map", "list")
 #   action:        the dedicated endpoint (notices_resolve / notices_close) with the closing text and notify
 #   patch_ends_at: notices_update with ends_at = now, then the closing text (if any) through notices_post_update
 END_STRATEGIES = ("action", "patch_ends_at")
+# How a time without a UTC offset is read: "none" (not at all: a write showing one is not confirmed, and the
+# error says to set this), "utc", or "page" (the page's time zone).
+NAIVE_TIMES = ("none", "utc", "page")
+# The states the tools speak, per notice type: the only words a model ever sees in `state`.
+NOTICE_STATES: dict[str, tuple[str, ...]] = {
+    "incident": ("open", "resolved"),
+    "maintenance": ("scheduled", "in_progress", "completed"),
+    "info": ("open", "closed"),
+}
+# (notice type, state) -> the NoticeWire attribute holding its wire word(s), comma-separated.
+STATE_KEYS = {(kind, state): f"state_{kind}_{state}" for kind, states in NOTICE_STATES.items() for state in states}
+ALL_STATES = tuple(dict.fromkeys(state for states in NOTICE_STATES.values() for state in states))
 
 # Logical request fields -> the NoticeWire attribute naming them on the wire.
 REQUEST_FIELDS = {
@@ -78,7 +94,9 @@ class NoticeRecord:
     title: str | None = None
     notice_type: str | None = None
     severity: str | None = None
+    # One of NOTICE_STATES, or None when StatusPal's word is not mapped (then `wire_state` holds it).
     state: str | None = None
+    wire_state: str | None = None
     starts_at: str | None = None
     ends_at: str | None = None
     affected: Mapping[str, tuple[str, ...]] | None = None
@@ -89,10 +107,14 @@ class NoticeRecord:
     def as_output(self) -> dict[str, Any]:
         """The tool result (the NOTICE output schema): absent fields are left out, never invented."""
         out: dict[str, Any] = {}
-        for name in ("id", "title", "notice_type", "state"):
+        for name in ("id", "title", "notice_type"):
             value = getattr(self, name)
             if isinstance(value, str):
                 out[name] = value
+        if "state" in self.present:
+            out["state"] = self.state
+            if self.wire_state is not None:
+                out["wire_state"] = self.wire_state
         for name in ("severity", "starts_at", "ends_at"):
             if name in self.present and (getattr(self, name) is None or isinstance(getattr(self, name), str)):
                 out[name] = getattr(self, name)
@@ -139,10 +161,38 @@ class NoticeWire:
     update_notify_key: str = "notified"
     resolve_strategy: str = "action"
     close_strategy: str = "action"
+    naive_times: str = "none"
+    # The wire word(s) of each state the tools speak, comma-separated (STATE_KEYS).
+    state_incident_open: str = "open"
+    state_incident_resolved: str = "resolved"
+    state_maintenance_scheduled: str = "scheduled"
+    state_maintenance_in_progress: str = "in_progress"
+    state_maintenance_completed: str = "completed"
+    state_info_open: str = "open"
+    state_info_closed: str = "closed"
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
+
+    # ------------------------------------------------------------------ states
+
+    def state_words(self, kind: str, state: str) -> tuple[str, ...]:
+        """The wire words of one state of one notice type; the first is the one a StatusPal most likely uses."""
+        key = STATE_KEYS.get((kind, state))
+        return state_words(getattr(self, key)) if key else ()
+
+    def filter_words(self, state: str, kind: str | None = None) -> tuple[str, ...]:
+        """Every wire word a list filter on `state` must ask for (of one notice type, or of all)."""
+        kinds = (kind,) if kind else tuple(NOTICE_STATES)
+        return tuple(dict.fromkeys(w for k in kinds for w in self.state_words(k, state)))
+
+    def state_of(self, kind: str | None, word: str) -> str | None:
+        """The state a wire word means for this notice type; without a known type, the one state every type
+        that knows the word agrees on. None when no state (or no single one) has that word."""
+        kinds = (kind,) if kind in NOTICE_STATES else tuple(NOTICE_STATES)
+        found = {s for (k, s) in STATE_KEYS if k in kinds and word in self.state_words(k, s)}
+        return found.pop() if len(found) == 1 else None
 
     def wire_name(self, logical: str) -> str:
         return getattr(self, REQUEST_FIELDS[logical])
@@ -233,6 +283,11 @@ class NoticeWire:
                 present.add(name)
                 value = data[wire]
                 values[name] = value if value is None or isinstance(value, str) else str(value)
+        if values.get("state") is not None:
+            word = values["state"]
+            values["state"] = self.state_of(values.get("notice_type"), word)
+            if values["state"] is None:
+                values["wire_state"] = word
         if self.affected_field in data:
             affected = self._affected_in(data[self.affected_field])
             if affected is not None:
@@ -267,6 +322,11 @@ class NoticeWire:
             notified=notified if isinstance(notified, bool) else None,
             posted_at=posted if isinstance(posted, str) else None,
         )
+
+
+def state_words(text: str) -> tuple[str, ...]:
+    """The words of one `state_<type>_<state>` setting: comma-separated, surrounding white space ignored."""
+    return tuple(w.strip() for w in text.split(",") if w.strip())
 
 
 def _strings(value: Any) -> tuple[str, ...]:

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from gateway.scopes import WRITE
 from gateway.statuspal.endpoints import MAX_PER_PAGE
 from gateway.statuspal.errors import UpstreamError, describe
-from gateway.statuspal.notice_wire import WireShapeError
+from gateway.statuspal.notice_wire import ALL_STATES, NOTICE_STATES, WireShapeError
 from gateway.tools.base import READ_ONLY, Annotations, Handler, Tool, ToolContext, ToolError
 from gateway.tools.crud import DELETE, UPDATE, list_handler
-from gateway.tools.notice_checks import Ending, notice_write, settle_create
+from gateway.tools.notice_checks import Ending, instant, naive_zone, notice_write, settle_create
 from gateway.tools.schemas import (
     AFFECTED,
     DATETIME,
@@ -65,7 +65,7 @@ _FILTERS = {
     },
     "state": {
         "type": "string",
-        "enum": ["open", "resolved", "scheduled", "in_progress", "completed", "closed"],
+        "enum": list(ALL_STATES),
         "description": "Only this state.",
     },
 }
@@ -170,6 +170,7 @@ async def _verified(
 
     A create whose answer was lost is settled by one list read, never sent again."""
     wire = ctx.upstream.endpoints.notices
+    zone = await _zone(ctx, args["subdomain"])
     try:
         answer = await _call(ctx, endpoint, args, logical)
     except UpstreamError as err:
@@ -187,14 +188,27 @@ async def _verified(
 
         tool = _CREATE_TOOL[logical["notice_type"]]
         return await settle_create(
-            err, wire, args["subdomain"], logical, tool=tool, read_recent=recent, read_notice=_reader(ctx, args)
+            err, wire, args["subdomain"], logical, tool=tool, read_recent=recent, read_notice=_reader(ctx, args),
+            zone=zone,
         )
     answer = answer if isinstance(answer, Mapping) else {}
     write = notice_write(
         wire, args["subdomain"], answer, logical, notice_id=args.get("notice_id"), read_notice=_reader(ctx, args),
-        fix_tool=fix_tool, ending=ending,
+        fix_tool=fix_tool, ending=ending, zone=zone,
     )
     return await confirm(write, answer)
+
+
+async def _zone(ctx: ToolContext, subdomain: str) -> tzinfo | None:
+    """How this StatusPal's times without an offset are read (naive_times); "page" costs one page read."""
+    wire = ctx.upstream.endpoints.notices
+    if wire.naive_times != "page":
+        return naive_zone(wire)
+    try:
+        page = (await ctx.upstream.call("status_pages_get", {"subdomain": subdomain})).data
+    except UpstreamError:
+        return None  # a time without an offset is then left unconfirmed, never guessed
+    return naive_zone(wire, page.get("timezone") if isinstance(page, Mapping) else None)
 
 
 async def _valid_slugs(ctx: ToolContext, subdomain: str) -> str:
@@ -250,17 +264,59 @@ def _handler(
 
 
 async def _list(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
-    """One page (or all) of notices: the filters under the mapping's names, each item read back logically."""
+    """One page (or all) of notices: the filters under the mapping's names, each item read back logically.
+
+    A state StatusPal names with several words is asked for under each of them (one list read per word, every
+    page), and the answers merged newest first and cut to the page asked: StatusPal cannot be asked for two
+    words at once, and a notice under any of them is in that state."""
     wire = ctx.upstream.endpoints.notices
     org_scoped = ctx.upstream.endpoints["notices_list"].org_scoped
     query = {wire.type_field: args["notice_type"]} if "notice_type" in args else {}
-    if "state" in args:
-        query[wire.state_field] = args["state"]
     query.update(wire.page_query(org_scoped, args["subdomain"]))
+    words: tuple[str, ...] = ()
+    if "state" in args:
+        words = wire.filter_words(args["state"], args.get("notice_type"))
+        if not words:
+            kind = args["notice_type"]
+            raise ToolError(
+                f"A {kind} notice is never {args['state']!r}: its states are {', '.join(NOTICE_STATES[kind])}. "
+                "Filter by one of those, or leave out notice_type."
+            )
+    if len(words) > 1:
+        return await _list_words(ctx, args, query, words)
+    if words:
+        query[wire.state_field] = words[0]
     inner = list_handler("notices_list", () if org_scoped else _PAGE, filters=tuple(query))
     result = dict(await inner(ctx, {**args, **query}))
     result["items"] = [wire.read(item).as_output() for item in result["items"]]
     return result
+
+
+async def _list_words(ctx: ToolContext, args: dict[str, Any], query: dict[str, Any], words: tuple[str, ...]) -> dict[str, Any]:
+    wire = ctx.upstream.endpoints.notices
+    seen: dict[str, dict[str, Any]] = {}
+    truncated = False
+    for word in words:
+        result = await ctx.upstream.list_all(
+            "notices_list", _page_params(ctx, args), query={**query, wire.state_field: word}, progress=ctx.progress
+        )
+        truncated = truncated or bool((result.meta or {}).get("truncated"))
+        for item in result.data or []:
+            notice = wire.read(item).as_output()
+            seen.setdefault(str(notice.get("id")), notice)
+    # Newest first, as StatusPal lists them: by creation time where every notice shows one.
+    items = list(seen.values())
+    stamps = [instant(i.get("created_at")) for i in items]
+    if all(stamps):
+        items = [i for _, _, i in sorted(zip(stamps, range(len(items)), items, strict=True), key=lambda t: (t[0], -t[1]), reverse=True)]
+    per_page = args.get("per_page", MAX_PER_PAGE if args.get("all") else 20)
+    page = 1 if args.get("all") else args.get("page", 1)
+    total_pages = max(1, -(-len(items) // per_page))
+    shown = items if args.get("all") else items[(page - 1) * per_page : page * per_page]
+    out: dict[str, Any] = {"items": shown, "page": page, "per_page": per_page, "total_count": len(items), "total_pages": total_pages}
+    if args.get("all"):
+        out["truncated"] = truncated
+    return out
 
 
 def _now() -> str:
@@ -288,8 +344,7 @@ def _ending(action_endpoint: str, strategy: str, ending: Ending) -> Handler:
                 "Pass a message, or notify: false."
             )
         ends_at = _now()
-        patched = replace(ending, state_required=False)
-        record = await _verified(ctx, "notices_update", args, {"ends_at": ends_at}, fix_tool=ending.tool, ending=patched)
+        record = await _verified(ctx, "notices_update", args, {"ends_at": ends_at}, fix_tool=ending.tool, ending=ending)
         if args.get("message") is not None:
             try:
                 record = await _verified(ctx, "notices_post_update", args, logical, fix_tool="post_notice_update")

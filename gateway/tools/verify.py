@@ -72,6 +72,9 @@ class Check:
     # For a mismatch no call can correct (subscribers already notified): what to say instead of "call
     # again", given the value asked and the value StatusPal has; None when calling again does correct it.
     undone: Callable[[Any, Any], str | None] | None = None
+    # True for a value the tool fixes rather than the caller (a create's notice type): named only when
+    # StatusPal has another, never among what was applied.
+    quiet: bool = False
 
     def live_phrase(self, value: Any) -> str:
         return self.live(value) if self.live is not None else f"{self.public} is {self.render(value)}"
@@ -121,25 +124,29 @@ def compare(checks: tuple[Check, ...], record: Mapping[str, Any]) -> Outcome:
     return outcome
 
 
-async def confirm(write: Write, answer: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The record StatusPal holds after the write, once every field asked is confirmed; else ToolError.
-
-    The answer is used as it is when it shows every field; otherwise one GET fills in what it lacks, its
-    values taking precedence, since the GET shows what is live now. Fields only the answer carries (a
-    webhook's one-time secret) are kept."""
+async def judge(write: Write, answer: Mapping[str, Any] | None) -> tuple[Outcome, dict[str, Any]]:
+    """The verdict on a write and the record it rests on: the answer as it is when it shows every field,
+    otherwise with one GET filling in what it lacks (the GET's values win: it shows what is live now; fields
+    only the answer carries, such as a webhook's one-time secret, are kept). The one judgement both the tools
+    and `check-api` pass on a write; raises the GET's UpstreamError."""
     record = dict(answer or {})
     outcome = compare(write.checks, record)
     if write.reread is not None and outcome.unconfirmed:
-        try:
-            fresh = await write.reread()
-        except UpstreamError as err:
-            raise ToolError(
-                f"StatusPal accepted the write to {write.subject}, but its answer did not show every field and the "
-                f"read to confirm them failed: {describe(err)} Check with {write.reread_tool or 'the matching get tool'} "
-                "before writing again."
-            ) from None
-        record = {**record, **dict(fresh or {})}
+        record = {**record, **dict(await write.reread() or {})}
         outcome = compare(write.checks, record)
+    return outcome, record
+
+
+async def confirm(write: Write, answer: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The record StatusPal holds after the write, once every field asked is confirmed; else ToolError."""
+    try:
+        outcome, record = await judge(write, answer)
+    except UpstreamError as err:
+        raise ToolError(
+            f"StatusPal accepted the write to {write.subject}, but its answer did not show every field and the "
+            f"read to confirm them failed: {describe(err)} Check with {write.reread_tool or 'the matching get tool'} "
+            "before writing again."
+        ) from None
     if not outcome.ok:
         raise ToolError(mismatch(write, outcome))
     return record
@@ -148,7 +155,8 @@ async def confirm(write: Write, answer: Mapping[str, Any] | None) -> dict[str, A
 def mismatch(write: Write, outcome: Outcome) -> str:
     """The isError text of a write StatusPal applied only in part: applied, not applied, live, how to fix."""
     lines = [f"StatusPal accepted the write to {write.subject} but did not apply all of it, so this is not a success."]
-    applied = "; ".join(f"{c.name} {c.render(v)}" for c, v in outcome.applied)
+    shown = [(c, v) for c, v in outcome.applied if not c.quiet]
+    applied = "; ".join(f"{c.name} {c.render(v)}" for c, v in shown)
     lines.append(f"Applied: {applied or 'none of the fields checked'}.")
     if outcome.ignored:
         lines.append(
@@ -162,7 +170,7 @@ def mismatch(write: Write, outcome: Outcome) -> str:
             + "; ".join(f"{c.name} (asked {c.render(c.asked)}; StatusPal's answer does not show it)" for c in outcome.unconfirmed)
             + "."
         )
-    live = [c.live_phrase(v) for c, v in (*outcome.applied, *outcome.ignored)]
+    live = [c.live_phrase(v) for c, v in (*shown, *outcome.ignored)]
     live += [f"{c.public} is unknown" for c in (*outcome.unconfirmed, *outcome.unshown)]
     lines.append(f"Live {write.where} now: {'; '.join(live)}.")
     # Each field is corrected by its own tool call (several fields can share one), in the order checked. A
