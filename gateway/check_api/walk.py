@@ -16,7 +16,7 @@ from gateway.statuspal.endpoints import EndpointTable
 from gateway.statuspal.errors import UpstreamError
 from gateway.statuspal.notice_wire import REQUEST_FIELDS, STATE_KEYS, NoticeWire, WireShapeError
 from gateway.tools.notice_checks import Ending, is_naive, naive_zone, notice_write, same_instant
-from gateway.tools.verify import compare, judge, same
+from gateway.tools.verify import Write, compare, field_check, judge
 
 UNROUTABLE_URL = "https://statuspal-mcp-check.invalid/webhook"
 # The zone of a page the check creates: away from UTC, without daylight saving, so a time StatusPal writes
@@ -156,31 +156,28 @@ class Checker:
                 self.made.remove(made)
             return None
 
-    @staticmethod
-    def compare(asked: Mapping[str, Any], answer: Any) -> tuple[list[str], list[str]]:
-        """Fields of a confirmed resource asked but shown otherwise (ignored) or not shown (lacking)."""
-        data = answer if isinstance(answer, Mapping) else {}
-        ignored = [k for k, v in asked.items() if k in data and not same(v, data[k])]
-        lacking = [k for k in asked if k not in data]
-        return ignored, lacking
-
     async def verified(self, name: str, get: str | None, params: Mapping[str, Any], asked: Mapping[str, Any],
                        result: UpstreamResult, what: str) -> Any:
-        """Record the verdict of a write to a confirmed resource: its answer, then one GET for what it lacks."""
+        """Record the verdict of a write to a confirmed resource as the tools reach theirs (`field_check`,
+        `judge`): its answer, then one GET for what it lacks."""
         data = result.data if isinstance(result.data, Mapping) else {}
-        ignored, lacking = self.compare(asked, data)
-        evidence = []
-        if lacking and get is not None:
-            try:
+        reread = None
+        if get is not None:
+            async def reread() -> Mapping[str, Any]:
                 fresh = (await self.call(get, params)).data
-            except UpstreamError as err:
-                evidence.append(f"the read to confirm {', '.join(lacking)} failed: {failure_verdict(err)[1]}")
-            else:
-                more_ignored, lacking = self.compare({k: asked[k] for k in lacking}, fresh)
-                ignored += more_ignored
-                data = {**data, **(fresh if isinstance(fresh, Mapping) else {})}
-        for key in ignored:
-            evidence.append(f"{what}: sent {key} = {excerpt(asked[key])}, StatusPal has {excerpt(data.get(key))}")
+                return fresh if isinstance(fresh, Mapping) else {}
+        write = Write(what, tuple(field_check(k, k, v, k) for k, v in asked.items()), "", reread=reread)
+        evidence = []
+        try:
+            outcome, data = await judge(write, data)
+        except UpstreamError as err:
+            outcome = compare(write.checks, data)
+            evidence.append(f"the read to confirm {', '.join(c.name for c in outcome.unconfirmed)} failed: "
+                            f"{failure_verdict(err)[1]}")
+        ignored = [c.name for c, _ in outcome.ignored]
+        lacking = [c.name for c in outcome.unconfirmed]
+        for check, value in outcome.ignored:
+            evidence.append(f"{what}: sent {check.name} = {excerpt(check.asked)}, StatusPal has {excerpt(value)}")
         if lacking:
             evidence.append(f"{what}: neither the answer nor a GET shows {', '.join(lacking)}; it carries {excerpt(sorted(data), 200)}")
         verdict = IGNORED if ignored else LACKS if lacking else OK

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
@@ -39,11 +40,39 @@ def show(value: Any) -> str:
 
 def same(asked: Any, applied: Any) -> bool:
     """Equal as StatusPal means it: an object matches when every key asked has the value asked (others
-    may exist), and a list matches as a set when its items are plain values (events, subdomains)."""
+    may exist), a list matches as a set when its items are plain values (events, subdomains), and text as
+    StatusPal may store it (`normalised`): a value StatusPal normalised was applied."""
     if isinstance(asked, Mapping):
         return isinstance(applied, Mapping) and all(k in applied and same(v, applied[k]) for k, v in asked.items())
     if isinstance(asked, list) and isinstance(applied, list) and all(isinstance(v, (str, int)) for v in asked + applied):
-        return sorted(map(str, asked)) == sorted(map(str, applied))
+        return sorted(normalised(v) for v in asked) == sorted(normalised(v) for v in applied)
+    if isinstance(asked, str) and isinstance(applied, str):
+        return normalised(asked) == normalised(applied)
+    return asked == applied
+
+
+def normalised(value: Any) -> str:
+    """A value as StatusPal may rewrite it without changing it: text without surrounding white space, and an
+    http(s) URL with its scheme and host in lower case, no default port and no trailing slash."""
+    text = str(value).strip()
+    try:
+        parts = urlsplit(text)
+        port_number = parts.port
+    except ValueError:
+        return text
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return text
+    default = {"http": 80, "https": 443}[parts.scheme.lower()]
+    port = f":{port_number}" if port_number not in (None, default) else ""
+    userinfo = parts.netloc.rpartition("@")[0]
+    host = (userinfo + "@" if userinfo else "") + parts.hostname.lower() + port
+    return urlunsplit((parts.scheme.lower(), host, parts.path.rstrip("/"), parts.query, parts.fragment))
+
+
+def same_slug(asked: Any, applied: Any) -> bool:
+    """Slugs and subdomains are lower case in StatusPal: one asked in capitals is applied as written lower."""
+    if isinstance(asked, str) and isinstance(applied, str):
+        return asked.strip().lower() == applied.strip().lower()
     return asked == applied
 
 
@@ -82,7 +111,12 @@ class Check:
 
 def field_check(name: str, api_field: str, asked: Any, public: str) -> Check:
     """The common case: the record carries the field under the same name it was sent with."""
-    return Check(name, asked, lambda record: record.get(api_field, MISSING), public)
+    matches = same_slug if api_field in _IDENTIFIERS else same
+    return Check(name, asked, lambda record: record.get(api_field, MISSING), public, matches=matches)
+
+
+# Fields that name a resource in paths: StatusPal keeps them in lower case.
+_IDENTIFIERS = frozenset({"slug", "subdomain"})
 
 
 @dataclass(frozen=True)
