@@ -31,6 +31,7 @@ from sandbox import start_sandbox
 from sandbox.app import SANDBOX, SandboxState
 from tests.processes import Child, run, start
 from tests.test_cli import Refusal, run_main
+from tests.test_notice_states import WORDS as STATE_WORDS
 from tests.test_wire_mapping import ALT, ALT_NOTICES, ALT_ROUTES
 
 KEY = f"sk_check_{secrets.token_hex(8)}"
@@ -210,6 +211,32 @@ async def test_a_missing_resolve_route_suggests_ending_by_patch() -> None:
                              'close_strategy = "patch_ends_at"': "statuspal.notices"}
 
 
+@pytest.mark.parametrize("strictness", ["strict", "lenient"])
+async def test_state_words_and_naive_times_are_inferred_and_applying_them_passes(strictness) -> None:
+    """A StatusPal that names every state its own way and writes times without an offset, in the page's zone:
+    the check says which words mean which state and how to read the times, and with those lines it passes."""
+    served = {"endpoints": ALT_ROUTES, "notices": {**ALT_NOTICES, **STATE_WORDS, "naive_times": "page"}}
+    async with sandbox(strictness, served) as (url, state):
+        code, report = await check(url, wire=ALT)
+        assert_nothing_left(state)
+        assert code == 1
+        found = verdicts(report)
+        assert found["notices_create"] == "fields ignored: starts_at, ends_at; answer lacks: state"
+        assert found["notices_resolve"] == "fields ignored: ends_at, state; answer lacks: state"
+        suggested = {f["key"]: f["value"] for f in report["config"] if f["section"] == "statuspal.notices"}
+        assert suggested == {**STATE_WORDS, "naive_times": "page"}
+        envs = {f["env"] for f in report["config"]}
+        assert {"STATUSPAL_MCP_STATUSPAL_NOTICES_STATE_INCIDENT_OPEN=active",
+                "STATUSPAL_MCP_STATUSPAL_NOTICES_NAIVE_TIMES=page"} <= envs
+        assert any(f["reason"].startswith("StatusPal wrote 20") and "the page's time zone (Asia/Kolkata)" in f["reason"]
+                   for f in report["config"] if f["key"] == "naive_times")
+
+        code, report = await check(url, wire={"endpoints": ALT_ROUTES, "notices": {**ALT_NOTICES, **suggested}})
+        assert_nothing_left(state)
+    assert code == 0, report
+    assert verdicts(report) == {name: "ok" for name in ALL_ENDPOINTS} and not report["config"]
+
+
 async def test_the_text_report_shows_each_endpoint_and_the_config_lines() -> None:
     async with sandbox("lenient", ALT) as (url, _):
         child = await check_in_child(url, "--create-page")
@@ -220,6 +247,7 @@ async def test_the_text_report_shows_each_endpoint_and_the_config_lines() -> Non
     assert any(line.startswith("services_create ") and line.endswith("| ok") for line in lines)
     assert "[statuspal.endpoints]" in lines
     assert any(line.startswith('# notices_create = "POST /status_pages/{subdomain}/notices"  # answered 404') for line in lines)
+    assert "# STATUSPAL_MCP_STATUSPAL_ENDPOINTS_NOTICES_CREATE='POST /status_pages/{subdomain}/notices'" in lines
     assert lines[-1] == f"Result: {len(NOTICES)} of {len(ALL_ENDPOINTS)} endpoints are not ok."
 
 

@@ -4,6 +4,7 @@ could infer, and the report printed as text or JSON, with the exit code it means
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +89,12 @@ class Fix:
     def line(self) -> str:
         return f"{'# ' if self.placeholder else ''}{self.key} = {json.dumps(self.value)}"
 
+    @property
+    def env(self) -> str:
+        """The same line as an environment override (STATUSPAL_MCP_<SECTION>_<KEY>), quoted for a shell."""
+        name = f"STATUSPAL_MCP_{self.section.replace('.', '_')}_{self.key}".upper()
+        return f"{'# ' if self.placeholder else ''}{name}={shlex.quote(self.value)}"
+
 
 @dataclass
 class Report:
@@ -119,8 +126,8 @@ class Report:
             "ok": self.ok,
             "interrupted": self.interrupted,
             "endpoints": [r.as_json() for r in self.rows],
-            "config": [{"section": f.section, "line": f.line, "key": f.key, "value": f.value, "reason": f.reason,
-                        "placeholder": f.placeholder} for f in self.fixes],
+            "config": [{"section": f.section, "line": f.line, "env": f.env, "key": f.key, "value": f.value,
+                        "reason": f.reason, "placeholder": f.placeholder} for f in self.fixes],
             "notes": self.notes,
             "cleanup": {"deleted": self.deleted, "left_behind": self.left_behind},
         }
@@ -144,6 +151,7 @@ class Report:
                 lines.append(f"[{section}]")
                 for fix in (f for f in self.fixes if f.section == section):
                     lines.append(f"{fix.line}  # {fix.reason}")
+            lines += ["", "The same as environment overrides:"] + [fix.env for fix in self.fixes]
         if self.notes:
             lines += ["", "Notes:"] + [f"- {n}" for n in self.notes]
         lines += ["", f"Cleanup: deleted {', '.join(self.deleted) if self.deleted else 'nothing'}."]
