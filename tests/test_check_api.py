@@ -66,10 +66,11 @@ def config_env(wire: dict[str, Any] | None) -> dict[str, str]:
     return env
 
 
-async def check(url: str, *, subdomain: str | None = None, wire: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+async def check(url: str, *, subdomain: str | None = None, wire: dict[str, Any] | None = None,
+                **options: Any) -> tuple[int, dict[str, Any]]:
     """`check-api --json` (on `subdomain`, else `--create-page`) run in this process: its exit code and report."""
     settings = load_settings(env=config_env(wire), overrides={"statuspal": {"base_url": f"{url}/api/v1"}})
-    report = await run_check(settings, KEY, subdomain, create_page=subdomain is None)
+    report = await run_check(settings, KEY, subdomain, create_page=subdomain is None, **options)
     # The note that stands for a traceback in the command's log: a walk that crashed is not a verdict.
     assert not any(note.startswith("the check stopped on an unexpected error") for note in report.notes), report.notes
     return report.exit_code, json.loads(json.dumps(report.as_json()))
@@ -275,7 +276,8 @@ async def test_only_the_given_page_is_touched_and_it_is_left_as_it_was() -> None
             "/status_pages/bystander/services", "/outgoing_webhooks")}
         state.requests.clear()
 
-        code, report = await check(url, subdomain="check")
+        # As `--subdomain check --skip-page-endpoints --i-have-no-subscribers` runs it.
+        code, report = await check(url, subdomain="check", skip_page_endpoints=True, post_notices=True)
 
         touched = {entry["path"] for entry in state.requests}
         after = {path: await _api(http, url, "GET", path) for path in before}
@@ -290,6 +292,44 @@ async def test_only_the_given_page_is_touched_and_it_is_left_as_it_was() -> None
     assert after == before  # the other page, its notice and service, the org's webhook, and the check page itself
 
 
+async def test_on_a_given_page_what_the_check_did_not_see_is_not_ok() -> None:
+    """--subdomain alone: the page routes it cannot try and the notices it will not post to a page that may
+    have subscribers are skipped, and a skip that was not accepted is not a pass."""
+    async with sandbox("lenient") as (url, state), aiohttp.ClientSession() as http:
+        await _api(http, url, "POST", "/status_pages", {"name": "check", "subdomain": "check", "timezone": "UTC",
+                                                         "website_url": "https://example.com"})
+        state.requests.clear()
+        code, report = await check(url, subdomain="check")
+        posted = [e for e in state.requests if e["endpoint"] and e["endpoint"].startswith("notices_")]
+        assert not posted  # nothing was sent that could reach a subscriber
+        assert_nothing_left(state, ("check",))
+        rows = {row["endpoint"]: row for row in report["endpoints"]}
+        assert code == 1
+        assert {name for name, row in rows.items() if row["verdict"] != "ok"} == {
+            "status_pages_create", "status_pages_delete", *NOTICES}
+        assert all(rows[name]["verdict"] == "skipped" for name in NOTICES)
+        assert "Confirm the field with --notify-field NAME" in rows["notices_create"]["evidence"][0]
+        assert rows["status_pages_create"]["evidence"] == [
+            "--subdomain: the check uses the given page and never creates or deletes a page; unproven, so not ok "
+            "(accept with --skip-page-endpoints)"]
+
+        # The page routes accepted as unchecked, the notify field confirmed: every endpoint is ok.
+        code, report = await check(url, subdomain="check", skip_page_endpoints=True, post_notices=True)
+        assert_nothing_left(state, ("check",))
+    assert code == 0, report
+
+
+async def test_a_notify_false_statuspal_does_not_echo_is_named_in_the_summary_line() -> None:
+    served = {"notices": {"update_notify_key": "delivered"}}  # the timeline says it under a key the gateway does not read
+    async with sandbox("lenient", served) as (url, state):
+        child = await check_in_child(url, "--create-page")
+        assert_nothing_left(state)
+    assert child.proc.returncode == 0, child.stdout
+    assert child.stdout.splitlines()[-1] == (
+        "Result: every endpoint is ok; notify: false is unconfirmed (no answer said whether subscribers were "
+        "notified, so a misnamed notify field would look the same).")
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 async def test_an_interrupted_check_deletes_everything_it_made(sig) -> None:
     async with sandbox("strict") as (url, state), aiohttp.ClientSession() as http:
@@ -298,7 +338,8 @@ async def test_an_interrupted_check_deletes_everything_it_made(sig) -> None:
         # Slow answers, so the signal arrives while the check is midway, with things made and not yet deleted.
         async with http.post(f"{url}/_sandbox/faults", json={"latency_ms": 50}) as r:
             assert r.status == 200
-        child = await start(["check-api", "--base-url", f"{url}/api/v1", "--subdomain", "check", "--json"],
+        child = await start(["check-api", "--base-url", f"{url}/api/v1", "--subdomain", "check", "--i-have-no-subscribers",
+                             "--json"],
                             env={KEY_ENV: KEY, **config_env(None)})
         page = next(iter(state.orgs.values())).pages["check"]
         for _ in range(600):
@@ -375,3 +416,11 @@ def test_a_bad_mapping_value_is_one_line_and_exit_2(env, text, monkeypatch, caps
     """The command's `main` in this process (the check refuses before it starts; a refusal in a real child is
     shown above): a mapping value the gateway would refuse at start-up stops the check the same way."""
     assert_one_line(run_main(["check-api", "--create-page"], {KEY_ENV: KEY, **env}, monkeypatch, capsys), text)
+
+
+def test_a_notify_field_named_otherwise_than_configured_is_one_line_and_exit_2(monkeypatch, capsys) -> None:
+    refusal = run_main(["check-api", "--subdomain", "acme", "--notify-field", "notify_subscribers"], {KEY_ENV: KEY},
+                       monkeypatch, capsys)
+    assert_one_line(refusal, "--notify-field 'notify_subscribers' is not the configured notify field 'notify': set "
+                             "statuspal.notices.notify_field (or STATUSPAL_MCP_STATUSPAL_NOTICES_NOTIFY_FIELD) to the "
+                             "name this StatusPal reads")

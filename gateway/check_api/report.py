@@ -35,6 +35,8 @@ class Row:
     lacking: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
     used: bool = False
+    # A skip the operator accepted (--skip-page-endpoints): it passes; any other skip leaves this unproven.
+    excused: bool = False
 
     def record(self, verdict: str, evidence: str = "", *, ignored: Sequence[str] = (), lacking: Sequence[str] = ()) -> None:
         if not self.used or _RANK[verdict] > _RANK[self.verdict]:
@@ -59,7 +61,7 @@ class Row:
 
     @property
     def passed(self) -> bool:
-        return self.verdict in (OK, SKIPPED)
+        return self.verdict == OK or (self.verdict == SKIPPED and self.excused)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +109,8 @@ class Report:
     deleted: list[str]
     left_behind: list[str]
     interrupted: bool
+    # notify: false was sent but no answer said whether subscribers were notified: named, not failed.
+    notify_unconfirmed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -129,6 +133,7 @@ class Report:
             "config": [{"section": f.section, "line": f.line, "env": f.env, "key": f.key, "value": f.value,
                         "reason": f.reason, "placeholder": f.placeholder} for f in self.fixes],
             "notes": self.notes,
+            "notify_unconfirmed": self.notify_unconfirmed,
             "cleanup": {"deleted": self.deleted, "left_behind": self.left_behind},
         }
 
@@ -160,9 +165,13 @@ class Report:
         failed = [r for r in self.rows if not r.passed]
         if self.interrupted:
             lines.append("Interrupted: the check did not finish.")
-        lines.append(
-            "Result: every endpoint is ok." if self.ok else f"Result: {len(failed)} of {len(self.rows)} endpoints are not ok."
-        )
+        result = "every endpoint is ok" if self.ok else f"{len(failed)} of {len(self.rows)} endpoints are not ok"
+        if self.notify_unconfirmed:
+            result += (
+                "; notify: false is unconfirmed (no answer said whether subscribers were notified, so a misnamed "
+                "notify field would look the same)"
+            )
+        lines.append(f"Result: {result}.")
         return "\n".join(lines)
 
 
