@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from gateway.client_address import parse_networks
 from gateway.statuspal.endpoints import DEFAULT_ENDPOINTS, METHODS, PLACEHOLDER, split_route
 from gateway.statuspal.notice_wire import (
+    AFFECTED_REFS,
     AFFECTED_SHAPES,
     END_STRATEGIES,
     NAIVE_TIMES,
@@ -302,6 +303,7 @@ _WIRE_CHOICES = {
     "resolve_strategy": END_STRATEGIES,
     "close_strategy": END_STRATEGIES,
     "naive_times": NAIVE_TIMES,
+    "affected_ref": AFFECTED_REFS,
 }
 _STATE_WORD = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ -]{0,63}$")
 

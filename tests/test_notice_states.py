@@ -125,3 +125,33 @@ async def test_a_statuspal_that_reports_no_state_has_its_endings_confirmed_from_
         window = await run(api, "schedule_maintenance", WINDOW)
         closed = await run(api, "close_maintenance", {"subdomain": "acme", "notice_id": window["id"], "notify": False})
         assert closed["ends_at"] < WINDOW["ends_at"]
+
+
+async def test_services_and_regions_by_id_on_the_wire_and_by_slug_in_the_tools() -> None:
+    by_id = {"affected_ref": "id", "affected_shape": "map", "affected_field": "affected_services"}
+    async with against(by_id, by_id) as (api, _):
+        region = await run(api, "create_container", {"subdomain": "acme", "name": "EU"})
+        services = await api.list_all("services_list", {"subdomain": "acme"})
+        ids = {s["slug"]: s["id"] for s in services.data}
+        opened = await run(api, "create_incident", {**INCIDENT, "affected": [{"service_slug": "api", "container_slugs": ["eu"]}]})
+        assert opened["affected"] == [{"service_slug": "api", "container_slugs": ["eu"]}]
+        # The wire carried the ids, looked up from the page's services and regions.
+        assert api.sent[-1][0] == "notices_create"
+        assert api.sent[-1][1]["affected_services"] == {ids["api"]: [region["id"]]}
+        key = {"subdomain": "acme", "notice_id": opened["id"]}
+        assert (await run(api, "get_notice", key))["affected"] == opened["affected"]
+        edited = await run(api, "update_notice", {**key, "affected": [{"service_slug": "api"}]})
+        assert edited["affected"] == [{"service_slug": "api", "container_slugs": ["default", "eu"]}]
+        # A slug the page does not have is refused before anything is sent, with the valid ones.
+        before = len(api.sent)
+        with pytest.raises(ToolError, match=r"no service or region with the slug 'web' on this page\. Valid: service "
+                                             r"slugs api; region slugs default, eu\."):
+            await run(api, "update_notice", {**key, "affected": [{"service_slug": "web"}]})
+        assert len(api.sent) == before
+
+
+async def test_slugs_sent_to_a_statuspal_that_wants_ids_are_refused_not_applied() -> None:
+    by_id = {"affected_ref": "id", "affected_shape": "map", "affected_field": "affected_services"}
+    async with against(by_id, {k: v for k, v in by_id.items() if k != "affected_ref"}) as (api, _):
+        with pytest.raises(ToolError, match="unknown service 'api'"):
+            await run(api, "create_incident", INCIDENT)

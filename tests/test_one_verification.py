@@ -171,3 +171,22 @@ def _checker(api: Recording) -> Checker:
     checker.page_timezone = PAGE["timezone"]
     checker.zone = naive_zone(checker.wire, checker.page_timezone)
     return checker
+
+
+async def test_an_affected_list_naming_the_checks_service_by_id_is_recognised() -> None:
+    """A StatusPal that took the slugs but answers with ids, under another key, in a map: check-api's walk sees
+    the id of the service it made and prints the field, shape and reference lines."""
+    made = incident(id="n1", affected=None, affected_services={"svc_123": ["reg_456"]},
+                    updates=[{"message": "Opened.", "notified": False, "posted_at": "2026-01-01T00:00:00Z"}])
+    del made["affected"]
+    answers = {("POST", "/api/v1/status_pages/acme/notices"): made, ("GET", NOTICE): made}
+    async with serve_app(replaying(answers), bound_socket()) as url:
+        async for api in open_api(url):
+            checker = _checker(api)
+            checker.ids = {"services": ("check-service", "svc_123"), "containers": ("check-region", "reg_456")}
+            asked = {"title": "Errors", "notice_type": "incident", "severity": "major", "message": "Opened.",
+                     "affected": [{"service_slug": "check-service", "container_slugs": ["check-region"]}], "notify": False}
+            await checker.create_notice(asked, "incident", "open")
+    assert checker.row("notices_create").lacking == ["affected"]
+    assert {(f.key, f.value) for f in checker.fixes.values()} == {
+        ("affected_ref", "id"), ("affected_field", "affected_services"), ("affected_shape", "map")}

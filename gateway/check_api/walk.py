@@ -14,8 +14,8 @@ from gateway.check_api.report import ERROR, IGNORED, LACKS, NOT_RUN, OK, ROUTE_M
 from gateway.statuspal.client import StatusPalAPI, UpstreamResult
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.statuspal.errors import UpstreamError
-from gateway.statuspal.notice_wire import REQUEST_FIELDS, STATE_KEYS, NoticeWire, WireShapeError
-from gateway.tools.notice_checks import Ending, is_naive, naive_zone, notice_write, same_instant
+from gateway.statuspal.notice_wire import REQUEST_FIELDS, STATE_KEYS, AffectedRefs, NoticeWire, WireShapeError
+from gateway.tools.notice_checks import Ending, is_naive, load_refs, naive_zone, notice_write, same_instant
 from gateway.tools.verify import Write, compare, field_check, judge
 
 UNROUTABLE_URL = "https://statuspal-mcp-check.invalid/webhook"
@@ -104,6 +104,10 @@ class Checker:
         self.zone: tzinfo | None = naive_zone(self.wire)
         # A notify: false StatusPal did not echo: nothing shows whether subscribers were told.
         self.notify_unconfirmed = False
+        # The slug and id of the service and region the check made ("services"/"containers" -> (slug, id)), and
+        # the page's slug <-> id tables once notices name them by id (affected_ref = "id").
+        self.ids: dict[str, tuple[str, str]] = {}
+        self.refs: AffectedRefs | None = None
 
     # -------------------------------------------------------------- bookkeeping
 
@@ -259,6 +263,8 @@ class Checker:
         result = await self.create(f"{kind}_create", {"subdomain": self.page}, asked, made)
         if result is None:
             return None
+        if isinstance(result.data, Mapping) and isinstance(result.data.get("id"), str):
+            self.ids[kind] = (slug, result.data["id"])
         await self.verified(f"{kind}_create", f"{kind}_get", params, asked, result, noun)
         got = await self.attempt(f"{kind}_get", self.call(f"{kind}_get", params))
         if got is not None:
@@ -291,7 +297,7 @@ class Checker:
         params = {"subdomain": self.page}
         if notice_id is not None:
             params["notice_id"] = notice_id
-        body, query = self.wire.request(endpoint.method, endpoint.org_scoped, self.page, logical)
+        body, query = self.wire.request(endpoint.method, endpoint.org_scoped, self.page, logical, self.refs)
         return params, body, query
 
     async def notice_call(self, name: str, notice_id: str | None, logical: Mapping[str, Any] | None = None) -> UpstreamResult:
@@ -310,6 +316,12 @@ class Checker:
         """Every state a notice passes through, each read back: an incident opened, edited, updated and
         resolved; a maintenance scheduled, moved to start now and closed; an info notice published and closed."""
         affected = self._affected(service, container)
+        if self.wire.affected_ref == "id":
+            try:
+                self.refs = await load_refs(self.api, self.page)
+            except UpstreamError as err:
+                self.note(f"affected_ref = \"id\": the page's services and regions could not be read to send ids "
+                          f"({failure_verdict(err)[1]})")
         now = _now()
         incident = {"title": f"Check incident {self.marker}", "notice_type": "incident", "severity": "minor",
                     "message": f"Check incident opened ({self.marker}).", "notify": False}
@@ -339,7 +351,7 @@ class Checker:
         if info_id is not None:
             await self.end_notice(info_id, "info notice", "close_strategy", "notices_close")
 
-    async def create_notice(self, logical: dict[str, Any], what: str, state: str) -> str | None:
+    async def create_notice(self, logical: Mapping[str, Any], what: str, state: str) -> str | None:
         row = self.row("notices_create")
         title = logical["title"]
         try:
@@ -355,10 +367,13 @@ class Checker:
             verdict, evidence = failure_verdict(err)
             row.record(verdict, f"{what}: {evidence}")
             self.hint_from_refusal(err, body or {})
-            if not err.outcome_unknown:
-                self.made.remove(pending)
-            return None
-        record = self.wire.read(result.data)
+            retried = await self.create_again(err, logical) if not err.outcome_unknown else None
+            if retried is None:
+                if not err.outcome_unknown:
+                    self.made.remove(pending)
+                return None
+            result, logical = retried
+        record = self.wire.read(result.data, self.refs)
         if not record.id:
             row.record(LACKS, f"{what}: the answer has no {self.wire.id_field!r}, so the notice cannot be read, "
                               f"ended or deleted; it carries {excerpt(sorted(_keys(result.data)), 200)}", lacking=["id"])
@@ -369,6 +384,45 @@ class Checker:
         _, data = await self.verify_notice("notices_create", record.id, logical, result.data, what)
         self.observe_state("notices_create", logical["notice_type"], state, data)
         return record.id
+
+    async def create_again(self, err: UpstreamError, logical: Mapping[str, Any]) -> tuple[UpstreamResult, Mapping[str, Any]] | None:
+        """One more create after StatusPal refused some fields, to learn what its answer alone can show.
+
+        Refused affected services by slug, with the service and region the check made: the same notice with
+        their ids in place of the slugs; if that is taken, ids are what it wants, the line is printed, and the
+        rest of the walk runs as that line would make `serve` run. Fields refused by name (not permitted): the
+        notice without them, so the answer shows the names this StatusPal uses instead. The create's row keeps
+        the refusal, so the check still fails until the config changes. Returns the answer and what was sent."""
+        if err.status != 422 or not isinstance(err.details, Mapping):
+            return None
+        if self.wire.affected_field in err.details and "affected" in logical and self.wire.affected_ref == "slug" \
+                and len(self.ids) == 2:
+            (service, service_id), (region, region_id) = self.ids["services"], self.ids["containers"]
+            wire = replace(self.wire, affected_ref="id")
+            endpoint = self.table["notices_create"]
+            refs = AffectedRefs({service: service_id}, {region: region_id})
+            body, query = wire.request(endpoint.method, endpoint.org_scoped, self.page, logical, refs)
+            try:
+                result = await self.call("notices_create", {"subdomain": self.page}, body=body, query=query)
+            except UpstreamError:
+                pass
+            else:
+                self.wire, self.refs = wire, await load_refs(self.api, self.page)
+                self.fix("statuspal.notices", "affected_ref", "id", f"StatusPal refused the service and region by slug "
+                                                                      f"({excerpt(err.details, 80)}) and took their ids")
+                return result, logical
+        refused = [n for n in logical if n in REQUEST_FIELDS and self.wire.wire_name(n) in err.details]
+        if not refused or "title" in refused or "notice_type" in refused:
+            return None
+        fewer = {k: v for k, v in logical.items() if k not in refused}
+        params, body, query = self._notice_request("notices_create", None, fewer)
+        try:
+            result = await self.call("notices_create", params, body=body, query=query)
+        except UpstreamError:
+            return None
+        for name in refused:
+            self.hint_field(name, result.data)
+        return result, fewer
 
     def notice_made(self, notice_id: str, label: str) -> _Made:
         params, _, query = self._notice_request("notices_delete", notice_id, None)
@@ -397,7 +451,7 @@ class Checker:
 
         answer = answer if isinstance(answer, Mapping) else {}
         write = notice_write(self.wire, self.page, answer, logical, notice_id=notice_id, read_notice=read,
-                             ending=ending, zone=self.zone)
+                             ending=ending, zone=self.zone, refs=self.refs)
         evidence: list[str] = []
         try:
             outcome, record = await judge(write, answer)
@@ -607,6 +661,8 @@ class Checker:
         """A config line for a notice field StatusPal did not show under its configured name, when the answer
         has exactly one other key that plausibly carries it; otherwise a note naming the key to correct."""
         key = NOTICE_KEYS.get(logical)
+        if logical == "affected" and self.hint_ids(data):
+            return
         if logical == "message":
             self.hint_updates(data)
             key = "text_field"
@@ -628,6 +684,25 @@ class Checker:
             f"{logical}: StatusPal neither {shown} as {configured!r} (statuspal.notices.{key}); the right name cannot "
             f"be read from its answer, which carries {_keys_evidence(data, self.wire)}."
         ))
+
+    def hint_ids(self, data: Any) -> bool:
+        """An affected list that names the service the check made by its id, not its slug: the field, shape and
+        reference lines for it."""
+        service = self.ids.get("services")
+        if service is None or self.wire.affected_ref == "id" or not isinstance(data, Mapping):
+            return False
+        found = [k for k, v in data.items() if service[1] in _references(v)]
+        if len(found) != 1:
+            return False
+        name = found[0]
+        self.fix("statuspal.notices", "affected_ref", "id",
+                 f"the answer's {name} names the service by its id {service[1]!r}, not its slug {service[0]!r}")
+        if name != self.wire.affected_field:
+            self.fix("statuspal.notices", "affected_field", name, f"the answer carries the affected services as {name}")
+        shape = _shape_of(data[name])
+        if shape and shape != self.wire.affected_shape:
+            self.fix("statuspal.notices", "affected_shape", shape, f"the answer's {name} is a {_SHAPE_WORDS[shape]}")
+        return True
 
     def hint_updates(self, data: Any) -> None:
         """The timeline under another key, or its entries' text under another key, found by the text sent."""
@@ -784,6 +859,16 @@ def _shape_of(value: Any) -> str | None:
     if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
         return "objects"
     return None
+
+
+def _references(value: Any) -> set[str]:
+    """Every string an affected value could name a service by: map keys, list items, object values."""
+    if isinstance(value, Mapping):
+        return {str(k) for k in value}
+    if isinstance(value, list):
+        return {v for v in value if isinstance(v, str)} | {
+            v for item in value if isinstance(item, Mapping) for v in item.values() if isinstance(v, str)}
+    return set()
 
 
 def _keys(data: Any) -> list[str]:

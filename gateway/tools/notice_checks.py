@@ -24,7 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.statuspal.errors import UpstreamError, describe
-from gateway.statuspal.notice_wire import STATE_KEYS, NoticeRecord, NoticeUpdate, NoticeWire
+from gateway.statuspal.notice_wire import STATE_KEYS, AffectedRefs, NoticeRecord, NoticeUpdate, NoticeWire
 from gateway.tools.base import ToolError
 from gateway.tools.verify import CHECK_API, MISSING, Check, Write, confirm, lost_answer, same, show
 
@@ -59,6 +59,17 @@ def naive_zone(wire: NoticeWire, page_timezone: Any = None) -> tzinfo | None:
         except (ValueError, ZoneInfoNotFoundError):
             return None
     return None
+
+
+async def load_refs(api: Any, page: str) -> AffectedRefs:
+    """The page's services and regions, slug -> id, for affected_ref = "id": one list read each (every page
+    when there are more than a hundred), made once per tool call and shared by its write and its check."""
+    tables: list[dict[str, str]] = []
+    for endpoint in ("services_list", "containers_list"):
+        result = await api.list_all(endpoint, {"subdomain": page})
+        tables.append({str(i["slug"]): str(i["id"]) for i in result.data or []
+                       if isinstance(i, Mapping) and i.get("slug") and i.get("id")})
+    return AffectedRefs(*tables)
 
 
 def instant(value: Any, zone: tzinfo | None = None) -> datetime | None:
@@ -144,17 +155,23 @@ def _show_text(value: Any) -> str:
 class NoticeChecks:
     """The checks of one notice write, reading StatusPal's record through the configured mapping."""
 
-    def __init__(self, wire: NoticeWire, kind: str, fix: str, post_fix: str, zone: tzinfo | None = None) -> None:
+    def __init__(self, wire: NoticeWire, kind: str, fix: str, post_fix: str, zone: tzinfo | None = None,
+                 refs: AffectedRefs | None = None) -> None:
         self.wire = wire
         self.kind = kind
         self.fix = fix
         self.post_fix = post_fix
         # How a time without an offset is read (naive_times): None = not at all.
         self.zone = zone
+        # The page's slug <-> id tables, when StatusPal names affected services by id.
+        self.refs = refs
+
+    def read(self, record: Mapping[str, Any]) -> NoticeRecord:
+        return self.wire.read(record, self.refs)
 
     def _field(self, name: str) -> Callable[[Mapping[str, Any]], Any]:
         def read(record: Mapping[str, Any]) -> Any:
-            notice = self.wire.read(record)
+            notice = self.read(record)
             return getattr(notice, name) if name in notice.present else MISSING
 
         return read
@@ -203,7 +220,7 @@ class NoticeChecks:
         """The newest timeline entry carries the text posted (a dropped text leaves no entry, or an empty one)."""
 
         def read(record: Mapping[str, Any]) -> Any:
-            notice = self.wire.read(record)
+            notice = self.read(record)
             if "updates" not in notice.present:
                 return MISSING
             newest = _newest(notice, self.zone)
@@ -219,7 +236,7 @@ class NoticeChecks:
         """StatusPal's notify echo on the entry just posted; no echo (or no such entry) is not a mismatch."""
 
         def read(record: Mapping[str, Any]) -> Any:
-            newest = _newest(self.wire.read(record), self.zone)
+            newest = _newest(self.read(record), self.zone)
             if newest is None or not same(text, newest.message) or newest.notified is None:
                 return MISSING
             return newest.notified
@@ -249,10 +266,10 @@ class NoticeChecks:
     def state(self, ending: Ending) -> Check:
         """The notice ended: its state is one of `ending.states`, or, when StatusPal reports no state, its
         ends_at has passed. A word the mapping does not know is never read as ended (nor as not ended)."""
-        wire, kind, zone = self.wire, self.kind, self.zone
+        kind, zone = self.kind, self.zone
 
         def read(record: Mapping[str, Any]) -> Any:
-            notice = wire.read(record)
+            notice = self.read(record)
             if notice.state is not None:
                 return notice.state
             if notice.wire_state is not None:
@@ -294,6 +311,7 @@ def notice_write(
     fix_tool: str = "update_notice",
     ending: Ending | None = None,
     zone: tzinfo | None = None,
+    refs: AffectedRefs | None = None,
 ) -> Write:
     """The Write of one notice call: every logical field asked, checked against what StatusPal holds.
 
@@ -301,11 +319,11 @@ def notice_write(
     its text and notify are corrected with post_notice_update. The follow-up GET reads the notice by the id
     the answer gave, else the one the caller named.
     """
-    record = wire.read(answer)
+    record = wire.read(answer, refs)
     notice_id = record.id or notice_id
     kind = record.notice_type or asked.get("notice_type") or "notice"
     named = f"subdomain {page!r}, notice_id {notice_id!r}" if notice_id else f"subdomain {page!r}"
-    checks = NoticeChecks(wire, kind, f"{fix_tool} ({named})", f"post_notice_update ({named})", zone)
+    checks = NoticeChecks(wire, kind, f"{fix_tool} ({named})", f"post_notice_update ({named})", zone, refs)
     found: list[Check] = []
     if "title" in asked:
         found.append(checks.title(asked["title"]))
@@ -352,6 +370,7 @@ async def settle_create(
     read_notice: ReadNotice,
     now: datetime | None = None,
     zone: tzinfo | None = None,
+    refs: AffectedRefs | None = None,
 ) -> dict[str, Any]:
     """A create with no usable answer, settled by one list read when that read is unambiguous.
 
@@ -403,7 +422,7 @@ async def settle_create(
             f"{SETTLE_WINDOW.seconds // 60} minutes; StatusPal may still be processing it, so its outcome is "
             f"unknown. {blind}"
         )
-    write = notice_write(wire, page, matches[0], asked, notice_id=None, read_notice=read_notice, zone=zone)
+    write = notice_write(wire, page, matches[0], asked, notice_id=None, read_notice=read_notice, zone=zone, refs=refs)
     try:
         return await confirm(write, matches[0])
     except ToolError as partial:

@@ -14,17 +14,17 @@ back into the tool's result, both as `[statuspal.notices]` in config.toml says. 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from gateway.scopes import WRITE
 from gateway.statuspal.endpoints import MAX_PER_PAGE
 from gateway.statuspal.errors import UpstreamError, describe
-from gateway.statuspal.notice_wire import ALL_STATES, NOTICE_STATES, WireShapeError
+from gateway.statuspal.notice_wire import ALL_STATES, NOTICE_STATES, AffectedRefs, WireShapeError
 from gateway.tools.base import READ_ONLY, Annotations, Handler, Tool, ToolContext, ToolError
 from gateway.tools.crud import DELETE, UPDATE, list_handler
-from gateway.tools.notice_checks import Ending, instant, naive_zone, notice_write, settle_create
+from gateway.tools.notice_checks import Ending, instant, load_refs, naive_zone, notice_write, settle_create
 from gateway.tools.schemas import (
     AFFECTED,
     DATETIME,
@@ -134,13 +134,40 @@ def _check_future_window(args: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
-async def _call(ctx: ToolContext, endpoint_name: str, args: Mapping[str, Any], logical: Mapping[str, Any] | None) -> Any:
+@dataclass(frozen=True)
+class _Terms:
+    """How one page's notices read on the wire, fetched once per tool call: the zone of a time without an
+    offset (naive_times) and, for affected_ref = "id", the page's slug <-> id tables."""
+
+    zone: tzinfo | None = None
+    refs: AffectedRefs | None = None
+
+
+async def _terms(ctx: ToolContext, subdomain: str) -> _Terms:
+    """What this call needs beyond the mapping: one page read for naive_times = "page", one list read of the
+    services and one of the regions for affected_ref = "id"; nothing otherwise."""
+    wire = ctx.upstream.endpoints.notices
+    zone = naive_zone(wire)
+    if wire.naive_times == "page":
+        try:
+            page = (await ctx.upstream.call("status_pages_get", {"subdomain": subdomain})).data
+        except UpstreamError:
+            page = None  # a time without an offset is then left unconfirmed, never guessed
+        zone = naive_zone(wire, page.get("timezone") if isinstance(page, Mapping) else None)
+    refs = await load_refs(ctx.upstream, subdomain) if wire.affected_ref == "id" else None
+    return _Terms(zone, refs)
+
+
+async def _call(
+    ctx: ToolContext, endpoint_name: str, args: Mapping[str, Any], logical: Mapping[str, Any] | None,
+    refs: AffectedRefs | None = None,
+) -> Any:
     """Call one notices endpoint with logical fields; StatusPal's answer (`data`) as it came, in wire names."""
     table = ctx.upstream.endpoints
     endpoint = table[endpoint_name]
     params = {name: args[name] for name in ("subdomain", "notice_id") if name in args}
     try:
-        body, query = table.notices.request(endpoint.method, endpoint.org_scoped, args["subdomain"], logical)
+        body, query = table.notices.request(endpoint.method, endpoint.org_scoped, args["subdomain"], logical, refs)
     except WireShapeError as exc:
         raise ToolError(str(exc)) from None
     result = await ctx.upstream.call(endpoint_name, params, body=body, query=query)
@@ -162,6 +189,7 @@ async def _verified(
     endpoint: str,
     args: Mapping[str, Any],
     logical: Mapping[str, Any],
+    terms: _Terms,
     *,
     fix_tool: str = "update_notice",
     ending: Ending | None = None,
@@ -170,9 +198,8 @@ async def _verified(
 
     A create whose answer was lost is settled by one list read, never sent again."""
     wire = ctx.upstream.endpoints.notices
-    zone = await _zone(ctx, args["subdomain"])
     try:
-        answer = await _call(ctx, endpoint, args, logical)
+        answer = await _call(ctx, endpoint, args, logical, terms.refs)
     except UpstreamError as err:
         if err.status == 422 and "affected" in logical and wire.affected_field in (err.details or {}):
             valid = await _valid_slugs(ctx, args["subdomain"])
@@ -189,26 +216,14 @@ async def _verified(
         tool = _CREATE_TOOL[logical["notice_type"]]
         return await settle_create(
             err, wire, args["subdomain"], logical, tool=tool, read_recent=recent, read_notice=_reader(ctx, args),
-            zone=zone,
+            zone=terms.zone, refs=terms.refs,
         )
     answer = answer if isinstance(answer, Mapping) else {}
     write = notice_write(
         wire, args["subdomain"], answer, logical, notice_id=args.get("notice_id"), read_notice=_reader(ctx, args),
-        fix_tool=fix_tool, ending=ending, zone=zone,
+        fix_tool=fix_tool, ending=ending, zone=terms.zone, refs=terms.refs,
     )
     return await confirm(write, answer)
-
-
-async def _zone(ctx: ToolContext, subdomain: str) -> tzinfo | None:
-    """How this StatusPal's times without an offset are read (naive_times); "page" costs one page read."""
-    wire = ctx.upstream.endpoints.notices
-    if wire.naive_times != "page":
-        return naive_zone(wire)
-    try:
-        page = (await ctx.upstream.call("status_pages_get", {"subdomain": subdomain})).data
-    except UpstreamError:
-        return None  # a time without an offset is then left unconfirmed, never guessed
-    return naive_zone(wire, page.get("timezone") if isinstance(page, Mapping) else None)
 
 
 async def _valid_slugs(ctx: ToolContext, subdomain: str) -> str:
@@ -256,9 +271,10 @@ def _handler(
         logical = {name: args[name] for name in fields if name in args}
         logical.update(fixed or {})
         wire = ctx.upstream.endpoints.notices
+        terms = await _terms(ctx, args["subdomain"])
         if ctx.upstream.endpoints[endpoint].method == "GET":
-            return wire.read(await _call(ctx, endpoint, args, None)).as_output()
-        return wire.read(await _verified(ctx, endpoint, args, logical)).as_output()
+            return wire.read(await _call(ctx, endpoint, args, None), terms.refs).as_output(terms.zone)
+        return wire.read(await _verified(ctx, endpoint, args, logical, terms), terms.refs).as_output(terms.zone)
 
     return handle
 
@@ -282,17 +298,20 @@ async def _list(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
                 f"A {kind} notice is never {args['state']!r}: its states are {', '.join(NOTICE_STATES[kind])}. "
                 "Filter by one of those, or leave out notice_type."
             )
+    terms = await _terms(ctx, args["subdomain"])
     if len(words) > 1:
-        return await _list_words(ctx, args, query, words)
+        return await _list_words(ctx, args, query, words, terms)
     if words:
         query[wire.state_field] = words[0]
     inner = list_handler("notices_list", () if org_scoped else _PAGE, filters=tuple(query))
     result = dict(await inner(ctx, {**args, **query}))
-    result["items"] = [wire.read(item).as_output() for item in result["items"]]
+    result["items"] = [wire.read(item, terms.refs).as_output(terms.zone) for item in result["items"]]
     return result
 
 
-async def _list_words(ctx: ToolContext, args: dict[str, Any], query: dict[str, Any], words: tuple[str, ...]) -> dict[str, Any]:
+async def _list_words(
+    ctx: ToolContext, args: dict[str, Any], query: dict[str, Any], words: tuple[str, ...], terms: _Terms
+) -> dict[str, Any]:
     wire = ctx.upstream.endpoints.notices
     seen: dict[str, dict[str, Any]] = {}
     truncated = False
@@ -302,11 +321,11 @@ async def _list_words(ctx: ToolContext, args: dict[str, Any], query: dict[str, A
         )
         truncated = truncated or bool((result.meta or {}).get("truncated"))
         for item in result.data or []:
-            notice = wire.read(item).as_output()
+            notice = wire.read(item, terms.refs).as_output(terms.zone)
             seen.setdefault(str(notice.get("id")), notice)
     # Newest first, as StatusPal lists them: by creation time where every notice shows one.
     items = list(seen.values())
-    stamps = [instant(i.get("created_at")) for i in items]
+    stamps = [instant(i.get("created_at"), terms.zone) for i in items]
     if all(stamps):
         items = [i for _, _, i in sorted(zip(stamps, range(len(items)), items, strict=True), key=lambda t: (t[0], -t[1]), reverse=True)]
     per_page = args.get("per_page", MAX_PER_PAGE if args.get("all") else 20)
@@ -335,8 +354,10 @@ def _ending(action_endpoint: str, strategy: str, ending: Ending) -> Handler:
     async def handle(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
         wire = ctx.upstream.endpoints.notices
         logical: dict[str, Any] = {name: args[name] for name in ("message", "notify") if name in args}
+        terms = await _terms(ctx, args["subdomain"])
         if getattr(wire, strategy) == "action":
-            return wire.read(await _verified(ctx, action_endpoint, args, logical, fix_tool=ending.tool, ending=ending)).as_output()
+            answer = await _verified(ctx, action_endpoint, args, logical, terms, fix_tool=ending.tool, ending=ending)
+            return wire.read(answer, terms.refs).as_output(terms.zone)
         if args["notify"] and args.get("message") is None:
             raise ToolError(
                 f"This StatusPal ends a notice by setting its ends_at (statuspal.notices.{strategy} = "
@@ -344,10 +365,10 @@ def _ending(action_endpoint: str, strategy: str, ending: Ending) -> Handler:
                 "Pass a message, or notify: false."
             )
         ends_at = _now()
-        record = await _verified(ctx, "notices_update", args, {"ends_at": ends_at}, fix_tool=ending.tool, ending=ending)
+        record = await _verified(ctx, "notices_update", args, {"ends_at": ends_at}, terms, fix_tool=ending.tool, ending=ending)
         if args.get("message") is not None:
             try:
-                record = await _verified(ctx, "notices_post_update", args, logical, fix_tool="post_notice_update")
+                record = await _verified(ctx, "notices_post_update", args, logical, terms, fix_tool="post_notice_update")
             except UpstreamError as err:
                 raise ToolError(
                     f"The notice has ended (its ends_at is now {ends_at}), but the closing update was not posted: "
@@ -359,7 +380,7 @@ def _ending(action_endpoint: str, strategy: str, ending: Ending) -> Handler:
                     f"The notice has ended (its ends_at is now {ends_at}); do not end it again. Its closing update "
                     f"was not applied in full:\n{partial}"
                 ) from None
-        return wire.read(record).as_output()
+        return wire.read(record, terms.refs).as_output(terms.zone)
 
     return handle
 

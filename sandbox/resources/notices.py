@@ -59,19 +59,21 @@ def _time(call: Call, page: StatusPage, value: str | None) -> str | None:
 
 def render_notice(call: Call, page: StatusPage, notice: Notice) -> dict[str, Any]:
     w = call.wire
-    slugs = {
-        service_id: [c.slug for cid, c in page.containers.items() if cid in container_ids]
+    # Services and regions by slug, or by id when this StatusPal names them so (affected_ref = "id").
+    by_id = w.affected_ref == "id"
+    refs = {
+        (service_id if by_id else page.services[service_id].slug): [
+            cid if by_id else c.slug for cid, c in page.containers.items() if cid in container_ids
+        ]
         for service_id, container_ids in notice.affected.items()
     }
     affected: Any
     if w.affected_shape == "objects":
-        affected = [
-            {w.affected_service_key: page.services[sid].slug, w.affected_containers_key: cs} for sid, cs in slugs.items()
-        ]
+        affected = [{w.affected_service_key: ref, w.affected_containers_key: cs} for ref, cs in refs.items()]
     elif w.affected_shape == "map":
-        affected = {page.services[sid].slug: cs for sid, cs in slugs.items()}
+        affected = refs
     else:
-        affected = [page.services[sid].slug for sid in slugs]
+        affected = list(refs)
     updates = [
         {"id": u["id"], w.update_text_key: u["message"], w.update_notify_key: u["notified"],
          "posted_at": _time(call, page, u["posted_at"])}
@@ -125,15 +127,16 @@ def _affected(call: Call, page: StatusPage, f: Fields) -> Any:
     objects = w.affected_shape == "objects"
     service_label = w.affected_service_key if objects else "service"
     container_label = w.affected_containers_key.removesuffix("s") if objects else "container"
+    by_id = w.affected_ref == "id"
     out: dict[str, list[str]] = {}
     for service_slug, container_slugs in wanted:
-        service = page.service_by_slug(str(service_slug))
+        service = page.services.get(str(service_slug)) if by_id else page.service_by_slug(str(service_slug))
         if service is None:
             f.add(name, f"unknown {service_label} {service_slug!r}")
             continue
         ids = list(page.containers) if container_slugs is None else []
         for slug in container_slugs or ():
-            container = page.container_by_slug(str(slug))
+            container = page.containers.get(str(slug)) if by_id else page.container_by_slug(str(slug))
             if container is None:
                 f.add(name, f"unknown {container_label} {slug!r}")
             else:
