@@ -485,7 +485,8 @@ class Checker:
         if not isinstance(word, str) or word in self.wire.state_words(kind, state):
             return
         key = STATE_KEYS[kind, state]
-        self.fix("statuspal.notices", key, word, f"StatusPal shows a {kind} that is {state} as {word!r}")
+        article = "an" if kind[0] in "aeiou" else "a"
+        self.fix("statuspal.notices", key, word, f"StatusPal shows {article} {kind} that is {state} as {word!r}")
         self.row(name).record(LACKS, f"{kind}: StatusPal shows state {word!r} where the {kind} is {state}, a word "
                                      f"statuspal.notices.{key} does not give it", lacking=["state"])
 
