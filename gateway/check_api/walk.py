@@ -549,6 +549,16 @@ class Checker:
                          f"read under that name (statuspal.notices.type_field)", ignored=[f"{self.wire.type_field} filter"])
         else:
             self.row("notices_list").record(OK)
+        # The open incident under the words of its state, as list_notices asks for them (one read per word).
+        for word in self.wire.filter_words("open", "incident"):
+            by_state = await self.attempt("notices_list", self.api.list_all(
+                "notices_list", params, query={**(query or {}), self.wire.state_field: word}), f"filtered by state {word!r}")
+            if by_state is not None and notice_id in [self.wire.read(i).id for i in by_state.data]:
+                return
+        self.row("notices_list").record(LACKS, (
+            f"listing with {self.wire.state_field} = {' or '.join(self.wire.filter_words('open', 'incident'))} does not "
+            "show the open incident: statuspal.notices.state_incident_open (or state_field) is not this StatusPal's"),
+            lacking=["state filter"])
 
     async def update_notice(self, notice_id: str, what: str, logical: Mapping[str, Any]) -> Mapping[str, Any] | None:
         result = await self.attempt("notices_update", self.notice_call("notices_update", notice_id, logical), what)
