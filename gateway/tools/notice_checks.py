@@ -53,12 +53,17 @@ def naive_zone(wire: NoticeWire, page_timezone: Any = None) -> tzinfo | None:
     (or the page's zone is unknown): such a time is then never guessed."""
     if wire.naive_times == "utc":
         return UTC
-    if wire.naive_times == "page" and isinstance(page_timezone, str):
-        try:
-            return ZoneInfo(page_timezone)
-        except (ValueError, ZoneInfoNotFoundError):
-            return None
-    return None
+    return page_zone(page_timezone) if wire.naive_times == "page" else None
+
+
+def page_zone(page_timezone: Any) -> tzinfo | None:
+    """A page's `timezone` (an IANA name) as a zone; None when it is not one."""
+    if not isinstance(page_timezone, str):
+        return None
+    try:
+        return ZoneInfo(page_timezone)
+    except (ValueError, ZoneInfoNotFoundError):
+        return None
 
 
 async def load_refs(api: Any, page: str) -> AffectedRefs:
