@@ -4,7 +4,8 @@ A recorded StatusPal (a loopback server that replays fixed answers, as a real on
 and the GET after it. The same write is made once through a tool, once through check-api's walk, each
 configured the same way; both must call it applied, or both name the same fields as not applied. The answers
 are the ones that used to split them: times without an offset, fractions of a second, a closing text that is
-not the newest entry, a state under another word (mapped, then not), and a URL StatusPal gave a trailing slash.
+not the newest entry, a state under another word (mapped, then not) or none at all, and a URL StatusPal gave a
+trailing slash.
 """
 
 from __future__ import annotations
@@ -110,6 +111,16 @@ CASES = {
         {("PATCH", HOOK): {"id": "wbk_1", "name": "Hook", "url": "https://hooks.example/other"}},
         ("update_webhook", {"webhook_id": "wbk_1", "url": "https://hooks.example/in"}),
         lambda c: _walk_webhook(c, {"url": "https://hooks.example/in"}), "webhooks_update", False, {"url"}),
+    "an ending with no state, its ends_at passed": Case(
+        {("POST", NOTICE + "/resolve"): {k: v for k, v in incident(ends_at="2026-01-01T01:00:00Z", updates=[
+            {"message": CLOSING, "notified": False, "posted_at": "2026-01-01T01:00:00Z"}]).items() if k != "state"}},
+        ("resolve_incident", {"message": CLOSING, "notify": False}),
+        lambda c: c.end_notice("n1", "incident", "resolve_strategy", "notices_resolve"), "notices_resolve", True),
+    "an ending with no state, its ends_at still ahead": Case(
+        {("POST", NOTICE + "/resolve"): {k: v for k, v in incident(ends_at="2099-01-01T01:00:00Z", updates=[
+            {"message": CLOSING, "notified": False, "posted_at": "2026-01-01T01:00:00Z"}]).items() if k != "state"}},
+        ("resolve_incident", {"message": CLOSING, "notify": False}),
+        lambda c: c.end_notice("n1", "incident", "resolve_strategy", "notices_resolve"), "notices_resolve", False, {"state"}),
 }
 
 

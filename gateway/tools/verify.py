@@ -69,13 +69,6 @@ def normalised(value: Any) -> str:
     return urlunsplit((parts.scheme.lower(), host, parts.path.rstrip("/"), parts.query, parts.fragment))
 
 
-def same_slug(asked: Any, applied: Any) -> bool:
-    """Slugs and subdomains are lower case in StatusPal: one asked in capitals is applied as written lower."""
-    if isinstance(asked, str) and isinstance(applied, str):
-        return asked.strip().lower() == applied.strip().lower()
-    return asked == applied
-
-
 @dataclass(frozen=True)
 class Check:
     """One field of a write: its argument name, the value asked, where StatusPal's record shows it, and
@@ -111,12 +104,7 @@ class Check:
 
 def field_check(name: str, api_field: str, asked: Any, public: str) -> Check:
     """The common case: the record carries the field under the same name it was sent with."""
-    matches = same_slug if api_field in _IDENTIFIERS else same
-    return Check(name, asked, lambda record: record.get(api_field, MISSING), public, matches=matches)
-
-
-# Fields that name a resource in paths: StatusPal keeps them in lower case.
-_IDENTIFIERS = frozenset({"slug", "subdomain"})
+    return Check(name, asked, lambda record: record.get(api_field, MISSING), public)
 
 
 @dataclass(frozen=True)
