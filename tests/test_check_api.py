@@ -411,7 +411,10 @@ async def test_usage_problems_exit_2_with_one_line() -> None:
     ({"STATUSPAL_MCP_STATUSPAL_NOTICES_TEXT_FIELD": "two words"},
      "bad value for statuspal.notices.text_field: 'two words' (expected a JSON field name: a letter or _, then letters, "
      "digits or _)"),
-], ids=["endpoint", "notice-field"])
+    ({"STATUSPAL_MCP_STATUSPAL_NOTICES_STATE_INFO_CLOSED": "open"},
+     "statuspal.notices.state_info_open and statuspal.notices.state_info_closed both name 'open': within one notice "
+     "type each wire word names one state"),
+], ids=["endpoint", "notice-field", "state-words"])
 def test_a_bad_mapping_value_is_one_line_and_exit_2(env, text, monkeypatch, capsys) -> None:
     """The command's `main` in this process (the check refuses before it starts; a refusal in a real child is
     shown above): a mapping value the gateway would refuse at start-up stops the check the same way."""
