@@ -14,17 +14,17 @@ back into the tool's result, both as `[statuspal.notices]` in config.toml says. 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from gateway.auth.scopes import WRITE
 from gateway.statuspal.endpoints import MAX_PER_PAGE
 from gateway.statuspal.errors import UpstreamError, describe
-from gateway.statuspal.notice_wire import WireShapeError
+from gateway.statuspal.notice_wire import ALL_STATES, NOTICE_STATES, AffectedRefs, WireShapeError
 from gateway.tools.base import READ_ONLY, Annotations, Handler, Tool, ToolContext, ToolError
 from gateway.tools.crud import DELETE, UPDATE, list_handler
-from gateway.tools.notice_checks import Ending, notice_write, settle_create
+from gateway.tools.notice_checks import Ending, instant, load_refs, naive_zone, notice_write, settle_create
 from gateway.tools.schemas import (
     AFFECTED,
     DATETIME,
@@ -65,7 +65,7 @@ _FILTERS = {
     },
     "state": {
         "type": "string",
-        "enum": ["open", "resolved", "scheduled", "in_progress", "completed", "closed"],
+        "enum": list(ALL_STATES),
         "description": "Only this state.",
     },
 }
@@ -134,13 +134,40 @@ def _check_future_window(args: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
-async def _call(ctx: ToolContext, endpoint_name: str, args: Mapping[str, Any], logical: Mapping[str, Any] | None) -> Any:
+@dataclass(frozen=True)
+class _Terms:
+    """How one page's notices read on the wire, fetched once per tool call: the zone of a time without an
+    offset (naive_times) and, for affected_ref = "id", the page's slug <-> id tables."""
+
+    zone: tzinfo | None = None
+    refs: AffectedRefs | None = None
+
+
+async def _terms(ctx: ToolContext, subdomain: str) -> _Terms:
+    """What this call needs beyond the mapping: one page read for naive_times = "page", one list read of the
+    services and one of the regions for affected_ref = "id"; nothing otherwise."""
+    wire = ctx.upstream.endpoints.notices
+    zone = naive_zone(wire)
+    if wire.naive_times == "page":
+        try:
+            page = (await ctx.upstream.call("status_pages_get", {"subdomain": subdomain})).data
+        except UpstreamError:
+            page = None  # a time without an offset is then left unconfirmed, never guessed
+        zone = naive_zone(wire, page.get("timezone") if isinstance(page, Mapping) else None)
+    refs = await load_refs(ctx.upstream, subdomain) if wire.affected_ref == "id" else None
+    return _Terms(zone, refs)
+
+
+async def _call(
+    ctx: ToolContext, endpoint_name: str, args: Mapping[str, Any], logical: Mapping[str, Any] | None,
+    refs: AffectedRefs | None = None,
+) -> Any:
     """Call one notices endpoint with logical fields; StatusPal's answer (`data`) as it came, in wire names."""
     table = ctx.upstream.endpoints
     endpoint = table[endpoint_name]
     params = {name: args[name] for name in ("subdomain", "notice_id") if name in args}
     try:
-        body, query = table.notices.request(endpoint.method, endpoint.org_scoped, args["subdomain"], logical)
+        body, query = table.notices.request(endpoint.method, endpoint.org_scoped, args["subdomain"], logical, refs)
     except WireShapeError as exc:
         raise ToolError(str(exc)) from None
     result = await ctx.upstream.call(endpoint_name, params, body=body, query=query)
@@ -162,6 +189,7 @@ async def _verified(
     endpoint: str,
     args: Mapping[str, Any],
     logical: Mapping[str, Any],
+    terms: _Terms,
     *,
     fix_tool: str = "update_notice",
     ending: Ending | None = None,
@@ -171,7 +199,7 @@ async def _verified(
     A create whose answer was lost is settled by one list read, never sent again."""
     wire = ctx.upstream.endpoints.notices
     try:
-        answer = await _call(ctx, endpoint, args, logical)
+        answer = await _call(ctx, endpoint, args, logical, terms.refs)
     except UpstreamError as err:
         if err.status == 422 and "affected" in logical and wire.affected_field in (err.details or {}):
             valid = await _valid_slugs(ctx, args["subdomain"])
@@ -187,12 +215,13 @@ async def _verified(
 
         tool = _CREATE_TOOL[logical["notice_type"]]
         return await settle_create(
-            err, wire, args["subdomain"], logical, tool=tool, read_recent=recent, read_notice=_reader(ctx, args)
+            err, wire, args["subdomain"], logical, tool=tool, read_recent=recent, read_notice=_reader(ctx, args),
+            zone=terms.zone, refs=terms.refs,
         )
     answer = answer if isinstance(answer, Mapping) else {}
     write = notice_write(
         wire, args["subdomain"], answer, logical, notice_id=args.get("notice_id"), read_notice=_reader(ctx, args),
-        fix_tool=fix_tool, ending=ending,
+        fix_tool=fix_tool, ending=ending, zone=terms.zone, refs=terms.refs,
     )
     return await confirm(write, answer)
 
@@ -242,25 +271,71 @@ def _handler(
         logical = {name: args[name] for name in fields if name in args}
         logical.update(fixed or {})
         wire = ctx.upstream.endpoints.notices
+        terms = await _terms(ctx, args["subdomain"])
         if ctx.upstream.endpoints[endpoint].method == "GET":
-            return wire.read(await _call(ctx, endpoint, args, None)).as_output()
-        return wire.read(await _verified(ctx, endpoint, args, logical)).as_output()
+            return wire.read(await _call(ctx, endpoint, args, None), terms.refs).as_output(terms.zone)
+        return wire.read(await _verified(ctx, endpoint, args, logical, terms), terms.refs).as_output(terms.zone)
 
     return handle
 
 
 async def _list(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
-    """One page (or all) of notices: the filters under the mapping's names, each item read back logically."""
+    """One page (or all) of notices: the filters under the mapping's names, each item read back logically.
+
+    A state StatusPal names with several words is asked for under each of them (one list read per word, every
+    page), and the answers merged newest first and cut to the page asked: StatusPal cannot be asked for two
+    words at once, and a notice under any of them is in that state."""
     wire = ctx.upstream.endpoints.notices
     org_scoped = ctx.upstream.endpoints["notices_list"].org_scoped
     query = {wire.type_field: args["notice_type"]} if "notice_type" in args else {}
-    if "state" in args:
-        query[wire.state_field] = args["state"]
     query.update(wire.page_query(org_scoped, args["subdomain"]))
+    words: tuple[str, ...] = ()
+    if "state" in args:
+        words = wire.filter_words(args["state"], args.get("notice_type"))
+        if not words:
+            kind = args["notice_type"]
+            raise ToolError(
+                f"A {kind} notice is never {args['state']!r}: its states are {', '.join(NOTICE_STATES[kind])}. "
+                "Filter by one of those, or leave out notice_type."
+            )
+    terms = await _terms(ctx, args["subdomain"])
+    if len(words) > 1:
+        return await _list_words(ctx, args, query, words, terms)
+    if words:
+        query[wire.state_field] = words[0]
     inner = list_handler("notices_list", () if org_scoped else _PAGE, filters=tuple(query))
     result = dict(await inner(ctx, {**args, **query}))
-    result["items"] = [wire.read(item).as_output() for item in result["items"]]
+    result["items"] = [wire.read(item, terms.refs).as_output(terms.zone) for item in result["items"]]
     return result
+
+
+async def _list_words(
+    ctx: ToolContext, args: dict[str, Any], query: dict[str, Any], words: tuple[str, ...], terms: _Terms
+) -> dict[str, Any]:
+    wire = ctx.upstream.endpoints.notices
+    seen: dict[str, dict[str, Any]] = {}
+    truncated = False
+    for word in words:
+        result = await ctx.upstream.list_all(
+            "notices_list", _page_params(ctx, args), query={**query, wire.state_field: word}, progress=ctx.progress
+        )
+        truncated = truncated or bool((result.meta or {}).get("truncated"))
+        for item in result.data or []:
+            notice = wire.read(item, terms.refs).as_output(terms.zone)
+            seen.setdefault(str(notice.get("id")), notice)
+    # Newest first, as StatusPal lists them: by creation time where every notice shows one.
+    items = list(seen.values())
+    stamps = [instant(i.get("created_at"), terms.zone) for i in items]
+    if all(stamps):
+        items = [i for _, _, i in sorted(zip(stamps, range(len(items)), items, strict=True), key=lambda t: (t[0], -t[1]), reverse=True)]
+    per_page = args.get("per_page", MAX_PER_PAGE if args.get("all") else 20)
+    page = 1 if args.get("all") else args.get("page", 1)
+    total_pages = max(1, -(-len(items) // per_page))
+    shown = items if args.get("all") else items[(page - 1) * per_page : page * per_page]
+    out: dict[str, Any] = {"items": shown, "page": page, "per_page": per_page, "total_count": len(items), "total_pages": total_pages}
+    if args.get("all"):
+        out["truncated"] = truncated
+    return out
 
 
 def _now() -> str:
@@ -279,8 +354,10 @@ def _ending(action_endpoint: str, strategy: str, ending: Ending) -> Handler:
     async def handle(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
         wire = ctx.upstream.endpoints.notices
         logical: dict[str, Any] = {name: args[name] for name in ("message", "notify") if name in args}
+        terms = await _terms(ctx, args["subdomain"])
         if getattr(wire, strategy) == "action":
-            return wire.read(await _verified(ctx, action_endpoint, args, logical, fix_tool=ending.tool, ending=ending)).as_output()
+            answer = await _verified(ctx, action_endpoint, args, logical, terms, fix_tool=ending.tool, ending=ending)
+            return wire.read(answer, terms.refs).as_output(terms.zone)
         if args["notify"] and args.get("message") is None:
             raise ToolError(
                 f"This StatusPal ends a notice by setting its ends_at (statuspal.notices.{strategy} = "
@@ -288,11 +365,10 @@ def _ending(action_endpoint: str, strategy: str, ending: Ending) -> Handler:
                 "Pass a message, or notify: false."
             )
         ends_at = _now()
-        patched = replace(ending, state_required=False)
-        record = await _verified(ctx, "notices_update", args, {"ends_at": ends_at}, fix_tool=ending.tool, ending=patched)
+        record = await _verified(ctx, "notices_update", args, {"ends_at": ends_at}, terms, fix_tool=ending.tool, ending=ending)
         if args.get("message") is not None:
             try:
-                record = await _verified(ctx, "notices_post_update", args, logical, fix_tool="post_notice_update")
+                record = await _verified(ctx, "notices_post_update", args, logical, terms, fix_tool="post_notice_update")
             except UpstreamError as err:
                 raise ToolError(
                     f"The notice has ended (its ends_at is now {ends_at}), but the closing update was not posted: "
@@ -304,7 +380,7 @@ def _ending(action_endpoint: str, strategy: str, ending: Ending) -> Handler:
                     f"The notice has ended (its ends_at is now {ends_at}); do not end it again. Its closing update "
                     f"was not applied in full:\n{partial}"
                 ) from None
-        return wire.read(record).as_output()
+        return wire.read(record, terms.refs).as_output(terms.zone)
 
     return handle
 

@@ -193,7 +193,9 @@ NOTICE = obj(
         "title": _STR,
         "notice_type": _STR,
         "severity": _NULLABLE,
-        "state": _STR,
+        # One of the tools' own words (the instructions list them once), or null for a word [statuspal.notices]
+        # does not map, with StatusPal's word beside it in `wire_state`: never passed off as one of them.
+        "state": _NULLABLE,
         "starts_at": _NULLABLE,
         "ends_at": _NULLABLE,
         "affected": {"type": "array"},
