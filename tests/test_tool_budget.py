@@ -42,8 +42,8 @@ async def test_tools_list_fits_the_budget_per_tool_and_per_surface(gateway, http
     budget = Budget.load()
     print("\n" + report(budget, sizes, surfaces))
     assert not over_budget(budget, sizes, surfaces)
-    # Half of what the catalogue cost before its shared vocabulary moved into the server instructions.
-    assert surfaces["full"] <= 37_000
+    # What a client without the MCP Apps extension reads in every conversation: quality first, but never past this.
+    assert surfaces["full"] <= 42_000
 
 
 def test_the_budget_catches_a_tool_that_grows_and_a_tool_without_one():

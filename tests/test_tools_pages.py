@@ -122,3 +122,17 @@ async def test_deleting_a_page_removes_it_and_everything_on_it(api):
         with pytest.raises(UpstreamError) as gone:
             await run(api, name, {"subdomain": "acme", **args})
         assert gone.value.status == 404
+
+
+async def test_a_cursor_from_another_list_or_page_size_is_refused_with_the_way_to_a_good_one(api):
+    await make_page(api)
+    with pytest.raises(ToolError, match="next_cursor from the previous answer"):
+        await run(api, "list_services", {"subdomain": "acme", "cursor": "not-a-cursor"})
+    from gateway.cursors import encode_cursor
+    from gateway.tools.fit import list_cursor_kind
+
+    # Issued for per_page 5: with another page size the offset would point at other records.
+    cursor = encode_cursor(list_cursor_kind("services_list", 5, 1), 1)
+    assert len((await run(api, "list_services", {"subdomain": "acme", "per_page": 5, "cursor": cursor}))["items"]) == 0
+    with pytest.raises(ToolError, match="same arguments"):
+        await run(api, "list_services", {"subdomain": "acme", "per_page": 6, "cursor": cursor})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -20,6 +20,7 @@ from jsonschema.exceptions import SchemaError
 from gateway.scopes import TOOL_SCOPES
 from gateway.tools import containers, docs, notices, services, setup, status_pages, webhooks
 from gateway.tools.base import Tool
+from gateway.tools.fit import fitted
 
 # The order of tools/list: pages, then what lives on a page, then webhooks, the one-call setup, docs search.
 TOOL_MODULES = (status_pages, services, containers, notices, webhooks, setup, docs)
@@ -59,8 +60,8 @@ class Catalogue:
 
 
 def build_catalogue() -> Catalogue:
-    """Every tool of every tool module, in `TOOL_MODULES` order."""
-    return Catalogue.of(tool for module in TOOL_MODULES for tool in module.TOOLS)
+    """Every tool of every tool module, in `TOOL_MODULES` order, each result bounded to fit a client's window."""
+    return Catalogue.of(replace(tool, handler=fitted(tool.handler)) for module in TOOL_MODULES for tool in module.TOOLS)
 
 
 # Canonical JSON of every schema that passed the metaschema check in this process.

@@ -103,6 +103,7 @@ LIST_ARGUMENTS: Mapping[str, Schema] = {
     "page": {"type": "integer", "minimum": 1, "description": "From 1."},
     "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "description": "Default 20."},
     "all": boolean("Fetch every page."),
+    "cursor": {"type": "string", "maxLength": 64, "description": "next_cursor of a cut answer; same other arguments."},
 }
 
 # --- notices --------------------------------------------------------------------------------------------
@@ -241,6 +242,15 @@ def written(item: Schema, *fields: str) -> Schema:
     return obj(props, tuple(item["required"]), closed=False)
 
 
+# What a list answer cut to fit a client's window adds (gateway/tools/fit.py).
+CUT_LIST: Mapping[str, Schema] = {
+    "offset": {"type": "integer", "description": "Records skipped by cursor."},
+    "remaining": {"type": "integer"},
+    "next_cursor": {"type": "string"},
+    "cut": {"type": "string"},
+}
+
+
 def listing(item: Schema) -> Schema:
     """The output of every list tool: one page of items plus where it sits in the whole collection. Items are
     the records the matching get_ tool returns (the server instructions say so once); only the name of their
@@ -248,7 +258,7 @@ def listing(item: Schema) -> Schema:
     count = {"type": "integer"}
     return obj(
         {"items": {"type": "array", "items": {"type": "object", "required": item["required"]}}, "page": count,
-         "per_page": count, "total_count": count, "total_pages": count},
+         "per_page": count, "total_count": count, "total_pages": count, **CUT_LIST},
         ("items", "page", "per_page", "total_count", "total_pages"),
         closed=False,
     )
