@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -136,9 +137,23 @@ async def test_a_bad_window_is_refused_locally_with_the_reason(api, sandbox_admi
     if complaint is None:  # 04:00+02:00 is 02:00Z, an hour before the end: offsets are honoured
         assert (await maintenance(api, **times))["state"] == "scheduled"
         return
-    with pytest.raises(ToolError, match=complaint):
+    with pytest.raises(ToolError, match=complaint) as refused:
         await maintenance(api, **times)
-    assert await sandbox_admin.requests() == [], "nothing reaches StatusPal"
+    # Only a read of the page, for the time it is there, which every refusal of a time states.
+    assert [r["method"] for r in await sandbox_admin.requests()] == ["GET"], "no write reaches StatusPal"
+    assert f"On page '{AT}' (time zone UTC) it is now " in str(refused.value)
+
+
+async def test_a_time_without_an_offset_is_refused_with_the_pages_offset_on_that_date_spelled_out(api):
+    await run(api, "update_status_page", {"subdomain": AT, "timezone": "Europe/Berlin"})
+    for day, offset in (("2030-01-13", "+01:00"), ("2030-07-14", "+02:00")):  # winter and summer time
+        with pytest.raises(ToolError) as refused:
+            await maintenance(api, starts_at=f"{day}T02:00:00", ends_at=f"{day}T04:00:00Z")
+        said = str(refused.value)
+        assert "has no UTC offset" in said and "time zone Europe/Berlin" in said
+        assert f"that zone is UTC{offset}: if {day}T02:00:00 is the page's local time, send starts_at {day}T02:00:00{offset}" in said
+    now = datetime.now(ZoneInfo("Europe/Berlin"))
+    assert f"it is now {now.date().isoformat()}T" in said and f", a {now.strftime('%A')}." in said
 
 
 async def test_editing_a_window_checks_it_and_sends_only_what_changed(api):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from gateway.statuspal.errors import UpstreamError
@@ -18,9 +20,20 @@ async def api(sandbox_url, sandbox_admin):
 async def test_a_new_page_is_readable_and_starts_with_the_default_container(api):
     created = await run(api, "create_status_page", {"subdomain": "acme", **PAGE, "require_authentication": False})
     assert (created["subdomain"], created["name"], created["current_status"]) == ("acme", "Acme Status", "operational")
-    assert await run(api, "get_status_page", {"subdomain": "acme"}) == created
+    got = await run(api, "get_status_page", {"subdomain": "acme"})
+    assert {k: v for k, v in got.items() if k != "now"} == created
     containers = await run(api, "list_containers", {"subdomain": "acme"})
     assert [c["slug"] for c in containers["items"]] == ["default"]
+
+
+async def test_get_status_page_says_what_time_it_is_now_in_the_pages_time_zone(api):
+    await run(api, "create_status_page", {"subdomain": "acme", **{**PAGE, "timezone": "Asia/Kathmandu"}})
+    before = datetime.now(UTC).replace(microsecond=0)
+    now = (await run(api, "get_status_page", {"subdomain": "acme"}))["now"]
+    moment, weekday = now.split(", a ")
+    local = datetime.fromisoformat(moment)
+    assert local.utcoffset() == timedelta(hours=5, minutes=45), "Kathmandu keeps UTC+05:45 all year"
+    assert before <= local <= datetime.now(UTC) and weekday == local.strftime("%A")
 
 
 async def test_one_page_of_a_list_says_where_it_sits(api):

@@ -23,6 +23,7 @@ from gateway.statuspal.endpoints import MAX_PER_PAGE
 from gateway.statuspal.errors import UpstreamError, describe
 from gateway.statuspal.notice_wire import WireShapeError
 from gateway.tools.base import READ_ONLY, Annotations, Handler, Tool, ToolContext, ToolError
+from gateway.tools.clock import TimeProblem, with_page_clock
 from gateway.tools.crud import DELETE, UPDATE, list_handler
 from gateway.tools.notice_checks import Ending, notice_write, settle_create
 from gateway.tools.schemas import (
@@ -97,13 +98,14 @@ def _instant(args: dict[str, Any], name: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ToolError(
+        raise TimeProblem(
             f"{name} {value!r} is not an ISO 8601 date-time: use e.g. 2026-03-01T02:00:00Z (Z for UTC) or "
             "2026-03-01T04:00:00+02:00."
         ) from None
     if moment.tzinfo is None:
-        raise ToolError(
-            f"{name} {value!r} has no UTC offset, so the time is ambiguous: add Z for UTC or an offset such as +02:00."
+        raise TimeProblem(
+            f"{name} {value!r} has no UTC offset, so the time is ambiguous: add Z for UTC or an offset such as +02:00.",
+            naive=(name, value),
         )
     return moment
 
@@ -112,7 +114,7 @@ def _check_window(args: dict[str, Any]) -> dict[str, Any]:
     """Refuse a window that ends before it starts here, with both times named, instead of a bare upstream 422."""
     starts, ends = _instant(args, "starts_at"), _instant(args, "ends_at")
     if starts is not None and ends is not None and ends <= starts:
-        raise ToolError(
+        raise TimeProblem(
             f"ends_at ({args['ends_at']}) must be after starts_at ({args['starts_at']}): check the date and the "
             "UTC offset of both."
         )
@@ -126,7 +128,7 @@ def _check_future_window(args: dict[str, Any]) -> dict[str, Any]:
     ends = _instant(args, "ends_at")
     now = datetime.now(UTC)
     if ends is not None and ends <= now:
-        raise ToolError(
+        raise TimeProblem(
             f"ends_at ({args['ends_at']}) is in the past (now is {_now()}), so this window is already over and "
             "would be stored as completed maintenance nobody was told about. Check the date and the UTC offset: "
             "a window must end in the future."
@@ -389,12 +391,12 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=_WRITTEN,
         annotations=_PUBLISH,
         scope=WRITE,
-        handler=_handler(
+        handler=with_page_clock(_handler(
             "notices_create",
             ("title", "starts_at", "ends_at", "message", "affected", "notify"),
             fixed={"notice_type": "maintenance"},
             prepare=_check_future_window,
-        ),
+        )),
     ),
     Tool(
         name="create_info_notice",
@@ -461,12 +463,12 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=_WRITTEN,
         annotations=_EDIT,
         scope=WRITE,
-        handler=_handler(
+        handler=with_page_clock(_handler(
             "notices_update",
             ("title", "severity", "starts_at", "ends_at", "affected"),
             prepare=_check_window,
             require_change=True,
-        ),
+        )),
     ),
     Tool(
         name="resolve_incident",
