@@ -41,8 +41,8 @@ TOOLS: tuple[Tool, ...] = (
         name="get_container",
         title="Get a container (region)",
         description=(
-            "Get one container (region) by slug with the live status of each service in it. All regions, or a slug: "
-            "list_containers; one service across regions: get_service."
+            "Get one region to check before renaming it or to see what is down there, service by service. Every region, "
+            "or a slug from a name: list_containers; one service across regions: get_service."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "slug": _SLUG}, _KEY),
         output_schema=CONTAINER,

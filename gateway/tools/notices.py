@@ -73,7 +73,7 @@ _FILTERS = {
 _TITLE = text("Headline shown on the page.")
 _STARTS_AT = {
     **DATETIME,
-    "description": "e.g. `2026-03-01T02:00:00Z`.",
+    "description": "With offset, e.g. `2026-03-01T02:00:00+01:00`; the page's time now: get_status_page.",
 }
 _ENDS_AT = {**DATETIME, "description": "In the future, after starts_at."}
 
@@ -333,8 +333,8 @@ TOOLS: tuple[Tool, ...] = (
         name="get_notice",
         title="Get a notice",
         description=(
-            "Get one notice by id with its timeline (each message, when posted, whether subscribers were "
-            "notified), state, severity, window and affected services. Ids: list_notices."
+            "Get one notice to read before posting to, editing or ending it: its state, window, affected services and "
+            "timeline (what subscribers were told, and when). Ids: list_notices; the page's status: get_status_page."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "notice_id": NOTICE_ID}, _KEY),
         output_schema=NOTICE,
@@ -427,7 +427,8 @@ TOOLS: tuple[Tool, ...] = (
         title="Post a notice update",
         description=(
             "Add a timeline entry to a notice (e.g. 'Fix rolling out'): public at once, notice.update_posted "
-            "webhooks fire, subscribers messaged if notify. For severity, times or services: update_notice."
+            "webhooks fire, subscribers messaged if notify. It changes no state: to end the notice use "
+            "resolve_incident or close_maintenance; severity, times or services: update_notice."
         ),
         input_schema=obj(
             {"subdomain": SUBDOMAIN, "notice_id": NOTICE_ID, "message": MESSAGE, "notify": NOTIFY},
@@ -443,7 +444,8 @@ TOOLS: tuple[Tool, ...] = (
         title="Edit a notice",
         description=(
             "Edit a notice's title, severity, window or affected services; statuses follow at once. "
-            "notice.updated webhooks fire, no subscriber is messaged: to tell them, post_notice_update."
+            "notice.updated webhooks fire, no subscriber is messaged: to tell them, post_notice_update; to end "
+            "it, resolve_incident or close_maintenance."
         ),
         input_schema=obj(
             {
@@ -474,8 +476,9 @@ TOOLS: tuple[Tool, ...] = (
         name="resolve_incident",
         title="Resolve an incident",
         description=(
-            "Resolve an incident now, for good: services return to ok; the message closes the timeline, "
-            "subscribers messaged if notify. Maintenance or info: close_maintenance."
+            "Resolve an incident now, for good: its services return to ok unless another active notice still "
+            "affects them; the message closes the timeline, subscribers messaged if notify. Maintenance or info: "
+            "close_maintenance."
         ),
         input_schema=_ending_arguments("Fixed."),
         output_schema=_WRITTEN,
@@ -487,8 +490,9 @@ TOOLS: tuple[Tool, ...] = (
         name="close_maintenance",
         title="Close maintenance or an info notice",
         description=(
-            "End a maintenance window now (or cancel it) or close an info notice, for good: services return to "
-            "ok; the message closes the timeline, subscribers messaged if notify. Incidents: resolve_incident."
+            "End a maintenance window now (or cancel it) or close an info notice, for good: its services return to "
+            "ok unless another active notice still affects them; the message closes the timeline, subscribers "
+            "messaged if notify. Incidents: resolve_incident."
         ),
         input_schema=_ending_arguments("Done."),
         output_schema=_WRITTEN,

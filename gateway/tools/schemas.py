@@ -56,7 +56,7 @@ def pattern(regex: str, description: str) -> Schema:
 
 
 SUBDOMAIN_PATTERN = "^[A-Za-z0-9-]{1,63}$"
-SUBDOMAIN = pattern(SUBDOMAIN_PATTERN, "Page (list_status_pages).")
+SUBDOMAIN = pattern(SUBDOMAIN_PATTERN, "Page subdomain, not its name (list_status_pages).")
 NEW_SLUG_PATTERN = "^(?=.{1,100}$)[a-z0-9]+(-[a-z0-9]+)*$"
 # Existing slugs may be older than StatusPal's current slug rules, so a lookup accepts `_` too; still no spaces
 # or capitals, which only a display name has.
@@ -66,7 +66,7 @@ WEBHOOK_ID = pattern("^wbk_[A-Za-z0-9]{1,96}$", "Webhook id (list_webhooks).")
 
 
 def slug(lister: str, example: str) -> Schema:
-    return pattern(SLUG_PATTERN, f"e.g. `{example}` ({lister}).")
+    return pattern(SLUG_PATTERN, f"Slug, not the name: e.g. `{example}` ({lister}).")
 
 
 def new_slug() -> Schema:
@@ -131,7 +131,7 @@ AFFECTED = {
     "type": "array",
     "items": AFFECTED_ENTRY,
     "minItems": 1,
-    "description": 'e.g. [{"service_slug":"api","container_slugs":["eu"]}]',
+    "description": 'Slugs, not names: e.g. [{"service_slug":"api","container_slugs":["eu"]}]',
 }
 MESSAGE = text("Timeline text.", max_length=10000)
 
@@ -160,8 +160,10 @@ STATUS_PAGE_SUBDOMAINS = {
 # server instructions, not repeated in every tool that returns the resource.
 _STR = {"type": "string"}
 _STRS = {"type": "array", "items": _STR}
-# A field that may be null is listed without a type: naming it is what a reader needs.
-_NULLABLE: Schema = {}
+# A field that may be null: a string or null. An untyped `{}` accepts anything (the Inspector's --strict warns
+# that it constrains nothing), and a type list ["string", "null"] is refused by single-type dialects such as
+# Gemini's (--strict warns again); anyOf with one type per branch is what every client reads.
+_TEXT_OR_NULL = nullable("string")
 
 STATUS_PAGE = obj(
     {"subdomain": _STR, "name": _STR, "current_status": _STR, "require_authentication": {"type": "boolean"}},
@@ -173,7 +175,7 @@ SERVICE = obj(
     {
         "slug": _STR,
         "name": _STR,
-        "description": _NULLABLE,
+        "description": _TEXT_OR_NULL,
         "order": {"type": "integer"},
         "status": _STR,
         "container_statuses": {"type": "array", "items": obj({"container_slug": _STR, "status": _STR}, closed=False)},
@@ -193,11 +195,11 @@ NOTICE = obj(
         "id": _STR,
         "title": _STR,
         "notice_type": _STR,
-        "severity": _NULLABLE,
+        "severity": _TEXT_OR_NULL,
         "state": _STR,
-        "starts_at": _NULLABLE,
-        "ends_at": _NULLABLE,
-        "affected": {"type": "array"},
+        "starts_at": _TEXT_OR_NULL,
+        "ends_at": _TEXT_OR_NULL,
+        "affected": {"type": "array", "items": obj({"service_slug": _STR, "container_slugs": _STRS}, closed=False)},
         "updates": {
             "type": "array",
             "items": obj({"message": _STR, "notified": {"type": "boolean"}, "posted_at": _STR}, closed=False),
@@ -216,8 +218,8 @@ WEBHOOK = obj(
         "enabled": {"type": "boolean"},
         "all_status_pages": {"type": "boolean"},
         "status_page_subdomains": _STRS,
-        "last_triggered_at": _NULLABLE,
-        "last_attempted_at": _NULLABLE,
+        "last_triggered_at": _TEXT_OR_NULL,
+        "last_attempted_at": _TEXT_OR_NULL,
     },
     ("id",),
     closed=False,
@@ -267,7 +269,7 @@ def listing(item: Schema) -> Schema:
 def deleted(*identifiers: str) -> Schema:
     """The output of every delete tool: `deleted: true` plus the identifiers of what is gone."""
     return obj(
-        {"deleted": {"const": True}, **{name: {"type": "string"} for name in identifiers}},
+        {"deleted": {"type": "boolean", "const": True}, **{name: {"type": "string"} for name in identifiers}},
         ("deleted", *identifiers),
         closed=False,
     )

@@ -61,8 +61,8 @@ TOOLS: tuple[Tool, ...] = (
         name="get_service",
         title="Get a service",
         description=(
-            "Get one service by slug: name, description, order, overall status and status per region. To see "
-            "every service or find a slug use list_services; the notices behind it: list_notices."
+            "Get one service to check before editing it or to answer whether it is down, region by region. Every "
+            "service at once, or a slug from a name: list_services; why it is down: list_notices."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "slug": _SLUG}, _KEY),
         output_schema=SERVICE,

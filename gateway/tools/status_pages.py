@@ -83,8 +83,9 @@ TOOLS: tuple[Tool, ...] = (
         name="get_status_page",
         title="Get a status page",
         description=(
-            "Get one status page's settings and live current_status (from active notices and services). For each "
-            "service's status use list_services; for the incidents behind it, list_notices."
+            "Get one page to check before changing it or to answer whether it is up (live current_status), and read `now`, "
+            "the time in its time zone, before scheduling anything. Per service: list_services; the incidents "
+            "behind a status: list_notices."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN}, _KEY),
         output_schema=obj(
