@@ -229,7 +229,8 @@ async def test_a_refused_slug_is_answered_with_the_valid_slugs(api, affected):
     with pytest.raises(ToolError) as refused:
         await incident(api, affected=affected)
     assert str(refused.value).endswith(
-        "Valid on status page 'acme': service slugs api, web-console; region slugs default, eu."
+        "Valid on status page 'acme': service slugs api, web-console; region slugs default, eu. "
+        "To add one: create_service, create_container."
     )
     updated = await incident(api)
     with pytest.raises(ToolError, match="service slugs api, web-console"):

@@ -89,9 +89,9 @@ async def test_a_service_is_renamed_by_new_slug_and_null_clears_its_description(
     assert api.sent[-1] == ("services_update", {"description": None, "slug": "rest-api"})
     assert (moved["slug"], moved["description"]) == ("rest-api", None)
     assert (await run(api, "get_service", {"subdomain": "acme", "slug": "rest-api"}))["name"] == "API"
-    with pytest.raises(UpstreamError) as raised:
+    # The old slug is gone, and the answer names the one that replaced it.
+    with pytest.raises(ToolError, match="has no service with slug 'api'. Its service slugs: rest-api."):
         await run(api, "get_service", {"subdomain": "acme", "slug": "api"})
-    assert raised.value.status == 404
 
 
 async def test_a_new_service_joins_every_region_and_a_new_region_holds_every_service(api):
@@ -149,3 +149,29 @@ async def test_a_cursor_from_another_list_or_page_size_is_refused_with_the_way_t
     assert len((await run(api, "list_services", {"subdomain": "acme", "per_page": 5, "cursor": cursor}))["items"]) == 0
     with pytest.raises(ToolError, match="same arguments"):
         await run(api, "list_services", {"subdomain": "acme", "per_page": 6, "cursor": cursor})
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "noun", "valid", "creator"),
+    [
+        ("get_service", {"slug": "payments"}, "service", "api, web-console", "create_service"),
+        ("update_service", {"slug": "payments", "name": "Payments"}, "service", "api, web-console", "create_service"),
+        ("delete_service", {"slug": "payments"}, "service", "api, web-console", "create_service"),
+        ("get_container", {"slug": "asia"}, "region", "default", "create_container"),
+        ("update_container", {"slug": "asia", "name": "Asia"}, "region", "default", "create_container"),
+        ("delete_container", {"slug": "asia"}, "region", "default", "create_container"),
+    ],
+)
+async def test_an_unknown_slug_is_answered_with_the_valid_ones_and_the_tool_that_creates_one(api, tool, args, noun, valid, creator):
+    await make_page(api, "acme", ("API", "Web Console"))
+    with pytest.raises(ToolError) as refused:
+        await run(api, tool, {"subdomain": "acme", **args})
+    said = str(refused.value)
+    assert f"Status page 'acme' has no {noun} with slug '{args['slug']}'. Its {noun} slugs: {valid}." in said
+    assert f"create it with {creator}." in said
+
+
+async def test_an_unknown_page_is_still_answered_as_a_missing_page(api):
+    with pytest.raises(UpstreamError) as refused:
+        await run(api, "get_service", {"subdomain": "nowhere", "slug": "api"})
+    assert refused.value.status == 404

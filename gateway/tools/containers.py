@@ -7,6 +7,7 @@ move a service between containers: the API has no such operation.
 from __future__ import annotations
 
 from gateway.scopes import WRITE
+from gateway.tools import lookups
 from gateway.tools.base import READ_ONLY, Tool
 from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
 from gateway.tools.schemas import CONTAINER, LIST_ARGUMENTS, SUBDOMAIN, deleted, listing, new_slug, obj, renamed_slug, slug, text, written
@@ -47,7 +48,7 @@ TOOLS: tuple[Tool, ...] = (
         input_schema=obj({"subdomain": SUBDOMAIN, "slug": _SLUG}, _KEY),
         output_schema=CONTAINER,
         annotations=READ_ONLY,
-        handler=send_handler("containers_get", _KEY),
+        handler=lookups.naming_valid_slugs(send_handler("containers_get", _KEY), lookups.REGION),
     ),
     Tool(
         name="create_container",
@@ -78,9 +79,12 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=written(CONTAINER, "name"),
         annotations=UPDATE,
         scope=WRITE,
-        handler=send_handler(
-            "containers_update", _KEY, ("name", "new_slug"), rename={"new_slug": "slug"}, require_change=True,
-            verify=VERIFIED,
+        handler=lookups.naming_valid_slugs(
+            send_handler(
+                "containers_update", _KEY, ("name", "new_slug"), rename={"new_slug": "slug"}, require_change=True,
+                verify=VERIFIED,
+            ),
+            lookups.REGION,
         ),
     ),
     Tool(
@@ -94,6 +98,6 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=deleted(*_KEY),
         annotations=DELETE,
         scope=WRITE,
-        handler=delete_handler("containers_delete", _KEY),
+        handler=lookups.naming_valid_slugs(delete_handler("containers_delete", _KEY), lookups.REGION),
     ),
 )

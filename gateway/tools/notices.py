@@ -22,6 +22,7 @@ from gateway.scopes import WRITE
 from gateway.statuspal.endpoints import MAX_PER_PAGE
 from gateway.statuspal.errors import UpstreamError, describe
 from gateway.statuspal.notice_wire import WireShapeError
+from gateway.tools import lookups
 from gateway.tools.base import READ_ONLY, Annotations, Handler, Tool, ToolContext, ToolError
 from gateway.tools.clock import TimeProblem, with_page_clock
 from gateway.tools.crud import DELETE, UPDATE, list_handler
@@ -201,18 +202,8 @@ async def _verified(
 
 async def _valid_slugs(ctx: ToolContext, subdomain: str) -> str:
     """The page's service and region slugs, for a refused `affected` (StatusPal's 422 names that field): the
-    usual cause is a display name or a
-    guessed slug, and naming the valid ones lets the model correct it in one call instead of two more reads.
-    Two bounded reads (one page each), made only after StatusPal refused the write; empty if either fails."""
-    found: list[str] = []
-    for endpoint, noun in (("services_list", "service slugs"), ("containers_list", "region slugs")):
-        try:
-            result = await ctx.upstream.call(endpoint, {"subdomain": subdomain}, query={"per_page": MAX_PER_PAGE})
-        except UpstreamError:
-            return ""
-        slugs = [str(item["slug"]) for item in result.data or [] if isinstance(item, Mapping) and item.get("slug")]
-        found.append(f"{noun} {', '.join(slugs) or '(none)'}")
-    return f"Valid on status page {subdomain!r}: {'; '.join(found)}."
+    usual cause is a display name or a guessed slug (gateway/tools/lookups.py)."""
+    return await lookups.valid_slugs_sentence(ctx, subdomain, (lookups.SERVICE, lookups.REGION))
 
 
 def _page_params(ctx: ToolContext, args: Mapping[str, Any]) -> dict[str, Any]:

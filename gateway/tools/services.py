@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gateway.scopes import WRITE
+from gateway.tools import lookups
 from gateway.tools.base import READ_ONLY, Tool
 from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
 from gateway.tools.schemas import (
@@ -67,7 +68,7 @@ TOOLS: tuple[Tool, ...] = (
         input_schema=obj({"subdomain": SUBDOMAIN, "slug": _SLUG}, _KEY),
         output_schema=SERVICE,
         annotations=READ_ONLY,
-        handler=send_handler("services_get", _KEY),
+        handler=lookups.naming_valid_slugs(send_handler("services_get", _KEY), lookups.SERVICE),
     ),
     Tool(
         name="create_service",
@@ -102,13 +103,16 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=written(SERVICE, "name"),
         annotations=UPDATE,
         scope=WRITE,
-        handler=send_handler(
-            "services_update",
-            _KEY,
-            ("name", "description", "order", "new_slug"),
-            rename={"new_slug": "slug"},
-            require_change=True,
-            verify=VERIFIED,
+        handler=lookups.naming_valid_slugs(
+            send_handler(
+                "services_update",
+                _KEY,
+                ("name", "description", "order", "new_slug"),
+                rename={"new_slug": "slug"},
+                require_change=True,
+                verify=VERIFIED,
+            ),
+            lookups.SERVICE,
         ),
     ),
     Tool(
@@ -122,6 +126,6 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=deleted(*_KEY),
         annotations=DELETE,
         scope=WRITE,
-        handler=delete_handler("services_delete", _KEY),
+        handler=lookups.naming_valid_slugs(delete_handler("services_delete", _KEY), lookups.SERVICE),
     ),
 )
