@@ -169,15 +169,24 @@ async def test_editing_a_window_checks_it_and_sends_only_what_changed(api):
         await run(api, "update_notice", {"subdomain": AT, "notice_id": planned["id"]})
 
 
-async def test_the_wrong_ending_for_a_notice_is_refused_by_statuspal(api):
+async def test_the_wrong_ending_or_an_ended_notice_is_answered_with_what_is_true_not_with_bad_fields(api):
+    # StatusPal refuses both with a 422 about a field; "fix the fields and call again" would invite a loop.
     opened = await incident(api)
-    with pytest.raises(UpstreamError) as wrong:
-        await run(api, "close_maintenance", {"subdomain": AT, "notice_id": opened["id"], "notify": False})
-    assert wrong.value.status == 422
-    await run(api, "resolve_incident", {"subdomain": AT, "notice_id": opened["id"], "notify": False})
-    with pytest.raises(UpstreamError) as again:
-        await run(api, "resolve_incident", {"subdomain": AT, "notice_id": opened["id"], "notify": False})
-    assert again.value.status == 422
+    end = {"subdomain": AT, "notice_id": opened["id"], "notify": False}
+    with pytest.raises(ToolError) as wrong:
+        await run(api, "close_maintenance", end)
+    assert str(wrong.value) == (
+        f"Notice '{opened['id']}' is an incident notice, which close_maintenance does not end: call resolve_incident "
+        "with the same notice_id, message and notify."
+    )
+    await run(api, "resolve_incident", end)
+    with pytest.raises(ToolError) as again:
+        await run(api, "resolve_incident", end)
+    assert str(again.value).startswith(f"Notice '{opened['id']}' is already resolved: nothing to do")
+    assert "Fix the fields" not in str(again.value)
+    planned = await maintenance(api, **window(timedelta(days=2)))
+    with pytest.raises(ToolError, match="is a maintenance notice, which resolve_incident does not end: call close_maintenance"):
+        await run(api, "resolve_incident", {"subdomain": AT, "notice_id": planned["id"], "notify": False})
 
 
 async def test_notices_are_listed_newest_first_and_filtered(api):

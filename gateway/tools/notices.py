@@ -25,6 +25,7 @@ from gateway.statuspal.notice_wire import WireShapeError
 from gateway.tools import lookups
 from gateway.tools.base import READ_ONLY, Annotations, Handler, Tool, ToolContext, ToolError
 from gateway.tools.clock import TimeProblem, with_page_clock
+from gateway.tools.conflicts import explaining_state_conflicts
 from gateway.tools.crud import DELETE, UPDATE, list_handler
 from gateway.tools.notice_checks import Ending, notice_write, settle_create
 from gateway.tools.schemas import (
@@ -260,6 +261,10 @@ def _now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+_RESOLVED = Ending("resolve_incident", ("resolved",))
+_CLOSED = Ending("close_maintenance", ("completed", "closed"))
+
+
 def _ending(action_endpoint: str, strategy: str, ending: Ending) -> Handler:
     """resolve_incident / close_maintenance: the action endpoint, or PATCH ends_at = now then the closing text.
 
@@ -475,7 +480,7 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=_WRITTEN,
         annotations=_FINISH,
         scope=WRITE,
-        handler=_ending("notices_resolve", "resolve_strategy", Ending("resolve_incident", ("resolved",))),
+        handler=explaining_state_conflicts(_ending("notices_resolve", "resolve_strategy", _RESOLVED), _RESOLVED, _reader),
     ),
     Tool(
         name="close_maintenance",
@@ -489,7 +494,7 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=_WRITTEN,
         annotations=_FINISH,
         scope=WRITE,
-        handler=_ending("notices_close", "close_strategy", Ending("close_maintenance", ("completed", "closed"))),
+        handler=explaining_state_conflicts(_ending("notices_close", "close_strategy", _CLOSED), _CLOSED, _reader),
     ),
     Tool(
         name="delete_notice",
