@@ -35,7 +35,7 @@ def zone(name: Any) -> ZoneInfo | None:
 
 
 def offset_text(moment: datetime) -> str:
-    """`+01:00` style, as ISO 8601 writes an offset (`Z` would be read as a different thing by many models)."""
+    """The UTC offset as ISO 8601 writes it (`+01:00`), `+00:00` for UTC too, so it reads like any other offset."""
     text = moment.isoformat()
     return text[-6:] if len(text) >= 6 and text[-6] in "+-" else "+00:00"
 

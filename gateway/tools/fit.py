@@ -27,7 +27,7 @@ from gateway.tools.base import Handler, ToolContext, ToolError
 
 # 20 KB of text is about 5k tokens: a fifth of a common 25k-token cap, leaving the model room for the rest.
 RESULT_LIMIT = 20 * 1024
-# Room kept for the fields that say what was cut (message, counts, cursor).
+# Room kept for the fields that say what was cut (`cut`, `remaining`, `next_cursor`, `omitted`).
 _NOTE_ROOM = 600
 # Arrays whose newest entries come last and matter most: a notice's timeline is shortened from its start.
 _NEWEST_LAST = frozenset({"updates"})
@@ -60,7 +60,7 @@ def decode_list_cursor(cursor: str, kind: str) -> int:
 
 def fit_list(result: dict[str, Any], *, offset: int, end: int, kind: str) -> dict[str, Any]:
     """`result` (a list answer whose `items` start at `offset` of a span ending at `end`) cut at a record boundary
-    to fit RESULT_LIMIT, with `remaining`, `next_cursor` and a message saying how to get the rest.
+    to fit RESULT_LIMIT, with `remaining`, `next_cursor` and `cut`, the sentence saying how to get the rest.
 
     The span is the requested page, or the whole walk for `all: true`. A record too large on its own is shown
     shortened (fit_record) rather than skipped, so a cursor always moves forward.
@@ -97,7 +97,7 @@ def fit_list(result: dict[str, Any], *, offset: int, end: int, kind: str) -> dic
 
 def fit_record(result: Mapping[str, Any], limit: int = RESULT_LIMIT) -> dict[str, Any]:
     """`result` with its largest arrays shortened until it fits `limit`, plus `omitted` (entries left out, by
-    field path) and a message; unchanged when it already fits. Entries are dropped from an array's end, except
+    field path) and `cut`; unchanged when it already fits. Entries are dropped from an array's end, except
     a timeline's, whose oldest entries go first."""
     if text_size(result) <= limit:
         return dict(result)
