@@ -32,7 +32,6 @@ from gateway.protocol.confirm.apps import PUBLISH_DRAFT, PUBLISH_DRAFT_NAME, app
 from gateway.protocol.confirm.flow import VIEW_URI, refused
 from gateway.protocol.confirm.policy import Channel
 from gateway.protocol.confirm.view import PublishView
-from gateway.protocol.cursors import decode_cursor, encode_cursor
 from gateway.protocol.invocation import Caller, Invocation
 from gateway.protocol.jsonrpc import Message, RpcError
 from gateway.protocol.meta import NO_CAPABILITIES, ClientCapabilities, parse_request_meta
@@ -42,6 +41,7 @@ from gateway.protocol.resources import DocsResources
 from gateway.protocol.results import ResultRenderer
 from gateway.tools.base import ToolError
 from gateway.tools.catalogue import Catalogue
+from gateway.tools.cursors import decode_cursor, encode_cursor
 from gateway.tools.instructions import INSTRUCTIONS
 from gateway.tools.surfaces import SurfaceTools, surface_instructions
 

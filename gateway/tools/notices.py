@@ -22,7 +22,10 @@ from gateway.auth.scopes import WRITE
 from gateway.statuspal.endpoints import MAX_PER_PAGE
 from gateway.statuspal.errors import UpstreamError, describe
 from gateway.statuspal.notice_wire import ALL_STATES, NOTICE_STATES, AffectedRefs, WireShapeError
+from gateway.tools import lookups
 from gateway.tools.base import READ_ONLY, Annotations, Handler, Tool, ToolContext, ToolError
+from gateway.tools.clock import TimeProblem, with_page_clock
+from gateway.tools.conflicts import explaining_state_conflicts
 from gateway.tools.crud import DELETE, UPDATE, list_handler
 from gateway.tools.notice_checks import Ending, instant, load_refs, naive_zone, notice_write, settle_create
 from gateway.tools.schemas import (
@@ -72,7 +75,7 @@ _FILTERS = {
 _TITLE = text("Headline shown on the page.")
 _STARTS_AT = {
     **DATETIME,
-    "description": "e.g. `2026-03-01T02:00:00Z`.",
+    "description": "With offset, e.g. `2026-03-01T02:00:00+01:00`; the page's time now: get_status_page.",
 }
 _ENDS_AT = {**DATETIME, "description": "In the future, after starts_at."}
 
@@ -97,13 +100,14 @@ def _instant(args: dict[str, Any], name: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ToolError(
+        raise TimeProblem(
             f"{name} {value!r} is not an ISO 8601 date-time: use e.g. 2026-03-01T02:00:00Z (Z for UTC) or "
             "2026-03-01T04:00:00+02:00."
         ) from None
     if moment.tzinfo is None:
-        raise ToolError(
-            f"{name} {value!r} has no UTC offset, so the time is ambiguous: add Z for UTC or an offset such as +02:00."
+        raise TimeProblem(
+            f"{name} {value!r} has no UTC offset, so the time is ambiguous: add Z for UTC or an offset such as +02:00.",
+            naive=(name, value),
         )
     return moment
 
@@ -112,7 +116,7 @@ def _check_window(args: dict[str, Any]) -> dict[str, Any]:
     """Refuse a window that ends before it starts here, with both times named, instead of a bare upstream 422."""
     starts, ends = _instant(args, "starts_at"), _instant(args, "ends_at")
     if starts is not None and ends is not None and ends <= starts:
-        raise ToolError(
+        raise TimeProblem(
             f"ends_at ({args['ends_at']}) must be after starts_at ({args['starts_at']}): check the date and the "
             "UTC offset of both."
         )
@@ -126,7 +130,7 @@ def _check_future_window(args: dict[str, Any]) -> dict[str, Any]:
     ends = _instant(args, "ends_at")
     now = datetime.now(UTC)
     if ends is not None and ends <= now:
-        raise ToolError(
+        raise TimeProblem(
             f"ends_at ({args['ends_at']}) is in the past (now is {_now()}), so this window is already over and "
             "would be stored as completed maintenance nobody was told about. Check the date and the UTC offset: "
             "a window must end in the future."
@@ -228,18 +232,8 @@ async def _verified(
 
 async def _valid_slugs(ctx: ToolContext, subdomain: str) -> str:
     """The page's service and region slugs, for a refused `affected` (StatusPal's 422 names that field): the
-    usual cause is a display name or a
-    guessed slug, and naming the valid ones lets the model correct it in one call instead of two more reads.
-    Two bounded reads (one page each), made only after StatusPal refused the write; empty if either fails."""
-    found: list[str] = []
-    for endpoint, noun in (("services_list", "service slugs"), ("containers_list", "region slugs")):
-        try:
-            result = await ctx.upstream.call(endpoint, {"subdomain": subdomain}, query={"per_page": MAX_PER_PAGE})
-        except UpstreamError:
-            return ""
-        slugs = [str(item["slug"]) for item in result.data or [] if isinstance(item, Mapping) and item.get("slug")]
-        found.append(f"{noun} {', '.join(slugs) or '(none)'}")
-    return f"Valid on status page {subdomain!r}: {'; '.join(found)}."
+    usual cause is a display name or a guessed slug (gateway/tools/lookups.py)."""
+    return await lookups.valid_slugs_sentence(ctx, subdomain, (lookups.SERVICE, lookups.REGION))
 
 
 def _page_params(ctx: ToolContext, args: Mapping[str, Any]) -> dict[str, Any]:
@@ -342,6 +336,10 @@ def _now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+_RESOLVED = Ending("resolve_incident", ("resolved",))
+_CLOSED = Ending("close_maintenance", ("completed", "closed"))
+
+
 def _ending(action_endpoint: str, strategy: str, ending: Ending) -> Handler:
     """resolve_incident / close_maintenance: the action endpoint, or PATCH ends_at = now then the closing text.
 
@@ -412,8 +410,8 @@ TOOLS: tuple[Tool, ...] = (
         name="get_notice",
         title="Get a notice",
         description=(
-            "Get one notice by id with its timeline (each message, when posted, whether subscribers were "
-            "notified), state, severity, window and affected services. Ids: list_notices."
+            "Get one notice to read before posting to, editing or ending it: its state, window, affected services and "
+            "timeline (what subscribers were told, and when). Ids: list_notices; the page's status: get_status_page."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "notice_id": NOTICE_ID}, _KEY),
         output_schema=NOTICE,
@@ -472,12 +470,12 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=_WRITTEN,
         annotations=_PUBLISH,
         scope=WRITE,
-        handler=_handler(
+        handler=with_page_clock(_handler(
             "notices_create",
             ("title", "starts_at", "ends_at", "message", "affected", "notify"),
             fixed={"notice_type": "maintenance"},
             prepare=_check_future_window,
-        ),
+        )),
     ),
     Tool(
         toolsets=TOOLSETS,
@@ -510,7 +508,8 @@ TOOLS: tuple[Tool, ...] = (
         title="Post a notice update",
         description=(
             "Add a timeline entry to a notice (e.g. 'Fix rolling out'): public at once, notice.update_posted "
-            "webhooks fire, subscribers messaged if notify. For severity, times or services: update_notice."
+            "webhooks fire, subscribers messaged if notify. It changes no state: to end the notice use "
+            "resolve_incident or close_maintenance; severity, times or services: update_notice."
         ),
         input_schema=obj(
             {"subdomain": SUBDOMAIN, "notice_id": NOTICE_ID, "message": MESSAGE, "notify": NOTIFY},
@@ -527,7 +526,8 @@ TOOLS: tuple[Tool, ...] = (
         title="Edit a notice",
         description=(
             "Edit a notice's title, severity, window or affected services; statuses follow at once. "
-            "notice.updated webhooks fire, no subscriber is messaged: to tell them, post_notice_update."
+            "notice.updated webhooks fire, no subscriber is messaged: to tell them, post_notice_update; to end "
+            "it, resolve_incident or close_maintenance."
         ),
         input_schema=obj(
             {
@@ -547,40 +547,42 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=_WRITTEN,
         annotations=_EDIT,
         scope=WRITE,
-        handler=_handler(
+        handler=with_page_clock(_handler(
             "notices_update",
             ("title", "severity", "starts_at", "ends_at", "affected"),
             prepare=_check_window,
             require_change=True,
-        ),
+        )),
     ),
     Tool(
         toolsets=TOOLSETS,
         name="resolve_incident",
         title="Resolve an incident",
         description=(
-            "Resolve an incident now, for good: services return to ok; the message closes the timeline, "
-            "subscribers messaged if notify. Maintenance or info: close_maintenance."
+            "Resolve an incident now, for good: its services return to ok unless another active notice still "
+            "affects them; the message closes the timeline, subscribers messaged if notify. Maintenance or info: "
+            "close_maintenance."
         ),
         input_schema=_ending_arguments("Fixed."),
         output_schema=_WRITTEN,
         annotations=_FINISH,
         scope=WRITE,
-        handler=_ending("notices_resolve", "resolve_strategy", Ending("resolve_incident", ("resolved",))),
+        handler=explaining_state_conflicts(_ending("notices_resolve", "resolve_strategy", _RESOLVED), _RESOLVED, _reader),
     ),
     Tool(
         toolsets=TOOLSETS,
         name="close_maintenance",
         title="Close maintenance or an info notice",
         description=(
-            "End a maintenance window now (or cancel it) or close an info notice, for good: services return to "
-            "ok; the message closes the timeline, subscribers messaged if notify. Incidents: resolve_incident."
+            "End a maintenance window now (or cancel it) or close an info notice, for good: its services return to "
+            "ok unless another active notice still affects them; the message closes the timeline, subscribers "
+            "messaged if notify. Incidents: resolve_incident."
         ),
         input_schema=_ending_arguments("Done."),
         output_schema=_WRITTEN,
         annotations=_FINISH,
         scope=WRITE,
-        handler=_ending("notices_close", "close_strategy", Ending("close_maintenance", ("completed", "closed"))),
+        handler=explaining_state_conflicts(_ending("notices_close", "close_strategy", _CLOSED), _CLOSED, _reader),
     ),
     Tool(
         toolsets=TOOLSETS,
