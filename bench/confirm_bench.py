@@ -26,8 +26,8 @@ from search.build import build_index
 DEMO_KEY = "sk_sandbox_demo"
 PAGE = "bench-confirm"
 MODERN = "2026-07-28"
-APPS = {"extensions": {"io.modelcontextprotocol/ui": {"mimeTypes": ["text/html;profile=mcp-app"]}}}
-FORMS = {"elicitation": {"form": {}}}
+APPS: dict[str, Any] = {"extensions": {"io.modelcontextprotocol/ui": {"mimeTypes": ["text/html;profile=mcp-app"]}}}
+FORMS: dict[str, Any] = {"elicitation": {"form": {}}}
 
 
 def _post(url: str, method: str, params: dict[str, Any], capabilities: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
@@ -50,10 +50,20 @@ def _log(sandbox: str, clear: bool = False) -> list[dict[str, Any]]:
     return body["data"] if isinstance(body, dict) and "data" in body else body
 
 
-def _counted(sandbox: str, run: Any) -> tuple[Any, Counter[str]]:
+def _counted(sandbox: str, url: str, params: dict[str, Any], capabilities: dict[str, Any],
+             headers: dict[str, str] | None = None) -> tuple[Any, Counter[str]]:
+    """One tools/call, and the upstream calls it made by kind."""
     _log(sandbox, clear=True)
-    result = run()
+    result = _post(url, "tools/call", params, capabilities, headers)
     return result, Counter("read" if entry.get("method") == "GET" else "write" for entry in _log(sandbox))
+
+
+def _arguments(mcp: str, tool: str, incident: dict[str, Any], by_client: dict[str, str]) -> dict[str, Any]:
+    """Fresh arguments for one measured call: resolving needs an open incident of its own each time."""
+    if tool == "create_incident":
+        return incident
+    made = _post(mcp, "tools/call", {"name": "create_incident", "arguments": incident}, {}, by_client)
+    return {"subdomain": PAGE, "notice_id": made["structuredContent"]["id"], "message": "Fixed.", "notify": False}
 
 
 def main() -> int:
@@ -73,23 +83,17 @@ def main() -> int:
                                   "container_slugs": [created["containers"][0]["slug"]]}], "notify": False}
         print("upstream calls per confirmed write, counted by the sandbox (reads / writes)", flush=True)
         for tool in ("create_incident", "resolve_incident"):
-            def arguments() -> dict[str, Any]:
-                if tool == "create_incident":
-                    return incident
-                made = _post(mcp, "tools/call", {"name": "create_incident", "arguments": incident}, {}, by_client)
-                return {"subdomain": PAGE, "notice_id": made["structuredContent"]["id"], "message": "Fixed.", "notify": False}
-
-            args = arguments()
-            _, plain = _counted(sandbox, lambda a=args: _post(mcp, "tools/call", {"name": tool, "arguments": a}, {}, by_client))
-            args = arguments()
-            deferred, preview = _counted(sandbox, lambda a=args: _post(mcp, "tools/call", {"name": tool, "arguments": a}, APPS))
-            draft = deferred["_meta"]["statuspal/draft"]
-            _, publish = _counted(sandbox, lambda: _post(mcp, "tools/call", {"name": "publish_draft", "arguments": {"draft": draft}}, APPS))
-            args = arguments()
-            asked, form_preview = _counted(sandbox, lambda a=args: _post(mcp, "tools/call", {"name": tool, "arguments": a}, FORMS))
+            args = _arguments(mcp, tool, incident, by_client)
+            _, plain = _counted(sandbox, mcp, {"name": tool, "arguments": args}, {}, by_client)
+            args = _arguments(mcp, tool, incident, by_client)
+            deferred, preview = _counted(sandbox, mcp, {"name": tool, "arguments": args}, APPS)
+            publish_params = {"name": "publish_draft", "arguments": {"draft": deferred["_meta"]["statuspal/draft"]}}
+            _, publish = _counted(sandbox, mcp, publish_params, APPS)
+            args = _arguments(mcp, tool, incident, by_client)
+            asked, form_preview = _counted(sandbox, mcp, {"name": tool, "arguments": args}, FORMS)
             answer = {"name": tool, "arguments": args, "requestState": asked["requestState"],
                       "inputResponses": {"confirm": {"action": "accept", "content": {"publish": True}}}}
-            _, retry = _counted(sandbox, lambda: _post(mcp, "tools/call", answer, FORMS))
+            _, retry = _counted(sandbox, mcp, answer, FORMS)
             print(f"  {tool:18} no channel        {plain['read']:2} / {plain['write']}", flush=True)
             print(f"  {tool:18} publish preview   {preview['read']:2} / {preview['write']}  for the preview, then "
                   f"{publish['read']:2} / {publish['write']} to publish (re-read + write + its verification)", flush=True)
