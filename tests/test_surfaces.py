@@ -183,6 +183,9 @@ async def test_headers_narrow_but_never_widen(gateway, http):
         ("/mcp/pages/a%2Fb", "subdomain"),
         ("/mcp/x/", "toolsets"),
         ("/mcp/anything", "not of the form"),
+        ("/mcp/pages/a/", "this one's is /mcp/pages/a, without the trailing slash"),
+        ("/mcp/readonly/", "this one's is /mcp/readonly, without"),
+        ("/mcp/pages/acme/x/notices/readonly/", "this one's is /mcp/pages/acme/x/notices/readonly, without"),
     ],
 )
 async def test_a_url_that_names_no_surface_is_404_naming_the_valid_ones(gateway, http, path, says):
@@ -190,6 +193,12 @@ async def test_a_url_that_names_no_surface_is_404_naming_the_valid_ones(gateway,
     assert answer.status == 404 and answer.error["code"] == -32600
     message = answer.error["message"]
     assert says in message and all(t in message for t in TOOLSETS)
+
+
+async def test_mcp_with_a_trailing_slash_stays_served_as_mcp(gateway, http):
+    # Clients join "/" onto a base URL; only narrowed surfaces have one spelling each.
+    answer = await post(http, gateway.url + "/mcp/", request("tools/list", {}))
+    assert answer.status == 200 and len(answer.result["tools"]) == len((await post(http, gateway.mcp_url, request("tools/list", {}))).result["tools"])
 
 
 async def test_the_instructions_say_what_the_connection_is_limited_to(gateway, http):
