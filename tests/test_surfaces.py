@@ -195,12 +195,6 @@ async def test_a_url_that_names_no_surface_is_404_naming_the_valid_ones(gateway,
     assert says in message and all(t in message for t in TOOLSETS)
 
 
-async def test_mcp_with_a_trailing_slash_stays_served_as_mcp(gateway, http):
-    # Clients join "/" onto a base URL; only narrowed surfaces have one spelling each.
-    answer = await post(http, gateway.url + "/mcp/", request("tools/list", {}))
-    assert answer.status == 200 and len(answer.result["tools"]) == len((await post(http, gateway.mcp_url, request("tools/list", {}))).result["tools"])
-
-
 async def test_the_instructions_say_what_the_connection_is_limited_to(gateway, http):
     url = gateway.url + "/mcp/pages/acme/x/notices/readonly"
     async with mcp_client(url, "legacy") as client:

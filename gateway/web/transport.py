@@ -188,7 +188,13 @@ class Transport:
 
     async def get(self, request: web.Request) -> web.StreamResponse:
         try:
-            credentials = await self._admit_handshake_only(request)
+            await self._admit(request)
+            if _deprecated_sse_client(request):
+                # Before credentials: the transport is the first thing such a client must change, and a 401 would
+                # only send it through a sign-in that ends at this same GET.
+                raise Refusal(405, _DEPRECATED_SSE.format(url=self.gateway.settings.server.public_url + request[_SURFACE].path),
+                              headers={"Allow": "POST, DELETE, OPTIONS"})
+            credentials = await self._admit_handshake_only(request, admitted=True)
             if not _accepts(request, _SSE):
                 raise Refusal(406, "Not Acceptable: GET /mcp opens an event stream; the Accept header must allow text/event-stream")
             await self._check_session(request, credentials)
@@ -276,10 +282,11 @@ class Transport:
 
     # --- checks: each returns what the request may go on with, or raises one of _REFUSALS --------------
 
-    async def _admit_handshake_only(self, request: web.Request) -> Credentials:
-        """GET and DELETE: the address budget, Host/Origin and credentials as for POST, then 405 in 2026-07-28,
-        which has neither."""
-        await self._admit(request)
+    async def _admit_handshake_only(self, request: web.Request, admitted: bool = False) -> Credentials:
+        """GET and DELETE: the address budget, Host/Origin and credentials as for POST (`admitted`: the first two
+        are done), then 405 in 2026-07-28, which has neither."""
+        if not admitted:
+            await self._admit(request)
         credentials = await self._authenticate(request)
         if _header_version(request) in MODERN_PROTOCOL_VERSIONS:
             raise Refusal(405, f"Method Not Allowed: protocol 2026-07-28 has no {request.method} on /mcp; send POST requests",
@@ -396,6 +403,24 @@ class _Reply:
             except ConnectionResetError:
                 pass
         return self._stream
+
+
+# The HTTP+SSE transport of 2024-11-05 (deprecated since 2025-03-26) opens GET on the server URL first and waits
+# for an `endpoint` event naming where to POST; this server never sends one, so such a client would wait forever
+# on an open stream. A Streamable HTTP client only GETs after initialize, with the session id it was given (every
+# initialize here gets one) or the MCP-Protocol-Version header (2025-06-18 and later): a GET with neither is the old
+# transport. 405 ends its wait at once: every such client shows the status, and those that read the body show this.
+_DEPRECATED_SSE = (
+    "Method Not Allowed: this server speaks only the Streamable HTTP transport (MCP 2025-03-26 and later) and not the "
+    "deprecated HTTP+SSE transport, so no `endpoint` event will come. Configure the client for Streamable HTTP "
+    "(often called `http` or `streamable-http`, e.g. `claude mcp add --transport http`) with the URL {url}, and send "
+    "POST requests to it."
+)
+
+
+def _deprecated_sse_client(request: web.Request) -> bool:
+    headers = request.headers
+    return "Mcp-Session-Id" not in headers and MCP_PROTOCOL_VERSION_HEADER not in headers
 
 
 def _check_modern_request(request: web.Request, message: Message) -> str:
