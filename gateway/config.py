@@ -197,6 +197,9 @@ def _build_section(name: str, cls: type, values: dict[str, Any]) -> Any:
         if name == "statuspal" and key == "notices":
             converted[key] = _notice_wire(value)
             continue
+        if name == "server" and key == "workers":
+            converted[key] = parse_workers(value, "server.workers")
+            continue
         converted[key] = _coerce(f"{name}.{key}", hints[key], value)
     return cls(**converted)
 
@@ -239,6 +242,21 @@ def _notice_wire(value: Any) -> NoticeWire:
     if wire.affected_service_key == wire.affected_containers_key:
         raise ConfigError("statuspal.notices.affected_service_key and affected_containers_key must differ")
     return wire
+
+
+def parse_workers(value: Any, label: str) -> int:
+    """A worker count: a whole number of at least 1, or `auto` for the cores this process may run on."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError
+        count = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"bad value for {label}: {value!r} (expected a number of processes, at least 1, or auto)") from None
+    if count < 1:
+        raise ConfigError(f"bad value for {label}: {count} (expected a number of processes, at least 1, or auto)")
+    return count
 
 
 def _coerce(label: str, hint: Any, value: Any) -> Any:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from gateway.tools.catalogue import Catalogue
     from gateway.web.client_address import ClientAddresses
     from gateway.web.credentials import CredentialResolver
+    from gateway.web.host import HostMetrics
     from gateway.web.limits import InboundLimits
     from search.lifecycle import DocsIndex
 
@@ -47,6 +48,8 @@ class Gateway:
     resources: DocsResources
     # The cache of fetched client metadata documents.
     clients: MetadataDocuments
+    # This worker among the host's: the /metrics answer for the whole host.
+    host: HostMetrics
 
 
 GATEWAY = web.AppKey("gateway", Gateway)
