@@ -95,7 +95,7 @@ def create_app(
     info = server_info(settings)
     pipeline = ToolPipeline(arguments, upstream, docs, metrics)
     dispatcher = Dispatcher(catalogue, pipeline, resources, info, settings.server.tools_page_size)
-    sessions = Sessions(keyring, store, settings.store.session_ends_per_hour)
+    sessions = Sessions(keyring, store, settings.store.session_ends_per_hour, settings.store.entries_per_key)
 
     transport.setup_routes(app, transport.Transport(gateway, dispatcher, sessions))
     oauth_routes.setup_routes(app)

@@ -63,6 +63,7 @@ class StoreSettings:
     memory_max_counters: int = 200_000
     session_ends_per_hour: int = 120
     token_grants_per_hour: int = 20
+    entries_per_key: int = 2000
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,9 @@ class MemoryStore(Store):
         self._marks = _Area(max_marks, evict_when_full=False, what="entries")
         self._counters = _Area(max_counters, evict_when_full=True, what="counters")
         self._clock = clock
+        # owner -> heap of its reservations' deadlines. Each reservation stands for a mark, so this grows no further
+        # than the marks do; owners whose reservations have all ended are dropped now and then.
+        self._held: dict[str, list[float]] = {}
 
     async def check_ready(self) -> None:
         if self._marks.full(self._clock()):
@@ -111,6 +114,18 @@ class MemoryStore(Store):
 
     async def hit(self, key: str, limit: int, window: float) -> bool:
         return self._area(key).increment(key, window, self._clock())[0] <= limit  # _count's work, a call fewer: twice a request
+
+    async def hold(self, owner: str, limit: int, ttl: float) -> float:
+        now = self._clock()
+        held = self._held.setdefault(owner, [])
+        while held and held[0] <= now:
+            heapq.heappop(held)
+        if len(held) >= limit:
+            return held[0] - now
+        heapq.heappush(held, now + ttl)
+        if len(self._held) > len(self._marks.entries) + 1024:
+            self._held = {o: h for o, h in self._held.items() if h and max(h) > now}
+        return 0.0
 
     async def quota(self, key: str, limit: int, window: float) -> float:
         count, deadline = self._count(key, window)

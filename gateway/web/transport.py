@@ -230,7 +230,7 @@ class Transport:
             try:
                 ended = await self.sessions.end(session_id, credentials.key_id)
             except SessionEndsExhausted as exc:
-                raise self._too_many_session_ends(exc.wait) from None
+                raise self._too_many_session_ends(exc) from None
             except StoreUnavailable as exc:
                 raise _store_down(exc) from None
             if not ended:
@@ -239,13 +239,14 @@ class Transport:
             return self._refusal(request, exc)
         return web.Response(status=204)
 
-    def _too_many_session_ends(self, wait: float) -> Refusal:
+    def _too_many_session_ends(self, exc: SessionEndsExhausted) -> Refusal:
         # Honest: the session was not ended and still works; a client that ignores this loses nothing.
-        seconds = max(1, int(wait + 0.999))
+        seconds = max(1, int(exc.wait + 0.999))
+        why = (f"this key holds {self.sessions.entries_per_key} records on the server (ended sessions and sign-ins), the most it keeps "
+               "for one key" if exc.held else f"this key has ended {self.sessions.ends_per_hour} sessions in the last hour, the most the server records")
         return Refusal(429, RpcError(
             SERVER_BUSY,
-            f"Too Many Requests: this key has ended {self.sessions.ends_per_hour} sessions in the last hour, the most the server "
-            f"records; this session was not ended and stays usable until it expires. Try again in {seconds} seconds.",
+            f"Too Many Requests: {why}; this session was not ended and stays usable until it expires. Try again in {seconds} seconds.",
             {"retryAfterSeconds": seconds},
         ), headers={"Retry-After": str(seconds)})
 
