@@ -75,6 +75,7 @@ class LimitsSettings:
     principal_requests: int = 1200
     key_checks_per_address: int = 60
     key_checks_in_flight: int = 32
+    key_checks_per_second: float = 20.0
     rejected_key_cache_seconds: float = 30.0
 
 
@@ -384,6 +385,7 @@ def _check(settings: Settings) -> None:
         ("principal_requests", limits.principal_requests, 0, "0 (off) or more"),
         ("key_checks_per_address", limits.key_checks_per_address, 1, "at least 1"),
         ("key_checks_in_flight", limits.key_checks_in_flight, 1, "at least 1"),
+        ("key_checks_per_second", limits.key_checks_per_second, 0.01, "at least 0.01"),
         ("rejected_key_cache_seconds", limits.rejected_key_cache_seconds, 0, "0 or more"),
     ):
         if not value >= least:  # `not >=` also refuses nan

@@ -346,6 +346,17 @@ async def test_an_access_level_must_be_chosen(flow: Flow) -> None:
 # --- rate limits -------------------------------------------------------------------------------------------------------
 
 
+async def test_the_login_page_draws_on_the_host_wide_rate_of_key_checks(make_gateway, sandbox_admin, http) -> None:
+    # Registering clients from many addresses must not buy a way around the bound /mcp's key checks meet.
+    flow = await make_flow(await make_gateway(limits={"key_checks_per_second": 0.01}), http)
+    status, _, _ = await flow.post(DEMO_KEY, access="read")
+    assert status == 302  # the one check the bucket holds
+    status, headers, page = await flow.post(DEMO_KEY, access="read")
+    assert status == 503 and "Location" not in headers and int(headers["Retry-After"]) >= 1
+    assert page.alert == ("Sign-in is busy checking other keys with StatusPal, so yours was not checked and nothing was issued. "
+                          f"Try again in {headers['Retry-After']} seconds.")
+
+
 async def test_attempts_per_address_are_limited_with_one_uniform_message(make_gateway, sandbox_admin, http) -> None:
     gw = await make_gateway(oauth={"rate_limit_attempts": 3, "rate_limit_window_seconds": 60})
     flow = await make_flow(gw, http)

@@ -48,6 +48,7 @@ from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamU
 from gateway.store.base import StoreUnavailable
 from gateway.web.connections import BodyTooLarge, BodyUnreadable
 from gateway.web.cors import normalise_origin
+from gateway.web.limits import OverBudget
 from gateway.web.services import GATEWAY
 
 if TYPE_CHECKING:
@@ -478,6 +479,12 @@ async def _checked_key(gateway: Gateway, client: Client, raw_key: str | None) ->
     if not API_KEY_SHAPE.match(key):
         raise _FormError(400, "That does not look like a StatusPal API key: keys start with sk_ and contain no spaces.", key_error=True)
     oauth = gateway.settings.oauth
+    try:
+        # The same host-wide bucket as /mcp's checks of new keys: registering clients from many addresses buys no more.
+        await gateway.limits.admit_new_key_check()
+    except OverBudget as exc:
+        raise _FormError(503, f"Sign-in is busy checking other keys with StatusPal, so yours was not checked and nothing was issued. "
+                         f"Try again in {exc.retry_after} seconds.", kind="warn", headers={"Retry-After": str(exc.retry_after)}) from None
     try:
         await gateway.upstream.for_key(key).check_key()
     except UpstreamAuthError as exc:
