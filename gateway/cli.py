@@ -265,6 +265,7 @@ def _serve_workers(
     sandbox_sock: socket.socket | None, workers: int,
 ) -> int:
     """The supervisor of `workers` processes on `sock` (`gateway.workers`), with the sandbox, when embedded, here."""
+    from gateway.store.redis import RedisStore
     from gateway.workers import Supervisor, WorkerFailed, encode_overrides
 
     # Made here, before any worker reads it, so all of them seal with the one development key (production keys
@@ -275,6 +276,10 @@ def _serve_workers(
     message = banner(settings, sandbox_url, workers)
 
     async def supervise() -> None:
+        # Redis answers before any worker starts, so an unreachable one is one line here, not one from each worker.
+        store = RedisStore(settings.secrets.redis_url)
+        await store.start()
+        await store.close()
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):

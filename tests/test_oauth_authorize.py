@@ -354,7 +354,7 @@ async def test_the_login_page_draws_on_the_host_wide_rate_of_key_checks(make_gat
     status, headers, page = await flow.post(DEMO_KEY, access="read")
     assert status == 503 and "Location" not in headers and int(headers["Retry-After"]) >= 1
     assert page.alert == ("Sign-in is busy checking other keys with StatusPal, so yours was not checked and nothing was issued. "
-                          f"Try again in {headers['Retry-After']} seconds.")
+                          f"Try again in {headers['Retry-After']} seconds.")  # 100 s: the bucket refills one check per 100 s
 
 
 async def test_attempts_per_address_are_limited_with_one_uniform_message(make_gateway, sandbox_admin, http) -> None:

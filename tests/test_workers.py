@@ -92,7 +92,7 @@ async def host(redis_server: RedisServer, index_dir: Path) -> AsyncIterator[Host
         "STATUSPAL_MCP_SEARCH_INDEX_DIR": str(index_dir), "STATUSPAL_MCP_SEARCH_RELOAD_INTERVAL_SECONDS": "0.2",
         # Every sign-in here comes from 127.0.0.1, and the sandbox has no rate limit for the client to pace to.
         "STATUSPAL_MCP_OAUTH_RATE_LIMIT_ATTEMPTS": "10000", "STATUSPAL_MCP_STATUSPAL_RATE_PER_SECOND": "1000",
-        "STATUSPAL_MCP_STATUSPAL_RATE_BURST": "1000",
+        "STATUSPAL_MCP_STATUSPAL_RATE_BURST": "1000", "STATUSPAL_MCP_LIMITS_KEY_CHECKS_PER_SECOND": "1000",
     }
     async with serving(["serve", "--workers", "2", "--port", "0"], env=env) as child:
         yield Host(child)
@@ -106,6 +106,21 @@ async def test_more_than_one_worker_without_redis_is_refused_in_one_line() -> No
         "and confirmations must be shared by every process), or run one worker\n"
     )
     assert child.stdout == ""
+
+
+async def test_an_unreachable_redis_is_one_line_before_any_worker_starts(tmp_path: Path) -> None:
+    env = {"STATUSPAL_MCP_REDIS_URL": f"unix://{tmp_path}/absent.sock", "STATUSPAL_MCP_SANDBOX_PORT": "0"}
+    child = await run(["serve", "--workers", "2", "--port", "0"], env=env)
+    assert child.proc.returncode == 2
+    assert child.stderr == f"statuspal-mcp: error: the Redis store at unix:{tmp_path}/absent.sock did not answer (ConnectionError)\n"
+
+
+async def test_one_process_names_itself_too(make_gateway) -> None:
+    gateway = await make_gateway()
+    async with aiohttp.ClientSession() as http:
+        for path in ("/healthz", "/mcp", "/nowhere"):  # an answer, a refusal, a route that does not exist
+            async with http.get(gateway.url + path) as r:
+                assert r.headers["X-Gateway-Worker"] == f"1; pid={os.getpid()}", path
 
 
 async def test_a_full_oauth_sign_in_works_whichever_worker_serves_each_step(host: Host) -> None:

@@ -483,8 +483,9 @@ async def _checked_key(gateway: Gateway, client: Client, raw_key: str | None) ->
         # The same host-wide bucket as /mcp's checks of new keys: registering clients from many addresses buys no more.
         await gateway.limits.admit_new_key_check()
     except OverBudget as exc:
+        wait = f"{exc.retry_after} second{'' if exc.retry_after == 1 else 's'}"
         raise _FormError(503, f"Sign-in is busy checking other keys with StatusPal, so yours was not checked and nothing was issued. "
-                         f"Try again in {exc.retry_after} seconds.", kind="warn", headers={"Retry-After": str(exc.retry_after)}) from None
+                         f"Try again in {wait}.", kind="warn", headers={"Retry-After": str(exc.retry_after)}) from None
     try:
         await gateway.upstream.for_key(key).check_key()
     except UpstreamAuthError as exc:
