@@ -21,7 +21,7 @@ from pathlib import Path
 from gateway.auth.scopes import TOOL_SCOPES
 from gateway.auth.sealing import Keyring
 from gateway.config import DEFAULT_CONFIG, load_settings
-from gateway.oauth.tokens import mint_access_token
+from tests.tokens import mint_access_token
 
 START_TIMEOUT = 60.0
 URL = re.compile(r"http://127\.0\.0\.1:\d+")

@@ -34,7 +34,6 @@ from gateway.auth.access import AccessTokenVerifier
 from gateway.auth.scopes import TOOL_SCOPES
 from gateway.auth.sealing import Keyring
 from gateway.config import DEFAULT_CONFIG, load_settings
-from gateway.oauth.tokens import mint_access_token
 from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.store.base import Store
@@ -46,6 +45,7 @@ from gateway.web.limits import InboundLimits
 from gateway.web.sessions import SESSION_PURPOSE
 from sandbox.app import create_sandbox_app
 from sandbox.settings import SandboxSettings
+from tests.tokens import mint_access_token
 
 DEMO_KEY = "sk_sandbox_demo"
 ADDRESS = "127.0.0.1"  # the client address the per-address key-check budget would count

@@ -9,10 +9,10 @@ import pytest
 
 from gateway.auth.identity import AuthError, Credentials, key_id
 from gateway.auth.scopes import READ, WRITE
-from gateway.oauth.tokens import mint_access_token
 from gateway.web.services import GATEWAY
 from tests.clock import Clock
 from tests.mcp_wire import DEMO_KEY, post, request
+from tests.tokens import mint_access_token
 
 TOOLS_LIST = request("tools/list")
 

@@ -16,9 +16,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Bottom to top. A module may import its own package and any package before it; `top` is the composition
-# (app, cli, config, check_api), which may import everything.
-LAYERS = ("observability", "store", "auth", "statuspal", "tools", "protocol", "web", "oauth", "top")
+# Bottom to top (compat: what the gateway uses of its dependencies beyond their public API). A module may
+# import its own package and any package before it; `top` is the composition (app, cli, config, check_api),
+# which may import everything.
+LAYERS = ("compat", "observability", "store", "auth", "statuspal", "tools", "protocol", "web", "oauth", "top")
 # What the gateway may use of the sandbox, and who may: the composition root starts it, the CLI runs it alone,
 # config reads `[sandbox]` into the sandbox's own settings class.
 SANDBOX_USERS = frozenset({"gateway.app", "gateway.cli", "gateway.config"})

@@ -14,11 +14,11 @@ import aiohttp
 import pytest
 
 from gateway.auth.sealing import Keyring
-from gateway.oauth.tokens import mint_access_token
 from gateway.web.services import GATEWAY
 from tests.clock import Clock
 from tests.conftest import DEMO_KEY, RunningServer
 from tests.oauth_browser import Browser, pkce, query_of, register
+from tests.tokens import mint_access_token
 
 REDIRECT = "http://127.0.0.1:7777/cb"
 

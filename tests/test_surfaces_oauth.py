@@ -12,11 +12,11 @@ from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientMetadata
 
-from gateway.oauth.tokens import mint_access_token
 from gateway.web.services import GATEWAY
 from tests.conftest import DEMO_KEY, RunningServer
 from tests.mcp_wire import mcp_client, post, request
 from tests.oauth_browser import Browser, TokenStore, callback_server
+from tests.tokens import mint_access_token
 
 SCOPED = "/mcp/pages/acme/readonly"
 PAGE = {"name": "Acme", "timezone": "Europe/Berlin", "website_url": "https://acme.example"}

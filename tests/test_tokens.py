@@ -26,7 +26,7 @@ from gateway.auth.identity import AuthError
 from gateway.auth.scopes import READ, WRITE
 from gateway.auth.sealing import Keyring
 from gateway.oauth.client_metadata import MetadataDocuments
-from gateway.oauth.tokens import issue_code, mint_access_token, revoke_endpoint, token_endpoint
+from gateway.oauth.tokens import issue_code, revoke_endpoint, token_endpoint
 from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.store.base import Store
@@ -36,6 +36,7 @@ from gateway.web.client_address import ClientAddresses
 from gateway.web.services import GATEWAY, Gateway
 from tests.conftest import bound_socket, gateway_settings, serve_app
 from tests.redis_server import RedisServer, redis_server_fixture, redis_url_fixture  # noqa: F401  (pytest fixtures)
+from tests.tokens import mint_access_token
 
 CANARY = "sk_canary_" + secrets.token_hex(8)
 REDIRECT = "http://127.0.0.1:33418/callback"

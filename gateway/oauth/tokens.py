@@ -113,7 +113,7 @@ def issue_code(
     claims = {
         "typ": "code",
         "iss": settings.server.public_url,
-        "jti": _new_id(),
+        "jti": new_id(),
         "client_id": client_id,
         **_client_claims(client_name, client_verified),
         "redirect_uri": redirect_uri,
@@ -127,22 +127,8 @@ def issue_code(
     return gateway.keyring.seal("code", claims)
 
 
-def mint_access_token(
-    settings: Settings, api_key: str, scope: str, *, keyring: Keyring, client_id: str = "local",
-    resource: str | None = None,
-) -> str:
-    """An access token exactly as `/token` would issue it, for benchmarks and tests that skip the browser flow.
-
-    Without `resource` the token is for `/mcp`.
-    """
-    grant = Grant(
-        api_key=api_key, scope=normalise_scope(scope), client_id=client_id, family=_new_id(),
-        resource=resource or settings.server.resource_url,
-    )
-    return keyring.seal("access", _token_claims(settings, grant, "at", settings.oauth.access_token_ttl_seconds, int(time.time())))
-
-
-def _token_claims(settings: Settings, grant: Grant, typ: str, ttl: int, now: int) -> dict[str, Any]:
+def token_claims(settings: Settings, grant: Grant, typ: str, ttl: int, now: int) -> dict[str, Any]:
+    """The claims of a token issued from `grant`: `typ` "at" (access) or "rt" (refresh), valid `ttl` seconds."""
     return {
         "typ": typ,
         "iss": settings.server.public_url,
@@ -152,7 +138,7 @@ def _token_claims(settings: Settings, grant: Grant, typ: str, ttl: int, now: int
         **_client_claims(grant.client_name, grant.client_verified),
         "scope": grant.scope,
         "fam": grant.family,
-        "jti": _new_id(),
+        "jti": new_id(),
         "iat": now,
         "exp": now + ttl,
         "k": grant.api_key,
@@ -172,8 +158,8 @@ def _claimed_name(claims: Mapping[str, Any]) -> str | None:
 def _issue_pair(gateway: Gateway, grant: Grant, access_scope: str) -> dict[str, Any]:
     """The token response. The refresh token keeps the full grant; only the access token is narrowed (RFC 6749 §6)."""
     settings, now = gateway.settings, int(time.time())
-    access = _token_claims(settings, dataclasses.replace(grant, scope=access_scope), "at", settings.oauth.access_token_ttl_seconds, now)
-    refresh = _token_claims(settings, grant, "rt", settings.oauth.refresh_token_ttl_seconds, now)
+    access = token_claims(settings, dataclasses.replace(grant, scope=access_scope), "at", settings.oauth.access_token_ttl_seconds, now)
+    refresh = token_claims(settings, grant, "rt", settings.oauth.refresh_token_ttl_seconds, now)
     return {
         "access_token": gateway.keyring.seal("access", access),
         "token_type": "Bearer",
@@ -183,7 +169,8 @@ def _issue_pair(gateway: Gateway, grant: Grant, access_scope: str) -> dict[str, 
     }
 
 
-def _new_id() -> str:
+def new_id() -> str:
+    """A token, code or family id: random, URL-safe, 16 characters."""
     return secrets.token_urlsafe(12)
 
 

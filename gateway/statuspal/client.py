@@ -52,6 +52,7 @@ import orjson
 from yarl import URL
 
 from gateway.auth.identity import key_id
+from gateway.compat.aiohttp_private import disable_connection_retry
 from gateway.statuspal.endpoints import MAX_PER_PAGE, Endpoint, EndpointTable
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamForbidden, UpstreamUnavailable
 from gateway.statuspal.settings import StatusPalSettings
@@ -127,12 +128,8 @@ class StatusPalClient:
                 cookie_jar=aiohttp.DummyCookieJar(),
                 headers={"User-Agent": USER_AGENT},
             )
-            # aiohttp resends a GET/PUT/DELETE once, by itself, when a connection drops mid-request, which
-            # made max_retries=1 cost four sends instead of two. Our loop below is the only retry, so the
-            # count is exactly 1 + max_retries. There is no public switch; this is the attribute aiohttp's
-            # own test client turns off (aiohttp.test_utils), and a test pins the count should it change.
-            if hasattr(self._session, "_retry_connection"):
-                self._session._retry_connection = False
+            # Our loop below is the only retry, so the count of sends is exactly 1 + max_retries.
+            disable_connection_retry(self._session)
 
     async def close(self) -> None:
         if self._session is not None:

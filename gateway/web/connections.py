@@ -28,6 +28,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMethod, HttpProcessingError
 from aiohttp.streams import StreamReader
 
+from gateway.compat.aiohttp_private import HandlerRunner, answering, closing, loop_of, newest_payload, requests_parsed
 from gateway.web.settings import ServerSettings
 
 log = logging.getLogger("gateway.web.connections")
@@ -102,9 +103,8 @@ class BoundedRequestHandler(web.RequestHandler):
     """aiohttp's per-connection protocol with a deadline on receiving each request and quiet parse errors.
 
     The deadline is kept with two timers driven from `data_received`: one from a request's first byte to
-    its complete headers, one from there to the end of its body. This uses aiohttp's `_request_count` and
-    `_messages` (the parser's output queue); tests/test_connections.py holds the behaviour, so an aiohttp
-    upgrade that changes them fails there rather than silently unbounding connections.
+    its complete headers, one from there to the end of its body. What it reads of the connection's parser is
+    aiohttp-private (`gateway.compat.aiohttp_private`); tests/test_connections.py holds the behaviour.
     """
 
     def __init__(self, manager: web.Server, *, request_timeout: float, **kwargs: Any) -> None:
@@ -116,20 +116,20 @@ class BoundedRequestHandler(web.RequestHandler):
 
     def data_received(self, data: bytes) -> None:
         waiting_for_headers = self._header_timer is None and self._body is None
-        parsed = self._request_count
+        parsed = requests_parsed(self)
         super().data_received(data)
-        if self._request_count != parsed:
+        if requests_parsed(self) != parsed:
             if self._header_timer is not None:  # tested here, not in _cancel_header_timer: this runs for every request
                 self._cancel_header_timer()
-            payload = self._messages[-1][1] if self._messages else None
-            if isinstance(payload, StreamReader) and not payload.is_eof() and self._body is None:
+            payload = newest_payload(self)
+            if payload is not None and not payload.is_eof() and self._body is None:
                 self._body = payload
-                self._body_timer = self._loop.call_later(self._request_timeout, self._body_too_slow)
+                self._body_timer = loop_of(self).call_later(self._request_timeout, self._body_too_slow)
                 payload.on_eof(self._body_received)
-        elif data and waiting_for_headers and not (self._close or self._force_close):
+        elif data and waiting_for_headers and not closing(self):
             # Part of a request's head: its clock starts now. (A request that arrives whole, the usual case,
             # never starts one, which keeps the timers off the hot path.)
-            self._header_timer = self._loop.call_later(self._request_timeout, self._headers_too_slow)
+            self._header_timer = loop_of(self).call_later(self._request_timeout, self._headers_too_slow)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._cancel_header_timer()
@@ -151,9 +151,9 @@ class BoundedRequestHandler(web.RequestHandler):
         self._header_timer = None
         if self.transport is None:
             return
-        if self._request_in_progress:
+        if answering(self):
             # Bytes of a next (pipelined) request while this one is answered: judge them once it is done.
-            self._header_timer = self._loop.call_later(self._request_timeout, self._headers_too_slow)
+            self._header_timer = loop_of(self).call_later(self._request_timeout, self._headers_too_slow)
             return
         log.info("closed a connection whose request headers took more than %gs", self._request_timeout,
                  extra={"peer": _peer(self.transport)})
@@ -185,7 +185,7 @@ class BoundedRequestHandler(web.RequestHandler):
             log.debug("client went away before its answer was sent")
         elif isinstance(exc, HttpProcessingError):
             # A non-HTTP first line (TLS sent to the plain port, a port scanner) is constant internet noise.
-            level = logging.DEBUG if isinstance(exc, BadHttpMethod) and self._request_count == 1 else logging.WARNING
+            level = logging.DEBUG if isinstance(exc, BadHttpMethod) and requests_parsed(self) == 1 else logging.WARNING
             log.log(level, "refused a malformed HTTP request (%s)", type(exc).__name__, extra={"peer": request.remote})
         else:
             return super().handle_error(request, status, exc, message)
@@ -196,32 +196,18 @@ class BoundedRequestHandler(web.RequestHandler):
         return response
 
 
-class _Server(web.Server):
-    """aiohttp's Server, handing each new connection to a BoundedRequestHandler."""
-
-    def __call__(self) -> web.RequestHandler:
-        return BoundedRequestHandler(self, loop=self._loop, **self._kwargs)
-
-
-class GatewayRunner(web.AppRunner):
-    """web.AppRunner with the connection bounds above. `keepalive_timeout` is aiohttp's own setting.
-
-    aiohttp has no public way to choose the request handler class, so the Server it builds is rebuilt as a
-    _Server from the attributes Server.__call__ itself passes on (tests/test_connections.py and
-    tests/test_secret_leaks.py hold the behaviour).
-    """
+class GatewayRunner(HandlerRunner):
+    """web.AppRunner with the connection bounds above, every connection handled by a BoundedRequestHandler.
+    `keepalive_timeout` is aiohttp's own setting (tests/test_connections.py and tests/test_secret_leaks.py
+    hold the behaviour)."""
 
     def __init__(
         self, app: web.Application, *, keepalive_timeout: float = ServerSettings.keepalive_timeout_seconds,
         request_timeout: float = ServerSettings.request_timeout_seconds, **kwargs: Any,
     ) -> None:
-        super().__init__(app, keepalive_timeout=keepalive_timeout, request_timeout=request_timeout, **kwargs)
-
-    async def _make_server(self) -> web.Server:
-        server = await super()._make_server()  # runs the app's start-up and builds aiohttp's own Server
-        return _Server(
-            server.request_handler, request_factory=server.request_factory,
-            handler_cancellation=server.handler_cancellation, loop=server._loop, **server._kwargs,
+        super().__init__(
+            app, handler_class=BoundedRequestHandler, keepalive_timeout=keepalive_timeout,
+            request_timeout=request_timeout, **kwargs,
         )
 
 
