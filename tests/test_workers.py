@@ -20,10 +20,12 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
+from mcp_types import CLIENT_CAPABILITIES_META_KEY
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.config import DEFAULT_CONFIG
 from tests.conftest import DEMO_KEY
+from tests.mcp_wire import modern_headers, modern_meta
 from tests.oauth_browser import Page, pkce, query_of
 from tests.processes import Child, run, serving
 from tests.redis_server import RedisServer, redis_server_fixture  # noqa: F401  (pytest fixture)
@@ -59,9 +61,12 @@ class Host:
             async with http.request(method, url, allow_redirects=False, **kw) as r:
                 return r.status, r.headers, await r.text()
 
-    async def mcp(self, body: dict[str, Any], bearer: str = DEMO_KEY) -> tuple[int, Any, dict[str, Any]]:
-        status, headers, text = await self.fresh("POST", self.mcp_url, json=body, headers={**MCP_HEADERS, "Authorization": f"Bearer {bearer}"})
-        return status, headers, json.loads(text)
+    async def mcp(self, body: dict[str, Any], bearer: str = DEMO_KEY, modern: bool = False) -> tuple[int, Any, dict[str, Any]]:
+        headers = {**MCP_HEADERS, "Authorization": f"Bearer {bearer}"}
+        if modern:
+            headers.update(modern_headers(body["method"], body["params"].get("name")))
+        status, answered, text = await self.fresh("POST", self.mcp_url, json=body, headers=headers)
+        return status, answered, json.loads(text)
 
 
 async def until_both(step: Callable[[], Awaitable[tuple[Any, T]]]) -> list[T]:
@@ -123,7 +128,7 @@ async def test_one_process_names_itself_too(make_gateway) -> None:
                 assert r.headers["X-Gateway-Worker"] == f"1; pid={os.getpid()}", path
 
 
-async def test_a_full_oauth_sign_in_works_whichever_worker_serves_each_step(host: Host) -> None:
+async def test_a_full_oauth_sign_in_and_a_confirmed_write_work_whichever_worker_serves_each_step(host: Host) -> None:
     async def register() -> tuple[Any, str]:
         status, headers, text = await host.fresh("POST", f"{host.url}/register", json={"redirect_uris": [REDIRECT], "client_name": "Two"})
         assert status == 201, text
@@ -215,6 +220,40 @@ async def test_a_full_oauth_sign_in_works_whichever_worker_serves_each_step(host
     # Every page either worker created is there for both.
     listed = await until_both(read)
     assert set(made) <= {p["subdomain"] for p in listed[-1]["result"]["structuredContent"]["items"]}
+
+    # A confirmed write: the form one worker asks with carries sealed state that whichever worker takes the answer
+    # opens, and once used it is refused everywhere (the mark is in Redis).
+    notice = {"subdomain": made[0], "title": "Maintenance window", "message": "Work tonight.", "notify": False}
+    used: list[tuple[str, int]] = []
+
+    async def confirmed() -> tuple[Any, None]:
+        status, asked, first = await host.mcp(confirm_call(notice), access, modern=True)
+        assert status == 200 and first["result"]["resultType"] == "input_required", first
+        state = first["result"]["requestState"]
+        answer = {"confirm": {"action": "accept", "content": {"publish": True}}}
+        status, headers, done = await host.mcp(confirm_call(notice, inputResponses=answer, requestState=state), access, modern=True)
+        assert status == 200 and done["result"]["resultType"] == "complete" and done["result"]["isError"] is False, done
+        used.append((state, worker_of(headers)[0]))
+        return headers, None
+
+    await until_both(confirmed)
+    state, taken = used[0]
+    for _ in range(TRIES):
+        answer = {"confirm": {"action": "accept", "content": {"publish": True}}}
+        status, headers, again = await host.mcp(confirm_call(notice, inputResponses=answer, requestState=state), access, modern=True)
+        assert status == 200 and again["result"]["isError"] is True, again
+        assert "This approval cannot be used" in again["result"]["content"][0]["text"]
+        if worker_of(headers)[0] != taken:
+            break
+    else:
+        raise AssertionError("the replayed approval never reached the other worker")
+
+
+def confirm_call(arguments: dict[str, Any], **params: Any) -> dict[str, Any]:
+    """create_info_notice in 2026-07-28 from a client that answers forms: the gateway asks a person first."""
+    meta = {**modern_meta(), CLIENT_CAPABILITIES_META_KEY: {"elicitation": {"form": {}}}}
+    return {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+            "params": {"name": "create_info_notice", "arguments": arguments, **params, "_meta": meta}}
 
 
 async def test_metrics_answer_for_the_whole_host(host: Host) -> None:
