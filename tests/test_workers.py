@@ -336,7 +336,8 @@ async def test_sigterm_drains_every_worker(host: Host) -> None:
 
     await until_both(warm)  # both workers know the key, so the slow part below is the tool's own call
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{host.sandbox}/_sandbox/faults", json={"latency_ms": 1500}) as r:
+        # Long enough that every call is still waiting on StatusPal when the signal comes, well inside the drain time.
+        async with http.post(f"{host.sandbox}/_sandbox/faults", json={"latency_ms": 5000}) as r:
             assert r.status in (200, 204)
         async with http.delete(f"{host.sandbox}/_sandbox/requests") as r:
             assert r.status in (200, 204)
@@ -344,17 +345,22 @@ async def test_sigterm_drains_every_worker(host: Host) -> None:
         async def slow() -> tuple[int, Any, dict[str, Any]]:
             return await host.mcp({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "list_status_pages", "arguments": {}}})
 
-        calls = [asyncio.create_task(slow()) for _ in range(12)]
-
-        async def all_waiting_upstream() -> None:
+        async def reached_upstream(count: int) -> None:
             while True:
                 async with http.get(f"{host.sandbox}/_sandbox/requests") as r:
                     entries = (await r.json())["data"]
-                if sum(e["endpoint"] == "status_pages_list" and e["status"] is None for e in entries) == len(calls):
+                if sum(e["endpoint"] == "status_pages_list" for e in entries) >= count:
                     return
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(0.01)
 
-        await asyncio.wait_for(all_waiting_upstream(), 30)
+        # One connection at a time, each held by its worker before the next opens: connections waiting together
+        # would all go to whichever worker wakes first (it accepts every one queued), so both would not be tested.
+        calls = []
+        for n in range(1, 13):
+            calls.append(asyncio.create_task(slow()))
+            await asyncio.wait_for(reached_upstream(n), 30)
+        async with http.get(f"{host.sandbox}/_sandbox/requests") as r:
+            assert all(e["status"] is None for e in (await r.json())["data"])  # none answered yet: all in flight
         host.child.terminate()
         answers = await asyncio.wait_for(asyncio.gather(*calls), 30)
     assert all(status == 200 and body["result"]["isError"] is False for status, _, body in answers), answers

@@ -43,9 +43,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gateway.web.limits")
 
-# The one bucket of new-key checks (a mark, not an ``rl:`` counter: the memory store must never evict it, which
-# would refill it).
-_KEY_CHECK_BUCKET = "keycheck:bucket"
+# The one bucket of new-key checks. A rate-limit entry like the counters: the memory store may evict it when its
+# room for counters is full, which refills it early, the same cost as a counter's window restarting early (and it
+# takes that many new counters to happen again), while as a mark it would take room sign-ins need.
+_KEY_CHECK_BUCKET = "rl:keycheck:bucket"
 # Bound on remembered (peer, X-Forwarded-For) -> counted address answers; past it the memo starts over.
 _ADDRESS_MEMO_MAX = 4096
 
