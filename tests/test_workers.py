@@ -217,9 +217,10 @@ async def test_a_full_oauth_sign_in_and_a_confirmed_write_work_whichever_worker_
         return headers, subdomain
 
     await until_both(write)
-    # Every page either worker created is there for both.
-    listed = await until_both(read)
-    assert set(made) <= {p["subdomain"] for p in listed[-1]["result"]["structuredContent"]["items"]}
+    # Every page either worker created is there for both: one sandbox for the host, not one per worker.
+    for listed in await until_both(read):
+        assert set(made) <= {p["subdomain"] for p in listed["result"]["structuredContent"]["items"]}
+    assert host.child.stdout.count("Sandbox StatusPal API at") == 1
 
     # A confirmed write: the form one worker asks with carries sealed state that whichever worker takes the answer
     # opens, and once used it is refused everywhere (the mark is in Redis).
