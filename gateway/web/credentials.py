@@ -118,16 +118,17 @@ class CredentialResolver:
             check = self._pending.get(digest)  # another request may have started it while the budget was counted
         if check is None:
             # Two bounds for the whole gateway, on top of the per-address budget, so many addresses at once (a botnet,
-            # IPv6 /64s, a trusted proxy's forwarded addresses) still cost StatusPal a bounded amount: checks open at
-            # once on this process, and checks a second on the host or fleet.
+            # IPv6 /64s, a trusted proxy's forwarded addresses) still cost StatusPal a bounded amount: checks a second
+            # on the host or fleet, then checks open at once on this process (tested last, with no wait between the
+            # test and the start, so the cap holds exactly).
+            await self._limits.admit_new_key_check()
+            check = self._pending.get(digest)  # started by another request while the bucket was asked
+        if check is None:
             if len(self._pending) >= self._max_in_flight:
                 raise OverBudget(
                     503, _BUSY_RETRY_SECONDS,
                     f"Service Unavailable: too many new API keys are being checked right now; try again in {_BUSY_RETRY_SECONDS} s",
                 )
-            await self._limits.admit_new_key_check()
-            check = self._pending.get(digest)  # started by another request while the bucket was asked
-        if check is None:
             # Its own task, so a caller that disconnects does not cancel the check others are waiting on.
             check = asyncio.ensure_future(self._run_check(api_key, digest))
             self._pending[digest] = check
