@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -171,6 +172,10 @@ class Row:
     errors: int
     rounds_rps: list[float]
     rounds_p50_ms: list[float]
+    # With `compare(..., pids=...)`: the CPU time the server's processes spent per request answered, and how many
+    # cores they kept busy while loaded (median over the rounds).
+    cpu_us: float | None = None
+    cores_busy: float | None = None
 
 
 @dataclass
@@ -213,27 +218,39 @@ class Bench:
     def _wrk(self, load: wrk.Load, seconds: int, connections: int) -> wrk.Result:
         return wrk.run(load, seconds=seconds, connections=connections, threads=self.wrk_threads, cpus=self.wrk_cpus)
 
-    def compare(self, runs: list[tuple[str, str, wrk.Load]], connections: int | None = None) -> list[Row]:
+    def compare(self, runs: list[tuple[str, str, wrk.Load]], connections: int | None = None,
+                pids: list[int] | None = None) -> list[Row]:
+        """With `pids` (one a run: the server's process, whose children count too), each row also has the CPU its
+        processes spent per request and the cores they kept busy."""
         connections = connections or self.connections
         if self.warmup:
             for _, _, load in runs:
                 self._wrk(load, self.warmup, connections)
         results: list[list[wrk.Result]] = [[] for _ in runs]
+        cpu: list[list[tuple[float, float]]] = [[] for _ in runs]  # (CPU seconds, wall seconds) a round
         for number in range(self.repeat):
             order = list(range(len(runs)))
             for i in order if number % 2 == 0 else reversed(order):
+                before, started = (tree_cpu_seconds(pids[i]) if pids else 0.0), time.monotonic()
                 results[i].append(self._wrk(runs[i][2], self.seconds, connections))
+                if pids:
+                    cpu[i].append((tree_cpu_seconds(pids[i]) - before, time.monotonic() - started))
         rows = []
-        for (scenario, server, _), rounds in zip(runs, results, strict=True):
+        for (scenario, server, _), rounds, spent in zip(runs, results, cpu, strict=True):
             rps = [r.rps for r in rounds]
             p50 = [r.p50_ms for r in rounds]
             row = Row(scenario, server, statistics.median(rps), statistics.median(p50),
                       statistics.median(r.p99_ms for r in rounds), connections,
                       sum(r.bad_status + r.socket_errors for r in rounds), rps, p50)
+            if spent:
+                row.cpu_us = statistics.median(s / r.requests * 1e6 for (s, _), r in zip(spent, rounds, strict=True)
+                                               if r.requests)
+                row.cores_busy = statistics.median(s / wall for s, wall in spent)
             rows.append(row)
             self.rows.append(row)
+            cost = f"  CPU {row.cpu_us:>5.0f} µs/req on {row.cores_busy:.2f} cores" if row.cpu_us is not None else ""
             print(f"  {row.scenario:<34} {row.server:<22} {row.rps:>9.0f} req/s  p50 {row.p50_ms:>7.2f} ms"
-                  f"  p99 {row.p99_ms:>7.2f} ms  ({connections} conn{f', {row.errors} errors' if row.errors else ''})",
+                  f"  p99 {row.p99_ms:>7.2f} ms{cost}  ({connections} conn{f', {row.errors} errors' if row.errors else ''})",
                   flush=True)
         return rows
 
@@ -270,6 +287,24 @@ class Bench:
               f"{statistics.median(r.rps for r in floods):>9.0f} req/s  "
               f"{sum(r.bad_status for r in floods)} of {sum(r.requests for r in floods)} refused (4xx)", flush=True)
         return rows[0], rows[1], floods
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time so far of process `pid` and its children (a supervisor's or cluster primary's workers): every
+    thread's run time from /proc (schedstat, nanoseconds). A process that ends meanwhile is left out."""
+    pids = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    pids.append(int(entry.name))
+    total = 0
+    for each in pids:
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{each}/task").iterdir():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
 
 
 def limits_cost_us(rounds: int = 50_000) -> float:

@@ -22,6 +22,9 @@ pinned to the last one (taskset, one thread) and every 1-worker server to the ot
 shares its core with the load generator; N-worker servers, the sandbox and Redis run on every core (with 2 cores,
 one N-worker process shares wrk's core). The output says how the cores were shared.
 
+Each row also shows the CPU time the server's processes spent per request and how many cores they kept busy
+(their threads' run time from /proc around each load): what a second worker could get on this machine.
+
 Targets (medians of per-round ratios, printed with their range): N workers at least 1.3x one worker on
 `tools/list`; the gateway ahead of each peer at the same worker count, in each load. Every other ratio
 (each server's own N/1 scaling, the forwarded and search rows of the gateway's) is printed for reference.
@@ -148,18 +151,23 @@ def main(argv: list[str] | None = None) -> int:
         upstream = f"{sandbox}/api/v1/status_pages"
         redis = servers.redis()
         on_redis = {**LIMITS_COUNTED, **KEY_CACHED, "STATUSPAL_MCP_REDIS_URL": redis}
-        # (server label, worker count, URL), gateway first: the pairs compared run next to each other.
+        # (server label, worker count, URL), gateway first: the pairs compared run next to each other; and the
+        # process of each (its children are its workers), whose CPU time is read around every load.
         urls: list[tuple[str, int, str]] = []
+        pids: list[int] = []
         for workers in (1, n):
             cores = server_cpus if workers == 1 else None
             urls.append((f"gateway {workers}w", workers, servers.gateway(
                 sandbox, index_dir, f"gateway-{workers}w", {**on_redis, "STATUSPAL_MCP_SERVER_WORKERS": str(workers)},
                 cpus=cores).url))
+            pids.append(servers.children[-1].pid)
             for major in (1, 2):
                 urls.append((f"TS SDK {versions[major]} {workers}w", workers,
                              servers.ts_sdk(major, peer_json, upstream, workers, cpus=cores)))
+                pids.append(servers.children[-1].pid)
             urls.append((f"Python SDK {workers}w", workers,
                          servers.sdk(index_dir, f"sdk-{workers}w", workers, upstream, cpus=cores)))
+            pids.append(servers.children[-1].pid)
         servers.create_status_page(sandbox, DEMO_KEY, SUBDOMAIN)
 
         print(f"statuspal-mcp against the SDK servers: wrk, {args.connections} connections, {args.seconds} s a load, "
@@ -186,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                 if label == "tools/list":
                     listed[server] = json.loads(answers[0])["result"]["tools"]
                 runs.append((label, server, load))
-            for row in bench.compare(runs):
+            for row in bench.compare(runs, pids=pids):
                 rows[(label, row.server)] = row
         for label, workers, _ in urls:
             if label.startswith("gateway"):
