@@ -38,6 +38,7 @@ from gateway.tools.catalogue import build_catalogue
 from gateway.web import ops, server_card, transport
 from gateway.web.client_address import ClientAddresses
 from gateway.web.credentials import CredentialResolver
+from gateway.web.host import ALONE, HostMetrics, WorkerPlace, name_answers
 from gateway.web.limits import InboundLimits
 from gateway.web.middleware import access_logger
 from gateway.web.services import GATEWAY, Gateway
@@ -48,7 +49,7 @@ from search.lifecycle import DocsIndex
 
 def create_app(
     settings: Settings, *, docs: DocsIndex | None = None, arguments: ArgumentValidator | None = None,
-    extra_tools: Iterable[Tool] = (),
+    extra_tools: Iterable[Tool] = (), place: WorkerPlace = ALONE,
 ) -> web.Application:
     """The gateway as an aiohttp application (the sandbox, when embedded, is started by the CLI beside it).
 
@@ -58,6 +59,7 @@ def create_app(
     compiling every inputSchema is most of the cost of building an application); by default they are
     compiled here.
     `extra_tools`: tools served beside the catalogue's own (`build_catalogue`'s hook).
+    `place`: which of the host's worker processes this application serves in (`serve --workers`).
     """
     metrics = Metrics()
     app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[access_logger(metrics)])
@@ -96,8 +98,10 @@ def create_app(
         resources=resources,
         clients=MetadataDocuments(settings),
         audit=audit,
+        host=HostMetrics(place, metrics),
     )
     app[GATEWAY] = gateway
+    name_answers(app, gateway.host)
     info = server_info(settings)
     try:
         policy = ConfirmPolicy(settings.confirm, catalogue.tools)
@@ -107,7 +111,7 @@ def create_app(
     pipeline = ToolPipeline(arguments, upstream, docs, metrics, confirmer, audit)
     view = PublishView()
     dispatcher = Dispatcher(catalogue, pipeline, resources, info, settings.server.tools_page_size, view)
-    sessions = Sessions(keyring, store, settings.store.session_ends_per_hour)
+    sessions = Sessions(keyring, store, settings.store.session_ends_per_hour, settings.store.entries_per_key)
 
     transport.setup_routes(app, transport.Transport(gateway, dispatcher, sessions))
     oauth_routes.setup_routes(app)
@@ -124,9 +128,12 @@ def create_app(
             raise ConfigError(f"[search] corpus_dir: {exc}") from None
         await store.start()
         await upstream.start()
+        # Each worker process opens the index itself and so picks up a new build by itself.
         if owns_docs:
             await docs.start()
+        await gateway.host.start()
         yield
+        await gateway.host.stop()
         if owns_docs:
             await docs.stop()
         await upstream.close()

@@ -20,6 +20,7 @@ import socket
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,7 +28,7 @@ from aiohttp import web
 
 from gateway import check_api
 from gateway.allocator import keep_freed_memory
-from gateway.config import ENV_PREFIX, ConfigError, Settings, load_settings
+from gateway.config import ENV_PREFIX, ConfigError, Settings, load_keyring, load_settings, parse_workers
 from gateway.observability.logs import configure_logging, flush_logs
 from gateway.observability.redaction import redact_text
 from gateway.store.base import StoreUnavailable
@@ -142,12 +143,14 @@ def upstream_override(settings: Settings, sandbox_port: int) -> dict[str, Any]:
 # --- the banner ----------------------------------------------------------------------------------
 
 
-def banner(settings: Settings, sandbox_url: str | None) -> str:
+def banner(settings: Settings, sandbox_url: str | None, workers: int = 1) -> str:
     """What a new user needs to connect an assistant, ready to copy."""
     url = settings.server.resource_url
     key = settings.sandbox.demo_key if sandbox_url else "<your StatusPal API key>"
     cursor = {"mcpServers": {"StatusPal Next": {"url": url, "headers": {"Authorization": f"Bearer {key}"}}}}
     lines = [f"StatusPal MCP gateway listening; MCP URL: {url}"]
+    if workers > 1:
+        lines.append(f"{workers} worker processes share the socket; each answer names its worker in X-Gateway-Worker")
     if sandbox_url:
         lines.append(f"Sandbox StatusPal API at {sandbox_url}/api/v1; demo key: {key}")
     else:
@@ -216,6 +219,13 @@ def _sandbox_app(settings: Settings) -> web.Application:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    workers = settings.server.workers if args.workers is None else parse_workers(args.workers, "--workers")
+    if workers > 1 and not settings.secrets.redis_url:
+        # In-process memory would give each worker its own view: a code redeemable once per worker, budgets times N.
+        raise StartupError(
+            f"{workers} workers need a shared store: set {ENV_PREFIX}REDIS_URL (single-use codes, budgets and "
+            "confirmations must be shared by every process), or run one worker"
+        )
     host = args.host or settings.server.host
     port = settings.server.port if args.port is None else args.port
     sandbox_sock = None
@@ -227,6 +237,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     overrides["server"] = listen_overrides(settings, host, sock.getsockname()[1])
     settings = load_settings(args.config, overrides=overrides)
     configure_logging(settings)
+    if workers > 1:
+        return _serve_workers(args, settings, overrides, sock, sandbox_sock, workers)
     keep_freed_memory()
     # What the imports and create_app build lives as long as the process, so the collector's passes over it are
     # wasted: it is off while they run, and their ~100k objects are frozen after, out of every full collection
@@ -245,6 +257,77 @@ def cmd_serve(args: argparse.Namespace) -> int:
         gc.freeze()
         gc.enable()
     asyncio.run(run_until_signal(listeners, banner(settings, sandbox_url)))
+    return 0
+
+
+def _serve_workers(
+    args: argparse.Namespace, settings: Settings, overrides: dict[str, dict[str, Any]], sock: socket.socket,
+    sandbox_sock: socket.socket | None, workers: int,
+) -> int:
+    """The supervisor of `workers` processes on `sock` (`gateway.workers`), with the sandbox, when embedded, here."""
+    from gateway.store.redis import RedisStore
+    from gateway.workers import Supervisor, WorkerFailed, encode_overrides
+
+    # Made here, before any worker reads it, so all of them seal with the one development key (production keys
+    # come from the environment the workers inherit).
+    load_keyring(settings)
+    worker_args = [*(["--config", args.config] if args.config else []), "--overrides", encode_overrides(overrides)]
+    sandbox_url = origin(settings.sandbox.host, sandbox_sock.getsockname()[1]) if sandbox_sock is not None else None
+    message = banner(settings, sandbox_url, workers)
+
+    async def supervise() -> None:
+        # Redis answers before any worker starts, so an unreachable one is one line here, not one from each worker.
+        store = RedisStore(settings.secrets.redis_url)
+        await store.start()
+        await store.close()
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        sandbox = None
+        if sandbox_sock is not None:  # once per host, started first and stopped last, as with one process
+            sandbox = GatewayRunner(_sandbox_app(settings), access_log=None, shutdown_timeout=settings.server.shutdown_timeout_seconds)
+            await sandbox.setup()
+            await web.SockSite(sandbox, sandbox_sock).start()
+        supervisor = Supervisor(sock, workers, worker_args, settings.server.shutdown_timeout_seconds)
+        try:
+            await supervisor.start()
+            print(message, flush=True)
+            await supervisor.run(stop)
+            log.info("shutting down: every worker finishes its requests in flight")
+            await supervisor.stop()
+        finally:
+            if sandbox is not None:
+                await sandbox.cleanup()
+        log.info("stopped")
+
+    try:
+        asyncio.run(supervise())
+    except WorkerFailed as exc:
+        raise StartupError(f"{exc}; its error is above") from None
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """One of `serve --workers N`'s processes, started by the supervisor with the listening socket handed over."""
+    from gateway.web.host import WorkerPlace
+    from gateway.workers import WORKER_READY, die_with_parent
+
+    die_with_parent(args.parent)
+    settings = load_settings(args.config, overrides=json.loads(args.overrides))
+    configure_logging(settings)
+    keep_freed_memory()
+    gc.disable()  # as in cmd_serve
+    try:
+        from gateway.app import create_app
+
+        sock = socket.socket(fileno=args.fd)
+        sock.setblocking(False)
+        app = create_app(settings, place=WorkerPlace(args.index, args.count, Path(args.directory)))
+    finally:
+        gc.freeze()
+        gc.enable()
+    asyncio.run(run_until_signal([Listener(app, sock, settings.server)], WORKER_READY))
     return 0
 
 
@@ -306,7 +389,16 @@ def build_parser() -> argparse.ArgumentParser:
     config_option(serve)
     serve.add_argument("--host", help="listen address (default: [server] host)")
     serve.add_argument("--port", type=int, help="listen port, 0 for any free port (default: [server] port)")
+    serve.add_argument("--workers", metavar="N", help="worker processes on the one socket, or auto for one per core; "
+                       f"more than 1 needs {ENV_PREFIX}REDIS_URL (default: [server] workers)")
     serve.set_defaults(func=cmd_serve)
+
+    # Started by `serve --workers N` only, never by hand: hidden from the help.
+    worker = commands.add_parser("worker")
+    config_option(worker)
+    for name, kind in (("--fd", int), ("--index", int), ("--count", int), ("--directory", str), ("--overrides", str), ("--parent", int)):
+        worker.add_argument(name, type=kind, required=True)
+    worker.set_defaults(func=cmd_worker)
 
     sandbox = commands.add_parser("sandbox", help="run the local StatusPal sandbox alone")
     config_option(sandbox)

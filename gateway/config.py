@@ -75,6 +75,7 @@ class StoreSettings:
     memory_max_counters: int = 200_000
     session_ends_per_hour: int = 120
     token_grants_per_hour: int = 20
+    entries_per_key: int = 2000
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class LimitsSettings:
     principal_requests: int = 1200
     key_checks_per_address: int = 60
     key_checks_in_flight: int = 32
+    key_checks_per_second: float = 20.0
     rejected_key_cache_seconds: float = 30.0
 
 
@@ -213,6 +215,9 @@ def _build_section(name: str, cls: type, values: dict[str, Any]) -> Any:
         if name == "statuspal" and key == "notices":
             converted[key] = _notice_wire(value)
             continue
+        if name == "server" and key == "workers":
+            converted[key] = parse_workers(value, "server.workers")
+            continue
         converted[key] = _coerce(f"{name}.{key}", hints[key], value)
     return cls(**converted)
 
@@ -280,6 +285,21 @@ def _notice_wire(value: Any) -> NoticeWire:
                     )
                 owner[word] = STATE_KEYS[kind, state]
     return wire
+
+
+def parse_workers(value: Any, label: str) -> int:
+    """A worker count: a whole number of at least 1, or `auto` for the cores this process may run on."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError
+        count = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"bad value for {label}: {value!r} (expected a number of processes, at least 1, or auto)") from None
+    if count < 1:
+        raise ConfigError(f"bad value for {label}: {count} (expected a number of processes, at least 1, or auto)")
+    return count
 
 
 def _coerce(label: str, hint: Any, value: Any) -> Any:
@@ -406,6 +426,7 @@ def _check(settings: Settings) -> None:
         ("principal_requests", limits.principal_requests, 0, "0 (off) or more"),
         ("key_checks_per_address", limits.key_checks_per_address, 1, "at least 1"),
         ("key_checks_in_flight", limits.key_checks_in_flight, 1, "at least 1"),
+        ("key_checks_per_second", limits.key_checks_per_second, 0.01, "at least 0.01"),
         ("rejected_key_cache_seconds", limits.rejected_key_cache_seconds, 0, "0 or more"),
     ):
         if not value >= least:  # `not >=` also refuses nan

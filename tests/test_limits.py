@@ -22,6 +22,7 @@ from gateway.store.base import Store
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
 from gateway.web.services import GATEWAY
+from tests.clock import Clock
 from tests.mcp_wire import DEMO_KEY, modern_headers, modern_request, post, request, send
 from tests.redis_server import redis_server_fixture, redis_url_fixture  # noqa: F401  (pytest fixtures)
 
@@ -100,7 +101,8 @@ def assert_over_budget(answer, status: int = 429, wait: int | None = None) -> in
 
 
 async def test_a_flood_of_random_keys_from_one_address_costs_only_its_check_budget(make_gateway, sandbox_admin, http):
-    server = await make_gateway(**sections(key_checks_per_address=20))
+    # The host-wide rate of checks is set out of the way: this test is about the per-address budget.
+    server = await make_gateway(**sections(key_checks_per_address=20, key_checks_per_second=1000))
     freeze(server)
     # A legitimate user's key is checked (and cached) before the flood starts.
     assert (await post(http, server.mcp_url, TOOLS_LIST, headers=client("198.51.100.9"))).status == 200
@@ -151,6 +153,51 @@ async def test_key_checks_in_flight_are_capped_for_the_whole_gateway(make_gatewa
     assert "too many new API keys are being checked right now" in busy.json["error"]["message"]
     await sandbox_admin.faults()
     assert await key_checks(sandbox_admin) == 4
+
+
+async def flood_from_a_crowd(http: aiohttp.ClientSession, servers: list[Any], count: int, first: int = 0) -> list[Any]:
+    """`count` requests with made-up keys, each from an address of its own behind the trusted proxy (spread over
+    `servers` in turn): what the attack run did, which per-address budgets cannot bound in total."""
+    return await asyncio.gather(*(
+        post(http, servers[n % len(servers)].mcp_url, TOOLS_LIST, key=random_key(), headers=client(f"198.18.{n // 250}.{n % 250 + 1}"))
+        for n in range(first, first + count)
+    ))
+
+
+async def test_a_crowd_of_addresses_costs_statuspal_no_more_than_the_host_wide_rate(make_gateway, sandbox_admin, http):
+    server = await make_gateway(**sections(key_checks_per_second=5, key_checks_in_flight=1000))
+    freeze(server)
+    clock = Clock()
+    server.app[GATEWAY].store.clock = clock  # the bucket's time: it refills only when the test says a second passed
+    assert (await post(http, server.mcp_url, TOOLS_LIST, headers=client("198.51.100.9"))).status == 200  # a real user's key
+    clock.advance(60)  # the bucket full again: five checks
+    await sandbox_admin.clear_requests()
+    answers = await flood_from_a_crowd(http, [server], 1000)
+    assert await key_checks(sandbox_admin) == 5
+    assert sorted(a.status for a in answers) == [401] * 5 + [503] * 995
+    busy = next(a for a in answers if a.status == 503)
+    assert_over_budget(busy, status=503, wait=1)
+    assert "checking as many new API keys with StatusPal as it may (5 a second)" in busy.json["error"]["message"]
+    # A checked key never needs the bucket: the real user is served while it is empty, and StatusPal sees nothing.
+    assert (await post(http, server.mcp_url, TOOLS_LIST, headers=client("198.51.100.9"))).status == 200
+    assert await key_checks(sandbox_admin) == 5
+    # A second later, five more: the cost is a rate, whatever the number of addresses.
+    clock.advance(1)
+    answers = await flood_from_a_crowd(http, [server], 1000, first=1000)
+    assert await key_checks(sandbox_admin) == 10
+    assert sorted(a.status for a in answers) == [401] * 5 + [503] * 995
+
+
+async def test_with_redis_the_key_check_rate_holds_for_the_whole_fleet(make_gateway, sandbox_admin, http, redis_url):
+    # One check per 100 s for everyone: however the crowd is spread over two instances, StatusPal sees one check
+    # (the bucket lives in Redis and runs on Redis's clock; a test would have to run 100 s to earn a second).
+    env = {"STATUSPAL_MCP_REDIS_URL": redis_url}
+    one, two = [await make_gateway(env=env, **sections(key_checks_per_second=0.01, key_checks_in_flight=1000)) for _ in range(2)]
+    freeze(one, two)
+    await sandbox_admin.clear_requests()
+    answers = await flood_from_a_crowd(http, [one, two], 400)
+    assert await key_checks(sandbox_admin) == 1
+    assert sorted(a.status for a in answers) == [401] + [503] * 399
 
 
 # --- request budgets: 429 with the wait, in both eras ---------------------------------------------------------------

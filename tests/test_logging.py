@@ -112,6 +112,27 @@ def test_secret_shapes_are_redacted_wherever_they_stand(captured: Captured, mess
     assert "[REDACTED]" in captured.text
 
 
+def _references(text: str, form: str) -> str:
+    return "".join(form.format(ord(c)) for c in text)
+
+
+@pytest.mark.parametrize("form", ["&#{};", "&#x{:x};", "&#X{:X};", "&#00{}", "&amp;#{};"])
+@pytest.mark.parametrize("secret", [KEY, WEBHOOK_SECRET, JWT])
+def test_secrets_written_as_html_character_references_are_redacted(captured: Captured, secret: str, form: str) -> None:
+    # A login form or a page quoted into a log carries a pasted key as references; the attack run found 155 such lines.
+    whole = _references(secret, form)
+    prefix_only = _references(secret[:3], form) + secret[3:]
+    logging.getLogger("gateway.test").info("echo %s and %s", whole, prefix_only)
+    line = captured.text
+    assert whole not in line and _references(secret[-8:], form) not in line and secret[3:] not in line
+    assert line.count("[REDACTED]") == 2
+
+
+def test_html_character_references_of_ordinary_text_are_left_alone() -> None:
+    text = "AT&amp;T &#233;t&#233; task&#95;id &#115;&#107;&#95;"
+    assert redact_text(text) == text
+
+
 def test_words_that_merely_contain_sk_underscore_are_left_alone() -> None:
     text = "task_id=7 disk_size risk_level ask_me"
     assert redact_text(text) == text

@@ -128,12 +128,46 @@ async def test_the_page_names_the_client_and_the_receiving_host(gw: RunningServe
 
 
 async def test_unknown_scopes_are_ignored_and_the_request_picks_the_default_choice(flow: Flow) -> None:
-    for scope, checked in [("claudeai", "read"), ("read write", "read"), (None, "read"), ("claudeai statuspal:write", "full"),
-                           ("statuspal:read offline_access", "read")]:
+    # A request that names only read is offered only read (least privilege, below).
+    for scope, radios in [("claudeai", {"read": True, "full": False}), ("read write", {"read": True, "full": False}),
+                          (None, {"read": True, "full": False}), ("claudeai statuspal:write", {"read": False, "full": True}),
+                          ("statuspal:read offline_access", {"read": True})]:
         page = await flow.page(scope=scope)
         assert page.status == 200
-        radios = {i["value"]: "checked" in i for i in page.inputs if i.get("name") == "access"}
-        assert radios == {"read": checked == "read", "full": checked == "full"}, scope
+        assert {i["value"]: "checked" in i for i in page.inputs if i.get("name") == "access"} == radios, scope
+
+
+@pytest.mark.parametrize(("scope", "path", "offered", "why"), [
+    ("statuspal:read", "/mcp", {"read"}, "the app asked only to read"),
+    ("statuspal:read statuspal:write", "/mcp/readonly", {"read"}, "this URL (/mcp/readonly) only reads"),
+    (None, "/mcp/pages/acme/readonly", {"read"}, "this URL (/mcp/pages/acme/readonly) only reads"),
+    (None, "/mcp", {"read", "full"}, None),
+    ("statuspal:write", "/mcp/x/notices", {"read", "full"}, None),
+])
+async def test_the_page_offers_at_most_what_the_url_and_the_request_allow_and_the_token_carries_no_more(
+    flow: Flow, scope: str | None, path: str, offered: set[str], why: str | None,
+) -> None:
+    # Real clients that asked only to read left with a write grant when the person picked "Full access", and wrote.
+    resource = flow.gw.url + path
+    page = await flow.page(scope=scope, resource=resource)
+    assert {i["value"] for i in page.inputs if i.get("name") == "access"} == offered
+    if why is not None:
+        assert f"Full access is not offered: {why}." in page.html
+        # A form altered to ask for more than the page offered is refused, and nothing is issued.
+        status, headers, body = await flow.browser.submit(page.fields, DEMO_KEY, access="full")
+        refused = Page.parse(status, headers, body)
+        assert status == 400 and "Location" not in headers
+        assert refused.alert == f"Full access cannot be granted here: {why}. Choose read-only, or connect the app again asking for more."
+    for access in sorted(offered):
+        page = await flow.page(scope=scope, resource=resource)
+        status, headers, _ = await flow.browser.submit(page.fields, DEMO_KEY, access=access)
+        assert status == 302, access
+        form = {"grant_type": "authorization_code", "code": query_of(headers["Location"])["code"], "client_id": flow.client_id,
+                "redirect_uri": REDIRECT, "resource": resource, "code_verifier": flow.verifier}
+        async with flow.http.post(f"{flow.gw.url}/token", data=form) as r:
+            token = await r.json()
+        assert r.status == 200, token
+        assert token["scope"] == {"read": "statuspal:read", "full": "statuspal:read statuspal:write"}[access]
 
 
 # --- errors before the client is trusted: our page, never a redirect -------------------------------------------
@@ -310,6 +344,17 @@ async def test_an_access_level_must_be_chosen(flow: Flow) -> None:
 
 
 # --- rate limits -------------------------------------------------------------------------------------------------------
+
+
+async def test_the_login_page_draws_on_the_host_wide_rate_of_key_checks(make_gateway, sandbox_admin, http) -> None:
+    # Registering clients from many addresses must not buy a way around the bound /mcp's key checks meet.
+    flow = await make_flow(await make_gateway(limits={"key_checks_per_second": 0.01}), http)
+    status, _, _ = await flow.post(DEMO_KEY, access="read")
+    assert status == 302  # the one check the bucket holds
+    status, headers, page = await flow.post(DEMO_KEY, access="read")
+    assert status == 503 and "Location" not in headers and int(headers["Retry-After"]) >= 1
+    assert page.alert == ("Sign-in is busy checking other keys with StatusPal, so yours was not checked and nothing was issued. "
+                          f"Try again in {headers['Retry-After']} seconds.")  # 100 s: the bucket refills one check per 100 s
 
 
 async def test_attempts_per_address_are_limited_with_one_uniform_message(make_gateway, sandbox_admin, http) -> None:

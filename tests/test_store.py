@@ -182,6 +182,18 @@ async def test_quota_counts_per_key_and_names_the_wait(store: Store) -> None:
     assert await store.quota("quota:x:two", 2, 60) == 0.0  # another principal has its own count
 
 
+async def test_hold_keeps_an_owner_under_its_limit_until_its_oldest_reservation_ends(timed_store: tuple[Store, Elapse]) -> None:
+    store, elapse = timed_store
+    assert await store.hold("held:one", 2, 0.4) == 0.0
+    assert await store.hold("held:one", 2, 60) == 0.0
+    wait = await store.hold("held:one", 2, 60)
+    assert 0 < wait < 1  # until the oldest ends (0.4 s), not until the newest (60 s)
+    assert await store.hold("held:two", 2, 60) == 0.0  # another owner holds its own
+    await elapse(0.5)
+    assert await store.hold("held:one", 2, 60) == 0.0  # the oldest ended: room for one more, and only one
+    assert 55 < await store.hold("held:one", 2, 60) <= 60
+
+
 async def test_memory_quota_window_reopens_on_the_injected_clock() -> None:
     clock = Clock()
     store = MemoryStore(clock=clock)

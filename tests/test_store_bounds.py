@@ -113,10 +113,38 @@ async def test_with_redis_one_key_flooding_sessions_leaves_a_bounded_number_of_k
     # rate-limit counters (if any count these requests) are one per address or key, so a handful.
     marks = [k for k in keys if not k.startswith(b"statuspal-mcp:rl:")]
     assert len([k for k in marks if k.startswith(b"statuspal-mcp:mcp-session:")]) == SESSION_ENDS
-    assert len(marks) == SESSION_ENDS + 1, marks
+    # ... and the one set of what the key holds (`Store.hold`).
+    assert len(marks) == SESSION_ENDS + 2 and b"statuspal-mcp:held:" in b" ".join(marks), marks
     assert len(keys) - len(marks) <= 5, keys
     await assert_ready(http, gw)
     await sign_in(http, gw, OTHER_USER_KEY)
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+async def test_one_key_holds_at_most_its_share_of_the_store_whatever_its_hourly_quotas(make_gateway, sandbox_admin, http, backend, redis_url) -> None:
+    """The hourly quotas let one key pile up about 17,000 marks over a month; a few dozen keys would fill the store.
+    What one key holds at once is bounded on its own, across kinds (session ends and sign-ins)."""
+    env = {"STATUSPAL_MCP_REDIS_URL": redis_url} if backend == "redis" else {}
+    gw = await make_gateway(env=env, store={"entries_per_key": 4, "session_ends_per_hour": 1000, "token_grants_per_hour": 1000})
+    await sandbox_admin.add_key(OTHER_USER_KEY)
+    tokens = await sign_in(http, gw, DEMO_KEY)  # holds one
+    ended = []
+    for _ in range(4):
+        opened = await post(http, gw.mcp_url, INITIALIZE)
+        session = {"Authorization": f"Bearer {DEMO_KEY}", "Mcp-Session-Id": opened.headers["Mcp-Session-Id"], "MCP-Protocol-Version": "2025-06-18"}
+        ended.append(await send(http, "DELETE", gw.mcp_url, headers=session))
+    assert [e.status for e in ended] == [204, 204, 204, 429]
+    refused = ended[-1]
+    assert refused.error["message"].startswith("Too Many Requests: this key holds 4 records on the server (ended sessions and sign-ins)")
+    assert "this session was not ended" in refused.error["message"]
+    assert (await post(http, gw.mcp_url, request("ping"), headers=session)).status == 200  # and it still works
+    async with http.post(f"{gw.url}/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}) as r:
+        body = await r.json()
+        assert r.status == 429 and "This StatusPal key holds 4 records on this server" in body["error_description"], body
+        assert int(r.headers["Retry-After"]) >= 1
+    # Another user's sign-in is unaffected, and the store stays ready.
+    await sign_in(http, gw, OTHER_USER_KEY)
+    await assert_ready(http, gw)
 
 
 async def test_a_flood_of_rate_limit_counters_cannot_crowd_out_sign_in(make_gateway, sandbox_admin, http) -> None:
@@ -253,7 +281,7 @@ async def test_every_redis_key_a_request_writes_expires(make_gateway, sandbox_ad
 
     keys = redis_keys(redis_server)
     kinds = {key.split(b":")[1] for key in keys}
-    assert {b"code", b"fam", b"rt", b"rtg", b"mcp-session", b"quota", b"rl", b"readyz"} <= kinds, kinds
+    assert {b"code", b"fam", b"rt", b"rtg", b"mcp-session", b"quota", b"held", b"rl", b"readyz"} <= kinds, kinds
     assert {k.split(b":")[2] for k in keys if k.split(b":")[1] == b"rl"} >= {
         b"oauth-register", b"oauth-login", b"oauth-login-fail", b"oauth-login-blocked"}
     for key in keys:

@@ -183,6 +183,9 @@ async def test_headers_narrow_but_never_widen(gateway, http):
         ("/mcp/pages/a%2Fb", "subdomain"),
         ("/mcp/x/", "toolsets"),
         ("/mcp/anything", "not of the form"),
+        ("/mcp/pages/a/", "this one's is /mcp/pages/a, without the trailing slash"),
+        ("/mcp/readonly/", "this one's is /mcp/readonly, without"),
+        ("/mcp/pages/acme/x/notices/readonly/", "this one's is /mcp/pages/acme/x/notices/readonly, without"),
     ],
 )
 async def test_a_url_that_names_no_surface_is_404_naming_the_valid_ones(gateway, http, path, says):

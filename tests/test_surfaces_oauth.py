@@ -56,8 +56,8 @@ async def test_the_oauth_journey_on_a_page_scoped_read_only_url(gateway, http, m
         async def approve(authorization_url: str) -> None:
             page = await browser.open(authorization_url)
             pages.append(page.html)
-            # The user picks full access; the URL's surface still keeps the token read-only and on one page.
-            await browser.authorize(authorization_url, DEMO_KEY, access="full")
+            # A read-only URL offers only read-only access; the URL's surface keeps the token on one page.
+            await browser.authorize(authorization_url, DEMO_KEY, access="read")
 
         storage = TokenStore()
         provider = OAuthClientProvider(
@@ -75,7 +75,7 @@ async def test_the_oauth_journey_on_a_page_scoped_read_only_url(gateway, http, m
                 page = await client.call_tool("get_status_page", {})
                 assert not page.is_error and page.structured_content["subdomain"] == "acme"
     assert len(pages) == 1 and "read-only, everything on status page acme" in pages[0]
-    assert 'value="read" checked' in pages[0], "a read-only URL suggests a read-only grant"
+    assert 'value="read" checked' in pages[0] and 'value="full"' not in pages[0], "a read-only URL offers only a read-only grant"
     token = storage.tokens.access_token
 
     # Bound to its URL: it still works there and on narrower surfaces...

@@ -96,7 +96,7 @@ async def token_server(sandbox_url: str, store: Store, keyring: Keyring, **secti
     upstream = StatusPalClient(settings.statuspal, EndpointTable.from_settings(settings.statuspal))
     gateway = Gateway(settings=settings, upstream=upstream, credentials=None, catalogue=None, keyring=keyring, store=store, metrics=None,  # type: ignore[arg-type]
                       addresses=ClientAddresses(()), limits=None, docs=None, resources=None, clients=MetadataDocuments(settings),
-                      audit=AuditTrail(settings.audit, store))
+                      audit=AuditTrail(settings.audit, store), host=None)
     app = web.Application()
     app[GATEWAY] = gateway
     app.router.add_post("/token", token_endpoint)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+import httpx2
 import pytest
+from mcp.client.sse import sse_client
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from tests.mcp_wire import ACCEPT_BOTH, DEMO_KEY, MODERN, modern_headers, modern_request, post, request, send
@@ -201,7 +203,8 @@ async def test_get_streams_end_when_the_server_shuts_down(http, make_gateway, sa
     from gateway.web.transport import TRANSPORT
 
     server = await make_gateway()
-    async with http.get(server.mcp_url, headers={**AUTH, "Accept": "text/event-stream"}) as response:
+    headers = {**AUTH, "Accept": "text/event-stream", "MCP-Protocol-Version": "2025-11-25"}
+    async with http.get(server.mcp_url, headers=headers) as response:
         assert response.status == 200
         await response.content.readuntil(b"\n\n")
         await server.app[TRANSPORT].close_streams(server.app)
@@ -211,8 +214,27 @@ async def test_get_streams_end_when_the_server_shuts_down(http, make_gateway, sa
 
 
 async def test_get_needs_an_event_stream_accept(http, mcp_url):
-    answer = await send(http, "GET", mcp_url, headers={**AUTH, "Accept": "application/json"})
+    answer = await send(http, "GET", mcp_url, headers={**AUTH, "Accept": "application/json", "MCP-Protocol-Version": "2025-11-25"})
     assert answer.status == 406
+
+
+@pytest.mark.parametrize("path", ["/mcp", "/mcp/readonly"])
+async def test_a_deprecated_http_sse_client_gets_an_error_it_can_show_instead_of_waiting(gateway, path):
+    # The SDK's own client for the HTTP+SSE transport of 2024-11-05 opens GET and waits for an `endpoint` event.
+    # With no credentials too: the transport is what it must change first, not its key.
+    url = gateway.url + path
+    for headers in (AUTH, {}):
+        with pytest.raises(httpx2.HTTPStatusError) as refused:
+            async with asyncio.timeout(30):  # a guard, not a measurement: before the fix this waited forever
+                async with sse_client(url, headers=headers):
+                    pass
+        answer = refused.value.response
+        assert answer.status_code == 405 and answer.headers["Allow"] == "POST, DELETE, OPTIONS"
+    async with aiohttp.ClientSession() as http:
+        body = await send(http, "GET", url, headers={**AUTH, "Accept": "text/event-stream"})
+    message = body.error["message"]
+    assert "only the Streamable HTTP transport" in message and "deprecated HTTP+SSE" in message
+    assert f"the URL {url}," in message and "--transport http" in message
 
 
 async def test_the_trailing_slash_path_is_the_same_endpoint(http, gateway):

@@ -254,6 +254,10 @@ def parse_path(path: str) -> Surface:
     if index != len(parts):
         raise _not_found("it is not of the form /mcp[/pages/{subdomain}][/x/{toolsets}][/readonly]")
     surface = Surface(page=page, toolsets=toolsets, readonly=readonly)
+    if rest.endswith("/"):
+        # `/mcp/` alone is served as `/mcp` (clients join paths and add one), but a narrowed surface's URL is also
+        # the OAuth resource its tokens are bound to: a second spelling would be a second resource.
+        raise _not_found(f"each surface has one URL, and this one's is {surface.path}, without the trailing slash")
     if given is not None and (toolsets == ALL_TOOLSETS or given != ",".join(t for t in TOOLSETS if t in toolsets)):
         raise _not_found(
             f"each surface has one URL, and this one's is {surface.path} (toolsets once each, in the order "

@@ -49,6 +49,7 @@ from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamU
 from gateway.store.base import StoreUnavailable
 from gateway.web.connections import BodyTooLarge, BodyUnreadable
 from gateway.web.cors import normalise_origin
+from gateway.web.limits import OverBudget
 from gateway.web.services import GATEWAY
 
 if TYPE_CHECKING:
@@ -331,9 +332,9 @@ def _login(gateway: Gateway, auth: AuthorizeRequest, status: int = 200, alert: s
         note = f"Identified by its published client metadata at {client.document_host}."
     else:
         note = "This name was supplied by the app itself and is not verified."
-    if access not in GRANTS:
-        # On a read-only URL a write grant could do nothing more, so read-only is what the page suggests.
-        access = "full" if WRITE in auth.requested and not auth.surface.readonly else "read"
+    offered, reason = _offered(auth)
+    if access not in offered:
+        access = "full" if WRITE in auth.requested and "full" in offered else "read"
     hidden = "\n".join(
         f'  <input type="hidden" name="{_e(k)}" value="{_e(v)}">'
         for k, v in (*auth.params.items(), ("csrf", _csrf_token(gateway, auth)))
@@ -351,10 +352,24 @@ def _login(gateway: Gateway, auth: AuthorizeRequest, status: int = 200, alert: s
         alert=alert_html,
         hidden=hidden,
         read_checked=" checked" if access == "read" else "",
-        full_checked=" checked" if access == "full" else "",
+        full_choice=(_TEMPLATES["full_choice"].substitute(full_checked=" checked" if access == "full" else "") if reason is None
+                     else _TEMPLATES["read_only_because"].substitute(reason=_e(reason))),
         key_invalid=' aria-invalid="true" aria-errormessage="form-error"' if key_error else "",
     )
     return _page(gateway, status, f"Connect {name} to StatusPal", content, form_action=_form_action(auth.redirect_uri), **headers)
+
+
+def _offered(auth: AuthorizeRequest) -> tuple[tuple[str, ...], str | None]:
+    """The grants the page offers, and why full access is not among them (None when it is).
+
+    Least privilege: at most what the URL allows, and at most what the client asked for. A client that asked only
+    to read must not leave with a write grant because the person picked "Full access" (real clients did), and on a
+    read-only URL a write grant could do nothing more. A client that named no scope lets the person pick."""
+    if auth.surface.readonly:
+        return ("read",), f"this URL ({auth.surface.path}) only reads"
+    if auth.requested and WRITE not in auth.requested:
+        return ("read",), "the app asked only to read"
+    return ("read", "full"), None
 
 
 def _surface_note(surface: Surface) -> str:
@@ -402,6 +417,9 @@ async def authorize_post(request: web.Request) -> web.Response:
     try:
         if access is None or access not in GRANTS:
             raise _FormError(400, "Choose read-only or full access.")
+        offered, reason = _offered(auth)
+        if access not in offered:  # not a choice the page showed: a form altered on its way here
+            raise _FormError(400, f"Full access cannot be granted here: {reason}. Choose read-only, or connect the app again asking for more.")
         await _admit_attempt(gateway, request, client)
         key = await _checked_key(gateway, client, form.get("key"))
     except _FormError as exc:
@@ -475,6 +493,13 @@ async def _checked_key(gateway: Gateway, client: Client, raw_key: str | None) ->
     if not API_KEY_SHAPE.match(key):
         raise _FormError(400, "That does not look like a StatusPal API key: keys start with sk_ and contain no spaces.", key_error=True)
     oauth = gateway.settings.oauth
+    try:
+        # The same host-wide bucket as /mcp's checks of new keys: registering clients from many addresses buys no more.
+        await gateway.limits.admit_new_key_check()
+    except OverBudget as exc:
+        wait = f"{exc.retry_after} second{'' if exc.retry_after == 1 else 's'}"
+        raise _FormError(503, f"Sign-in is busy checking other keys with StatusPal, so yours was not checked and nothing was issued. "
+                         f"Try again in {wait}.", kind="warn", headers={"Retry-After": str(exc.retry_after)}) from None
     try:
         await gateway.upstream.for_key(key).check_key()
     except UpstreamAuthError as exc:

@@ -35,7 +35,7 @@ import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -293,17 +293,24 @@ async def _refresh(gateway: Gateway, form: Mapping[str, str]) -> dict[str, Any]:
 
 
 async def _count_grant(gateway: Gateway, api_key: str) -> None:
-    """Count a redemption or rotation against the key's hourly quota before anything is marked used."""
-    limit = gateway.settings.store.token_grants_per_hour
+    """Count a redemption or rotation against the key's hourly quota, and reserve its room among the marks the key
+    holds, before anything is marked used."""
+    store = gateway.settings.store
+    limit = store.token_grants_per_hour
     wait = await gateway.store.quota(f"quota:grant:{key_id(api_key)}", limit, GRANT_WINDOW_SECONDS)
     if wait:
-        seconds = max(1, int(wait + 0.999))
-        raise OAuthError(
-            "temporarily_unavailable",
-            f"This StatusPal key has had {limit} codes redeemed or tokens refreshed in the last hour, the most the server "
-            f"records; nothing was used up, so retry the same request in {seconds} seconds.",
-            429, retry_after=seconds,
-        )
+        _over(wait, f"This StatusPal key has had {limit} codes redeemed or tokens refreshed in the last hour, the most the server records")
+    # Held as long as the longest mark a grant can leave: a used refresh token's, or the revoked family a replayed
+    # code or token leaves, both as long as a refresh token lives.
+    wait = await gateway.store.hold(f"held:{key_id(api_key)}", store.entries_per_key, gateway.settings.oauth.refresh_token_ttl_seconds + _SLACK_SECONDS)
+    if wait:
+        _over(wait, f"This StatusPal key holds {store.entries_per_key} records on this server (sign-ins, refreshes and ended sessions), the most "
+                    "it keeps for one key")
+
+
+def _over(wait: float, why: str) -> NoReturn:
+    seconds = max(1, int(wait + 0.999))
+    raise OAuthError("temporarily_unavailable", f"{why}; nothing was used up, so retry the same request in {seconds} seconds.", 429, retry_after=seconds)
 
 
 def _open(gateway: Gateway, purpose: str, value: str, typ: str, what: str) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Mapping
-from typing import TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 # Seconds. Spans the loopback floor (~50 µs) to slow upstream calls (timeouts are 30 s by default).
 LATENCY_BUCKETS: tuple[float, ...] = (
@@ -66,39 +66,100 @@ class Metrics:
         self._tools[(name, outcome)] += 1
 
     def render(self) -> str:
-        lines: list[str] = []
-        _counter(lines, "statuspal_mcp_http_requests_total", "HTTP requests answered, by route template, method and status.",
-                 ("route", "method", "status"), self._requests)
-        lines.append("# HELP statuspal_mcp_http_request_duration_seconds Time to answer an HTTP request, by route template.")
-        lines.append("# TYPE statuspal_mcp_http_request_duration_seconds histogram")
-        for route in sorted(self._latency):
-            hist = self._latency[route]
-            label = f'route="{_escape(route)}"'
+        """This process's metrics; `render_host` for a host of several worker processes."""
+        return _render(PREFIX, [(None, self)])
+
+    # --- several workers: each one's counts travel as a snapshot, and a host view sums them ----------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every count as plain JSON values, for a sibling worker to add into its host view."""
+        return {
+            "requests": [[*k, v] for k, v in self._requests.items()],
+            "latency": {route: [h.counts, h.total, h.count] for route, h in self._latency.items()},
+            "upstream": [[*k, v] for k, v in self._upstream.items()],
+            "upstream_errors": [[*k, v] for k, v in self._upstream_errors.items()],
+            "tools": [[*k, v] for k, v in self._tools.items()],
+        }
+
+    @classmethod
+    def from_snapshots(cls, *snapshots: Mapping[str, Any]) -> Metrics:
+        """The sum of `snapshots`: counters add, histogram buckets add bucket by bucket."""
+        total = cls()
+        for snap in snapshots:
+            for field, into in (("requests", total._requests), ("upstream", total._upstream),
+                                ("upstream_errors", total._upstream_errors), ("tools", total._tools)):
+                for *labels, value in snap[field]:
+                    into[tuple(labels)] += int(value)
+            for route, (counts, seconds, count) in snap["latency"].items():
+                hist = total._latency[route]
+                hist.counts = [a + int(b) for a, b in zip(hist.counts, counts, strict=True)]
+                hist.total += float(seconds)
+                hist.count += int(count)
+        return total
+
+
+# The host's sums keep the one-process names, so dashboards read the same with one worker or many. Each worker's
+# own series sit beside them under names of their own, not as a `worker` label on the same names: a `sum()` over
+# a family holding both the total and its parts would count every request twice.
+PREFIX = "statuspal_mcp_"
+WORKER_PREFIX = "statuspal_mcp_worker_"
+
+
+def render_host(workers: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
+    """The whole host: every family summed over `workers` ((name, snapshot) pairs), then each worker's own."""
+    total = Metrics.from_snapshots(*(snap for _, snap in workers))
+    lines = [
+        "# HELP statuspal_mcp_workers Worker processes whose counts this answer includes.",
+        "# TYPE statuspal_mcp_workers gauge",
+        f"statuspal_mcp_workers {len(workers)}",
+    ]
+    per_worker = [(name, Metrics.from_snapshots(snap)) for name, snap in workers]
+    return "\n".join(lines) + "\n" + _render(PREFIX, [(None, total)]) + _render(WORKER_PREFIX, per_worker)
+
+
+def _render(prefix: str, sources: Sequence[tuple[str | None, Metrics]]) -> str:
+    """Every family once (HELP and TYPE), with the series of each source; a named source's carry a `worker` label."""
+    lines: list[str] = []
+    _counter(lines, f"{prefix}http_requests_total", "HTTP requests answered, by route template, method and status.",
+             ("route", "method", "status"), [(w, m._requests) for w, m in sources])
+    name = f"{prefix}http_request_duration_seconds"
+    lines.append(f"# HELP {name} Time to answer an HTTP request, by route template.")
+    lines.append(f"# TYPE {name} histogram")
+    for worker, metrics in sources:
+        for route in sorted(metrics._latency):
+            hist = metrics._latency[route]
+            label = _worker_label(worker) + f'route="{_escape(route)}"'
             cumulative = 0
             for bound, count in zip(LATENCY_BUCKETS, hist.counts, strict=False):  # counts ends with the +Inf slot
                 cumulative += count
-                lines.append(f'statuspal_mcp_http_request_duration_seconds_bucket{{{label},le="{bound}"}} {cumulative}')
-            lines.append(f'statuspal_mcp_http_request_duration_seconds_bucket{{{label},le="+Inf"}} {hist.count}')
-            lines.append(f"statuspal_mcp_http_request_duration_seconds_sum{{{label}}} {hist.total!r}")
-            lines.append(f"statuspal_mcp_http_request_duration_seconds_count{{{label}}} {hist.count}")
-        _counter(lines, "statuspal_mcp_upstream_calls_total", "Calls to the StatusPal API, by endpoint and status (0 = no answer).",
-                 ("endpoint", "status"), self._upstream)
-        _counter(lines, "statuspal_mcp_upstream_errors_total", "StatusPal calls that failed (status 0 or >= 400), by endpoint and status.",
-                 ("endpoint", "status"), self._upstream_errors)
-        _counter(lines, "statuspal_mcp_tool_calls_total", "MCP tool calls, by tool name and outcome.",
-                 ("tool", "outcome"), self._tools)
-        return "\n".join(lines) + "\n"
+                lines.append(f'{name}_bucket{{{label},le="{bound}"}} {cumulative}')
+            lines.append(f'{name}_bucket{{{label},le="+Inf"}} {hist.count}')
+            lines.append(f"{name}_sum{{{label}}} {hist.total!r}")
+            lines.append(f"{name}_count{{{label}}} {hist.count}")
+    _counter(lines, f"{prefix}upstream_calls_total", "Calls to the StatusPal API, by endpoint and status (0 = no answer).",
+             ("endpoint", "status"), [(w, m._upstream) for w, m in sources])
+    _counter(lines, f"{prefix}upstream_errors_total", "StatusPal calls that failed (status 0 or >= 400), by endpoint and status.",
+             ("endpoint", "status"), [(w, m._upstream_errors) for w, m in sources])
+    _counter(lines, f"{prefix}tool_calls_total", "MCP tool calls, by tool name and outcome.",
+             ("tool", "outcome"), [(w, m._tools) for w, m in sources])
+    return "\n".join(lines) + "\n"
 
 
 _Labels = TypeVar("_Labels", bound=tuple[str, ...])  # one counter's label values, e.g. (endpoint, status)
 
 
-def _counter(lines: list[str], name: str, help_text: str, labels: tuple[str, ...], values: Mapping[_Labels, int]) -> None:
+def _counter(lines: list[str], name: str, help_text: str, labels: tuple[str, ...],
+             sources: Sequence[tuple[str | None, Mapping[_Labels, int]]]) -> None:
     lines.append(f"# HELP {name} {help_text}")
     lines.append(f"# TYPE {name} counter")
-    for key in sorted(values):
-        rendered = ",".join(f'{label}="{_escape(value)}"' for label, value in zip(labels, key, strict=True))
-        lines.append(f"{name}{{{rendered}}} {values[key]}")
+    for worker, values in sources:
+        for key in sorted(values):
+            rendered = ",".join(f'{label}="{_escape(value)}"' for label, value in zip(labels, key, strict=True))
+            lines.append(f"{name}{{{_worker_label(worker)}{rendered}}} {values[key]}")
+
+
+def _worker_label(worker: str | None) -> str:
+    return "" if worker is None else f'worker="{_escape(worker)}",'
 
 
 def _escape(value: str) -> str:

@@ -7,10 +7,12 @@ header, so always ``eyJ…``, then two or four more dot-separated parts: every t
 
 A shape is matched with no word boundary before it, because a boundary is exactly what a caller does not
 give us: ``/x_sk_…``, ``grant_type=x_sk_…``, ``é sk_…``, a raw request line in a ``b'…'`` repr. Each
-character of a shape may also be percent-encoded (also twice: ``%2573``) or written as a ``\\x``/``\\u``
-escape, as it is when a URL or a bytes repr is quoted. One cost of matching without a boundary: ``sk_``
-inside a word (``task_id``) would look like a key, so a shape glued to a preceding letter or digit needs a
-longer body (8 characters) than one standing alone; every real key and secret is far longer than that.
+character of a shape may also be percent-encoded (also twice: ``%2573``), written as a ``\\x``/``\\u``
+escape, as it is when a URL or a bytes repr is quoted, or as an HTML character reference, decimal or hex
+(``&#115;&#107;&#95;``, ``&#x73;``, also ``&amp;#115;``), as a form or a page quoted into a log line carries it.
+One cost of matching without a boundary: ``sk_`` inside a word (``task_id``) would look like a key, so a shape
+glued to a preceding letter or digit needs a longer body (8 characters) than one standing alone; every real key
+and secret is far longer than that.
 """
 
 from __future__ import annotations
@@ -31,20 +33,27 @@ _SECRET_SUFFIXES = ("_token", "_secret", "_password")
 
 # The hex codes of the characters a key or token body is made of ([A-Za-z0-9_-]), for their encoded forms.
 _BODY_HEX = r"(?:2d|3[0-9]|4[1-9a-f]|5[0-9af]|6[1-9a-f]|7[0-9a])"
-_BODY_CHAR = rf"(?:[A-Za-z0-9_\-]|(?i:%(?:25)*{_BODY_HEX}|\\x{_BODY_HEX}|\\u00{_BODY_HEX}))"
+# The same characters' decimal codes (45, 48-57, 65-90, 95, 97-122), for decimal character references.
+_BODY_DEC = r"(?:45|4[89]|5[0-7]|6[5-9]|[78][0-9]|90|95|9[7-9]|1[01][0-9]|12[0-2])"
+# An HTML character reference's opening: "&#", also with the "&" itself escaped ("&amp;#"), any number of times.
+_REF = r"&(?:amp;)*#"
+_BODY_CHAR = (
+    rf"(?:[A-Za-z0-9_\-]|(?i:%(?:25)*{_BODY_HEX}|\\x{_BODY_HEX}|\\u00{_BODY_HEX}|{_REF}x0*{_BODY_HEX};?)|{_REF}0*{_BODY_DEC};?)"
+)
 # Needed before a shape glued to a preceding letter or digit (plain or encoded) counts as a secret.
 _GLUED_MIN_BODY = 8
 
 
 def _spelled(literal: str) -> str:
-    """A pattern for `literal` with each character plain, percent-encoded (any depth) or \\x/\\u escaped.
+    """A pattern for `literal` with each character plain, percent-encoded (any depth), \\x/\\u escaped or an HTML
+    character reference (decimal or hex; the ";" is optional, as browsers read it).
 
     The plain form is matched case-sensitively (keys are "sk_", never "SK_", and TASK_ID is no key); the hex
     digits of the encoded forms in either case."""
     parts = []
     for ch in literal:
         code = f"{ord(ch):02x}"
-        parts.append(rf"(?:{re.escape(ch)}|(?i:%(?:25)*{code}|\\x{code}|\\u00{code}))")
+        parts.append(rf"(?:{re.escape(ch)}|(?i:%(?:25)*{code}|\\x{code}|\\u00{code}|{_REF}x0*{code};?)|{_REF}0*{ord(ch)};?)")
     return "".join(parts)
 
 
@@ -56,7 +65,7 @@ def _prefixed(prefix: str) -> re.Pattern[str]:
     )
 
 
-_DOT = r"(?:\.|(?i:%(?:25)*2e|\\x2e|\\u002e))"
+_DOT = rf"(?:\.|(?i:%(?:25)*2e|\\x2e|\\u002e|{_REF}x0*2e;?)|{_REF}0*46;?)"
 # Compact JWS (three parts) and JWE (five; the second is empty for "dir"). A JSON header starts "eyJ".
 _TOKEN = re.compile(
     rf"{_spelled('eyJ')}{_BODY_CHAR}{{4,}}{_DOT}{_BODY_CHAR}*{_DOT}{_BODY_CHAR}*(?:{_DOT}{_BODY_CHAR}*{_DOT}{_BODY_CHAR}*)?"
@@ -69,7 +78,7 @@ _NAME_ALTERNATION = "|".join(sorted(
     (re.escape(n) for n in SECRET_NAMES | {"x-api-key", "set-cookie", "proxy-authorization"}), key=len, reverse=True,
 ))
 _NAME_ROOTS = ("key", "token", "code", "secret", "password", "authorization", "cookie", "redis_url")
-_ENCODED = ("%", "\\")
+_ENCODED = ("%", "\\", "&")
 # Each pattern with the strings (in the lower-cased text) one of which it cannot match without, and a
 # separator it needs (in the text; "" for none). A pattern runs only when both are there: plain `in` tests cost far less than a regex scan, and this runs on
 # every string of every log line (and on a search_docs query). Encoded shapes always contain "%" or "\".
@@ -91,9 +100,9 @@ _VALUE_PATTERNS: tuple[tuple[re.Pattern[str], str, tuple[str, ...], str], ...] =
     (_WEBHOOK_SECRET, f"whs_{REDACTED}", ("whs_", *_ENCODED), ""),
 )
 # Every pattern above needs one of these characters (whitespace after "Bearer", "=" or ":" after a name,
-# "_" in sk_/whs_ prefixes and in names, "." between token parts, "%" or "\" in an encoded form): text
+# "_" in sk_/whs_ prefixes and in names, "." between token parts, "%", "\" or "&" in an encoded form): text
 # without any of them (ids, methods, digests, most paths) is returned after one scan.
-_TRIGGER = re.compile(r"[\s=:_.%\\]")
+_TRIGGER = re.compile(r"[\s=:_.%\\&]")
 # What any pattern above needs, in one scan of the lower-cased text: its separator, or for a pattern without one,
 # one of its roots. Most text that gets past _TRIGGER (a search query, a sentence) has none of them, and one scan
 # costs far less than a substring test for each root of each pattern.

@@ -22,8 +22,12 @@ What may be written is bounded by whoever causes it, never by one cap everyone s
   codes, rotating refresh tokens), each write first counts against that principal's hourly quota
   (``Store.quota``); the other marks come at most one per such write (the family a replayed code revokes) or
   one per family (a revocation). So each key can hold only so many at once, and the total grows with the
-  number of real users, not with anyone's request rate. The memory store's room for marks is a last line of
-  defence: when it is full, new marks raise ``StoreUnavailable`` (503) and ``/readyz`` says so.
+  number of real users, not with anyone's request rate. An hourly quota alone still let one key pile up marks
+  that outlive the hour (a used refresh token's mark lives as long as the token, a month): about 17,000 at
+  steady state, so a few dozen keys could fill the store. Each such write therefore also reserves room among
+  the marks its key holds (``Store.hold``), at most ``store.entries_per_key``, a small fraction of the store.
+  The memory store's room for marks is a last line of defence: when it is full, new marks raise
+  ``StoreUnavailable`` (503) and ``/readyz`` says so.
 
 Every key is written with a time to live, in both backends, so nothing outlives the token or session it guards.
 A Redis used here should run with ``maxmemory-policy noeviction``: an evicting policy could drop a mark, while
@@ -79,6 +83,12 @@ class Store(ABC):
         `key` names the kind and the principal (``quota:session-end:<key id>``) and is never an ``rl:`` key: a
         quota counter is kept like the marks it guards, because one that could be evicted would let its
         principal write past the bound."""
+
+    @abstractmethod
+    async def hold(self, owner: str, limit: int, ttl: float) -> float:
+        """Reserve room for one more mark `owner` causes, living `ttl` seconds: 0.0 while `owner` holds fewer than
+        `limit` live reservations (and now one more); otherwise nothing is reserved and the seconds until its
+        oldest reservation ends come back, for a Retry-After. `owner` names the principal (``held:<key id>``)."""
 
     @abstractmethod
     async def claim(self, key: str, ttl: float) -> float | None:

@@ -82,16 +82,19 @@ class MemoryStore(Store):
     When `max_marks` marks are live, a new mark raises StoreUnavailable instead of evicting: evicting a "used"
     or "revoked" mark would silently re-enable a replay. When `max_counters` counters are live, the oldest
     counter goes: that only restarts one window early, and it keeps counters from ever blocking a mark.
-    `clock` (monotonic seconds) is injectable so tests can move time instead of sleeping.
+    `clock` (monotonic seconds) is injectable, and may be replaced, so tests can move time instead of sleeping.
     """
 
     def __init__(self, max_marks: int = 500_000, max_counters: int = 200_000, clock: Callable[[], float] = time.monotonic) -> None:
         self._marks = _Area(max_marks, evict_when_full=False, what="entries")
         self._counters = _Area(max_counters, evict_when_full=True, what="counters")
-        self._clock = clock
+        self.clock = clock
+        # owner -> heap of its reservations' deadlines. Each reservation stands for a mark, so this grows no further
+        # than the marks do; owners whose reservations have all ended are dropped now and then.
+        self._held: dict[str, list[float]] = {}
 
     async def check_ready(self) -> None:
-        if self._marks.full(self._clock()):
+        if self._marks.full(self.clock()):
             raise self._marks.full_error()
 
     async def claim(self, key: str, ttl: float) -> float | None:
@@ -102,7 +105,7 @@ class MemoryStore(Store):
         return None
 
     async def revoke(self, key: str, ttl: float) -> None:
-        now = self._clock()
+        now = self.clock()
         entry = self._area(key).live(key, now)
         if entry is not None and entry[1] >= now + ttl:
             return
@@ -112,11 +115,23 @@ class MemoryStore(Store):
         return self._live(key) is not None
 
     async def hit(self, key: str, limit: int, window: float) -> bool:
-        return self._area(key).increment(key, window, self._clock())[0] <= limit  # _count's work, a call fewer: twice a request
+        return self._area(key).increment(key, window, self.clock())[0] <= limit  # _count's work, a call fewer: twice a request
+
+    async def hold(self, owner: str, limit: int, ttl: float) -> float:
+        now = self.clock()
+        held = self._held.setdefault(owner, [])
+        while held and held[0] <= now:
+            heapq.heappop(held)
+        if len(held) >= limit:
+            return held[0] - now
+        heapq.heappush(held, now + ttl)
+        if len(self._held) > len(self._marks.entries) + 1024:
+            self._held = {o: h for o, h in self._held.items() if h and max(h) > now}
+        return 0.0
 
     async def quota(self, key: str, limit: int, window: float) -> float:
         count, deadline = self._count(key, window)
-        return 0.0 if count <= limit else max(0.0, deadline - self._clock())
+        return 0.0 if count <= limit else max(0.0, deadline - self.clock())
 
     async def get(self, key: str) -> str | None:
         return self._live(key)
@@ -126,7 +141,7 @@ class MemoryStore(Store):
 
     def _count(self, key: str, window: float) -> tuple[int, float]:
         """One more in the window at `key`: (the count now, when the window ends). The window keeps its deadline."""
-        return self._area(key).increment(key, window, self._clock())
+        return self._area(key).increment(key, window, self.clock())
 
     async def append(self, key: str, value: str, keep: int, ttl: float) -> None:
         items = orjson.loads(self._live(key) or "[]")
@@ -140,15 +155,15 @@ class MemoryStore(Store):
         return self._counters if key.startswith((RATE_LIMIT_PREFIX, HISTORY_PREFIX)) else self._marks
 
     def _live(self, key: str) -> str | None:
-        entry = self._area(key).live(key, self._clock())
+        entry = self._area(key).live(key, self.clock())
         return None if entry is None else entry[0]
 
     def _put(self, key: str, value: str, ttl: float) -> None:
-        now = self._clock()
+        now = self.clock()
         self._area(key).put(key, value, now + ttl, now)
 
     async def take(self, key: str, rate: float, burst: int, max_wait: float) -> float:
-        now = self._clock()
+        now = self.clock()
         found = self._live(key)
         tokens, stamp = (float(burst), now) if found is None else map(float, found.split(":"))
         tokens = min(float(burst), tokens + (now - stamp) * rate)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Awaitable
 from typing import Any
@@ -34,6 +35,20 @@ local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 if count <= tonumber(ARGV[2]) then return 0 end
 return redis.call('PTTL', KEYS[1])
+"""
+# A sorted set of the owner's reservations scored by when each ends (the server's clock, in ms): the ended ones
+# are dropped, and a new one is added only below the limit. The set lives as long as its last reservation.
+_HOLD = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(1, tonumber(oldest[2]) - now)
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
 """
 # The server's own clock, so instances whose clocks disagree still share one bucket fairly. Numbers travel as
 # strings: Redis turns a Lua number reply into an integer, which would drop the fraction of a second.
@@ -84,7 +99,7 @@ class RedisStore(Store):
         self._scripts = {
             name: client.register_script(lua)
             for name, lua in (("claim", _CLAIM), ("revoke", _REVOKE), ("hit", _HIT), ("quota", _QUOTA), ("take", _TAKE),
-                              ("append", _APPEND))
+                              ("append", _APPEND), ("hold", _HOLD))
         }
         await self._run(client.ping())
 
@@ -109,6 +124,9 @@ class RedisStore(Store):
 
     async def hit(self, key: str, limit: int, window: float) -> bool:
         return int(await self._script("hit", key, _ms(window))) <= limit
+
+    async def hold(self, owner: str, limit: int, ttl: float) -> float:
+        return int(await self._script("hold", owner, limit, _ms(ttl), secrets.token_hex(8))) / 1000
 
     async def quota(self, key: str, limit: int, window: float) -> float:
         return max(0, int(await self._script("quota", key, _ms(window), limit))) / 1000

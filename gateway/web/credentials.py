@@ -5,9 +5,10 @@ The bearer value is routed on its shape, so one value can never mean two things:
 - ``sk_…`` is a direct developer key (Claude Code, Cursor). It is checked against the StatusPal API once and
   the success is cached by a hash of the key for ``statuspal.key_cache_seconds``; the key itself is only ever
   sent to the configured StatusPal base URL. Anyone can make up a well-formed key, and each check is a
-  StatusPal call on the gateway's behalf, so checks are bounded three ways: a rejection is remembered for
+  StatusPal call on the gateway's behalf, so checks are bounded four ways: a rejection is remembered for
   ``limits.rejected_key_cache_seconds`` (the same bad key twice costs one call), each client address has a
-  budget of checks (`gateway.web.limits`), and only ``limits.key_checks_in_flight`` checks run at once.
+  budget of checks (`gateway.web.limits`), only ``limits.key_checks_in_flight`` checks run at once, and the
+  host (with Redis, the fleet) makes at most ``limits.key_checks_per_second``.
 - a compact JWE whose ``kid`` is in our keyring is a sealed OAuth access token; the access-token verifier
   handed in (`gateway.auth.access`) unseals it and checks its type, audience, expiry and revocation.
 - anything else is 401 with the ``resource_metadata`` challenge (and the scopes to ask for), so OAuth-capable
@@ -116,8 +117,13 @@ class CredentialResolver:
             await self._limits.admit_key_check(address)
             check = self._pending.get(digest)  # another request may have started it while the budget was counted
         if check is None:
-            # A cap for the whole gateway, on top of the per-address budget: many addresses at once (a botnet, or
-            # IPv6 /64s) still cannot have more than this many StatusPal calls open on the gateway's behalf.
+            # Two bounds for the whole gateway, on top of the per-address budget, so many addresses at once (a botnet,
+            # IPv6 /64s, a trusted proxy's forwarded addresses) still cost StatusPal a bounded amount: checks a second
+            # on the host or fleet, then checks open at once on this process (tested last, with no wait between the
+            # test and the start, so the cap holds exactly).
+            await self._limits.admit_new_key_check()
+            check = self._pending.get(digest)  # started by another request while the bucket was asked
+        if check is None:
             if len(self._pending) >= self._max_in_flight:
                 raise OverBudget(
                     503, _BUSY_RETRY_SECONDS,

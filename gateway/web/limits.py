@@ -10,6 +10,12 @@ agrees when a window ends and the answer can say exactly how long to wait):
   key's id): registering more clients or signing in more often buys no more budget for one key.
 - per address, upstream key checks. Checking a key costs a StatusPal call, so a key that is neither known
   good nor known bad is checked only while its address has budget for it.
+- for the whole host, and with Redis the whole fleet, upstream key checks a second. Per-address budgets hold
+  per address, not in total: a crowd of a thousand addresses, one request each (or through a trusted proxy's
+  X-Forwarded-For), cost StatusPal about 940 checks per 1,000 random keys. A token bucket of
+  ``limits.key_checks_per_second`` (`Store.take`, so shared through Redis) bounds what any number of addresses
+  costs StatusPal, beside the cap on checks in flight. Keys already checked never reach it, so they keep working
+  while the bucket is empty; the login page's key checks draw from the same bucket.
 
 Counters go through `Store.hit` under ``rl:`` keys, so with Redis configured every instance shares them.
 When the store does not answer, the request budgets let requests through (they protect the gateway's own
@@ -37,6 +43,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gateway.web.limits")
 
+# The one bucket of new-key checks. A rate-limit entry like the counters: the memory store may evict it when its
+# room for counters is full, which refills it early, the same cost as a counter's window restarting early (and it
+# takes that many new counters to happen again), while as a mark it would take room sign-ins need.
+_KEY_CHECK_BUCKET = "rl:keycheck:bucket"
 # Bound on remembered (peer, X-Forwarded-For) -> counted address answers; past it the memo starts over.
 _ADDRESS_MEMO_MAX = 4096
 
@@ -87,6 +97,25 @@ class InboundLimits:
             f"rl:keycheck:addr:{address}", self.settings.key_checks_per_address, "this address", "checks of unknown API keys",
             fail_open=False,
         )
+
+    async def admit_new_key_check(self) -> None:
+        """Take one upstream check of a new key from the bucket the whole host (with Redis, the fleet) shares;
+        OverBudget (503: the gateway's own bound, not this caller's) when it is empty."""
+        rate = self.settings.key_checks_per_second
+        try:
+            # Holding a second's worth: a burst of new users is served at once, a crowd of made-up keys at `rate`.
+            wait = await self._store.take(_KEY_CHECK_BUCKET, rate, max(1, math.ceil(rate)), 0.0)
+        except StoreUnavailable as exc:
+            if not self._store_failed:
+                log.warning("rate limits cannot be counted: %s", exc)
+            self._store_failed = True
+            raise OverBudget(503, 5, "Service Unavailable: new API keys cannot be checked right now; try again in 5 s") from None
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            raise OverBudget(
+                503, seconds, f"Service Unavailable: the gateway is checking as many new API keys with StatusPal as it may ({rate:g} a second); "
+                f"try again in {seconds} s"
+            )
 
     def _address(self, request: web.BaseRequest) -> str:
         """`ClientAddresses.bucket`, remembered: it parses IP addresses, a few microseconds that are a noticeable

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from gateway.tools.catalogue import Catalogue
     from gateway.web.client_address import ClientAddresses
     from gateway.web.credentials import CredentialResolver
+    from gateway.web.host import HostMetrics
     from gateway.web.limits import InboundLimits
     from search.lifecycle import DocsIndex
 
@@ -50,6 +51,8 @@ class Gateway:
     clients: MetadataDocuments
     # The audit trail: tool writes, sign-ins, grants, refreshes, revocations.
     audit: AuditTrail
+    # This worker among the host's: the /metrics answer for the whole host.
+    host: HostMetrics
 
 
 GATEWAY = web.AppKey("gateway", Gateway)

@@ -4,8 +4,9 @@ by DELETE.
 Sessions are stateless: the id is signed by the keyring and bound to the caller's key id, so any instance can
 check it; ending one records its id as revoked in the shared store, which is what makes a terminated session
 answer 404 on every instance. That record is the one store write a session causes, so each key may end only
-so many sessions an hour (``store.session_ends_per_hour``): past that, ending is refused and the session simply
-lives out its day. Without the quota one key could fill the store for everyone.
+so many sessions an hour (``store.session_ends_per_hour``), and its marks of every kind stay under
+``store.entries_per_key``: past either, ending is refused and the session simply lives out its day. Without
+these bounds one key could fill the store for everyone.
 """
 
 from __future__ import annotations
@@ -31,18 +32,21 @@ SESSION_END_WINDOW_SECONDS = 3600
 class SessionEndsExhausted(Exception):
     """The key has ended as many sessions this hour as the store records; this one was not ended."""
 
-    def __init__(self, wait: float) -> None:
+    def __init__(self, wait: float, held: bool = False) -> None:
         super().__init__(wait)
         self.wait = wait
+        # True: the key holds as many marks as the store keeps for one key (not only its hourly quota).
+        self.held = held
 
 
 class Sessions:
     """Issues, checks and ends handshake-era sessions. May raise `gateway.store.base.StoreUnavailable`."""
 
-    def __init__(self, keyring: Keyring, store: Store, ends_per_hour: int) -> None:
+    def __init__(self, keyring: Keyring, store: Store, ends_per_hour: int, entries_per_key: int) -> None:
         self._keyring = keyring
         self._store = store
         self.ends_per_hour = ends_per_hour
+        self.entries_per_key = entries_per_key
 
     def issue(self, key_id: str, capabilities: ClientCapabilities = NO_CAPABILITIES) -> str:
         """A session id for `key_id`. It carries the few client capabilities the gateway acts on (apps, elicitation
@@ -67,7 +71,11 @@ class Sessions:
         wait = await self._store.quota(f"quota:session-end:{key_id}", self.ends_per_hour, SESSION_END_WINDOW_SECONDS)
         if wait:
             raise SessionEndsExhausted(wait)
-        await self._store.revoke(_revocation_key(claims), max(1, int(claims["exp"] - time.time())))
+        ttl = max(1, int(claims["exp"] - time.time()))
+        wait = await self._store.hold(f"held:{key_id}", self.entries_per_key, ttl)
+        if wait:
+            raise SessionEndsExhausted(wait, held=True)
+        await self._store.revoke(_revocation_key(claims), ttl)
         return True
 
     async def _claims(self, session_id: str, key_id: str) -> dict[str, Any] | None:

@@ -22,6 +22,8 @@ class ServerSettings:
     sse_keepalive_seconds: float = 15.0
     tools_page_size: int = 50
     trusted_proxies: tuple[str, ...] = ()
+    # Worker processes sharing the listening socket (`serve --workers`); `auto` in the file is read as the cores.
+    workers: int = 1
 
     @property
     def resource_url(self) -> str:

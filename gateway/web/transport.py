@@ -190,7 +190,13 @@ class Transport:
 
     async def get(self, request: web.Request) -> web.StreamResponse:
         try:
-            credentials = await self._admit_handshake_only(request)
+            await self._admit(request)
+            if _deprecated_sse_client(request):
+                # Before credentials: the transport is the first thing such a client must change, and a 401 would
+                # only send it through a sign-in that ends at this same GET.
+                raise Refusal(405, _DEPRECATED_SSE.format(url=self.gateway.settings.server.public_url + request[_SURFACE].path),
+                              headers={"Allow": "POST, DELETE, OPTIONS"})
+            credentials = await self._admit_handshake_only(request, admitted=True)
             if not _accepts(request, _SSE):
                 raise Refusal(406, "Not Acceptable: GET /mcp opens an event stream; the Accept header must allow text/event-stream")
             await self._check_session(request, credentials)
@@ -226,7 +232,7 @@ class Transport:
             try:
                 ended = await self.sessions.end(session_id, credentials.key_id)
             except SessionEndsExhausted as exc:
-                raise self._too_many_session_ends(exc.wait) from None
+                raise self._too_many_session_ends(exc) from None
             except StoreUnavailable as exc:
                 raise _store_down(exc) from None
             if not ended:
@@ -235,13 +241,14 @@ class Transport:
             return self._refusal(request, exc)
         return web.Response(status=204)
 
-    def _too_many_session_ends(self, wait: float) -> Refusal:
+    def _too_many_session_ends(self, exc: SessionEndsExhausted) -> Refusal:
         # Honest: the session was not ended and still works; a client that ignores this loses nothing.
-        seconds = max(1, int(wait + 0.999))
+        seconds = max(1, int(exc.wait + 0.999))
+        why = (f"this key holds {self.sessions.entries_per_key} records on the server (ended sessions and sign-ins), the most it keeps "
+               "for one key" if exc.held else f"this key has ended {self.sessions.ends_per_hour} sessions in the last hour, the most the server records")
         return Refusal(429, RpcError(
             SERVER_BUSY,
-            f"Too Many Requests: this key has ended {self.sessions.ends_per_hour} sessions in the last hour, the most the server "
-            f"records; this session was not ended and stays usable until it expires. Try again in {seconds} seconds.",
+            f"Too Many Requests: {why}; this session was not ended and stays usable until it expires. Try again in {seconds} seconds.",
             {"retryAfterSeconds": seconds},
         ), headers={"Retry-After": str(seconds)})
 
@@ -278,10 +285,11 @@ class Transport:
 
     # --- checks: each returns what the request may go on with, or raises one of _REFUSALS --------------
 
-    async def _admit_handshake_only(self, request: web.Request) -> Credentials:
-        """GET and DELETE: the address budget, Host/Origin and credentials as for POST, then 405 in 2026-07-28,
-        which has neither."""
-        await self._admit(request)
+    async def _admit_handshake_only(self, request: web.Request, admitted: bool = False) -> Credentials:
+        """GET and DELETE: the address budget, Host/Origin and credentials as for POST (`admitted`: the first two
+        are done), then 405 in 2026-07-28, which has neither."""
+        if not admitted:
+            await self._admit(request)
         credentials = await self._authenticate(request)
         if _header_version(request) in MODERN_PROTOCOL_VERSIONS:
             raise Refusal(405, f"Method Not Allowed: protocol 2026-07-28 has no {request.method} on /mcp; send POST requests",
@@ -398,6 +406,24 @@ class _Reply:
             except ConnectionResetError:
                 pass
         return self._stream
+
+
+# The HTTP+SSE transport of 2024-11-05 (deprecated since 2025-03-26) opens GET on the server URL first and waits
+# for an `endpoint` event naming where to POST; this server never sends one, so such a client would wait forever
+# on an open stream. A Streamable HTTP client only GETs after initialize, with the session id it was given (every
+# initialize here gets one) or the MCP-Protocol-Version header (2025-06-18 and later): a GET with neither is the old
+# transport. 405 ends its wait at once: every such client shows the status, and those that read the body show this.
+_DEPRECATED_SSE = (
+    "Method Not Allowed: this server speaks only the Streamable HTTP transport (MCP 2025-03-26 and later) and not the "
+    "deprecated HTTP+SSE transport, so no `endpoint` event will come. Configure the client for Streamable HTTP "
+    "(often called `http` or `streamable-http`, e.g. `claude mcp add --transport http`) with the URL {url}, and send "
+    "POST requests to it."
+)
+
+
+def _deprecated_sse_client(request: web.Request) -> bool:
+    headers = request.headers
+    return "Mcp-Session-Id" not in headers and MCP_PROTOCOL_VERSION_HEADER not in headers
 
 
 def _check_modern_request(request: web.Request, message: Message) -> str:
