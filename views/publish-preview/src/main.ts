@@ -212,7 +212,7 @@ function watchExpiry(iso: string) {
   }
   let shown: string;
   try {
-    shown = new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit", timeZone }).format(at);
+    shown = new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit", timeZoneName: "short", timeZone }).format(at);
   } catch {
     shown = new Date(at).toISOString();
   }
@@ -240,6 +240,7 @@ function updateControls() {
   el<HTMLButtonElement>("publish").disabled = locked || expired || !typedOk();
   el<HTMLButtonElement>("cancel").disabled = locked;
   show("not-yet", !settled);
+  show("expiry", !settled); // once published or cancelled, the draft's deadline no longer concerns the person
 }
 
 // ---- outcome ------------------------------------------------------------------------------------------------------
@@ -270,8 +271,7 @@ async function tellModel(text: string) {
   }
 }
 
-async function publish(event: Event) {
-  event.preventDefault(); // Enter in a field submits the form: that is Publish, never a page navigation
+async function publish() {
   if (!draft || busy || settled || expired || !typedOk()) return;
   const p = draft.preview;
   const w = WORDS[p.action];
@@ -336,7 +336,13 @@ bridge.onToolCancelled = (reason) => {
   if (!draft) showPlain(`The assistant's call was cancelled${reason ? `: ${reason}` : ""}. Nothing was published.`);
 };
 
-el("review").addEventListener("submit", publish);
+// No form submission: hosts may sandbox the view without allow-forms, which drops a submit before its event fires.
+// Publish is a plain button, and Enter in the typed-name field presses it, as it would in a form.
+el("review").addEventListener("submit", (event) => event.preventDefault());
+el("publish").addEventListener("click", publish);
+el("delete-typed").addEventListener("keydown", (event) => {
+  if (event.key === "Enter") publish();
+});
 el("cancel").addEventListener("click", cancel);
 el("notify-switch").addEventListener("change", describeNotify);
 el("delete-typed").addEventListener("input", updateControls);
