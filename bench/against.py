@@ -4,8 +4,8 @@ REV's, loaded in the same rounds, so "no scenario slower" is a measurement rathe
 REV is checked out into a temporary git worktree (removed on exit); its docs index is built by its own code and
 its gateway runs from that tree (the same venv, the tree first on PYTHONPATH) beside the current one. Both call
 one sandbox process (this checkout's, outside either gateway as in `python -m bench`), so the forwarded call
-compares the gateways, not two sandboxes. The current gateway counts the inbound limits on every request with
-budgets out of reach, as in `python -m bench`: that counting is part of what it costs now.
+compares the gateways, not two sandboxes. Both gateways count the inbound limits on every request with budgets
+out of reach, as in `python -m bench`: that counting is part of what each costs.
 
 Scenarios both revisions support: `tools/list`, `search_docs` (the same questions in turn), `get_status_page`
 forwarded to the sandbox (on one connection, so the figure is latency, and on all of them), and `tools/list`
@@ -179,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         build_old_index(tree, index_old)
         sandbox = servers.sandbox()
         current = servers.gateway(sandbox, index_now, "gateway-current", LIMITS_COUNTED)
-        before = servers.gateway(sandbox, index_old, "gateway-before", tree=tree)
+        # Both count the inbound limits with budgets out of reach: a revision with [limits] would otherwise answer
+        # 429 once its default per-address budget is spent, and the comparison would measure refusals.
+        before = servers.gateway(sandbox, index_old, "gateway-before", LIMITS_COUNTED, tree=tree)
         servers.create_status_page(sandbox, DEMO_KEY, SUBDOMAIN)
         print(f"statuspal-mcp, current ({current_name}) against {args.rev} ({old_rev}): wrk, {args.seconds} s a load, "
               f"{args.repeat} rounds; current / before throughput, and each gateway's CPU per request", flush=True)

@@ -77,7 +77,7 @@ def run_whoosh(workdir: Path, questions: Sequence[Question], rounds: int, builds
     t = time.perf_counter()
     docs = DocsIndex.open(index_dir, SearchSettings())
     opened = time.perf_counter() - t
-    report = evaluate(lambda q, k: [url_key(h.url) for h in docs.search(q, k)], questions)
+    report = evaluate(lambda q, k: [(url_key(h.url), h.snippet) for h in docs.search(q, k)], questions)
     # The gateway keeps finished results per build; timed without that cache, this is the search itself.
     latencies = time_queries(lambda q: docs.search(q, 5, cache=False), questions, rounds)
     live = current_build(index_dir)
@@ -142,7 +142,7 @@ def run_fts5(workdir: Path, questions: Sequence[Question], rounds: int, builds: 
     t = time.perf_counter()
     engine = Fts5(path)
     opened = time.perf_counter() - t
-    report = evaluate(lambda q, k: [key for key, _ in engine.search(q, k)], questions)
+    report = evaluate(engine.search, questions)
     latencies = time_queries(lambda q: engine.search(q, 5), questions, rounds)
     return EngineResult("SQLite FTS5 bm25", report, latencies, statistics.median(times), opened, path.stat().st_size)
 

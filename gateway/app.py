@@ -19,6 +19,10 @@ from gateway.oauth import routes as oauth_routes
 from gateway.oauth.client_metadata import MetadataDocuments
 from gateway.observability.metrics import Metrics
 from gateway.protocol.arguments import ArgumentValidator
+from gateway.protocol.confirm.drafts import Drafts
+from gateway.protocol.confirm.flow import Confirmer
+from gateway.protocol.confirm.policy import ConfirmPolicy
+from gateway.protocol.confirm.view import PublishView
 from gateway.protocol.dispatcher import Dispatcher, server_info
 from gateway.protocol.pipeline import ToolPipeline
 from gateway.protocol.resources import DocsResources
@@ -89,8 +93,14 @@ def create_app(
     )
     app[GATEWAY] = gateway
     info = server_info(settings)
-    pipeline = ToolPipeline(arguments, upstream, docs, metrics)
-    dispatcher = Dispatcher(catalogue, pipeline, resources, info, settings.server.tools_page_size)
+    try:
+        policy = ConfirmPolicy(settings.confirm, catalogue.tools)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    confirmer = Confirmer(policy, Drafts(keyring, store, settings.confirm.draft_ttl_seconds))
+    pipeline = ToolPipeline(arguments, upstream, docs, metrics, confirmer)
+    view = PublishView()
+    dispatcher = Dispatcher(catalogue, pipeline, resources, info, settings.server.tools_page_size, view)
     sessions = Sessions(keyring, store, settings.store.session_ends_per_hour)
 
     transport.setup_routes(app, transport.Transport(gateway, dispatcher, sessions))
@@ -101,6 +111,7 @@ def create_app(
     async def lifecycle(app: web.Application):
         # What can fail comes first, while nothing is open yet: the docs pages (a bad corpus_dir), then the store
         # (Redis unreachable).
+        await asyncio.to_thread(view.load)
         try:
             await asyncio.to_thread(resources.load)
         except CorpusError as exc:

@@ -21,8 +21,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.auth.sealing import Keyring, KeyringError
+from gateway.protocol.confirm.settings import ConfirmSettings
 from gateway.statuspal.endpoints import DEFAULT_ENDPOINTS, METHODS, PLACEHOLDER, split_route
-from gateway.statuspal.notice_wire import AFFECTED_SHAPES, END_STRATEGIES, REQUEST_FIELDS, NoticeWire
+from gateway.statuspal.notice_wire import (
+    AFFECTED_REFS,
+    AFFECTED_SHAPES,
+    END_STRATEGIES,
+    NAIVE_TIMES,
+    NOTICE_STATES,
+    REQUEST_FIELDS,
+    STATE_KEYS,
+    NoticeWire,
+    state_words,
+)
 from gateway.statuspal.settings import StatusPalSettings
 from gateway.web.client_address import parse_networks
 from gateway.web.settings import ServerSettings
@@ -102,6 +113,7 @@ class Settings:
     store: StoreSettings = field(default_factory=StoreSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
+    confirm: ConfirmSettings = field(default_factory=ConfirmSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     secrets: Secrets = field(default_factory=Secrets)
     # Directory relative paths in the file are resolved against (the config file's own folder).
@@ -120,6 +132,7 @@ _SECTIONS: dict[str, type] = {
     "store": StoreSettings,
     "search": SearchSettings,
     "limits": LimitsSettings,
+    "confirm": ConfirmSettings,
     "logging": LoggingSettings,
 }
 
@@ -212,7 +225,14 @@ def _routes(value: Any) -> dict[str, str]:
 
 
 _WIRE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_WIRE_CHOICES = {"affected_shape": AFFECTED_SHAPES, "resolve_strategy": END_STRATEGIES, "close_strategy": END_STRATEGIES}
+_WIRE_CHOICES = {
+    "affected_shape": AFFECTED_SHAPES,
+    "resolve_strategy": END_STRATEGIES,
+    "close_strategy": END_STRATEGIES,
+    "naive_times": NAIVE_TIMES,
+    "affected_ref": AFFECTED_REFS,
+}
+_STATE_WORD = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ -]{0,63}$")
 
 
 def _notice_wire(value: Any) -> NoticeWire:
@@ -222,9 +242,16 @@ def _notice_wire(value: Any) -> NoticeWire:
     unknown = set(value) - set(NoticeWire.keys())
     if unknown:
         raise ConfigError(f"unknown setting(s) in [statuspal.notices]: {', '.join(sorted(unknown))}")
+    value = dict(value)
     for key, text in value.items():
         label = f"statuspal.notices.{key}"
-        if key in _WIRE_CHOICES:
+        if key.startswith("state_") and key != "state_field":
+            # Several words for one state: a TOML list, or comma-separated (as an environment variable is).
+            words = [str(w) for w in text] if isinstance(text, list) else state_words(text) if isinstance(text, str) else []
+            if not words or not all(_STATE_WORD.match(w.strip()) for w in words):
+                raise ConfigError(f"bad value for {label}: {text!r} (expected one or more state words, comma-separated)")
+            value[key] = ",".join(w.strip() for w in words)
+        elif key in _WIRE_CHOICES:
             if text not in _WIRE_CHOICES[key]:
                 raise ConfigError(f"bad value for {label}: {text!r} (expected one of {', '.join(_WIRE_CHOICES[key])})")
         elif not isinstance(text, str) or not _WIRE_NAME.match(text):
@@ -238,6 +265,17 @@ def _notice_wire(value: Any) -> NoticeWire:
         seen[name] = attr
     if wire.affected_service_key == wire.affected_containers_key:
         raise ConfigError("statuspal.notices.affected_service_key and affected_containers_key must differ")
+    # Within one notice type a word names one state, or a state read back could not be told.
+    for kind, states in NOTICE_STATES.items():
+        owner: dict[str, str] = {}
+        for state in states:
+            for word in wire.state_words(kind, state):
+                if word in owner:
+                    raise ConfigError(
+                        f"statuspal.notices.{owner[word]} and statuspal.notices.{STATE_KEYS[kind, state]} both name "
+                        f"{word!r}: within one notice type each wire word names one state"
+                    )
+                owner[word] = STATE_KEYS[kind, state]
     return wire
 
 

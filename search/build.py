@@ -119,6 +119,7 @@ def build_index(
                     # One line of text: snippets read as sentences, and offsets stay valid for highlighting.
                     body=" ".join(section.prose.split()),
                     code=section.code,
+                    passages=section.passages,
                 )
                 if n % step == 0 or n == len(sections):
                     say(f"indexed {n}/{len(sections)} sections")
@@ -207,8 +208,5 @@ def run(args: argparse.Namespace, settings: SearchSettings, root: Path) -> int:
     except BuildError as exc:
         print(f"build-index: error: {exc}", file=sys.stderr)
         return 1
-    say(
-        f"done in {info.seconds:.2f}s: {info.pages} pages, {info.sections} sections, "
-        f"{info.size_bytes / 1024:.0f} KiB at {output}"
-    )
+    say(f"done in {info.seconds:.2f}s: {info.pages} pages, {info.sections} sections, {info.size_bytes / 1024:.0f} KiB at {output}")
     return 0

@@ -76,6 +76,9 @@ class Section:
     prose: str
     # Fenced and indented code blocks, one after the other.
     code: str
+    # The same text in reading order, as ("prose" | "code", text) blocks: a paragraph, list item or table row,
+    # or a whole code block. Excerpts need it to show a code sample together with the sentence introducing it.
+    passages: tuple[tuple[str, str], ...] = ()
 
     @property
     def heading(self) -> str:
@@ -195,6 +198,7 @@ def split_sections(page: Page) -> list[Section]:
                     anchor=current["anchor"],
                     prose="\n".join(b for b in current["prose"] if b),
                     code="\n".join(current["code"]),
+                    passages=tuple(current["flow"]),
                 )
             )
 
@@ -212,31 +216,39 @@ def split_sections(page: Page) -> list[Section]:
                 "anchor": github_anchor(heading, seen_anchors),
                 "prose": [],
                 "code": [],
+                "flow": [],
             }
             i += 3  # heading_open, inline, heading_close
             continue
         if current is None:
             raise CorpusError(f"{page.path.name}: text before the page's `# Title` line")
         if tok.type == "heading_open":  # h4–h6: part of the enclosing section's prose, still searchable
-            current["prose"].append(_inline_text(tokens[i + 1]))
+            _add_prose(current, _inline_text(tokens[i + 1]))
             i += 3
             continue
         if tok.type in ("fence", "code_block"):
             current["code"].append(tok.content.rstrip("\n"))
+            current["flow"].append(("code", tok.content.rstrip("\n")))
         elif tok.type == "tr_open":
             row = []
         elif tok.type == "tr_close" and row is not None:
-            current["prose"].append(" | ".join(row))
+            _add_prose(current, " | ".join(row))
             row = None
         elif tok.type == "inline":
             text = _inline_text(tok)
             if row is not None:
                 row.append(text)
             else:
-                current["prose"].append(text)
+                _add_prose(current, text)
         i += 1
     close()
     return sections
+
+
+def _add_prose(current: dict, text: str) -> None:
+    current["prose"].append(text)
+    if text:
+        current["flow"].append(("prose", " ".join(text.split())))
 
 
 def _inline_text(tok: Token) -> str:

@@ -1,4 +1,9 @@
-"""Relevance measured the way a user feels it: is the answering section first, or at least near the top?
+"""Relevance measured the way a user feels it: is the answering section first, or at least near the top, and
+does its excerpt show the answer?
+
+A question may name the words of its `answer`: then a hit counts only when it is the right section and its
+snippet shows those words, because a model reads the excerpt and often never opens the link. The right
+section with an excerpt that misses the answer is a miss.
 
 Shared by the relevance test (quality gates) and the benchmark (Whoosh against SQLite FTS5 on the same
 questions), so both report the same numbers. Run it after editing the corpus:
@@ -21,20 +26,29 @@ QUESTIONS = Path(__file__).resolve().parent.parent / "tests" / "relevance_questi
 class Question:
     q: str
     expect: str  # "<page slug>#<anchor>"
+    answer: str | None = None  # words the snippet must show, compared without marks, case or spacing
+
+    def answered_by(self, key: str, snippet: str) -> bool:
+        return key == self.expect and (self.answer is None or _plain(self.answer) in _plain(snippet))
 
 
 @dataclass(frozen=True)
 class Outcome:
     question: Question
-    ranked: tuple[str, ...]  # keys of the sections returned, best first
+    ranked: tuple[tuple[str, str], ...]  # (section key, snippet) of the hits returned, best first
 
     @property
     def rank(self) -> int | None:
-        """1-based position of the expected section, None when it was not returned."""
-        try:
-            return self.ranked.index(self.question.expect) + 1
-        except ValueError:
-            return None
+        """1-based position of the expected section showing the answer, None when it was not returned so."""
+        for i, (key, snippet) in enumerate(self.ranked, 1):
+            if self.question.answered_by(key, snippet):
+                return i
+        return None
+
+    @property
+    def answer_hidden(self) -> bool:
+        """The right section was returned, but its snippet does not show the answer."""
+        return self.rank is None and any(key == self.question.expect for key, _ in self.ranked)
 
 
 @dataclass(frozen=True)
@@ -61,20 +75,28 @@ class Report:
             f"recall@3 {self.recall_at(3):.3f}; {len(self.misses)} not ranked first:"
         ]
         for o in self.misses:
-            where = f"rank {o.rank}" if o.rank else f"not in top {self.k}"
+            where = f"rank {o.rank}" if o.rank else "snippet lacks the answer" if o.answer_hidden else f"not in top {self.k}"
             lines.append(f"  - {o.question.q!r}: expected {o.question.expect} ({where})")
-            lines.extend(f"      {i}. {key}" for i, key in enumerate(o.ranked[:3], 1))
+            if o.answer_hidden:
+                snippet = next(s for key, s in o.ranked if key == o.question.expect)
+                lines.append(f"      wanted {o.question.answer!r} in: {snippet}")
+            lines.extend(f"      {i}. {key}" for i, (key, _) in enumerate(o.ranked[:3], 1))
         return "\n".join(lines)
 
 
 def load_questions(path: Path = QUESTIONS) -> list[Question]:
     data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    return [Question(q=item["q"], expect=item["expect"]) for item in data["question"]]
+    return [Question(q=item["q"], expect=item["expect"], answer=item.get("answer")) for item in data["question"]]
 
 
-def evaluate(search: Callable[[str, int], Sequence[str]], questions: Sequence[Question], k: int = 5) -> Report:
-    """Run every question through `search(text, k) -> section keys` and score the ranking."""
+def evaluate(search: Callable[[str, int], Sequence[tuple[str, str]]], questions: Sequence[Question], k: int = 5) -> Report:
+    """Run every question through `search(text, k) -> (section key, snippet) pairs` and score the ranking."""
     return Report(tuple(Outcome(q, tuple(search(q.q, k))) for q in questions), k)
+
+
+def _plain(text: str) -> str:
+    """Text as read: no `**` marks, one case, single spaces."""
+    return " ".join(text.replace("**", "").lower().split())
 
 
 def url_key(url: str) -> str:
@@ -93,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not index.loaded:
         print("no index: run `statuspal-mcp build-index` first", file=sys.stderr)
         return 1
-    report = evaluate(lambda q, k: [url_key(h.url) for h in index.search(q, k)], load_questions())
+    report = evaluate(lambda q, k: [(url_key(h.url), h.snippet) for h in index.search(q, k)], load_questions())
     print(report.format())
     return 0
 

@@ -15,10 +15,11 @@ from typing import Any
 from whoosh.query import Or, Phrase, Term
 from whoosh.searching import Searcher
 
+from search.corpus import TRAIL_SEPARATOR
 from search.query import QueryPlan, parse_query
 from search.schema import FIELD_BOOSTS, SCHEMA, SYNONYM_WEIGHT, TEXT_FIELDS, synonym_map
 from search.schema import stem as stem_of
-from search.snippets import Snippets
+from search.snippets import Marks, Snippets, asks_for_code
 from search.spelling import Speller
 
 # A corrected spelling counts for less than a word found as typed.
@@ -85,7 +86,7 @@ class Ranker:
                     per_doc[docnum] = per_doc.get(docnum, 0.0) + boost * matcher.score()
                     matcher.next()
         speller = Speller(word for f in _SPELLING_FIELDS for word in reader.field_terms(SCHEMA[f].spelling_fieldname(f)))
-        snippets = Snippets.analyse((docnum, doc.get("body", "")) for docnum, doc in docs.items())
+        snippets = Snippets.analyse((docnum, doc["trail"].rsplit(TRAIL_SEPARATOR, 1)[-1], _passages(doc)) for docnum, doc in docs.items())
         return cls(searcher, docs, scores, speller, snippets)
 
     def answer(self, query: str, limit: int) -> tuple[tuple[Hit, ...], str | None]:
@@ -100,11 +101,13 @@ class Ranker:
             notes.append("Also searched for " + ", ".join(f"'{w}' (for '{s}')" for s, w in corrected.items()) + ".")
         if not ranked:
             notes.append("No section of the docs mentions these words; try other words for the same thing.")
-        hits = tuple(self.hit(docnum, score, marks) for score, docnum in ranked)
+        code_first = asks_for_code(w.stem for w in plan.words)
+        hits = tuple(self.hit(docnum, score, marks, code_first) for score, docnum in ranked)
         return hits, " ".join(notes) or None
 
-    def rank(self, plan: QueryPlan, limit: int) -> tuple[list[tuple[float, int]], set[str], dict[str, str]]:
-        """The best (score, docnum) pairs for a plan, the stems to highlight, and the spelling corrections made.
+    def rank(self, plan: QueryPlan, limit: int) -> tuple[list[tuple[float, int]], Marks, dict[str, str]]:
+        """The best (score, docnum) pairs for a plan, the stems to highlight (each with the number of the question's
+        word it stands for and its weight), and the spelling corrections made.
 
         Each word of the question is one group: its best-scoring variant (as typed, corrected, or a synonym)
         counts, plus a little of the others, so synonyms widen recall without letting a section that says
@@ -112,7 +115,7 @@ class Ranker:
         coordination factor favours sections that match more of the question's words.
         """
         groups: list[dict[int, float]] = []
-        marks: set[str] = set()
+        marks: Marks = {}
         corrected: dict[str, str] = {}
         synonyms = synonym_map()
         for word in plan.words:
@@ -129,7 +132,7 @@ class Ranker:
             best: dict[int, float] = {}
             total: dict[int, float] = {}
             for stem, weight in variants:
-                marks.add(stem)
+                marks.setdefault(stem, (len(groups), weight))
                 for docnum, score in self._scores[stem].items():
                     score *= weight
                     total[docnum] = total.get(docnum, 0.0) + score
@@ -166,12 +169,19 @@ class Ranker:
         ranked.sort()
         return tuple((root, word) for dist, _, word, root in ranked[:2] if dist == ranked[0][0])
 
-    def hit(self, docnum: int, score: float, marks: set[str]) -> Hit:
+    def hit(self, docnum: int, score: float, marks: Marks, code_first: bool = False) -> Hit:
         doc = self._docs[docnum]
         return Hit(
             title=doc["title"],
             section=doc["trail"],
             url=doc["url"],
-            snippet=self._snippets.snippet(docnum, marks),
+            snippet=self._snippets.snippet(docnum, marks, code_first),
             score=round(float(score), 3),
         )
+
+
+def _passages(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    """A section's prose and code in reading order; a build older than that field gives them one after the other."""
+    if doc.get("passages"):
+        return [tuple(p) for p in doc["passages"]]
+    return [(kind, doc[field]) for kind, field in (("prose", "body"), ("code", "code")) if doc.get(field)]

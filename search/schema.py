@@ -46,13 +46,7 @@ class IdentifierFilter(Filter):
                 yield t
 
 
-ANALYZER = (
-    RegexTokenizer(r"\w+")
-    | IdentifierFilter()
-    | LowercaseFilter()
-    | StopFilter(stoplist=STOPWORDS)
-    | StemFilter()
-)
+ANALYZER = RegexTokenizer(r"\w+") | IdentifierFilter() | LowercaseFilter() | StopFilter(stoplist=STOPWORDS) | StemFilter()
 
 # Query-time weight of each field (multiplying Whoosh's BM25F score in that field). Headings are a few words
 # long, so BM25's length normalisation already scores a heading match high: a boost below 1 keeps a heading
@@ -71,6 +65,8 @@ SCHEMA = Schema(
     heading=TEXT(analyzer=ANALYZER, spelling=True),
     body=TEXT(analyzer=ANALYZER, stored=True, spelling=True),
     code=TEXT(analyzer=ANALYZER, stored=True, spelling=True),
+    # Prose and code in reading order (search.corpus.Section.passages), for excerpts only.
+    passages=STORED(),
 )
 
 # Words users and the docs use for the same thing. Each group is expanded at query time (never at index

@@ -32,6 +32,7 @@ from sandbox.app import SANDBOX, SandboxState
 from sandbox.settings import SandboxSettings
 from tests.processes import Child, run, start
 from tests.test_cli import Refusal, run_main
+from tests.test_notice_states import WORDS as STATE_WORDS
 from tests.test_wire_mapping import ALT, ALT_NOTICES, ALT_ROUTES
 
 KEY = f"sk_check_{secrets.token_hex(8)}"
@@ -66,10 +67,11 @@ def config_env(wire: dict[str, Any] | None) -> dict[str, str]:
     return env
 
 
-async def check(url: str, *, subdomain: str | None = None, wire: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+async def check(url: str, *, subdomain: str | None = None, wire: dict[str, Any] | None = None,
+                **options: Any) -> tuple[int, dict[str, Any]]:
     """`check-api --json` (on `subdomain`, else `--create-page`) run in this process: its exit code and report."""
     settings = load_settings(env=config_env(wire), overrides={"statuspal": {"base_url": f"{url}/api/v1"}})
-    report = await run_check(settings, KEY, subdomain, create_page=subdomain is None)
+    report = await run_check(settings, KEY, subdomain, create_page=subdomain is None, **options)
     # The note that stands for a traceback in the command's log: a walk that crashed is not a verdict.
     assert not any(note.startswith("the check stopped on an unexpected error") for note in report.notes), report.notes
     return report.exit_code, json.loads(json.dumps(report.as_json()))
@@ -211,6 +213,32 @@ async def test_a_missing_resolve_route_suggests_ending_by_patch() -> None:
                              'close_strategy = "patch_ends_at"': "statuspal.notices"}
 
 
+@pytest.mark.parametrize("strictness", ["strict", "lenient"])
+async def test_state_words_and_naive_times_are_inferred_and_applying_them_passes(strictness) -> None:
+    """A StatusPal that names every state its own way and writes times without an offset, in the page's zone:
+    the check says which words mean which state and how to read the times, and with those lines it passes."""
+    served = {"endpoints": ALT_ROUTES, "notices": {**ALT_NOTICES, **STATE_WORDS, "naive_times": "page"}}
+    async with sandbox(strictness, served) as (url, state):
+        code, report = await check(url, wire=ALT)
+        assert_nothing_left(state)
+        assert code == 1
+        found = verdicts(report)
+        assert found["notices_create"] == "fields ignored: starts_at, ends_at; answer lacks: state"
+        assert found["notices_resolve"] == "fields ignored: ends_at, state; answer lacks: state"
+        suggested = {f["key"]: f["value"] for f in report["config"] if f["section"] == "statuspal.notices"}
+        assert suggested == {**STATE_WORDS, "naive_times": "page"}
+        envs = {f["env"] for f in report["config"]}
+        assert {"STATUSPAL_MCP_STATUSPAL_NOTICES_STATE_INCIDENT_OPEN=active",
+                "STATUSPAL_MCP_STATUSPAL_NOTICES_NAIVE_TIMES=page"} <= envs
+        assert any(f["reason"].startswith("StatusPal wrote 20") and "the page's time zone (Asia/Kolkata)" in f["reason"]
+                   for f in report["config"] if f["key"] == "naive_times")
+
+        code, report = await check(url, wire={"endpoints": ALT_ROUTES, "notices": {**ALT_NOTICES, **suggested}})
+        assert_nothing_left(state)
+    assert code == 0, report
+    assert verdicts(report) == {name: "ok" for name in ALL_ENDPOINTS} and not report["config"]
+
+
 async def test_the_text_report_shows_each_endpoint_and_the_config_lines() -> None:
     async with sandbox("lenient", ALT) as (url, _):
         child = await check_in_child(url, "--create-page")
@@ -221,6 +249,7 @@ async def test_the_text_report_shows_each_endpoint_and_the_config_lines() -> Non
     assert any(line.startswith("services_create ") and line.endswith("| ok") for line in lines)
     assert "[statuspal.endpoints]" in lines
     assert any(line.startswith('# notices_create = "POST /status_pages/{subdomain}/notices"  # answered 404') for line in lines)
+    assert "# STATUSPAL_MCP_STATUSPAL_ENDPOINTS_NOTICES_CREATE='POST /status_pages/{subdomain}/notices'" in lines
     assert lines[-1] == f"Result: {len(NOTICES)} of {len(ALL_ENDPOINTS)} endpoints are not ok."
 
 
@@ -248,7 +277,8 @@ async def test_only_the_given_page_is_touched_and_it_is_left_as_it_was() -> None
             "/status_pages/bystander/services", "/outgoing_webhooks")}
         state.requests.clear()
 
-        code, report = await check(url, subdomain="check")
+        # As `--subdomain check --skip-page-endpoints --i-have-no-subscribers` runs it.
+        code, report = await check(url, subdomain="check", skip_page_endpoints=True, post_notices=True)
 
         touched = {entry["path"] for entry in state.requests}
         after = {path: await _api(http, url, "GET", path) for path in before}
@@ -263,6 +293,44 @@ async def test_only_the_given_page_is_touched_and_it_is_left_as_it_was() -> None
     assert after == before  # the other page, its notice and service, the org's webhook, and the check page itself
 
 
+async def test_on_a_given_page_what_the_check_did_not_see_is_not_ok() -> None:
+    """--subdomain alone: the page routes it cannot try and the notices it will not post to a page that may
+    have subscribers are skipped, and a skip that was not accepted is not a pass."""
+    async with sandbox("lenient") as (url, state), aiohttp.ClientSession() as http:
+        await _api(http, url, "POST", "/status_pages", {"name": "check", "subdomain": "check", "timezone": "UTC",
+                                                         "website_url": "https://example.com"})
+        state.requests.clear()
+        code, report = await check(url, subdomain="check")
+        posted = [e for e in state.requests if e["endpoint"] and e["endpoint"].startswith("notices_")]
+        assert not posted  # nothing was sent that could reach a subscriber
+        assert_nothing_left(state, ("check",))
+        rows = {row["endpoint"]: row for row in report["endpoints"]}
+        assert code == 1
+        assert {name for name, row in rows.items() if row["verdict"] != "ok"} == {
+            "status_pages_create", "status_pages_delete", *NOTICES}
+        assert all(rows[name]["verdict"] == "skipped" for name in NOTICES)
+        assert "Confirm the field with --notify-field NAME" in rows["notices_create"]["evidence"][0]
+        assert rows["status_pages_create"]["evidence"] == [
+            "--subdomain: the check uses the given page and never creates or deletes a page; unproven, so not ok "
+            "(accept with --skip-page-endpoints)"]
+
+        # The page routes accepted as unchecked, the notify field confirmed: every endpoint is ok.
+        code, report = await check(url, subdomain="check", skip_page_endpoints=True, post_notices=True)
+        assert_nothing_left(state, ("check",))
+    assert code == 0, report
+
+
+async def test_a_notify_false_statuspal_does_not_echo_is_named_in_the_summary_line() -> None:
+    served = {"notices": {"update_notify_key": "delivered"}}  # the timeline says it under a key the gateway does not read
+    async with sandbox("lenient", served) as (url, state):
+        child = await check_in_child(url, "--create-page")
+        assert_nothing_left(state)
+    assert child.proc.returncode == 0, child.stdout
+    assert child.stdout.splitlines()[-1] == (
+        "Result: every endpoint is ok; notify: false is unconfirmed (no answer said whether subscribers were "
+        "notified, so a misnamed notify field would look the same).")
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 async def test_an_interrupted_check_deletes_everything_it_made(sig) -> None:
     async with sandbox("strict") as (url, state), aiohttp.ClientSession() as http:
@@ -271,7 +339,8 @@ async def test_an_interrupted_check_deletes_everything_it_made(sig) -> None:
         # Slow answers, so the signal arrives while the check is midway, with things made and not yet deleted.
         async with http.post(f"{url}/_sandbox/faults", json={"latency_ms": 50}) as r:
             assert r.status == 200
-        child = await start(["check-api", "--base-url", f"{url}/api/v1", "--subdomain", "check", "--json"],
+        child = await start(["check-api", "--base-url", f"{url}/api/v1", "--subdomain", "check", "--i-have-no-subscribers",
+                             "--json"],
                             env={KEY_ENV: KEY, **config_env(None)})
         page = next(iter(state.orgs.values())).pages["check"]
         for _ in range(600):
@@ -343,8 +412,19 @@ async def test_usage_problems_exit_2_with_one_line() -> None:
     ({"STATUSPAL_MCP_STATUSPAL_NOTICES_TEXT_FIELD": "two words"},
      "bad value for statuspal.notices.text_field: 'two words' (expected a JSON field name: a letter or _, then letters, "
      "digits or _)"),
-], ids=["endpoint", "notice-field"])
+    ({"STATUSPAL_MCP_STATUSPAL_NOTICES_STATE_INFO_CLOSED": "open"},
+     "statuspal.notices.state_info_open and statuspal.notices.state_info_closed both name 'open': within one notice "
+     "type each wire word names one state"),
+], ids=["endpoint", "notice-field", "state-words"])
 def test_a_bad_mapping_value_is_one_line_and_exit_2(env, text, monkeypatch, capsys) -> None:
     """The command's `main` in this process (the check refuses before it starts; a refusal in a real child is
     shown above): a mapping value the gateway would refuse at start-up stops the check the same way."""
     assert_one_line(run_main(["check-api", "--create-page"], {KEY_ENV: KEY, **env}, monkeypatch, capsys), text)
+
+
+def test_a_notify_field_named_otherwise_than_configured_is_one_line_and_exit_2(monkeypatch, capsys) -> None:
+    refusal = run_main(["check-api", "--subdomain", "acme", "--notify-field", "notify_subscribers"], {KEY_ENV: KEY},
+                       monkeypatch, capsys)
+    assert_one_line(refusal, "--notify-field 'notify_subscribers' is not the configured notify field 'notify': set "
+                             "statuspal.notices.notify_field (or STATUSPAL_MCP_STATUSPAL_NOTICES_NOTIFY_FIELD) to the "
+                             "name this StatusPal reads")

@@ -128,6 +128,11 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path):
         ({"NOTICES_TEXT_FIELD": "title"}, "statuspal.notices.title_field and statuspal.notices.text_field are both 'title'"),
         ({"NOTICES_AFFECTED_SHAPE": "tree"}, "bad value for statuspal.notices.affected_shape: 'tree' (expected one of objects, map, list)"),
         ({"NOTICES_RESOLVE_STRATEGY": "delete"}, "bad value for statuspal.notices.resolve_strategy"),
+        ({"NOTICES_STATE_INCIDENT_RESOLVED": " , "}, "bad value for statuspal.notices.state_incident_resolved: ' , ' "
+         "(expected one or more state words, comma-separated)"),
+        ({"NOTICES_STATE_INCIDENT_RESOLVED": "closed,open"}, "statuspal.notices.state_incident_open and "
+         "statuspal.notices.state_incident_resolved both name 'open': within one notice type each wire word names one state"),
+        ({"NOTICES_NAIVE_TIMES": "local"}, "bad value for statuspal.notices.naive_times: 'local' (expected one of none, utc, page)"),
     ],
 )
 def test_bad_wire_overrides_are_one_line_config_errors(env, message):
@@ -167,6 +172,22 @@ def test_wire_overrides_from_the_file(tmp_path: Path):
     assert set(merged.statuspal.endpoints) == {"notices_create", "notices_get"}
     with pytest.raises(ConfigError, match="bad value for sandbox.strictness: 'loose'"):
         load_settings(cfg, env={"STATUSPAL_MCP_SANDBOX_STRICTNESS": "loose"})
+
+
+def test_state_words_come_from_the_file_as_a_list_or_from_the_environment_comma_separated(tmp_path: Path):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[statuspal.notices]\nstate_incident_resolved = ["resolved", "ended"]\nstate_info_open = "active"\n')
+    env = {"STATUSPAL_MCP_STATUSPAL_NOTICES_STATE_MAINTENANCE_COMPLETED": "done, over",
+           "STATUSPAL_MCP_STATUSPAL_NOTICES_STATE_INFO_CLOSED": "ended"}
+    wire = load_settings(cfg, env=env).statuspal.notices
+    assert wire.state_words("incident", "resolved") == ("resolved", "ended")
+    assert wire.state_words("maintenance", "completed") == ("done", "over")
+    # A word means the state its notice type gives it; without a type, the one state all types agree on.
+    assert (wire.state_of("incident", "ended"), wire.state_of("info", "active"), wire.state_of(None, "done")) == (
+        "resolved", "open", "completed")
+    assert (wire.state_of("info", "open"), wire.state_of(None, "open")) == (None, "open")  # info says active
+    assert (wire.state_of("info", "ended"), wire.state_of(None, "ended")) == ("closed", None)  # two states: unknown
+    assert wire.filter_words("open") == ("open", "active") and wire.filter_words("open", "info") == ("active",)
 
 
 def test_paths_escape_every_segment():

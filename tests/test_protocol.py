@@ -16,6 +16,11 @@ from gateway.auth.identity import Credentials
 from gateway.auth.scopes import READ, WRITE
 from gateway.auth.surfaces import FULL
 from gateway.protocol.arguments import ArgumentValidator
+from gateway.protocol.confirm.drafts import Drafts
+from gateway.protocol.confirm.flow import Confirmer
+from gateway.protocol.confirm.policy import ConfirmPolicy
+from gateway.protocol.confirm.settings import ConfirmSettings
+from gateway.protocol.confirm.view import PublishView
 from gateway.protocol.dispatcher import Call, Dispatcher, ScopeRefused, server_info
 from gateway.protocol.jsonrpc import parse_message
 from gateway.protocol.pipeline import ToolPipeline
@@ -314,8 +319,10 @@ async def test_an_unexpected_tool_failure_is_logged_and_answered_without_interna
              Tool("refusing_tool", "Refusing", "Refuses.", schema, schema, READ_ONLY, refusing, frozenset(), needs_upstream=False)]
     services = gateway.app[GATEWAY]
     info = server_info(services.settings)
-    pipeline = ToolPipeline(ArgumentValidator(tools), services.upstream, services.docs, services.metrics)
-    dispatcher = Dispatcher(Catalogue.of(tools), pipeline, services.resources, info, services.settings.server.tools_page_size)
+    confirmer = Confirmer(ConfirmPolicy(ConfirmSettings(tools=()), tools), Drafts(services.keyring, services.store, 600))
+    pipeline = ToolPipeline(ArgumentValidator(tools), services.upstream, services.docs, services.metrics, confirmer)
+    dispatcher = Dispatcher(Catalogue.of(tools), pipeline, services.resources, info, services.settings.server.tools_page_size,
+                            PublishView())
     with caplog.at_level(logging.ERROR, logger="gateway.protocol.pipeline"):
         result = orjson.loads(await dispatcher.dispatch(_call("tools/call", {"name": "broken_tool"}, frozenset({READ}))))
     assert result["isError"] is True

@@ -65,6 +65,8 @@ def test_pages_split_at_h1_to_h3_with_trail_prose_and_code_apart(tmp_path):
     assert "per_page" in sections[0].prose
     assert "curl" in sections[1].code and "curl" not in sections[1].prose
     assert "one | two" in sections[2].prose and "Not a section" in sections[2].prose
+    # Excerpts read the section in order: the sentence introducing a sample, then the sample.
+    assert sections[1].passages == (("prose", "Run this:"), ("code", "curl -sS https://x"))
 
 
 @pytest.mark.parametrize(
@@ -111,6 +113,34 @@ def test_every_snippet_fits_in_300_characters(docs_index):
     for query in ("page", "status page services containers notices webhooks", "the", "api key"):
         for hit in docs_index.search(query, 20):
             assert len(hit.snippet) <= 300, (query, hit.url, len(hit.snippet))
+
+
+def plain(snippet: str) -> str:
+    return snippet.replace("**", "")
+
+
+def test_a_snippet_starts_at_the_sentence_that_answers_not_the_sections_first_words(docs_index):
+    top = docs_index.search("how many requests per second am I allowed to make?", 1)[0]
+    assert top.url.endswith("conventions#rate-limits")
+    # The section opens with "StatusPal has not published a server-side limit…"; the answer comes later.
+    assert "ten requests per second" in plain(top.snippet)
+    assert not plain(top.snippet).startswith("StatusPal has not published")
+
+
+def test_a_question_asking_for_a_format_or_command_gets_the_code_line_and_its_introduction(docs_index):
+    base = docs_index.search("what's the base url of the api", 1)[0]
+    assert plain(base.snippet).startswith("All paths in these docs are relative to: https://next.statuspal.io/api/v1")
+    curl = docs_index.search("curl command to create a region", 1)[0]
+    assert "curl -sS -X POST https://next.statuspal.io/api/v1/status_pages/acme-status/containers" in plain(curl.snippet)
+    # Without such a cue, code (which repeats field names everywhere) does not crowd out the prose answer.
+    leaked = docs_index.search("I think my key leaked, how can I revoke it?", 1)[0]
+    assert "from the same API keys section" in plain(leaked.snippet)
+
+
+def test_an_identifier_matched_whole_is_marked_once(docs_index):
+    hit = docs_index.search("which endpoint does resolve_incident call", 1)[0]
+    assert "**resolve_incident**" in hit.snippet
+    assert "****" not in hit.snippet and "**resolve**_**incident**" not in hit.snippet
 
 
 def test_limit_bounds_the_number_of_hits(docs_index):

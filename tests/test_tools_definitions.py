@@ -40,6 +40,9 @@ LEAVES_STATUSPAL = {
     **{name: "subscribers and notice.* webhooks" for name in NOTIFYING},
     "update_notice": "notice.updated and service.status_changed webhooks",
     "delete_notice": "service.status_changed webhooks when the statuses it caused are lifted",
+    "create_webhook": "deliveries to an outside URL",
+    "update_webhook": "deliveries to a new outside URL",
+    "rotate_webhook_secret": "the outside receiver rejects deliveries until it has the new secret",
 }
 
 
@@ -128,8 +131,28 @@ def test_list_outputs_and_delete_outputs_share_one_shape():
             assert {"items", "page", "per_page", "total_count", "total_pages"} <= set(tool.output_schema["required"])
             assert {"page", "per_page", "all"} <= set(tool.input_schema["properties"])
         if tool.name.startswith("delete_"):
-            assert props["deleted"] == {"const": True}
+            assert props["deleted"] == {"type": "boolean", "const": True}
             assert set(tool.output_schema["required"]) == {"deleted", *tool.input_schema["required"]}
+
+
+def _untyped(schema: dict[str, Any], path: str) -> Iterator[str]:
+    """Paths of output-schema fields that accept anything (no type) or spell a type as a list."""
+    for name, field in schema.get("properties", {}).items():
+        where = f"{path}.{name}"
+        branches = field.get("anyOf", [field])
+        if any("type" not in b or isinstance(b["type"], list) for b in branches):
+            yield where
+        for branch in branches:
+            yield from _untyped(branch, where)
+            if isinstance(branch.get("items"), dict):
+                yield from _untyped(branch["items"], where + "[]")
+
+
+@pytest.mark.parametrize("tool", build_catalogue().tools, ids=lambda t: t.name)
+def test_every_output_field_has_one_type_or_is_that_type_or_null(tool: Tool):
+    # An untyped field constrains nothing and a type list is refused by single-type dialects (Gemini): the
+    # Inspector's --strict warns on both; anyOf with one type per branch is what every client reads.
+    assert not list(_untyped(dict(tool.output_schema), tool.name))
 
 
 def test_only_create_and_rotate_return_a_webhook_secret():

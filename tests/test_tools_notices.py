@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -136,9 +137,23 @@ async def test_a_bad_window_is_refused_locally_with_the_reason(api, sandbox_admi
     if complaint is None:  # 04:00+02:00 is 02:00Z, an hour before the end: offsets are honoured
         assert (await maintenance(api, **times))["state"] == "scheduled"
         return
-    with pytest.raises(ToolError, match=complaint):
+    with pytest.raises(ToolError, match=complaint) as refused:
         await maintenance(api, **times)
-    assert await sandbox_admin.requests() == [], "nothing reaches StatusPal"
+    # Only a read of the page, for the time it is there, which every refusal of a time states.
+    assert [r["method"] for r in await sandbox_admin.requests()] == ["GET"], "no write reaches StatusPal"
+    assert f"On page '{AT}' (time zone UTC) it is now " in str(refused.value)
+
+
+async def test_a_time_without_an_offset_is_refused_with_the_pages_offset_on_that_date_spelled_out(api):
+    await run(api, "update_status_page", {"subdomain": AT, "timezone": "Europe/Berlin"})
+    for day, offset in (("2030-01-13", "+01:00"), ("2030-07-14", "+02:00")):  # winter and summer time
+        with pytest.raises(ToolError) as refused:
+            await maintenance(api, starts_at=f"{day}T02:00:00", ends_at=f"{day}T04:00:00Z")
+        said = str(refused.value)
+        assert "has no UTC offset" in said and "time zone Europe/Berlin" in said
+        assert f"that zone is UTC{offset}: if {day}T02:00:00 is the page's local time, send starts_at {day}T02:00:00{offset}" in said
+    now = datetime.now(ZoneInfo("Europe/Berlin"))
+    assert f"it is now {now.date().isoformat()}T" in said and f", a {now.strftime('%A')}." in said
 
 
 async def test_editing_a_window_checks_it_and_sends_only_what_changed(api):
@@ -154,15 +169,24 @@ async def test_editing_a_window_checks_it_and_sends_only_what_changed(api):
         await run(api, "update_notice", {"subdomain": AT, "notice_id": planned["id"]})
 
 
-async def test_the_wrong_ending_for_a_notice_is_refused_by_statuspal(api):
+async def test_the_wrong_ending_or_an_ended_notice_is_answered_with_what_is_true_not_with_bad_fields(api):
+    # StatusPal refuses both with a 422 about a field; "fix the fields and call again" would invite a loop.
     opened = await incident(api)
-    with pytest.raises(UpstreamError) as wrong:
-        await run(api, "close_maintenance", {"subdomain": AT, "notice_id": opened["id"], "notify": False})
-    assert wrong.value.status == 422
-    await run(api, "resolve_incident", {"subdomain": AT, "notice_id": opened["id"], "notify": False})
-    with pytest.raises(UpstreamError) as again:
-        await run(api, "resolve_incident", {"subdomain": AT, "notice_id": opened["id"], "notify": False})
-    assert again.value.status == 422
+    end = {"subdomain": AT, "notice_id": opened["id"], "notify": False}
+    with pytest.raises(ToolError) as wrong:
+        await run(api, "close_maintenance", end)
+    assert str(wrong.value) == (
+        f"Notice '{opened['id']}' is an incident notice, which close_maintenance does not end: call resolve_incident "
+        "with the same notice_id, message and notify."
+    )
+    await run(api, "resolve_incident", end)
+    with pytest.raises(ToolError) as again:
+        await run(api, "resolve_incident", end)
+    assert str(again.value).startswith(f"Notice '{opened['id']}' is already resolved: nothing to do")
+    assert "Fix the fields" not in str(again.value)
+    planned = await maintenance(api, **window(timedelta(days=2)))
+    with pytest.raises(ToolError, match="is a maintenance notice, which resolve_incident does not end: call close_maintenance"):
+        await run(api, "resolve_incident", {"subdomain": AT, "notice_id": planned["id"], "notify": False})
 
 
 async def test_notices_are_listed_newest_first_and_filtered(api):
@@ -214,7 +238,8 @@ async def test_a_refused_slug_is_answered_with_the_valid_slugs(api, affected):
     with pytest.raises(ToolError) as refused:
         await incident(api, affected=affected)
     assert str(refused.value).endswith(
-        "Valid on status page 'acme': service slugs api, web-console; region slugs default, eu."
+        "Valid on status page 'acme': service slugs api, web-console; region slugs default, eu. "
+        "To add one: create_service, create_container."
     )
     updated = await incident(api)
     with pytest.raises(ToolError, match="service slugs api, web-console"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from gateway.statuspal.errors import UpstreamError
@@ -18,9 +20,20 @@ async def api(sandbox_url, sandbox_admin):
 async def test_a_new_page_is_readable_and_starts_with_the_default_container(api):
     created = await run(api, "create_status_page", {"subdomain": "acme", **PAGE, "require_authentication": False})
     assert (created["subdomain"], created["name"], created["current_status"]) == ("acme", "Acme Status", "operational")
-    assert await run(api, "get_status_page", {"subdomain": "acme"}) == created
+    got = await run(api, "get_status_page", {"subdomain": "acme"})
+    assert {k: v for k, v in got.items() if k != "now"} == created
     containers = await run(api, "list_containers", {"subdomain": "acme"})
     assert [c["slug"] for c in containers["items"]] == ["default"]
+
+
+async def test_get_status_page_says_what_time_it_is_now_in_the_pages_time_zone(api):
+    await run(api, "create_status_page", {"subdomain": "acme", **{**PAGE, "timezone": "Asia/Kathmandu"}})
+    before = datetime.now(UTC).replace(microsecond=0)
+    now = (await run(api, "get_status_page", {"subdomain": "acme"}))["now"]
+    moment, weekday = now.split(", a ")
+    local = datetime.fromisoformat(moment)
+    assert local.utcoffset() == timedelta(hours=5, minutes=45), "Kathmandu keeps UTC+05:45 all year"
+    assert before <= local <= datetime.now(UTC) and weekday == local.strftime("%A")
 
 
 async def test_one_page_of_a_list_says_where_it_sits(api):
@@ -76,9 +89,9 @@ async def test_a_service_is_renamed_by_new_slug_and_null_clears_its_description(
     assert api.sent[-1] == ("services_update", {"description": None, "slug": "rest-api"})
     assert (moved["slug"], moved["description"]) == ("rest-api", None)
     assert (await run(api, "get_service", {"subdomain": "acme", "slug": "rest-api"}))["name"] == "API"
-    with pytest.raises(UpstreamError) as raised:
+    # The old slug is gone, and the answer names the one that replaced it.
+    with pytest.raises(ToolError, match="has no service with slug 'api'. Its service slugs: rest-api."):
         await run(api, "get_service", {"subdomain": "acme", "slug": "api"})
-    assert raised.value.status == 404
 
 
 async def test_a_new_service_joins_every_region_and_a_new_region_holds_every_service(api):
@@ -122,3 +135,43 @@ async def test_deleting_a_page_removes_it_and_everything_on_it(api):
         with pytest.raises(UpstreamError) as gone:
             await run(api, name, {"subdomain": "acme", **args})
         assert gone.value.status == 404
+
+
+async def test_a_cursor_from_another_list_or_page_size_is_refused_with_the_way_to_a_good_one(api):
+    await make_page(api)
+    with pytest.raises(ToolError, match="next_cursor from the previous answer"):
+        await run(api, "list_services", {"subdomain": "acme", "cursor": "not-a-cursor"})
+    from gateway.tools.cursors import encode_cursor
+    from gateway.tools.fit import list_cursor_kind
+
+    # Issued for per_page 5: with another page size the offset would point at other records.
+    cursor = encode_cursor(list_cursor_kind("services_list", 5, 1), 1)
+    assert len((await run(api, "list_services", {"subdomain": "acme", "per_page": 5, "cursor": cursor}))["items"]) == 0
+    with pytest.raises(ToolError, match="same arguments"):
+        await run(api, "list_services", {"subdomain": "acme", "per_page": 6, "cursor": cursor})
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "noun", "valid", "creator"),
+    [
+        ("get_service", {"slug": "payments"}, "service", "api, web-console", "create_service"),
+        ("update_service", {"slug": "payments", "name": "Payments"}, "service", "api, web-console", "create_service"),
+        ("delete_service", {"slug": "payments"}, "service", "api, web-console", "create_service"),
+        ("get_container", {"slug": "asia"}, "region", "default", "create_container"),
+        ("update_container", {"slug": "asia", "name": "Asia"}, "region", "default", "create_container"),
+        ("delete_container", {"slug": "asia"}, "region", "default", "create_container"),
+    ],
+)
+async def test_an_unknown_slug_is_answered_with_the_valid_ones_and_the_tool_that_creates_one(api, tool, args, noun, valid, creator):
+    await make_page(api, "acme", ("API", "Web Console"))
+    with pytest.raises(ToolError) as refused:
+        await run(api, tool, {"subdomain": "acme", **args})
+    said = str(refused.value)
+    assert f"Status page 'acme' has no {noun} with slug '{args['slug']}'. Its {noun} slugs: {valid}." in said
+    assert f"create it with {creator}." in said
+
+
+async def test_an_unknown_page_is_still_answered_as_a_missing_page(api):
+    with pytest.raises(UpstreamError) as refused:
+        await run(api, "get_service", {"subdomain": "nowhere", "slug": "api"})
+    assert refused.value.status == 404

@@ -47,7 +47,7 @@ class KeyringError(ValueError):
     turns it into its one-line start-up error."""
 
 # Purposes whose tokens carry an API key: these are encrypted, never merely signed.
-SEALED_PURPOSES = frozenset({"access", "refresh", "code"})
+SEALED_PURPOSES = frozenset({"access", "refresh", "code", "draft"})
 # Anything longer is refused before a single byte is decoded, so a huge header cannot cost us work.
 MAX_TOKEN_CHARS = 8192
 # Tokens that opened, remembered per keyring and purpose (about 1.5 KB each); enough for the access tokens or
@@ -129,11 +129,12 @@ class Keyring:
         sealed = aead.encrypt(nonce, orjson.dumps(claims), header.encode("ascii"))
         return f"{header}..{_b64(nonce)}.{_b64(sealed[:-_TAG_BYTES])}.{_b64(sealed[-_TAG_BYTES:])}"
 
-    def unseal(self, purpose: str, token: str, *, remember: bool = False) -> dict[str, Any]:
+    def unseal(self, purpose: str, token: str, *, remember: bool = False, max_chars: int = MAX_TOKEN_CHARS) -> dict[str, Any]:
         """The claims of a token sealed by us for `purpose`; InvalidToken for anything else, whatever the reason.
 
         With `remember`, a token that opened once is answered from memory the next time: worth it for access
         tokens, sent on every request; codes and refresh tokens are used once, so remembering them would only evict.
+        `max_chars` raises the size refused before any work, for a purpose whose claims carry more (a draft).
         """
         purpose = _sealed(purpose)
         remembered = self._remembered_for(purpose) if remember else None
@@ -141,7 +142,7 @@ class Keyring:
             claims = remembered.get(token)
             if claims is not None:
                 return claims
-        kid, header, nonce, sealed = self._parts(token)
+        kid, header, nonce, sealed = self._parts(token, max_chars)
         try:
             # The header's base64url text is the associated data, so a header altered in any byte fails here.
             claims = orjson.loads(self._aead_for(kid, purpose).decrypt(nonce, sealed, header.encode("ascii")))
@@ -161,14 +162,14 @@ class Keyring:
         parts = value.split(".")
         return len(parts) == 5 and not parts[1] and self._kid_of(parts[0]) is not None
 
-    def _parts(self, token: str) -> tuple[str, str, bytes, bytes]:
+    def _parts(self, token: str, max_chars: int = MAX_TOKEN_CHARS) -> tuple[str, str, bytes, bytes]:
         """Key id, protected header, nonce and ciphertext+tag of a compact JWE in our one shape.
 
         These are the checks AES-GCM cannot make; it authenticates everything else. The header is not
         authenticated until decryption succeeds, so it is only used to choose a key (see `_kid_of`).
         """
         # Refused before a single byte is decoded, so a huge token cannot cost us work.
-        if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
+        if not isinstance(token, str) or len(token) > max_chars:
             raise InvalidToken
         parts = token.split(".")
         # Compact JWE is exactly five parts; `dir` uses the shared key as is, so the encrypted-key part is empty.

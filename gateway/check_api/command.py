@@ -44,6 +44,12 @@ def add_parser(commands: Any) -> None:
     where.add_argument("--create-page", action="store_true", help="create a page for the check and delete it after")
     parser.add_argument("--base-url", metavar="URL", help="StatusPal API base URL (default: statuspal.base_url)")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
+    parser.add_argument("--skip-page-endpoints", action="store_true",
+                        help="with --subdomain: accept that creating and deleting a page is not checked")
+    parser.add_argument("--i-have-no-subscribers", dest="no_subscribers", action="store_true",
+                        help="with --subdomain: the page has no subscribers, so notices may be posted to it")
+    parser.add_argument("--notify-field", metavar="NAME",
+                        help="with --subdomain: the notify field this StatusPal reads, as configured (confirms it)")
     # Refused, with a reason, so a key typed here is neither used nor echoed back in an argparse error.
     parser.add_argument("--key", "--api-key", dest="refused_key", nargs="?", const="", default=None, help=argparse.SUPPRESS)
     parser.add_argument("stray", nargs="*", help=argparse.SUPPRESS)
@@ -64,20 +70,34 @@ def cmd_check_api(args: argparse.Namespace) -> int:
         raise ConfigError(f"set {KEY_ENV} to a throwaway StatusPal API key for the check")
     overrides = {"statuspal": {"base_url": args.base_url}} if args.base_url else None
     settings = load_settings(args.config, overrides=overrides)
+    configured = settings.statuspal.notices.notify_field
+    if args.notify_field is not None and args.notify_field != configured:
+        raise ConfigError(
+            f"--notify-field {args.notify_field!r} is not the configured notify field {configured!r}: set "
+            "statuspal.notices.notify_field (or STATUSPAL_MCP_STATUSPAL_NOTICES_NOTIFY_FIELD) to the name this StatusPal reads"
+        )
     from gateway.observability.logs import configure_logging
 
     configure_logging(settings)
     try:
-        report = asyncio.run(run_check(settings, key, args.subdomain, args.create_page))
+        report = asyncio.run(run_check(
+            settings, key, args.subdomain, args.create_page, skip_page_endpoints=args.skip_page_endpoints,
+            post_notices=args.create_page or args.no_subscribers or args.notify_field is not None,
+        ))
     except CheckUsageError as exc:
         raise ConfigError(str(exc)) from None
     print(json.dumps(report.as_json(), indent=2) if args.json else report.as_text(), flush=True)
     return report.exit_code
 
 
-async def run_check(settings: Settings, key: str, subdomain: str | None, create_page: bool) -> Report:
+async def run_check(settings: Settings, key: str, subdomain: str | None, create_page: bool, *,
+                    skip_page_endpoints: bool = False, post_notices: bool | None = None) -> Report:
     """The whole check on the running loop, without the command line around it: tests of its verdicts call it
-    in their own process, where a child process per check would cost seconds of start-up each."""
+    in their own process, where a child process per check would cost seconds of start-up each.
+
+    Notices are posted on a page the check made (no subscribers), and on a given page only when the caller
+    says so (`post_notices`): a notify field this StatusPal does not read would email that page's subscribers."""
+    post_notices = create_page if post_notices is None else post_notices
     table = EndpointTable.from_settings(settings.statuspal)
     client = StatusPalClient(settings.statuspal, table)
     await client.start()
@@ -89,7 +109,8 @@ async def run_check(settings: Settings, key: str, subdomain: str | None, create_
             raise CheckUsageError(f"StatusPal refused the key in {KEY_ENV} ({err.status} {err.code})") from None
         except UpstreamUnavailable as err:
             raise CheckUsageError(f"could not check the key at {settings.statuspal.base_url}: {err.message or err.code}") from None
-        checker = Checker(api, table, subdomain=subdomain, create_page=create_page)
+        checker = Checker(api, table, subdomain=subdomain, create_page=create_page,
+                          skip_page_endpoints=skip_page_endpoints, post_notices=post_notices)
         checker.row("status_pages_list").record(OK)
         if subdomain is not None:
             try:

@@ -4,6 +4,7 @@ could infer, and the report printed as text or JSON, with the exit code it means
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,8 @@ class Row:
     lacking: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
     used: bool = False
+    # A skip the operator accepted (--skip-page-endpoints): it passes; any other skip leaves this unproven.
+    excused: bool = False
 
     def record(self, verdict: str, evidence: str = "", *, ignored: Sequence[str] = (), lacking: Sequence[str] = ()) -> None:
         if not self.used or _RANK[verdict] > _RANK[self.verdict]:
@@ -58,7 +61,7 @@ class Row:
 
     @property
     def passed(self) -> bool:
-        return self.verdict in (OK, SKIPPED)
+        return self.verdict == OK or (self.verdict == SKIPPED and self.excused)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -88,6 +91,12 @@ class Fix:
     def line(self) -> str:
         return f"{'# ' if self.placeholder else ''}{self.key} = {json.dumps(self.value)}"
 
+    @property
+    def env(self) -> str:
+        """The same line as an environment override (STATUSPAL_MCP_<SECTION>_<KEY>), quoted for a shell."""
+        name = f"STATUSPAL_MCP_{self.section.replace('.', '_')}_{self.key}".upper()
+        return f"{'# ' if self.placeholder else ''}{name}={shlex.quote(self.value)}"
+
 
 @dataclass
 class Report:
@@ -100,6 +109,8 @@ class Report:
     deleted: list[str]
     left_behind: list[str]
     interrupted: bool
+    # notify: false was sent but no answer said whether subscribers were notified: named, not failed.
+    notify_unconfirmed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -119,9 +130,10 @@ class Report:
             "ok": self.ok,
             "interrupted": self.interrupted,
             "endpoints": [r.as_json() for r in self.rows],
-            "config": [{"section": f.section, "line": f.line, "key": f.key, "value": f.value, "reason": f.reason,
-                        "placeholder": f.placeholder} for f in self.fixes],
+            "config": [{"section": f.section, "line": f.line, "env": f.env, "key": f.key, "value": f.value,
+                        "reason": f.reason, "placeholder": f.placeholder} for f in self.fixes],
             "notes": self.notes,
+            "notify_unconfirmed": self.notify_unconfirmed,
             "cleanup": {"deleted": self.deleted, "left_behind": self.left_behind},
         }
 
@@ -144,6 +156,7 @@ class Report:
                 lines.append(f"[{section}]")
                 for fix in (f for f in self.fixes if f.section == section):
                     lines.append(f"{fix.line}  # {fix.reason}")
+            lines += ["", "The same as environment overrides:"] + [fix.env for fix in self.fixes]
         if self.notes:
             lines += ["", "Notes:"] + [f"- {n}" for n in self.notes]
         lines += ["", f"Cleanup: deleted {', '.join(self.deleted) if self.deleted else 'nothing'}."]
@@ -152,9 +165,13 @@ class Report:
         failed = [r for r in self.rows if not r.passed]
         if self.interrupted:
             lines.append("Interrupted: the check did not finish.")
-        lines.append(
-            "Result: every endpoint is ok." if self.ok else f"Result: {len(failed)} of {len(self.rows)} endpoints are not ok."
-        )
+        result = "every endpoint is ok" if self.ok else f"{len(failed)} of {len(self.rows)} endpoints are not ok"
+        if self.notify_unconfirmed:
+            result += (
+                "; notify: false is unconfirmed (no answer said whether subscribers were notified, so a misnamed "
+                "notify field would look the same)"
+            )
+        lines.append(f"Result: {result}.")
         return "\n".join(lines)
 
 

@@ -6,20 +6,22 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from gateway.check_api.report import ERROR, IGNORED, LACKS, NOT_RUN, OK, ROUTE_MISSING, SKIPPED, Fix, Report, Row, excerpt, failure_verdict
 from gateway.statuspal.client import StatusPalAPI, UpstreamResult
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.statuspal.errors import UpstreamError
-from gateway.statuspal.notice_wire import REQUEST_FIELDS, NoticeRecord, NoticeWire, WireShapeError
-from gateway.tools.notice_checks import instant
-from gateway.tools.verify import same
+from gateway.statuspal.notice_wire import REQUEST_FIELDS, STATE_KEYS, AffectedRefs, NoticeWire, WireShapeError
+from gateway.tools.notice_checks import Ending, is_naive, load_refs, naive_zone, notice_write, page_zone, same_instant
+from gateway.tools.verify import Write, compare, field_check, judge
 
 UNROUTABLE_URL = "https://statuspal-mcp-check.invalid/webhook"
-ENDED_STATES = frozenset({"resolved", "closed", "completed", "ended"})
+# The zone of a page the check creates: away from UTC, without daylight saving, so a time StatusPal writes
+# without an offset shows which zone it is in (naive_times "utc" or "page").
+PAGE_TIMEZONE = "Asia/Kolkata"
 # A made-up notice id, for asking whether a route exists when no real notice could be made.
 PROBE_ID = "00000000-0000-4000-8000-000000000000"
 
@@ -51,11 +53,6 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def _instant(value: Any) -> datetime | None:
-    """A time as sent or answered; one without an offset is read as UTC, as Rails keeps it."""
-    return instant(value, naive_is_utc=True)
-
-
 # ---------------------------------------------------------------- the walk
 
 
@@ -78,13 +75,17 @@ class _Made:
 class Checker:
     """Walks the table once against one page, recording a Row per endpoint and the config it can infer."""
 
-    def __init__(self, api: StatusPalAPI, table: EndpointTable, *, subdomain: str | None, create_page: bool) -> None:
+    def __init__(self, api: StatusPalAPI, table: EndpointTable, *, subdomain: str | None, create_page: bool,
+                 skip_page_endpoints: bool = False, post_notices: bool = True) -> None:
         self.api = api
         self.table = table
         self.wire: NoticeWire = table.notices
         self.marker = f"spmcp-check-{secrets.token_hex(3)}"
         self.page = subdomain or self.marker
         self.create_page = create_page
+        self.skip_page_endpoints = skip_page_endpoints
+        # False on a given page that may have subscribers until the notify field is confirmed (command.py).
+        self.post_notices = post_notices
         self.rows = {e.name: Row(e.name, e.method, e.path) for e in table}
         patch = table["notices_update"]
         for action, key in (("notices_resolve", "resolve_strategy"), ("notices_close", "close_strategy")):
@@ -98,6 +99,15 @@ class Checker:
         self.deleted: list[str] = []
         self.left_behind: list[str] = []
         self.interrupted = False
+        # The page's time zone, and the zone a time without an offset is read in as configured (naive_times).
+        self.page_timezone: str | None = None
+        self.zone: tzinfo | None = naive_zone(self.wire)
+        # A notify: false StatusPal did not echo: nothing shows whether subscribers were told.
+        self.notify_unconfirmed = False
+        # The slug and id of the service and region the check made ("services"/"containers" -> (slug, id)), and
+        # the page's slug <-> id tables once notices name them by id (affected_ref = "id").
+        self.ids: dict[str, tuple[str, str]] = {}
+        self.refs: AffectedRefs | None = None
 
     # -------------------------------------------------------------- bookkeeping
 
@@ -116,7 +126,7 @@ class Checker:
         notes = [text for key, text in self.field_notes.items() if ("statuspal.notices", key) not in self.fixes]
         return Report(
             base_url, self.page, self.create_page, list(self.rows.values()), list(self.fixes.values()), notes + self.notes,
-            self.deleted, self.left_behind, self.interrupted,
+            self.deleted, self.left_behind, self.interrupted, self.notify_unconfirmed,
         )
 
     async def call(self, name: str, params: Mapping[str, Any] | None = None, *, body: Mapping[str, Any] | None = None,
@@ -154,31 +164,28 @@ class Checker:
                 self.made.remove(made)
             return None
 
-    @staticmethod
-    def compare(asked: Mapping[str, Any], answer: Any) -> tuple[list[str], list[str]]:
-        """Fields of a confirmed resource asked but shown otherwise (ignored) or not shown (lacking)."""
-        data = answer if isinstance(answer, Mapping) else {}
-        ignored = [k for k, v in asked.items() if k in data and not same(v, data[k])]
-        lacking = [k for k in asked if k not in data]
-        return ignored, lacking
-
     async def verified(self, name: str, get: str | None, params: Mapping[str, Any], asked: Mapping[str, Any],
                        result: UpstreamResult, what: str) -> Any:
-        """Record the verdict of a write to a confirmed resource: its answer, then one GET for what it lacks."""
+        """Record the verdict of a write to a confirmed resource as the tools reach theirs (`field_check`,
+        `judge`): its answer, then one GET for what it lacks."""
         data = result.data if isinstance(result.data, Mapping) else {}
-        ignored, lacking = self.compare(asked, data)
-        evidence = []
-        if lacking and get is not None:
-            try:
+        reread = None
+        if get is not None:
+            async def reread() -> Mapping[str, Any]:
                 fresh = (await self.call(get, params)).data
-            except UpstreamError as err:
-                evidence.append(f"the read to confirm {', '.join(lacking)} failed: {failure_verdict(err)[1]}")
-            else:
-                more_ignored, lacking = self.compare({k: asked[k] for k in lacking}, fresh)
-                ignored += more_ignored
-                data = {**data, **(fresh if isinstance(fresh, Mapping) else {})}
-        for key in ignored:
-            evidence.append(f"{what}: sent {key} = {excerpt(asked[key])}, StatusPal has {excerpt(data.get(key))}")
+                return fresh if isinstance(fresh, Mapping) else {}
+        write = Write(what, tuple(field_check(k, k, v, k) for k, v in asked.items()), "", reread=reread)
+        evidence = []
+        try:
+            outcome, data = await judge(write, data)
+        except UpstreamError as err:
+            outcome = compare(write.checks, data)
+            evidence.append(f"the read to confirm {', '.join(c.name for c in outcome.unconfirmed)} failed: "
+                            f"{failure_verdict(err)[1]}")
+        ignored = [c.name for c, _ in outcome.ignored]
+        lacking = [c.name for c in outcome.unconfirmed]
+        for check, value in outcome.ignored:
+            evidence.append(f"{what}: sent {check.name} = {excerpt(check.asked)}, StatusPal has {excerpt(value)}")
         if lacking:
             evidence.append(f"{what}: neither the answer nor a GET shows {', '.join(lacking)}; it carries {excerpt(sorted(data), 200)}")
         verdict = IGNORED if ignored else LACKS if lacking else OK
@@ -199,14 +206,22 @@ class Checker:
             return
         container = await self.container_step()
         service = await self.service_step()
-        await self.notices_step(service, container)
+        if self.post_notices:
+            await self.notices_step(service, container)
+        else:
+            for name in self.rows:
+                if name.startswith("notices_"):
+                    self.row(name).record(SKIPPED, (
+                        f"not run on page {self.page!r}: it may have subscribers, and a notify field this StatusPal "
+                        "does not read would email them. Confirm the field with --notify-field NAME (a --create-page "
+                        "run checks notices on a page without subscribers), or pass --i-have-no-subscribers"))
         await self.webhook_step()
 
     async def page_step(self) -> bool:
         table_params = {"subdomain": self.page}
         if self.create_page:
             asked = {"name": f"statuspal-mcp check-api {self.marker} (safe to delete)", "subdomain": self.page,
-                     "timezone": "UTC", "website_url": "https://example.com"}
+                     "timezone": PAGE_TIMEZONE, "website_url": "https://example.com"}
             made = _Made(f"status page {self.page!r}", "status_pages_delete", table_params, get="status_pages_get")
             result = await self.create("status_pages_create", None, asked, made)
             if result is None:
@@ -214,11 +229,17 @@ class Checker:
             await self.verified("status_pages_create", "status_pages_get", table_params, asked, result, "page")
         else:
             for name in ("status_pages_create", "status_pages_delete"):
-                self.row(name).record(SKIPPED, "--subdomain: the check uses the given page and never creates or deletes a page")
+                self.row(name).record(SKIPPED, "--subdomain: the check uses the given page and never creates or deletes a "
+                                               "page" + ("" if self.skip_page_endpoints else
+                                                         "; unproven, so not ok (accept with --skip-page-endpoints)"))
+                self.row(name).excused = self.skip_page_endpoints
         got = await self.attempt("status_pages_get", self.call("status_pages_get", table_params))
         if got is None:
             return False
         current = got.data if isinstance(got.data, Mapping) else {}
+        if isinstance(current.get("timezone"), str):
+            self.page_timezone = current["timezone"]
+            self.zone = naive_zone(self.wire, self.page_timezone)
         self.row("status_pages_get").record(OK if current.get("subdomain") == self.page else LACKS,
                                             "" if current.get("subdomain") == self.page else f"the answer does not show subdomain {self.page!r}",
                                             lacking=[] if current.get("subdomain") == self.page else ["subdomain"])
@@ -242,6 +263,8 @@ class Checker:
         result = await self.create(f"{kind}_create", {"subdomain": self.page}, asked, made)
         if result is None:
             return None
+        if isinstance(result.data, Mapping) and isinstance(result.data.get("id"), str):
+            self.ids[kind] = (slug, result.data["id"])
         await self.verified(f"{kind}_create", f"{kind}_get", params, asked, result, noun)
         got = await self.attempt(f"{kind}_get", self.call(f"{kind}_get", params))
         if got is not None:
@@ -274,7 +297,7 @@ class Checker:
         params = {"subdomain": self.page}
         if notice_id is not None:
             params["notice_id"] = notice_id
-        body, query = self.wire.request(endpoint.method, endpoint.org_scoped, self.page, logical)
+        body, query = self.wire.request(endpoint.method, endpoint.org_scoped, self.page, logical, self.refs)
         return params, body, query
 
     async def notice_call(self, name: str, notice_id: str | None, logical: Mapping[str, Any] | None = None) -> UpstreamResult:
@@ -290,32 +313,45 @@ class Checker:
         return [{"service_slug": service, "container_slugs": [container]}]
 
     async def notices_step(self, service: str | None, container: str | None) -> None:
+        """Every state a notice passes through, each read back: an incident opened, edited, updated and
+        resolved; a maintenance scheduled, moved to start now and closed; an info notice published and closed."""
         affected = self._affected(service, container)
+        if self.wire.affected_ref == "id":
+            try:
+                self.refs = await load_refs(self.api, self.page)
+            except UpstreamError as err:
+                self.note(f"affected_ref = \"id\": the page's services and regions could not be read to send ids "
+                          f"({failure_verdict(err)[1]})")
         now = _now()
         incident = {"title": f"Check incident {self.marker}", "notice_type": "incident", "severity": "minor",
                     "message": f"Check incident opened ({self.marker}).", "notify": False}
         maintenance = {"title": f"Check maintenance {self.marker}", "notice_type": "maintenance",
-                       "starts_at": _iso(now - timedelta(minutes=2)), "ends_at": _iso(now + timedelta(hours=1)),
+                       "starts_at": _iso(now + timedelta(hours=1)), "ends_at": _iso(now + timedelta(hours=2)),
                        "message": f"Check maintenance announced ({self.marker}).", "notify": False}
         info = {"title": f"Check info {self.marker}", "notice_type": "info",
                 "message": f"Check info notice ({self.marker}).", "notify": False}
         if affected is not None:
             incident["affected"] = maintenance["affected"] = affected
-        incident_id = await self.create_notice(incident, "incident")
+        incident_id = await self.create_notice(incident, "incident", "open")
         if incident_id is None:
             await self.probe_notice_routes()
             return
         await self.read_notice(incident_id, incident)
         await self.list_notices(incident_id)
-        await self.update_notice(incident_id)
+        await self.update_notice(incident_id, "incident", {"title": f"Check incident {self.marker} (edited)"})
         await self.post_update(incident_id)
         await self.end_notice(incident_id, "incident", "resolve_strategy", "notices_resolve")
-        maintenance_id = await self.create_notice(maintenance, "maintenance")
+        maintenance_id = await self.create_notice(maintenance, "maintenance", "scheduled")
         if maintenance_id is not None:
+            started = await self.update_notice(maintenance_id, "maintenance", {"starts_at": _iso(now - timedelta(minutes=2))})
+            if started is not None:
+                self.observe_state("notices_update", "maintenance", "in_progress", started)
             await self.end_notice(maintenance_id, "maintenance", "close_strategy", "notices_close")
-        await self.create_notice(info, "info notice")
+        info_id = await self.create_notice(info, "info notice", "open")
+        if info_id is not None:
+            await self.end_notice(info_id, "info notice", "close_strategy", "notices_close")
 
-    async def create_notice(self, logical: dict[str, Any], what: str) -> str | None:
+    async def create_notice(self, logical: Mapping[str, Any], what: str, state: str) -> str | None:
         row = self.row("notices_create")
         title = logical["title"]
         try:
@@ -331,10 +367,13 @@ class Checker:
             verdict, evidence = failure_verdict(err)
             row.record(verdict, f"{what}: {evidence}")
             self.hint_from_refusal(err, body or {})
-            if not err.outcome_unknown:
-                self.made.remove(pending)
-            return None
-        record = self.wire.read(result.data)
+            retried = await self.create_again(err, logical) if not err.outcome_unknown else None
+            if retried is None:
+                if not err.outcome_unknown:
+                    self.made.remove(pending)
+                return None
+            result, logical = retried
+        record = self.wire.read(result.data, self.refs)
         if not record.id:
             row.record(LACKS, f"{what}: the answer has no {self.wire.id_field!r}, so the notice cannot be read, "
                               f"ended or deleted; it carries {excerpt(sorted(_keys(result.data)), 200)}", lacking=["id"])
@@ -342,8 +381,48 @@ class Checker:
             return None
         self.made.remove(pending)
         self.made.append(self.notice_made(record.id, f"{what} {record.id!r}"))
-        await self.verify_notice("notices_create", record.id, logical, record, result.data, what)
+        _, data = await self.verify_notice("notices_create", record.id, logical, result.data, what)
+        self.observe_state("notices_create", logical["notice_type"], state, data)
         return record.id
+
+    async def create_again(self, err: UpstreamError, logical: Mapping[str, Any]) -> tuple[UpstreamResult, Mapping[str, Any]] | None:
+        """One more create after StatusPal refused some fields, to learn what its answer alone can show.
+
+        Refused affected services by slug, with the service and region the check made: the same notice with
+        their ids in place of the slugs; if that is taken, ids are what it wants, the line is printed, and the
+        rest of the walk runs as that line would make `serve` run. Fields refused by name (not permitted): the
+        notice without them, so the answer shows the names this StatusPal uses instead. The create's row keeps
+        the refusal, so the check still fails until the config changes. Returns the answer and what was sent."""
+        if err.status != 422 or not isinstance(err.details, Mapping):
+            return None
+        if self.wire.affected_field in err.details and "affected" in logical and self.wire.affected_ref == "slug" \
+                and len(self.ids) == 2:
+            (service, service_id), (region, region_id) = self.ids["services"], self.ids["containers"]
+            wire = replace(self.wire, affected_ref="id")
+            endpoint = self.table["notices_create"]
+            refs = AffectedRefs({service: service_id}, {region: region_id})
+            body, query = wire.request(endpoint.method, endpoint.org_scoped, self.page, logical, refs)
+            try:
+                result = await self.call("notices_create", {"subdomain": self.page}, body=body, query=query)
+            except UpstreamError:
+                pass
+            else:
+                self.wire, self.refs = wire, await load_refs(self.api, self.page)
+                self.fix("statuspal.notices", "affected_ref", "id", f"StatusPal refused the service and region by slug "
+                                                                      f"({excerpt(err.details, 80)}) and took their ids")
+                return result, logical
+        refused = [n for n in logical if n in REQUEST_FIELDS and self.wire.wire_name(n) in err.details]
+        if not refused or "title" in refused or "notice_type" in refused:
+            return None
+        fewer = {k: v for k, v in logical.items() if k not in refused}
+        params, body, query = self._notice_request("notices_create", None, fewer)
+        try:
+            result = await self.call("notices_create", params, body=body, query=query)
+        except UpstreamError:
+            return None
+        for name in refused:
+            self.hint_field(name, result.data)
+        return result, fewer
 
     def notice_made(self, notice_id: str, label: str) -> _Made:
         params, _, query = self._notice_request("notices_delete", notice_id, None)
@@ -360,73 +439,74 @@ class Checker:
                 found.append(self.notice_made(record.id, f"notice {record.id!r} ({title})"))
         return found
 
-    def notice_problems(self, logical: Mapping[str, Any], record: NoticeRecord) -> tuple[list[str], list[str], list[str]]:
-        """(ignored, lacking, evidence) of a notice's logical fields as StatusPal shows them."""
-        ignored: list[str] = []
-        lacking: list[str] = []
-        evidence: list[str] = []
-        for name in ("title", "notice_type", "severity"):
-            if name not in logical:
-                continue
-            if name not in record.present:
-                lacking.append(name)
-            elif getattr(record, name) != logical[name]:
-                ignored.append(name)
-                evidence.append(f"sent {name} {excerpt(logical[name])}, StatusPal has {excerpt(getattr(record, name))}")
-        for name in ("starts_at", "ends_at"):
-            if name not in logical:
-                continue
-            if name not in record.present:
-                lacking.append(name)
-            elif _instant(getattr(record, name)) != _instant(logical[name]):
-                ignored.append(name)
-                evidence.append(f"sent {name} {logical[name]}, StatusPal has {excerpt(getattr(record, name))}")
-        if "affected" in logical:
-            wanted = {e["service_slug"]: tuple(e.get("container_slugs") or ()) for e in logical["affected"]}
-            if record.affected is None:
-                lacking.append("affected")
-            elif set(record.affected) != set(wanted) or any(c and set(record.affected[s]) != set(c) for s, c in wanted.items()):
-                ignored.append("affected")
-                evidence.append(f"sent affected {excerpt(logical['affected'])}, StatusPal has {excerpt(record.affected)}")
-        if "message" in logical:
-            entry = next((u for u in record.updates or () if u.message == logical["message"]), None)
-            if record.updates is None:
-                lacking.append("message")
-            elif entry is None:
-                ignored.append("message")
-                evidence.append(f"sent message {excerpt(logical['message'])}; the timeline has no such entry")
-            elif "notify" in logical and entry.notified is not None and entry.notified != logical["notify"]:
-                ignored.append("notify")
-                evidence.append(f"sent notify {excerpt(logical['notify'])}; the timeline entry says notified {excerpt(entry.notified)}")
-            elif "notify" in logical and entry.notified is None:
-                self.note(
-                    f"notify: the timeline entry does not say whether subscribers were notified (no "
-                    f"{self.wire.update_notify_key!r} key), so notify: false cannot be confirmed."
-                )
-        return ignored, lacking, evidence
+    async def verify_notice(self, name: str, notice_id: str, logical: Mapping[str, Any], answer: Any, what: str,
+                            ending: Ending | None = None) -> tuple[bool, Mapping[str, Any]]:
+        """The verdict of a notices write, passed by the tools' own judgement (`notice_write`, `judge`): the
+        same fields, readers, time rules and state rules, its answer first, then one GET for what it lacks.
+        Returns whether every field asked was applied, and the record it rests on."""
 
-    async def verify_notice(self, name: str, notice_id: str, logical: Mapping[str, Any], record: NoticeRecord, data: Any, what: str) -> NoticeRecord:
-        """The verdict of a notices write: its answer, then one GET for the fields the answer lacks."""
-        ignored, lacking, evidence = self.notice_problems(logical, record)
+        async def read(ident: str) -> Mapping[str, Any]:
+            data = (await self.notice_call("notices_get", ident)).data
+            return data if isinstance(data, Mapping) else {}
+
+        answer = answer if isinstance(answer, Mapping) else {}
+        write = notice_write(self.wire, self.page, answer, logical, notice_id=notice_id, read_notice=read,
+                             ending=ending, zone=self.zone, refs=self.refs)
+        evidence: list[str] = []
+        try:
+            outcome, record = await judge(write, answer)
+        except UpstreamError as err:
+            outcome, record = compare(write.checks, answer), dict(answer)
+            names = ", ".join(c.name for c in outcome.unconfirmed)
+            evidence.append(f"the read to confirm {names} failed: {failure_verdict(err)[1]}")
+        ignored = [c.name for c, _ in outcome.ignored]
+        lacking = [c.name for c in outcome.unconfirmed]
+        evidence += [f"sent {c.name} {c.render(c.asked)}, StatusPal has {c.render(v)}" for c, v in outcome.ignored]
         if lacking:
-            try:
-                fresh_data = (await self.notice_call("notices_get", notice_id)).data
-            except UpstreamError as err:
-                evidence.append(f"the read to confirm {', '.join(lacking)} failed: {failure_verdict(err)[1]}")
-            else:
-                fresh = self.wire.read(fresh_data)
-                asked_again = {k: logical[k] for k in (*lacking, "notify") if k in logical}
-                more_ignored, lacking, more = self.notice_problems(asked_again, fresh)
-                ignored += more_ignored
-                evidence += more
-                record, data = fresh, fresh_data
-        if lacking:
-            evidence.append(f"neither the answer nor a GET shows {', '.join(lacking)}; the answer carries {_keys_evidence(data, self.wire)}")
+            evidence.append(f"neither the answer nor a GET shows {', '.join(lacking)}; the answer carries "
+                            f"{_keys_evidence(record, self.wire)}")
+        if any(c.name == "notify" for c in outcome.unshown):
+            self.notify_unconfirmed = True
+        for check, value in outcome.ignored:
+            if check.name in ("starts_at", "ends_at"):
+                self.infer_naive(check.asked, value)
         for field_name in (*ignored, *lacking):
-            self.hint_field(field_name, data)
+            if field_name != "state":  # a state word is inferred by observe_state, from the state it should be
+                self.hint_field(field_name, record)
         verdict = IGNORED if ignored else LACKS if lacking else OK
         self.row(name).record(verdict, "; ".join(f"{what}: {e}" for e in evidence), ignored=ignored, lacking=lacking)
-        return record
+        return outcome.ok, record
+
+    def observe_state(self, name: str, kind: str, state: str, data: Any) -> None:
+        """The wire word StatusPal shows for a notice the check knows to be in `state`: a word the mapping does
+        not give that state is what the tools would answer as no state (or another one), so its line is printed.
+        A StatusPal that shows no state at all is left alone: endings are then judged by ends_at."""
+        word = data.get(self.wire.state_field) if isinstance(data, Mapping) else None
+        if not isinstance(word, str) or word in self.wire.state_words(kind, state):
+            return
+        key = STATE_KEYS[kind, state]
+        article = "an" if kind[0] in "aeiou" else "a"
+        self.fix("statuspal.notices", key, word, f"StatusPal shows {article} {kind} that is {state} as {word!r}")
+        self.row(name).record(LACKS, f"{kind}: StatusPal shows state {word!r} where the {kind} is {state}, a word "
+                                     f"statuspal.notices.{key} does not give it", lacking=["state"])
+
+    def infer_naive(self, sent: Any, shown: Any) -> None:
+        """`naive_times` from a time StatusPal wrote without an offset, against the time the check sent."""
+        if self.zone is not None or not is_naive(shown):
+            return
+        zone = page_zone(self.page_timezone)
+        as_utc = same_instant(sent, shown, UTC)
+        as_page = zone is not None and same_instant(sent, shown, zone)
+        if as_page and not as_utc:
+            self.fix("statuspal.notices", "naive_times", "page",
+                     f"StatusPal wrote {sent} as {shown}: the page's time zone ({self.page_timezone}), without an offset")
+        elif as_utc:
+            self.fix("statuspal.notices", "naive_times", "utc",
+                     f"StatusPal wrote {sent} as {shown}: UTC without an offset"
+                     + (f" (the page's zone, {self.page_timezone}, reads the same now)" if as_page else ""))
+        else:
+            self.note(f"naive_times: StatusPal wrote {sent} as {shown}, which is neither UTC nor the page's time "
+                      f"zone ({self.page_timezone}) without an offset; set statuspal.notices.naive_times by hand.")
 
     async def read_notice(self, notice_id: str, logical: Mapping[str, Any]) -> None:
         got = await self.attempt("notices_get", self.notice_call("notices_get", notice_id), "incident")
@@ -469,85 +549,78 @@ class Checker:
                          f"read under that name (statuspal.notices.type_field)", ignored=[f"{self.wire.type_field} filter"])
         else:
             self.row("notices_list").record(OK)
+        # The open incident under the words of its state, as list_notices asks for them (one read per word).
+        for word in self.wire.filter_words("open", "incident"):
+            by_state = await self.attempt("notices_list", self.api.list_all(
+                "notices_list", params, query={**(query or {}), self.wire.state_field: word}), f"filtered by state {word!r}")
+            if by_state is not None and notice_id in [self.wire.read(i).id for i in by_state.data]:
+                return
+        self.row("notices_list").record(LACKS, (
+            f"listing with {self.wire.state_field} = {' or '.join(self.wire.filter_words('open', 'incident'))} does not "
+            "show the open incident: statuspal.notices.state_incident_open (or state_field) is not this StatusPal's"),
+            lacking=["state filter"])
 
-    async def update_notice(self, notice_id: str) -> None:
-        logical = {"title": f"Check incident {self.marker} (edited)"}
-        result = await self.attempt("notices_update", self.notice_call("notices_update", notice_id, logical), "incident")
-        if result is not None:
-            await self.verify_notice("notices_update", notice_id, logical, self.wire.read(result.data), result.data, "incident")
+    async def update_notice(self, notice_id: str, what: str, logical: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        result = await self.attempt("notices_update", self.notice_call("notices_update", notice_id, logical), what)
+        if result is None:
+            return None
+        return (await self.verify_notice("notices_update", notice_id, logical, result.data, what))[1]
 
     async def post_update(self, notice_id: str) -> None:
         logical = {"message": f"Check timeline update ({self.marker}).", "notify": False}
         await self.send_update("notices_post_update", notice_id, logical, "incident")
 
-    async def send_update(self, name: str, notice_id: str, logical: Mapping[str, Any], what: str) -> NoticeRecord | None:
+    async def send_update(self, name: str, notice_id: str, logical: Mapping[str, Any], what: str) -> bool:
         try:
             result = await self.notice_call(name, notice_id, logical)
         except UpstreamError as err:
             verdict, evidence = failure_verdict(err)
             self.row(name).record(verdict, f"{what}: {evidence}")
             self.hint_from_refusal(err, self._notice_request(name, notice_id, logical)[1] or {})
-            return None
-        return await self.verify_notice(name, notice_id, logical, self.wire.read(result.data), result.data, what)
+            return False
+        return (await self.verify_notice(name, notice_id, logical, result.data, what))[0]
 
     async def end_notice(self, notice_id: str, what: str, strategy_key: str, action: str) -> None:
         """Resolve or close as `serve` would; when the action route is missing, try PATCH ends_at instead."""
         row = self.row(action)
+        kind = what.split()[0]
+        state = {"incident": "resolved", "maintenance": "completed"}.get(kind, "closed")
+        ending = Ending("resolve_incident" if kind == "incident" else "close_maintenance", (state,))
         closing = {"message": f"Check {what} ended ({self.marker}).", "notify": False}
         if getattr(self.wire, strategy_key) == "patch_ends_at":
-            record = await self.patch_end(notice_id, what, action)
-            if record is None:
+            if not await self.patch_end(notice_id, what, action, ending, state):
                 return
             posted = await self.send_update("notices_post_update", notice_id, closing, f"{what} closing text")
-            row.record(OK if posted is not None else ERROR, "" if posted is not None else
-                       f"{what}: ended, but the closing text failed (see notices_post_update)")
+            row.record(OK if posted else ERROR, "" if posted else f"{what}: ended, but the closing text was not applied "
+                                                                  "(see notices_post_update)")
             return
         try:
             result = await self.notice_call(action, notice_id, closing)
         except UpstreamError as err:
             verdict, evidence = failure_verdict(err)
             row.record(verdict, f"{what}: {evidence}")
-            if err.route_missing and await self.patch_end(notice_id, what, action) is not None:
+            if err.route_missing and await self.patch_end(notice_id, what, action, ending, state):
                 self.fix("statuspal.notices", strategy_key, "patch_ends_at",
                          f"{self.table[action].method} {self.table[action].path} answered 404 (route missing); "
                          f"PATCH {self.wire.ends_at_field} = now ended the {what}")
             else:
                 self.hint_from_refusal(err, self._notice_request(action, notice_id, closing)[1] or {})
             return
-        record = await self.verify_notice(action, notice_id, closing, self.wire.read(result.data), result.data, what)
-        if not _ended(record):
-            fresh = await self.fresh_notice(notice_id)
-            if fresh is None or not _ended(fresh):
-                row.record(IGNORED, f"{what}: it still shows state {excerpt(record.state)}, ends_at {excerpt(record.ends_at)}",
-                           ignored=["state"])
+        _, record = await self.verify_notice(action, notice_id, closing, result.data, what, ending)
+        self.observe_state(action, kind, state, record)
 
-    async def fresh_notice(self, notice_id: str) -> NoticeRecord | None:
-        try:
-            return self.wire.read((await self.notice_call("notices_get", notice_id)).data)
-        except UpstreamError:
-            return None
-
-    async def patch_end(self, notice_id: str, what: str, action: str) -> NoticeRecord | None:
-        """PATCH ends_at = now: the record when that ended the notice; else None, with the verdict on `action`."""
+    async def patch_end(self, notice_id: str, what: str, action: str, ending: Ending, state: str) -> bool:
+        """PATCH ends_at = now, judged as resolve_incident / close_maintenance judge it; the verdict on `action`."""
         logical = {"ends_at": _iso(_now())}
         try:
             result = await self.notice_call("notices_update", notice_id, logical)
         except UpstreamError as err:
             verdict, evidence = failure_verdict(err)
             self.row(action).record(verdict, f"{what}, ending by PATCH {self.wire.ends_at_field}: {evidence}")
-            return None
-        record = self.wire.read(result.data)
-        if not _ended(record):
-            record = await self.fresh_notice(notice_id) or record
-        if _ended(record):
-            return record
-        applied = _instant(record.ends_at) == _instant(logical["ends_at"])
-        self.row(action).record(
-            IGNORED, f"{what}: after PATCH {self.wire.ends_at_field} = {logical['ends_at']} it shows state "
-                     f"{excerpt(record.state)}, {self.wire.ends_at_field} {excerpt(record.ends_at)}",
-            ignored=["state" if applied else "ends_at"],
-        )
-        return None
+            return False
+        ended, record = await self.verify_notice(action, notice_id, logical, result.data, f"{what}, ending by PATCH", ending)
+        self.observe_state(action, what.split()[0], state, record)
+        return ended
 
     async def probe_notice_routes(self) -> None:
         """No notice could be made: ask each other notices route, with a made-up id, whether it exists at all.
@@ -599,6 +672,8 @@ class Checker:
         """A config line for a notice field StatusPal did not show under its configured name, when the answer
         has exactly one other key that plausibly carries it; otherwise a note naming the key to correct."""
         key = NOTICE_KEYS.get(logical)
+        if logical == "affected" and self.hint_ids(data):
+            return
         if logical == "message":
             self.hint_updates(data)
             key = "text_field"
@@ -620,6 +695,25 @@ class Checker:
             f"{logical}: StatusPal neither {shown} as {configured!r} (statuspal.notices.{key}); the right name cannot "
             f"be read from its answer, which carries {_keys_evidence(data, self.wire)}."
         ))
+
+    def hint_ids(self, data: Any) -> bool:
+        """An affected list that names the service the check made by its id, not its slug: the field, shape and
+        reference lines for it."""
+        service = self.ids.get("services")
+        if service is None or self.wire.affected_ref == "id" or not isinstance(data, Mapping):
+            return False
+        found = [k for k, v in data.items() if service[1] in _references(v)]
+        if len(found) != 1:
+            return False
+        name = found[0]
+        self.fix("statuspal.notices", "affected_ref", "id",
+                 f"the answer's {name} names the service by its id {service[1]!r}, not its slug {service[0]!r}")
+        if name != self.wire.affected_field:
+            self.fix("statuspal.notices", "affected_field", name, f"the answer carries the affected services as {name}")
+        shape = _shape_of(data[name])
+        if shape and shape != self.wire.affected_shape:
+            self.fix("statuspal.notices", "affected_shape", shape, f"the answer's {name} is a {_SHAPE_WORDS[shape]}")
+        return True
 
     def hint_updates(self, data: Any) -> None:
         """The timeline under another key, or its entries' text under another key, found by the text sent."""
@@ -778,6 +872,16 @@ def _shape_of(value: Any) -> str | None:
     return None
 
 
+def _references(value: Any) -> set[str]:
+    """Every string an affected value could name a service by: map keys, list items, object values."""
+    if isinstance(value, Mapping):
+        return {str(k) for k in value}
+    if isinstance(value, list):
+        return {v for v in value if isinstance(v, str)} | {
+            v for item in value if isinstance(item, Mapping) for v in item.values() if isinstance(v, str)}
+    return set()
+
+
 def _keys(data: Any) -> list[str]:
     return list(data) if isinstance(data, Mapping) else []
 
@@ -796,13 +900,6 @@ def _keys_evidence(data: Any, wire: NoticeWire) -> str:
     unmapped = _unmapped(data, wire)
     shown = ", ".join(f"{k}: {excerpt(data[k], 60)}" for k in unmapped) or "nothing the mapping does not read"
     return f"keys {', '.join(data)}; not read by the mapping: {shown}"
-
-
-def _ended(record: NoticeRecord) -> bool:
-    if record.state in ENDED_STATES:
-        return True
-    end = _instant(record.ends_at)
-    return end is not None and end <= datetime.now(UTC) + timedelta(seconds=5) and record.state not in ("open", "in_progress", "scheduled")
 
 
 def _digest(secret: Any) -> str | None:

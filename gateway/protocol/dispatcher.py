@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from mcp_types import SERVER_INFO_META_KEY
+from mcp_types import CLIENT_CAPABILITIES_META_KEY, SERVER_INFO_META_KEY
 from mcp_types.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND
 from mcp_types.methods import serialize_server_result, validate_client_request
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
@@ -28,15 +28,20 @@ from gateway.auth.identity import Credentials
 from gateway.auth.scopes import READ, WRITE
 from gateway.auth.surfaces import FULL, Surface
 from gateway.observability.redaction import quotable
-from gateway.protocol.cursors import decode_cursor, encode_cursor
+from gateway.protocol.confirm.apps import PUBLISH_DRAFT, PUBLISH_DRAFT_NAME, app_definition, publish_problem
+from gateway.protocol.confirm.flow import VIEW_URI, refused
+from gateway.protocol.confirm.policy import Channel
+from gateway.protocol.confirm.view import PublishView
+from gateway.protocol.invocation import Caller, Invocation
 from gateway.protocol.jsonrpc import Message, RpcError
 from gateway.protocol.meta import NO_CAPABILITIES, ClientCapabilities, parse_request_meta
 from gateway.protocol.outcomes import KeyRefused, Outcome
-from gateway.protocol.pipeline import Caller, Invocation, Notify, ToolPipeline, progress_reporter
+from gateway.protocol.pipeline import Notify, ToolPipeline, progress_reporter
 from gateway.protocol.resources import DocsResources
 from gateway.protocol.results import ResultRenderer
 from gateway.tools.base import ToolError
 from gateway.tools.catalogue import Catalogue
+from gateway.tools.cursors import decode_cursor, encode_cursor
 from gateway.tools.instructions import INSTRUCTIONS
 from gateway.tools.surfaces import SurfaceTools, surface_instructions
 
@@ -108,6 +113,16 @@ class Call:
     surface: Surface = FULL
     # Handshake era: the client capabilities its session id carries (initialize stated them once).
     session: ClientCapabilities = NO_CAPABILITIES
+    # The person set this connection to leave confirmation to the client (`X-MCP-Confirm: client`).
+    confirm_by_client: bool = False
+
+    @property
+    def capabilities(self) -> ClientCapabilities:
+        """What the client declared: on this request in 2026-07-28, in initialize (via the session) before."""
+        if not self.modern:
+            return self.session
+        meta = self.params.get("_meta")
+        return ClientCapabilities.of(meta.get(CLIENT_CAPABILITIES_META_KEY) if isinstance(meta, dict) else None)
 
     @property
     def modern(self) -> bool:
@@ -123,24 +138,25 @@ class Dispatcher:
 
     def __init__(
         self, catalogue: Catalogue, tools: ToolPipeline, resources: DocsResources, info: Mapping[str, Any],
-        tools_page_size: int,
+        tools_page_size: int, view: PublishView,
     ) -> None:
         # The catalogue as each URL's surface shows it; built here from the catalogue alone (no I/O).
         self._surfaces = SurfaceTools.of(catalogue)
         self._tools = tools
         self._results = ResultRenderer(info)
         self._resources = resources
+        self._view = view
         self._page_size = tools_page_size
         self._server_info = dict(info)
         self._result_meta = {SERVER_INFO_META_KEY: self._server_info}
         self._initialize = {v: self._serialise("initialize", v, self._initialize_result(v)) for v in HANDSHAKE_PROTOCOL_VERSIONS}
         self._discover = {v: self._serialise("server/discover", v, self._discover_result()) for v in MODERN_PROTOCOL_VERSIONS}
-        # Keyed by the tools shown (their names, and whether they are a page scope's narrowed copies): a
-        # handful of surfaces' shapes, never one entry per page.
-        self._tool_pages: dict[tuple[str, frozenset[str], bool, bool, frozenset[str]], tuple[bytes, ...]] = {}
+        # Keyed by the tools shown (their names, whether they are a page scope's narrowed copies, whether the client
+        # renders apps, whether confirmed tools are hidden): a handful of shapes, never one entry per page.
+        self._tool_pages: dict[tuple[str, frozenset[str], bool, bool, frozenset[str], bool, bool], tuple[bytes, ...]] = {}
         for version in SUPPORTED_VERSIONS:
             for scopes in (frozenset({READ}), frozenset({READ, WRITE})):
-                self._tools_pages(version, FULL, scopes)
+                self._tools_pages(version, FULL, scopes, apps=False, hidden=False)
         self._methods: dict[str, Callable[[Call], Awaitable[bytes]]] = {
             "initialize": self._initialize_method,
             "ping": self._empty,
@@ -208,7 +224,9 @@ class Dispatcher:
 
     async def _tools_list(self, call: Call) -> bytes:
         cursor = call.params.get("cursor")
-        pages = self._tools_pages(call.version, call.surface, call.credentials.scopes)
+        capabilities = call.capabilities
+        pages = self._tools_pages(call.version, call.surface, call.credentials.scopes, apps=capabilities.apps,
+                                  hidden=self._hides_confirmed(call, capabilities))
         if cursor is None:
             return pages[0]
         index = decode_cursor(_TOOLS_CURSOR, cursor)
@@ -216,14 +234,22 @@ class Dispatcher:
             raise RpcError(INVALID_PARAMS, _BAD_CURSOR)
         return pages[index]
 
-    def _tools_pages(self, version: str, surface: Surface, scopes: frozenset[str]) -> tuple[bytes, ...]:
+    def _hides_confirmed(self, call: Call, capabilities: ClientCapabilities) -> bool:
+        policy = self._tools.confirmer.policy
+        return policy.hide_unconfirmable and not call.confirm_by_client and (
+            policy.channel(capabilities, call.modern, call.confirm_by_client) is Channel.CLIENT)
+
+    def _tools_pages(self, version: str, surface: Surface, scopes: frozenset[str], *, apps: bool, hidden: bool) -> tuple[bytes, ...]:
         # Keyed on the surface's shape and the grant, which decide what it shows, never on the page (page names
         # are the caller's to invent, so they must not grow this); a hit costs one dict lookup, not a walk.
-        key = (version, surface.toolsets, surface.readonly, surface.page is not None, scopes)
+        key = (version, surface.toolsets, surface.readonly, surface.page is not None, scopes, apps, hidden)
         pages = self._tool_pages.get(key)
         if pages is None:
-            visible = self._surfaces.visible(surface, scopes)
-            tools = [t.definition() for t in visible]
+            policy = self._tools.confirmer.policy
+            visible = [t for t in self._surfaces.visible(surface, scopes) if not (hidden and policy.confirms(t.name))]
+            tools = [app_definition(t) if apps and policy.confirms(t.name) else t.definition() for t in visible]
+            if apps and any(policy.confirms(t.name) for t in visible):
+                tools.append(PUBLISH_DRAFT)
             size = self._page_size
             chunks = [tools[i : i + size] for i in range(0, len(tools), size)] or [[]]
             built = []
@@ -250,6 +276,8 @@ class Dispatcher:
             arguments = {}
         elif not isinstance(arguments, dict):
             raise RpcError(INVALID_PARAMS, 'Invalid params: "arguments" must be an object')
+        if name == PUBLISH_DRAFT_NAME:
+            return await self._publish_draft(call, arguments)
         surfaces = self._surfaces
         absent = surfaces.absent_reason(call.surface, name)
         if absent is not None:
@@ -261,10 +289,12 @@ class Dispatcher:
             raise RpcError(INVALID_PARAMS, f"Unknown tool: {quotable(name)!r}. Call tools/list for the tools this server offers.")
         if tool.scope not in call.credentials.scopes:
             raise ScopeRefused(tool.scope, f"{name} changes data and needs the {tool.scope} scope; this grant is read-only.")
-        meta = parse_request_meta(params, call.version, call.session, call.modern)
-        invocation = Invocation(
-            Caller(call.credentials, call.surface), meta, call.request_id, progress_reporter(meta.progress_token, call.notify),
-        )
+        invocation = self._invocation(call)
+        if self._hides_confirmed(call, invocation.meta.capabilities) and self._tools.confirmer.policy.confirms(name):
+            # Hidden from tools/list for a client that can show no confirmation, and refused here too: a cached list
+            # or a guessed name must not write what no person can see first.
+            raise RpcError(INVALID_PARAMS, f"Tool not available: {name} needs a person's confirmation, and this client can "
+                                           "show neither a preview nor a form.")
         outcome: Outcome
         try:
             arguments = surfaces.page_arguments(call.surface, name, arguments)
@@ -272,6 +302,35 @@ class Dispatcher:
             outcome = self._tools.refuse(tool, str(exc))
         else:
             outcome = await self._tools.run(tool, arguments, invocation)
+        return self._answer(outcome, call)
+
+    async def _publish_draft(self, call: Call, arguments: dict[str, Any]) -> bytes:
+        """The publish preview's own call: only a client that declared the apps extension has the view, so only such
+        a client may publish a draft (a draft copied out of a result by anyone else is refused, unopened)."""
+        invocation = self._invocation(call)
+        if not invocation.meta.capabilities.apps:
+            raise RpcError(INVALID_PARAMS, f"Unknown tool: {PUBLISH_DRAFT_NAME!r}. It belongs to the publish preview, which "
+                                           "this client did not declare it can show; call the tool itself instead.")
+        draft = arguments.get("draft")
+        opened = self._tools.confirmer.draft_tool(draft)
+        tool = self._surfaces.catalogue(call.surface).get(opened) if opened else None
+        if tool is None or self._surfaces.absent_reason(call.surface, tool.name) is not None:
+            return self._answer(refused(opened or PUBLISH_DRAFT_NAME, "the draft is not one this server sealed for a tool on "
+                                        "this connection"), call)
+        if tool.scope not in call.credentials.scopes:
+            raise ScopeRefused(tool.scope, f"{tool.name} changes data and needs the {tool.scope} scope; this grant is read-only.")
+        problem = publish_problem(arguments)
+        if problem is not None:
+            return self._answer(refused(tool.name, problem), call)
+        corrections: dict[str, Any] = {k: arguments[k] for k in ("text", "notify", "typed_name") if k in arguments}
+        return self._answer(await self._tools.publish(tool, draft, corrections, invocation), call)
+
+    def _invocation(self, call: Call) -> Invocation:
+        meta = parse_request_meta(call.params, call.version, call.session, call.modern)
+        caller = Caller(call.credentials, call.surface, call.confirm_by_client)
+        return Invocation(caller, meta, call.request_id, progress_reporter(meta.progress_token, call.notify))
+
+    def _answer(self, outcome: Outcome, call: Call) -> bytes:
         if isinstance(outcome, KeyRefused):
             raise UpstreamRefusedKey(outcome.status, self._results.render(outcome.fallback, call.modern))
         return self._results.render(outcome, call.modern)
@@ -284,6 +343,9 @@ class Dispatcher:
             items, next_cursor = self._resources.list(call.params.get("cursor"))
         except ValueError:
             raise RpcError(INVALID_PARAMS, _BAD_CURSOR) from None
+        if call.capabilities.apps and call.params.get("cursor") is None:
+            # The publish preview is listed, on every surface, only to a client that can render it.
+            items = [self._view.listing(), *items]
         result: dict[str, Any] = {"resources": items}
         if next_cursor is not None:
             result["nextCursor"] = next_cursor
@@ -292,7 +354,7 @@ class Dispatcher:
     async def _resources_read(self, call: Call) -> bytes:
         self._validate("resources/read", call.version, call.params)
         uri = call.params["uri"]
-        content = self._resources.read(uri)
+        content = self._view.read() if uri == VIEW_URI and call.capabilities.apps else self._resources.read(uri)
         if content is None:
             code = INVALID_PARAMS if call.modern else RESOURCE_NOT_FOUND
             raise RpcError(code, f"Resource not found: {quotable(uri, 200)}", data={"uri": quotable(uri, 200)})

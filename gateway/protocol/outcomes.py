@@ -31,6 +31,16 @@ class ToolFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class Deferred:
+    """Nothing was written yet: a person reviews the write in the publish preview. A normal result (not isError:
+    some hosts do not mount a view for an error result), whose `text` tells the model to stop, and whose `meta`
+    carries the sealed draft and the preview for the view, never for `content` or `structuredContent`."""
+
+    text: str
+    meta: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class InputRequired:
     """2026-07-28 only: the call needs the client's answers first; the client retries with them and the state."""
 
@@ -48,4 +58,4 @@ class KeyRefused:
     fallback: ToolFailed
 
 
-Outcome = Complete | ToolFailed | InputRequired | KeyRefused
+Outcome = Complete | ToolFailed | Deferred | InputRequired | KeyRefused

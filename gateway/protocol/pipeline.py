@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from gateway.auth.identity import Credentials
-from gateway.auth.surfaces import FULL, Surface
-from gateway.protocol.meta import RequestMeta
+from gateway.protocol.invocation import Invocation
 from gateway.protocol.outcomes import Complete, InputRequired, KeyRefused, Outcome, ToolFailed
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, describe
 from gateway.tools.base import InputNeeded, ProgressFn, Tool, ToolContext, ToolError, no_progress
@@ -26,6 +23,7 @@ from gateway.tools.base import InputNeeded, ProgressFn, Tool, ToolContext, ToolE
 if TYPE_CHECKING:
     from gateway.observability.metrics import Metrics
     from gateway.protocol.arguments import ArgumentValidator
+    from gateway.protocol.confirm.flow import Confirmer
     from gateway.statuspal.client import StatusPalClient
     from search.lifecycle import DocsIndex
 
@@ -34,44 +32,17 @@ log = logging.getLogger(__name__)
 Notify = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who is calling, as every step after the transport sees them: the resolved credentials (key id, kind, and
-    for OAuth the client id, the name the login page showed and whether it was verified) and the surface their
-    URL allows. The API key itself stays inside the credentials and is used only for the upstream call."""
-
-    credentials: Credentials
-    surface: Surface = FULL
-
-    @property
-    def key_id(self) -> str:
-        return self.credentials.key_id
-
-
-@dataclass(frozen=True, slots=True)
-class Invocation:
-    """One tools/call as the pipeline needs it."""
-
-    caller: Caller
-    meta: RequestMeta
-    # Correlates the client's "request id …" with the server log line for internal errors.
-    request_id: str
-    # Sends notifications/progress over the call's answer (the transport switches it to SSE on first use).
-    progress: ProgressFn = no_progress
-
-    @property
-    def modern(self) -> bool:
-        return self.meta.modern
-
-
 class ToolPipeline:
     """Runs one known tool for a caller allowed to call it, and says what came of it."""
 
-    def __init__(self, arguments: ArgumentValidator, upstream: StatusPalClient, docs: DocsIndex, metrics: Metrics) -> None:
+    def __init__(
+        self, arguments: ArgumentValidator, upstream: StatusPalClient, docs: DocsIndex, metrics: Metrics, confirmer: Confirmer,
+    ) -> None:
         self._arguments = arguments
         self._upstream = upstream
         self._docs = docs
         self._metrics = metrics
+        self.confirmer = confirmer
 
     async def run(self, tool: Tool, arguments: dict[str, Any], call: Invocation) -> Outcome:
         """Arguments that fail the inputSchema are an `isError` result, because only results reach the model,
@@ -82,6 +53,17 @@ class ToolPipeline:
                 tool, "invalid_arguments",
                 f"Invalid arguments for {tool.name}: {problem}. Correct them to match the tool's input schema and call it again.",
             )
+        return await self._execute(tool, arguments, call, confirm=True)
+
+    async def publish(self, tool: Tool, draft: Any, corrections: Mapping[str, Any], call: Invocation) -> Outcome:
+        """The publish preview's call: write the draft's arguments with the person's corrections, once the draft
+        is shown to be this caller's, unused and unexpired, and the target unchanged (`Confirmer.publish`)."""
+        return await self._execute(tool, {}, call, confirm=False, draft=(draft, corrections))
+
+    async def _execute(
+        self, tool: Tool, arguments: dict[str, Any], call: Invocation, *, confirm: bool,
+        draft: tuple[Any, Mapping[str, Any]] | None = None,
+    ) -> Outcome:
         credentials = call.caller.credentials
         try:
             # Inside the try: for_key refuses a key no StatusPal key can look like (one sealed into a token)
@@ -94,6 +76,19 @@ class ToolPipeline:
                 input_responses=call.meta.input_responses,
                 request_state=call.meta.request_state,
             )
+            if draft is not None:
+                arguments, held = await self.confirmer.publish(tool, draft[0], draft[1], call, ctx)
+                if held is None:
+                    # The person's corrections are arguments like any other: checked against the schema.
+                    problem = self._arguments.problem(tool.name, arguments)
+                    if problem is not None:
+                        held = ToolFailed("invalid_arguments", f"The corrected {tool.name} is not valid: {problem}. Nothing "
+                                                               "was written; correct it in the preview and publish again.")
+            else:
+                held = await self.confirmer.gate(tool, arguments, call, ctx) if confirm else None
+            if held is not None:
+                self._metrics.tool_call(tool.name, held.outcome if isinstance(held, ToolFailed) else "confirming")
+                return held
             structured = orjson.dumps(dict(await tool.handler(ctx, arguments)))
         except ToolError as exc:
             return self._failed(tool, "tool_error", str(exc), exc.data)

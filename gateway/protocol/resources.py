@@ -13,7 +13,7 @@ import builtins
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gateway.protocol.cursors import decode_cursor, encode_cursor
+from gateway.tools.cursors import decode_cursor, encode_cursor
 from search.corpus import load_pages
 
 if TYPE_CHECKING:

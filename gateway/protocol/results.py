@@ -13,7 +13,7 @@ import orjson
 from mcp_types import SERVER_INFO_META_KEY
 
 from gateway.observability.redaction import redact_text
-from gateway.protocol.outcomes import Complete, InputRequired, Outcome, ToolFailed
+from gateway.protocol.outcomes import Complete, Deferred, InputRequired, Outcome, ToolFailed
 
 
 class ResultRenderer:
@@ -30,6 +30,8 @@ class ResultRenderer:
         if isinstance(outcome, ToolFailed):
             # An error text may quote an argument or an upstream message that echoes one; it goes to the model.
             return self._call_result(redact_text(outcome.text), None, True, modern, outcome.meta)
+        if isinstance(outcome, Deferred):
+            return self._call_result(outcome.text, None, False, modern, outcome.meta)
         if isinstance(outcome, InputRequired):
             if not modern:
                 raise ValueError("input_required exists only in 2026-07-28")

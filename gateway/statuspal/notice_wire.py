@@ -10,13 +10,20 @@ the page an org-scoped route needs), and
 name, so correcting one is a configuration change, and a later check can compare what was asked with what
 StatusPal applied in one vocabulary.
 
-Services and regions are always referred to by slug, as every confirmed StatusPal Next endpoint does.
+The tools speak one vocabulary of notice states (`NOTICE_STATES`); which wire word(s) StatusPal uses for
+each is configuration too (`state_<type>_<state>`, several words allowed), and a word the mapping does not
+know is read as no state at all, with the word kept beside it, never guessed.
+
+Services and regions are referred to by slug, as every confirmed StatusPal Next endpoint does, unless
+`affected_ref = "id"`: both functions then translate through `AffectedRefs`, the page's slug <-> id
+tables, so the tools still speak slugs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import datetime, tzinfo
 from typing import Any
 
 # How the affected services travel:
@@ -28,6 +35,20 @@ AFFECTED_SHAPES = ("objects", "map", "list")
 #   action:        the dedicated endpoint (notices_resolve / notices_close) with the closing text and notify
 #   patch_ends_at: notices_update with ends_at = now, then the closing text (if any) through notices_post_update
 END_STRATEGIES = ("action", "patch_ends_at")
+# How a time without a UTC offset is read: "none" (not at all: a write showing one is not confirmed, and the
+# error says to set this), "utc", or "page" (the page's time zone).
+NAIVE_TIMES = ("none", "utc", "page")
+# How the affected services and regions are named on the wire: by slug, or by their id.
+AFFECTED_REFS = ("slug", "id")
+# The states the tools speak, per notice type: the only words a model ever sees in `state`.
+NOTICE_STATES: dict[str, tuple[str, ...]] = {
+    "incident": ("open", "resolved"),
+    "maintenance": ("scheduled", "in_progress", "completed"),
+    "info": ("open", "closed"),
+}
+# (notice type, state) -> the NoticeWire attribute holding its wire word(s), comma-separated.
+STATE_KEYS = {(kind, state): f"state_{kind}_{state}" for kind, states in NOTICE_STATES.items() for state in states}
+ALL_STATES = tuple(dict.fromkeys(state for states in NOTICE_STATES.values() for state in states))
 
 # Logical request fields -> the NoticeWire attribute naming them on the wire.
 REQUEST_FIELDS = {
@@ -57,6 +78,35 @@ class WireShapeError(ValueError):
 
 
 @dataclass(frozen=True)
+class AffectedRefs:
+    """One page's services and regions, slug -> id, for a StatusPal that names them by id on the wire."""
+
+    services: Mapping[str, str]
+    containers: Mapping[str, str]
+
+    def to_ids(self, entries: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The tools' entries with ids in place of slugs; a slug the page does not have is refused by name."""
+        unknown = [e["service_slug"] for e in entries if e["service_slug"] not in self.services]
+        unknown += [c for e in entries for c in e.get("container_slugs") or () if c not in self.containers]
+        if unknown:
+            raise WireShapeError(
+                f"no service or region with the slug {', '.join(map(repr, unknown))} on this page. Valid: service "
+                f"slugs {', '.join(self.services) or '(none)'}; region slugs {', '.join(self.containers) or '(none)'}."
+            )
+        return [
+            {"service_slug": self.services[e["service_slug"]],
+             **({"container_slugs": [self.containers[c] for c in e["container_slugs"]]} if e.get("container_slugs") else {})}
+            for e in entries
+        ]
+
+    def to_slugs(self, affected: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        """Ids read back as slugs; an id the page does not list (made since the lookup) is kept as it is."""
+        services = {v: k for k, v in self.services.items()}
+        containers = {v: k for k, v in self.containers.items()}
+        return {services.get(s, s): tuple(containers.get(c, c) for c in cs) for s, cs in affected.items()}
+
+
+@dataclass(frozen=True)
 class NoticeUpdate:
     """One timeline entry as read back: its text, and whether StatusPal says subscribers were notified."""
 
@@ -78,7 +128,9 @@ class NoticeRecord:
     title: str | None = None
     notice_type: str | None = None
     severity: str | None = None
+    # One of NOTICE_STATES, or None when StatusPal's word is not mapped (then `wire_state` holds it).
     state: str | None = None
+    wire_state: str | None = None
     starts_at: str | None = None
     ends_at: str | None = None
     affected: Mapping[str, tuple[str, ...]] | None = None
@@ -86,13 +138,19 @@ class NoticeRecord:
     present: frozenset[str] = frozenset()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    def as_output(self) -> dict[str, Any]:
-        """The tool result (the NOTICE output schema): absent fields are left out, never invented."""
+    def as_output(self, zone: tzinfo | None = None) -> dict[str, Any]:
+        """The tool result (the NOTICE output schema): absent fields are left out, never invented. A time
+        StatusPal wrote without an offset gets the offset of `zone` (naive_times), its wall time unchanged:
+        the tools promise times with an offset, and only configuration says which one it is."""
         out: dict[str, Any] = {}
-        for name in ("id", "title", "notice_type", "state"):
+        for name in ("id", "title", "notice_type"):
             value = getattr(self, name)
             if isinstance(value, str):
                 out[name] = value
+        if "state" in self.present:
+            out["state"] = self.state
+            if self.wire_state is not None:
+                out["wire_state"] = self.wire_state
         for name in ("severity", "starts_at", "ends_at"):
             if name in self.present and (getattr(self, name) is None or isinstance(getattr(self, name), str)):
                 out[name] = getattr(self, name)
@@ -108,6 +166,13 @@ class NoticeRecord:
                 for u in self.updates
             ]
         out.update(self.extra)
+        if zone is not None:
+            for name in ("starts_at", "ends_at", *_PASSED_THROUGH):
+                if name in out:
+                    out[name] = _with_offset(out[name], zone)
+            for update in out.get("updates", ()):
+                if "posted_at" in update:
+                    update["posted_at"] = _with_offset(update["posted_at"], zone)
         return out
 
 
@@ -139,10 +204,39 @@ class NoticeWire:
     update_notify_key: str = "notified"
     resolve_strategy: str = "action"
     close_strategy: str = "action"
+    naive_times: str = "none"
+    affected_ref: str = "slug"
+    # The wire word(s) of each state the tools speak, comma-separated (STATE_KEYS).
+    state_incident_open: str = "open"
+    state_incident_resolved: str = "resolved"
+    state_maintenance_scheduled: str = "scheduled"
+    state_maintenance_in_progress: str = "in_progress"
+    state_maintenance_completed: str = "completed"
+    state_info_open: str = "open"
+    state_info_closed: str = "closed"
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
+
+    # ------------------------------------------------------------------ states
+
+    def state_words(self, kind: str, state: str) -> tuple[str, ...]:
+        """The wire words of one state of one notice type; the first is the one a StatusPal most likely uses."""
+        key = STATE_KEYS.get((kind, state))
+        return state_words(getattr(self, key)) if key else ()
+
+    def filter_words(self, state: str, kind: str | None = None) -> tuple[str, ...]:
+        """Every wire word a list filter on `state` must ask for (of one notice type, or of all)."""
+        kinds = (kind,) if kind else tuple(NOTICE_STATES)
+        return tuple(dict.fromkeys(w for k in kinds for w in self.state_words(k, state)))
+
+    def state_of(self, kind: str | None, word: str) -> str | None:
+        """The state a wire word means for this notice type; without a known type, the one state every type
+        that knows the word agrees on. None when no state (or no single one) has that word."""
+        kinds = (kind,) if kind in NOTICE_STATES else tuple(NOTICE_STATES)
+        found = {s for (k, s) in STATE_KEYS if k in kinds and word in self.state_words(k, s)}
+        return found.pop() if len(found) == 1 else None
 
     def wire_name(self, logical: str) -> str:
         return getattr(self, REQUEST_FIELDS[logical])
@@ -163,21 +257,28 @@ class NoticeWire:
 
     # ------------------------------------------------------------------ logical -> wire
 
-    def body(self, logical: Mapping[str, Any]) -> dict[str, Any]:
-        """The request body for the logical fields given (only those: a PATCH must not touch the others)."""
+    def body(self, logical: Mapping[str, Any], refs: AffectedRefs | None = None) -> dict[str, Any]:
+        """The request body for the logical fields given (only those: a PATCH must not touch the others).
+        With affected_ref = "id", `refs` (the page's ids) is required to send affected services."""
         out: dict[str, Any] = {}
         for name, value in logical.items():
-            out[self.wire_name(name)] = self._affected_out(value) if name == "affected" else value
+            if name == "affected":
+                if self.affected_ref == "id":
+                    if refs is None:
+                        raise ValueError("affected_ref = \"id\" needs the page's ids to send affected services")
+                    value = refs.to_ids(value)
+                value = self._affected_out(value)
+            out[self.wire_name(name)] = value
         return out
 
     def request(
-        self, method: str, org_scoped: bool, page: str, logical: Mapping[str, Any] | None
+        self, method: str, org_scoped: bool, page: str, logical: Mapping[str, Any] | None, refs: AffectedRefs | None = None
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """(body, query) of one notices call, built once here so the tools and check-api send the same.
 
         GET and DELETE carry no body. An org-scoped route has no `{subdomain}` in its path, so the page
         travels under `page_field`: in the query when there is no body, in the body otherwise."""
-        body = None if method in ("GET", "DELETE") else self.body(logical or {})
+        body = None if method in ("GET", "DELETE") else self.body(logical or {}, refs)
         if body is None:
             return None, self.page_query(org_scoped, page) or None
         if org_scoped:
@@ -213,8 +314,9 @@ class NoticeWire:
 
     # ------------------------------------------------------------------ wire -> logical
 
-    def read(self, data: Any) -> NoticeRecord:
-        """The logical record of one notice as StatusPal answered it."""
+    def read(self, data: Any, refs: AffectedRefs | None = None) -> NoticeRecord:
+        """The logical record of one notice as StatusPal answered it (with affected_ref = "id", its ids read
+        back as slugs through `refs`; without them, left as ids)."""
         if not isinstance(data, Mapping):
             return NoticeRecord()
         values: dict[str, Any] = {}
@@ -233,8 +335,15 @@ class NoticeWire:
                 present.add(name)
                 value = data[wire]
                 values[name] = value if value is None or isinstance(value, str) else str(value)
+        if values.get("state") is not None:
+            word = values["state"]
+            values["state"] = self.state_of(values.get("notice_type"), word)
+            if values["state"] is None:
+                values["wire_state"] = word
         if self.affected_field in data:
             affected = self._affected_in(data[self.affected_field])
+            if affected is not None and refs is not None and self.affected_ref == "id":
+                affected = refs.to_slugs(affected)
             if affected is not None:
                 present.add("affected")
                 values["affected"] = affected
@@ -267,6 +376,22 @@ class NoticeWire:
             notified=notified if isinstance(notified, bool) else None,
             posted_at=posted if isinstance(posted, str) else None,
         )
+
+
+def _with_offset(value: Any, zone: tzinfo) -> Any:
+    """An ISO 8601 time without an offset, given `zone`'s; anything else as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return moment.replace(tzinfo=zone).isoformat() if moment.tzinfo is None else value
+
+
+def state_words(text: str) -> tuple[str, ...]:
+    """The words of one `state_<type>_<state>` setting: comma-separated, surrounding white space ignored."""
+    return tuple(w.strip() for w in text.split(",") if w.strip())
 
 
 def _strings(value: Any) -> tuple[str, ...]:

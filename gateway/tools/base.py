@@ -54,8 +54,9 @@ class InputNeeded(Exception):
 class Annotations:
     """The MCP tool hints. `open_world` has one rule here: true exactly when the call's effect leaves
     StatusPal, that is when it can message a page's subscribers or fire the organization's outgoing webhooks
-    (a notice published, posted to, edited, ended or deleted, or a service status it changes). A tool that
-    only changes records inside StatusPal is closed-world, however public the page it changes."""
+    (a notice published, posted to, edited, ended or deleted, or a service status it changes), or changes where
+    and how StatusPal delivers to an outside receiver (a webhook created, re-pointed or given a new secret). A
+    tool that only changes records inside StatusPal is closed-world, however public the page it changes."""
 
     read_only: bool
     destructive: bool

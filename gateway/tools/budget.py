@@ -1,5 +1,8 @@
 """What the tool catalogue costs a client's context, and the budget it must stay within.
 
+The budget is the price of texts a model needs, set with room to grow: every surface has at least 1 KB of
+headroom when it is set, and the full surface's budget never passes FULL_SURFACE_CAP.
+
 Every connected assistant reads the whole `tools/list` answer into its context in every conversation, so its
 size is a cost users pay all the time, not once. The budget (tool_budget.toml beside this module) holds a
 limit per tool and per surface; tests/test_tool_budget.py fails above it and `python -m bench.tools_bench`
@@ -19,6 +22,8 @@ import orjson
 
 BUDGET_FILE = Path(__file__).with_name("tool_budget.toml")
 BYTES_PER_TOKEN = 3.7
+# What a client without the MCP Apps extension reads for the full surface, in every conversation.
+FULL_SURFACE_CAP = 42_000
 
 
 def tokens(size: int) -> int:
@@ -62,6 +67,9 @@ def report(budget: Budget, sizes: Mapping[str, int], surfaces: Mapping[str, int]
     """The table: bytes, estimated tokens and budget per tool, then per surface."""
     lines = [f"{'tool':<24} {'bytes':>6} {'tokens':>6} {'budget':>6}"]
     lines += [f"{n:<24} {b:>6} {tokens(b):>6} {budget.tools.get(n, '-'):>6}" for n, b in sizes.items()]
-    lines.append(f"{'surface':<24} {'bytes':>6} {'tokens':>6} {'budget':>6}")
-    lines += [f"{n:<24} {b:>6} {tokens(b):>6} {budget.surfaces.get(n, '-'):>6}" for n, b in surfaces.items()]
+    lines.append(f"{'surface':<24} {'bytes':>6} {'tokens':>6} {'budget':>6} {'headroom':>8}")
+    lines += [
+        f"{n:<24} {b:>6} {tokens(b):>6} {budget.surfaces.get(n, '-'):>6} {budget.surfaces[n] - b if n in budget.surfaces else '-':>8}"
+        for n, b in surfaces.items()
+    ]
     return "\n".join(lines)

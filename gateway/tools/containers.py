@@ -7,6 +7,7 @@ move a service between containers: the API has no such operation.
 from __future__ import annotations
 
 from gateway.auth.scopes import WRITE
+from gateway.tools import lookups
 from gateway.tools.base import READ_ONLY, Tool
 from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
 from gateway.tools.schemas import CONTAINER, LIST_ARGUMENTS, SUBDOMAIN, deleted, listing, new_slug, obj, renamed_slug, slug, text, written
@@ -46,13 +47,13 @@ TOOLS: tuple[Tool, ...] = (
         name="get_container",
         title="Get a container (region)",
         description=(
-            "Get one container (region) by slug with the live status of each service in it. All regions, or a slug: "
-            "list_containers; one service across regions: get_service."
+            "Get one region to check before renaming it or to see what is down there, service by service. Every region, "
+            "or a slug from a name: list_containers; one service across regions: get_service."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "slug": _SLUG}, _KEY),
         output_schema=CONTAINER,
         annotations=READ_ONLY,
-        handler=send_handler("containers_get", _KEY),
+        handler=lookups.naming_valid_slugs(send_handler("containers_get", _KEY), lookups.REGION),
     ),
     Tool(
         toolsets=TOOLSETS,
@@ -85,9 +86,12 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=written(CONTAINER, "name"),
         annotations=UPDATE,
         scope=WRITE,
-        handler=send_handler(
-            "containers_update", _KEY, ("name", "new_slug"), rename={"new_slug": "slug"}, require_change=True,
-            verify=VERIFIED,
+        handler=lookups.naming_valid_slugs(
+            send_handler(
+                "containers_update", _KEY, ("name", "new_slug"), rename={"new_slug": "slug"}, require_change=True,
+                verify=VERIFIED,
+            ),
+            lookups.REGION,
         ),
     ),
     Tool(
@@ -102,6 +106,6 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=deleted(*_KEY),
         annotations=DELETE,
         scope=WRITE,
-        handler=delete_handler("containers_delete", _KEY),
+        handler=lookups.naming_valid_slugs(delete_handler("containers_delete", _KEY), lookups.REGION),
     ),
 )

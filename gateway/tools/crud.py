@@ -14,6 +14,7 @@ from typing import Any
 from gateway.statuspal.endpoints import MAX_PER_PAGE
 from gateway.statuspal.errors import UpstreamError
 from gateway.tools.base import Annotations, Handler, ToolContext, ToolError
+from gateway.tools.fit import decode_list_cursor, fit_list, list_cursor_kind
 from gateway.tools.verify import Check, Write, confirm, field_check, settle
 
 # Annotations for the kinds of write. An update overwrites earlier values (no history), which MCP calls a
@@ -90,7 +91,8 @@ def _path(args: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, str]:
 
 
 def list_handler(endpoint: str, path: tuple[str, ...] = (), filters: tuple[str, ...] = ()) -> Handler:
-    """One page of a collection, or with `all: true` every page (bounded by the client, with progress).
+    """One page of a collection, or with `all: true` every page (bounded by the client, with progress), cut to
+    fit a client's window (gateway/tools/fit.py); `cursor` resumes a cut answer after its last record.
 
     `filters` name the arguments sent as query parameters with every page.
     """
@@ -100,30 +102,40 @@ def list_handler(endpoint: str, path: tuple[str, ...] = (), filters: tuple[str, 
         wanted = {name: args[name] for name in filters if name in args}
         if args.get("all"):
             per_page = args.get("per_page", MAX_PER_PAGE)
+            kind = list_cursor_kind(endpoint, per_page, None)
+            offset = decode_list_cursor(args["cursor"], kind) if "cursor" in args else 0
+            # A resumed walk fetches the collection again: the cursor holds a position, not the records, and
+            # the walk stays bounded by the client's page and time limits.
             result = await ctx.upstream.list_all(
                 endpoint, params, query=wanted or None, per_page=per_page, progress=ctx.progress
             )
             meta = result.meta or {}
             items = list(result.data or [])
-            return {
-                "items": items,
+            answer = {
+                "items": items[offset:],
                 "page": 1,
                 "per_page": per_page,
                 "total_count": meta.get("total_count", len(items)),
                 "total_pages": meta.get("total_pages", 1),
                 "truncated": bool(meta.get("truncated", False)),
             }
-        query: dict[str, Any] = {**wanted, **{name: args[name] for name in ("page", "per_page") if name in args}}
-        result = await ctx.upstream.call(endpoint, params, query=query or None)
-        meta = result.meta or {}
-        items = list(result.data or [])
-        return {
-            "items": items,
-            "page": meta.get("current_page", args.get("page", 1)),
-            "per_page": meta.get("per_page", args.get("per_page", len(items))),
-            "total_count": meta.get("total_count", len(items)),
-            "total_pages": meta.get("total_pages", 1),
-        }
+        else:
+            kind = list_cursor_kind(endpoint, args.get("per_page"), args.get("page", 1))
+            offset = decode_list_cursor(args["cursor"], kind) if "cursor" in args else 0
+            query: dict[str, Any] = {**wanted, **{name: args[name] for name in ("page", "per_page") if name in args}}
+            result = await ctx.upstream.call(endpoint, params, query=query or None)
+            meta = result.meta or {}
+            items = list(result.data or [])
+            answer = {
+                "items": items[offset:],
+                "page": meta.get("current_page", args.get("page", 1)),
+                "per_page": meta.get("per_page", args.get("per_page", len(items))),
+                "total_count": meta.get("total_count", len(items)),
+                "total_pages": meta.get("total_pages", 1),
+            }
+        if offset:
+            answer["offset"] = offset
+        return fit_list(answer, offset=offset, end=len(items), kind=kind)
 
     return handle
 

@@ -27,7 +27,7 @@ _HIT = {
         "title": {"type": "string"},
         "section": {"type": "string", "description": "Heading trail."},
         "url": {"type": "string", "description": "Quote it when answering."},
-        "snippet": {"type": "string", "description": "Matched words in **bold**."},
+        "snippet": {"type": "string", "description": "From the answering sentence; matched words **bold**."},
         "score": {"type": "number"},
     },
     "required": ["title", "section", "url", "snippet", "score"],
@@ -66,9 +66,10 @@ OUTPUT_SCHEMA = {
 }
 
 DESCRIPTION = (
-    "Search the StatusPal API docs: best sections, each with a link and a highlighted excerpt, for how-to and "
-    "reference questions (keys, limits, errors, webhook signatures). Not for live data: use the list_/get_ "
-    "tools. Never calls StatusPal. Knows synonyms and typos; if `message` says nothing matched, rephrase."
+    "Search the StatusPal API docs for how-to and reference questions (keys, limits, errors, webhook signatures): "
+    "best sections, each with a link and an excerpt that starts at the answering sentence or code line. Not for "
+    "live data: use the list_/get_ tools. Never calls StatusPal. Knows synonyms and typos; if `message` says "
+    "nothing matched, rephrase."
 )
 
 

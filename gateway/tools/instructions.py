@@ -32,5 +32,6 @@ it short.
 
 Meaning of values: service status ok, minor, major or maintenance (the worst across regions); page current_status \
 operational, degraded or unavailable, derived from active notices and services. Notice states: incident open or \
-resolved; maintenance scheduled, in_progress (from starts_at) or completed (at ends_at); info open or closed. \
-Times are ISO 8601 with an offset, e.g. 2026-03-01T02:00:00Z."""
+resolved; maintenance scheduled, in_progress (from starts_at) or completed (at ends_at); info open or closed; \
+null when StatusPal uses a word the gateway does not know (wire_state then shows it). Times are ISO 8601 with an \
+offset, e.g. 2026-03-01T02:00:00Z."""

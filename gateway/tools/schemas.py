@@ -56,7 +56,7 @@ def pattern(regex: str, description: str) -> Schema:
     return {"type": "string", "pattern": regex, "description": description}
 
 
-SUBDOMAIN = pattern(SUBDOMAIN_PATTERN, "Page (list_status_pages).")
+SUBDOMAIN = pattern(SUBDOMAIN_PATTERN, "Page subdomain, not its name (list_status_pages).")
 NEW_SLUG_PATTERN = "^(?=.{1,100}$)[a-z0-9]+(-[a-z0-9]+)*$"
 # Existing slugs may be older than StatusPal's current slug rules, so a lookup accepts `_` too; still no spaces
 # or capitals, which only a display name has.
@@ -66,7 +66,7 @@ WEBHOOK_ID = pattern("^wbk_[A-Za-z0-9]{1,96}$", "Webhook id (list_webhooks).")
 
 
 def slug(lister: str, example: str) -> Schema:
-    return pattern(SLUG_PATTERN, f"e.g. `{example}` ({lister}).")
+    return pattern(SLUG_PATTERN, f"Slug, not the name: e.g. `{example}` ({lister}).")
 
 
 def new_slug() -> Schema:
@@ -103,6 +103,7 @@ LIST_ARGUMENTS: Mapping[str, Schema] = {
     "page": {"type": "integer", "minimum": 1, "description": "From 1."},
     "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "description": "Default 20."},
     "all": boolean("Fetch every page."),
+    "cursor": {"type": "string", "maxLength": 64, "description": "next_cursor of a cut answer; same other arguments."},
 }
 
 # --- notices --------------------------------------------------------------------------------------------
@@ -130,7 +131,7 @@ AFFECTED = {
     "type": "array",
     "items": AFFECTED_ENTRY,
     "minItems": 1,
-    "description": 'e.g. [{"service_slug":"api","container_slugs":["eu"]}]',
+    "description": 'Slugs, not names: e.g. [{"service_slug":"api","container_slugs":["eu"]}]',
 }
 MESSAGE = text("Timeline text.", max_length=10000)
 
@@ -159,8 +160,10 @@ STATUS_PAGE_SUBDOMAINS = {
 # server instructions, not repeated in every tool that returns the resource.
 _STR = {"type": "string"}
 _STRS = {"type": "array", "items": _STR}
-# A field that may be null is listed without a type: naming it is what a reader needs.
-_NULLABLE: Schema = {}
+# A field that may be null: a string or null. An untyped `{}` accepts anything (the Inspector's --strict warns
+# that it constrains nothing), and a type list ["string", "null"] is refused by single-type dialects such as
+# Gemini's (--strict warns again); anyOf with one type per branch is what every client reads.
+_TEXT_OR_NULL = nullable("string")
 
 STATUS_PAGE = obj(
     {"subdomain": _STR, "name": _STR, "current_status": _STR, "require_authentication": {"type": "boolean"}},
@@ -172,7 +175,7 @@ SERVICE = obj(
     {
         "slug": _STR,
         "name": _STR,
-        "description": _NULLABLE,
+        "description": _TEXT_OR_NULL,
         "order": {"type": "integer"},
         "status": _STR,
         "container_statuses": {"type": "array", "items": obj({"container_slug": _STR, "status": _STR}, closed=False)},
@@ -192,11 +195,13 @@ NOTICE = obj(
         "id": _STR,
         "title": _STR,
         "notice_type": _STR,
-        "severity": _NULLABLE,
-        "state": _STR,
-        "starts_at": _NULLABLE,
-        "ends_at": _NULLABLE,
-        "affected": {"type": "array"},
+        "severity": _TEXT_OR_NULL,
+        # One of the tools' own words (the instructions list them once), or null for a word [statuspal.notices]
+        # does not map, with StatusPal's word beside it in `wire_state`: never passed off as one of them.
+        "state": _TEXT_OR_NULL,
+        "starts_at": _TEXT_OR_NULL,
+        "ends_at": _TEXT_OR_NULL,
+        "affected": {"type": "array", "items": obj({"service_slug": _STR, "container_slugs": _STRS}, closed=False)},
         "updates": {
             "type": "array",
             "items": obj({"message": _STR, "notified": {"type": "boolean"}, "posted_at": _STR}, closed=False),
@@ -215,8 +220,8 @@ WEBHOOK = obj(
         "enabled": {"type": "boolean"},
         "all_status_pages": {"type": "boolean"},
         "status_page_subdomains": _STRS,
-        "last_triggered_at": _NULLABLE,
-        "last_attempted_at": _NULLABLE,
+        "last_triggered_at": _TEXT_OR_NULL,
+        "last_attempted_at": _TEXT_OR_NULL,
     },
     ("id",),
     closed=False,
@@ -241,6 +246,15 @@ def written(item: Schema, *fields: str) -> Schema:
     return obj(props, tuple(item["required"]), closed=False)
 
 
+# What a list answer cut to fit a client's window adds (gateway/tools/fit.py).
+CUT_LIST: Mapping[str, Schema] = {
+    "offset": {"type": "integer", "description": "Records skipped by cursor."},
+    "remaining": {"type": "integer"},
+    "next_cursor": {"type": "string"},
+    "cut": {"type": "string"},
+}
+
+
 def listing(item: Schema) -> Schema:
     """The output of every list tool: one page of items plus where it sits in the whole collection. Items are
     the records the matching get_ tool returns (the server instructions say so once); only the name of their
@@ -248,7 +262,7 @@ def listing(item: Schema) -> Schema:
     count = {"type": "integer"}
     return obj(
         {"items": {"type": "array", "items": {"type": "object", "required": item["required"]}}, "page": count,
-         "per_page": count, "total_count": count, "total_pages": count},
+         "per_page": count, "total_count": count, "total_pages": count, **CUT_LIST},
         ("items", "page", "per_page", "total_count", "total_pages"),
         closed=False,
     )
@@ -257,7 +271,7 @@ def listing(item: Schema) -> Schema:
 def deleted(*identifiers: str) -> Schema:
     """The output of every delete tool: `deleted: true` plus the identifiers of what is gone."""
     return obj(
-        {"deleted": {"const": True}, **{name: {"type": "string"} for name in identifiers}},
+        {"deleted": {"type": "boolean", "const": True}, **{name: {"type": "string"} for name in identifiers}},
         ("deleted", *identifiers),
         closed=False,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gateway.auth.scopes import WRITE
+from gateway.tools import lookups
 from gateway.tools.base import READ_ONLY, Tool
 from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
 from gateway.tools.schemas import (
@@ -66,13 +67,13 @@ TOOLS: tuple[Tool, ...] = (
         name="get_service",
         title="Get a service",
         description=(
-            "Get one service by slug: name, description, order, overall status and status per region. To see "
-            "every service or find a slug use list_services; the notices behind it: list_notices."
+            "Get one service to check before editing it or to answer whether it is down, region by region. Every "
+            "service at once, or a slug from a name: list_services; why it is down: list_notices."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, "slug": _SLUG}, _KEY),
         output_schema=SERVICE,
         annotations=READ_ONLY,
-        handler=send_handler("services_get", _KEY),
+        handler=lookups.naming_valid_slugs(send_handler("services_get", _KEY), lookups.SERVICE),
     ),
     Tool(
         toolsets=TOOLSETS,
@@ -109,13 +110,16 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=written(SERVICE, "name"),
         annotations=UPDATE,
         scope=WRITE,
-        handler=send_handler(
-            "services_update",
-            _KEY,
-            ("name", "description", "order", "new_slug"),
-            rename={"new_slug": "slug"},
-            require_change=True,
-            verify=VERIFIED,
+        handler=lookups.naming_valid_slugs(
+            send_handler(
+                "services_update",
+                _KEY,
+                ("name", "description", "order", "new_slug"),
+                rename={"new_slug": "slug"},
+                require_change=True,
+                verify=VERIFIED,
+            ),
+            lookups.SERVICE,
         ),
     ),
     Tool(
@@ -130,6 +134,6 @@ TOOLS: tuple[Tool, ...] = (
         output_schema=deleted(*_KEY),
         annotations=DELETE,
         scope=WRITE,
-        handler=delete_handler("services_delete", _KEY),
+        handler=lookups.naming_valid_slugs(delete_handler("services_delete", _KEY), lookups.SERVICE),
     ),
 )

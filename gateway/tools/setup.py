@@ -19,6 +19,7 @@ from gateway.tools import services as service_tools
 from gateway.tools import status_pages as page_tools
 from gateway.tools.base import Tool, ToolContext, ToolError
 from gateway.tools.crud import CREATE, Verified
+from gateway.tools.fit import RESULT_LIMIT, text_size
 from gateway.tools.schemas import NEW_SUBDOMAIN, PAGE_SETTINGS, obj
 from gateway.tools.verify import confirm
 
@@ -111,7 +112,7 @@ async def _setup(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     created["containers"] = await _settled_regions(ctx, subdomain, created["containers"])
     region_slugs = ", ".join([*(f"{c.get('slug')} ({c.get('name')})" for c in created["containers"]), "default"])
     service_slugs = ", ".join(f"{s.get('slug')} ({s.get('name')})" for s in created["services"])
-    return {
+    answer = {
         "complete": True,
         "summary": (
             f"Created status page {subdomain}. Region slugs: {region_slugs}. Service slugs: {service_slugs}. Every service "
@@ -120,17 +121,54 @@ async def _setup(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
         "created": created,
         "not_attempted": [],
     }
+    if text_size(answer) <= RESULT_LIMIT:
+        return answer
+    return {
+        **answer,
+        "summary": (
+            f"Created status page {subdomain} with {len(created['containers'])} regions (plus default) and "
+            f"{len(created['services'])} services; every service is in every region with status ok. "
+            f"{_SLUGS_ONLY}"
+        ),
+        "created": _slugs_only(created),
+    }
+
+
+# A setup at its limits (50 services in 51 regions) would answer hundreds of kilobytes of records, past what a
+# client shows; a success that looks like a failure gets retried into "subdomain taken". So a large answer keeps
+# the page and the slugs, which is what later calls need.
+_SLUGS_ONLY = (
+    "The slugs later calls take are in created.containers and created.services (records shortened to their slugs to "
+    "fit a client's window; list_services and list_containers show them in full)."
+)
+
+
+def _slugs_only(created: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "page": created["page"],
+        "containers": [{"slug": c.get("slug")} for c in created["containers"]],
+        "services": [{"slug": s.get("slug")} for s in created["services"]],
+    }
 
 
 def _stopped(
     subdomain: str, created: dict[str, Any], step: str, name: str, error: str, not_attempted: list[dict[str, str]]
 ) -> dict[str, Any]:
-    return {
+    answer = {
         "complete": False,
         "summary": _incomplete(subdomain, created, step, name, not_attempted),
         "created": created,
         "failed": {"step": step, "name": name, "error": error},
         "not_attempted": not_attempted,
+    }
+    if text_size(answer) <= RESULT_LIMIT:
+        return answer
+    made = f"page {subdomain}, {len(created['containers'])} regions and {len(created['services'])} services"
+    missing = ", ".join(f"{s['step']} {s['name']!r}" for s in not_attempted) or "nothing"
+    return {
+        **answer,
+        "summary": _incomplete_text(step, name, made, missing, subdomain) + " " + _SLUGS_ONLY,
+        "created": _slugs_only(created),
     }
 
 
@@ -139,9 +177,13 @@ def _incomplete(subdomain: str, created: dict[str, Any], step: str, name: str, n
     made += [f"region {c.get('name')} ({c.get('slug')})" for c in created["containers"]]
     made += [f"service {s.get('name')} ({s.get('slug')})" for s in created["services"]]
     missing = ", ".join(f"{s['step']} {s['name']!r}" for s in not_attempted) or "nothing"
+    return _incomplete_text(step, name, ", ".join(made), missing, subdomain)
+
+
+def _incomplete_text(step: str, name: str, made: str, missing: str, subdomain: str) -> str:
     return (
         f"Incomplete: {step} {name!r} failed (see `failed.error`); nothing was rolled back. Created: "
-        f"{', '.join(made)}. Not attempted: {missing}. Fix the cause and create what is missing with "
+        f"{made}. Not attempted: {missing}. Fix the cause and create what is missing with "
         f"create_container / create_service on subdomain {subdomain}, or remove everything with delete_status_page."
     )
 

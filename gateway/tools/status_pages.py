@@ -7,6 +7,7 @@ from typing import Any
 
 from gateway.auth.scopes import WRITE
 from gateway.tools.base import READ_ONLY, Tool, ToolContext, ToolError
+from gateway.tools.clock import with_local_now
 from gateway.tools.crud import CREATE, DELETE, UPDATE, Verified, delete_handler, list_handler, send_handler
 from gateway.tools.schemas import LIST_ARGUMENTS, NEW_SUBDOMAIN, PAGE_SETTINGS, STATUS_PAGE, SUBDOMAIN, deleted, listing, obj, written
 
@@ -36,6 +37,12 @@ _create = send_handler(
     retry_tool="create_status_page",
 )
 _update = send_handler("status_pages_update", _KEY, _UPDATABLE, require_change=True, verify=VERIFIED)
+_get = send_handler("status_pages_get", _KEY)
+
+
+async def _get_page(ctx: ToolContext, args: dict[str, Any]) -> Mapping[str, Any]:
+    """The page, plus what time it is there: scheduling "this Sunday 02:00" needs today's date in its zone."""
+    return with_local_now(await _get(ctx, args))
 
 
 async def _update_page(ctx: ToolContext, args: dict[str, Any]) -> Mapping[str, Any]:
@@ -81,13 +88,18 @@ TOOLS: tuple[Tool, ...] = (
         name="get_status_page",
         title="Get a status page",
         description=(
-            "Get one status page's settings and live current_status (from active notices and services). For each "
-            "service's status use list_services; for the incidents behind it, list_notices."
+            "Get one page to check before changing it or to answer whether it is up (live current_status), and read `now`, "
+            "the time in its time zone, before scheduling anything. Per service: list_services; the incidents "
+            "behind a status: list_notices."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN}, _KEY),
-        output_schema=STATUS_PAGE,
+        output_schema=obj(
+            {**STATUS_PAGE["properties"], "now": {"type": "string", "description": "Time now in the page's timezone."}},
+            tuple(STATUS_PAGE["required"]),
+            closed=False,
+        ),
         annotations=READ_ONLY,
-        handler=send_handler("status_pages_get", _KEY),
+        handler=_get_page,
     ),
     Tool(
         toolsets=TOOLSETS,

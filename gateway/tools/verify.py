@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
@@ -39,12 +40,33 @@ def show(value: Any) -> str:
 
 def same(asked: Any, applied: Any) -> bool:
     """Equal as StatusPal means it: an object matches when every key asked has the value asked (others
-    may exist), and a list matches as a set when its items are plain values (events, subdomains)."""
+    may exist), a list matches as a set when its items are plain values (events, subdomains), and text as
+    StatusPal may store it (`normalised`): a value StatusPal normalised was applied."""
     if isinstance(asked, Mapping):
         return isinstance(applied, Mapping) and all(k in applied and same(v, applied[k]) for k, v in asked.items())
     if isinstance(asked, list) and isinstance(applied, list) and all(isinstance(v, (str, int)) for v in asked + applied):
-        return sorted(map(str, asked)) == sorted(map(str, applied))
+        return sorted(normalised(v) for v in asked) == sorted(normalised(v) for v in applied)
+    if isinstance(asked, str) and isinstance(applied, str):
+        return normalised(asked) == normalised(applied)
     return asked == applied
+
+
+def normalised(value: Any) -> str:
+    """A value as StatusPal may rewrite it without changing it: text without surrounding white space, and an
+    http(s) URL with its scheme and host in lower case, no default port and no trailing slash."""
+    text = str(value).strip()
+    try:
+        parts = urlsplit(text)
+        port_number = parts.port
+    except ValueError:
+        return text
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return text
+    default = {"http": 80, "https": 443}[parts.scheme.lower()]
+    port = f":{port_number}" if port_number not in (None, default) else ""
+    userinfo = parts.netloc.rpartition("@")[0]
+    host = (userinfo + "@" if userinfo else "") + parts.hostname.lower() + port
+    return urlunsplit((parts.scheme.lower(), host, parts.path.rstrip("/"), parts.query, parts.fragment))
 
 
 @dataclass(frozen=True)
@@ -72,6 +94,9 @@ class Check:
     # For a mismatch no call can correct (subscribers already notified): what to say instead of "call
     # again", given the value asked and the value StatusPal has; None when calling again does correct it.
     undone: Callable[[Any, Any], str | None] | None = None
+    # True for a value the tool fixes rather than the caller (a create's notice type): named only when
+    # StatusPal has another, never among what was applied.
+    quiet: bool = False
 
     def live_phrase(self, value: Any) -> str:
         return self.live(value) if self.live is not None else f"{self.public} is {self.render(value)}"
@@ -132,25 +157,29 @@ def compare(checks: tuple[Check, ...], record: Mapping[str, Any]) -> Outcome:
     return outcome
 
 
-async def confirm(write: Write, answer: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The record StatusPal holds after the write, once every field asked is confirmed; else ToolError.
-
-    The answer is used as it is when it shows every field; otherwise one GET fills in what it lacks, its
-    values taking precedence, since the GET shows what is live now. Fields only the answer carries (a
-    webhook's one-time secret) are kept."""
+async def judge(write: Write, answer: Mapping[str, Any] | None) -> tuple[Outcome, dict[str, Any]]:
+    """The verdict on a write and the record it rests on: the answer as it is when it shows every field,
+    otherwise with one GET filling in what it lacks (the GET's values win: it shows what is live now; fields
+    only the answer carries, such as a webhook's one-time secret, are kept). The one judgement both the tools
+    and `check-api` pass on a write; raises the GET's UpstreamError."""
     record = dict(answer or {})
     outcome = compare(write.checks, record)
     if write.reread is not None and outcome.unconfirmed:
-        try:
-            fresh = await write.reread()
-        except UpstreamError as err:
-            raise ToolError(
-                f"StatusPal accepted the write to {write.subject}, but its answer did not show every field and the "
-                f"read to confirm them failed: {describe(err)} Check with {write.reread_tool or 'the matching get tool'} "
-                "before writing again."
-            ) from None
-        record = {**record, **dict(fresh or {})}
+        record = {**record, **dict(await write.reread() or {})}
         outcome = compare(write.checks, record)
+    return outcome, record
+
+
+async def confirm(write: Write, answer: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The record StatusPal holds after the write, once every field asked is confirmed; else ToolError."""
+    try:
+        outcome, record = await judge(write, answer)
+    except UpstreamError as err:
+        raise ToolError(
+            f"StatusPal accepted the write to {write.subject}, but its answer did not show every field and the "
+            f"read to confirm them failed: {describe(err)} Check with {write.reread_tool or 'the matching get tool'} "
+            "before writing again."
+        ) from None
     if not outcome.ok:
         raise ToolError(mismatch(write, outcome), data=outcome.data(write))
     return record
@@ -159,7 +188,8 @@ async def confirm(write: Write, answer: Mapping[str, Any] | None) -> dict[str, A
 def mismatch(write: Write, outcome: Outcome) -> str:
     """The isError text of a write StatusPal applied only in part: applied, not applied, live, how to fix."""
     lines = [f"StatusPal accepted the write to {write.subject} but did not apply all of it, so this is not a success."]
-    applied = "; ".join(f"{c.name} {c.render(v)}" for c, v in outcome.applied)
+    shown = [(c, v) for c, v in outcome.applied if not c.quiet]
+    applied = "; ".join(f"{c.name} {c.render(v)}" for c, v in shown)
     lines.append(f"Applied: {applied or 'none of the fields checked'}.")
     if outcome.ignored:
         lines.append(
@@ -173,7 +203,7 @@ def mismatch(write: Write, outcome: Outcome) -> str:
             + "; ".join(f"{c.name} (asked {c.render(c.asked)}; StatusPal's answer does not show it)" for c in outcome.unconfirmed)
             + "."
         )
-    live = [c.live_phrase(v) for c, v in (*outcome.applied, *outcome.ignored)]
+    live = [c.live_phrase(v) for c, v in (*shown, *outcome.ignored)]
     live += [f"{c.public} is unknown" for c in (*outcome.unconfirmed, *outcome.unshown)]
     lines.append(f"Live {write.where} now: {'; '.join(live)}.")
     # Each field is corrected by its own tool call (several fields can share one), in the order checked. A

@@ -7,6 +7,7 @@ those answers; the gateway passes it through to the caller and never logs or kee
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from gateway.auth.scopes import WRITE
@@ -41,8 +42,13 @@ _FIELDS = {
     "status_page_subdomains": STATUS_PAGE_SUBDOMAINS,
 }
 _WRITABLE = tuple(_FIELDS)
+# Creating, re-pointing or re-keying a webhook changes what StatusPal sends outside itself (the open-world rule in
+# gateway/tools/base.py): the receiver at `url` starts getting deliveries, or rejects them until it has the new
+# secret. Deleting one only stops deliveries, so it stays closed-world.
+_CREATE = replace(CREATE, open_world=True)
+_UPDATE = replace(UPDATE, open_world=True)
 # A new secret invalidates the old one at once, and every call makes another: destructive, not idempotent.
-_ROTATE = Annotations(read_only=False, destructive=True, idempotent=False)
+_ROTATE = Annotations(read_only=False, destructive=True, idempotent=False, open_world=True)
 
 
 def _page_scope(args: dict[str, Any]) -> dict[str, Any]:
@@ -154,8 +160,8 @@ TOOLS: tuple[Tool, ...] = (
         name="get_webhook",
         title="Get an outgoing webhook",
         description=(
-            "Get one outgoing webhook by id: URL, events, enabled flag, page scope, last attempt and success. "
-            "Never the secret: replace a lost one with rotate_webhook_secret. Ids: list_webhooks."
+            "Get one webhook to check before changing it, or whether its deliveries fail (last_attempted_at after "
+            "last_triggered_at). Never the secret: replace a lost one with rotate_webhook_secret. Ids: list_webhooks."
         ),
         input_schema=obj({"webhook_id": WEBHOOK_ID}, _KEY),
         output_schema=WEBHOOK,
@@ -167,12 +173,13 @@ TOOLS: tuple[Tool, ...] = (
         name="create_webhook",
         title="Create an outgoing webhook",
         description=(
-            "Create an outgoing webhook: StatusPal POSTs signed JSON to url per event, for all or listed pages. "
-            "The result holds the signing secret this once: give it to the user. Changes: update_webhook."
+            "Create an outgoing webhook: from now on StatusPal POSTs signed JSON to url, outside StatusPal, per "
+            "event, for all or listed pages. The result holds the signing secret this once: give it to the user. "
+            "Changes: update_webhook."
         ),
         input_schema=obj(_FIELDS, ("name", "url", "events")),
         output_schema=WEBHOOK_WITH_SECRET,
-        annotations=CREATE,
+        annotations=_CREATE,
         scope=WRITE,
         handler=send_handler("webhooks_create", (), _WRITABLE, prepare=_create_scope, verify=VERIFIED),
     ),
@@ -181,8 +188,9 @@ TOOLS: tuple[Tool, ...] = (
         name="update_webhook",
         title="Update an outgoing webhook",
         description=(
-            "Change a webhook's name, URL, events or page scope, or pause it (enabled: false). The signing secret "
-            "is kept: to replace it use rotate_webhook_secret; to remove, delete_webhook."
+            "Change a webhook's name, URL, events or page scope, or pause it (enabled: false); the next delivery "
+            "goes to the new URL. The signing secret is kept: to replace it use rotate_webhook_secret; to remove, "
+            "delete_webhook."
         ),
         input_schema=obj(
             {
@@ -194,7 +202,7 @@ TOOLS: tuple[Tool, ...] = (
             _KEY,
         ),
         output_schema=written(WEBHOOK, "enabled"),
-        annotations=UPDATE,
+        annotations=_UPDATE,
         scope=WRITE,
         handler=send_handler(
             "webhooks_update", _KEY, _WRITABLE, prepare=_page_scope, require_change=True, verify=VERIFIED

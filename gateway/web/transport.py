@@ -47,6 +47,7 @@ from gateway.auth.identity import AuthError, Credentials
 from gateway.auth.scopes import READ
 from gateway.auth.surfaces import FULL, READONLY_HEADER, TOOLSETS_HEADER, Surface, SurfaceError, audience_refusal, metadata_url, parse_path
 from gateway.observability.redaction import quotable
+from gateway.protocol.confirm.policy import BY_CLIENT, CONFIRM_HEADER
 from gateway.protocol.dispatcher import SUPPORTED_VERSIONS, Call, Dispatcher, ScopeRefused, UpstreamRefusedKey
 from gateway.protocol.jsonrpc import InvalidMessage, Message, RpcError, envelope, error_body, parse_message
 from gateway.protocol.meta import NO_CAPABILITIES, ClientCapabilities
@@ -65,7 +66,7 @@ DEFAULT_HANDSHAKE_VERSION = "2025-03-26"
 
 CORS_ALLOW_HEADERS = (
     "Authorization", "Content-Type", "Accept", "MCP-Protocol-Version", "Mcp-Session-Id", "Mcp-Method", "Mcp-Name",
-    "Last-Event-ID", TOOLSETS_HEADER, READONLY_HEADER,
+    "Last-Event-ID", TOOLSETS_HEADER, READONLY_HEADER, CONFIRM_HEADER,
 )
 CORS_EXPOSE_HEADERS = ("WWW-Authenticate", "Mcp-Session-Id", "MCP-Protocol-Version")
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -154,6 +155,7 @@ class Transport:
         call = Call(
             message, version, credentials, reply.notify, request_id=request.get(REQUEST_ID) or secrets.token_hex(8),
             surface=request[_SURFACE], session=session,
+            confirm_by_client=request.headers.get(CONFIRM_HEADER, "").strip().lower() == BY_CLIENT,
         )
         try:
             result = await self.dispatcher.dispatch(call)

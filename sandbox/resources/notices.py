@@ -7,15 +7,17 @@ StatusPal that differs from today's guess. Internally a notice keeps one fixed m
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from gateway.statuspal.notice_wire import NOTICE_STATES
 from sandbox.call import Call, Handler, find_page, paginate
 from sandbox.models import Notice, StatusPage, new_uuid, parse_iso
 from sandbox.validate import MISSING, Fields, found, invalid, not_found
 
 NOTICE_TYPES = ("incident", "maintenance", "info")
 SEVERITIES = ("minor", "major")
-NOTICE_STATES = ("open", "resolved", "scheduled", "in_progress", "completed", "closed")
 
 
 def _notice_page(call: Call) -> StatusPage:
@@ -39,23 +41,42 @@ def _notice(page: StatusPage, call: Call) -> Notice:
     return found(page.notices.get(call.params["notice_id"]))
 
 
+def _state_word(call: Call, notice: Notice) -> str:
+    """The notice's state in this StatusPal's words: the first word the mapping gives that state."""
+    state = notice.state(call.now)
+    return call.wire.state_words(notice.notice_type, state)[0]
+
+
+def _time(call: Call, page: StatusPage, value: str | None) -> str | None:
+    """A stored UTC time as this StatusPal writes it: with `Z`, or without an offset in UTC or the page's zone."""
+    naive = call.wire.naive_times
+    if value is None or naive == "none":
+        return value
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    zone = ZoneInfo(page.timezone) if naive == "page" else UTC
+    return moment.astimezone(zone).replace(tzinfo=None).isoformat()
+
+
 def render_notice(call: Call, page: StatusPage, notice: Notice) -> dict[str, Any]:
     w = call.wire
-    slugs = {
-        service_id: [c.slug for cid, c in page.containers.items() if cid in container_ids]
+    # Services and regions by slug, or by id when this StatusPal names them so (affected_ref = "id").
+    by_id = w.affected_ref == "id"
+    refs = {
+        (service_id if by_id else page.services[service_id].slug): [
+            cid if by_id else c.slug for cid, c in page.containers.items() if cid in container_ids
+        ]
         for service_id, container_ids in notice.affected.items()
     }
     affected: Any
     if w.affected_shape == "objects":
-        affected = [
-            {w.affected_service_key: page.services[sid].slug, w.affected_containers_key: cs} for sid, cs in slugs.items()
-        ]
+        affected = [{w.affected_service_key: ref, w.affected_containers_key: cs} for ref, cs in refs.items()]
     elif w.affected_shape == "map":
-        affected = {page.services[sid].slug: cs for sid, cs in slugs.items()}
+        affected = refs
     else:
-        affected = [page.services[sid].slug for sid in slugs]
+        affected = list(refs)
     updates = [
-        {"id": u["id"], w.update_text_key: u["message"], w.update_notify_key: u["notified"], "posted_at": u["posted_at"]}
+        {"id": u["id"], w.update_text_key: u["message"], w.update_notify_key: u["notified"],
+         "posted_at": _time(call, page, u["posted_at"])}
         for u in notice.updates
     ]
     return {
@@ -63,15 +84,15 @@ def render_notice(call: Call, page: StatusPage, notice: Notice) -> dict[str, Any
         w.title_field: notice.title,
         w.type_field: notice.notice_type,
         w.severity_field: notice.severity,
-        w.state_field: notice.state(call.now),
-        w.starts_at_field: notice.starts_at,
-        w.ends_at_field: notice.ends_at,
+        w.state_field: _state_word(call, notice),
+        w.starts_at_field: _time(call, page, notice.starts_at),
+        w.ends_at_field: _time(call, page, notice.ends_at),
         w.affected_field: affected,
         w.updates_field: updates,
-        "resolved_at": notice.resolved_at,
-        "closed_at": notice.closed_at,
-        "created_at": notice.created_at,
-        "updated_at": notice.updated_at,
+        "resolved_at": _time(call, page, notice.resolved_at),
+        "closed_at": _time(call, page, notice.closed_at),
+        "created_at": _time(call, page, notice.created_at),
+        "updated_at": _time(call, page, notice.updated_at),
     }
 
 
@@ -106,15 +127,16 @@ def _affected(call: Call, page: StatusPage, f: Fields) -> Any:
     objects = w.affected_shape == "objects"
     service_label = w.affected_service_key if objects else "service"
     container_label = w.affected_containers_key.removesuffix("s") if objects else "container"
+    by_id = w.affected_ref == "id"
     out: dict[str, list[str]] = {}
     for service_slug, container_slugs in wanted:
-        service = page.service_by_slug(str(service_slug))
+        service = page.services.get(str(service_slug)) if by_id else page.service_by_slug(str(service_slug))
         if service is None:
             f.add(name, f"unknown {service_label} {service_slug!r}")
             continue
         ids = list(page.containers) if container_slugs is None else []
         for slug in container_slugs or ():
-            container = page.container_by_slug(str(slug))
+            container = page.containers.get(str(slug)) if by_id else page.container_by_slug(str(slug))
             if container is None:
                 f.add(name, f"unknown {container_label} {slug!r}")
             else:
@@ -165,14 +187,21 @@ def notices_list(call: Call) -> dict[str, Any]:
         if kind not in NOTICE_TYPES:
             errors[w.type_field] = [f"is not included in the list ({', '.join(NOTICE_TYPES)})"]
         notices = [n for n in notices if n.notice_type == kind]
-    state = call.query.get(w.state_field)
-    if state is not None:
-        if state not in NOTICE_STATES:
-            errors[w.state_field] = [f"is not included in the list ({', '.join(NOTICE_STATES)})"]
-        notices = [n for n in notices if n.state(call.now) == state]
+    word = call.query.get(w.state_field)
+    if word is not None:
+        # Strict refuses a word it does not speak; lenient plays Rails' `where(state: word)`: nothing matches.
+        known = _words(call)
+        if word not in known and call.strict:
+            errors[w.state_field] = [f"is not included in the list ({', '.join(known)})"]
+        notices = [n for n in notices if word in w.state_words(n.notice_type, n.state(call.now))]
     if errors:
         raise invalid(errors)
     return paginate(call, notices, lambda n: render_notice(call, page, n))
+
+
+def _words(call: Call) -> list[str]:
+    """Every state word this StatusPal knows, for its 422 on another one."""
+    return list(dict.fromkeys(w for k, states in NOTICE_STATES.items() for s in states for w in call.wire.state_words(k, s)))
 
 
 def notices_get(call: Call) -> dict[str, Any]:
@@ -257,10 +286,11 @@ def _finish(call: Call, page: StatusPage, notice: Notice, verb: str, allowed: bo
         hint = "resolve incidents, close maintenance and info notices"
         f.add(call.wire.type_field, f"a {notice.notice_type} notice cannot be {verb} ({hint})")
     elif notice.state(call.now) == done_state:
-        f.add(call.wire.state_field, f"is already {done_state}")
+        f.add(call.wire.state_field, f"is already {_state_word(call, notice)}")
     f.check()
     setattr(notice, attr, call.stamp)
-    if notice.notice_type == "incident":
+    # Ending a notice ends it now: a maintenance closed early (or cancelled) ends when it is closed.
+    if notice.ends_at is None or parse_iso(notice.ends_at) > call.now:
         notice.ends_at = call.stamp
     if message not in (MISSING, None):
         notice.updates.append(_update(message, notify is True, call.stamp))

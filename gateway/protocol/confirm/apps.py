@@ -1,0 +1,68 @@
+"""What a client that renders MCP Apps (`io.modelcontextprotocol/ui`) sees of confirmed tools, and nobody else.
+
+Each confirmed tool is listed with `_meta.ui.resourceUri` naming the publish preview (and ChatGPT's own key
+beside it), and without its outputSchema: its first answer is a pending result with no structured content
+(nothing was written yet), which a client holding the schema would reject. `publish_draft` is the view's own
+tool (`visibility: ["app"]`: hosts keep it from the model); it is listed, because some hosts resolve a view's
+tools/call against the list they hold, and it answers only to a client that declared the extension.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.protocol.confirm.drafts import MAX_DRAFT_CHARS
+from gateway.protocol.confirm.flow import VIEW_URI
+from gateway.tools.base import Tool
+
+PUBLISH_DRAFT_NAME = "publish_draft"
+VIEW_MIME = "text/html;profile=mcp-app"
+_MAX_TEXT = 10_000
+
+PUBLISH_DRAFT: dict[str, Any] = {
+    "name": PUBLISH_DRAFT_NAME,
+    "title": "Publish a reviewed draft",
+    "description": (
+        "Called by the publish preview when the person presses Publish: writes exactly the draft they reviewed, "
+        "with their corrections. Not for the model: a model calls the write tool itself."
+    ),
+    "inputSchema": {
+        "type": "object",
+        "properties": {
+            "draft": {"type": "string", "maxLength": MAX_DRAFT_CHARS, "description": "The sealed draft from the preview."},
+            "text": {"type": "string", "minLength": 1, "maxLength": _MAX_TEXT, "description": "The text as the person corrected it."},
+            "notify": {"type": "boolean", "description": "Whether subscribers are messaged, as the person chose."},
+            "typed_name": {"type": "string", "maxLength": 63, "description": "The page's subdomain, typed by the person."},
+        },
+        "required": ["draft"],
+        "additionalProperties": False,
+    },
+    "annotations": {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": False, "openWorldHint": True},
+    "_meta": {"ui": {"resourceUri": VIEW_URI, "visibility": ["app"]}},
+}
+
+
+def app_definition(tool: Tool) -> dict[str, Any]:
+    definition = tool.definition()
+    del definition["outputSchema"]
+    definition["_meta"] = {"ui": {"resourceUri": VIEW_URI}, "openai/outputTemplate": VIEW_URI}
+    return definition
+
+
+def publish_problem(arguments: Mapping[str, Any]) -> str | None:
+    """What is wrong with publish_draft's arguments (checked by hand: the tool is not in the catalogue)."""
+    extra = set(arguments) - set(PUBLISH_DRAFT["inputSchema"]["properties"])
+    if extra:
+        return f"publish_draft takes no {', '.join(sorted(extra))}"
+    if not isinstance(arguments.get("draft"), str):
+        return "publish_draft needs the draft string the preview was given"
+    text = arguments.get("text")
+    if "text" in arguments and not (isinstance(text, str) and 0 < len(text) <= _MAX_TEXT):
+        return f"the corrected text must be 1 to {_MAX_TEXT} characters"
+    if "notify" in arguments and not isinstance(arguments["notify"], bool):
+        return "notify must be true or false"
+    typed = arguments.get("typed_name")
+    if "typed_name" in arguments and not (isinstance(typed, str) and len(typed) <= 63):
+        return "the typed name must be at most 63 characters"
+    return None
