@@ -9,99 +9,19 @@ a rotation, a refusal, an expired draft, hostile caller text. Screenshots, light
 
 from __future__ import annotations
 
-import copy
 import json
-import shutil
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
-from tests.apps_host.server import AppsHost, build_host_script, recorded, serve_test_host
-from tests.test_login_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.apps_host.browser import fresh, mount_recorded
+from tests.apps_host.server import recorded
 
 pytestmark = [pytest.mark.browser, pytest.mark.node]
 
-VIEWPORT = {"width": 720, "height": 1600}
-VIEW = (ARTIFACTS.parent / "gateway" / "protocol" / "views" / "publish_preview.html").read_text()
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Any]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail("Chromium is not installed at /usr/bin/chromium: run `make system-deps`")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
-
-
-@pytest.fixture(scope="module")
-async def host(tmp_path_factory) -> AsyncIterator[AppsHost]:
-    script = build_host_script(tmp_path_factory.mktemp("apps-host") / "host.js")
-    async with serve_test_host(script) as served:
-        yield served
-
-
-def fresh(name: str, minutes: float = 10, **preview: Any) -> dict[str, Any]:
-    """A recorded result whose draft expires `minutes` from now, with preview fields replaced by `preview`."""
-    result = copy.deepcopy(recorded(name))
-    p = result["_meta"]["statuspal/preview"]
-    p["expires_at"] = (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
-    p.update(preview)
-    return result
-
-
-class Mounted:
-    def __init__(self, context: Any, page: Any, complaints: list[str]) -> None:
-        self.context, self.page, self.complaints = context, page, complaints
-        self.view = page.frame_locator("#view").frame_locator("iframe")
-
-    async def log(self) -> dict[str, Any]:
-        return await self.page.evaluate("JSON.parse(JSON.stringify(testHost.log))")
-
-    def csp_complaints(self) -> list[str]:
-        return [c for c in self.complaints if "Content Security Policy" in c or "Refused" in c]
-
-    async def screenshot(self, name: str) -> None:
-        # The host resizes the frame from the view's size reports; a screenshot mid-resize shows an unpainted frame.
-        await self.page.wait_for_function("""() => new Promise(done => {
-            const frame = document.getElementById("view"), before = frame.style.height;
-            setTimeout(() => done(frame.style.height === before), 150);
-        })""")
-        ARTIFACTS.mkdir(exist_ok=True)
-        # The viewport is taller than any preview: a full-page capture that has to grow the viewport repaints the
-        # out-of-process frames too late and saves them blank.
-        box = await self.page.locator("#view").bounding_box()
-        assert box and box["y"] + box["height"] < VIEWPORT["height"], "the preview outgrew the test viewport"
-        await self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), clip={
-            "x": 0, "y": 0, "width": VIEWPORT["width"], "height": box["y"] + box["height"] + 12})
-
-
-async def mount(browser: Any, host: AppsHost, result: dict[str, Any], theme: str = "light",
-                answers: tuple[dict[str, Any], ...] = ()) -> Mounted:
-    context = await browser.new_context(viewport=VIEWPORT, device_scale_factor=1, color_scheme=theme)
-    page = await context.new_page()
-    complaints: list[str] = []
-    page.on("console", lambda m: complaints.append(m.text) if m.type in ("error", "warning") else None)
-    host.calls.clear()
-    host.answers[:] = [copy.deepcopy(a) for a in answers]
-    await page.goto(host.page)
-    await page.evaluate("a => testHost.mountRecorded(a)", {
-        "html": VIEW, "sandboxUrl": host.sandbox_url, "theme": theme, "input": {}, "result": result,
-        "callUrl": host.call_url,
-    })
-    mounted = Mounted(context, page, complaints)
-    await mounted.view.get_by_role("heading", level=1).wait_for()
-    return mounted
-
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
-async def test_a_new_incident_reads_as_the_page_will_show_it(browser, host, theme) -> None:
-    m = await mount(browser, host, fresh("create_incident"), theme)
+async def test_a_new_incident_reads_as_the_page_will_show_it(apps_browser, apps_host, theme) -> None:
+    m = await mount_recorded(apps_browser, apps_host, fresh("create_incident"), theme)
     try:
         v = m.view
         assert await v.get_by_role("heading", level=1).inner_text() == "Open a major incident on Acme Status: Checkout errors in Europe."
@@ -118,7 +38,7 @@ async def test_a_new_incident_reads_as_the_page_will_show_it(browser, host, them
         assert await v.locator("#notice-severity").inner_text() == "Severity: Major"
         assert "tone-major" in (await v.locator("#notice-severity").get_attribute("class") or "")
         assert await v.locator("#notice-state").inner_text() == "Investigating"
-        assert await v.locator("#notice-starts").inner_text() == "7 Dec 2026, 05:40 (Europe/Berlin)"
+        assert await v.locator("#notice-starts").inner_text() == "2026-12-07 05:40 CET (Europe/Berlin)"
         assert await v.locator("#notice-affected-list li").all_inner_texts() == [
             "Checkout in Frankfurt, Dublin", "Public API (every region)"]
         assert await v.get_by_label("Text of the notice").input_value() == "We are investigating failed payments at checkout."
@@ -143,12 +63,12 @@ async def test_a_new_incident_reads_as_the_page_will_show_it(browser, host, them
     finally:
         await m.context.close()
     assert not m.csp_complaints(), m.csp_complaints()
-    assert not host.probes
+    assert not apps_host.probes
 
 
-async def test_publish_sends_the_draft_with_the_persons_corrections_and_shows_what_was_applied(browser, host) -> None:
+async def test_publish_sends_the_draft_with_the_persons_corrections_and_shows_what_was_applied(apps_browser, apps_host) -> None:
     result = fresh("create_incident")
-    m = await mount(browser, host, result, answers=(recorded("create_incident_published"),))
+    m = await mount_recorded(apps_browser, apps_host, result, answers=(recorded("create_incident_published"),))
     try:
         v = m.view
         await v.get_by_label("Text of the notice").fill("We are investigating failed card payments at checkout.")
@@ -159,6 +79,8 @@ async def test_publish_sends_the_draft_with_the_persons_corrections_and_shows_wh
         await v.get_by_role("button", name="Publish").click()
         await v.get_by_role("heading", name="Published", exact=True).wait_for()
         assert "Published incident 4711 on Acme Status" in await v.locator("#outcome-text").inner_text()
+        facts = await v.locator("#outcome-facts").inner_text()
+        assert "Id\n4711" in facts and "Severity\nmajor" in facts and "Notify\nNo" in facts, facts
         assert json.loads(await v.locator("#outcome-json").text_content() or "") == recorded("create_incident_published")["structuredContent"]
         for control in ("#notice-text", "#notify-switch"):
             assert await v.locator(control).is_disabled(), f"{control} stays editable after publishing"
@@ -168,26 +90,26 @@ async def test_publish_sends_the_draft_with_the_persons_corrections_and_shows_wh
     finally:
         await m.context.close()
     draft = result["_meta"]["statuspal/draft"]
-    assert host.calls == [{"name": "publish_draft", "arguments": {
+    assert apps_host.calls == [{"name": "publish_draft", "arguments": {
         "draft": draft, "text": "We are investigating failed card payments at checkout.", "notify": False}}]
     [update] = log["modelContext"]
     assert update["content"][0]["text"].startswith("The person approved create_incident in the publish preview and StatusPal applied it.")
     assert "Published incident 4711" in update["content"][0]["text"]
 
 
-async def test_unchanged_text_is_not_sent_and_notify_always_is(browser, host) -> None:
+async def test_unchanged_text_is_not_sent_and_notify_always_is(apps_browser, apps_host) -> None:
     result = fresh("create_incident")
-    m = await mount(browser, host, result, answers=(recorded("create_incident_published"),))
+    m = await mount_recorded(apps_browser, apps_host, result, answers=(recorded("create_incident_published"),))
     try:
         await m.view.get_by_role("button", name="Publish").click()
         await m.view.get_by_role("heading", name="Published", exact=True).wait_for()
     finally:
         await m.context.close()
-    assert host.calls == [{"name": "publish_draft", "arguments": {"draft": result["_meta"]["statuspal/draft"], "notify": True}}]
+    assert apps_host.calls == [{"name": "publish_draft", "arguments": {"draft": result["_meta"]["statuspal/draft"], "notify": True}}]
 
 
-async def test_a_keyboard_alone_corrects_and_publishes(browser, host) -> None:
-    m = await mount(browser, host, fresh("create_incident"), answers=(recorded("create_incident_published"),))
+async def test_a_keyboard_alone_corrects_and_publishes(apps_browser, apps_host) -> None:
+    m = await mount_recorded(apps_browser, apps_host, fresh("create_incident"), answers=(recorded("create_incident_published"),))
     try:
         page = m.page
         await m.view.get_by_label("Text of the notice").focus()
@@ -205,12 +127,12 @@ async def test_a_keyboard_alone_corrects_and_publishes(browser, host) -> None:
         assert await m.view.locator(":focus").inner_text() == "Published", "focus moves to what happened"
     finally:
         await m.context.close()
-    assert host.calls[0]["arguments"]["text"] == "Card payments fail at checkout."
-    assert host.calls[0]["arguments"]["notify"] is False
+    assert apps_host.calls[0]["arguments"]["text"] == "Card payments fail at checkout."
+    assert apps_host.calls[0]["arguments"]["notify"] is False
 
 
-async def test_cancel_calls_nothing_and_tells_the_model(browser, host) -> None:
-    m = await mount(browser, host, fresh("create_incident"))
+async def test_cancel_calls_nothing_and_tells_the_model(apps_browser, apps_host) -> None:
+    m = await mount_recorded(apps_browser, apps_host, fresh("create_incident"))
     try:
         await m.view.get_by_role("button", name="Cancel").click()
         await m.view.get_by_role("heading", name="Cancelled", exact=True).wait_for()
@@ -220,15 +142,15 @@ async def test_cancel_calls_nothing_and_tells_the_model(browser, host) -> None:
         log = await m.log()
     finally:
         await m.context.close()
-    assert host.calls == [] and log["appCalls"] == []
+    assert apps_host.calls == [] and log["appCalls"] == []
     [update] = log["modelContext"]
     assert update["content"][0]["text"] == (
         "The person cancelled create_incident in the publish preview: Nothing was published. "
         "Do not call create_incident again unless they ask for it.")
 
 
-async def test_a_refusal_says_what_was_not_done_and_lets_the_person_try_again(browser, host) -> None:
-    m = await mount(browser, host, fresh("create_incident"), answers=(recorded("refused"),))
+async def test_a_refusal_says_what_was_not_done_and_lets_the_person_try_again(apps_browser, apps_host) -> None:
+    m = await mount_recorded(apps_browser, apps_host, fresh("create_incident"), answers=(recorded("refused"),))
     try:
         v = m.view
         await v.get_by_role("button", name="Publish").click()
@@ -243,9 +165,9 @@ async def test_a_refusal_says_what_was_not_done_and_lets_the_person_try_again(br
         "The person approved create_incident in the publish preview, but it was not applied: Not published:")
 
 
-async def test_a_delete_waits_for_the_typed_name(browser, host) -> None:
+async def test_a_delete_waits_for_the_typed_name(apps_browser, apps_host) -> None:
     result = fresh("delete_status_page")
-    m = await mount(browser, host, result, answers=({"content": [{"type": "text", "text": "Deleted acme."}], "isError": False},))
+    m = await mount_recorded(apps_browser, apps_host, result, answers=({"content": [{"type": "text", "text": "Deleted acme."}], "isError": False},))
     try:
         v = m.view
         assert await v.locator("#eyebrow").inner_text() == "Review before deleting"
@@ -265,11 +187,11 @@ async def test_a_delete_waits_for_the_typed_name(browser, host) -> None:
     finally:
         await m.context.close()
     # No text and no notify: this preview has neither, so the view sends neither.
-    assert host.calls == [{"name": "publish_draft", "arguments": {"draft": result["_meta"]["statuspal/draft"], "typed_name": "acme"}}]
+    assert apps_host.calls == [{"name": "publish_draft", "arguments": {"draft": result["_meta"]["statuspal/draft"], "typed_name": "acme"}}]
 
 
-async def test_a_rotation_warns_that_receivers_must_be_updated(browser, host) -> None:
-    m = await mount(browser, host, fresh("rotate_webhook_secret"), theme="dark")
+async def test_a_rotation_warns_that_receivers_must_be_updated(apps_browser, apps_host) -> None:
+    m = await mount_recorded(apps_browser, apps_host, fresh("rotate_webhook_secret"), theme="dark")
     try:
         v = m.view
         assert await v.locator("#rotate-webhook").inner_text() == "Ops pager"
@@ -281,27 +203,27 @@ async def test_a_rotation_warns_that_receivers_must_be_updated(browser, host) ->
         await m.context.close()
 
 
-async def test_an_expired_draft_cannot_be_published(browser, host) -> None:
-    m = await mount(browser, host, fresh("create_incident", minutes=-1))
+async def test_an_expired_draft_cannot_be_published(apps_browser, apps_host) -> None:
+    m = await mount_recorded(apps_browser, apps_host, fresh("create_incident", minutes=-1))
     try:
         assert await m.view.locator("#expiry").inner_text() == "This draft has expired. Ask the assistant to prepare it again."
         assert await m.view.get_by_role("button", name="Publish").is_disabled()
         assert await m.view.get_by_role("button", name="Cancel").is_enabled()
     finally:
         await m.context.close()
-    assert host.calls == []
+    assert apps_host.calls == []
 
 
 HOSTILE = '<img src="/probe?from=title" onerror="parent.postMessage(1,\'*\')">Outage'
 
 
-async def test_caller_text_is_shown_as_text_never_as_markup(browser, host) -> None:
+async def test_caller_text_is_shown_as_text_never_as_markup(apps_browser, apps_host) -> None:
     result = fresh("create_incident", summary="<script>fetch('/probe?from=summary')</script>Open it")
     notice = result["_meta"]["statuspal/preview"]["notice"]
     notice["title"] = HOSTILE
     notice["text"] = "</textarea><b>bold?</b>"
     notice["affected"][0]["regions"] = ['<a href="/probe">Frankfurt</a>']
-    m = await mount(browser, host, result)
+    m = await mount_recorded(apps_browser, apps_host, result)
     try:
         v = m.view
         assert await v.get_by_role("heading", level=1).inner_text() == "<script>fetch('/probe?from=summary')</script>Open it"
@@ -311,21 +233,21 @@ async def test_caller_text_is_shown_as_text_never_as_markup(browser, host) -> No
         assert await v.locator("main img, main script, main a, main b").count() == 0, "caller text became elements"
     finally:
         await m.context.close()
-    assert not host.probes
+    assert not apps_host.probes
 
 
-async def test_the_sandbox_enforces_the_default_csp(browser, host) -> None:
+async def test_the_sandbox_enforces_the_default_csp(apps_browser, apps_host) -> None:
     """The check every test above ends with can fail: a view that reaches for the network is refused and reported."""
-    context = await browser.new_context()
+    context = await apps_browser.new_context()
     page = await context.new_page()
     complaints: list[str] = []
     page.on("console", lambda msg: complaints.append(msg.text) if msg.type in ("error", "warning") else None)
     try:
-        await page.goto(host.page)
-        await page.evaluate("a => testHost.mountCanary(a)", {"sandboxUrl": host.sandbox_url, "probeUrl": host.probe_url})
+        await page.goto(apps_host.page)
+        await page.evaluate("a => testHost.mountCanary(a)", {"sandboxUrl": apps_host.sandbox_url, "probeUrl": apps_host.probe_url})
         await page.frame_locator("#view").frame_locator("iframe").locator("#c").wait_for()
         await page.wait_for_timeout(300)  # the fetch and the image load are asynchronous; their refusals follow
     finally:
         await context.close()
-    assert not host.probes, "the sandbox let the view reach the network"
+    assert not apps_host.probes, "the sandbox let the view reach the network"
     assert [c for c in complaints if "Content Security Policy" in c], complaints

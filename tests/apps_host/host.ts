@@ -33,6 +33,7 @@ const log = {
   results: [] as CallToolResult[], // what the server answered the view
   modelResult: null as CallToolResult | null, // the model's call, as the server answered it
   tools: [] as Tool[],
+  view: null as { uri: string; html: string } | null, // the view as the server gave it (gateway mode)
 };
 
 function status(text: string) {
@@ -150,6 +151,7 @@ async function mountFromGateway(args: {
     throw new Error(`${uri} is not one ${RESOURCE_MIME_TYPE} document`);
   }
   const html = content.text ?? new TextDecoder().decode(Uint8Array.from(atob(content.blob ?? ""), (c) => c.charCodeAt(0)));
+  log.view = { uri, html };
   const appTool = (name: string) => {
     const t = tools.find((candidate) => candidate.name === name);
     const visibility = (t?._meta as { ui?: { visibility?: string[] } } | undefined)?.ui?.visibility ?? ["model", "app"];

@@ -52,7 +52,9 @@ const TONES: Record<string, Tone> = {
   major: "major", major_outage: "major", unavailable: "major", down: "major",
   maintenance: "maintenance", under_maintenance: "maintenance", scheduled: "maintenance",
 };
-const tone = (value: string | null): Tone => (value ? (TONES[value.toLowerCase()] ?? "neutral") : "neutral");
+// By the first word: "operational, unless another notice still affects it" reads as operational.
+const tone = (value: string | null): Tone =>
+  value ? (TONES[value.toLowerCase()] ?? TONES[value.toLowerCase().split(/[\s,]/)[0]] ?? "neutral") : "neutral";
 
 function badge(id: string, value: string | null, label: string) {
   const node = el(id);
@@ -117,6 +119,9 @@ function render(result: CallToolResult) {
     setText("page-tz", p.page.time_zone);
     badge("page-now", p.page.status_now, words(p.page.status_now));
     badge("page-next", p.page.status_predicted, words(p.page.status_predicted));
+    // No prediction (a page about to be deleted): no row, rather than a status that will never be shown.
+    show("page-next-term", Boolean(p.page.status_predicted));
+    show("page-next-desc", Boolean(p.page.status_predicted));
   }
 
   const n = p.notice;
@@ -128,10 +133,10 @@ function render(result: CallToolResult) {
     badge("notice-state", n.state, n.state ? words(n.state) : "");
     if (n.state) el("notice-state").className = "badge plain";
     setText("notice-title", n.title);
-    const zone = p.page?.time_zone ? ` (${p.page.time_zone})` : "";
+    // The gateway gives these already in the page's zone, the zone named in the string.
     show("notice-when", n.starts_at_local !== null || n.ends_at_local !== null);
-    setText("notice-starts", n.starts_at_local ? n.starts_at_local + zone : "Now, when it is published");
-    setText("notice-ends", n.ends_at_local ? n.ends_at_local + zone : "Not set");
+    setText("notice-starts", n.starts_at_local ?? "When it is published");
+    setText("notice-ends", n.ends_at_local ?? "Not set");
     const list = el("notice-affected-list");
     list.replaceChildren(
       ...n.affected.map((a) => {
@@ -250,6 +255,17 @@ function showOutcome(kind: "done" | "failed" | "cancelled", heading: string, tex
   box.className = kind;
   setText("outcome-heading", heading);
   setText("outcome-text", text);
+  const facts = appliedFacts(applied);
+  el("outcome-facts").replaceChildren(
+    ...facts.flatMap(([name, value]) => {
+      const dt = document.createElement("dt");
+      dt.textContent = name;
+      const dd = document.createElement("dd");
+      dd.textContent = value;
+      return [dt, dd];
+    }),
+  );
+  show("outcome-facts", facts.length > 0);
   const details = applied !== undefined && applied !== null;
   show("outcome-details", details);
   if (details) setText("outcome-json", JSON.stringify(applied, null, 2));
@@ -258,6 +274,33 @@ function showOutcome(kind: "done" | "failed" | "cancelled", heading: string, tex
   const title = el("outcome-heading");
   title.tabIndex = -1;
   title.focus();
+}
+
+/** The verified result's plain fields as name and value, readable; nested records stay in the full report,
+ * except whether subscribers were notified, which the person just decided. */
+function appliedFacts(applied: unknown): Array<[string, string]> {
+  if (typeof applied !== "object" || applied === null || Array.isArray(applied)) return [];
+  const record = applied as Record<string, unknown>;
+  const facts: Array<[string, string]> = [];
+  for (const [key, value] of Object.entries(record)) {
+    if (value === null || value === "" || typeof value === "object") continue;
+    facts.push([words(key), typeof value === "boolean" ? (value ? "Yes" : "No") : String(value)]);
+  }
+  const updates = Array.isArray(record.updates) ? record.updates : [];
+  const last = updates[updates.length - 1] as Record<string, unknown> | undefined;
+  const notified = last?.notified ?? last?.notify;
+  if (typeof notified === "boolean") facts.push(["Subscribers notified", notified ? "Yes" : "No"]);
+  return facts.slice(0, 16);
+}
+
+/** A result's text for a person: the gateway's prose as it is, but not a JSON twin of the structured result. */
+function prose(text: string): string {
+  try {
+    JSON.parse(text);
+    return "";
+  } catch {
+    return text;
+  }
 }
 
 async function tellModel(text: string) {
@@ -291,11 +334,11 @@ async function publish() {
     if (result.isError) {
       // The gateway says what was and was not done; the person may correct and try again, and the gateway
       // refuses a draft that was already used.
-      showOutcome("failed", w.notDone, said || "StatusPal did not apply it.");
+      showOutcome("failed", w.notDone, prose(said) || "StatusPal did not apply it.");
       await tellModel(`The person approved ${p.tool} in the publish preview, but it was not applied: ${said}`);
     } else {
       settled = true;
-      showOutcome("done", w.done, said || "StatusPal applied it.", result.structuredContent);
+      showOutcome("done", w.done, prose(said) || "StatusPal reports it applied this:", result.structuredContent);
       show("actions-row", false);
       await tellModel(`The person approved ${p.tool} in the publish preview and StatusPal applied it. ${said}`.trim());
     }
