@@ -251,3 +251,55 @@ async def test_the_sandbox_enforces_the_default_csp(apps_browser, apps_host) -> 
         await context.close()
     assert not apps_host.probes, "the sandbox let the view reach the network"
     assert [c for c in complaints if "Content Security Policy" in c], complaints
+
+
+async def test_the_view_follows_the_hosts_theme_and_answers_its_teardown(apps_browser, apps_host) -> None:
+    m = await mount_recorded(apps_browser, apps_host, fresh("create_incident"), theme="light")
+    try:
+        body = m.view.locator("body")
+        assert await body.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(255, 255, 255)"
+        await m.page.evaluate("testHost.setTheme('dark')")
+        await m.view.locator("html[data-theme=dark]").wait_for(state="attached")
+        assert await body.evaluate("b => getComputedStyle(b).backgroundColor") != "rgb(255, 255, 255)"
+        # The SDK's host waits for the view's answer before it unmounts; an unanswered request would time out.
+        assert await m.page.evaluate("testHost.teardown()") == {}
+    finally:
+        await m.context.close()
+
+
+async def test_a_result_without_a_draft_shows_the_gateways_words_and_nothing_to_approve(apps_browser, apps_host) -> None:
+    m = await mount_recorded(apps_browser, apps_host, recorded("refused"), wait_for="#plain-text")
+    try:
+        assert "was resolved while the preview was open" in await m.view.locator("#plain-text").inner_text()
+        assert await m.view.get_by_role("button").count() == 0
+    finally:
+        await m.context.close()
+    assert apps_host.calls == []
+
+
+async def test_an_emptied_text_cannot_be_published(apps_browser, apps_host) -> None:
+    m = await mount_recorded(apps_browser, apps_host, fresh("create_incident"))
+    try:
+        await m.view.get_by_label("Text of the notice").fill("   ")
+        assert await m.view.get_by_role("button", name="Publish").is_disabled()
+        assert await m.view.locator("#notice-text-help").inner_text() == "The text cannot be empty."
+        await m.view.get_by_label("Text of the notice").fill("Back to words.")
+        assert await m.view.get_by_role("button", name="Publish").is_enabled()
+    finally:
+        await m.context.close()
+
+
+async def test_a_host_that_cannot_reach_the_gateway_leaves_the_outcome_open(apps_browser, apps_host) -> None:
+    """No recorded answer: the host's call fails, the view gets a JSON-RPC error and says the outcome is unknown."""
+    m = await mount_recorded(apps_browser, apps_host, fresh("create_incident"))
+    try:
+        await m.view.get_by_role("button", name="Publish").click()
+        await m.view.get_by_role("heading", name="No answer", exact=True).wait_for()
+        said = await m.view.locator("#outcome-text").inner_text()
+        assert "may or may not have been applied: look at the status page" in said, said
+        assert await m.view.get_by_role("button", name="Publish").is_enabled()
+        log = await m.log()
+    finally:
+        await m.context.close()
+    assert len(apps_host.calls) == 1
+    assert "the outcome is unknown" in log["modelContext"][0]["content"][0]["text"]

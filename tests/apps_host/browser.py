@@ -62,10 +62,10 @@ async def _open(browser: Any, host: AppsHost, theme: str) -> Mounted:
     return Mounted(context, page, complaints)
 
 
-async def _shown(mounted: Mounted, mounting: Any) -> Mounted:
+async def _shown(mounted: Mounted, mounting: Any, wait_for: str = "h1") -> Mounted:
     try:
         await mounting
-        await mounted.view.get_by_role("heading", level=1).wait_for()
+        await mounted.view.locator(wait_for).wait_for()
     except BaseException:
         await mounted.context.close()
         raise
@@ -73,15 +73,16 @@ async def _shown(mounted: Mounted, mounting: Any) -> Mounted:
 
 
 async def mount_recorded(browser: Any, host: AppsHost, result: dict[str, Any], theme: str = "light",
-                         answers: tuple[dict[str, Any], ...] = ()) -> Mounted:
-    """The view fed `result`; its tools/call answered with `answers` in turn, and recorded in `host.calls`."""
+                         answers: tuple[dict[str, Any], ...] = (), wait_for: str = "h1") -> Mounted:
+    """The view fed `result`; its tools/call answered with `answers` in turn, and recorded in `host.calls`.
+    Returns once `wait_for` (a selector in the view) is visible."""
     host.calls.clear()
     host.answers[:] = [copy.deepcopy(a) for a in answers]
     m = await _open(browser, host, theme)
     return await _shown(m, m.page.evaluate("a => testHost.mountRecorded(a)", {
         "html": VIEW, "sandboxUrl": host.sandbox_url, "theme": theme, "input": {}, "result": result,
         "callUrl": host.call_url,
-    }))
+    }), wait_for)
 
 
 async def mount_live(browser: Any, host: AppsHost, mcp_url: str, api_key: str, tool: str, arguments: dict[str, Any],

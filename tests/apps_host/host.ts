@@ -36,6 +36,8 @@ const log = {
   view: null as { uri: string; html: string } | null, // the view as the server gave it (gateway mode)
 };
 
+let current: AppBridge | null = null; // the mounted view's bridge
+
 function status(text: string) {
   document.getElementById("host-status")!.textContent = text;
 }
@@ -93,6 +95,7 @@ async function mount(options: {
     bridge.oninitialized = () => resolve();
   });
   await bridge.connect(new PostMessageTransport(frame.contentWindow!, frame.contentWindow!));
+  current = bridge;
   await bridge.sendSandboxResourceReady({ html: options.html });
   await initialized;
   log.initialized = true;
@@ -180,4 +183,15 @@ async function mountCanary(args: { sandboxUrl: string; probeUrl: string }): Prom
   frame.contentWindow!.postMessage({ jsonrpc: "2.0", method: "ui/notifications/sandbox-resource-ready", params: { html } }, "*");
 }
 
-(window as unknown as { testHost: unknown }).testHost = { log, mountRecorded, mountFromGateway, mountCanary };
+/** The host's theme changes while the view is shown (a person toggles dark mode). */
+async function setTheme(theme: "light" | "dark"): Promise<void> {
+  document.body.classList.toggle("dark", theme === "dark");
+  await current!.sendHostContextChange({ theme });
+}
+
+/** The host is about to unmount the view: the spec's teardown request, answered before the frame goes. */
+async function teardown(): Promise<unknown> {
+  return current!.teardownResource({});
+}
+
+(window as unknown as { testHost: unknown }).testHost = { log, mountRecorded, mountFromGateway, mountCanary, setTheme, teardown };

@@ -237,12 +237,18 @@ function typedOk(): boolean {
   return wanted == null || el<HTMLInputElement>("delete-typed").value === wanted;
 }
 
+// A notice cannot be published without words: an emptied text keeps Publish off and says why.
+function textOk(): boolean {
+  return draft?.preview.notice?.text == null || el<HTMLTextAreaElement>("notice-text").value.trim() !== "";
+}
+
 function updateControls() {
   const locked = busy || settled;
   for (const id of ["notice-text", "notify-switch", "delete-typed"]) {
     (el(id) as HTMLInputElement | HTMLTextAreaElement).disabled = locked;
   }
-  el<HTMLButtonElement>("publish").disabled = locked || expired || !typedOk();
+  el<HTMLButtonElement>("publish").disabled = locked || expired || !typedOk() || !textOk();
+  setText("notice-text-help", textOk() ? "You can correct the text before it is published." : "The text cannot be empty.");
   el<HTMLButtonElement>("cancel").disabled = locked;
   show("not-yet", !settled);
   show("expiry", !settled); // once published or cancelled, the draft's deadline no longer concerns the person
@@ -315,7 +321,7 @@ async function tellModel(text: string) {
 }
 
 async function publish() {
-  if (!draft || busy || settled || expired || !typedOk()) return;
+  if (!draft || busy || settled || expired || !typedOk() || !textOk()) return;
   const p = draft.preview;
   const w = WORDS[p.action];
   const notice = p.notice?.text != null ? el<HTMLTextAreaElement>("notice-text").value : null;
@@ -389,6 +395,7 @@ el("delete-typed").addEventListener("keydown", (event) => {
 el("cancel").addEventListener("click", cancel);
 el("notify-switch").addEventListener("change", describeNotify);
 el("delete-typed").addEventListener("input", updateControls);
+el("notice-text").addEventListener("input", updateControls);
 
 bridge
   .connect({ name: "statuspal-publish-preview", version: "1.0.0" }, { availableDisplayModes: ["inline"] })
