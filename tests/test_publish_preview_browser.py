@@ -303,3 +303,14 @@ async def test_a_host_that_cannot_reach_the_gateway_leaves_the_outcome_open(apps
         await m.context.close()
     assert len(apps_host.calls) == 1
     assert "the outcome is unknown" in log["modelContext"][0]["content"][0]["text"]
+
+
+@pytest.mark.parametrize("system", ["light", "dark"])
+async def test_without_a_host_theme_the_view_follows_the_persons_system(apps_browser, apps_host, system) -> None:
+    m = await mount_recorded(apps_browser, apps_host, fresh("create_incident"), theme="system", system=system)
+    try:
+        assert await m.view.locator("html").get_attribute("data-theme") is None
+        background = await m.view.locator("body").evaluate("b => getComputedStyle(b).backgroundColor")
+        assert (background == "rgb(255, 255, 255)") == (system == "light"), background
+    finally:
+        await m.context.close()

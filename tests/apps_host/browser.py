@@ -52,9 +52,9 @@ class Mounted:
             "x": 0, "y": 0, "width": VIEWPORT["width"], "height": box["y"] + box["height"] + 12})
 
 
-async def _open(browser: Any, host: AppsHost, theme: str) -> Mounted:
-    """A fresh browser context (the system's colour scheme set to `theme` too) on the host page."""
-    context = await browser.new_context(viewport=VIEWPORT, device_scale_factor=1, color_scheme=theme)
+async def _open(browser: Any, host: AppsHost, theme: str, system: str | None = None) -> Mounted:
+    """A fresh browser context on the host page; the system's colour scheme is `system`, or the host's `theme`."""
+    context = await browser.new_context(viewport=VIEWPORT, device_scale_factor=1, color_scheme=system or theme)
     page = await context.new_page()
     complaints: list[str] = []
     page.on("console", lambda m: complaints.append(m.text) if m.type in ("error", "warning") else None)
@@ -73,12 +73,12 @@ async def _shown(mounted: Mounted, mounting: Any, wait_for: str = "h1") -> Mount
 
 
 async def mount_recorded(browser: Any, host: AppsHost, result: dict[str, Any], theme: str = "light",
-                         answers: tuple[dict[str, Any], ...] = (), wait_for: str = "h1") -> Mounted:
+                         answers: tuple[dict[str, Any], ...] = (), wait_for: str = "h1", system: str | None = None) -> Mounted:
     """The view fed `result`; its tools/call answered with `answers` in turn, and recorded in `host.calls`.
     Returns once `wait_for` (a selector in the view) is visible."""
     host.calls.clear()
     host.answers[:] = [copy.deepcopy(a) for a in answers]
-    m = await _open(browser, host, theme)
+    m = await _open(browser, host, theme, system)
     return await _shown(m, m.page.evaluate("a => testHost.mountRecorded(a)", {
         "html": VIEW, "sandboxUrl": host.sandbox_url, "theme": theme, "input": {}, "result": result,
         "callUrl": host.call_url,

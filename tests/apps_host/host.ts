@@ -65,16 +65,18 @@ async function proxyFrame(sandboxUrl: string): Promise<HTMLIFrameElement> {
 async function mount(options: {
   html: string;
   sandboxUrl: string;
-  theme: "light" | "dark";
+  theme: "light" | "dark" | "system";
   input: Record<string, unknown>;
   result: () => Promise<CallToolResult>;
   callTool: (params: CallParams) => Promise<CallToolResult>;
 }): Promise<void> {
   document.body.classList.toggle("dark", options.theme === "dark");
   const frame = await proxyFrame(options.sandboxUrl);
+  // "system": a host that names no theme, leaving the view to the person's prefers-color-scheme.
   const hostContext: McpUiHostContext = {
-    theme: options.theme, displayMode: "inline", availableDisplayModes: ["inline"], locale: "en-GB",
-    timeZone: "UTC", platform: "web", containerDimensions: { width: 680, maxHeight: 2000 },
+    ...(options.theme === "system" ? {} : { theme: options.theme }),
+    displayMode: "inline", availableDisplayModes: ["inline"], locale: "en-GB", timeZone: "UTC", platform: "web",
+    containerDimensions: { width: 680, maxHeight: 2000 },
   };
   const bridge = new AppBridge(null, HOST_INFO, { serverTools: {}, updateModelContext: { text: {} }, logging: {} }, { hostContext });
   bridge.oncalltool = async (params) => {
@@ -109,7 +111,7 @@ async function mount(options: {
 
 /** Recorded mode: the model's result is given; the view's calls go to a test endpoint that records and answers. */
 async function mountRecorded(args: {
-  html: string; sandboxUrl: string; theme: "light" | "dark"; input: Record<string, unknown>;
+  html: string; sandboxUrl: string; theme: "light" | "dark" | "system"; input: Record<string, unknown>;
   result: CallToolResult; callUrl: string;
 }): Promise<void> {
   await mount({
