@@ -48,8 +48,8 @@ class Mounted:
         # out-of-process frames too late and saves them blank.
         box = await self.page.locator("#view").bounding_box()
         assert box and box["y"] + box["height"] < VIEWPORT["height"], "the preview outgrew the test viewport"
-        await self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), clip={
-            "x": 0, "y": 0, "width": VIEWPORT["width"], "height": box["y"] + box["height"] + 12})
+        # The view's frame alone, as a person sees it inside the assistant.
+        await self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), clip=box)
 
 
 async def _open(browser: Any, host: AppsHost, theme: str, system: str | None = None) -> Mounted:
