@@ -130,3 +130,22 @@ async def test_a_page_delete_goes_through_only_with_the_typed_subdomain(apps_bro
         await m.context.close()
     assert log["appCalls"][0]["arguments"]["typed_name"] == AT
     assert [method for method, _ in await writes(sandbox_admin)] == ["DELETE"]
+
+
+async def test_a_maintenance_window_shows_in_the_pages_time_zone(apps_browser, apps_host, gateway_for_host, seeded,
+                                                                sandbox_admin) -> None:
+    window = {"starts_at": "2030-01-15T22:00:00Z", "ends_at": "2030-01-16T01:00:00Z"}  # Berlin: 23:00 to 02:00
+    arguments = {"subdomain": AT, "title": "Database upgrade", **window, "message": "Planned upgrade.",
+                 "affected": [{"service_slug": "web-console"}], "notify": False}
+    m = await mount_live(apps_browser, apps_host, gateway_for_host.mcp_url, DEMO_KEY, "schedule_maintenance", arguments)
+    try:
+        v = m.view
+        assert await v.locator("#notice-type").inner_text() == "Maintenance"
+        assert "tone-maintenance" in (await v.locator("#notice-type").get_attribute("class") or "")
+        assert await v.locator("#notice-starts").inner_text() == "2030-01-15 23:00 CET (Europe/Berlin)"
+        assert await v.locator("#notice-ends").inner_text() == "2030-01-16 02:00 CET (Europe/Berlin)"
+        assert not await v.get_by_role("switch", name="Notify subscribers").is_checked()
+        await m.screenshot("publish-preview-live-maintenance")
+    finally:
+        await m.context.close()
+    assert await writes(sandbox_admin) == []

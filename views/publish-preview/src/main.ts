@@ -128,7 +128,8 @@ function render(result: CallToolResult) {
   show("notice", n !== null);
   if (n) {
     badge("notice-type", n.type, words(n.type));
-    el("notice-type").className = "badge tone-neutral";
+    // Maintenance has no severity: its type carries the colour (with its word); other types stay neutral.
+    el("notice-type").className = `badge tone-${n.type === "maintenance" ? "maintenance" : "neutral"}`;
     badge("notice-severity", n.severity, `Severity: ${words(n.severity ?? "")}`);
     badge("notice-state", n.state, n.state ? words(n.state) : "");
     if (n.state) el("notice-state").className = "badge plain";
