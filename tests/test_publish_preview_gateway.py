@@ -149,3 +149,20 @@ async def test_a_maintenance_window_shows_in_the_pages_time_zone(apps_browser, a
     finally:
         await m.context.close()
     assert await writes(sandbox_admin) == []
+
+
+async def test_a_rotation_hands_the_new_secret_to_the_person(apps_browser, apps_host, gateway_for_host, seeded) -> None:
+    hook = await run(seeded, "create_webhook", {"name": "Ops pager", "url": "https://hooks.example/pager", "events": ["notice.created"]})
+    m = await mount_live(apps_browser, apps_host, gateway_for_host.mcp_url, DEMO_KEY, "rotate_webhook_secret", {"webhook_id": hook["id"]})
+    try:
+        v = m.view
+        assert await v.locator("#rotate-webhook").inner_text() == "Ops pager"
+        assert "must be given the new secret" in await v.locator("#rotate-warning").inner_text()
+        await v.get_by_role("button", name="Rotate secret").click()
+        await v.get_by_role("heading", name="Secret rotated", exact=True).wait_for()
+        assert (await v.locator("#outcome-text").inner_text()).startswith("StatusPal shows the new secret only this once")
+        facts = await v.locator("#outcome-facts").inner_text()
+    finally:
+        await m.context.close()
+    secret = facts.split("Secret\n", 1)[1].split("\n", 1)[0]
+    assert secret.startswith("whs_") and secret != hook["secret"]

@@ -345,7 +345,11 @@ async function publish() {
       await tellModel(`The person approved ${p.tool} in the publish preview, but it was not applied: ${said}`);
     } else {
       settled = true;
-      showOutcome("done", w.done, prose(said) || "StatusPal reports it applied this:", result.structuredContent);
+      // A rotation's result holds the new secret, shown this once: the person is the one who hands it on.
+      const lead = p.action === "rotate"
+        ? "StatusPal shows the new secret only this once: give it to every receiver now."
+        : "StatusPal reports it applied this:";
+      showOutcome("done", w.done, prose(said) || lead, result.structuredContent);
       show("actions-row", false);
       await tellModel(`The person approved ${p.tool} in the publish preview and StatusPal applied it. ${said}`.trim());
     }
