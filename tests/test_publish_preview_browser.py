@@ -9,6 +9,7 @@ a rotation, a refusal, an expired draft, hostile caller text. Screenshots, light
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -245,12 +246,18 @@ async def test_the_sandbox_enforces_the_default_csp(apps_browser, apps_host) -> 
     try:
         await page.goto(apps_host.page)
         await page.evaluate("a => testHost.mountCanary(a)", {"sandboxUrl": apps_host.sandbox_url, "probeUrl": apps_host.probe_url})
-        await page.frame_locator("#view").frame_locator("iframe").locator("#c").wait_for()
-        await page.wait_for_timeout(300)  # the fetch and the image load are asynchronous; their refusals follow
+        refused = page.frame_locator("#view").frame_locator("iframe").locator("#refused li")
+        await refused.nth(1).wait_for(state="attached")  # both reaches were refused
+        assert sorted(await refused.all_inner_texts()) == ["connect-src", "img-src"]
+        # The console reports them too (that is what every other test's "no CSP complaint" check reads), a moment later.
+        for _ in range(100):
+            if len([c for c in complaints if "Content Security Policy" in c]) >= 2:
+                break
+            await asyncio.sleep(0.05)
     finally:
         await context.close()
     assert not apps_host.probes, "the sandbox let the view reach the network"
-    assert [c for c in complaints if "Content Security Policy" in c], complaints
+    assert len([c for c in complaints if "Content Security Policy" in c]) >= 2, complaints
 
 
 async def test_the_view_follows_the_hosts_theme_and_answers_its_teardown(apps_browser, apps_host) -> None:

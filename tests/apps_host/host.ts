@@ -177,7 +177,12 @@ async function mountFromGateway(args: {
 
 /** The CSP check the tests rely on: mount a view that tries to reach the network and report what was blocked. */
 async function mountCanary(args: { sandboxUrl: string; probeUrl: string }): Promise<void> {
-  const html = `<!doctype html><html><body><p id="c">canary</p><script>
+  // The canary lists each refusal it is told of, so the test waits for them rather than for a guessed delay.
+  const html = `<!doctype html><html><body><p id="c">canary</p><ul id="refused"></ul><script>
+    document.addEventListener("securitypolicyviolation", (e) => {
+      const item = document.createElement("li"); item.textContent = e.effectiveDirective;
+      document.getElementById("refused").append(item);
+    });
     fetch(${JSON.stringify(args.probeUrl)}).catch(() => {});
     const img = new Image(); img.src = ${JSON.stringify(args.probeUrl)};
   </script></body></html>`;
