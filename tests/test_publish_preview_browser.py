@@ -175,6 +175,7 @@ async def test_a_delete_waits_for_the_typed_name(apps_browser, apps_host) -> Non
         assert await v.locator("#delete-what").inner_text() == "The public page at acme and everything on it."
         assert await v.locator("#delete-goes-list li").all_inner_texts() == ["3 services", "2 regions", "14 notices and their history", "1 webhook"]
         assert await v.locator("#notice").is_hidden() and await v.locator("#notify").is_hidden()
+        assert await v.locator("#page-next-term").is_hidden(), "no prediction, no row"
         delete = v.get_by_role("button", name="Delete")
         assert await delete.is_disabled()
         typed = v.get_by_label("Type acme to confirm")

@@ -119,9 +119,11 @@ function render(result: CallToolResult) {
     setText("page-tz", p.page.time_zone);
     badge("page-now", p.page.status_now, words(p.page.status_now));
     badge("page-next", p.page.status_predicted, words(p.page.status_predicted));
-    // No prediction (a page about to be deleted): no row, rather than a status that will never be shown.
-    show("page-next-term", Boolean(p.page.status_predicted));
-    show("page-next-desc", Boolean(p.page.status_predicted));
+    // A status not given (no prediction for a page about to be deleted) has no row, rather than an empty one.
+    for (const [row, value] of [["page-now", p.page.status_now], ["page-next", p.page.status_predicted]]) {
+      show(`${row}-term`, Boolean(value));
+      show(`${row}-desc`, Boolean(value));
+    }
   }
 
   const n = p.notice;
