@@ -50,12 +50,14 @@ async def notices(api) -> list[dict[str, Any]]:
     return (await run(api, "list_notices", {"subdomain": AT}))["items"]
 
 
+@pytest.mark.parametrize("era", ["handshake", "2026-07-28"])
 async def test_the_preview_of_a_new_incident_and_publish_writes_what_the_person_approved(
-        apps_browser, apps_host, gateway_for_host, seeded, sandbox_admin) -> None:
-    m = await mount_live(apps_browser, apps_host, gateway_for_host.mcp_url, DEMO_KEY, "create_incident", INCIDENT)
+        apps_browser, apps_host, gateway_for_host, seeded, sandbox_admin, era) -> None:
+    m = await mount_live(apps_browser, apps_host, gateway_for_host.mcp_url, DEMO_KEY, "create_incident", INCIDENT, era=era)
     try:
         v = m.view
         log = await m.log()
+        assert (log["protocolVersion"] == "2026-07-28") == (era == "2026-07-28"), log["protocolVersion"]
         # The host found the view the way every host does, and it is the committed build.
         assert log["view"]["uri"] == "ui://statuspal/publish-preview.html" and log["view"]["html"] == VIEW
         listed = {t["name"]: t for t in log["tools"]}
@@ -72,13 +74,13 @@ async def test_the_preview_of_a_new_incident_and_publish_writes_what_the_person_
         assert await v.locator("#page-tz").inner_text() == "Europe/Berlin"
         assert await v.locator("#notice-affected-list li").all_inner_texts() == ["API in EU"]
         assert await v.get_by_role("switch", name="Notify subscribers").is_checked()
-        await m.screenshot("publish-preview-live-light")
+        await m.screenshot(f"publish-preview-live-light-{era}")
 
         await v.get_by_label("Text of the notice").fill("We are investigating errors on the EU API.")
         await v.get_by_role("switch", name="Notify subscribers").uncheck()
         await v.get_by_role("button", name="Publish").click()
         await v.get_by_role("heading", name="Published", exact=True).wait_for()
-        await m.screenshot("publish-preview-live-published")
+        await m.screenshot(f"publish-preview-live-published-{era}")
         facts = await v.locator("#outcome-facts").inner_text()
         log = await m.log()
     finally:

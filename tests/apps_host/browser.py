@@ -86,11 +86,11 @@ async def mount_recorded(browser: Any, host: AppsHost, result: dict[str, Any], t
 
 
 async def mount_live(browser: Any, host: AppsHost, mcp_url: str, api_key: str, tool: str, arguments: dict[str, Any],
-                     theme: str = "light") -> Mounted:
+                     theme: str = "light", era: str = "handshake") -> Mounted:
     """What a web assistant does: list the gateway's tools, read the tool's view, make the model's call, mount the
     view with the result; the view's calls go to the gateway through the host's MCP client."""
     m = await _open(browser, host, theme)
     return await _shown(m, m.page.evaluate("a => testHost.mountFromGateway(a)", {
         "mcpUrl": mcp_url, "apiKey": api_key, "sandboxUrl": host.sandbox_url, "theme": theme, "tool": tool,
-        "input": arguments,
+        "input": arguments, "era": era,
     }))

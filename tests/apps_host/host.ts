@@ -34,6 +34,7 @@ const log = {
   modelResult: null as CallToolResult | null, // the model's call, as the server answered it
   tools: [] as Tool[],
   view: null as { uri: string; html: string } | null, // the view as the server gave it (gateway mode)
+  protocolVersion: null as string | null, // what the host's MCP client and the gateway agreed on (gateway mode)
 };
 
 let current: AppBridge | null = null; // the mounted view's bridge
@@ -130,14 +131,19 @@ async function mountRecorded(args: {
  * tool the server did not list for apps (a host MUST refuse app calls to tools without "app" visibility). */
 async function mountFromGateway(args: {
   mcpUrl: string; apiKey: string; sandboxUrl: string; theme: "light" | "dark"; tool: string; input: Record<string, unknown>;
+  era: "handshake" | "2026-07-28";
 }): Promise<void> {
+  // Either era: the handshake (initialize states the capability once, the session carries it) or 2026-07-28 (the
+  // capability rides in every request's _meta), as the client's version negotiation is told.
   const client = new Client(HOST_INFO, {
     capabilities: { extensions: { [UI_EXTENSION]: { mimeTypes: [RESOURCE_MIME_TYPE] } } },
+    ...(args.era === "handshake" ? {} : { versionNegotiation: { mode: { pin: args.era } } }),
   });
   const transport = new StreamableHTTPClientTransport(new URL(args.mcpUrl), {
     requestInit: { headers: { Authorization: `Bearer ${args.apiKey}` } },
   });
   await client.connect(transport);
+  log.protocolVersion = client.getNegotiatedProtocolVersion() ?? null;
   const tools: Tool[] = [];
   let cursor: string | undefined;
   do {
