@@ -17,6 +17,7 @@ from gateway.auth.access import AccessTokenVerifier
 from gateway.config import ConfigError, Settings, load_keyring
 from gateway.oauth import routes as oauth_routes
 from gateway.oauth.client_metadata import MetadataDocuments
+from gateway.observability.audit import AuditTrail
 from gateway.observability.metrics import Metrics
 from gateway.protocol.arguments import ArgumentValidator
 from gateway.protocol.confirm.drafts import Drafts
@@ -31,6 +32,7 @@ from gateway.statuspal.endpoints import EndpointTable
 from gateway.store.base import Store
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
+from gateway.tools import history
 from gateway.tools.base import Tool
 from gateway.tools.catalogue import build_catalogue
 from gateway.web import ops, server_card, transport
@@ -71,6 +73,9 @@ def create_app(
     owns_docs = docs is None
     if docs is None:
         docs = DocsIndex(settings.path(settings.search.index_dir), settings.search)
+    audit = AuditTrail(settings.audit, store)
+    if audit.keeps_history:
+        extra_tools = (*extra_tools, history.TOOL)
     catalogue = build_catalogue(extra_tools)
     if arguments is None:
         arguments = ArgumentValidator(catalogue.tools)
@@ -90,6 +95,7 @@ def create_app(
         docs=docs,
         resources=resources,
         clients=MetadataDocuments(settings),
+        audit=audit,
     )
     app[GATEWAY] = gateway
     info = server_info(settings)
@@ -98,7 +104,7 @@ def create_app(
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     confirmer = Confirmer(policy, Drafts(keyring, store, settings.confirm.draft_ttl_seconds))
-    pipeline = ToolPipeline(arguments, upstream, docs, metrics, confirmer)
+    pipeline = ToolPipeline(arguments, upstream, docs, metrics, confirmer, audit)
     view = PublishView()
     dispatcher = Dispatcher(catalogue, pipeline, resources, info, settings.server.tools_page_size, view)
     sessions = Sessions(keyring, store, settings.store.session_ends_per_hour)

@@ -261,6 +261,20 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_key_id(args: argparse.Namespace) -> int:
+    """A StatusPal key's id, as audit events and logs name it. The key is read from standard input, never from
+    an argument (argv is visible to every user of the host and lands in shell history)."""
+    from gateway.auth.identity import API_KEY_SHAPE, key_id
+
+    key = sys.stdin.readline().strip()
+    if not API_KEY_SHAPE.match(key):
+        print(f"{PROG}: error: standard input holds no StatusPal API key (sk_…); pipe the key in, e.g. "
+              f"`printenv STATUSPAL_KEY | {PROG} key-id`", file=sys.stderr)
+        return EXIT_STARTUP
+    print(key_id(key))
+    return 0
+
+
 def cmd_keygen(args: argparse.Namespace) -> int:
     """The key goes alone to stdout (so `$(statuspal-mcp keygen)` captures just it); the advice to stderr."""
     from gateway.auth.sealing import Keyring
@@ -302,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     keygen = commands.add_parser("keygen", help=f"print a new sealing key for {ENV_PREFIX}SEALING_KEYS")
     keygen.set_defaults(func=cmd_keygen)
+
+    key_id_command = commands.add_parser("key-id", help="print the id audit events and logs use for the API key on standard input")
+    key_id_command.set_defaults(func=cmd_key_id)
 
     check_api.add_parser(commands)
 

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.auth.sealing import Keyring, KeyringError
+from gateway.observability.audit import AuditSettings
 from gateway.protocol.confirm.settings import ConfirmSettings
 from gateway.statuspal.endpoints import DEFAULT_ENDPOINTS, METHODS, PLACEHOLDER, split_route
 from gateway.statuspal.notice_wire import (
@@ -114,6 +115,7 @@ class Settings:
     search: SearchSettings = field(default_factory=SearchSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     confirm: ConfirmSettings = field(default_factory=ConfirmSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     secrets: Secrets = field(default_factory=Secrets)
     # Directory relative paths in the file are resolved against (the config file's own folder).
@@ -133,6 +135,7 @@ _SECTIONS: dict[str, type] = {
     "search": SearchSettings,
     "limits": LimitsSettings,
     "confirm": ConfirmSettings,
+    "audit": AuditSettings,
     "logging": LoggingSettings,
 }
 

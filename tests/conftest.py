@@ -174,7 +174,7 @@ class Gateways:
         app = create_app(
             settings, docs=self._docs_index if shared else None, extra_tools=extra_tools,
             # The shared compiled checks cover exactly the catalogue; a gateway with test tools compiles its own.
-            arguments=None if extra_tools else shared_arguments(),
+            arguments=None if extra_tools or sections.get("audit", {}).get("history") else shared_arguments(),
         )
         cm = serve_app(app, sock)
         url = await cm.__aenter__()

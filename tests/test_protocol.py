@@ -15,6 +15,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from gateway.auth.identity import Credentials
 from gateway.auth.scopes import READ, WRITE
 from gateway.auth.surfaces import FULL
+from gateway.observability.audit import AuditSettings, AuditTrail
 from gateway.protocol.arguments import ArgumentValidator
 from gateway.protocol.confirm.drafts import Drafts
 from gateway.protocol.confirm.flow import Confirmer
@@ -320,7 +321,8 @@ async def test_an_unexpected_tool_failure_is_logged_and_answered_without_interna
     services = gateway.app[GATEWAY]
     info = server_info(services.settings)
     confirmer = Confirmer(ConfirmPolicy(ConfirmSettings(tools=()), tools), Drafts(services.keyring, services.store, 600))
-    pipeline = ToolPipeline(ArgumentValidator(tools), services.upstream, services.docs, services.metrics, confirmer)
+    pipeline = ToolPipeline(ArgumentValidator(tools), services.upstream, services.docs, services.metrics, confirmer,
+                            AuditTrail(AuditSettings(), None))
     dispatcher = Dispatcher(Catalogue.of(tools), pipeline, services.resources, info, services.settings.server.tools_page_size,
                             PublishView())
     with caplog.at_level(logging.ERROR, logger="gateway.protocol.pipeline"):

@@ -27,6 +27,7 @@ from gateway.auth.scopes import READ, WRITE
 from gateway.auth.sealing import Keyring
 from gateway.oauth.client_metadata import MetadataDocuments
 from gateway.oauth.tokens import issue_code, revoke_endpoint, token_endpoint
+from gateway.observability.audit import AuditTrail
 from gateway.statuspal.client import StatusPalClient
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.store.base import Store
@@ -94,7 +95,8 @@ async def token_server(sandbox_url: str, store: Store, keyring: Keyring, **secti
     settings = gateway_settings(sock.getsockname()[1], sandbox_url, **sections)
     upstream = StatusPalClient(settings.statuspal, EndpointTable.from_settings(settings.statuspal))
     gateway = Gateway(settings=settings, upstream=upstream, credentials=None, catalogue=None, keyring=keyring, store=store, metrics=None,  # type: ignore[arg-type]
-                      addresses=ClientAddresses(()), limits=None, docs=None, resources=None, clients=MetadataDocuments(settings))
+                      addresses=ClientAddresses(()), limits=None, docs=None, resources=None, clients=MetadataDocuments(settings),
+                      audit=AuditTrail(settings.audit, store))
     app = web.Application()
     app[GATEWAY] = gateway
     app.router.add_post("/token", token_endpoint)

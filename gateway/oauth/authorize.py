@@ -33,7 +33,7 @@ import orjson
 from aiohttp import web
 from multidict import MultiDict, MultiMapping
 
-from gateway.auth.identity import API_KEY_SHAPE
+from gateway.auth.identity import API_KEY_SHAPE, key_id
 from gateway.auth.scopes import READ, WRITE
 from gateway.auth.sealing import ExpiredToken, InvalidToken
 from gateway.auth.surfaces import Surface, surface_of_resource
@@ -43,6 +43,7 @@ from gateway.oauth.forms import FORM_TYPE, FormUnreadable, read_form
 from gateway.oauth.redirects import LOOPBACK_HOSTS
 from gateway.oauth.registration import resolve_client
 from gateway.oauth.tokens import issue_code
+from gateway.observability.audit import AuditEvent
 from gateway.observability.redaction import has_secret_shape, quotable, redact_text
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
 from gateway.store.base import StoreUnavailable
@@ -404,6 +405,9 @@ async def authorize_post(request: web.Request) -> web.Response:
         await _admit_attempt(gateway, request, client)
         key = await _checked_key(gateway, client, form.get("key"))
     except _FormError as exc:
+        submitted = form.get("key") or ""
+        if exc.key_error and API_KEY_SHAPE.match(submitted):
+            await gateway.audit.record(_sign_in(client, auth.resource, key_id(submitted), "refused", access))
         return _login(gateway, auth, exc.status, exc.alert, alert_kind=exc.kind, key_error=exc.key_error,
                       access=access, **exc.headers)
 
@@ -418,7 +422,17 @@ async def authorize_post(request: web.Request) -> web.Response:
         client_name=client.client_name,
         client_verified=client.document_host is not None,
     )
+    await gateway.audit.record(_sign_in(client, auth.resource, key_id(key), "ok", access))
     return _redirect(gateway, auth.redirect_uri, {"code": code, "state": auth.state})
+
+
+def _sign_in(client: Client, resource: str, key: str, outcome: str, access: str | None) -> AuditEvent:
+    """A sign-in on the login page: who (by key id), which client and whether its name was vouched for, for which URL."""
+    return AuditEvent(
+        "sign_in", key, outcome, client_id=client.client_id, client_name=client.client_name,
+        client_verified=client.document_host is not None, surface=urlsplit(resource).path or None,
+        detail={"access": access} if access else {},
+    )
 
 
 async def _login_form(request: web.Request, public_url: str) -> MultiDict[str]:

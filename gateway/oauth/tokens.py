@@ -36,6 +36,7 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -47,6 +48,7 @@ from gateway.oauth.clients import ClientRejected
 from gateway.oauth.errors import NO_STORE, OAuthError, json_response
 from gateway.oauth.forms import FORM_TYPE, FormUnreadable, read_form
 from gateway.oauth.registration import resolve_client
+from gateway.observability.audit import AuditEvent
 from gateway.observability.redaction import quotable
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError
 from gateway.store.base import StoreUnavailable
@@ -145,6 +147,17 @@ def token_claims(settings: Settings, grant: Grant, typ: str, ttl: int, now: int)
     }
 
 
+def _grant_event(event: str, grant: Grant) -> AuditEvent:
+    return AuditEvent(
+        event, key_id(grant.api_key), "ok", client_id=grant.client_id, client_name=grant.client_name,
+        client_verified=grant.client_verified, surface=_path(grant.resource), detail={"scope": grant.scope},
+    )
+
+
+def _path(resource: Any) -> str | None:
+    return urlsplit(resource).path if isinstance(resource, str) else None
+
+
 def _client_claims(name: str | None, verified: bool) -> dict[str, Any]:
     """The client's display name (bounded, since a registrant picks it) and whether it was verified."""
     return {"cn": name[:CLIENT_NAME_CLAIM_CHARS], "cv": verified} if name else {"cv": verified}
@@ -234,6 +247,7 @@ async def _exchange_code(gateway: Gateway, form: Mapping[str, str]) -> dict[str,
     grant = Grant(api_key=code["k"], scope=code["scope"], client_id=code["client_id"], family=family, resource=code["resource"],
                   client_name=_claimed_name(code), client_verified=code.get("cv") is True)
     log.info("tokens issued", extra={"grant_type": "authorization_code", "key_id": key_id(grant.api_key), "family": family})
+    await gateway.audit.record(_grant_event("grant", grant))
     return _issue_pair(gateway, grant, grant.scope)
 
 
@@ -274,6 +288,7 @@ async def _refresh(gateway: Gateway, form: Mapping[str, str]) -> dict[str, Any]:
             log.warning("refresh token reused; its token family is revoked", extra={"family": grant.family, "key_id": key_id(grant.api_key)})
             raise OAuthError("invalid_grant", "The refresh token was already used; this grant is revoked, sign in again.")
     log.info("tokens issued", extra={"grant_type": "refresh_token", "key_id": key_id(grant.api_key), "family": grant.family})
+    await gateway.audit.record(_grant_event("refresh", grant))
     return _issue_pair(gateway, grant, access_scope)
 
 
@@ -364,6 +379,10 @@ async def revoke_endpoint(request: web.Request) -> web.Response:
                 raise OAuthError("invalid_client", "The token was issued to another client.")
             await gateway.store.revoke("fam:" + claims["fam"], gateway.settings.oauth.refresh_token_ttl_seconds + _SLACK_SECONDS)
             log.info("token family revoked", extra={"family": claims["fam"]})
+            await gateway.audit.record(AuditEvent(
+                "revocation", str(claims.get("sub", "")), "ok", client_id=claims.get("client_id"), client_name=claims.get("cn"),
+                client_verified=claims.get("cv") is True, surface=_path(claims.get("aud")),
+            ))
     except OAuthError as exc:
         return exc.response()
     except StoreUnavailable as exc:

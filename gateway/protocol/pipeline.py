@@ -15,12 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from gateway.auth.scopes import READ
 from gateway.protocol.invocation import Invocation
-from gateway.protocol.outcomes import Complete, InputRequired, KeyRefused, Outcome, ToolFailed
+from gateway.protocol.outcomes import Complete, Deferred, InputRequired, KeyRefused, Outcome, ToolFailed
+from gateway.protocol.write_audit import write_event
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, describe
 from gateway.tools.base import InputNeeded, ProgressFn, Tool, ToolContext, ToolError, no_progress
 
 if TYPE_CHECKING:
+    from gateway.observability.audit import AuditTrail
     from gateway.observability.metrics import Metrics
     from gateway.protocol.arguments import ArgumentValidator
     from gateway.protocol.confirm.flow import Confirmer
@@ -37,22 +40,24 @@ class ToolPipeline:
 
     def __init__(
         self, arguments: ArgumentValidator, upstream: StatusPalClient, docs: DocsIndex, metrics: Metrics, confirmer: Confirmer,
+        audit: AuditTrail,
     ) -> None:
         self._arguments = arguments
         self._upstream = upstream
         self._docs = docs
         self._metrics = metrics
         self.confirmer = confirmer
+        self._audit = audit
 
     async def run(self, tool: Tool, arguments: dict[str, Any], call: Invocation) -> Outcome:
         """Arguments that fail the inputSchema are an `isError` result, because only results reach the model,
         which can then correct itself (tools spec 2025-11-25, "Error Handling"; SEP-1303)."""
         problem = self._arguments.problem(tool.name, arguments)
         if problem is not None:
-            return self._failed(
+            return await self._audited(tool, arguments, call, self._failed(
                 tool, "invalid_arguments",
                 f"Invalid arguments for {tool.name}: {problem}. Correct them to match the tool's input schema and call it again.",
-            )
+            ))
         return await self._execute(tool, arguments, call, confirm=True)
 
     async def publish(self, tool: Tool, draft: Any, corrections: Mapping[str, Any], call: Invocation) -> Outcome:
@@ -64,6 +69,22 @@ class ToolPipeline:
         self, tool: Tool, arguments: dict[str, Any], call: Invocation, *, confirm: bool,
         draft: tuple[Any, Mapping[str, Any]] | None = None,
     ) -> Outcome:
+        state: dict[str, Any] = {"arguments": arguments}
+        outcome = await self._attempt(tool, state, call, confirm, draft)
+        return await self._audited(tool, state["arguments"], call, outcome, "app" if draft is not None else state.get("confirmation", "none"))
+
+    async def _audited(self, tool: Tool, arguments: Mapping[str, Any], call: Invocation, outcome: Outcome,
+                       confirmation: str = "none") -> Outcome:
+        """Every write a tool attempts leaves one audit event; a write still waiting for a person's yes has not been
+        attempted yet, and a read leaves none."""
+        if tool.scope != READ and not isinstance(outcome, Deferred | InputRequired):
+            await self._audit.record(write_event(tool, arguments, outcome, call, confirmation))
+        return outcome
+
+    async def _attempt(
+        self, tool: Tool, state: dict[str, Any], call: Invocation, confirm: bool, draft: tuple[Any, Mapping[str, Any]] | None,
+    ) -> Outcome:
+        arguments = state["arguments"]
         credentials = call.caller.credentials
         try:
             # Inside the try: for_key refuses a key no StatusPal key can look like (one sealed into a token)
@@ -75,9 +96,11 @@ class ToolPipeline:
                 page=call.caller.surface.page,
                 input_responses=call.meta.input_responses,
                 request_state=call.meta.request_state,
+                audit_history=(lambda: self._audit.history(credentials.key_id)) if self._audit.keeps_history else None,
             )
             if draft is not None:
                 arguments, held = await self.confirmer.publish(tool, draft[0], draft[1], call, ctx)
+                state["arguments"] = arguments
                 if held is None:
                     # The person's corrections are arguments like any other: checked against the schema.
                     problem = self._arguments.problem(tool.name, arguments)
@@ -86,6 +109,8 @@ class ToolPipeline:
                                                                "was written; correct it in the preview and publish again.")
             else:
                 held = await self.confirmer.gate(tool, arguments, call, ctx) if confirm else None
+                if held is None and confirm and call.meta.request_state is not None and self.confirmer.confirms_by_form(tool, call):
+                    state["confirmation"] = "form"
             if held is not None:
                 self._metrics.tool_call(tool.name, held.outcome if isinstance(held, ToolFailed) else "confirming")
                 return held
@@ -109,7 +134,8 @@ class ToolPipeline:
             self._metrics.tool_call(tool.name, "unauthorized")
             return KeyRefused(exc.status, ToolFailed("upstream_error", describe(exc)))
         except UpstreamError as exc:
-            return self._failed(tool, "upstream_error", describe(exc))
+            # A lost answer to a write leaves its outcome unknown: said so in the data, for the audit trail.
+            return self._failed(tool, "upstream_error", describe(exc), {"unknown": True} if exc.outcome_unknown else None)
         except Exception:
             # Logged with the stack here; the client gets only the id to quote, never internals.
             log.exception("tool %s failed (request id %s)", tool.name, call.request_id)

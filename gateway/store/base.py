@@ -41,6 +41,9 @@ from abc import ABC, abstractmethod
 NAMESPACE = "statuspal-mcp:"
 # Keys that only count attempts for a rate limit; the in-memory store may evict them (see the module docstring).
 RATE_LIMIT_PREFIX = "rl:"
+# Keys of the audit history (`append`/`recent`): a record for people to read, never a guard, so the in-memory
+# store may evict them like counters rather than refuse a security mark for their sake.
+HISTORY_PREFIX = "history:"
 
 
 class StoreUnavailable(Exception):
@@ -105,6 +108,15 @@ class Store(ABC):
     @abstractmethod
     async def set(self, key: str, value: str, ttl: float) -> None:
         """Store a non-secret value (never a key or a token) for `ttl` seconds."""
+
+    @abstractmethod
+    async def append(self, key: str, value: str, keep: int, ttl: float) -> None:
+        """Add `value` to the list at `key`, keep only its newest `keep` items, and let the list expire `ttl` seconds
+        after this write. For keys under HISTORY_PREFIX only: a bounded record, evictable under memory pressure."""
+
+    @abstractmethod
+    async def recent(self, key: str) -> list[str]:
+        """The list at `key`, oldest first (empty when there is none)."""
 
     @abstractmethod
     async def take(self, key: str, rate: float, burst: int, max_wait: float) -> float:

@@ -6,7 +6,9 @@ import heapq
 import time
 from collections.abc import Callable
 
-from gateway.store.base import RATE_LIMIT_PREFIX, Store, StoreUnavailable
+import orjson
+
+from gateway.store.base import HISTORY_PREFIX, RATE_LIMIT_PREFIX, Store, StoreUnavailable
 
 
 class _Area:
@@ -126,8 +128,16 @@ class MemoryStore(Store):
         """One more in the window at `key`: (the count now, when the window ends). The window keeps its deadline."""
         return self._area(key).increment(key, window, self._clock())
 
+    async def append(self, key: str, value: str, keep: int, ttl: float) -> None:
+        items = orjson.loads(self._live(key) or "[]")
+        items.append(value)
+        self._put(key, orjson.dumps(items[-keep:]).decode(), ttl)
+
+    async def recent(self, key: str) -> list[str]:
+        return list(orjson.loads(self._live(key) or "[]"))
+
     def _area(self, key: str) -> _Area:
-        return self._counters if key.startswith(RATE_LIMIT_PREFIX) else self._marks
+        return self._counters if key.startswith((RATE_LIMIT_PREFIX, HISTORY_PREFIX)) else self._marks
 
     def _live(self, key: str) -> str | None:
         entry = self._area(key).live(key, self._clock())

@@ -37,6 +37,12 @@ return redis.call('PTTL', KEYS[1])
 """
 # The server's own clock, so instances whose clocks disagree still share one bucket fairly. Numbers travel as
 # strings: Redis turns a Lua number reply into an integer, which would drop the fraction of a second.
+_APPEND = """
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
 _TAKE = """
 local rate, burst, max_wait = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local clock = redis.call('TIME')
@@ -77,7 +83,8 @@ class RedisStore(Store):
         self._client = client
         self._scripts = {
             name: client.register_script(lua)
-            for name, lua in (("claim", _CLAIM), ("revoke", _REVOKE), ("hit", _HIT), ("quota", _QUOTA), ("take", _TAKE))
+            for name, lua in (("claim", _CLAIM), ("revoke", _REVOKE), ("hit", _HIT), ("quota", _QUOTA), ("take", _TAKE),
+                              ("append", _APPEND))
         }
         await self._run(client.ping())
 
@@ -131,6 +138,12 @@ class RedisStore(Store):
         except (TimeoutError, RedisError, OSError) as exc:
             # The type only: a Redis error message can quote the URL, and with it a password.
             raise StoreUnavailable(f"the Redis store at {self._where} did not answer ({type(exc).__name__})") from None
+
+    async def append(self, key: str, value: str, keep: int, ttl: float) -> None:
+        await self._script("append", key, value, keep, _ms(ttl))
+
+    async def recent(self, key: str) -> list[str]:
+        return list(await self._run(self._redis.lrange(NAMESPACE + key, 0, -1)))
 
     async def take(self, key: str, rate: float, burst: int, max_wait: float) -> float:
         return float(await self._script("take", key, repr(rate), burst, repr(max_wait)))

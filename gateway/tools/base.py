@@ -93,6 +93,8 @@ class ToolContext:
     # A 2026-07-28 retry after InputNeeded: the client's answers, keyed as asked, and the state handed out.
     input_responses: Mapping[str, Any] = field(default_factory=dict)
     request_state: str | None = None
+    # The caller's own kept audit events, newest first, when the gateway keeps them (`[audit] history`).
+    audit_history: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None
 
     @property
     def upstream(self) -> StatusPalAPI:

@@ -34,7 +34,7 @@ TOOLS: tuple[Tool, ...] = (
         name="list_containers",
         title="List containers (regions)",
         description=(
-            "List a page's containers (regions, e.g. EU) with each service's status in them; every "
+            "List a page's containers (regions, e.g. EU) with each service's live status in them; every "
             "service is in every region. Its slugs narrow create_incident's `affected`; one region: get_container."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, **LIST_ARGUMENTS}, _PAGE),

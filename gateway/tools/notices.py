@@ -69,7 +69,7 @@ _FILTERS = {
     "state": {
         "type": "string",
         "enum": list(ALL_STATES),
-        "description": "Only this state.",
+        "description": "Valid per kind: incident open/resolved; maintenance scheduled/in progress/completed; info open/closed.",
     },
 }
 _TITLE = text("Headline shown on the page.")

@@ -56,7 +56,7 @@ def pattern(regex: str, description: str) -> Schema:
     return {"type": "string", "pattern": regex, "description": description}
 
 
-SUBDOMAIN = pattern(SUBDOMAIN_PATTERN, "Page subdomain, not its name (list_status_pages).")
+SUBDOMAIN = pattern(SUBDOMAIN_PATTERN, "Page subdomain, not name (list_status_pages).")
 NEW_SLUG_PATTERN = "^(?=.{1,100}$)[a-z0-9]+(-[a-z0-9]+)*$"
 # Existing slugs may be older than StatusPal's current slug rules, so a lookup accepts `_` too; still no spaces
 # or capitals, which only a display name has.
@@ -93,16 +93,16 @@ PAGE_SETTINGS: Mapping[str, Schema] = {
             "slack_enabled": boolean("Slack alerts."),
             "rss_feed_enabled": boolean("RSS feed of notices."),
         },
-        description="Subscription channels offered.",
+        description="Subscription channels; unnamed ones keep their value.",
     ),
 }
 
 # --- list arguments -------------------------------------------------------------------------------------
 
 LIST_ARGUMENTS: Mapping[str, Schema] = {
-    "page": {"type": "integer", "minimum": 1, "description": "From 1."},
+    "page": {"type": "integer", "minimum": 1, "description": "From 1; ignored with all."},
     "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "description": "Default 20."},
-    "all": boolean("Fetch every page."),
+    "all": boolean("Every page (a call each, 10/s per key); ignores page; past 20 KB go on with cursor."),
     "cursor": {"type": "string", "maxLength": 64, "description": "next_cursor of a cut answer; same other arguments."},
 }
 
@@ -248,7 +248,7 @@ def written(item: Schema, *fields: str) -> Schema:
 
 # What a list answer cut to fit a client's window adds (gateway/tools/fit.py).
 CUT_LIST: Mapping[str, Schema] = {
-    "offset": {"type": "integer", "description": "Records skipped by cursor."},
+    "offset": {"type": "integer", "description": "Skipped by cursor."},
     "remaining": {"type": "integer"},
     "next_cursor": {"type": "string"},
     "cut": {"type": "string"},

@@ -41,7 +41,7 @@ VERIFIED = Verified(
 
 _FIELDS = {
     "name": text("Shown on the page."),
-    "description": nullable("string", "null removes it.", maxLength=1000),
+    "description": nullable("string", "Shown under the name; on update, null removes it.", maxLength=1000),
     "order": {"type": "integer", "minimum": 1, "description": "Position, from 1."},
 }
 

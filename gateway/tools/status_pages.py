@@ -127,7 +127,8 @@ TOOLS: tuple[Tool, ...] = (
         title="Update a status page",
         description=(
             "Change a page's settings, public at once; require_authentication: true takes it off the public web. "
-            "The subdomain cannot change (create_status_page); the status follows notices."
+            "Only fields passed change (unnamed notification channels too). The subdomain cannot change; the status "
+            "follows notices (create_incident, schedule_maintenance)."
         ),
         input_schema=obj({"subdomain": SUBDOMAIN, **PAGE_SETTINGS}, _KEY),
         output_schema=written(STATUS_PAGE, "current_status"),

@@ -148,7 +148,8 @@ TOOLS: tuple[Tool, ...] = (
         title="List outgoing webhooks",
         description=(
             "List the organization's outgoing webhooks: URL, events, enabled, page scope, last delivery times "
-            "(last_attempted_at after last_triggered_at: failing). No secrets. One webhook: get_webhook."
+            "(last_attempted_at after last_triggered_at: failing). Gives the wbk_ id the webhook tools need; never the "
+            "secret (lost: rotate_webhook_secret). One webhook: get_webhook."
         ),
         input_schema=obj(LIST_ARGUMENTS),
         output_schema=listing(WEBHOOK),

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from gateway.auth.sealing import Keyring
     from gateway.config import Settings
     from gateway.oauth.client_metadata import MetadataDocuments
+    from gateway.observability.audit import AuditTrail
     from gateway.observability.metrics import Metrics
     from gateway.protocol.resources import DocsResources
     from gateway.statuspal.client import StatusPalClient
@@ -47,6 +48,8 @@ class Gateway:
     resources: DocsResources
     # The cache of fetched client metadata documents.
     clients: MetadataDocuments
+    # The audit trail: tool writes, sign-ins, grants, refreshes, revocations.
+    audit: AuditTrail
 
 
 GATEWAY = web.AppKey("gateway", Gateway)

@@ -24,16 +24,18 @@ PUBLISH_DRAFT: dict[str, Any] = {
     "name": PUBLISH_DRAFT_NAME,
     "title": "Publish a reviewed draft",
     "description": (
-        "Called by the publish preview when the person presses Publish: writes exactly the draft they reviewed, "
-        "with their corrections. Not for the model: a model calls the write tool itself."
+        "Called by the publish preview when the person presses Publish: runs the drafted write with their "
+        "corrections (public at once; subscribers messaged if notify), once and while the draft is valid (10 minutes "
+        "by default), refused if the target changed since; answers that tool's verified result. Not for the model: "
+        "a model calls the write tool itself."
     ),
     "inputSchema": {
         "type": "object",
         "properties": {
             "draft": {"type": "string", "maxLength": MAX_DRAFT_CHARS, "description": "The sealed draft from the preview."},
-            "text": {"type": "string", "minLength": 1, "maxLength": _MAX_TEXT, "description": "The text as the person corrected it."},
+            "text": {"type": "string", "minLength": 1, "maxLength": _MAX_TEXT, "description": "Replaces the draft's message; omit to keep it."},
             "notify": {"type": "boolean", "description": "Whether subscribers are messaged, as the person chose."},
-            "typed_name": {"type": "string", "maxLength": 63, "description": "The page's subdomain, typed by the person."},
+            "typed_name": {"type": "string", "maxLength": 63, "description": "Only to delete a page: its subdomain as the person typed it."},
         },
         "required": ["draft"],
         "additionalProperties": False,

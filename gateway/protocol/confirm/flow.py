@@ -40,6 +40,10 @@ class Confirmer:
     def draft_tool(self, token: Any) -> str | None:
         return self._drafts.tool_of(token)
 
+    def confirms_by_form(self, tool: Tool, call: Invocation) -> bool:
+        """Whether a call that `gate` let through was one a person had just accepted on a form."""
+        return self.policy.confirms(tool.name) and review.reviewable(tool.name) and self.channel(call) is Channel.FORM
+
     def channel(self, call: Invocation) -> Channel:
         return self.policy.channel(call.meta.capabilities, call.modern, call.caller.confirm_by_client)
 
