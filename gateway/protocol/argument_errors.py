@@ -118,6 +118,8 @@ def _unexpected(tool: str, name: str, where: str, takes: Mapping[str, tuple[str,
 def _form_of(pattern: str, description: str) -> str:
     if pattern.startswith("^https?://"):
         return "must be a URL starting with https:// (or http://)"
+    if pattern.startswith("^https://"):
+        return "must be a URL starting with https://"
     if "a-z0-9" in pattern and "A-Z" not in pattern:
         return f"must be lowercase letters, digits and hyphens ({description.rstrip('.')})" if description else \
             "must be lowercase letters, digits and hyphens"
