@@ -106,5 +106,7 @@ async def serve_test_host(script: Path) -> AsyncIterator[AppsHost]:
 
 
 def recorded(name: str) -> dict[str, Any]:
-    """A recorded tool result from tests/apps_host/results/<name>.json."""
+    """A fixture result from tests/apps_host/results/<name>.json: written by hand in the gateway's shapes (the
+    `_meta` draft and preview, a CallToolResult), with wording chosen to exercise the view, not captured from the
+    server; tests/test_publish_preview_gateway.py runs the view against the real gateway's answers."""
     return json.loads((HERE / "results" / f"{name}.json").read_text())
