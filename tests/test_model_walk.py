@@ -111,3 +111,19 @@ async def test_a_webhook_with_a_bare_host_says_what_the_url_must_look_like(walk)
     url, http = walk
     text = await _error(http, url, "create_webhook", {"name": "Hooks", "url": "example.com/hooks/statuspal", "events": ["notice.created"]})
     assert "url" in text and ("https://" in text or "URL" in text)
+
+
+async def test_a_page_url_for_a_page_that_does_not_exist_says_so_for_that_surface(walk):
+    url, http = walk
+    text = await _error(http, url + "/pages/no-such-page", "list_services", {})
+    assert "'no-such-page', which does not exist" in text and "/mcp/pages/<subdomain>" in text
+    assert "list_status_pages" not in text, "that tool is not on a page URL"
+
+
+async def test_a_toolset_surface_keeps_the_lookups_its_writes_point_at(walk):
+    url, http = walk
+    from tests.test_confirm import _rpc
+
+    listed = [t["name"] for t in (await _rpc(http, url + "/x/notices", "tools/list", {}, {})).result["tools"]]
+    assert {"list_status_pages", "list_services", "list_containers", "create_incident"} <= set(listed)
+    assert "create_service" not in listed

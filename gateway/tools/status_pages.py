@@ -71,7 +71,8 @@ TOOLSETS = frozenset({"pages"})
 
 TOOLS: tuple[Tool, ...] = (
     Tool(
-        toolsets=TOOLSETS,
+        # Every toolset whose tools take a page's subdomain keeps the lookup that shows them.
+        toolsets=TOOLSETS | {"services", "containers", "notices", "webhooks"},
         name="list_status_pages",
         title="List status pages",
         description=(
