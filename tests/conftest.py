@@ -258,7 +258,7 @@ def pytest_collection(session: pytest.Session) -> Any:
 
 @pytest.fixture(scope="module")
 async def apps_browser() -> AsyncIterator[Any]:
-    """Headless Debian Chromium, as the login page's tests drive it, for the publish preview's tests."""
+    """Headless Debian Chromium, for the login page's tests and the publish preview's."""
     import shutil
 
     from playwright.async_api import async_playwright
