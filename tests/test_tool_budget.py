@@ -46,6 +46,15 @@ async def test_tools_list_fits_the_budget_per_tool_and_per_surface(gateway, http
     assert budget.surfaces["full"] <= FULL_SURFACE_CAP
 
 
+async def test_the_optional_audit_tool_keeps_the_full_surface_within_the_cap(make_gateway, http):
+    """[audit] history adds list_audit_events: opt-in, so it is not in the default budget, but the full surface
+    with it still fits what a client without MCP Apps can afford."""
+    gateway = await make_gateway(audit={"history": True})
+    tools = await listed_tools(http, gateway.mcp_url)
+    assert "list_audit_events" in [t["name"] for t in tools]
+    assert surface_size(tools) <= FULL_SURFACE_CAP
+
+
 def test_the_budget_catches_a_tool_that_grows_and_a_tool_without_one():
     budget = Budget(tools={"list_status_pages": 900}, surfaces={"full": 37_000})
     problems = over_budget(budget, {"list_status_pages": 901, "new_tool": 10}, {"full": 37_001, "x": 1})

@@ -12,7 +12,7 @@ from gateway.tools.base import READ_ONLY, Tool, ToolContext, ToolError
 from gateway.tools.schemas import obj
 
 _EVENT = {"type": "object", "additionalProperties": True}
-_LIMIT = {"type": "integer", "minimum": 1, "maximum": 50, "description": "Default 20, at most 50; older kept writes only count in total_kept."}
+_LIMIT = {"type": "integer", "minimum": 1, "maximum": 50, "description": "Default 20; older kept writes only count in total_kept."}
 
 
 async def _list(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
@@ -32,7 +32,7 @@ TOOL = Tool(
     title="List what was changed",
     description=(
         "List the writes made through this gateway with your own API key, newest first (kept 14 days, at most 200, "
-        "by default): tool, time, assistant, page and record, how a person confirmed it, and whether StatusPal "
+        "by default): tool, time, assistant, page and record, how it was confirmed, and whether StatusPal "
         "applied all of it (applied, partly_applied with what was not, refused, failed, unknown). Reads the "
         "gateway's own record, not StatusPal; on a page URL only that page's. Changes made in StatusPal itself or "
         "with other keys: list_notices."
