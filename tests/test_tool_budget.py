@@ -1,4 +1,4 @@
-"""tools/list stays within the byte budget kept in gateway/tools/tool_budget.toml, per tool and per surface.
+"""tools/list stays within the byte budget kept in tests/tool_budget.toml, per tool and per surface.
 
 Sizes are measured on what a real gateway sends: a tools/list over HTTP, each tool re-serialised exactly as it
 arrived. The table (bytes, estimated tokens, budget) is printed so a run shows what each tool costs.
@@ -9,8 +9,8 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from gateway.tools.budget import FULL_SURFACE_CAP, Budget, over_budget, report, surface_size, tool_sizes
 from tests.mcp_wire import post, request
+from tests.tool_budget import FULL_SURFACE_CAP, Budget, over_budget, report, surface_size, tool_sizes
 
 
 @pytest.fixture
