@@ -9,6 +9,7 @@ resource) → `gateway.statuspal.client` (the upstream call).
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 from collections.abc import Iterable
 
 from aiohttp import web
@@ -18,6 +19,7 @@ from gateway.config import ConfigError, Settings, load_keyring
 from gateway.oauth import routes as oauth_routes
 from gateway.oauth.client_metadata import MetadataDocuments
 from gateway.observability.metrics import Metrics
+from gateway.observability.telemetry import Telemetry
 from gateway.protocol.arguments import ArgumentValidator
 from gateway.protocol.confirm.drafts import Drafts
 from gateway.protocol.confirm.flow import Confirmer
@@ -40,6 +42,7 @@ from gateway.web.limits import InboundLimits
 from gateway.web.middleware import access_logger
 from gateway.web.services import GATEWAY, Gateway
 from gateway.web.sessions import Sessions
+from gateway.web.tracing import server_spans
 from search.corpus import CorpusError
 from search.lifecycle import DocsIndex
 
@@ -58,7 +61,11 @@ def create_app(
     `extra_tools`: tools served beside the catalogue's own (`build_catalogue`'s hook).
     """
     metrics = Metrics()
-    app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[access_logger(metrics)])
+    telemetry = Telemetry(settings.telemetry, importlib.metadata.version("statuspal-mcp"))
+    # The server span wraps the access middleware, so the access line carries its ids; with traces off there is
+    # no such middleware at all.
+    middlewares = [server_spans()] if settings.telemetry.traces else []
+    app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[*middlewares, access_logger(metrics)])
     store = open_store(settings)
     upstream = StatusPalClient(
         settings.statuspal, EndpointTable.from_settings(settings.statuspal), on_call=metrics.upstream_call,
@@ -120,11 +127,14 @@ def create_app(
         await upstream.start()
         if owns_docs:
             await docs.start()
+        telemetry.start()  # after what can fail: a failed start-up leaves no exporter thread behind
         yield
         if owns_docs:
             await docs.stop()
         await upstream.close()
         await store.close()
+        # Last, so the spans of the requests drained at shutdown are exported; off the loop, as it may wait on the collector.
+        await asyncio.to_thread(telemetry.stop)
 
     app.cleanup_ctx.append(lifecycle)
     return app
