@@ -62,6 +62,7 @@ def create_app(
     """
     metrics = Metrics()
     telemetry = Telemetry(settings.telemetry, importlib.metadata.version("statuspal-mcp"))
+    telemetry.load()
     # The server span wraps the access middleware, so the access line carries its ids; with traces off there is
     # no such middleware at all.
     middlewares = [server_spans()] if settings.telemetry.traces else []

@@ -338,6 +338,8 @@ async def test_parent_based_sampling_follows_the_meta_context() -> None:
         ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "true"}, TelemetrySettings()),
         ({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
          TelemetrySettings(traces=True, sampler="parentbased_traceidratio", ratio=0.1)),
+        ({"OTEL_METRICS_EXPORTER": "otlp", "OTEL_METRIC_EXPORT_INTERVAL": "500"}, TelemetrySettings(metrics=True, metric_interval=0.5)),
+        ({"OTEL_METRIC_EXPORT_INTERVAL": "soon"}, TelemetrySettings()),  # moot while metrics are off
         # http/protobuf named explicitly is what is served anyway; a protocol for a signal that is off is moot.
         ({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "grpc"},
          TelemetrySettings(traces=True)),
@@ -355,6 +357,7 @@ def test_settings_come_from_the_standard_variables_and_default_to_off(env: dict[
         ({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "jaeger_remote"}, ("OTEL_TRACES_SAMPLER='jaeger_remote'",)),
         ({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "10%"},
          ("OTEL_TRACES_SAMPLER_ARG='10%'", "from 0 to 1")),
+        ({"OTEL_METRICS_EXPORTER": "otlp", "OTEL_METRIC_EXPORT_INTERVAL": "soon"}, ("OTEL_METRIC_EXPORT_INTERVAL='soon'",)),
     ],
 )
 def test_what_cannot_be_honoured_is_a_one_line_start_up_error(env, fragments, monkeypatch, capsys) -> None:

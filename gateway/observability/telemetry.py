@@ -18,6 +18,7 @@ and export intervals, `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,8 @@ class TelemetrySettings:
     metrics: bool = False
     sampler: str = "parentbased_always_on"
     ratio: float = 1.0
+    # Seconds between metric exports (OTEL_METRIC_EXPORT_INTERVAL, in milliseconds there).
+    metric_interval: float = 60.0
 
     @property
     def enabled(self) -> bool:
@@ -65,7 +68,16 @@ class TelemetrySettings:
                 ratio = -1.0
             if not 0.0 <= ratio <= 1.0:  # also refuses nan
                 raise ValueError(f"OTEL_TRACES_SAMPLER_ARG={raw!r} must be a ratio from 0 to 1 for {sampler}")
-        return cls(traces=traces, metrics=metrics, sampler=sampler, ratio=ratio)
+        interval = 60.0
+        raw_interval = env.get("OTEL_METRIC_EXPORT_INTERVAL", "").strip()
+        if metrics and raw_interval:
+            try:
+                interval = float(raw_interval) / 1000
+            except ValueError:
+                interval = 0.0
+            if not 0 < interval < math.inf:
+                raise ValueError(f"OTEL_METRIC_EXPORT_INTERVAL={raw_interval!r} must be a positive number of milliseconds")
+        return cls(traces=traces, metrics=metrics, sampler=sampler, ratio=ratio, metric_interval=interval)
 
 
 def _signal_on(env: Mapping[str, str], signal: str) -> bool:
@@ -90,7 +102,19 @@ class Telemetry:
         self.settings = settings
         self._version = version
         self._tracer_provider: Any = None
-        self._meter_provider: Any = None
+        self._metric_reader: Any = None
+
+    def load(self) -> None:
+        """Import the SDK and the exporters, when a signal is on: called while the application is built, so the
+        CLI's freeze of what start-up built (out of every later garbage collection) covers their many objects
+        too. Nothing is created here."""
+        if self.settings.enabled:
+            import opentelemetry.exporter.otlp.proto.http.metric_exporter  # noqa: F401
+            import opentelemetry.exporter.otlp.proto.http.trace_exporter  # noqa: F401
+            import opentelemetry.sdk.resources  # noqa: F401
+            import opentelemetry.sdk.trace  # noqa: F401
+
+            import gateway.observability.durations  # noqa: F401
 
     def start(self) -> None:
         if not self.settings.enabled:
@@ -136,17 +160,16 @@ class Telemetry:
 
     def _start_metrics(self, resource: Any) -> Any:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-        from opentelemetry.sdk.metrics import MeterProvider
-        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-        # Exported every OTEL_METRIC_EXPORT_INTERVAL (60 s by default) from the reader's thread, and once more at stop.
-        reader = PeriodicExportingMetricReader(OTLPMetricExporter())
-        self._meter_provider = MeterProvider(metric_readers=[reader], resource=resource)
-        meter = self._meter_provider.get_meter("statuspal-mcp", self._version)
-        return meter.create_histogram(
-            "mcp.server.operation.duration", unit="s", description="Duration of an MCP request as the server handled it.",
-            explicit_bucket_boundaries_advisory=OPERATION_BUCKETS,
-        )
+        from gateway.observability.durations import Durations, DurationsExport
+
+        # Exported every OTEL_METRIC_EXPORT_INTERVAL (60 s by default) from a thread of its own, and once more at stop.
+        durations = Durations(OPERATION_BUCKETS)
+        self._metric_reader = DurationsExport(OTLPMetricExporter(), durations, resource, InstrumentationScope("statuspal-mcp", self._version),
+                                              self.settings.metric_interval)
+        self._metric_reader.start()
+        return durations
 
     def stop(self) -> None:
         """Export what is left and stop the exporters' threads; blocking (up to the exporters' timeouts), so the
@@ -155,7 +178,7 @@ class Telemetry:
             ACTIVE.tracer = None
             self._tracer_provider.shutdown()  # ends the batch processor after a last export
             self._tracer_provider = None
-        if self._meter_provider is not None:
+        if self._metric_reader is not None:
             ACTIVE.operation_duration = None
-            self._meter_provider.shutdown()  # collects and exports once more
-            self._meter_provider = None
+            self._metric_reader.shutdown()  # the reader collects and exports once more
+            self._metric_reader = None

@@ -20,8 +20,9 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
 if TYPE_CHECKING:
-    from opentelemetry.metrics import Histogram
     from opentelemetry.trace import Span, Tracer
+
+    from gateway.observability.durations import Durations
 
 # Where the HTTP server span keeps the context its `traceparent` header gave (or an empty one), so the MCP span
 # of a request without a `params._meta` context can take that same parent rather than the HTTP span itself.
@@ -35,7 +36,7 @@ class Active:
 
     def __init__(self) -> None:
         self.tracer: Tracer | None = None
-        self.operation_duration: Histogram | None = None
+        self.operation_duration: Durations | None = None
 
     @property
     def on(self) -> bool:

@@ -76,7 +76,8 @@ async def traced(dispatch: Callable[[], Awaitable[bytes]], call: TracedCall, met
     if tracer is not None:
         attributes = dict(measured)
         if call.message.id is not None:
-            attributes["jsonrpc.request.id"] = quotable(call.message.id, 128)
+            request_id = call.message.id  # an integer needs no scrubbing; a string is the client's text
+            attributes["jsonrpc.request.id"] = str(request_id) if isinstance(request_id, int) else quotable(request_id, 128)
         if not call.modern and call.session_id:
             # The conventions set it only where sessions exist: the handshake era, never 2026-07-28. A digest, so a
             # trace store holds no usable session id.
@@ -127,8 +128,8 @@ async def traced(dispatch: Callable[[], Awaitable[bytes]], call: TracedCall, met
 def _parent(call: TracedCall, ambient: otel_context.Context) -> otel_context.Context:
     """The context in `params._meta` when the client sent a well-formed one (checked by `parse_request_meta`),
     else the one the HTTP request's traceparent header gave, else none (a new trace)."""
-    meta = parse_request_meta(call.params, call.version, call.session, call.modern)
-    if meta.traceparent is not None:
+    meta = parse_request_meta(call.params, call.version, call.session, call.modern) if "_meta" in call.params else None
+    if meta is not None and meta.traceparent is not None:
         carrier = {"traceparent": meta.traceparent}
         if meta.tracestate is not None:
             carrier["tracestate"] = meta.tracestate

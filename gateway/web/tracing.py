@@ -54,7 +54,10 @@ def server_spans() -> Middleware:
                 span.set_attribute("http.route", route)
             if request.remote:
                 span.set_attribute("client.address", request.remote)
-        token = otel_context.attach(otel_context.set_value(HEADER_PARENT, parent, trace.set_span_in_context(span, parent)))
+        current = trace.set_span_in_context(span, parent)
+        if parent is not _NO_PARENT:
+            current = otel_context.set_value(HEADER_PARENT, parent, current)
+        token = otel_context.attach(current)
         status = 500
         try:
             response = await handler(request)
