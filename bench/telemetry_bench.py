@@ -24,7 +24,10 @@ drifts far less with the machine than throughput), and the ratios with their spr
 
 The receivers' counts (spans received per request answered) show the exports really happened. The receiver
 and the exporter's thread share the machine's two cores with wrk and the gateway: that is part of what
-exporting costs here. Nothing here is a test: a missed target is reported (exit code 1), never hidden.
+exporting costs here. The traced gateways send their batches every 0.5 s (`OTEL_BSP_SCHEDULE_DELAY`, 5 s by
+default) and each of their loads is followed by a one-second pause, so the spans of one load are sent and
+decoded before the next load starts rather than during another gateway's. Nothing here is a test: a missed
+target is reported (exit code 1), never hidden.
 """
 
 from __future__ import annotations
