@@ -6,7 +6,8 @@ Four gateway processes in front of one sandbox, loaded by wrk in the same rounds
 reversed every other round, as `python -m bench` does):
 
 - `before`: revision REV (default BEFORE_TELEMETRY, the last one without any telemetry code), run from a
-  temporary worktree with its own docs index, as `python -m bench.against` does;
+  temporary worktree with its own docs index, as `python -m bench.against` does (once other work lands after
+  it, pass the revision just before the telemetry merge to keep the comparison to telemetry alone);
 - `off`: this checkout with no OTEL_* variable, as every deployment starts;
 - `on 10%`: OTLP/HTTP export of traces and metrics to a receiver process on loopback (`bench/otlp_sink.py`,
   which decodes every export as a collector would), sampled by a parent-based 10% ratio sampler;
