@@ -57,7 +57,7 @@ class Servers:
         """Start `python <argv>`, wait for the line containing `ready`, return the first loopback URL on it.
         With `tree`, the child runs that checkout's code (see `from_tree`)."""
         log = open(self.workdir / f"{name}.log", "w")
-        child_env = from_tree({k: v for k, v in os.environ.items() if not k.startswith("STATUSPAL_MCP_")}, tree)
+        child_env = from_tree({k: v for k, v in os.environ.items() if not k.startswith(("STATUSPAL_MCP_", "OTEL_"))}, tree)
         child_env.update(env or {})
         child = subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
                                  text=True, env=child_env, cwd=tree)
@@ -100,6 +100,10 @@ class Servers:
 
     def sdk(self, index_dir: Path) -> str:
         return self._start("sdk", ["-m", "bench.sdk_server", str(index_dir)], "LISTENING")
+
+    def otlp_sink(self, name: str = "otlp-sink") -> str:
+        """A loopback OTLP/HTTP receiver (bench/otlp_sink.py): the endpoint for OTEL_EXPORTER_OTLP_ENDPOINT."""
+        return self._start(name, ["-m", "bench.otlp_sink"], "LISTENING")
 
     def bare(self, forward_to: str) -> str:
         """The bare floors; `POST /forward` on it GETs `forward_to`."""
