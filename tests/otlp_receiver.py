@@ -86,6 +86,11 @@ class Received:
                                 points.append(({a.key: value_of(a.value) for a in p.attributes}, p.count, p.sum))
         return points
 
+    def log_records(self) -> list[tuple[str, str]]:
+        """Every log record received: (its body as text, its trace id in hex, empty without one)."""
+        return [(r.body.string_value, r.trace_id.hex()) for request in self.requests["logs"]
+                for rl in request.resource_logs for sl in rl.scope_logs for r in sl.log_records]  # type: ignore[attr-defined]
+
     def metric_units(self) -> dict[str, str]:
         return {m.name: m.unit for request in self.requests["metrics"] for rm in request.resource_metrics  # type: ignore[attr-defined]
                 for sm in rm.scope_metrics for m in sm.metrics}

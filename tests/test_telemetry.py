@@ -331,9 +331,9 @@ async def test_parent_based_sampling_follows_the_meta_context() -> None:
     [
         ({}, TelemetrySettings()),
         ({"OTEL_SERVICE_NAME": "gw", "OTEL_TRACES_SAMPLER": "always_on"}, TelemetrySettings(sampler="always_on")),
-        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, TelemetrySettings(traces=True, metrics=True)),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, TelemetrySettings(traces=True, metrics=True, logs=True)),
         ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"}, TelemetrySettings(traces=True)),
-        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_METRICS_EXPORTER": "none"}, TelemetrySettings(traces=True)),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_METRICS_EXPORTER": "none"}, TelemetrySettings(traces=True, logs=True)),
         ({"OTEL_METRICS_EXPORTER": "otlp"}, TelemetrySettings(metrics=True)),
         ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "true"}, TelemetrySettings()),
         ({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
@@ -412,3 +412,15 @@ async def test_off_by_default_no_sdk_is_loaded_and_no_span_is_made() -> None:
     assert proc.returncode == 0, err.decode()[-2000:]
     assert "list_status_pages 200 False" in text and "search_docs 200 False" in text, text
     assert "on False lines 2 ids False" in text and "loaded []" in text, text
+
+
+async def test_the_audit_event_of_a_write_is_an_otlp_log_record_in_the_writes_trace(story: Story) -> None:
+    records = [(json.loads(body), trace) for body, trace in story.received.log_records()]
+    writes = [(event, trace) for event, trace in records if event.get("tool") == "create_status_page"]
+    assert len(writes) == 1, records
+    event, trace = writes[0]
+    assert (event["event"], event["outcome"], event["targets"]) == ("tool_write", "applied", {"page": "traced"})
+    meta_trace, _ = story.contexts["write"]
+    assert trace == meta_trace and event["trace_id"] == meta_trace
+    # Only the audit trail goes to OTLP logs: no access or retry line does.
+    assert all("event" in event for event, _ in records)

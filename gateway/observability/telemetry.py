@@ -41,6 +41,8 @@ class TelemetrySettings:
 
     traces: bool = False
     metrics: bool = False
+    # The audit trail as OTLP log records (OTEL_LOGS_EXPORTER, or an OTLP endpoint): only the gateway.audit logger.
+    logs: bool = False
     sampler: str = "parentbased_always_on"
     ratio: float = 1.0
     # Seconds between metric exports (OTEL_METRIC_EXPORT_INTERVAL, in milliseconds there).
@@ -48,14 +50,14 @@ class TelemetrySettings:
 
     @property
     def enabled(self) -> bool:
-        return self.traces or self.metrics
+        return self.traces or self.metrics or self.logs
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> TelemetrySettings:
         """The settings `env` asks for; ValueError, naming the variable, for a value the gateway cannot honour."""
         if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
             return cls()
-        traces, metrics = _signal_on(env, "TRACES"), _signal_on(env, "METRICS")
+        traces, metrics, logs = _signal_on(env, "TRACES"), _signal_on(env, "METRICS"), _signal_on(env, "LOGS")
         sampler = env.get("OTEL_TRACES_SAMPLER", "").strip().lower() or "parentbased_always_on"
         if sampler not in SAMPLERS:
             raise ValueError(f"OTEL_TRACES_SAMPLER={sampler!r} is not one this gateway offers ({', '.join(SAMPLERS)})")
@@ -77,7 +79,7 @@ class TelemetrySettings:
                 interval = 0.0
             if not 0 < interval < math.inf:
                 raise ValueError(f"OTEL_METRIC_EXPORT_INTERVAL={raw_interval!r} must be a positive number of milliseconds")
-        return cls(traces=traces, metrics=metrics, sampler=sampler, ratio=ratio, metric_interval=interval)
+        return cls(traces=traces, metrics=metrics, logs=logs, sampler=sampler, ratio=ratio, metric_interval=interval)
 
 
 def _signal_on(env: Mapping[str, str], signal: str) -> bool:
@@ -103,6 +105,8 @@ class Telemetry:
         self._version = version
         self._tracer_provider: Any = None
         self._metric_reader: Any = None
+        self._log_provider: Any = None
+        self._log_handler: logging.Handler | None = None
 
     def load(self) -> None:
         """Import the SDK and the exporters, when a signal is on: called while the application is built, so the
@@ -134,10 +138,12 @@ class Telemetry:
             ACTIVE.tracer = self._start_traces(resource)
         if self.settings.metrics:
             ACTIVE.operation_duration = self._start_metrics(resource)
-        log.info("telemetry on: traces %s (sampler %s%s), metrics %s, OTLP over HTTP",
+        if self.settings.logs:
+            self._start_logs(resource)
+        log.info("telemetry on: traces %s (sampler %s%s), metrics %s, audit logs %s, OTLP over HTTP",
                  "exported" if self.settings.traces else "off", self.settings.sampler,
                  f" {self.settings.ratio:g}" if self.settings.sampler.endswith("traceidratio") else "",
-                 "exported" if self.settings.metrics else "off")
+                 "exported" if self.settings.metrics else "off", "exported" if self.settings.logs else "off")
 
     def _start_traces(self, resource: Any) -> Any:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -171,6 +177,20 @@ class Telemetry:
         self._metric_reader.start()
         return durations
 
+    def _start_logs(self, resource: Any) -> None:
+        """Audit events as OTLP log records, one each, its body the event's JSON (already redacted and bounded by
+        the audit trail). Only the audit logger: the other lines stay on stderr, where the redacting formatter is."""
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+        from opentelemetry.sdk._logs import LoggerProvider
+        from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+
+        from gateway.observability.audit import AUDIT_LOGGER, AuditLogHandler
+
+        self._log_provider = LoggerProvider(resource=resource)
+        self._log_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter()))
+        self._log_handler = AuditLogHandler(self._log_provider)
+        logging.getLogger(AUDIT_LOGGER).addHandler(self._log_handler)
+
     def stop(self) -> None:
         """Export what is left and stop the exporters' threads; blocking (up to the exporters' timeouts), so the
         application calls it off the event loop."""
@@ -178,6 +198,12 @@ class Telemetry:
             ACTIVE.tracer = None
             self._tracer_provider.shutdown()  # ends the batch processor after a last export
             self._tracer_provider = None
+        if self._log_provider is not None:
+            from gateway.observability.audit import AUDIT_LOGGER
+
+            logging.getLogger(AUDIT_LOGGER).removeHandler(self._log_handler)  # type: ignore[arg-type]
+            self._log_provider.shutdown()
+            self._log_provider = None
         if self._metric_reader is not None:
             ACTIVE.operation_duration = None
             self._metric_reader.shutdown()  # the reader collects and exports once more
