@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 INDEX_STAMP := .index/.built-stamp
 CORPUS := $(wildcard docs_corpus/*.md)
 
-.PHONY: run test lint install index node system-deps bench clean
+.PHONY: run test lint install index node view system-deps bench clean
 
 install: $(STAMP)
 
@@ -34,6 +34,13 @@ system-deps:
 # Node 22 from the npm registry, with the MCP conformance suite, Inspector CLI and the TypeScript SDK peers, under .node/.
 node:
 	@bash scripts/install_node.sh
+
+# The publish preview (an MCP App view) rebuilt from views/publish-preview into gateway/protocol/views/. The built
+# file is committed, so `make run` needs no Node; run this after changing the view, and commit both.
+WITH_NODE22 := PATH="$(CURDIR)/.node/node22/node_modules/.bin:$$PATH"
+view: node
+	cd views/publish-preview && $(WITH_NODE22) npm ci --offline --cache "$(CURDIR)/.node/npm-cache" \
+		--ignore-scripts --no-audit --no-fund --loglevel=error && $(WITH_NODE22) node build.mjs
 
 # Lint first: a style or type error fails in seconds, before minutes of tests. Paths and rules are in pyproject.toml.
 lint: $(STAMP)

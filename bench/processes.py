@@ -64,7 +64,7 @@ class Servers:
         loopback URL on it. With `tree`, the child runs that checkout's code (see `from_tree`); with `cpus` (a
         taskset list such as "0"), it and every process it starts run on those cores only."""
         log = open(self.workdir / f"{name}.log", "w")
-        child_env = from_tree({k: v for k, v in os.environ.items() if not k.startswith("STATUSPAL_MCP_")}, tree)
+        child_env = from_tree({k: v for k, v in os.environ.items() if not k.startswith(("STATUSPAL_MCP_", "OTEL_"))}, tree)
         child_env.update(env or {})
         command = [program, *argv] if cpus is None else ["taskset", "-c", cpus, program, *argv]
         child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
@@ -131,6 +131,10 @@ class Servers:
         server.start()
         self.stops.append(server.stop)
         return server.url
+
+    def otlp_sink(self, name: str = "otlp-sink") -> str:
+        """A loopback OTLP/HTTP receiver (bench/otlp_sink.py): the endpoint for OTEL_EXPORTER_OTLP_ENDPOINT."""
+        return self._start(name, ["-m", "bench.otlp_sink"], "LISTENING")
 
     def bare(self, forward_to: str) -> str:
         """The bare floors; `POST /forward` on it GETs `forward_to`."""

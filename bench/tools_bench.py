@@ -1,5 +1,5 @@
 """What tools/list costs a client's context: bytes and estimated tokens per tool and per surface, against the
-budget in gateway/tools/tool_budget.toml (the table tests/test_tool_budget.py prints and enforces).
+budget in tests/tool_budget.toml (the table tests/test_tool_budget.py prints and enforces).
 
     python -m bench.tools_bench
 
@@ -12,9 +12,9 @@ import sys
 
 from gateway.auth.scopes import READ, WRITE
 from gateway.auth.surfaces import FULL, Surface
-from gateway.tools.budget import Budget, over_budget, report, surface_size, tool_sizes
 from gateway.tools.catalogue import build_catalogue
 from gateway.tools.surfaces import SurfaceTools
+from tests.tool_budget import Budget, over_budget, report, surface_size, tool_sizes
 
 # The surfaces the budget names, as a read-write grant sees them (no schema names the page, so any page costs the same).
 SURFACES = {"full": FULL, "readonly": Surface(readonly=True), "page": Surface(page="acme-status")}

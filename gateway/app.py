@@ -9,6 +9,7 @@ resource) → `gateway.statuspal.client` (the upstream call).
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 from collections.abc import Iterable
 
 from aiohttp import web
@@ -19,6 +20,7 @@ from gateway.oauth import routes as oauth_routes
 from gateway.oauth.client_metadata import MetadataDocuments
 from gateway.observability.audit import AuditTrail
 from gateway.observability.metrics import Metrics
+from gateway.observability.telemetry import Telemetry
 from gateway.protocol.arguments import ArgumentValidator
 from gateway.protocol.confirm.drafts import Drafts
 from gateway.protocol.confirm.flow import Confirmer
@@ -43,6 +45,7 @@ from gateway.web.limits import InboundLimits
 from gateway.web.middleware import access_logger
 from gateway.web.services import GATEWAY, Gateway
 from gateway.web.sessions import Sessions
+from gateway.web.tracing import server_spans
 from search.corpus import CorpusError
 from search.lifecycle import DocsIndex
 
@@ -62,7 +65,12 @@ def create_app(
     `place`: which of the host's worker processes this application serves in (`serve --workers`).
     """
     metrics = Metrics()
-    app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[access_logger(metrics)])
+    telemetry = Telemetry(settings.telemetry, importlib.metadata.version("statuspal-mcp"))
+    telemetry.load()
+    # The server span wraps the access middleware, so the access line carries its ids; with traces off there is
+    # no such middleware at all.
+    middlewares = [server_spans()] if settings.telemetry.traces else []
+    app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[*middlewares, access_logger(metrics)])
     store = open_store(settings)
     upstream = StatusPalClient(
         settings.statuspal, EndpointTable.from_settings(settings.statuspal), on_call=metrics.upstream_call,
@@ -132,12 +140,15 @@ def create_app(
         if owns_docs:
             await docs.start()
         await gateway.host.start()
+        telemetry.start()  # after what can fail: a failed start-up leaves no exporter thread behind
         yield
         await gateway.host.stop()
         if owns_docs:
             await docs.stop()
         await upstream.close()
         await store.close()
+        # Last, so the spans of the requests drained at shutdown are exported; off the loop, as it may wait on the collector.
+        await asyncio.to_thread(telemetry.stop)
 
     app.cleanup_ctx.append(lifecycle)
     return app

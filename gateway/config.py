@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from gateway.auth.sealing import Keyring, KeyringError
 from gateway.observability.audit import AuditSettings
+from gateway.observability.telemetry import TelemetrySettings
 from gateway.protocol.confirm.settings import ConfirmSettings
 from gateway.statuspal.endpoints import DEFAULT_ENDPOINTS, METHODS, PLACEHOLDER, split_route
 from gateway.statuspal.notice_wire import (
@@ -120,6 +121,8 @@ class Settings:
     audit: AuditSettings = field(default_factory=AuditSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     secrets: Secrets = field(default_factory=Secrets)
+    # OpenTelemetry, from the standard OTEL_* variables only (off unless they ask for it; docs/telemetry.md).
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     # Directory relative paths in the file are resolved against (the config file's own folder).
     root: Path = field(default_factory=lambda: DEFAULT_CONFIG.parent)
 
@@ -177,7 +180,11 @@ def load_settings(
         sealing_keys=env.get(f"{ENV_PREFIX}SEALING_KEYS", ""),
         redis_url=env.get(f"{ENV_PREFIX}REDIS_URL", ""),
     )
-    settings = Settings(**sections, secrets=secrets, root=config_path.resolve().parent)
+    try:
+        telemetry = TelemetrySettings.from_environ(env)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    settings = Settings(**sections, secrets=secrets, telemetry=telemetry, root=config_path.resolve().parent)
     _check(settings)
     return settings
 

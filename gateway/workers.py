@@ -70,7 +70,6 @@ class Supervisor:
         self._grace = shutdown_timeout + 5.0  # a worker's own drain, then the time to stop its pools
         self._directory = Path(tempfile.mkdtemp(prefix="statuspal-mcp-"))  # 0700: the workers' private sockets
         self._workers: dict[int, Worker] = {}
-        self._stopping = False
 
     async def _spawn(self, index: int) -> Worker:
         proc = await asyncio.create_subprocess_exec(
@@ -120,7 +119,6 @@ class Supervisor:
 
     async def stop(self) -> None:
         """Stop accepting, then SIGTERM to every worker, and wait for each to drain (killed after the grace time)."""
-        self._stopping = True
         self._sock.close()
         for worker in self._workers.values():
             if worker.proc.returncode is None:

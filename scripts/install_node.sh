@@ -5,6 +5,9 @@
 #   .node/conformance-0.1   @modelcontextprotocol/conformance 0.1.16 (handshake-era server scenarios)
 #   .node/conformance-0.2   the 0.2.0 prerelease (2026-07-28 scenarios, the `authorization` command)
 #   .node/inspector         @modelcontextprotocol/inspector 2.x CLI (has --header and --strict)
+#   .node/publish-preview   the publish preview's build packages (views/publish-preview: esbuild, TypeScript, and the
+#                           ext-apps SDK whose AppBridge the browser test hosts the view with); their tarballs stay in
+#                           .node/npm-cache, so the test that rebuilds the view runs `npm ci --offline` from there
 #   .node/ts-sdk-1          @modelcontextprotocol/sdk 1.x, the TypeScript SDK's server as a benchmark peer
 #   .node/ts-sdk-2          @modelcontextprotocol/server 2.x with @modelcontextprotocol/node (its Node HTTP
 #                           transport), the same peer on the SDK's v2 packages (bench/ts_sdk_server.cjs runs both)
@@ -75,21 +78,30 @@ fi
 # Every npm below runs under Node 22 (npm's shebang is `env node`), so engine checks see the Node that runs the tools.
 export PATH="$dest/node22/node_modules/.bin:$PATH"
 
-for tool in "${TOOLS[@]}"; do
-    lock="$manifests/$tool/package-lock.json"
+# install NAME MANIFEST_DIR [npm flags]: `npm ci` of MANIFEST_DIR's lockfile into .node/NAME, once per lockfile.
+install() {
+    local name="$1" manifest="$2"
+    shift 2
+    local lock="$manifest/package-lock.json"
     [ -f "$lock" ] || die "missing $lock"
+    local want
     want="$(sha256sum "$lock" | cut -d' ' -f1) node-$NODE_VERSION"
-    if [ "$(cat "$dest/$tool/.stamp" 2>/dev/null || true)" = "$want" ]; then
-        continue
+    if [ "$(cat "$dest/$name/.stamp" 2>/dev/null || true)" = "$want" ]; then
+        return 0
     fi
-    echo "installing $tool into .node/$tool"
-    rm -rf "$dest/$tool" "$dest/$tool.tmp"
-    mkdir -p "$dest/$tool.tmp"
-    cp "$manifests/$tool/package.json" "$lock" "$dest/$tool.tmp/"
-    (cd "$dest/$tool.tmp" && quiet npm ci "${npm_flags[@]}") || die "npm ci failed for $tool"
-    echo "$want" >"$dest/$tool.tmp/.stamp"
-    mv "$dest/$tool.tmp" "$dest/$tool"
+    echo "installing $name into .node/$name"
+    rm -rf "${dest:?}/$name" "$dest/$name.tmp"
+    mkdir -p "$dest/$name.tmp"
+    cp "$manifest/package.json" "$lock" "$dest/$name.tmp/"
+    (cd "$dest/$name.tmp" && quiet npm ci "${npm_flags[@]}" "$@") || die "npm ci failed for $name"
+    echo "$want" >"$dest/$name.tmp/.stamp"
+    mv "$dest/$name.tmp" "$dest/$name"
+}
+
+for tool in "${TOOLS[@]}"; do
+    install "$tool" "$manifests/$tool"
 done
+install publish-preview "$root/views/publish-preview" --cache "$dest/npm-cache"
 
 # A smoke check that each CLI starts under Node 22 (catches a missing file or a Node incompatibility here, not in a test).
 for tool in conformance-0.1 conformance-0.2; do
@@ -98,3 +110,5 @@ for tool in conformance-0.1 conformance-0.2; do
 done
 HOME="$dest" "$node_bin" "$dest/inspector/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js" \
     --cli --version >/dev/null || die "the Inspector CLI does not start under Node $NODE_VERSION"
+(cd "$dest/publish-preview" && "$node_bin" -e 'require("esbuild").buildSync({stdin: {contents: "1"}, write: false})') \
+    || die "esbuild does not run under Node $NODE_VERSION (is its platform package missing?)"

@@ -254,3 +254,30 @@ def pytest_collection(session: pytest.Session) -> Any:
     finally:
         gc.enable()
         gc.freeze()
+
+
+@pytest.fixture(scope="module")
+async def apps_browser() -> AsyncIterator[Any]:
+    """Headless Debian Chromium, for the login page's tests and the publish preview's."""
+    import shutil
+
+    from playwright.async_api import async_playwright
+
+    from tests.test_login_browser import CHROMIUM, CHROMIUM_ARGS
+
+    if not shutil.which(CHROMIUM):
+        pytest.fail("Chromium is not installed at /usr/bin/chromium: run `make system-deps`")
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture(scope="module")
+async def apps_host(tmp_path_factory) -> AsyncIterator[Any]:
+    """The test host for MCP Apps views (tests/apps_host), its script bundled from the view's pinned packages."""
+    from tests.apps_host.server import build_host_script, serve_test_host
+
+    script = build_host_script(tmp_path_factory.mktemp("apps-host") / "host.js")
+    async with serve_test_host(script) as served:
+        yield served

@@ -26,7 +26,7 @@ START_TIMEOUT = 30.0
 
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The test's environment without any STATUSPAL_MCP_* the developer may have set, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STATUSPAL_MCP_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STATUSPAL_MCP_", "OTEL_"))}
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra or {})
     return env

@@ -29,7 +29,8 @@ BAD_CURSOR = "Invalid cursor: pass back exactly the nextCursor of the previous p
 # A name no tool has is a protocol error (the client picked it, not the model); wrong arguments of a known tool are
 # isError results, because only results reach the model, which can then correct itself.
 UNKNOWN_TOOL = "Unknown tool: 'drop_database'. Call tools/list for the tools this server offers."
-FIX = "Correct them to match the tool's input schema and call it again."
+def fix(tool: str) -> str:
+    return f"Correct every one and call {tool} again."
 
 
 def nested(levels: int) -> Any:
@@ -103,17 +104,17 @@ CASES = [
     Case("tool-unknown", 200, -32602, UNKNOWN_TOOL, body=request("tools/call", {"name": "drop_database", "arguments": {}})),
     Case("tool-name-missing", 200, -32602, 'Invalid params: "name" must be the name of a tool', body=request("tools/call", {"arguments": {}})),
     Case("tool-arguments-not-object", 200, -32602, 'Invalid params: "arguments" must be an object', body=request("tools/call", {"name": "get_status_page", "arguments": ["acme"]})),
-    Case("tool-argument-missing", 200, tool_error=f"Invalid arguments for get_status_page: 'subdomain' is a required property. {FIX}", body=request("tools/call", {"name": "get_status_page", "arguments": {}})),
-    Case("tool-argument-wrong-type", 200, tool_error=f"Invalid arguments for list_status_pages: per_page: 'ten' is not of type 'integer'. {FIX}", body=request("tools/call", {"name": "list_status_pages", "arguments": {"per_page": "ten"}})),
-    Case("tool-argument-unexpected", 200, tool_error=f"Invalid arguments for list_status_pages: Additional properties are not allowed ('colour' was unexpected). {FIX}", body=request("tools/call", {"name": "list_status_pages", "arguments": {"colour": "red"}})),
-    Case("tool-argument-display-name", 200, tool_error=f"Invalid arguments for get_service: slug: 'Web Console' is not a valid identifier (it must match ^[a-z0-9_-]{{1,100}}$): pass the identifier, not a display name; list_services shows them. {FIX}", body=request("tools/call", {"name": "get_service", "arguments": {"subdomain": "acme", "slug": "Web Console"}})),
-    Case("tool-argument-page-name", 200, tool_error=f"Invalid arguments for list_notices: subdomain: 'Acme Status' is not a valid identifier (it must match ^[A-Za-z0-9-]{{1,63}}$): pass the identifier, not a display name; list_status_pages shows them. {FIX}", body=request("tools/call", {"name": "list_notices", "arguments": {"subdomain": "Acme Status"}})),
+    Case("tool-argument-missing", 200, tool_error=f"Invalid arguments for get_status_page: subdomain is missing (Page subdomain, not name (list_status_pages)). {fix('get_status_page')}", body=request("tools/call", {"name": "get_status_page", "arguments": {}})),
+    Case("tool-argument-wrong-type", 200, tool_error=f"Invalid arguments for list_status_pages: per_page: must be a whole number, not a string. {fix('list_status_pages')}", body=request("tools/call", {"name": "list_status_pages", "arguments": {"per_page": "ten"}})),
+    Case("tool-argument-unexpected", 200, tool_error=f"Invalid arguments for list_status_pages: colour is not an argument of list_status_pages. {fix('list_status_pages')}", body=request("tools/call", {"name": "list_status_pages", "arguments": {"colour": "red"}})),
+    Case("tool-argument-display-name", 200, tool_error=f"Invalid arguments for get_service: slug: 'Web Console' is not an identifier (a display name, or malformed): pass the slug or id as list_services shows it, never a name. {fix('get_service')}", body=request("tools/call", {"name": "get_service", "arguments": {"subdomain": "acme", "slug": "Web Console"}})),
+    Case("tool-argument-page-name", 200, tool_error=f"Invalid arguments for list_notices: subdomain: 'Acme Status' is not an identifier (a display name, or malformed): pass the slug or id as list_status_pages shows it, never a name. {fix('list_notices')}", body=request("tools/call", {"name": "list_notices", "arguments": {"subdomain": "Acme Status"}})),
     Case("tools-list-bad-cursor", 200, -32602, BAD_CURSOR, body=request("tools/list", {"cursor": "not-a-cursor"})),
     Case("tools-list-forged-cursor", 200, -32602, BAD_CURSOR, body=request("tools/list", {"cursor": base64.urlsafe_b64encode(b"tools:99").decode().rstrip("=")})),
     Case("tools-list-non-ascii-cursor", 200, -32602, BAD_CURSOR, body=request("tools/list", {"cursor": "dG9vbHM6MQ\u00e9"})),
     Case("tools-list-unicode-digit-cursor", 200, -32602, BAD_CURSOR, body=request("tools/list", {"cursor": base64.urlsafe_b64encode("tools:\u00b2".encode()).decode()})),
     Case("message-nested-too-deep", 400, -32600, "Invalid request: the message nests arrays and objects more than 64 levels deep", raw=b'{"jsonrpc":"2.0","method":"tools/call","params":{"name":"list_status_pages","arguments":{"x":' + b"[" * 974 + b"]" * 974 + b"}}}"),
-    Case("tool-argument-nested-deep-but-allowed", 200, tool_error=f"Invalid arguments for list_status_pages: Additional properties are not allowed ('x' was unexpected). {FIX}", body=request("tools/call", {"name": "list_status_pages", "arguments": {"x": nested(58)}})),
+    Case("tool-argument-nested-deep-but-allowed", 200, tool_error=f"Invalid arguments for list_status_pages: x is not an argument of list_status_pages. {fix('list_status_pages')}", body=request("tools/call", {"name": "list_status_pages", "arguments": {"x": nested(58)}})),
     Case("resource-unknown", 200, -32002, "Resource not found: statuspal-docs://nope", body=request("resources/read", {"uri": "statuspal-docs://nope"}), data={"uri": "statuspal-docs://nope"}),
     Case("resource-uri-missing", 200, -32602, "Invalid params for resources/read: uri: Field required", body=request("resources/read", {})),
     Case("prompt-unknown", 200, -32602, "Unknown prompt: 'summarise'. This server offers no prompts.", body=request("prompts/get", {"name": "summarise"})),
@@ -135,7 +136,7 @@ CASES = [
     Case("modern-initialize-removed", 404, -32601, "Method not found: initialize", body=modern_request("initialize"), headers=modern_headers("initialize")),
     Case("modern-set-level-removed", 404, -32601, "Method not found: logging/setLevel", body=modern_request("logging/setLevel", {"level": "info"}), headers=modern_headers("logging/setLevel")),
     Case("modern-tool-unknown", 400, -32602, UNKNOWN_TOOL, body=modern_request("tools/call", {"name": "drop_database", "arguments": {}}), headers=modern_headers("tools/call", "drop_database")),
-    Case("modern-tool-arguments-bad", 200, tool_error=f"Invalid arguments for get_status_page: 'subdomain' is a required property. {FIX}", body=modern_request("tools/call", {"name": "get_status_page", "arguments": {}}), headers=modern_headers("tools/call", "get_status_page")),
+    Case("modern-tool-arguments-bad", 200, tool_error=f"Invalid arguments for get_status_page: subdomain is missing (Page subdomain, not name (list_status_pages)). {fix('get_status_page')}", body=modern_request("tools/call", {"name": "get_status_page", "arguments": {}}), headers=modern_headers("tools/call", "get_status_page")),
     Case("modern-resource-unknown", 400, -32602, "Resource not found: statuspal-docs://nope", body=modern_request("resources/read", {"uri": "statuspal-docs://nope"}), headers=modern_headers("resources/read", "statuspal-docs://nope"), data={"uri": "statuspal-docs://nope"}),
     Case("modern-non-ascii-cursor", 400, -32602, BAD_CURSOR, body=modern_request("tools/list", {"cursor": "\u00e9\u00e9\u00e9\u00e9"}), headers=modern_headers("tools/list")),
     Case("modern-bad-cursor", 400, -32602, BAD_CURSOR, body=modern_request("tools/list", {"cursor": "zzz"}), headers=modern_headers("tools/list")),

@@ -7,6 +7,9 @@ upstream (404, 422, 5xx, 429, dropped connections) or stream progress, malformed
 that carry it, the OAuth login form, token exchange, refresh and revocation, and webhook secrets. The
 secrets the gateway itself hands out (webhook secrets, authorization codes, access and refresh tokens)
 must not be logged either.
+
+Telemetry is on throughout, exporting to a real OTLP/HTTP receiver on loopback at 100% sampling: every span,
+attribute, event and metric point the gateway exports, decoded and raw, is searched for the same secrets.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 
 from tests.oauth_browser import Page, pkce, query_of
+from tests.otlp_receiver import otlp_receiver
 from tests.processes import sandbox_admin, serving
 
 CANARY = f"sk_canary_{secrets.token_hex(12)}"
@@ -216,10 +220,10 @@ def _find(value: Any, prefix: str) -> str:
     return next(s for s in _strings(value) if s.startswith(prefix))
 
 
-async def test_canary_key_never_reaches_a_log_or_a_response() -> None:
+async def test_canary_key_never_reaches_a_log_a_response_or_telemetry() -> None:
     env = {"STATUSPAL_MCP_SANDBOX_PORT": "0", "STATUSPAL_MCP_LOGGING_LEVEL": "DEBUG",
-           "STATUSPAL_MCP_STATUSPAL_RETRY_BACKOFF_SECONDS": "0.01"}
-    async with serving(["serve", "--port", "0"], env=env) as child:
+           "STATUSPAL_MCP_STATUSPAL_RETRY_BACKOFF_SECONDS": "0.01", "OTEL_TRACES_SAMPLER": "always_on"}
+    async with otlp_receiver() as (endpoint, received), serving(["serve", "--port", "0"], env={**env, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}) as child:
         mcp = child.url_after("MCP URL:")
         origin = mcp.removesuffix("/mcp")
         async with aiohttp.ClientSession() as http:
@@ -248,3 +252,14 @@ async def test_canary_key_never_reaches_a_log_or_a_response() -> None:
         for part in (exchange.headers, exchange.body):
             assert CANARY.removeprefix("sk_") not in part, (exchange.method, urlsplit(exchange.url).path, exchange.status, part[:300])
             assert REVOKED_CANARY.removeprefix("sk_") not in part
+
+    # The exported telemetry really covered these paths (the gateway exported what it held when it stopped) ...
+    names = {span.name for span in received.spans()}
+    assert {"POST /mcp", "tools/call create_status_page", "POST /status_pages", "verify write", "POST /authorize",
+            "tools/call _OTHER"} <= names, sorted(names)
+    assert received.histogram_points("mcp.server.operation.duration")
+    # ... and holds none of the secrets, decoded or as the bytes that came over the wire.
+    exported = received.text()
+    for secret in (CANARY, REVOKED_CANARY, CANARY.removeprefix("sk_"), REVOKED_CANARY.removeprefix("sk_"), *handed_out):
+        assert secret not in exported, f"{secret[:12]}… exported: …{exported[max(0, exported.find(secret) - 200):][:400]}"
+        assert not [body for body in received.bodies if secret.encode() in body], f"{secret[:12]}… in an export body"

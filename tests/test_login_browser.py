@@ -9,7 +9,6 @@ test-artifacts/ (git-ignored) for a human to look at.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -33,15 +32,9 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-async def browser() -> AsyncIterator:
-    if not shutil.which(CHROMIUM):
-        pytest.fail("Chromium is not installed at /usr/bin/chromium: run `make system-deps`")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
+async def browser(apps_browser) -> AsyncIterator:
+    """The one headless Chromium launcher (tests/conftest.py), shared with the publish preview's tests."""
+    yield apps_browser
 
 
 async def start(gateway: RunningServer, redirect_uri: str) -> tuple[str, str, str]:

@@ -69,7 +69,7 @@ async def test_the_reference_client_works_in_every_mode(gateway, mode):
         assert result.structured_content["items"] == []
         wrong = await client.call_tool("get_status_page", {"subdomain": 5})
         assert wrong.is_error is True
-        assert wrong.content[0].text.startswith("Invalid arguments for get_status_page: subdomain: 5 is not of type 'string'")
+        assert wrong.content[0].text.startswith("Invalid arguments for get_status_page: subdomain: must be a string, not a number")
         with pytest.raises(MCPError) as excinfo:
             await client.read_resource("statuspal-docs://pages/no-such-page")
         assert excinfo.value.error.code == (-32002 if mode == "legacy" else -32602)

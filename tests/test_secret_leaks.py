@@ -7,7 +7,8 @@ the sealed ones this server issues (JWE compact, `eyJ…`) and a webhook secret 
 hypothesis glues random characters before and after a canary (letters, digits, `_`, non-ASCII letters,
 `%`, backslashes, punctuation), sends the request with a real client (or a raw socket for malformed HTTP),
 and checks the whole answer: status line, headers and body, also percent-decoded. At the end, no log line
-may hold any canary.
+may hold any canary, and neither may anything the gateway exported as telemetry (on throughout, every span
+sampled, to a real OTLP/HTTP receiver on loopback): spans, their attributes and events, metric points.
 
 Left out on purpose, because the protocols say the server hands them back verbatim to the caller who chose
 them, and changing them would break that caller: the JSON-RPC `id`, a `progressToken`, OAuth `state`.
@@ -35,6 +36,7 @@ from hypothesis import strategies as st
 from gateway.observability.redaction import quotable
 from gateway.web.connections import GatewayRunner, generic_error_text
 from tests.oauth_browser import Page, pkce
+from tests.otlp_receiver import otlp_receiver
 from tests.processes import Admin, sandbox_admin, serving
 
 HANDSHAKE = "2025-11-25"
@@ -317,13 +319,13 @@ async def _world(http: aiohttp.ClientSession, origin: str, admin: Admin) -> Worl
     return world
 
 
-async def test_a_canary_in_any_field_is_in_no_answer_and_no_log_line() -> None:
+async def test_a_canary_in_any_field_is_in_no_answer_no_log_line_and_no_telemetry() -> None:
     env = {"STATUSPAL_MCP_SANDBOX_PORT": "0", "STATUSPAL_MCP_LOGGING_LEVEL": "DEBUG",
            "STATUSPAL_MCP_STATUSPAL_RETRY_BACKOFF_SECONDS": "0.01", "STATUSPAL_MCP_STATUSPAL_MAX_RETRIES": "0",
-           "STATUSPAL_MCP_OAUTH_RATE_LIMIT_ATTEMPTS": "100000"}
+           "STATUSPAL_MCP_OAUTH_RATE_LIMIT_ATTEMPTS": "100000", "OTEL_TRACES_SAMPLER": "always_on"}
     loop = asyncio.get_running_loop()
     sent = 0
-    async with serving(["serve", "--port", "0"], env=env) as child:
+    async with otlp_receiver() as (endpoint, received), serving(["serve", "--port", "0"], env={**env, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}) as child:
         mcp = child.url_after("MCP URL:")
         origin = mcp.removesuffix("/mcp")
         async with aiohttp.ClientSession() as http:
@@ -372,6 +374,13 @@ async def test_a_canary_in_any_field_is_in_no_answer_and_no_log_line() -> None:
     leaked = [line for line in lines if _leaks(line)]
     assert not leaked, f"{len(leaked)} log lines hold a canary, e.g.:\n" + "\n".join(leaked[:5])
     assert not _leaks(child.stdout)
+    # Telemetry saw the same requests (the gateway exported what it held when it stopped), and holds no canary.
+    spans = received.spans()
+    assert len(spans) >= sent and received.histogram_points("mcp.server.operation.duration")
+    exported = [json.dumps([s.name, s.attributes]) for s in spans] + received.text().splitlines()
+    leaked = [part for part in exported if _leaks(part)]
+    assert not leaked, f"{len(leaked)} exported spans or lines hold a canary, e.g.:\n" + "\n".join(leaked[:5])
+    assert not [body for body in received.bodies if _leaks(body.decode("utf-8", "replace"))]
 
 
 def test_quotable_keeps_what_is_safe_replaces_what_is_not_and_bounds_the_rest() -> None:

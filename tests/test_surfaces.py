@@ -62,11 +62,14 @@ async def test_each_url_lists_only_its_tools(gateway, mode):
         listed = await names(client)
     toolsets = {tool.name: tool.toolsets for tool in build_catalogue().tools}
     assert listed == [n for n in everything if toolsets[n] & {"notices", "docs"}]
-    assert "create_incident" in listed and "search_docs" in listed and "list_services" not in listed
+    # A write's lookups stay (issue 19: what a tool's text points at exists on the surface), other writes go.
+    assert "create_incident" in listed and "search_docs" in listed and "list_services" in listed
+    assert "create_service" not in listed and "get_service" not in listed
 
     async with mcp_client(gateway.url + "/mcp/pages/acme/x/notices/readonly", mode) as client:
         listed = await names(client)
-    assert listed == ["list_notices", "get_notice"]
+    # A notice names services and regions by slug: their lookups stay on a notices surface (issue 19).
+    assert listed == ["list_services", "list_containers", "list_notices", "get_notice"]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -156,7 +159,7 @@ async def test_headers_narrow_but_never_widen(gateway, http):
     narrowed = await post(http, gateway.url + "/mcp/x/notices,docs", listing, headers={"X-MCP-Toolsets": "docs"})
     assert [t["name"] for t in narrowed.result["tools"]] == ["search_docs"]
     readonly = await post(http, gateway.url + "/mcp/x/notices", listing, headers={"X-MCP-Readonly": "true"})
-    assert [t["name"] for t in readonly.result["tools"]] == ["list_notices", "get_notice"]
+    assert [t["name"] for t in readonly.result["tools"]] == ["list_status_pages", "list_services", "list_containers", "list_notices", "get_notice"]
     # The header's narrowing holds at the call as well.
     call = request("tools/call", {"name": "list_notices", "arguments": {"subdomain": "acme"}})
     assert (await post(http, gateway.url + "/mcp/x/notices,docs", call, headers={"X-MCP-Toolsets": "docs"})).error["code"] == -32602

@@ -81,7 +81,7 @@ async def test_the_oauth_journey_on_a_page_scoped_read_only_url(gateway, http, m
     # Bound to its URL: it still works there and on narrower surfaces...
     assert (await tools_list(http, gateway, SCOPED, token)).status == 200
     narrower = await tools_list(http, gateway, "/mcp/pages/acme/x/notices/readonly", token)
-    assert [t["name"] for t in narrower.result["tools"]] == ["list_notices", "get_notice"]
+    assert [t["name"] for t in narrower.result["tools"]] == ["list_services", "list_containers", "list_notices", "get_notice"]
     # ...and never on another page or a broader surface: 403 with guidance and this URL's metadata.
     for path in ("/mcp/pages/other/readonly", "/mcp/pages/acme", "/mcp/readonly", "/mcp"):
         answer = await tools_list(http, gateway, path, token)

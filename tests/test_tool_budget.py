@@ -1,4 +1,4 @@
-"""tools/list stays within the byte budget kept in gateway/tools/tool_budget.toml, per tool and per surface.
+"""tools/list stays within the byte budget kept in tests/tool_budget.toml, per tool and per surface.
 
 Sizes are measured on what a real gateway sends: a tools/list over HTTP, each tool re-serialised exactly as it
 arrived. The table (bytes, estimated tokens, budget) is printed so a run shows what each tool costs.
@@ -9,8 +9,8 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from gateway.tools.budget import FULL_SURFACE_CAP, Budget, over_budget, report, surface_size, tool_sizes
 from tests.mcp_wire import post, request
+from tests.tool_budget import FULL_SURFACE_CAP, Budget, over_budget, report, surface_size, tool_sizes
 
 
 @pytest.fixture
@@ -44,6 +44,15 @@ async def test_tools_list_fits_the_budget_per_tool_and_per_surface(gateway, http
     assert not over_budget(budget, sizes, surfaces)
     # Quality first, but the full surface's budget never passes the cap a client without MCP Apps can afford.
     assert budget.surfaces["full"] <= FULL_SURFACE_CAP
+
+
+async def test_the_optional_audit_tool_keeps_the_full_surface_within_the_cap(make_gateway, http):
+    """[audit] history adds list_audit_events: opt-in, so it is not in the default budget, but the full surface
+    with it still fits what a client without MCP Apps can afford."""
+    gateway = await make_gateway(audit={"history": True})
+    tools = await listed_tools(http, gateway.mcp_url)
+    assert "list_audit_events" in [t["name"] for t in tools]
+    assert surface_size(tools) <= FULL_SURFACE_CAP
 
 
 def test_the_budget_catches_a_tool_that_grows_and_a_tool_without_one():

@@ -80,6 +80,28 @@ def _bounded(value: Any) -> Any:
     return value
 
 
+class AuditLogHandler(logging.Handler):
+    """Hands audit events to OpenTelemetry logs when telemetry turns them on: the body is the event as JSON (the
+    same redacted, bounded record the JSON line holds), the trace context the current span's, if any."""
+
+    def __init__(self, provider: Any) -> None:
+        super().__init__(logging.INFO)
+        from opentelemetry.sdk._logs import LoggingHandler
+
+        self._otel = LoggingHandler(logger_provider=provider)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        event = getattr(record, "audit", None)
+        if not isinstance(event, Mapping):
+            return
+        body = logging.makeLogRecord({
+            "name": record.name, "levelno": record.levelno, "levelname": record.levelname, "msg": orjson.dumps(event).decode(),
+            "created": record.created, "msecs": record.msecs, "pathname": record.pathname, "lineno": record.lineno,
+            "funcName": record.funcName,
+        })
+        self._otel.emit(body)
+
+
 class AuditTrail:
     def __init__(self, settings: AuditSettings, store: Store | None) -> None:
         self.settings = settings

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import orjson
 
 from gateway.observability.redaction import REDACTED, is_secret_name, redact_text, redact_value
+from gateway.observability.tracing import ACTIVE, current_ids
 
 if TYPE_CHECKING:
     from gateway.config import Settings
@@ -92,6 +93,11 @@ class JsonFormatter(logging.Formatter):
                     entry[name] = redact_text(value) if cls is str else value if cls in _PLAIN else redact_value(value)
                 elif kind == _SECRET:
                     entry[name] = REDACTED if value not in (None, "") else value
+            # The record is formatted in the thread, and so the context, that logged it: the current span is the
+            # request's (a caller's own `extra` ids are kept). With telemetry off this is one attribute read.
+            if ACTIVE.tracer is not None and (ids := current_ids()) is not None:
+                entry.setdefault("trace_id", ids[0])
+                entry.setdefault("span_id", ids[1])
             if record.exc_info:
                 entry["exc"] = redact_text(self.formatException(record.exc_info))
             elif record.stack_info:

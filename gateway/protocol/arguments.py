@@ -7,43 +7,18 @@ Two schema libraries sit behind one answer: code fastjsonschema generates is fas
 from __future__ import annotations
 
 import functools
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
-from jsonschema import Draft202012Validator, validators
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema import Draft202012Validator
 from jsonschema.protocols import Validator
 
-from gateway.observability.redaction import quotable
+from gateway.protocol.argument_errors import describe_all
 
 if TYPE_CHECKING:
     from gateway.tools.base import Tool
     from gateway.tools.catalogue import Catalogue
-
-# A tool named in an argument's description as the one that lists its valid values.
-_LISTER = re.compile(r"\b(list_[a-z_]+)\b")
-
-
-def _pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
-    """jsonschema's `pattern`, worded for a model: a lookup argument whose description names the list_ tool that
-    shows valid values says so, because the usual cause is a display name ("Web Console") where a slug or id
-    belongs, and the fix is to look it up rather than to guess again."""
-    for error in _draft_pattern(validator, pattern, instance, schema):
-        lister = _LISTER.search(str(schema.get("description", "")))
-        if lister is not None:
-            error.message = (
-                f"{instance!r} is not a valid identifier (it must match {pattern}): pass the identifier, not a display "
-                f"name; {lister.group(1)} shows them"
-            )
-        yield error
-
-
-_draft_pattern = Draft202012Validator.VALIDATORS["pattern"]
-# Draft 2020-12 with errors worded for a model; it accepts exactly what Draft202012Validator accepts.
-_Reference = validators.extend(Draft202012Validator, {"pattern": _pattern})
-
 
 class ArgumentValidator:
     """Checks tool arguments against each tool's inputSchema, with both schema libraries behind one answer.
@@ -59,10 +34,15 @@ class ArgumentValidator:
         self._schemas: dict[str, Mapping[str, Any]] = {}
         self._fast: dict[str, Callable[[Any], Any]] = {}
         self._reference: dict[str, Validator] = {}
+        # Which tools take each argument name, so an argument sent to the wrong tool can name the right one.
+        takes: dict[str, list[str]] = {}
         for tool in tools:
+            for name in tool.input_schema.get("properties", {}):
+                takes.setdefault(name, []).append(tool.name)
             self._schemas[tool.name] = tool.input_schema
             self._fast[tool.name] = compile_fast_check(tool.input_schema)
-            self._reference[tool.name] = _Reference(tool.input_schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+            self._reference[tool.name] = Draft202012Validator(tool.input_schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        self._takes = {name: tuple(names) for name, names in takes.items()}
 
     def covers(self, catalogue: Catalogue) -> bool:
         """Whether this validator checks exactly the tools of `catalogue`, schema for schema."""
@@ -73,12 +53,12 @@ class ArgumentValidator:
         return self._reference[name]
 
     def problem(self, name: str, arguments: dict[str, Any]) -> str | None:
-        """None when `arguments` satisfy tool `name`'s inputSchema, else the most relevant error, worded."""
+        """None when `arguments` satisfy tool `name`'s inputSchema, else every problem, worded for a model."""
         try:
             self._fast[name](arguments)
         except fastjsonschema.JsonSchemaException:
-            error = best_match(self._reference[name].iter_errors(arguments))
-            return _describe_schema_error(error) if error is not None else None
+            errors = list(self._reference[name].iter_errors(arguments))
+            return describe_all(name, errors, self._takes) if errors else None
         return None
 
 
@@ -103,12 +83,3 @@ def _formats(schema: Any) -> set[str]:
     if isinstance(schema, list):
         return set().union(*(_formats(v) for v in schema))
     return set()
-
-
-def _describe_schema_error(error: ValidationError) -> str:
-    """'<field path>: <what is wrong>', short enough for a model to act on (huge values are cut)."""
-    path = ""
-    for part in error.absolute_path:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    message = quotable(error.message, 300)
-    return f"{quotable(path, 200)}: {message}" if path else message

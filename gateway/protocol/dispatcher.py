@@ -12,6 +12,7 @@ serialize_server_result`, at start-up; a request then costs a dictionary lookup.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from gateway.auth.identity import Credentials
 from gateway.auth.scopes import READ, WRITE
 from gateway.auth.surfaces import FULL, Surface
 from gateway.observability.redaction import quotable
+from gateway.observability.tracing import ACTIVE
 from gateway.protocol.confirm.apps import PUBLISH_DRAFT, PUBLISH_DRAFT_NAME, app_definition, publish_problem
 from gateway.protocol.confirm.flow import VIEW_URI, refused
 from gateway.protocol.confirm.policy import Channel
@@ -35,10 +37,11 @@ from gateway.protocol.confirm.view import PublishView
 from gateway.protocol.invocation import Caller, Invocation
 from gateway.protocol.jsonrpc import Message, RpcError
 from gateway.protocol.meta import NO_CAPABILITIES, ClientCapabilities, parse_request_meta
-from gateway.protocol.outcomes import KeyRefused, Outcome
+from gateway.protocol.outcomes import KeyRefused, Outcome, ToolFailed
 from gateway.protocol.pipeline import Notify, ToolPipeline, progress_reporter
 from gateway.protocol.resources import DocsResources
 from gateway.protocol.results import ResultRenderer
+from gateway.protocol.spans import traced
 from gateway.tools.base import ToolError
 from gateway.tools.catalogue import Catalogue
 from gateway.tools.cursors import decode_cursor, encode_cursor
@@ -115,6 +118,10 @@ class Call:
     session: ClientCapabilities = NO_CAPABILITIES
     # The person set this connection to leave confirmation to the client (`X-MCP-Confirm: client`).
     confirm_by_client: bool = False
+    # Handshake era: the Mcp-Session-Id the request carried (its digest goes on the MCP span).
+    session_id: str | None = None
+    # Set when the answer is an isError result, for the MCP span's error.type.
+    tool_error: bool = False
 
     @property
     def capabilities(self) -> ClientCapabilities:
@@ -170,9 +177,16 @@ class Dispatcher:
             "prompts/list": self._prompts_list,
             "prompts/get": self._prompts_get,
         }
+        # The names a span may carry: anything else a client sends is `_OTHER` there.
+        self._tool_names = frozenset(t.name for t in catalogue.tools) | {PUBLISH_DRAFT_NAME}
 
     async def dispatch(self, call: Call) -> bytes:
         """The serialised ``result`` for `call`; RpcError, ScopeRefused or UpstreamRefusedKey."""
+        if ACTIVE.on:  # with telemetry off, this one read is all the telemetry a request costs here
+            return await traced(functools.partial(self._dispatch, call), call, self._methods, self._tool_names)
+        return await self._dispatch(call)
+
+    async def _dispatch(self, call: Call) -> bytes:
         method = call.message.method
         served = MODERN_METHODS if call.modern else HANDSHAKE_METHODS
         if method not in served:
@@ -333,6 +347,7 @@ class Dispatcher:
     def _answer(self, outcome: Outcome, call: Call) -> bytes:
         if isinstance(outcome, KeyRefused):
             raise UpstreamRefusedKey(outcome.status, self._results.render(outcome.fallback, call.modern))
+        call.tool_error = isinstance(outcome, ToolFailed)
         return self._results.render(outcome, call.modern)
 
     # --- resources and prompts -------------------------------------------------------------------------

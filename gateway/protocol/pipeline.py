@@ -56,7 +56,7 @@ class ToolPipeline:
         if problem is not None:
             return await self._audited(tool, arguments, call, self._failed(
                 tool, "invalid_arguments",
-                f"Invalid arguments for {tool.name}: {problem}. Correct them to match the tool's input schema and call it again.",
+                f"Invalid arguments for {tool.name}: {problem}. Correct every one and call {tool.name} again.",
             ))
         return await self._execute(tool, arguments, call, confirm=True)
 

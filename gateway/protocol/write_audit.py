@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from gateway.observability.audit import AuditEvent, safe_arguments
+from gateway.observability.tracing import current_ids
 from gateway.protocol.invocation import Invocation
 from gateway.protocol.outcomes import Complete, KeyRefused, Outcome, ToolFailed
 from gateway.tools.base import Tool
@@ -34,7 +35,7 @@ def write_event(tool: Tool, arguments: Mapping[str, Any], outcome: Outcome, call
         key_id=credentials.key_id,
         outcome=verdict,
         request_id=call.request_id,
-        trace_id=call.meta.traceparent.split("-")[1] if call.meta.traceparent else None,
+        trace_id=_trace_id(call),
         client_id=credentials.client_id,
         client_name=credentials.client_name,
         client_verified=credentials.client_verified if credentials.kind == "sealed" else None,
@@ -45,6 +46,14 @@ def write_event(tool: Tool, arguments: Mapping[str, Any], outcome: Outcome, call
         confirmation=confirmation,
         detail=detail,
     )
+
+
+def _trace_id(call: Invocation) -> str | None:
+    """The trace this write belongs to: the current span's when telemetry traces it, else the client's own."""
+    ids = current_ids()
+    if ids is not None:
+        return ids[0]
+    return call.meta.traceparent.split("-")[1] if call.meta.traceparent else None
 
 
 def _verdict(outcome: Outcome) -> tuple[str, dict[str, Any]]:
@@ -73,8 +82,9 @@ def _targets(tool: Tool, arguments: Mapping[str, Any], outcome: Outcome) -> dict
         # A create names its new record only in the result.
         made = orjson.loads(outcome.structured)
         if isinstance(made, Mapping):
-            if "id" in made and "notice_id" not in arguments and "webhook_id" not in arguments:
-                targets["webhook" if "webhooks" in tool.toolsets else "notice"] = made["id"]
+            made_kind = "notice" if "notices" in tool.toolsets else "webhook" if "webhooks" in tool.toolsets else None
+            if made_kind and "id" in made and f"{made_kind}_id" not in arguments:
+                targets[made_kind] = made["id"]
             if "slug" in made and "slug" not in arguments and tool.toolsets & {"services", "containers"}:
                 targets[kind] = made["slug"]
     return targets

@@ -33,6 +33,7 @@ text that StatusPal sends back is scrubbed of it before it can reach a model.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import math
@@ -53,9 +54,11 @@ from yarl import URL
 
 from gateway.auth.identity import key_id
 from gateway.compat.aiohttp_private import disable_connection_retry
+from gateway.observability.tracing import ACTIVE
 from gateway.statuspal.endpoints import MAX_PER_PAGE, Endpoint, EndpointTable
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, UpstreamForbidden, UpstreamUnavailable
 from gateway.statuspal.settings import StatusPalSettings
+from gateway.statuspal.spans import traced_attempt
 from gateway.store.base import StoreUnavailable
 from gateway.store.memory import MemoryStore
 
@@ -250,6 +253,7 @@ class _Call:
         self.target = target
         self.repeatable = endpoint.method in REPEATABLE_METHODS
         self.retried = False
+        self.status = 0  # of the latest attempt, for its span
 
     async def run(self) -> UpstreamResult:
         loop = asyncio.get_running_loop()
@@ -274,7 +278,10 @@ class _Call:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise self._error(UpstreamUnavailable, 0, "timeout", self._timeout_text())
-            outcome = await self._attempt(remaining)
+            # With traces on, the call and each retry of it are CLIENT spans of their own.
+            tracer = ACTIVE.tracer
+            outcome = await (self._attempt(remaining) if tracer is None
+                             else traced_attempt(tracer, self, functools.partial(self._attempt, remaining), attempt))
             if isinstance(outcome, UpstreamResult):
                 return outcome
             error, retry_after = outcome
@@ -341,6 +348,7 @@ class _Call:
         return self._answer(status, raw, retry_after_header)
 
     def _observe(self, status: int) -> None:
+        self.status = status
         if self.client.on_call is not None:
             self.client.on_call(self.endpoint.name, status)
 

@@ -30,7 +30,8 @@ TOOLSETS = frozenset({"containers"})
 
 TOOLS: tuple[Tool, ...] = (
     Tool(
-        toolsets=TOOLSETS,
+        # A notice narrows its affected services to regions by slug: the notices toolset keeps this lookup.
+        toolsets=TOOLSETS | {"notices"},
         name="list_containers",
         title="List containers (regions)",
         description=(

@@ -12,6 +12,7 @@ from typing import Any
 
 from gateway.auth.scopes import READ
 from gateway.observability.redaction import quotable, redact_text
+from gateway.observability.tracing import span
 from gateway.tools.base import Annotations, Tool, ToolContext, ToolError
 from search.lifecycle import IndexNotReady
 
@@ -79,7 +80,11 @@ async def search_docs(ctx: ToolContext, arguments: Mapping[str, Any]) -> dict[st
     if ctx.docs is None:
         raise ToolError("Docs search is not available on this server (no docs index is configured).")
     try:
-        results = ctx.docs.search(query, limit)
+        # The query is the user's own words: the span records how many hits came back, never what was asked.
+        with span("docs.search", {"statuspal_mcp.search.limit": limit}) as current:
+            results = ctx.docs.search(query, limit)
+            if current is not None:
+                current.set_attribute("statuspal_mcp.search.hits", len(results))
     except IndexNotReady:
         raise ToolError(
             "The docs index is not built yet, so docs search is unavailable; the server operator must run "

@@ -12,13 +12,14 @@ from gateway.tools.base import READ_ONLY, Tool, ToolContext, ToolError
 from gateway.tools.schemas import obj
 
 _EVENT = {"type": "object", "additionalProperties": True}
-_LIMIT = {"type": "integer", "minimum": 1, "maximum": 50, "description": "How many, newest first (default 20)."}
+_LIMIT = {"type": "integer", "minimum": 1, "maximum": 50, "description": "Default 20; older kept writes only count in total_kept."}
 
 
 async def _list(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     if ctx.audit_history is None:
         raise ToolError("The audit history is off on this gateway ([audit] history); ask its operator to turn it on.")
-    events = await ctx.audit_history()
+    # The key's history also holds its sign-ins and token grants; this tool answers what was changed.
+    events = [e for e in await ctx.audit_history() if e.get("event") == "tool_write"]
     if ctx.page is not None:
         events = [e for e in events if (e.get("targets") or {}).get("page") == ctx.page]
     limit = args.get("limit", 20)
@@ -30,10 +31,11 @@ TOOL = Tool(
     name="list_audit_events",
     title="List what was changed",
     description=(
-        "List the changes made on StatusPal through this gateway with your own API key, newest first: which tool, "
-        "when, from which assistant, on which page and record, how it was confirmed, and whether StatusPal applied "
-        "all of it (applied, partly_applied with what was not, refused, failed, unknown). Use it to answer \"what "
-        "did my assistant change this week?\"; other keys' changes are never shown."
+        "List the writes made through this gateway with your own API key, newest first (kept 14 days, at most 200, "
+        "by default): tool, time, assistant, page and record, how it was confirmed, and whether StatusPal "
+        "applied all of it (applied, partly_applied with what was not, refused, failed, unknown). Reads the "
+        "gateway's own record, not StatusPal; on a page URL only that page's. Changes made in StatusPal itself or "
+        "with other keys: list_notices."
     ),
     input_schema=obj({"limit": _LIMIT}),
     output_schema=obj({"items": {"type": "array", "items": _EVENT}, "total_kept": {"type": "integer"}}, ("items", "total_kept")),

@@ -156,6 +156,8 @@ def _predicted(tool_name: str, arguments: Mapping[str, Any], now: Any) -> str | 
         return "maintenance during the window"
     if tool_name in ("resolve_incident", "close_maintenance"):
         return "operational, unless another notice still affects it"
+    if tool_name == "delete_status_page":
+        return None  # no page, no status
     return now if isinstance(now, str) else None
 
 
@@ -243,7 +245,7 @@ def _goes_with(tool_name: str) -> list[str]:
 def _summary(tool_name: str, shown: Mapping[str, Any], record: Mapping[str, Any], target: Target) -> str:
     page = (shown.get("page") or {}).get("name")
     notice = shown.get("notice") or {}
-    where = f" on {page}" if page else ""
+    where = f" on {page}" if page and tool_name != "delete_status_page" else ""
     if tool_name in _NOTICE_CREATES:
         return f"Publish the {notice.get('type')} notice “{notice.get('title')}”{where}."
     if tool_name in _NOTICE_WRITES and tool_name != "delete_notice":

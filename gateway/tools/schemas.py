@@ -108,7 +108,7 @@ LIST_ARGUMENTS: Mapping[str, Schema] = {
 
 # --- notices --------------------------------------------------------------------------------------------
 
-NOTIFY = boolean("Message every subscriber now; cannot be recalled. Ask the user.")
+NOTIFY = boolean("Messages all subscribers now, beyond recall. Ask the user.")
 DATETIME = {"type": "string", "format": "date-time", "maxLength": 64}
 SEVERITY = {
     "type": "string",

@@ -50,7 +50,8 @@ TOOLSETS = frozenset({"services"})
 
 TOOLS: tuple[Tool, ...] = (
     Tool(
-        toolsets=TOOLSETS,
+        # A notice names its affected services by slug: the notices toolset keeps the lookup that shows them.
+        toolsets=TOOLSETS | {"notices"},
         name="list_services",
         title="List services",
         description=(

@@ -71,7 +71,8 @@ TOOLSETS = frozenset({"pages"})
 
 TOOLS: tuple[Tool, ...] = (
     Tool(
-        toolsets=TOOLSETS,
+        # Every toolset whose tools take a page's subdomain keeps the lookup that shows them.
+        toolsets=TOOLSETS | {"services", "containers", "notices", "webhooks"},
         name="list_status_pages",
         title="List status pages",
         description=(
@@ -107,12 +108,18 @@ TOOLS: tuple[Tool, ...] = (
         title="Create a status page",
         description=(
             "Create an empty status page, public at once, with region `default` and no services (add them with "
-            "create_container, create_service). All in one call: setup_status_page."
+            "create_container, create_service). Ask for website_url and timezone; never guess. All in one "
+            "call: setup_status_page."
         ),
         input_schema=obj(
             {
                 "subdomain": NEW_SUBDOMAIN,
                 **PAGE_SETTINGS,
+                # On a new page there is no value to keep: channels left out get StatusPal's defaults.
+                "notification_settings": {
+                    **PAGE_SETTINGS["notification_settings"],
+                    "description": "Channels offered; omitted ones get StatusPal's defaults.",
+                },
             },
             ("name", "subdomain", "timezone", "website_url"),
         ),

@@ -15,6 +15,7 @@ from typing import Any
 from gateway.auth.scopes import READ
 from gateway.auth.surfaces import Surface
 from gateway.observability.redaction import quotable
+from gateway.statuspal.errors import UpstreamError
 from gateway.tools import webhooks
 from gateway.tools.base import Handler, Tool, ToolContext, ToolError
 from gateway.tools.catalogue import Catalogue
@@ -148,7 +149,33 @@ def _page_scoped(tool: Tool) -> Tool:
         else:
             del schema["required"]
     wrap = _WEBHOOK_HANDLERS.get(tool.name)
-    return dataclasses.replace(tool, input_schema=schema, handler=wrap(tool) if wrap else tool.handler)
+    handler = wrap(tool) if wrap else tool.handler
+    return dataclasses.replace(tool, input_schema=schema, handler=_missing_page_said(handler) if "subdomain" in dropped else handler)
+
+
+def _missing_page_said(handler: Handler) -> Handler:
+    """A page URL whose page does not exist is said in words that fit the connection: on a page scope there is no
+    list_status_pages to point at, and "not found" alone reads like a wrong record id. Costs one read, only after
+    StatusPal has already answered 404."""
+
+    async def handle(ctx: ToolContext, args: dict[str, Any]) -> Mapping[str, Any]:
+        try:
+            return await handler(ctx, args)
+        except UpstreamError as exc:
+            if exc.status != 404 or exc.route_missing or ctx.page is None:
+                raise
+            try:
+                await ctx.upstream.call("status_pages_get", {"subdomain": ctx.page})
+            except UpstreamError as page_err:
+                if page_err.status == 404 and not page_err.route_missing:
+                    raise ToolError(
+                        f"This connection's URL names status page {ctx.page!r}, which does not exist or this API key "
+                        "cannot see it; nothing was changed. Ask the user for the subdomain of an existing page (shown in "
+                        "StatusPal's app) and connect to its /mcp/pages/<subdomain> URL, or to /mcp to work with every page."
+                    ) from None
+            raise
+
+    return handle
 
 
 def _page_of(ctx: ToolContext) -> str:

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
+from gateway.observability.tracing import span
 from gateway.statuspal.errors import UpstreamError, describe
 from gateway.tools.base import ToolError
 
@@ -162,12 +163,17 @@ async def judge(write: Write, answer: Mapping[str, Any] | None) -> tuple[Outcome
     otherwise with one GET filling in what it lacks (the GET's values win: it shows what is live now; fields
     only the answer carries, such as a webhook's one-time secret, are kept). The one judgement both the tools
     and `check-api` pass on a write; raises the GET's UpstreamError."""
-    record = dict(answer or {})
-    outcome = compare(write.checks, record)
-    if write.reread is not None and outcome.unconfirmed:
-        record = {**record, **dict(await write.reread() or {})}
+    with span("verify write", {"statuspal_mcp.verify.fields": len(write.checks)}) as current:
+        record = dict(answer or {})
         outcome = compare(write.checks, record)
-    return outcome, record
+        reread = write.reread if outcome.unconfirmed else None
+        if reread is not None:
+            record = {**record, **dict(await reread() or {})}
+            outcome = compare(write.checks, record)
+        if current is not None:  # counts only: values are the user's
+            current.set_attributes({"statuspal_mcp.verify.reread": reread is not None, "statuspal_mcp.verify.applied": outcome.ok,
+                                    "statuspal_mcp.verify.not_applied": len(outcome.ignored)})
+        return outcome, record
 
 
 async def confirm(write: Write, answer: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -247,7 +253,8 @@ async def settle(
         raise err
     lost = lost_answer(err)
     try:
-        record = await write.reread()
+        with span("verify unknown outcome"):  # the one read that settles a create whose answer was lost
+            record = await write.reread()
     except UpstreamError as read_err:
         if read_err.status == 404 and not read_err.route_missing:
             raise ToolError(

@@ -154,7 +154,7 @@ class Transport:
         reply = _Reply(request)
         call = Call(
             message, version, credentials, reply.notify, request_id=request.get(REQUEST_ID) or secrets.token_hex(8),
-            surface=request[_SURFACE], session=session,
+            surface=request[_SURFACE], session=session, session_id=request.headers.get("Mcp-Session-Id"),
             confirm_by_client=request.headers.get(CONFIRM_HEADER, "").strip().lower() == BY_CLIENT,
         )
         try:

@@ -55,9 +55,3 @@ class ConfirmPolicy:
         if modern and capabilities.elicitation_form and not by_client:
             return Channel.FORM
         return Channel.CLIENT
-
-    def hides(self, tool_name: str, capabilities: ClientCapabilities, modern: bool, by_client: bool) -> bool:
-        """Whether `tool_name` is left out of this connection: confirmed, no channel, and the operator said hide.
-        A person's own choice to leave confirmation to the client keeps the tool."""
-        return (self.hide_unconfirmable and not by_client and self.confirms(tool_name)
-                and self.channel(capabilities, modern, by_client) is Channel.CLIENT)
