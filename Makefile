@@ -31,7 +31,7 @@ run: $(STAMP) $(INDEX_STAMP)
 system-deps:
 	@bash scripts/install_system_deps.sh
 
-# Node 22 from the npm registry, with the MCP conformance suite and Inspector CLI, under .node/.
+# Node 22 from the npm registry, with the MCP conformance suite, Inspector CLI and the TypeScript SDK peers, under .node/.
 node:
 	@bash scripts/install_node.sh
 
@@ -52,8 +52,10 @@ lint: $(STAMP)
 test: lint $(STAMP) $(INDEX_STAMP) system-deps node
 	$(PY) -m pytest -q -p no:cacheprovider -n auto --dist loadfile
 
-bench: $(STAMP) $(INDEX_STAMP) system-deps
-	$(PY) -m bench
+# The gateway against the SDK server and the floors, then (bench.peers) with 1 and N workers against the TypeScript
+# SDK's servers and the Python SDK's: both run, and the exit code is 1 when either missed a target.
+bench: $(STAMP) $(INDEX_STAMP) system-deps node
+	$(PY) -m bench; first=$$?; $(PY) -m bench.peers; exit $$(( first || $$? ))
 
 clean:
 	rm -rf $(VENV) .index .node

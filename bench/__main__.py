@@ -5,8 +5,12 @@ process, 32 connections by default, one second a round). The figures only mean s
 side, on the same machine at the same moment, so the benchmark prints ratios, each taken within one
 round of loads run back to back (see Bench), and checks their medians against these targets:
 
-- `tools/list` and a local tool call (`search_docs`): at least 8x the SDK server and at least 0.4x the
-  bare floor; `server/discover` is measured the same way and printed for reference.
+- `tools/list` and a local tool call (`search_docs`): at least 8x the SDK server; `tools/list` at least 0.4x
+  the bare floor; `server/discover` is measured the same way and printed for reference. The 0.4x floor target
+  for `search_docs` is retired (issue 21): it stayed below it (0.35-0.38x) because the access line, the two
+  budgets and the query's redacted echo are fixed costs of a request that a bare handler does not pay, and what
+  it was meant to show (no MCP machinery beyond what a server must do) is now measured against the servers a
+  team would pick instead, with 1 and N workers, in `python -m bench.peers`; the ratio is still printed.
   The floor that binds answers the very bytes the gateway answered (a 70 KB `tools/list` costs the
   socket far more than a 50-byte reply); the 50-byte floor is printed too.
   The `search_docs` load takes QUESTIONS questions of tests/relevance_questions.toml in turn (not one
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -167,6 +172,10 @@ class Row:
     errors: int
     rounds_rps: list[float]
     rounds_p50_ms: list[float]
+    # With `compare(..., pids=...)`: the CPU time the server's processes spent per request answered, and how many
+    # cores they kept busy while loaded (median over the rounds).
+    cpu_us: float | None = None
+    cores_busy: float | None = None
 
 
 @dataclass
@@ -196,34 +205,52 @@ class Bench:
     round and the median over the rounds is reported, with its range.
     """
 
-    def __init__(self, seconds: int, connections: int, warmup: int, repeat: int) -> None:
+    def __init__(self, seconds: int, connections: int, warmup: int, repeat: int, wrk_cpus: str | None = None) -> None:
         self.seconds = seconds
         self.connections = connections
         self.warmup = warmup
         self.repeat = repeat
         self.rows: list[Row] = []
+        # wrk on these cores only (taskset), one thread a core: bench.peers keeps a core for the load generator.
+        self.wrk_cpus = wrk_cpus
+        self.wrk_threads = 2 if wrk_cpus is None else len(wrk_cpus.split(","))
 
-    def compare(self, runs: list[tuple[str, str, wrk.Load]], connections: int | None = None) -> list[Row]:
+    def _wrk(self, load: wrk.Load, seconds: int, connections: int) -> wrk.Result:
+        return wrk.run(load, seconds=seconds, connections=connections, threads=self.wrk_threads, cpus=self.wrk_cpus)
+
+    def compare(self, runs: list[tuple[str, str, wrk.Load]], connections: int | None = None,
+                pids: list[int] | None = None) -> list[Row]:
+        """With `pids` (one a run: the server's process, whose children count too), each row also has the CPU its
+        processes spent per request and the cores they kept busy."""
         connections = connections or self.connections
         if self.warmup:
             for _, _, load in runs:
-                wrk.run(load, seconds=self.warmup, connections=connections)
+                self._wrk(load, self.warmup, connections)
         results: list[list[wrk.Result]] = [[] for _ in runs]
+        cpu: list[list[tuple[float, float]]] = [[] for _ in runs]  # (CPU seconds, wall seconds) a round
         for number in range(self.repeat):
             order = list(range(len(runs)))
             for i in order if number % 2 == 0 else reversed(order):
-                results[i].append(wrk.run(runs[i][2], seconds=self.seconds, connections=connections))
+                before, started = (tree_cpu_seconds(pids[i]) if pids else 0.0), time.monotonic()
+                results[i].append(self._wrk(runs[i][2], self.seconds, connections))
+                if pids:
+                    cpu[i].append((tree_cpu_seconds(pids[i]) - before, time.monotonic() - started))
         rows = []
-        for (scenario, server, _), rounds in zip(runs, results, strict=True):
+        for (scenario, server, _), rounds, spent in zip(runs, results, cpu, strict=True):
             rps = [r.rps for r in rounds]
             p50 = [r.p50_ms for r in rounds]
             row = Row(scenario, server, statistics.median(rps), statistics.median(p50),
                       statistics.median(r.p99_ms for r in rounds), connections,
                       sum(r.bad_status + r.socket_errors for r in rounds), rps, p50)
+            if spent:
+                row.cpu_us = statistics.median(s / r.requests * 1e6 for (s, _), r in zip(spent, rounds, strict=True)
+                                               if r.requests)
+                row.cores_busy = statistics.median(s / wall for s, wall in spent)
             rows.append(row)
             self.rows.append(row)
+            cost = f"  CPU {row.cpu_us:>5.0f} µs/req on {row.cores_busy:.2f} cores" if row.cpu_us is not None else ""
             print(f"  {row.scenario:<34} {row.server:<22} {row.rps:>9.0f} req/s  p50 {row.p50_ms:>7.2f} ms"
-                  f"  p99 {row.p99_ms:>7.2f} ms  ({connections} conn{f', {row.errors} errors' if row.errors else ''})",
+                  f"  p99 {row.p99_ms:>7.2f} ms{cost}  ({connections} conn{f', {row.errors} errors' if row.errors else ''})",
                   flush=True)
         return rows
 
@@ -260,6 +287,24 @@ class Bench:
               f"{statistics.median(r.rps for r in floods):>9.0f} req/s  "
               f"{sum(r.bad_status for r in floods)} of {sum(r.requests for r in floods)} refused (4xx)", flush=True)
         return rows[0], rows[1], floods
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time so far of process `pid` and its children (a supervisor's or cluster primary's workers): every
+    thread's run time from /proc (schedstat, nanoseconds). A process that ends meanwhile is left out."""
+    pids = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    pids.append(int(entry.name))
+    total = 0
+    for each in pids:
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{each}/task").iterdir():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
 
 
 def limits_cost_us(rounds: int = 50_000) -> float:
@@ -310,7 +355,7 @@ def clear_sandbox_log(sandbox: str) -> None:
 def shown(target: Target) -> float:
     """The figure to two decimals, rounded toward failing its goal: a 0.3996x that misses ">= 0.4x" prints as
     0.39x, never as a 0.40x beside MISS."""
-    if target.goal.startswith(">="):
+    if target.goal.startswith(">"):
         return math.floor(round(target.value * 100, 6)) / 100
     if target.goal.startswith("<="):
         return math.ceil(round(target.value * 100, 6)) / 100
@@ -471,7 +516,9 @@ def main(argv: list[str] | None = None) -> int:
 
     targets: list[Target] = []
     for label, (gw, sd, floor) in figures.items():
-        sdk_goal, floor_goal = (8.0, 0.4) if label in targeted else (None, None)
+        sdk_goal = 8.0 if label in targeted else None
+        # The search_docs floor target is retired (see the module's docstring); its ratio stays, for reference.
+        floor_goal = 0.4 if label == shapes[0][0] else None
         targets.append(ratio(f"{label}: gateway / SDK", gw, sd, sdk_goal))
         targets.append(ratio(f"{label}: gateway / bare (same answer)", gw, floor, floor_goal))
         # The 50-byte floor ran once, before the others, so this one is a plain ratio of medians.

@@ -94,9 +94,10 @@ def available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def run(load: Load, *, seconds: int, connections: int, threads: int = 2) -> Result:
-    """Run wrk for `seconds` (bounded by a hard timeout) and parse its result line."""
-    return start(load, seconds=seconds, connections=connections, threads=threads).result()
+def run(load: Load, *, seconds: int, connections: int, threads: int = 2, cpus: str | None = None) -> Result:
+    """Run wrk for `seconds` (bounded by a hard timeout) and parse its result line; with `cpus` (a taskset
+    list such as "1"), on those cores only."""
+    return start(load, seconds=seconds, connections=connections, threads=threads, cpus=cpus).result()
 
 
 class Running:
@@ -118,7 +119,7 @@ class Running:
         return _parse(stdout, stderr, self._process.returncode)
 
 
-def start(load: Load, *, seconds: int, connections: int, threads: int = 2) -> Running:
+def start(load: Load, *, seconds: int, connections: int, threads: int = 2, cpus: str | None = None) -> Running:
     script = tempfile.NamedTemporaryFile("w", suffix=".lua")
     script.write(load.script())
     script.flush()
@@ -126,6 +127,8 @@ def start(load: Load, *, seconds: int, connections: int, threads: int = 2) -> Ru
         "wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
         "-s", script.name, load.url,
     ]
+    if cpus is not None:
+        command = ["taskset", "-c", cpus, *command]
     return Running(command, script, seconds)
 
 

@@ -8,6 +8,9 @@
 #   .node/publish-preview   the publish preview's build packages (views/publish-preview: esbuild, TypeScript, and the
 #                           ext-apps SDK whose AppBridge the browser test hosts the view with); their tarballs stay in
 #                           .node/npm-cache, so the test that rebuilds the view runs `npm ci --offline` from there
+#   .node/ts-sdk-1          @modelcontextprotocol/sdk 1.x, the TypeScript SDK's server as a benchmark peer
+#   .node/ts-sdk-2          @modelcontextprotocol/server 2.x with @modelcontextprotocol/node (its Node HTTP
+#                           transport), the same peer on the SDK's v2 packages (bench/ts_sdk_server.cjs runs both)
 #
 # Reproducible: each tool is installed with `npm ci` from the manifest and lockfile committed in scripts/node/<tool>/,
 # so every transitive version and integrity hash is pinned. Idempotent: a stamp holding the lockfile's hash marks a
@@ -19,7 +22,7 @@
 set -euo pipefail
 
 NODE_VERSION=22.23.3
-TOOLS=(conformance-0.1 conformance-0.2 inspector)
+TOOLS=(conformance-0.1 conformance-0.2 inspector ts-sdk-1 ts-sdk-2)
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dest="$root/.node"
