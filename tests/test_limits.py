@@ -357,3 +357,15 @@ async def test_take_spends_the_burst_then_reserves_in_order(store: Store) -> Non
     assert 2.9 < await store.take("rl:upstream:k", 1.0, 3, 10.0) <= 3.0
     # Another key has its own bucket.
     assert await store.take("rl:upstream:other", 1.0, 3, 0.0) == 0.0
+
+
+@pytest.mark.redis
+async def test_concurrent_requests_on_an_unchecked_key_share_one_check_of_the_budgets(make_gateway, sandbox_admin, http, redis_url):
+    """32 requests at once with a key whose check is not cached (a new key, or its cached check just expired) join
+    one check: they cost one of the address's checks, not 32, so a busy client is never refused its own good key.
+    On Redis, where counting a budget is a round trip, the requests would otherwise all count before one starts."""
+    server = await make_gateway(env={"STATUSPAL_MCP_REDIS_URL": redis_url}, **sections(key_checks_per_address=2, key_checks_per_second=1))
+    await sandbox_admin.clear_requests()
+    answers = await asyncio.gather(*(post(http, server.mcp_url, TOOLS_LIST, headers=client("198.51.100.20")) for _ in range(32)))
+    assert [a.status for a in answers] == [200] * 32
+    assert await key_checks(sandbox_admin) == 1

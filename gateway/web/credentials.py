@@ -66,8 +66,10 @@ class CredentialResolver:
         self._rejected: OrderedDict[str, float] = OrderedDict()
         self._rejected_ttl = settings.limits.rejected_key_cache_seconds
         self._max_in_flight = settings.limits.key_checks_in_flight
-        # Concurrent first requests with one key share one upstream check instead of each making their own.
+        # Concurrent first requests with one key share one check (its admission and its upstream call).
         self._pending: dict[str, asyncio.Future[None]] = {}
+        # Upstream key checks running now, for the cap on checks in flight.
+        self._running = 0
 
     async def resolve(self, authorization: str | None, address: str) -> Credentials:
         """The caller's credentials; AuthError when they are refused, OverBudget when an upstream check of a new key
@@ -113,24 +115,12 @@ class CredentialResolver:
     async def _check(self, api_key: str, digest: str, address: str) -> None:
         check = self._pending.get(digest)
         if check is None:
-            # Joining a check already under way costs nothing; starting one costs a StatusPal call, so it is counted.
-            await self._limits.admit_key_check(address)
-            check = self._pending.get(digest)  # another request may have started it while the budget was counted
-        if check is None:
-            # Two bounds for the whole gateway, on top of the per-address budget, so many addresses at once (a botnet,
-            # IPv6 /64s, a trusted proxy's forwarded addresses) still cost StatusPal a bounded amount: checks a second
-            # on the host or fleet, then checks open at once on this process (tested last, with no wait between the
-            # test and the start, so the cap holds exactly).
-            await self._limits.admit_new_key_check()
-            check = self._pending.get(digest)  # started by another request while the bucket was asked
-        if check is None:
-            if len(self._pending) >= self._max_in_flight:
-                raise OverBudget(
-                    503, _BUSY_RETRY_SECONDS,
-                    f"Service Unavailable: too many new API keys are being checked right now; try again in {_BUSY_RETRY_SECONDS} s",
-                )
+            # Registered before anything is awaited: requests that arrive with the same key while its check is
+            # being admitted join it rather than each counting a check of their own (32 requests on a key whose
+            # cached check just expired would otherwise spend 32 of the budgets' checks on a key that is fine). The
+            # map holds at most one entry per request in flight, and each leaves when its check ends.
             # Its own task, so a caller that disconnects does not cancel the check others are waiting on.
-            check = asyncio.ensure_future(self._run_check(api_key, digest))
+            check = asyncio.ensure_future(self._admitted_check(api_key, digest, address))
             self._pending[digest] = check
         try:
             await asyncio.shield(check)
@@ -152,6 +142,26 @@ class CredentialResolver:
                 503, "temporarily_unavailable", f"StatusPal answered the key check with HTTP {exc.status}; try again in a moment."
             ) from None
 
+    async def _admitted_check(self, api_key: str, digest: str, address: str) -> None:
+        """One check of a key that is not cached, once the budgets admit it: the address's, then the host's (or the
+        fleet's) rate of checks, so any number of addresses at once costs StatusPal a bounded number of calls."""
+        try:
+            await self._limits.admit_key_check(address)
+            await self._limits.admit_new_key_check()
+            # The cap on checks open at once, tested with no wait between the test and the start, so it holds exactly.
+            if self._running >= self._max_in_flight:
+                raise OverBudget(
+                    503, _BUSY_RETRY_SECONDS,
+                    f"Service Unavailable: too many new API keys are being checked right now; try again in {_BUSY_RETRY_SECONDS} s",
+                )
+            self._running += 1
+            try:
+                await self._run_check(api_key, digest)
+            finally:
+                self._running -= 1
+        finally:
+            del self._pending[digest]
+
     async def _run_check(self, api_key: str, digest: str) -> None:
         try:
             await self._upstream.for_key(api_key).check_key()
@@ -161,8 +171,6 @@ class CredentialResolver:
             # A verdict, so remembered; StatusPal being unreachable is not one and is asked again next time.
             _remember(self._rejected, digest, self.clock() + self._rejected_ttl)
             raise
-        finally:
-            del self._pending[digest]
 
 
 def _remember(cache: OrderedDict[str, float], digest: str, deadline: float) -> None:
