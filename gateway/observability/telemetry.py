@@ -136,6 +136,7 @@ class Telemetry:
             resource = resource.merge(Resource({"service.name": SERVICE_NAME}))
         if self.settings.traces:
             ACTIVE.tracer = self._start_traces(resource)
+            ACTIVE.root_ratio = self._root_ratio()
         if self.settings.metrics:
             ACTIVE.operation_duration = self._start_metrics(resource)
         if self.settings.logs:
@@ -155,6 +156,14 @@ class Telemetry:
         self._tracer_provider = TracerProvider(sampler=self._sampler(), resource=resource)
         self._tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         return self._tracer_provider.get_tracer("statuspal-mcp", self._version)
+
+    def _root_ratio(self) -> float | None:
+        """The share of new traces a parent-based sampler keeps, when it is a fixed ratio (`keeps_root` decides those
+        before the SDK is asked); None for the samplers the SDK decides alone."""
+        name = self.settings.sampler
+        if name == "parentbased_traceidratio":
+            return self.settings.ratio
+        return 0.0 if name == "parentbased_always_off" else None
 
     def _sampler(self) -> Any:
         from opentelemetry.sdk.trace import sampling
@@ -196,6 +205,7 @@ class Telemetry:
         application calls it off the event loop."""
         if self._tracer_provider is not None:
             ACTIVE.tracer = None
+            ACTIVE.root_ratio = None
             self._tracer_provider.shutdown()  # ends the batch processor after a last export
             self._tracer_provider = None
         if self._log_provider is not None:

@@ -11,13 +11,14 @@ error is recorded by its class name (`error.type`), and text that can quote a re
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, StatusCode, TraceFlags
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
@@ -32,11 +33,13 @@ HEADER_PARENT = otel_context.create_key("statuspal-mcp.http-header-parent")
 class Active:
     """What telemetry has turned on in this process; None for what is off."""
 
-    __slots__ = ("tracer", "operation_duration")
+    __slots__ = ("tracer", "operation_duration", "root_ratio")
 
     def __init__(self) -> None:
         self.tracer: Tracer | None = None
         self.operation_duration: Durations | None = None
+        # With a parent-based ratio sampler, the share of new traces kept; None when the SDK's sampler decides.
+        self.root_ratio: float | None = None
 
     @property
     def on(self) -> bool:
@@ -44,6 +47,22 @@ class Active:
 
 
 ACTIVE = Active()
+
+
+def keeps_root() -> bool:
+    """Whether a span that starts a new trace would be sampled. With a parent-based ratio sampler this is decided
+    here, by the same ratio, before the SDK is asked: creating a span the SDK then drops (trace and span ids, the
+    sampler, a non-recording span) cost as much as most of a request, so a new trace that would be dropped gets no
+    span at all. Spans with a parent still go through the SDK, which follows the parent's decision."""
+    ratio = ACTIVE.root_ratio
+    return ratio is None or random.random() < ratio
+
+
+def unsampled_context(ambient: Any) -> Any:
+    """`ambient` with a span that is not sampled: what the children of a dropped root follow, so they are dropped
+    too, by the parent-based sampler, rather than start traces of their own."""
+    context = SpanContext(random.getrandbits(128) or 1, random.getrandbits(64) or 1, is_remote=False, trace_flags=TraceFlags(0))
+    return trace.set_span_in_context(NonRecordingSpan(context), ambient)
 
 # What `span` hands back when tracing is off: one shared, reusable context manager, so the off path allocates nothing.
 _NO_SPAN: nullcontext[None] = nullcontext()

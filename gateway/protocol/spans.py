@@ -30,7 +30,7 @@ from opentelemetry.trace import Link, SpanKind, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from gateway.observability.redaction import quotable, redact_text
-from gateway.observability.tracing import ACTIVE, HEADER_PARENT
+from gateway.observability.tracing import ACTIVE, HEADER_PARENT, keeps_root, unsampled_context
 from gateway.protocol.jsonrpc import Message, RpcError
 from gateway.protocol.meta import ClientCapabilities, parse_request_meta
 
@@ -83,10 +83,15 @@ async def traced(dispatch: Callable[[], Awaitable[bytes]], call: TracedCall, met
             # trace store holds no usable session id.
             attributes["mcp.session.id"] = hashlib.sha256(call.session_id.encode()).hexdigest()[:32]
         ambient = otel_context.get_current()
-        http_span = trace.get_current_span(ambient).get_span_context()
-        span = tracer.start_span(name, context=_parent(call, ambient), kind=SpanKind.SERVER, attributes=attributes,
-                                 links=[Link(http_span)] if http_span.is_valid else None)
-        token = otel_context.attach(trace.set_span_in_context(span, ambient))
+        parent = _parent(call, ambient)
+        if parent is _NEW_TRACE and not keeps_root():
+            # A new trace the sampler would drop: no span, only a context its children follow (dropped too).
+            token = otel_context.attach(unsampled_context(ambient))
+        else:
+            http_span = trace.get_current_span(ambient).get_span_context()
+            span = tracer.start_span(name, context=parent, kind=SpanKind.SERVER, attributes=attributes,
+                                     links=[Link(http_span)] if http_span.is_valid else None)
+            token = otel_context.attach(trace.set_span_in_context(span, ambient))
     started = time.perf_counter()
     code: int | None = None
     error: str | None = None
@@ -135,4 +140,8 @@ def _parent(call: TracedCall, ambient: otel_context.Context) -> otel_context.Con
             carrier["tracestate"] = meta.tracestate
         return _PROPAGATOR.extract(carrier)
     header = otel_context.get_value(HEADER_PARENT, ambient)
-    return header if isinstance(header, otel_context.Context) else otel_context.Context()
+    return header if isinstance(header, otel_context.Context) else _NEW_TRACE
+
+
+# No parent: the MCP span starts a new trace (one Context object, shared, so `traced` can tell it by identity).
+_NEW_TRACE = otel_context.Context()

@@ -22,7 +22,7 @@ from opentelemetry.trace import SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from gateway.observability.redaction import redact_text
-from gateway.observability.tracing import ACTIVE, HEADER_PARENT, failed
+from gateway.observability.tracing import ACTIVE, HEADER_PARENT, failed, keeps_root, unsampled_context
 
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _PROPAGATOR = TraceContextTextMapPropagator()
@@ -38,6 +38,14 @@ def server_spans() -> Middleware:
         if tracer is None:  # telemetry stopped (shutdown) or never started
             return await handler(request)
         headers = request.headers
+        if "traceparent" not in headers and not keeps_root():
+            # A new trace the sampler would drop: no SDK span, only an unsampled context, so the MCP span can link to
+            # it and log lines still carry ids, as they would for a span the SDK had created and dropped.
+            dropped = otel_context.attach(unsampled_context(otel_context.get_current()))
+            try:
+                return await handler(request)
+            finally:
+                otel_context.detach(dropped)
         parent = _PROPAGATOR.extract(headers) if "traceparent" in headers else _NO_PARENT
         method = request.method if request.method in _METHODS else "_OTHER"
         resource = request.match_info.route.resource
