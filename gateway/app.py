@@ -115,7 +115,7 @@ def create_app(
         policy = ConfirmPolicy(settings.confirm, catalogue.tools)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    confirmer = Confirmer(policy, Drafts(keyring, store, settings.confirm.draft_ttl_seconds))
+    confirmer = Confirmer(policy, Drafts(keyring, store, settings.confirm.draft_ttl_seconds, settings.store.entries_per_key))
     pipeline = ToolPipeline(arguments, upstream, docs, metrics, confirmer, audit)
     view = PublishView()
     dispatcher = Dispatcher(catalogue, pipeline, resources, info, settings.server.tools_page_size, view)

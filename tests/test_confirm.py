@@ -313,3 +313,20 @@ async def test_a_draft_sealed_by_one_instance_is_published_by_the_other_once(mak
         assert "already used" in again.result["content"][0]["text"]
         assert len(await _notices(http, two.mcp_url)) == 1
 
+
+
+async def test_one_keys_used_approvals_are_bounded_in_the_store() -> None:
+    """A used approval's mark is never evicted, so it counts against what its key may hold in the store."""
+    from gateway.auth.sealing import Keyring
+    from gateway.protocol.confirm.drafts import Binding, DraftRefused, Drafts
+    from gateway.store.memory import MemoryStore
+
+    drafts = Drafts(Keyring.parse(Keyring.generate_secret()), MemoryStore(), 600, entries_per_key=2)
+    binding = Binding("k" * 16, "/mcp", "create_incident", "app")
+    sealed = [drafts.seal(binding, {"title": str(n)}, {}, carry_arguments=True)[0] for n in range(3)]
+    for token in sealed[:2]:
+        await drafts.use(drafts.open(token, binding))
+    with pytest.raises(DraftRefused, match="as many used approvals"):
+        await drafts.use(drafts.open(sealed[2], binding))
+    other = Binding("o" * 16, "/mcp", "create_incident", "app")
+    await drafts.use(drafts.open(drafts.seal(other, {"title": "x"}, {}, carry_arguments=True)[0], other))

@@ -320,7 +320,7 @@ async def test_an_unexpected_tool_failure_is_logged_and_answered_without_interna
              Tool("refusing_tool", "Refusing", "Refuses.", schema, schema, READ_ONLY, refusing, frozenset(), needs_upstream=False)]
     services = gateway.app[GATEWAY]
     info = server_info(services.settings)
-    confirmer = Confirmer(ConfirmPolicy(ConfirmSettings(tools=()), tools), Drafts(services.keyring, services.store, 600))
+    confirmer = Confirmer(ConfirmPolicy(ConfirmSettings(tools=()), tools), Drafts(services.keyring, services.store, 600, 2000))
     pipeline = ToolPipeline(ArgumentValidator(tools), services.upstream, services.docs, services.metrics, confirmer,
                             AuditTrail(AuditSettings(), None))
     dispatcher = Dispatcher(Catalogue.of(tools), pipeline, services.resources, info, services.settings.server.tools_page_size,

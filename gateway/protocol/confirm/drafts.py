@@ -9,13 +9,16 @@ come back from a client, and a host may hand them to its model, so they are trea
 - bound to the caller's key id, the surface URL, the tool, the channel and a digest of the arguments, so a
   draft copied to another key, another URL or another tool opens nowhere;
 - valid for `[confirm] draft_ttl_seconds` (10 minutes by default), and used once: its id is marked in the store
-  (shared through Redis by every instance) before anything is written, so a replay writes nothing.
+  (shared through Redis by every instance) before anything is written, so a replay writes nothing. Those marks
+  are never evicted, so each counts against what its key may hold (`Store.hold`, `store.entries_per_key`): one
+  key's approvals cannot fill the store others need.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import time
 from collections.abc import Mapping
@@ -67,10 +70,11 @@ def digest(arguments: Mapping[str, Any]) -> str:
 
 
 class Drafts:
-    def __init__(self, keyring: Keyring, store: Store, ttl_seconds: int) -> None:
+    def __init__(self, keyring: Keyring, store: Store, ttl_seconds: int, entries_per_key: int) -> None:
         self._keyring = keyring
         self._store = store
         self.ttl = ttl_seconds
+        self._entries_per_key = entries_per_key
 
     def seal(self, binding: Binding, arguments: Mapping[str, Any], fingerprint: Any, *, carry_arguments: bool) -> tuple[str, int]:
         """The sealed draft and when it expires (Unix seconds)."""
@@ -119,5 +123,10 @@ class Drafts:
     async def use(self, draft: Draft) -> None:
         """Mark the draft used, once for every instance; DraftRefused if it already was. Raises the store's
         StoreUnavailable when that cannot be known: the write is then refused, never done twice."""
-        if not await self._store.use_once("draft:" + draft.draft_id, max(1, draft.expires_at - time.time())):
+        ttl = max(1, draft.expires_at - time.time())
+        wait = await self._store.hold(f"held:{draft.binding.key_id}", self._entries_per_key, ttl)
+        if wait:
+            raise DraftRefused(f"this API key holds as many used approvals as the gateway keeps for one key; try again in "
+                               f"{math.ceil(wait)} seconds")
+        if not await self._store.use_once("draft:" + draft.draft_id, ttl):
             raise DraftRefused("the draft was already used; each approval writes once")
