@@ -42,7 +42,7 @@ from gateway.protocol.pipeline import Notify, ToolPipeline, progress_reporter
 from gateway.protocol.resources import DocsResources
 from gateway.protocol.results import ResultRenderer
 from gateway.protocol.spans import traced
-from gateway.tools.base import ToolError
+from gateway.tools.base import Tool, ToolError
 from gateway.tools.catalogue import Catalogue
 from gateway.tools.cursors import decode_cursor, encode_cursor
 from gateway.tools.instructions import INSTRUCTIONS
@@ -138,6 +138,12 @@ class Call:
     @property
     def params(self) -> dict[str, Any]:
         return self.message.params
+
+
+def _check_scope(tool: Tool, call: Call) -> None:
+    """ScopeRefused when the grant lacks the tool's scope (the transport answers 403 with a step-up challenge)."""
+    if tool.scope not in call.credentials.scopes:
+        raise ScopeRefused(tool.scope, f"{tool.name} changes data and needs the {tool.scope} scope; this grant is read-only.")
 
 
 class Dispatcher:
@@ -301,8 +307,7 @@ class Dispatcher:
         tool = surfaces.catalogue(call.surface).get(name)
         if tool is None:
             raise RpcError(INVALID_PARAMS, f"Unknown tool: {quotable(name)!r}. Call tools/list for the tools this server offers.")
-        if tool.scope not in call.credentials.scopes:
-            raise ScopeRefused(tool.scope, f"{name} changes data and needs the {tool.scope} scope; this grant is read-only.")
+        _check_scope(tool, call)
         invocation = self._invocation(call)
         if self._hides_confirmed(call, invocation.meta.capabilities) and self._tools.confirmer.policy.confirms(name):
             # Hidden from tools/list for a client that can show no confirmation, and refused here too: a cached list
@@ -331,8 +336,7 @@ class Dispatcher:
         if tool is None or self._surfaces.absent_reason(call.surface, tool.name) is not None:
             return self._answer(refused(opened or PUBLISH_DRAFT_NAME, "the draft is not one this server sealed for a tool on "
                                         "this connection"), call)
-        if tool.scope not in call.credentials.scopes:
-            raise ScopeRefused(tool.scope, f"{tool.name} changes data and needs the {tool.scope} scope; this grant is read-only.")
+        _check_scope(tool, call)
         problem = publish_problem(arguments)
         if problem is not None:
             return self._answer(refused(tool.name, problem), call)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -33,6 +34,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Notify = Callable[[Mapping[str, Any]], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _Attempt:
+    arguments: dict[str, Any]
+    # How a person confirmed the write, for its audit event: "app", "form" or "none" (left to the client).
+    confirmation: str
 
 
 class ToolPipeline:
@@ -69,9 +77,9 @@ class ToolPipeline:
         self, tool: Tool, arguments: dict[str, Any], call: Invocation, *, confirm: bool,
         draft: tuple[Any, Mapping[str, Any]] | None = None,
     ) -> Outcome:
-        state: dict[str, Any] = {"arguments": arguments}
-        outcome = await self._attempt(tool, state, call, confirm, draft)
-        return await self._audited(tool, state["arguments"], call, outcome, "app" if draft is not None else state.get("confirmation", "none"))
+        attempt = _Attempt(arguments, "app" if draft is not None else "none")
+        outcome = await self._attempt(tool, attempt, call, confirm, draft)
+        return await self._audited(tool, attempt.arguments, call, outcome, attempt.confirmation)
 
     async def _audited(self, tool: Tool, arguments: Mapping[str, Any], call: Invocation, outcome: Outcome,
                        confirmation: str = "none") -> Outcome:
@@ -82,9 +90,11 @@ class ToolPipeline:
         return outcome
 
     async def _attempt(
-        self, tool: Tool, state: dict[str, Any], call: Invocation, confirm: bool, draft: tuple[Any, Mapping[str, Any]] | None,
+        self, tool: Tool, attempt: _Attempt, call: Invocation, confirm: bool, draft: tuple[Any, Mapping[str, Any]] | None,
     ) -> Outcome:
-        arguments = state["arguments"]
+        """The outcome; `attempt` learns what the audit event needs on the way (the arguments as written, after a
+        person's corrections, and how they were confirmed)."""
+        arguments = attempt.arguments
         credentials = call.caller.credentials
         try:
             # Inside the try: for_key refuses a key no StatusPal key can look like (one sealed into a token)
@@ -100,7 +110,7 @@ class ToolPipeline:
             )
             if draft is not None:
                 arguments, held = await self.confirmer.publish(tool, draft[0], draft[1], call, ctx)
-                state["arguments"] = arguments
+                attempt.arguments = arguments
                 if held is None:
                     # The person's corrections are arguments like any other: checked against the schema.
                     problem = self._arguments.problem(tool.name, arguments)
@@ -110,7 +120,7 @@ class ToolPipeline:
             else:
                 held = await self.confirmer.gate(tool, arguments, call, ctx) if confirm else None
                 if held is None and confirm and call.meta.request_state is not None and self.confirmer.confirms_by_form(tool, call):
-                    state["confirmation"] = "form"
+                    attempt.confirmation = "form"
             if held is not None:
                 self._metrics.tool_call(tool.name, held.outcome if isinstance(held, ToolFailed) else "confirming")
                 return held

@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from jsonschema import Draft202012Validator
+
+from gateway.protocol.argument_errors import describe_all
 from gateway.protocol.confirm.drafts import MAX_DRAFT_CHARS
 from gateway.protocol.confirm.flow import VIEW_URI
 from gateway.tools.base import Tool
@@ -52,19 +55,12 @@ def app_definition(tool: Tool) -> dict[str, Any]:
     return definition
 
 
+# publish_draft is not in the catalogue, so its arguments are checked here, against its own listed schema, with
+# the same wording as every tool's (`gateway.protocol.argument_errors`).
+_CHECK = Draft202012Validator(PUBLISH_DRAFT["inputSchema"])
+
+
 def publish_problem(arguments: Mapping[str, Any]) -> str | None:
-    """What is wrong with publish_draft's arguments (checked by hand: the tool is not in the catalogue)."""
-    extra = set(arguments) - set(PUBLISH_DRAFT["inputSchema"]["properties"])
-    if extra:
-        return f"publish_draft takes no {', '.join(sorted(extra))}"
-    if not isinstance(arguments.get("draft"), str):
-        return "publish_draft needs the draft string the preview was given"
-    text = arguments.get("text")
-    if "text" in arguments and not (isinstance(text, str) and 0 < len(text) <= _MAX_TEXT):
-        return f"the corrected text must be 1 to {_MAX_TEXT} characters"
-    if "notify" in arguments and not isinstance(arguments["notify"], bool):
-        return "notify must be true or false"
-    typed = arguments.get("typed_name")
-    if "typed_name" in arguments and not (isinstance(typed, str) and len(typed) <= 63):
-        return "the typed name must be at most 63 characters"
-    return None
+    """What is wrong with publish_draft's arguments, in words, or None."""
+    errors = list(_CHECK.iter_errors(arguments))
+    return describe_all(PUBLISH_DRAFT_NAME, errors, {}) if errors else None

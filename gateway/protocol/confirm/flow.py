@@ -83,8 +83,7 @@ class Confirmer:
         if action != "accept" or content.get("publish") is not True:
             return ToolFailed("declined", f"The person said no, so nothing was done. Do not call {tool.name} again "
                                           "unless the user asks; ask them what they want instead.")
-        expected = review.type_to_confirm(tool.name, arguments)
-        if expected is not None and content.get("typed_name") != expected:
+        if not _typed_as_asked(tool.name, arguments, content):
             return refused(tool.name, "the name typed does not match the page's subdomain")
         return await self._use(tool.name, arguments, draft, ctx)
 
@@ -104,8 +103,7 @@ class Confirmer:
             arguments["message"] = corrections["text"]
         if "notify" in corrections and "notify" in arguments:
             arguments["notify"] = corrections["notify"]
-        expected = review.type_to_confirm(tool.name, arguments)
-        if expected is not None and corrections.get("typed_name") != expected:
+        if not _typed_as_asked(tool.name, arguments, corrections):
             return {}, refused(tool.name, "the name typed does not match the page's subdomain")
         return arguments, await self._use(tool.name, arguments, draft, ctx)
 
@@ -126,6 +124,12 @@ class Confirmer:
     @staticmethod
     def _binding(call: Invocation, tool_name: str, channel: Channel) -> Binding:
         return Binding(call.caller.key_id, call.caller.surface.path, tool_name, channel.value)
+
+
+def _typed_as_asked(tool_name: str, arguments: Mapping[str, Any], answer: Mapping[str, Any]) -> bool:
+    """Whether the person typed what the write asks to be typed (a page's subdomain before deleting it), if anything."""
+    expected = review.type_to_confirm(tool_name, arguments)
+    return expected is None or answer.get("typed_name") == expected
 
 
 def refused(tool_name: str, why: str) -> ToolFailed:
