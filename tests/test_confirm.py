@@ -178,7 +178,7 @@ async def test_an_expired_answer_writes_nothing(make_gateway, sandbox_admin):
         state, _ = await _form_round(http, gateway.mcp_url, arguments)
         await asyncio.sleep(2.1)
         late = await _rpc(http, gateway.mcp_url, "tools/call", _accept(state, arguments), FORMS)
-        assert late.result["isError"] is True and "expired" in late.result["content"][0]["text"]
+        assert late.result["isError"] is True and "expired (drafts are valid for 1 seconds)" in late.result["content"][0]["text"]
         assert await _notices(http, gateway.mcp_url) == []
 
 

@@ -96,7 +96,7 @@ class Drafts:
             raise DraftRefused("the draft is not one this server sealed, or it was altered") from None
         exp = claims.get("exp")
         if not isinstance(exp, int) or exp <= time.time():
-            raise DraftRefused(f"the draft expired (drafts are valid for {self.ttl // 60} minutes)")
+            raise DraftRefused(f"the draft expired (drafts are valid for {_duration(self.ttl)})")
         bound = Binding(str(claims.get("k")), str(claims.get("s")), str(claims.get("t")), str(claims.get("c")))
         # Constant-time on the key id, the one part of the binding a stranger might probe for.
         if not hmac.compare_digest(bound.key_id, expected.key_id):
@@ -130,3 +130,7 @@ class Drafts:
                                f"{math.ceil(wait)} seconds")
         if not await self._store.use_once("draft:" + draft.draft_id, ttl):
             raise DraftRefused("the draft was already used; each approval writes once")
+
+
+def _duration(seconds: int) -> str:
+    return f"{seconds // 60} minutes" if seconds >= 120 else f"{seconds} seconds"
