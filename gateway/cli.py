@@ -29,6 +29,7 @@ from aiohttp import web
 from gateway import check_api
 from gateway.allocator import keep_freed_memory
 from gateway.config import ENV_PREFIX, ConfigError, Settings, load_keyring, load_settings, parse_workers
+from gateway.handoff import HandedSite
 from gateway.observability.logs import configure_logging, flush_logs
 from gateway.observability.redaction import redact_text
 from gateway.store.base import StoreUnavailable
@@ -178,6 +179,7 @@ class Listener:
     app: web.Application
     sock: socket.socket
     server: ServerSettings
+    handed: bool = False  # `sock` is a worker's channel of connections from its supervisor (gateway.handoff)
 
 
 async def run_until_signal(listeners: Sequence[Listener], ready_message: str) -> None:
@@ -200,7 +202,8 @@ async def run_until_signal(listeners: Sequence[Listener], ready_message: str) ->
             )
             await runner.setup()
             runners.append(runner)
-            await web.SockSite(runner, listener.sock).start()
+            site = HandedSite(runner, listener.sock) if listener.handed else web.SockSite(runner, listener.sock)
+            await site.start()
         print(ready_message, flush=True)
         await stop.wait()
         log.info("shutting down: finishing requests in flight")
@@ -309,7 +312,7 @@ def _serve_workers(
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """One of `serve --workers N`'s processes, started by the supervisor with the listening socket handed over."""
+    """One of `serve --workers N`'s processes, started by the supervisor with the channel its connections arrive on."""
     from gateway.web.host import WorkerPlace
     from gateway.workers import WORKER_READY, die_with_parent
 
@@ -321,13 +324,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     try:
         from gateway.app import create_app
 
-        sock = socket.socket(fileno=args.fd)
-        sock.setblocking(False)
+        channel = socket.socket(fileno=args.channel)
         app = create_app(settings, place=WorkerPlace(args.index, args.count, Path(args.directory)))
     finally:
         gc.freeze()
         gc.enable()
-    asyncio.run(run_until_signal([Listener(app, sock, settings.server)], WORKER_READY))
+    asyncio.run(run_until_signal([Listener(app, channel, settings.server, handed=True)], WORKER_READY))
     return 0
 
 
@@ -396,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Started by `serve --workers N` only, never by hand: hidden from the help.
     worker = commands.add_parser("worker")
     config_option(worker)
-    for name, kind in (("--fd", int), ("--index", int), ("--count", int), ("--directory", str), ("--overrides", str), ("--parent", int)):
+    for name, kind in (("--channel", int), ("--index", int), ("--count", int), ("--directory", str), ("--overrides", str), ("--parent", int)):
         worker.add_argument(name, type=kind, required=True)
     worker.set_defaults(func=cmd_worker)
 

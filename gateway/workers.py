@@ -1,15 +1,15 @@
 """`serve --workers N`: N worker processes answering on one listening socket, and the supervisor that keeps them.
 
 The command line binds the socket first (so a taken port is one line, and `--port 0` prints the port it got),
-then the supervisor starts each worker as a fresh interpreter (`python -m gateway worker …`) that inherits the
-socket's file descriptor, and the kernel hands each new connection to whichever worker accepts it first. Spawned,
-not forked: the supervisor already runs a log-writer thread and an event loop, and a forked child inherits their
-locks in whatever state they were in.
+then the supervisor starts each worker as a fresh interpreter (`python -m gateway worker …`) with one end of a
+channel (`gateway.handoff`): the supervisor accepts each connection and hands it to the next ready worker in turn.
+Spawned, not forked: the supervisor already runs a log-writer thread and an event loop, and a forked child inherits
+their locks in whatever state they were in.
 
-The supervisor serves nothing on the socket itself. It runs the embedded sandbox (one per host, like the real
-StatusPal), starts a worker again when one exits (logged with its exit status), and on SIGTERM or SIGINT stops
-accepting (its own copy of the socket is closed first, so no connection waits in a queue nobody reads), passes
-SIGTERM to every worker, waits for each to finish its requests in flight, and stops the sandbox last.
+The supervisor answers no request itself. It runs the embedded sandbox (one per host, like the real StatusPal),
+starts a worker again when one exits (logged with its exit status; connections go to the others meanwhile), and on
+SIGTERM or SIGINT stops accepting (the listening socket is closed first, so no connection waits in a queue nobody
+reads), passes SIGTERM to every worker, waits for each to finish its requests in flight, and stops the sandbox last.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from gateway.handoff import Dealer, channel_pair
+
 log = logging.getLogger("gateway.workers")
 
 # What a worker prints on stdout once it accepts connections.
@@ -45,9 +47,10 @@ class WorkerFailed(Exception):
 
 
 class Worker:
-    def __init__(self, index: int, proc: asyncio.subprocess.Process) -> None:
+    def __init__(self, index: int, proc: asyncio.subprocess.Process, channel: socket.socket) -> None:
         self.index = index
         self.proc = proc
+        self.channel = channel  # the supervisor's end; the dealer's once the worker is ready
         self.started = time.monotonic()
         self.ready = asyncio.get_running_loop().create_future()
         assert proc.stdout is not None
@@ -65,6 +68,7 @@ class Worker:
 class Supervisor:
     def __init__(self, sock: socket.socket, count: int, worker_args: Sequence[str], shutdown_timeout: float) -> None:
         self._sock = sock
+        self._dealer = Dealer(sock)
         self._count = count
         self._args = list(worker_args)
         self._grace = shutdown_timeout + 5.0  # a worker's own drain, then the time to stop its pools
@@ -72,15 +76,22 @@ class Supervisor:
         self._workers: dict[int, Worker] = {}
 
     async def _spawn(self, index: int) -> Worker:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gateway", "worker", *self._args,
-            "--fd", str(self._sock.fileno()), "--index", str(index), "--count", str(self._count),
-            "--directory", str(self._directory), "--parent", str(os.getpid()),
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, pass_fds=(self._sock.fileno(),),
-        )
-        worker = Worker(index, proc)
+        mine, theirs = channel_pair()
+        with theirs:  # the worker's copy is inherited; ours closes, so the worker's end alone holds it open
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "gateway", "worker", *self._args,
+                "--channel", str(theirs.fileno()), "--index", str(index), "--count", str(self._count),
+                "--directory", str(self._directory), "--parent", str(os.getpid()),
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, pass_fds=(theirs.fileno(),),
+            )
+        worker = Worker(index, proc, mine)
         self._workers[index] = worker
+        worker.ready.add_done_callback(lambda ready: self._deal_to(worker, ready))
         return worker
+
+    def _deal_to(self, worker: Worker, ready: asyncio.Future[None]) -> None:
+        if not ready.cancelled() and ready.exception() is None and self._workers.get(worker.index) is worker:
+            self._dealer.add(worker.index, worker.channel)
 
     async def start(self) -> None:
         """Every worker, ready; WorkerFailed (after stopping the others) when one cannot start."""
@@ -106,6 +117,8 @@ class Supervisor:
                     await self._replace(exits[finished], stop)
 
     async def _replace(self, dead: Worker, stop: asyncio.Event) -> None:
+        self._dealer.remove(dead.index)
+        dead.channel.close()
         code = dead.proc.returncode
         how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
         if time.monotonic() - dead.started < RESTART_PAUSE_SECONDS:
@@ -119,6 +132,7 @@ class Supervisor:
 
     async def stop(self) -> None:
         """Stop accepting, then SIGTERM to every worker, and wait for each to drain (killed after the grace time)."""
+        self._dealer.close()
         self._sock.close()
         for worker in self._workers.values():
             if worker.proc.returncode is None:
@@ -130,6 +144,7 @@ class Supervisor:
                 log.error("worker %d (pid %d) did not stop within %g s; killed it", worker.index, worker.proc.pid, self._grace)
                 worker.proc.kill()
                 await worker.proc.wait()
+            worker.channel.close()
         for path in self._directory.iterdir():
             path.unlink(missing_ok=True)
         with suppress(OSError):

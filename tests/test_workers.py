@@ -2,7 +2,7 @@
 redis-server they share, the embedded sandbox, real signals.
 
 Every step of a sign-in is repeated over fresh connections until both workers (told apart by X-Gateway-Worker)
-have served it, so each step is shown to work whichever process the kernel hands a connection to, including a
+have served it, so each step is shown to work whichever process the supervisor hands a connection to, including a
 code issued by one worker and redeemed, or replayed, at the other. Starting the workers costs more than most
 tests here, so the module shares one host; the last test stops it.
 """
@@ -34,8 +34,7 @@ pytestmark = pytest.mark.redis
 
 REDIRECT = "http://127.0.0.1:7777/cb"
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json", "MCP-Protocol-Version": "2025-11-25"}
-# Enough tries that both workers serve a step unless one never does: the kernel hands connections to whichever
-# worker accepts first, and with two idle workers each try is close to a coin toss.
+# Enough tries that both workers serve a step unless one never does (dealt in turn, a few tries suffice).
 TRIES = 60
 T = TypeVar("T")
 
@@ -68,18 +67,25 @@ class Host:
         status, answered, text = await self.fresh("POST", self.mcp_url, json=body, headers=headers)
         return status, answered, json.loads(text)
 
+    async def until_both(self, step: Callable[[], Awaitable[tuple[Any, T]]]) -> list[T]:
+        """Run `step` (which returns the answer's headers and what it showed) until both workers have served it.
 
-async def until_both(step: Callable[[], Awaitable[tuple[Any, T]]]) -> list[T]:
-    """Run `step` (which returns the answer's headers and what it showed) until both workers have served it."""
-    served: set[int] = set()
-    results = []
-    for _ in range(TRIES):
-        headers, result = await step()
-        served.add(worker_of(headers)[0])
-        results.append(result)
-        if served == {1, 2}:
-            return results
-    raise AssertionError(f"only worker(s) {served} served this step in {TRIES} tries")
+        The supervisor deals connections in turn, so a step that opens an even number of connections would land
+        its answer on the same worker every time: after a try that found no new worker, one connection more
+        moves the turn on."""
+        served: set[int] = set()
+        results = []
+        for _ in range(TRIES):
+            headers, result = await step()
+            index = worker_of(headers)[0]
+            results.append(result)
+            if index not in served:
+                served.add(index)
+                if served == {1, 2}:
+                    return results
+            else:
+                await self.fresh("GET", f"{self.url}/healthz")
+        raise AssertionError(f"only worker(s) {served} served this step in {TRIES} tries")
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +141,7 @@ async def test_a_full_oauth_sign_in_and_a_confirmed_write_work_whichever_worker_
         return headers, json.loads(text)["client_id"]
 
     # A client registered at either worker is known to both: its id is signed with the keyring they share.
-    client_id = (await until_both(register))[-1]
+    client_id = (await host.until_both(register))[-1]
     verifier, challenge = pkce()
     query = urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "state": "s",
                        "code_challenge": challenge, "code_challenge_method": "S256", "resource": host.mcp_url})
@@ -146,7 +152,7 @@ async def test_a_full_oauth_sign_in_and_a_confirmed_write_work_whichever_worker_
         assert status == 200 and set(page.fields) >= {"csrf", "client_id"}, html
         return headers, page
 
-    pages = await until_both(login_page)
+    pages = await host.until_both(login_page)
 
     async def submit() -> tuple[Any, str]:
         # The form one worker rendered (its CSRF token) is accepted by whichever worker it reaches.
@@ -157,7 +163,7 @@ async def test_a_full_oauth_sign_in_and_a_confirmed_write_work_whichever_worker_
         return headers, query_of(headers["Location"])["code"]
 
     codes: list[str] = []
-    codes += await until_both(submit)
+    codes += await host.until_both(submit)
 
     redeemed: dict[str, int] = {}
 
@@ -172,7 +178,7 @@ async def test_a_full_oauth_sign_in_and_a_confirmed_write_work_whichever_worker_
 
     while len(codes) < TRIES:  # a code for each try of the exchange
         codes.append((await submit())[1])
-    tokens = await until_both(exchange)
+    tokens = await host.until_both(exchange)
     assert all(t["scope"] == "statuspal:read statuspal:write" for t in tokens)
 
     # A code redeemed at one worker is refused at the other: the single-use mark is in the Redis they share.
@@ -196,7 +202,7 @@ async def test_a_full_oauth_sign_in_and_a_confirmed_write_work_whichever_worker_
         refresh.append(json.loads(text)["refresh_token"])
         return headers, json.loads(text)["access_token"]
 
-    access = (await until_both(rotate))[-1]
+    access = (await host.until_both(rotate))[-1]
 
     async def read() -> tuple[Any, dict[str, Any]]:
         status, headers, body = await host.mcp({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
@@ -204,7 +210,7 @@ async def test_a_full_oauth_sign_in_and_a_confirmed_write_work_whichever_worker_
         assert status == 200 and body["result"]["isError"] is False, body
         return headers, body
 
-    await until_both(read)
+    await host.until_both(read)
     made: list[str] = []
 
     async def write() -> tuple[Any, str]:
@@ -216,9 +222,9 @@ async def test_a_full_oauth_sign_in_and_a_confirmed_write_work_whichever_worker_
         made.append(subdomain)
         return headers, subdomain
 
-    await until_both(write)
+    await host.until_both(write)
     # Every page either worker created is there for both: one sandbox for the host, not one per worker.
-    for listed in await until_both(read):
+    for listed in await host.until_both(read):
         assert set(made) <= {p["subdomain"] for p in listed["result"]["structuredContent"]["items"]}
     assert host.child.stdout.count("Sandbox StatusPal API at") == 1
 
@@ -237,7 +243,7 @@ async def test_a_full_oauth_sign_in_and_a_confirmed_write_work_whichever_worker_
         used.append((state, worker_of(headers)[0]))
         return headers, None
 
-    await until_both(confirmed)
+    await host.until_both(confirmed)
     state, taken = used[0]
     for _ in range(TRIES):
         answer = {"confirm": {"action": "accept", "content": {"publish": True}}}
@@ -263,7 +269,7 @@ async def test_metrics_answer_for_the_whole_host(host: Host) -> None:
         assert status == 200
         return headers, None
 
-    await until_both(ping)
+    await host.until_both(ping)
     answers = []
 
     async def scrape() -> tuple[Any, dict[str, Any]]:
@@ -273,7 +279,7 @@ async def test_metrics_answer_for_the_whole_host(host: Host) -> None:
         answers.append(families)
         return headers, families
 
-    await until_both(scrape)
+    await host.until_both(scrape)
     for families in answers:
         assert [s.value for s in families["statuspal_mcp_workers"].samples] == [2]
         for family in ("http_requests", "upstream_calls", "tool_calls"):
@@ -292,7 +298,7 @@ async def test_each_worker_picks_up_a_new_docs_index(host: Host, index_dir: Path
         assert status == 200, text
         return headers, json.loads(text)["docs_index"]
 
-    before = set(await until_both(ready))
+    before = set(await host.until_both(ready))
     assert len(before) == 1
     rebuilt = await run(["build-index", "--output", str(index_dir), "--quiet"], timeout=120)
     assert rebuilt.proc.returncode == 0, rebuilt.stderr
@@ -305,6 +311,22 @@ async def test_each_worker_picks_up_a_new_docs_index(host: Host, index_dir: Path
                 fresh[worker_of(headers)[0]] = build
             await asyncio.sleep(0.02)
     assert len(set(fresh.values())) == 1
+
+
+async def test_connections_opened_together_are_dealt_to_both_workers(host: Host) -> None:
+    """A client that opens its keep-alive pool at once (a proxy, a load generator) gets every worker: the
+    supervisor deals connections in turn. On one shared socket the first worker to wake accepted them all."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=8)) as http:
+        async def one() -> tuple[int, int]:
+            async with http.get(f"{host.url}/healthz") as r:
+                await r.read()
+                assert r.status == 200
+                return worker_of(r.headers)[0], id(r.connection and r.connection.transport)
+
+        opened = await asyncio.gather(*(one() for _ in range(8)))  # eight requests at once: eight connections
+        reused = await asyncio.gather(*(one() for _ in range(40)))  # the same eight, kept alive
+    assert sorted(index for index, _ in opened) == [1, 1, 1, 1, 2, 2, 2, 2], opened
+    assert {index for index, _ in reused} == {1, 2}
 
 
 async def test_a_killed_worker_is_replaced_while_the_other_keeps_serving(host: Host) -> None:
@@ -335,7 +357,7 @@ async def test_sigterm_drains_every_worker(host: Host) -> None:
         assert status == 200
         return headers, None
 
-    await until_both(warm)  # both workers know the key, so the slow part below is the tool's own call
+    await host.until_both(warm)  # both workers know the key, so the slow part below is the tool's own call
     async with aiohttp.ClientSession() as http:
         # Long enough that every call is still waiting on StatusPal when the signal comes, well inside the drain time.
         async with http.post(f"{host.sandbox}/_sandbox/faults", json={"latency_ms": 5000}) as r:
@@ -354,8 +376,8 @@ async def test_sigterm_drains_every_worker(host: Host) -> None:
                     return
                 await asyncio.sleep(0.01)
 
-        # One connection at a time, each held by its worker before the next opens: connections waiting together
-        # would all go to whichever worker wakes first (it accepts every one queued), so both would not be tested.
+        # One connection at a time, each held by its worker before the next opens, so every call is in flight
+        # (at StatusPal) when the signal comes.
         calls = []
         for n in range(1, 13):
             calls.append(asyncio.create_task(slow()))

@@ -1,0 +1,169 @@
+"""Connections handed out in turn: `serve --workers N`'s supervisor accepts on the one listening socket and passes
+each new connection to the next ready worker, as Node's `cluster` does.
+
+Why not let every worker accept on the shared socket: a new connection wakes every worker, and the first to run
+accepts everything queued (asyncio takes up to a backlog's worth per wake). A client that opens its keep-alive
+connections together (a proxy's pool, a load generator) then lands all of them on one worker while the others
+idle: measured, one worker used 2.6–3.0 CPU seconds of a 3-second load and the other none. Why not a socket of its
+own per worker (SO_REUSEPORT): the kernel hashes each connection to a socket, so while a worker is dead or starting,
+the connections hashed to it wait in its queue; here a worker that is gone is simply skipped.
+
+The descriptor travels over a Unix socket pair per worker (SCM_RIGHTS, one connection per datagram of a
+SOCK_SEQPACKET pair, so a message and its descriptor never split or merge). The supervisor closes its copy once the
+worker has it, so the connection belongs to exactly one process. Accepting only while some worker is ready leaves
+connections in the kernel's queue (bounded by the listen backlog) rather than in ours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from aiohttp.web_runner import BaseRunner
+
+log = logging.getLogger("gateway.workers")
+
+# Connections accepted per wake before the supervisor's loop runs anything else (its workers' exits, signals).
+_ACCEPTS_PER_WAKE = 64
+
+
+def channel_pair() -> tuple[socket.socket, socket.socket]:
+    """(the supervisor's end, the worker's end) of one worker's channel; the supervisor's end never blocks."""
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    mine.setblocking(False)
+    return mine, theirs
+
+
+class Dealer:
+    """The supervisor's side: accepts on `listener` and deals each connection to the workers' channels in turn."""
+
+    def __init__(self, listener: socket.socket) -> None:
+        self._listener = listener
+        self._channels: dict[int, socket.socket] = {}
+        self._turn = 0
+        self._accepting = False
+        self._warned = False
+
+    def add(self, index: int, channel: socket.socket) -> None:
+        """Worker `index` is ready: deal it connections from now on."""
+        self._channels[index] = channel
+        self._listen(True)
+
+    def remove(self, index: int) -> None:
+        """Worker `index` is gone (or going): deal it nothing more, and close our end of its channel."""
+        channel = self._channels.pop(index, None)
+        if channel is not None:
+            channel.close()
+        if not self._channels:
+            self._listen(False)
+
+    def close(self) -> None:
+        """Stop accepting; connections still queued on the listening socket are the caller's to close."""
+        self._listen(False)
+        for index in list(self._channels):
+            self.remove(index)
+
+    def _listen(self, on: bool) -> None:
+        if on == self._accepting or self._listener.fileno() < 0:
+            return
+        loop = asyncio.get_running_loop()
+        if on:
+            loop.add_reader(self._listener.fileno(), self._accept)
+        else:
+            loop.remove_reader(self._listener.fileno())
+        self._accepting = on
+
+    def _accept(self) -> None:
+        for _ in range(_ACCEPTS_PER_WAKE):
+            try:
+                conn, _ = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # EMFILE and the like: the connection stays queued; say so once per episode
+                if not self._warned:
+                    log.error("cannot accept a connection: %s", exc)
+                    self._warned = True
+                return
+            self._warned = False
+            with conn:
+                self._deal(conn)
+
+    def _deal(self, conn: socket.socket) -> None:
+        """Pass `conn` to the next worker that takes it. A worker whose channel is full (it is stuck) is passed
+        over this once; one whose channel is closed (it died) is removed. If none takes it, the connection is
+        closed: the client sees a reset it can retry rather than a wait with no end."""
+        order = list(self._channels)
+        for step in range(len(order)):
+            index = order[(self._turn + step) % len(order)]
+            try:
+                socket.send_fds(self._channels[index], [b"c"], [conn.fileno()])
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                self.remove(index)
+                continue
+            self._turn = (self._turn + step + 1) % max(1, len(order))
+            return
+        log.warning("no worker could take a new connection; closed it")
+
+
+class HandedSite(web.BaseSite):
+    """The worker's side: an aiohttp site whose connections arrive on `channel` instead of from accept().
+
+    Stopping first serves what is already in the channel: those connections were dealt to this worker and no other
+    will see them, so they join the drain like connections accepted a moment earlier."""
+
+    def __init__(self, runner: BaseRunner, channel: socket.socket) -> None:
+        super().__init__(runner)
+        channel.setblocking(False)
+        self._channel = channel
+        self._connecting: set[asyncio.Task[object]] = set()
+
+    @property
+    def name(self) -> str:
+        return "connections from the supervisor"
+
+    async def start(self) -> None:
+        await super().start()
+        asyncio.get_running_loop().add_reader(self._channel.fileno(), self._receive)
+
+    async def stop(self) -> None:
+        if self._channel.fileno() >= 0:
+            asyncio.get_running_loop().remove_reader(self._channel.fileno())
+            self._receive()
+            self._channel.close()
+        if self._connecting:
+            await asyncio.wait(self._connecting)
+        await super().stop()
+
+    def _receive(self) -> None:
+        loop = asyncio.get_running_loop()
+        server = self._runner.server
+        assert server is not None  # BaseSite refuses a runner that is not set up
+        while True:
+            try:
+                message, fds, _, _ = socket.recv_fds(self._channel, 1, 1)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                message, fds = b"", []
+            if not message and not fds:  # the supervisor's end closed: nothing more will come
+                loop.remove_reader(self._channel.fileno())
+                return
+            for fd in fds:
+                conn = socket.socket(fileno=fd)
+                conn.setblocking(False)
+                task = loop.create_task(loop.connect_accepted_socket(server, conn))
+                self._connecting.add(task)
+                task.add_done_callback(self._connected)
+
+    def _connected(self, task: asyncio.Task[object]) -> None:
+        self._connecting.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The client reset the connection before it was set up; nothing was read, nothing is lost.
+            log.debug("a handed connection failed to start: %s", task.exception())
