@@ -10,8 +10,8 @@ the same tools the gateway lists. With `--upstream URL` (the sandbox's status pa
 as bench/bare_server.py's `/forward` does, for the forwarded-call rows of `python -m bench.peers`.
 
 Run as `python -m bench.sdk_server INDEX_DIR [--workers N] [--upstream URL]`. With N > 1 the listening socket is
-bound first and N processes forked onto it (each builds its own server and event loop after the fork), the way
-one socket is shared by the gateway's `serve --workers N`; the kernel hands each connection to one of them.
+bound first and N processes forked onto it (each builds its own server and event loop after the fork), as
+uvicorn's own `--workers` does; the kernel hands each connection to whichever process accepts it first.
 """
 
 from __future__ import annotations

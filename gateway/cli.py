@@ -151,7 +151,7 @@ def banner(settings: Settings, sandbox_url: str | None, workers: int = 1) -> str
     cursor = {"mcpServers": {"StatusPal Next": {"url": url, "headers": {"Authorization": f"Bearer {key}"}}}}
     lines = [f"StatusPal MCP gateway listening; MCP URL: {url}"]
     if workers > 1:
-        lines.append(f"{workers} worker processes share the socket; each answer names its worker in X-Gateway-Worker")
+        lines.append(f"{workers} worker processes take connections in turn; each answer names its worker in X-Gateway-Worker")
     if sandbox_url:
         lines.append(f"Sandbox StatusPal API at {sandbox_url}/api/v1; demo key: {key}")
     else:
@@ -391,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_option(serve)
     serve.add_argument("--host", help="listen address (default: [server] host)")
     serve.add_argument("--port", type=int, help="listen port, 0 for any free port (default: [server] port)")
-    serve.add_argument("--workers", metavar="N", help="worker processes on the one socket, or auto for one per core; "
+    serve.add_argument("--workers", metavar="N", help="worker processes, dealt connections in turn, or auto for one per core; "
                        f"more than 1 needs {ENV_PREFIX}REDIS_URL (default: [server] workers)")
     serve.set_defaults(func=cmd_serve)
 

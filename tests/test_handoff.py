@@ -1,0 +1,123 @@
+"""gateway.handoff in one process: a real listening socket, the supervisor's Dealer, and two aiohttp runners that
+take their connections from channels, as two workers would. tests/test_workers.py runs the same parts as separate
+processes; here each behaviour can be arranged exactly (a worker gone, no worker yet)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from gateway.handoff import Dealer, HandedSite, channel_pair
+
+
+async def named(name: str) -> web.AppRunner:
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(text=name)
+
+    app = web.Application()
+    app.router.add_get("/", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    return runner
+
+
+class Host:
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.setblocking(False)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/"
+        self.dealer = Dealer(self.listener)
+        self.runners: list[web.AppRunner] = []
+
+    async def worker(self, index: int) -> socket.socket:
+        """A runner answering its own index, dealt connections from now on; the worker's end of its channel."""
+        mine, theirs = channel_pair()
+        runner = await named(str(index))
+        self.runners.append(runner)
+        await HandedSite(runner, theirs).start()
+        self.dealer.add(index, mine)
+        return theirs
+
+    async def fresh(self) -> str:
+        """Which worker answered one request on a new connection."""
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+            async with http.get(self.url) as r:
+                return await r.text()
+
+
+@pytest.fixture
+async def host() -> AsyncIterator[Host]:
+    made = Host()
+    yield made
+    made.dealer.close()
+    made.listener.close()
+    for runner in made.runners:
+        await runner.cleanup()
+
+
+async def test_connections_are_dealt_in_turn(host: Host) -> None:
+    await host.worker(1)
+    await host.worker(2)
+    assert [await host.fresh() for _ in range(6)] == ["1", "2", "1", "2", "1", "2"]
+
+
+async def test_connections_opened_together_are_spread_over_the_workers(host: Host) -> None:
+    await host.worker(1)
+    await host.worker(2)
+    await host.worker(3)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=9)) as http:
+        async def one() -> str:
+            async with http.get(host.url) as r:
+                return await r.text()
+
+        answered = await asyncio.gather(*(one() for _ in range(9)))
+    assert sorted(answered) == ["1", "1", "1", "2", "2", "2", "3", "3", "3"]
+
+
+async def test_a_worker_that_is_gone_is_skipped_and_no_connection_is_lost(host: Host) -> None:
+    await host.worker(1)
+    gone = await host.worker(2)
+    asyncio.get_running_loop().remove_reader(gone.fileno())
+    gone.close()  # the worker died: its end of the channel closed with it
+    assert [await host.fresh() for _ in range(4)] == ["1", "1", "1", "1"]
+
+
+async def test_connections_wait_in_the_queue_until_a_worker_is_ready(host: Host) -> None:
+    waiting = asyncio.ensure_future(host.fresh())
+    await asyncio.sleep(0.2)
+    assert not waiting.done()  # accepted by no one: queued by the kernel, not dropped
+    await host.worker(1)
+    assert await asyncio.wait_for(waiting, 5) == "1"
+
+
+async def test_a_stopping_worker_serves_the_connections_already_dealt_to_it(host: Host) -> None:
+    mine, theirs = channel_pair()
+    runner = await named("1")
+    host.runners.append(runner)
+    site = HandedSite(runner, theirs)
+    await site.start()
+    asyncio.get_running_loop().remove_reader(theirs.fileno())  # the worker is busy: the connection sits in its channel
+    host.dealer.add(1, mine)
+    answered = asyncio.ensure_future(host.fresh())
+    for _ in range(500):
+        await asyncio.sleep(0.01)
+        if _pending(theirs):
+            break
+    assert _pending(theirs)
+    host.dealer.remove(1)
+    stopping = asyncio.ensure_future(runner.cleanup())  # SIGTERM: stop() takes what was dealt before closing
+    assert await asyncio.wait_for(answered, 5) == "1"
+    await stopping
+    host.runners.remove(runner)
+
+
+def _pending(channel: socket.socket) -> bool:
+    try:
+        return bool(channel.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except BlockingIOError:
+        return False
