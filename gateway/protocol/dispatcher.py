@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from mcp_types import CLIENT_CAPABILITIES_META_KEY, SERVER_INFO_META_KEY
+from mcp_types import SERVER_INFO_META_KEY
 from mcp_types.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND
 from mcp_types.methods import serialize_server_result, validate_client_request
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
@@ -36,7 +36,7 @@ from gateway.protocol.confirm.policy import Channel
 from gateway.protocol.confirm.view import PublishView
 from gateway.protocol.invocation import Caller, Invocation
 from gateway.protocol.jsonrpc import Message, RpcError
-from gateway.protocol.meta import NO_CAPABILITIES, ClientCapabilities, parse_request_meta
+from gateway.protocol.meta import NO_CAPABILITIES, ClientCapabilities, RequestMeta, parse_request_meta
 from gateway.protocol.outcomes import KeyRefused, Outcome, ToolFailed
 from gateway.protocol.pipeline import Notify, ToolPipeline, progress_reporter
 from gateway.protocol.resources import DocsResources
@@ -123,13 +123,15 @@ class Call:
     # Set when the answer is an isError result, for the MCP span's error.type.
     tool_error: bool = False
 
+    @functools.cached_property
+    def meta(self) -> RequestMeta:
+        """The request's meta, parsed once for the tool call and its MCP span."""
+        return parse_request_meta(self.params, self.version, self.session, self.modern)
+
     @property
     def capabilities(self) -> ClientCapabilities:
         """What the client declared: on this request in 2026-07-28, in initialize (via the session) before."""
-        if not self.modern:
-            return self.session
-        meta = self.params.get("_meta")
-        return ClientCapabilities.of(meta.get(CLIENT_CAPABILITIES_META_KEY) if isinstance(meta, dict) else None)
+        return self.meta.capabilities
 
     @property
     def modern(self) -> bool:
@@ -344,7 +346,7 @@ class Dispatcher:
         return self._answer(await self._tools.publish(tool, draft, corrections, invocation), call)
 
     def _invocation(self, call: Call) -> Invocation:
-        meta = parse_request_meta(call.params, call.version, call.session, call.modern)
+        meta = call.meta
         caller = Caller(call.credentials, call.surface, call.confirm_by_client)
         return Invocation(caller, meta, call.request_id, progress_reporter(meta.progress_token, call.notify))
 

@@ -32,7 +32,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from gateway.observability.redaction import quotable, redact_text
 from gateway.observability.tracing import ACTIVE, HEADER_PARENT, keeps_root, unsampled_context
 from gateway.protocol.jsonrpc import Message, RpcError
-from gateway.protocol.meta import ClientCapabilities, parse_request_meta
+from gateway.protocol.meta import ClientCapabilities, RequestMeta
 
 # Not failures on the server side (the conventions' list): -32002 is the handshake era's "resource not found".
 NOT_FAILURES = frozenset({PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, -32002})
@@ -54,6 +54,9 @@ class TracedCall(Protocol):
 
     @property
     def params(self) -> dict[str, Any]: ...
+
+    @property
+    def meta(self) -> RequestMeta: ...
 
 
 async def traced(dispatch: Callable[[], Awaitable[bytes]], call: TracedCall, methods: Container[str], tools: Container[str]) -> bytes:
@@ -133,7 +136,7 @@ async def traced(dispatch: Callable[[], Awaitable[bytes]], call: TracedCall, met
 def _parent(call: TracedCall, ambient: otel_context.Context) -> otel_context.Context:
     """The context in `params._meta` when the client sent a well-formed one (checked by `parse_request_meta`),
     else the one the HTTP request's traceparent header gave, else none (a new trace)."""
-    meta = parse_request_meta(call.params, call.version, call.session, call.modern) if "_meta" in call.params else None
+    meta = call.meta if "_meta" in call.params else None
     if meta is not None and meta.traceparent is not None:
         carrier = {"traceparent": meta.traceparent}
         if meta.tracestate is not None:
