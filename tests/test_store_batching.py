@@ -15,9 +15,12 @@ from itertools import count
 
 import pytest
 
+from gateway.config import LimitsSettings
 from gateway.store.base import StoreUnavailable
 from gateway.store.batching import headroom
 from gateway.store.redis import RedisStore
+from gateway.web.client_address import ClientAddresses
+from gateway.web.limits import InboundLimits
 from tests.redis_server import RedisServer, redis_server_fixture, redis_url_fixture  # noqa: F401  (pytest fixtures)
 
 HOUR = 3600.0
@@ -262,3 +265,17 @@ async def test_a_flush_redis_does_not_answer_drops_its_counts_and_says_so_once_a
         if not redis_server.running:
             redis_server.start()
         await store.close()
+
+
+async def test_request_budgets_are_batched_and_the_key_check_budget_is_not(stores, redis_server: RedisServer) -> None:
+    settings = LimitsSettings(principal_requests=1000, key_checks_per_address=1000)
+    moment = 60 * 30_000_000 + 10.0  # one window throughout, whatever the machine's speed
+    limits = InboundLimits(settings, stores[0], ClientAddresses(()), clock=lambda: moment)
+    reset_stats(redis_server)
+    for _ in range(200):
+        await limits.admit_principal("key-1")
+    # The first, and the hit after 100 (the headroom of 1,000) were held unsent, which takes them to Redis.
+    assert scripts_run(redis_server) == 2
+    for _ in range(20):
+        await limits.admit_key_check("192.0.2.1")
+    assert scripts_run(redis_server) == 22  # fail-closed, so one round trip each: never decided from a stale total
