@@ -96,7 +96,7 @@ async def test_one_store_alone_is_exact_at_the_limit_and_refuses_past_it_without
     key, limit = fresh_key(), 100
     answers = [await store.hit(key, limit, 60, batched=True) for _ in range(limit)]
     assert all(answers)
-    # The last `headroom` hits went to Redis one by one, carrying the unsent ones: the count there is exact.
+    # Near the limit each hit went to Redis, carrying any unsent ones: the count there is exact.
     assert counted(redis_server, key) == limit
     reset_stats(redis_server)
     assert not any([await store.hit(key, limit, 60, batched=True) for _ in range(50)])
