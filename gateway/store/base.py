@@ -107,10 +107,16 @@ class Store(ABC):
     async def is_revoked(self, key: str) -> bool: ...
 
     @abstractmethod
-    async def hit(self, key: str, limit: int, window: float) -> bool:
+    async def hit(self, key: str, limit: int, window: float, *, batched: bool = False) -> bool:
         """Count one attempt in a fixed window of `window` seconds that opens at the first attempt; True while the
         count is within `limit` (allowed), False once it is exceeded. Under an ``rl:`` key the memory store may
-        evict the count when its room for counters is full, which only restarts that window."""
+        evict the count when its room for counters is full, which only restarts that window.
+
+        `batched`: the caller accepts an answer that is exact near the limit but not far from it, and a few
+        attempts beyond the limit across instances (`gateway.store.batching` says how many), so that far from
+        the limit the count costs no round trip. For budgets that let requests through when the store is down,
+        under keys that name their window (`window` is then the seconds left of it). The memory store counts in
+        its own process, exactly, either way; everything a guard depends on counts exactly (the default)."""
 
     @abstractmethod
     async def get(self, key: str) -> str | None: ...

@@ -114,7 +114,8 @@ class MemoryStore(Store):
     async def is_revoked(self, key: str) -> bool:
         return self._live(key) is not None
 
-    async def hit(self, key: str, limit: int, window: float) -> bool:
+    async def hit(self, key: str, limit: int, window: float, *, batched: bool = False) -> bool:
+        # In-process, so exact and cheap already: `batched` changes nothing here.
         return self._area(key).increment(key, window, self.clock())[0] <= limit  # _count's work, a call fewer: twice a request
 
     async def hold(self, owner: str, limit: int, ttl: float) -> float:

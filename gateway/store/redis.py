@@ -1,7 +1,14 @@
-"""The shared store: Redis, so every instance sees the same marks and counters (`gateway.store.base` says why)."""
+"""The shared store: Redis, so every instance sees the same marks and counters (`gateway.store.base` says why).
+
+Each operation is one round trip, except hits the caller marks `batched` (the request budgets): far from their
+limit those are counted in this process and sent about every `flush_interval` seconds, all keys in one round
+trip (`gateway.store.batching` says how, and what it costs in precision).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 import time
 from collections.abc import Awaitable
@@ -12,6 +19,9 @@ from redis import asyncio as aioredis
 from redis.exceptions import OutOfMemoryError, RedisError
 
 from gateway.store.base import NAMESPACE, Store, StoreUnavailable
+from gateway.store.batching import DEFAULT_MAX_KEYS, Batch, BatchedCounts
+
+log = logging.getLogger("gateway.store.redis")
 
 _CLAIM = """
 local first = redis.call('GET', KEYS[1])
@@ -25,10 +35,25 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
 end
 return 1
 """
+# ARGV[2] hits at once (1, or a batched hit carrying the unsent ones); the counter expires when its window ends.
 _HIT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local count = redis.call('INCRBY', KEYS[1], ARGV[2])
+if count == tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return count
+"""
+# A flush: _HIT for every key at once (ARGV holds each key's hits and milliseconds left, in turn), so a batched
+# and an exact hit on one key count into the same counter with the same time to live. One script call is one
+# round trip whatever the number of keys (bounded by the batching table); the keys are on one Redis, never a
+# cluster, which could not run them in one script.
+_ADD = """
+local totals = {}
+for i, key in ipairs(KEYS) do
+  local hits = tonumber(ARGV[2 * i - 1])
+  local count = redis.call('INCRBY', key, hits)
+  if count == hits then redis.call('PEXPIRE', key, ARGV[2 * i]) end
+  totals[i] = count
+end
+return totals
 """
 _QUOTA = """
 local count = redis.call('INCR', KEYS[1])
@@ -78,14 +103,24 @@ return tostring(wait)
 
 class RedisStore(Store):
     """Shared state in Redis (any version with Lua; tested against Debian's redis-server). Keys are namespaced
-    ``statuspal-mcp:`` so the database can be shared with other applications."""
+    ``statuspal-mcp:`` so the database can be shared with other applications.
 
-    def __init__(self, url: str, timeout_seconds: float = 2.0) -> None:
+    `flush_interval` is how often the batched hits are sent (seconds; tests pass a long one and call `flush`),
+    `max_batched_keys` how many keys this process may count itself at once."""
+
+    def __init__(
+        self, url: str, timeout_seconds: float = 2.0, *, flush_interval: float = 0.1, max_batched_keys: int = DEFAULT_MAX_KEYS,
+    ) -> None:
         self._url = url
         self._where = _describe(url)
         self._timeout = timeout_seconds
         self._client: aioredis.Redis | None = None
         self._scripts: dict[str, Any] = {}
+        self._batched = BatchedCounts(max_batched_keys)
+        self._flush_interval = flush_interval
+        self._flusher: asyncio.Task[None] | None = None
+        self._stop_flushing: asyncio.Event | None = None
+        self._flush_failed = False
 
     async def start(self) -> None:
         client = aioredis.from_url(
@@ -99,15 +134,23 @@ class RedisStore(Store):
         self._scripts = {
             name: client.register_script(lua)
             for name, lua in (("claim", _CLAIM), ("revoke", _REVOKE), ("hit", _HIT), ("quota", _QUOTA), ("take", _TAKE),
-                              ("append", _APPEND), ("hold", _HOLD))
+                              ("append", _APPEND), ("hold", _HOLD), ("add", _ADD))
         }
         await self._run(client.ping())
+        self._stop_flushing = asyncio.Event()
+        self._flusher = asyncio.create_task(self._flush_every(self._flush_interval, self._stop_flushing), name="redis-store-flush")
 
     async def check_ready(self) -> None:
         # A write, not a ping: a Redis at maxmemory still answers reads while it refuses every mark.
         await self.set("readyz", "1", 5)
 
     async def close(self) -> None:
+        """Send the batched hits still held here (the flusher's last round), then disconnect."""
+        if self._flusher is not None and self._stop_flushing is not None:
+            # Stopped between rounds rather than cancelled, which could cut a flush off after Redis counted it.
+            self._stop_flushing.set()
+            await self._flusher
+            self._flusher = None
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -122,8 +165,75 @@ class RedisStore(Store):
     async def is_revoked(self, key: str) -> bool:
         return bool(await self._run(self._redis.exists(NAMESPACE + key)))
 
-    async def hit(self, key: str, limit: int, window: float) -> bool:
-        return int(await self._script("hit", key, _ms(window))) <= limit
+    async def hit(self, key: str, limit: int, window: float, *, batched: bool = False) -> bool:
+        if not batched:
+            return int(await self._script("hit", key, _ms(window), 1)) <= limit
+        while (decided := self._batched.decide(key, limit)) is None:
+            landing = self._batched.landing(key)
+            if landing is None:
+                break
+            # Hits of this key decided here are on their way: Redis's answer must count them. Then the table may
+            # know enough to decide after all. (`wait`, unlike awaiting the future, leaves it alone if this
+            # request is cancelled.)
+            await asyncio.wait((landing,))
+        if decided is not None:
+            return decided
+        batch = self._batched.send_one(key, window)
+        try:
+            total = int(await self._script("hit", key, _ms(window), batch.counts[0]))
+        except StoreUnavailable:
+            self._batched.lost(batch)
+            self._batched.forget()
+            raise
+        except BaseException:  # cancelled with the request: the hits may or may not have been counted
+            self._batched.lost(batch)
+            raise
+        self._batched.answered(batch, (total,))
+        return total <= limit
+
+    async def flush(self) -> None:
+        """Send every batched hit held here to Redis, all keys in one round trip, and take Redis's totals as the new
+        totals seen. When Redis does not answer, those hits are dropped, with everything the table held, and that
+        is logged once until a flush succeeds: they only count towards request budgets, which let requests through
+        when the store is down anyway."""
+        batch = self._batched.send_all()
+        if batch is None:
+            return
+        try:
+            totals = await self._send(batch)
+        except StoreUnavailable as exc:
+            self._batched.lost(batch)
+            self._batched.forget()
+            if not self._flush_failed:
+                log.warning("batched rate-limit counts were dropped: %s", exc)
+            self._flush_failed = True
+            return
+        except BaseException:
+            self._batched.lost(batch)
+            raise
+        self._flush_failed = False
+        self._batched.answered(batch, totals)
+
+    async def _send(self, batch: Batch) -> list[int]:
+        if self._client is None:
+            raise StoreUnavailable(f"the Redis store at {self._where} is not started")
+        args: list[int] = []
+        for count, ttl_ms in zip(batch.counts, batch.ttls_ms, strict=True):
+            args += (count, ttl_ms)
+        totals = await self._run(self._scripts["add"](keys=[NAMESPACE + key for key in batch.keys], args=args))
+        return [int(total) for total in totals]
+
+    async def _flush_every(self, interval: float, stop: asyncio.Event) -> None:
+        """`flush` every `interval` seconds until `stop` is set, then once more."""
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+            except TimeoutError:
+                pass
+            try:
+                await self.flush()
+            except Exception:  # a bug, not Redis (flush handles that): keep counting in Redis on the next round
+                log.exception("sending batched rate-limit counts failed")
 
     async def hold(self, owner: str, limit: int, ttl: float) -> float:
         return int(await self._script("hold", owner, limit, _ms(ttl), secrets.token_hex(8))) / 1000

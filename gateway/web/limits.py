@@ -21,6 +21,17 @@ Counters go through `Store.hit` under ``rl:`` keys, so with Redis configured eve
 When the store does not answer, the request budgets let requests through (they protect the gateway's own
 time, and the in-process bounds on key checks still hold), while the key-check budget refuses: an unknown key
 must never reach StatusPal uncounted.
+
+The two request budgets are counted in batches (``batched=True``): on Redis each request would otherwise cost
+two round trips, about half its CPU. Far from the limit an instance counts a request itself, from the fleet's
+total Redis last told it plus its own hits since, and sends its counts about every 100 ms, all keys in one round
+trip; within the headroom below the limit (a tenth of it, at least 10) each request goes to Redis as before,
+with the counts not yet sent, so near the limit the answer is Redis's. What that costs: beyond a budget the
+fleet can admit what the other instances had counted and not yet sent, at most about the headroom per other
+instance (twice it while a flush is on its way) and never more than each took in about one flush interval; one
+instance alone, and any budget of 11 or fewer, stays exact. When Redis is down, counts not yet sent are
+dropped, which the fail-open policy already accepts. The key-check budget counts exactly, one round trip each
+(`gateway.store.batching` has the details).
 """
 
 from __future__ import annotations
@@ -82,14 +93,14 @@ class InboundLimits:
         address = self._address(request)
         limit = self.settings.address_requests
         if limit:
-            await self._count(f"rl:mcp:addr:{address}", limit, "this address", "requests", fail_open=True)
+            await self._count(f"rl:mcp:addr:{address}", limit, "this address", "requests", fail_open=True, batched=True)
         return address
 
     async def admit_principal(self, key_id: str) -> None:
         """Count one request of an authenticated caller."""
         limit = self.settings.principal_requests
         if limit:
-            await self._count(f"rl:mcp:key:{key_id}", limit, "this API key", "requests", fail_open=True)
+            await self._count(f"rl:mcp:key:{key_id}", limit, "this API key", "requests", fail_open=True, batched=True)
 
     async def admit_key_check(self, address: str) -> None:
         """Count one upstream check of a key not seen before, from `address`."""
@@ -129,14 +140,14 @@ class InboundLimits:
             address = self._memo[key] = self._addresses.bucket(request)
         return address
 
-    async def _count(self, key: str, limit: int, who: str, what: str, *, fail_open: bool) -> None:
+    async def _count(self, key: str, limit: int, who: str, what: str, *, fail_open: bool, batched: bool = False) -> None:
         window = self.settings.window_seconds
         now = self.clock()
         index = math.floor(now / window)
         remaining = (index + 1) * window - now
         try:
             # The window's index is part of the key, and the counter lives only until the window ends.
-            allowed = await self._store.hit(f"{key}:{index}", limit, remaining)
+            allowed = await self._store.hit(f"{key}:{index}", limit, remaining, batched=batched)
         except StoreUnavailable as exc:
             if not self._store_failed:
                 log.warning("rate limits cannot be counted: %s", exc)
