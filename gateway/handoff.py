@@ -80,6 +80,8 @@ class Dealer:
 
     def _accept(self) -> None:
         for _ in range(_ACCEPTS_PER_WAKE):
+            if not self._channels:  # every worker went away while dealing: leave the rest queued for the next
+                return
             try:
                 conn, _ = self._listener.accept()
             except (BlockingIOError, InterruptedError):
