@@ -1,8 +1,9 @@
 """The shared store: Redis, so every instance sees the same marks and counters (`gateway.store.base` says why).
 
-Each operation is one round trip, except hits the caller marks `batched` (the request budgets): far from their
+Each operation is one command, except hits the caller marks `batched` (the request budgets): far from their
 limit those are counted in this process and sent about every `flush_interval` seconds, all keys in one round
-trip (`gateway.store.batching` says how, and what it costs in precision).
+trip (`gateway.store.batching` says how, and what it costs in precision). The commands of the requests a turn of
+the event loop serves travel together as one pipeline (`gateway.store.pipelining`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from redis.exceptions import OutOfMemoryError, RedisError
 
 from gateway.store.base import NAMESPACE, Store, StoreUnavailable
 from gateway.store.batching import DEFAULT_MAX_KEYS, Batch, BatchedCounts
+from gateway.store.pipelining import CommandQueue
 
 log = logging.getLogger("gateway.store.redis")
 
@@ -115,6 +117,7 @@ class RedisStore(Store):
         self._where = _describe(url)
         self._timeout = timeout_seconds
         self._client: aioredis.Redis | None = None
+        self._commands: CommandQueue | None = None
         self._scripts: dict[str, Any] = {}
         self._batched = BatchedCounts(max_batched_keys)
         self._flush_interval = flush_interval
@@ -131,6 +134,7 @@ class RedisStore(Store):
             health_check_interval=30,
         )
         self._client = client
+        self._commands = CommandQueue(client)
         self._scripts = {
             name: client.register_script(lua)
             for name, lua in (("claim", _CLAIM), ("revoke", _REVOKE), ("hit", _HIT), ("quota", _QUOTA), ("take", _TAKE),
@@ -151,6 +155,9 @@ class RedisStore(Store):
             self._stop_flushing.set()
             await self._flusher
             self._flusher = None
+        if self._commands is not None:
+            await self._commands.drain()
+            self._commands = None
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -163,7 +170,7 @@ class RedisStore(Store):
         await self._script("revoke", key, _ms(ttl))
 
     async def is_revoked(self, key: str) -> bool:
-        return bool(await self._run(self._redis.exists(NAMESPACE + key)))
+        return bool(await self._run(self._queue.command("EXISTS", NAMESPACE + key)))
 
     async def hit(self, key: str, limit: int, window: float, *, batched: bool = False) -> bool:
         if not batched:
@@ -253,10 +260,14 @@ class RedisStore(Store):
             raise StoreUnavailable(f"the Redis store at {self._where} is not started")
         return self._client
 
-    async def _script(self, name: str, key: str, *args: Any) -> Any:
-        if self._client is None:
+    @property
+    def _queue(self) -> CommandQueue:
+        if self._commands is None:
             raise StoreUnavailable(f"the Redis store at {self._where} is not started")
-        return await self._run(self._scripts[name](keys=[NAMESPACE + key], args=list(args)))
+        return self._commands
+
+    async def _script(self, name: str, key: str, *args: Any) -> Any:
+        return await self._run(self._queue.script(self._scripts[name], [NAMESPACE + key], list(args)))
 
     async def _run(self, command: Awaitable[Any]) -> Any:
         try:
