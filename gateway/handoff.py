@@ -97,8 +97,9 @@ class Dealer:
 
     def _deal(self, conn: socket.socket) -> None:
         """Pass `conn` to the next worker that takes it. A worker whose channel is full (it is stuck) is passed
-        over this once; one whose channel is closed (it died) is removed. If none takes it, the connection is
-        closed: the client sees a reset it can retry rather than a wait with no end."""
+        over this once, as is one whose channel fails otherwise; one whose channel is closed (it died) is removed.
+        If none takes it, the connection is closed: the client sees a reset it can retry rather than a wait with no
+        end."""
         order = list(self._channels)
         for step in range(len(order)):
             index = order[(self._turn + step) % len(order)]
@@ -106,8 +107,15 @@ class Dealer:
                 socket.send_fds(self._channels[index], [b"c"], [conn.fileno()])
             except (BlockingIOError, InterruptedError):
                 continue
-            except OSError:
+            except ConnectionError:  # EPIPE and the like: the worker's end is closed, it died
                 self.remove(index)
+                continue
+            except OSError as exc:
+                # Anything else says nothing about the worker, which is alive: ETOOMANYREFS (more descriptors in
+                # flight for this user than RLIMIT_NOFILE, e.g. while one worker is stuck with a full channel)
+                # clears once the workers take theirs. Removing the worker would close its channel, and it would get
+                # no connection again while it lives; with every worker removed this way the host stops accepting.
+                log.debug("worker %d could not take a connection: %s", index, exc)
                 continue
             self._turn = (self._turn + step + 1) % max(1, len(order))
             return
