@@ -105,6 +105,27 @@ async def test_a_worker_whose_channel_fails_once_is_not_dropped_for_good(host: H
     assert [await host.fresh() for _ in range(4)] == ["2", "1", "2", "1"]
 
 
+async def test_accept_failing_for_want_of_descriptors_pauses_rather_than_spins(host: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+    await host.worker(1)
+    real = socket.socket.accept
+    calls = 0
+    failing = True
+
+    def accept(self: socket.socket) -> tuple[socket.socket, object]:
+        nonlocal calls
+        if self is host.listener and failing:
+            calls += 1
+            raise OSError(errno.EMFILE, "Too many open files")
+        return real(self)
+
+    monkeypatch.setattr(socket.socket, "accept", accept)
+    waiting = asyncio.ensure_future(host.fresh())
+    await asyncio.sleep(0.3)
+    assert calls == 1  # the connection stays queued, so a listener still watched is ready again at once: a busy loop
+    failing = False
+    assert await asyncio.wait_for(waiting, 5) == "1"
+
+
 async def test_connections_wait_in_the_queue_until_a_worker_is_ready(host: Host) -> None:
     waiting = asyncio.ensure_future(host.fresh())
     await asyncio.sleep(0.2)
