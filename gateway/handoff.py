@@ -30,6 +30,8 @@ log = logging.getLogger("gateway.workers")
 
 # Connections accepted per wake before the supervisor's loop runs anything else (its workers' exits, signals).
 _ACCEPTS_PER_WAKE = 64
+# How long accepting pauses after accept() fails (EMFILE and the like), as asyncio's own servers do.
+_ACCEPT_RETRY_SECONDS = 1.0
 
 
 def channel_pair() -> tuple[socket.socket, socket.socket]:
@@ -48,6 +50,7 @@ class Dealer:
         self._turn = 0
         self._accepting = False
         self._warned = False
+        self._paused: asyncio.TimerHandle | None = None
 
     def add(self, index: int, channel: socket.socket) -> None:
         """Worker `index` is ready: deal it connections from now on."""
@@ -64,6 +67,8 @@ class Dealer:
 
     def close(self) -> None:
         """Stop accepting; connections still queued on the listening socket are the caller's to close."""
+        if self._paused is not None:
+            self._paused.cancel()
         self._listen(False)
         for index in list(self._channels):
             self.remove(index)
@@ -90,15 +95,25 @@ class Dealer:
                 if not self._warned:
                     log.error("cannot accept a connection: %s", exc)
                     self._warned = True
+                # The queued connection keeps the listener readable, so watching it now would call this again at
+                # once: a core spent spinning (measured: 100% of one) until a descriptor frees. Pause instead.
+                self._listen(False)
+                self._paused = asyncio.get_running_loop().call_later(_ACCEPT_RETRY_SECONDS, self._resume)
                 return
             self._warned = False
             with conn:
                 self._deal(conn)
 
+    def _resume(self) -> None:
+        self._paused = None
+        if self._channels:
+            self._listen(True)
+
     def _deal(self, conn: socket.socket) -> None:
         """Pass `conn` to the next worker that takes it. A worker whose channel is full (it is stuck) is passed
-        over this once; one whose channel is closed (it died) is removed. If none takes it, the connection is
-        closed: the client sees a reset it can retry rather than a wait with no end."""
+        over this once, as is one whose channel fails otherwise; one whose channel is closed (it died) is removed.
+        If none takes it, the connection is closed: the client sees a reset it can retry rather than a wait with no
+        end."""
         order = list(self._channels)
         for step in range(len(order)):
             index = order[(self._turn + step) % len(order)]
@@ -106,8 +121,15 @@ class Dealer:
                 socket.send_fds(self._channels[index], [b"c"], [conn.fileno()])
             except (BlockingIOError, InterruptedError):
                 continue
-            except OSError:
+            except ConnectionError:  # EPIPE and the like: the worker's end is closed, it died
                 self.remove(index)
+                continue
+            except OSError as exc:
+                # Anything else says nothing about the worker, which is alive: ETOOMANYREFS (more descriptors in
+                # flight for this user than RLIMIT_NOFILE, e.g. while one worker is stuck with a full channel)
+                # clears once the workers take theirs. Removing the worker would close its channel, and it would get
+                # no connection again while it lives; with every worker removed this way the host stops accepting.
+                log.debug("worker %d could not take a connection: %s", index, exc)
                 continue
             self._turn = (self._turn + step + 1) % max(1, len(order))
             return

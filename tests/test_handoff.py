@@ -5,6 +5,7 @@ processes; here each behaviour can be arranged exactly (a worker gone, no worker
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 from collections.abc import AsyncIterator
 
@@ -85,6 +86,44 @@ async def test_a_worker_that_is_gone_is_skipped_and_no_connection_is_lost(host: 
     asyncio.get_running_loop().remove_reader(gone.fileno())
     gone.close()  # the worker died: its end of the channel closed with it
     assert [await host.fresh() for _ in range(4)] == ["1", "1", "1", "1"]
+
+
+async def test_a_worker_whose_channel_fails_once_is_not_dropped_for_good(host: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ETOOMANYREFS: too many descriptors in flight for the user (past RLIMIT_NOFILE, without CAP_SYS_RESOURCE), as
+    # when a stuck worker's channel holds a few hundred. It clears once the workers take them; the worker is alive.
+    await host.worker(1)
+    await host.worker(2)
+    real = socket.send_fds
+    failures = [OSError(errno.ETOOMANYREFS, "Too many references")]
+
+    def send_fds(*args: object, **kwargs: object) -> int:
+        if failures:
+            raise failures.pop()
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "send_fds", send_fds)
+    assert [await host.fresh() for _ in range(4)] == ["2", "1", "2", "1"]
+
+
+async def test_accept_failing_for_want_of_descriptors_pauses_rather_than_spins(host: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+    await host.worker(1)
+    real = socket.socket.accept
+    calls = 0
+    failing = True
+
+    def accept(self: socket.socket) -> tuple[socket.socket, object]:
+        nonlocal calls
+        if self is host.listener and failing:
+            calls += 1
+            raise OSError(errno.EMFILE, "Too many open files")
+        return real(self)
+
+    monkeypatch.setattr(socket.socket, "accept", accept)
+    waiting = asyncio.ensure_future(host.fresh())
+    await asyncio.sleep(0.3)
+    assert calls == 1  # the connection stays queued, so a listener still watched is ready again at once: a busy loop
+    failing = False
+    assert await asyncio.wait_for(waiting, 5) == "1"
 
 
 async def test_connections_wait_in_the_queue_until_a_worker_is_ready(host: Host) -> None:
