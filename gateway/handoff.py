@@ -10,8 +10,8 @@ the connections hashed to it wait in its queue; here a worker that is gone is si
 
 The descriptor travels over a Unix socket pair per worker (SCM_RIGHTS, one connection per datagram of a
 SOCK_SEQPACKET pair, so a message and its descriptor never split or merge). The supervisor closes its copy once the
-worker has it, so the connection belongs to exactly one process. Accepting only while some worker is ready leaves
-connections in the kernel's queue (bounded by the listen backlog) rather than in ours.
+worker has it, so the connection belongs to exactly one process. Accepting only while some worker can take the
+connection leaves the others in the kernel's queue (bounded by the listen backlog) rather than in ours.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ log = logging.getLogger("gateway.workers")
 _ACCEPTS_PER_WAKE = 64
 # How long accepting pauses after accept() fails (EMFILE and the like), as asyncio's own servers do.
 _ACCEPT_RETRY_SECONDS = 1.0
+# How soon a connection no channel had room for is offered again.
+_HELD_RETRY_SECONDS = 0.005
 
 
 def channel_pair() -> tuple[socket.socket, socket.socket]:
@@ -42,7 +44,12 @@ def channel_pair() -> tuple[socket.socket, socket.socket]:
 
 
 class Dealer:
-    """The supervisor's side: accepts on `listener` and deals each connection to the workers' channels in turn."""
+    """The supervisor's side: accepts on `listener` and deals each connection to the workers' channels in turn.
+
+    It accepts only while a worker can take what it accepts. A channel holds a few hundred connections (measured:
+    278), so a burst of thousands can fill every worker's before they read them; the connection that finds no room
+    is held here, accepting stops, and the rest of the burst waits in the kernel's queue (bounded by the listen
+    backlog) until a channel has room again. Closing it instead would reset healthy clients."""
 
     def __init__(self, listener: socket.socket) -> None:
         self._listener = listener
@@ -50,42 +57,52 @@ class Dealer:
         self._turn = 0
         self._accepting = False
         self._warned = False
-        self._paused: asyncio.TimerHandle | None = None
+        self._paused: asyncio.TimerHandle | None = None  # accept() failed: try again later rather than spin
+        self._held: socket.socket | None = None  # accepted, and no channel had room for it yet
+        self._retry: asyncio.TimerHandle | None = None
 
     def add(self, index: int, channel: socket.socket) -> None:
         """Worker `index` is ready: deal it connections from now on."""
         self._channels[index] = channel
-        self._listen(True)
+        self._deal_held()
+        self._update()
 
     def remove(self, index: int) -> None:
         """Worker `index` is gone (or going): deal it nothing more, and close our end of its channel."""
         channel = self._channels.pop(index, None)
         if channel is not None:
             channel.close()
-        if not self._channels:
-            self._listen(False)
+        self._update()
 
     def close(self) -> None:
         """Stop accepting; connections still queued on the listening socket are the caller's to close."""
-        if self._paused is not None:
-            self._paused.cancel()
-        self._listen(False)
+        for timer in (self._paused, self._retry):
+            if timer is not None:
+                timer.cancel()
+        self._paused = self._retry = None
+        if self._held is not None:
+            self._held.close()
+            self._held = None
         for index in list(self._channels):
             self.remove(index)
+        self._update()
 
-    def _listen(self, on: bool) -> None:
-        if on == self._accepting or self._listener.fileno() < 0:
+    def _update(self) -> None:
+        """Watch the listener exactly while accepting can lead somewhere: a worker is ready, no connection is
+        waiting for room, and accept() is not paused."""
+        on = bool(self._channels) and self._held is None and self._paused is None and self._listener.fileno() >= 0
+        if on == self._accepting:
             return
         loop = asyncio.get_running_loop()
         if on:
             loop.add_reader(self._listener.fileno(), self._accept)
-        else:
+        elif self._listener.fileno() >= 0:
             loop.remove_reader(self._listener.fileno())
         self._accepting = on
 
     def _accept(self) -> None:
         for _ in range(_ACCEPTS_PER_WAKE):
-            if not self._channels:  # every worker went away while dealing: leave the rest queued for the next
+            if not self._accepting:  # every worker went away, or every channel filled, while dealing
                 return
             try:
                 conn, _ = self._listener.accept()
@@ -97,23 +114,42 @@ class Dealer:
                     self._warned = True
                 # The queued connection keeps the listener readable, so watching it now would call this again at
                 # once: a core spent spinning (measured: 100% of one) until a descriptor frees. Pause instead.
-                self._listen(False)
                 self._paused = asyncio.get_running_loop().call_later(_ACCEPT_RETRY_SECONDS, self._resume)
+                self._update()
                 return
             self._warned = False
-            with conn:
-                self._deal(conn)
+            if self._deal(conn):
+                conn.close()
+            else:
+                self._hold(conn)
 
     def _resume(self) -> None:
         self._paused = None
-        if self._channels:
-            self._listen(True)
+        self._update()
 
-    def _deal(self, conn: socket.socket) -> None:
-        """Pass `conn` to the next worker that takes it. A worker whose channel is full (it is stuck) is passed
-        over this once, as is one whose channel fails otherwise; one whose channel is closed (it died) is removed.
-        If none takes it, the connection is closed: the client sees a reset it can retry rather than a wait with no
-        end."""
+    def _hold(self, conn: socket.socket) -> None:
+        self._held = conn
+        self._update()
+        if self._channels:  # with no worker at all, `add` offers it to the next one ready
+            # Retried on a short timer rather than when a channel turns writable: a channel can be writable and
+            # still refuse (ETOOMANYREFS, below), which would call a writability watch again at once, forever.
+            self._retry = asyncio.get_running_loop().call_later(_HELD_RETRY_SECONDS, self._deal_held)
+
+    def _deal_held(self) -> None:
+        self._retry = None
+        held, self._held = self._held, None
+        if held is None:
+            return
+        if self._deal(held):
+            held.close()
+            self._update()
+        else:
+            self._hold(held)
+
+    def _deal(self, conn: socket.socket) -> bool:
+        """Pass `conn` to the next worker that takes it; False when none does. A worker whose channel is full (it
+        is busy or stuck) is passed over this once, as is one whose channel fails otherwise; one whose channel is
+        closed (it died) is removed."""
         order = list(self._channels)
         for step in range(len(order)):
             index = order[(self._turn + step) % len(order)]
@@ -132,8 +168,8 @@ class Dealer:
                 log.debug("worker %d could not take a connection: %s", index, exc)
                 continue
             self._turn = (self._turn + step + 1) % max(1, len(order))
-            return
-        log.warning("no worker could take a new connection; closed it")
+            return True
+        return False
 
 
 class HandedSite(web.BaseSite):

@@ -29,7 +29,7 @@ async def named(name: str) -> web.AppRunner:
 
 class Host:
     def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=1024)  # as `serve` binds
         self.listener.setblocking(False)
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/"
         self.dealer = Dealer(self.listener)
@@ -124,6 +124,29 @@ async def test_accept_failing_for_want_of_descriptors_pauses_rather_than_spins(h
     assert calls == 1  # the connection stays queued, so a listener still watched is ready again at once: a busy loop
     failing = False
     assert await asyncio.wait_for(waiting, 5) == "1"
+
+
+async def test_a_burst_larger_than_a_channel_waits_for_room_rather_than_being_reset(host: Host) -> None:
+    # A channel holds a few hundred connections; a burst of more, while the worker is busy, used to be reset.
+    mine, theirs = channel_pair()
+    runner = await named("1")
+    host.runners.append(runner)
+    site = HandedSite(runner, theirs)
+    await site.start()
+    loop = asyncio.get_running_loop()
+    loop.remove_reader(theirs.fileno())  # the worker is busy: nothing leaves its channel for now
+    host.dealer.add(1, mine)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        async def one() -> str:
+            async with http.get(host.url) as r:
+                return await r.text()
+
+        calls = [asyncio.ensure_future(one()) for _ in range(600)]
+        await asyncio.sleep(0.5)  # the channel fills, one connection is held, the rest wait in the listen queue
+        assert not any(call.done() for call in calls)
+        loop.add_reader(theirs.fileno(), site._receive)  # the worker is free again
+        answers = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 30)
+    assert answers == ["1"] * 600
 
 
 async def test_connections_wait_in_the_queue_until_a_worker_is_ready(host: Host) -> None:
