@@ -44,6 +44,18 @@ class Host:
         self.dealer.add(index, mine)
         return theirs
 
+    async def busy_worker(self, index: int) -> tuple[HandedSite, socket.socket]:
+        """A worker dealt connections that it does not read yet (busy, or stuck); its site and its channel end.
+        `asyncio.get_running_loop().add_reader(channel.fileno(), site._receive)` frees it."""
+        mine, theirs = channel_pair()
+        runner = await named(str(index))
+        self.runners.append(runner)
+        site = HandedSite(runner, theirs)
+        await site.start()
+        asyncio.get_running_loop().remove_reader(theirs.fileno())
+        self.dealer.add(index, mine)
+        return site, theirs
+
     async def fresh(self) -> str:
         """Which worker answered one request on a new connection."""
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
@@ -128,14 +140,8 @@ async def test_accept_failing_for_want_of_descriptors_pauses_rather_than_spins(h
 
 async def test_a_burst_larger_than_a_channel_waits_for_room_rather_than_being_reset(host: Host) -> None:
     # A channel holds a few hundred connections; a burst of more, while the worker is busy, used to be reset.
-    mine, theirs = channel_pair()
-    runner = await named("1")
-    host.runners.append(runner)
-    site = HandedSite(runner, theirs)
-    await site.start()
+    site, theirs = await host.busy_worker(1)
     loop = asyncio.get_running_loop()
-    loop.remove_reader(theirs.fileno())  # the worker is busy: nothing leaves its channel for now
-    host.dealer.add(1, mine)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         async def one() -> str:
             async with http.get(host.url) as r:
@@ -158,13 +164,8 @@ async def test_connections_wait_in_the_queue_until_a_worker_is_ready(host: Host)
 
 
 async def test_a_stopping_worker_serves_the_connections_already_dealt_to_it(host: Host) -> None:
-    mine, theirs = channel_pair()
-    runner = await named("1")
-    host.runners.append(runner)
-    site = HandedSite(runner, theirs)
-    await site.start()
-    asyncio.get_running_loop().remove_reader(theirs.fileno())  # the worker is busy: the connection sits in its channel
-    host.dealer.add(1, mine)
+    _, theirs = await host.busy_worker(1)  # the connection will sit in its channel
+    runner = host.runners[-1]
     answered = asyncio.ensure_future(host.fresh())
     for _ in range(500):
         await asyncio.sleep(0.01)
