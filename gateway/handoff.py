@@ -64,6 +64,11 @@ class Dealer:
     def add(self, index: int, channel: socket.socket) -> None:
         """Worker `index` is ready: deal it connections from now on."""
         self._channels[index] = channel
+        if self._retry is not None:
+            # The held connection is offered now, and held again with a timer of its own if no one takes it: the
+            # pending one would stay scheduled but untracked, and each worker made ready during a hold (a restart
+            # under overload) would add another timer offering it to every channel every 5 ms.
+            self._retry.cancel()
         self._deal_held()
         self._update()
 

@@ -184,3 +184,48 @@ def _pending(channel: socket.socket) -> bool:
         return bool(channel.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
     except BlockingIOError:
         return False
+
+
+async def test_a_held_connection_is_offered_on_one_timer_however_many_workers_start_meanwhile(
+    host: Host, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Overload while a worker is replaced again and again: every channel is full, so a connection is held and
+    # offered again every 5 ms; each worker made ready meanwhile is offered it at once. That must not leave the
+    # timer pending as well, or every restart adds a retry of its own, each sending to every channel every 5 ms.
+    full: list[socket.socket] = []
+
+    def busy_channel() -> socket.socket:
+        mine, theirs = channel_pair()
+        theirs.setblocking(False)
+        full.extend((mine, theirs))
+        while True:
+            try:
+                mine.send(b"x")
+            except BlockingIOError:
+                return mine
+
+    real = socket.send_fds
+    sends = 0
+
+    def send_fds(*args: object, **kwargs: object) -> int:
+        nonlocal sends
+        sends += 1
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    host.dealer.add(1, busy_channel())
+    client = socket.create_connection(host.listener.getsockname())
+    full.append(client)
+    for _ in range(200):
+        await asyncio.sleep(0.005)
+        if host.dealer._held is not None:
+            break
+    assert host.dealer._held is not None
+    for _ in range(10):  # worker 2 restarts ten times, each time as busy as the first
+        host.dealer.remove(2)
+        host.dealer.add(2, busy_channel())
+    monkeypatch.setattr(socket, "send_fds", send_fds)
+    await asyncio.sleep(0.2)
+    # One timer: at most one round of two sends per 5 ms (fewer when the loop is late), not one round per restart.
+    assert sends <= 2 * (0.2 / 0.005 + 2), sends
+    for sock in full:
+        sock.close()
