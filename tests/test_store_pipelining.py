@@ -89,3 +89,9 @@ async def test_when_redis_goes_away_every_waiting_caller_hears_it(redis_url: str
     finally:
         await store.close()
         redis_server.start()
+
+
+async def test_the_client_never_sends_a_command_twice(store: RedisStore) -> None:
+    # A script whose reply was lost may have run: a retry could count a hit twice or call a fresh single-use code
+    # a replay. Errors reach the caller instead (the proxy-cut test of the review showed each counter at 1).
+    assert store._redis.get_retry() is not None and store._redis.get_retry().get_retries() == 0

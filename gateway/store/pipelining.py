@@ -8,9 +8,11 @@ command until the turn ends and then sends everything queued as one non-transact
 
 Nothing changes for a caller but the cost. Each command runs in Redis exactly as it would alone: a script is
 atomic either way, and commands of one pipeline run in the order they were queued, so one caller's commands,
-each awaited before the next, keep their order. Each caller gets its own answer or its own error (a refused
-command fails only its caller; a connection that breaks fails every command on it, as it would have failed
-each alone). A lone command is sent as it would have been without the queue, one turn of the loop later.
+each awaited before the next, keep their order. Each caller gets its own answer or its own error: a refused
+command fails only its caller. A connection that breaks mid-answer fails every command of that pipeline, even one
+whose reply had already arrived (redis-py hands over no partial answers), which is what a lone command whose
+reply was lost gets too: an error, its effect unknown, never a second run (the client does not retry, see
+`RedisStore.start`). A lone command is sent as it would have been without the queue, one turn of the loop later.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ if TYPE_CHECKING:
     from redis import asyncio as aioredis
     from redis.commands.core import AsyncScript
 
-# At most this many commands in one pipeline; more queued in one turn go as several, one after another on their
-# own connections. Bounds what one answer buffers, whatever a burst of requests queues.
+# At most this many commands in one pipeline; more queued in one turn go as several at once, each on a connection
+# of its own. Bounds what one answer buffers, whatever a burst of requests queues.
 MAX_PIPELINE = 256
 
 

@@ -17,6 +17,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import OutOfMemoryError, RedisError
 
 from gateway.store.base import NAMESPACE, Store, StoreUnavailable
@@ -129,6 +131,10 @@ class RedisStore(Store):
         client = aioredis.from_url(
             self._url,
             decode_responses=True,
+            # Never sent twice: a command whose reply was lost may have run, and running a script again could count
+            # a hit twice or refuse a single-use code as already used. The caller's own error path decides instead.
+            # (from_url's default today, said here so a change of redis-py's defaults cannot turn it on.)
+            retry=Retry(NoBackoff(), 0),
             socket_timeout=self._timeout,
             socket_connect_timeout=self._timeout,
             health_check_interval=30,
