@@ -17,8 +17,11 @@ connection leaves the others in the kernel's queue (bounded by the listen backlo
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import socket
+import struct
+import termios
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -152,12 +155,17 @@ class Dealer:
             self._hold(held)
 
     def _deal(self, conn: socket.socket) -> bool:
-        """Pass `conn` to the next worker that takes it; False when none does. A worker whose channel is full (it
-        is busy or stuck) is passed over this once, as is one whose channel fails otherwise; one whose channel is
-        closed (it died) is removed."""
+        """Pass `conn` to the worker whose turn it is, unless another has fewer connections still unread in its
+        channel; False when none takes it. Workers read their channels at once, so in the usual case every channel
+        is empty and the turn decides; a worker that is busy (a long pause, a stopped process) collects unread
+        connections and is passed over while another has fewer, instead of taking every Nth new client to wait
+        with it. A worker whose channel is full is passed over this once, as is one whose channel fails otherwise;
+        one whose channel is closed (it died) is removed."""
         order = list(self._channels)
-        for step in range(len(order)):
-            index = order[(self._turn + step) % len(order)]
+        turns = [order[(self._turn + step) % len(order)] for step in range(len(order))]
+        if len(turns) > 1:
+            turns.sort(key=lambda index: _unread(self._channels[index]))  # stable: ties keep the turn order
+        for index in turns:
             try:
                 socket.send_fds(self._channels[index], [b"c"], [conn.fileno()])
             except (BlockingIOError, InterruptedError):
@@ -172,9 +180,19 @@ class Dealer:
                 # no connection again while it lives; with every worker removed this way the host stops accepting.
                 log.debug("worker %d could not take a connection: %s", index, exc)
                 continue
-            self._turn = (self._turn + step + 1) % max(1, len(order))
+            if index in self._channels:
+                self._turn = (order.index(index) + 1) % len(order)
             return True
         return False
+
+
+def _unread(channel: socket.socket) -> int:
+    """Bytes sent on `channel` that its worker has not read yet (SIOCOUTQ; each connection is a few hundred);
+    0 where the system cannot say, which leaves the turn to decide."""
+    try:
+        return int(struct.unpack("i", fcntl.ioctl(channel.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0])
+    except OSError:
+        return 0
 
 
 class HandedSite(web.BaseSite):

@@ -92,6 +92,20 @@ async def test_connections_opened_together_are_spread_over_the_workers(host: Hos
     assert sorted(answered) == ["1", "1", "1", "2", "2", "2", "3", "3", "3"]
 
 
+async def test_a_busy_worker_is_passed_over_while_another_has_fewer_unread(host: Host) -> None:
+    await host.worker(1)
+    site, theirs = await host.busy_worker(2)  # stopped, or in a long pause: it reads nothing for now
+    calls = []
+    for _ in range(10):
+        calls.append(asyncio.ensure_future(host.fresh()))
+        await asyncio.sleep(0.02)  # each connection dealt before the next opens
+    done, waiting = await asyncio.wait(calls, timeout=2)
+    # Its turn gave the busy worker one connection; after that it had more unread than the free one, every time.
+    assert sorted(call.result() for call in done) == ["1"] * 9 and len(waiting) == 1
+    asyncio.get_running_loop().add_reader(theirs.fileno(), site._receive)
+    assert await asyncio.wait_for(waiting.pop(), 5) == "2"
+
+
 async def test_a_worker_that_is_gone_is_skipped_and_no_connection_is_lost(host: Host) -> None:
     await host.worker(1)
     gone = await host.worker(2)

@@ -315,7 +315,7 @@ async def test_each_worker_picks_up_a_new_docs_index(host: Host, index_dir: Path
 
 async def test_connections_opened_together_are_dealt_to_both_workers(host: Host) -> None:
     """A client that opens its keep-alive pool at once (a proxy, a load generator) gets every worker: the
-    supervisor deals connections in turn. On one shared socket the first worker to wake accepted them all."""
+    supervisor deals connections in turn. On one shared socket the first worker to wake accepted them all (8 to 0)."""
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=8)) as http:
         async def one() -> tuple[int, int]:
             async with http.get(f"{host.url}/healthz") as r:
@@ -325,7 +325,9 @@ async def test_connections_opened_together_are_dealt_to_both_workers(host: Host)
 
         opened = await asyncio.gather(*(one() for _ in range(8)))  # eight requests at once: eight connections
         reused = await asyncio.gather(*(one() for _ in range(40)))  # the same eight, kept alive
-    assert sorted(index for index, _ in opened) == [1, 1, 1, 1, 2, 2, 2, 2], opened
+    # In turn, unless one worker has not yet read what it was given: about half each, never all on one.
+    served = [index for index, _ in opened]
+    assert min(served.count(1), served.count(2)) >= 2, opened
     assert {index for index, _ in reused} == {1, 2}
 
 
