@@ -47,7 +47,8 @@ def channel_pair() -> tuple[socket.socket, socket.socket]:
 
 
 class Dealer:
-    """The supervisor's side: accepts on `listener` and deals each connection to the workers' channels in turn.
+    """The supervisor's side: accepts on `listener` and deals each connection to the workers' channels in turn,
+    passing over a worker that has not read what it was given while another has read more (`_deal`).
 
     It accepts only while a worker can take what it accepts. A channel holds a few hundred connections (measured:
     278), so a burst of thousands can fill every worker's before they read them; the connection that finds no room
