@@ -362,6 +362,25 @@ def shown(target: Target) -> float:
     return target.value
 
 
+def print_targets(targets: list[Target]) -> None:
+    """One line a target: ok, MISS, or blank for a reference figure; the median, the rounds' range, the goal."""
+    for t in targets:
+        unit = " ms" if t.goal.endswith("ms") else "x"
+        reference = t.goal.startswith("reference")
+        verdict = "    " if reference else "ok  " if t.met else "MISS"
+        goal = "for reference" if reference else f"target {t.goal}"
+        spread = f"[{min(t.rounds):.2f}-{max(t.rounds):.2f}]" if t.rounds else ""
+        print(f"  {verdict} {t.name:<60} {shown(t):>7.2f}{unit} {spread:<13} ({goal})")
+
+
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """The load options every benchmark here takes, with the same defaults."""
+    parser.add_argument("--seconds", type=_whole_seconds(1), default=1, help="load duration per measurement, whole seconds as wrk takes them (default 1)")
+    parser.add_argument("--warmup", type=_whole_seconds(0), default=1, help="unmeasured load before each measurement, whole seconds (default 1)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--repeat", type=int, default=10, help="rounds; figures are medians over them (default 10)")
+
+
 def _whole_seconds(least: int) -> Callable[[str], int]:
     """wrk's -d takes whole seconds only ("0.5s" is a usage error), so the options say so up front."""
 
@@ -379,10 +398,7 @@ def _whole_seconds(least: int) -> Callable[[str], int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=_whole_seconds(1), default=1, help="load duration per measurement, whole seconds as wrk takes them (default 1)")
-    parser.add_argument("--warmup", type=_whole_seconds(0), default=1, help="unmeasured load before each measurement, whole seconds (default 1)")
-    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
-    parser.add_argument("--repeat", type=int, default=10, help="rounds per comparison; figures are medians over them (default 10)")
+    add_load_arguments(parser)
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON here")
     parser.add_argument("--against", metavar="REV", help="instead, compare this checkout's gateway with revision REV's "
                         "in the same rounds (python -m bench.against REV; --seconds, --warmup, --connections, --repeat apply)")
@@ -546,13 +562,7 @@ def main(argv: list[str] | None = None) -> int:
                           "<= 2x", statistics.median(slowed) <= 2.0, slowed))
 
     print(f"\nTargets (median over {args.repeat} rounds, each comparing loads run back to back; range in brackets)")
-    for t in targets:
-        unit = " ms" if t.goal.endswith("ms") else "x"
-        reference = t.goal.startswith("reference")
-        verdict = "    " if reference else "ok  " if t.met else "MISS"
-        goal = "for reference" if reference else f"target {t.goal}"
-        spread = f"[{min(t.rounds):.2f}-{max(t.rounds):.2f}]" if t.rounds else ""
-        print(f"  {verdict} {t.name:<60} {shown(t):>7.2f}{unit} {spread:<13} ({goal})")
+    print_targets(targets)
     errors = sum(row.errors for row in bench.rows)
     if errors:
         print(f"\nbench: {errors} requests failed during the load; the figures above are not trustworthy", file=sys.stderr)

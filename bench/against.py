@@ -38,7 +38,7 @@ from bench.__main__ import (
     QUESTIONS,
     SUBDOMAIN,
     Target,
-    _whole_seconds,
+    add_load_arguments,
     check,
     is_result,
     mcp_load,
@@ -155,10 +155,7 @@ class Comparison:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.against", description=__doc__.splitlines()[0])
     parser.add_argument("rev", help="the revision to compare with (a commit, tag or branch of this repository)")
-    parser.add_argument("--seconds", type=_whole_seconds(1), default=1, help="load duration per measurement (default 1)")
-    parser.add_argument("--warmup", type=_whole_seconds(0), default=1, help="unmeasured load before each scenario (default 1)")
-    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
-    parser.add_argument("--repeat", type=int, default=10, help="rounds per scenario; figures are medians over them (default 10)")
+    add_load_arguments(parser)
     parser.add_argument("--least", type=float, default=1.0, help="current/before throughput each scenario must reach (default 1)")
     args = parser.parse_args(argv)
     if not wrk.available():

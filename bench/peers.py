@@ -57,14 +57,14 @@ from bench.__main__ import (
     Bench,
     Row,
     Target,
-    _whole_seconds,
+    add_load_arguments,
     check,
     is_result,
     mcp_load,
     paired,
+    print_targets,
     rotating,
     search_questions,
-    shown,
     tool_ok,
 )
 from bench.processes import ROOT, Servers
@@ -116,10 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     cpus = sorted(os.sched_getaffinity(0))
     parser = argparse.ArgumentParser(prog="python -m bench.peers", description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=len(cpus), help=f"N, the larger worker count (default: the cores, {len(cpus)})")
-    parser.add_argument("--seconds", type=_whole_seconds(1), default=1, help="load duration per measurement (default 1)")
-    parser.add_argument("--warmup", type=_whole_seconds(0), default=1, help="unmeasured load before each load (default 1)")
-    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
-    parser.add_argument("--repeat", type=int, default=10, help="rounds; figures are medians over them (default 10)")
+    add_load_arguments(parser)
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON here")
     parser.add_argument("--keep-logs", metavar="DIR", help="copy every server's log here at the end")
     args = parser.parse_args(argv)
@@ -226,11 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                                      rows[(label, peer)], 1.0, strictly=True))
 
     print(f"\nTargets (median over {args.repeat} rounds of per-round ratios of throughput; range in brackets)")
-    for t in targets:
-        reference = t.goal == "reference"
-        verdict = "    " if reference else "ok  " if t.met else "MISS"
-        spread = f"[{min(t.rounds):.2f}-{max(t.rounds):.2f}]" if t.rounds else ""
-        print(f"  {verdict} {t.name:<58} {shown(t):>6.2f}x {spread:<13} ({'for reference' if reference else 'target ' + t.goal})")
+    print_targets(targets)
     errors = sum(row.errors for row in bench.rows)
     if errors:
         print(f"\nbench: {errors} requests failed during the load; the figures above are not trustworthy", file=sys.stderr)

@@ -45,7 +45,7 @@ import urllib.request
 from pathlib import Path
 
 from bench import wrk
-from bench.__main__ import DEMO_KEY, LIMITS_COUNTED, SUBDOMAIN, Target, _whole_seconds, check, is_result, mcp_load, shown, tool_ok
+from bench.__main__ import DEMO_KEY, LIMITS_COUNTED, SUBDOMAIN, Target, add_load_arguments, check, is_result, mcp_load, print_targets, tool_ok
 from bench.against import Side, build_old_index, checked_out, cpu_seconds
 from bench.processes import Servers
 from gateway.config import DEFAULT_CONFIG, load_settings
@@ -135,10 +135,7 @@ def sink_counts(url: str) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.telemetry_bench", description=__doc__.splitlines()[0])
     parser.add_argument("--before", default=BEFORE_TELEMETRY, help=f"the revision without telemetry (default {BEFORE_TELEMETRY})")
-    parser.add_argument("--seconds", type=_whole_seconds(1), default=1, help="load duration per measurement (default 1)")
-    parser.add_argument("--warmup", type=_whole_seconds(0), default=1, help="unmeasured load before each scenario (default 1)")
-    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
-    parser.add_argument("--repeat", type=int, default=10, help="rounds; figures are medians over them (default 10)")
+    add_load_arguments(parser)
     args = parser.parse_args(argv)
     if not wrk.available():
         print("bench: wrk is not installed; run `make system-deps` (Debian package wrk)", file=sys.stderr)
@@ -205,11 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         targets.append(ratio(f"{label}: on, 10% parent-based ratio / off", ten, off, 0.9 if first else None))
         targets.append(ratio(f"{label}: on, 100% sampled / off", hundred, off, None))
     print(f"\nTargets (median over {args.repeat} rounds, each comparing loads run back to back; range in brackets)")
-    for t in targets:
-        reference = t.goal.startswith("reference")
-        verdict = "    " if reference else "ok  " if t.met else "MISS"
-        spread = f"[{min(t.rounds):.2f}-{max(t.rounds):.2f}]" if t.rounds else ""
-        print(f"  {verdict} {t.name:<58} {shown(t):>6.2f}x {spread:<13} ({'for reference' if reference else f'target {t.goal}'})")
+    print_targets(targets)
     errors = sum(side.errors for sides in figures.values() for side in sides)
     if errors:
         print(f"\nbench: {errors} requests failed during the load; the figures above are not trustworthy", file=sys.stderr)
