@@ -253,6 +253,8 @@ async def test_a_draft_copied_elsewhere_is_refused_and_writes_nothing(served):
     assert "another connection URL" in other_surface.result["content"][0]["text"]
     forged = await _tool(http, gateway.mcp_url, "publish_draft", {"draft": draft[:-3] + "abc"}, APPS)
     assert forged.result["isError"] is True and "Nothing was written" in forged.result["content"][0]["text"]
+    # The next step is the write that makes a draft; publish_draft cannot show a new confirmation by itself.
+    assert "Call the tool that made the draft again" in forged.result["content"][0]["text"]
     bad_text = await _tool(http, gateway.mcp_url, "publish_draft", {"draft": draft, "text": ""}, APPS)
     assert bad_text.result["isError"] is True
     assert await _notices(http, gateway.mcp_url) == []

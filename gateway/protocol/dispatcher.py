@@ -336,7 +336,7 @@ class Dispatcher:
         opened = self._tools.confirmer.draft_tool(draft)
         tool = self._surfaces.catalogue(call.surface).get(opened) if opened else None
         if tool is None or self._surfaces.absent_reason(call.surface, tool.name) is not None:
-            return self._answer(refused(opened or PUBLISH_DRAFT_NAME, "the draft is not one this server sealed for a tool on "
+            return self._answer(refused(None, "the draft is not one this server sealed for a tool on "
                                         "this connection"), call)
         _check_scope(tool, call)
         problem = publish_problem(arguments)

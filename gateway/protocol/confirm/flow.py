@@ -132,8 +132,11 @@ def _typed_as_asked(tool_name: str, arguments: Mapping[str, Any], answer: Mappin
     return expected is None or answer.get("typed_name") == expected
 
 
-def refused(tool_name: str, why: str) -> ToolFailed:
-    return ToolFailed("refused", f"This approval cannot be used: {why}. Nothing was written. Call {tool_name} again "
+def refused(tool_name: str | None, why: str) -> ToolFailed:
+    """`tool_name`: the write the approval was for, which is what to call again; None when the draft names none
+    this connection has (forged, or from elsewhere): publish_draft itself cannot show a new confirmation."""
+    again = f"Call {tool_name} again" if tool_name else "Call the tool that made the draft again (create_incident, for one)"
+    return ToolFailed("refused", f"This approval cannot be used: {why}. Nothing was written. {again} "
                                  "to show the person a new confirmation.")
 
 
