@@ -51,7 +51,7 @@ from gateway.oauth.registration import resolve_client
 from gateway.observability.audit import AuditEvent
 from gateway.observability.redaction import quotable
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError
-from gateway.store.base import StoreUnavailable
+from gateway.store.base import StoreUnavailable, held_by
 from gateway.web.connections import BodyTimeout, BodyTooLarge, BodyUnreadable
 from gateway.web.services import GATEWAY, Gateway
 
@@ -302,7 +302,7 @@ async def _count_grant(gateway: Gateway, api_key: str) -> None:
         _over(wait, f"This StatusPal key has had {limit} codes redeemed or tokens refreshed in the last hour, the most the server records")
     # Held as long as the longest mark a grant can leave: a used refresh token's, or the revoked family a replayed
     # code or token leaves, both as long as a refresh token lives.
-    wait = await gateway.store.hold(f"held:{key_id(api_key)}", store.entries_per_key, gateway.settings.oauth.refresh_token_ttl_seconds + _SLACK_SECONDS)
+    wait = await gateway.store.hold(held_by(key_id(api_key)), store.entries_per_key, gateway.settings.oauth.refresh_token_ttl_seconds + _SLACK_SECONDS)
     if wait:
         _over(wait, f"This StatusPal key holds {store.entries_per_key} records on this server (sign-ins, refreshes and ended sessions), the most "
                     "it keeps for one key")

@@ -63,6 +63,12 @@ class StoreUnavailable(Exception):
         return "its store is full" if self.full else "its store cannot be reached"
 
 
+def held_by(key_id: str) -> str:
+    """The `Store.hold` owner for everything one API key makes the store keep (session ends, token rotations, used
+    approvals): one name, so the kinds share one bound (``store.entries_per_key``) instead of one each."""
+    return f"held:{key_id}"
+
+
 class Store(ABC):
     """Keys are short strings chosen by the caller (``code:<jti>``, ``fam:<id>``, ``rl:ip:<addr>``); TTLs are seconds."""
 
@@ -88,7 +94,7 @@ class Store(ABC):
     async def hold(self, owner: str, limit: int, ttl: float) -> float:
         """Reserve room for one more mark `owner` causes, living `ttl` seconds: 0.0 while `owner` holds fewer than
         `limit` live reservations (and now one more); otherwise nothing is reserved and the seconds until its
-        oldest reservation ends come back, for a Retry-After. `owner` names the principal (``held:<key id>``)."""
+        oldest reservation ends come back, for a Retry-After. `owner` names the principal (`held_by`)."""
 
     @abstractmethod
     async def claim(self, key: str, ttl: float) -> float | None:

@@ -117,16 +117,20 @@ class InboundLimits:
             # Holding a second's worth: a burst of new users is served at once, a crowd of made-up keys at `rate`.
             wait = await self._store.take(_KEY_CHECK_BUCKET, rate, max(1, math.ceil(rate)), 0.0)
         except StoreUnavailable as exc:
-            if not self._store_failed:
-                log.warning("rate limits cannot be counted: %s", exc)
-            self._store_failed = True
-            raise OverBudget(503, 5, "Service Unavailable: new API keys cannot be checked right now; try again in 5 s") from None
+            raise self._store_down(exc) from None
         if wait > 0:
             seconds = max(1, math.ceil(wait))
             raise OverBudget(
                 503, seconds, f"Service Unavailable: the gateway is checking as many new API keys with StatusPal as it may ({rate:g} a second); "
                 f"try again in {seconds} s"
             )
+
+    def _store_down(self, exc: StoreUnavailable) -> OverBudget:
+        """The store cannot count: said in the log once per outage; the refusal for a budget that fails closed."""
+        if not self._store_failed:
+            log.warning("rate limits cannot be counted: %s", exc)
+        self._store_failed = True
+        return OverBudget(503, 5, "Service Unavailable: new API keys cannot be checked right now; try again in 5 s")
 
     def _address(self, request: web.BaseRequest) -> str:
         """`ClientAddresses.bucket`, remembered: it parses IP addresses, a few microseconds that are a noticeable
@@ -149,12 +153,10 @@ class InboundLimits:
             # The window's index is part of the key, and the counter lives only until the window ends.
             allowed = await self._store.hit(f"{key}:{index}", limit, remaining, batched=batched)
         except StoreUnavailable as exc:
-            if not self._store_failed:
-                log.warning("rate limits cannot be counted: %s", exc)
-            self._store_failed = True
+            refusal = self._store_down(exc)
             if fail_open:
                 return
-            raise OverBudget(503, 5, "Service Unavailable: new API keys cannot be checked right now; try again in 5 s") from None
+            raise refusal from None
         self._store_failed = False
         if not allowed:
             wait = max(1, math.ceil(remaining))

@@ -19,7 +19,7 @@ from typing import Any
 
 from gateway.auth.sealing import InvalidToken, Keyring
 from gateway.protocol.meta import NO_CAPABILITIES, ClientCapabilities
-from gateway.store.base import Store
+from gateway.store.base import Store, held_by
 
 SESSION_PURPOSE = "mcp-session"
 # A session outlives a working day; after it, the client gets 404 and initializes again, as the spec asks of
@@ -72,7 +72,7 @@ class Sessions:
         if wait:
             raise SessionEndsExhausted(wait)
         ttl = max(1, int(claims["exp"] - time.time()))
-        wait = await self._store.hold(f"held:{key_id}", self.entries_per_key, ttl)
+        wait = await self._store.hold(held_by(key_id), self.entries_per_key, ttl)
         if wait:
             raise SessionEndsExhausted(wait, held=True)
         await self._store.revoke(_revocation_key(claims), ttl)

@@ -196,7 +196,7 @@ class Transport:
                 # only send it through a sign-in that ends at this same GET.
                 raise Refusal(405, _DEPRECATED_SSE.format(url=self.gateway.settings.server.public_url + request[_SURFACE].path),
                               headers={"Allow": "POST, DELETE, OPTIONS"})
-            credentials = await self._admit_handshake_only(request, admitted=True)
+            credentials = await self._admit_handshake_only(request)
             if not _accepts(request, _SSE):
                 raise Refusal(406, "Not Acceptable: GET /mcp opens an event stream; the Accept header must allow text/event-stream")
             await self._check_session(request, credentials)
@@ -225,6 +225,7 @@ class Transport:
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
         try:
+            await self._admit(request)
             credentials = await self._admit_handshake_only(request)
             session_id = request.headers.get("Mcp-Session-Id")
             if session_id is None:
@@ -285,11 +286,9 @@ class Transport:
 
     # --- checks: each returns what the request may go on with, or raises one of _REFUSALS --------------
 
-    async def _admit_handshake_only(self, request: web.Request, admitted: bool = False) -> Credentials:
-        """GET and DELETE: the address budget, Host/Origin and credentials as for POST (`admitted`: the first two
-        are done), then 405 in 2026-07-28, which has neither."""
-        if not admitted:
-            await self._admit(request)
+    async def _admit_handshake_only(self, request: web.Request) -> Credentials:
+        """GET and DELETE, once admitted (`_admit`): credentials as for POST, then 405 in 2026-07-28, which has
+        neither."""
         credentials = await self._authenticate(request)
         if _header_version(request) in MODERN_PROTOCOL_VERSIONS:
             raise Refusal(405, f"Method Not Allowed: protocol 2026-07-28 has no {request.method} on /mcp; send POST requests",

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from gateway.auth.sealing import InvalidToken
+from gateway.store.base import held_by
 
 if TYPE_CHECKING:
     from gateway.auth.sealing import Keyring
@@ -124,7 +125,7 @@ class Drafts:
         """Mark the draft used, once for every instance; DraftRefused if it already was. Raises the store's
         StoreUnavailable when that cannot be known: the write is then refused, never done twice."""
         ttl = max(1, draft.expires_at - time.time())
-        wait = await self._store.hold(f"held:{draft.binding.key_id}", self._entries_per_key, ttl)
+        wait = await self._store.hold(held_by(draft.binding.key_id), self._entries_per_key, ttl)
         if wait:
             raise DraftRefused(f"this API key holds as many used approvals as the gateway keeps for one key; try again in "
                                f"{math.ceil(wait)} seconds")
