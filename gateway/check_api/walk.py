@@ -15,7 +15,8 @@ from gateway.statuspal.client import StatusPalAPI, UpstreamResult
 from gateway.statuspal.endpoints import EndpointTable
 from gateway.statuspal.errors import UpstreamError
 from gateway.statuspal.notice_wire import REQUEST_FIELDS, STATE_KEYS, AffectedRefs, NoticeWire, WireShapeError
-from gateway.tools.notice_checks import Ending, is_naive, load_refs, naive_zone, notice_write, page_zone, same_instant
+from gateway.tools import clock
+from gateway.tools.notice_checks import Ending, is_naive, load_refs, naive_zone, notice_write, same_instant
 from gateway.tools.verify import Write, compare, field_check, judge
 
 UNROUTABLE_URL = "https://statuspal-mcp-check.invalid/webhook"
@@ -494,7 +495,7 @@ class Checker:
         """`naive_times` from a time StatusPal wrote without an offset, against the time the check sent."""
         if self.zone is not None or not is_naive(shown):
             return
-        zone = page_zone(self.page_timezone)
+        zone = clock.zone(self.page_timezone)
         as_utc = same_instant(sent, shown, UTC)
         as_page = zone is not None and same_instant(sent, shown, zone)
         if as_page and not as_utc:

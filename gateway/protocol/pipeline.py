@@ -66,19 +66,18 @@ class ToolPipeline:
                 tool, "invalid_arguments",
                 f"Invalid arguments for {tool.name}: {problem}. Correct every one and call {tool.name} again.",
             ))
-        return await self._execute(tool, arguments, call, confirm=True)
+        return await self._execute(tool, arguments, call)
 
     async def publish(self, tool: Tool, draft: Any, corrections: Mapping[str, Any], call: Invocation) -> Outcome:
         """The publish preview's call: write the draft's arguments with the person's corrections, once the draft
         is shown to be this caller's, unused and unexpired, and the target unchanged (`Confirmer.publish`)."""
-        return await self._execute(tool, {}, call, confirm=False, draft=(draft, corrections))
+        return await self._execute(tool, {}, call, draft=(draft, corrections))
 
     async def _execute(
-        self, tool: Tool, arguments: dict[str, Any], call: Invocation, *, confirm: bool,
-        draft: tuple[Any, Mapping[str, Any]] | None = None,
+        self, tool: Tool, arguments: dict[str, Any], call: Invocation, *, draft: tuple[Any, Mapping[str, Any]] | None = None,
     ) -> Outcome:
         attempt = _Attempt(arguments, "app" if draft is not None else "none")
-        outcome = await self._attempt(tool, attempt, call, confirm, draft)
+        outcome = await self._attempt(tool, attempt, call, draft)
         return await self._audited(tool, attempt.arguments, call, outcome, attempt.confirmation)
 
     async def _audited(self, tool: Tool, arguments: Mapping[str, Any], call: Invocation, outcome: Outcome,
@@ -90,7 +89,7 @@ class ToolPipeline:
         return outcome
 
     async def _attempt(
-        self, tool: Tool, attempt: _Attempt, call: Invocation, confirm: bool, draft: tuple[Any, Mapping[str, Any]] | None,
+        self, tool: Tool, attempt: _Attempt, call: Invocation, draft: tuple[Any, Mapping[str, Any]] | None,
     ) -> Outcome:
         """The outcome; `attempt` learns what the audit event needs on the way (the arguments as written, after a
         person's corrections, and how they were confirmed)."""
@@ -118,8 +117,8 @@ class ToolPipeline:
                         held = ToolFailed("invalid_arguments", f"The corrected {tool.name} is not valid: {problem}. Nothing "
                                                                "was written; correct it in the preview and publish again.")
             else:
-                held = await self.confirmer.gate(tool, arguments, call, ctx) if confirm else None
-                if held is None and confirm and call.meta.request_state is not None and self.confirmer.confirms_by_form(tool, call):
+                held = await self.confirmer.gate(tool, arguments, call, ctx)
+                if held is None and call.meta.request_state is not None and self.confirmer.confirms_by_form(tool, call):
                     attempt.confirmation = "form"
             if held is not None:
                 self._metrics.tool_call(tool.name, held.outcome if isinstance(held, ToolFailed) else "confirming")

@@ -26,6 +26,7 @@ class TimeProblem(ToolError):
 
 
 def zone(name: Any) -> ZoneInfo | None:
+    """A page's `timezone` (an IANA name) as a zone; None when it is not one."""
     if not isinstance(name, str) or not name:
         return None
     try:

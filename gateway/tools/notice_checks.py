@@ -21,10 +21,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.statuspal.errors import UpstreamError, describe
 from gateway.statuspal.notice_wire import STATE_KEYS, AffectedRefs, NoticeRecord, NoticeUpdate, NoticeWire
+from gateway.tools import clock
 from gateway.tools.base import ToolError
 from gateway.tools.verify import CHECK_API, MISSING, Check, Write, confirm, lost_answer, same, show
 
@@ -53,17 +53,7 @@ def naive_zone(wire: NoticeWire, page_timezone: Any = None) -> tzinfo | None:
     (or the page's zone is unknown): such a time is then never guessed."""
     if wire.naive_times == "utc":
         return UTC
-    return page_zone(page_timezone) if wire.naive_times == "page" else None
-
-
-def page_zone(page_timezone: Any) -> tzinfo | None:
-    """A page's `timezone` (an IANA name) as a zone; None when it is not one."""
-    if not isinstance(page_timezone, str):
-        return None
-    try:
-        return ZoneInfo(page_timezone)
-    except (ValueError, ZoneInfoNotFoundError):
-        return None
+    return clock.zone(page_timezone) if wire.naive_times == "page" else None
 
 
 async def load_refs(api: Any, page: str) -> AffectedRefs:

@@ -15,10 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from gateway.statuspal.errors import UpstreamError, describe
-from gateway.tools import containers, notices, services, status_pages, webhooks
+from gateway.tools import clock, containers, notices, services, status_pages, webhooks
 from gateway.tools.base import Tool, ToolContext, ToolError
 
 Action = Literal["publish", "delete", "rotate"]
@@ -209,8 +208,10 @@ def _local(value: Any, zone: str) -> str | None:
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        tz = ZoneInfo(zone)
-    except (ValueError, KeyError):
+    except ValueError:
+        return value
+    tz = clock.zone(zone)
+    if tz is None:
         return value
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)

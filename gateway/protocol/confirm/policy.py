@@ -43,7 +43,6 @@ class ConfirmPolicy:
         writes = {tool.name for tool in tools if tool.scope != READ}
         self.confirmed = frozenset(writes if settings.all_writes else set(settings.tools) & writes)
         self.hide_unconfirmable = settings.hide_unconfirmable
-        self.ttl = settings.draft_ttl_seconds
 
     def confirms(self, tool_name: str) -> bool:
         return tool_name in self.confirmed
