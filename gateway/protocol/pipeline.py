@@ -22,6 +22,7 @@ from gateway.protocol.outcomes import Complete, Deferred, InputRequired, KeyRefu
 from gateway.protocol.write_audit import write_event
 from gateway.statuspal.errors import UpstreamAuthError, UpstreamError, describe
 from gateway.tools.base import InputNeeded, ProgressFn, Tool, ToolContext, ToolError, no_progress
+from gateway.tools.fit import RESULT_LIMIT, fit_record
 
 if TYPE_CHECKING:
     from gateway.observability.audit import AuditTrail
@@ -123,7 +124,10 @@ class ToolPipeline:
             if held is not None:
                 self._metrics.tool_call(tool.name, held.outcome if isinstance(held, ToolFailed) else "confirming")
                 return held
-            structured = orjson.dumps(dict(await tool.handler(ctx, arguments)))
+            result = await tool.handler(ctx, arguments)
+            structured = orjson.dumps(dict(result))
+            if len(structured) > RESULT_LIMIT:  # measured by the one serialisation every result gets anyway
+                structured = orjson.dumps(fit_record(result))
         except ToolError as exc:
             return self._failed(tool, "tool_error", str(exc), exc.data)
         except InputNeeded as exc:

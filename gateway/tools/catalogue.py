@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -21,7 +21,6 @@ from gateway.auth.scopes import TOOL_SCOPES
 from gateway.auth.surfaces import ALL_TOOLSETS
 from gateway.tools import containers, docs, notices, services, setup, status_pages, webhooks
 from gateway.tools.base import Tool
-from gateway.tools.fit import fitted
 
 # The order of tools/list: pages, then what lives on a page, then webhooks, the one-call setup, docs search.
 TOOL_MODULES = (status_pages, services, containers, notices, webhooks, setup, docs)
@@ -64,10 +63,9 @@ class Catalogue:
 
 def build_catalogue(extra_tools: Iterable[Tool] = ()) -> Catalogue:
     """Every tool of every tool module, in `TOOL_MODULES` order, then `extra_tools` (the hook through which an
-    embedding application, or a test, adds its own tools, checked like every other); each result bounded to fit
-    a client's window."""
-    tools = (*(tool for module in TOOL_MODULES for tool in module.TOOLS), *extra_tools)
-    return Catalogue.of(replace(tool, handler=fitted(tool.handler)) for tool in tools)
+    embedding application, or a test, adds its own tools, checked like every other). The pipeline bounds each
+    result to fit a client's window (`fit_record`)."""
+    return Catalogue.of((*(tool for module in TOOL_MODULES for tool in module.TOOLS), *extra_tools))
 
 
 # Canonical JSON of every schema that passed the metaschema check in this process.

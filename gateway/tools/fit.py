@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from gateway.tools.base import Handler, ToolContext, ToolError
+from gateway.tools.base import ToolError
 from gateway.tools.cursors import decode_cursor, encode_cursor
 
 # 20 KB of text is about 5k tokens: a fifth of a common 25k-token cap, leaving the model room for the rest.
@@ -138,12 +138,3 @@ def _arrays(value: Any, path: str = "") -> list[tuple[str, list[Any]]]:
         for child in value:
             found += _arrays(child, path)
     return found
-
-
-def fitted(handler: Handler) -> Handler:
-    """`handler` whose result never exceeds RESULT_LIMIT (see fit_record)."""
-
-    async def handle(ctx: ToolContext, args: dict[str, Any]) -> Mapping[str, Any]:
-        return fit_record(await handler(ctx, args))
-
-    return handle
