@@ -18,7 +18,8 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -189,21 +190,11 @@ async def run_until_signal(listeners: Sequence[Listener], ready_message: str) ->
     flight, and only then runs the apps' cleanup (which closes the upstream pool). The sandbox is
     started first and stopped last, so calls the gateway is still finishing can still reach it.
     """
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     runners: list[GatewayRunner] = []
     try:
         for listener in listeners:
-            runner = GatewayRunner(
-                listener.app, access_log=None, shutdown_timeout=listener.server.shutdown_timeout_seconds,
-                keepalive_timeout=listener.server.keepalive_timeout_seconds, request_timeout=listener.server.request_timeout_seconds,
-            )
-            await runner.setup()
-            runners.append(runner)
-            site = HandedSite(runner, listener.sock) if listener.handed else web.SockSite(runner, listener.sock)
-            await site.start()
+            runners.append(await start(listener))
         print(ready_message, flush=True)
         await stop.wait()
         log.info("shutting down: finishing requests in flight")
@@ -211,6 +202,41 @@ async def run_until_signal(listeners: Sequence[Listener], ready_message: str) ->
         for runner in reversed(runners):
             await runner.cleanup()
     log.info("stopped")
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event SIGTERM or SIGINT sets: the start of a graceful stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def start(listener: Listener) -> GatewayRunner:
+    """`listener`'s app served on its socket (or its channel of handed connections), with `[server]`'s bounds."""
+    runner = GatewayRunner(
+        listener.app, access_log=None, shutdown_timeout=listener.server.shutdown_timeout_seconds,
+        keepalive_timeout=listener.server.keepalive_timeout_seconds, request_timeout=listener.server.request_timeout_seconds,
+    )
+    await runner.setup()
+    site = HandedSite(runner, listener.sock) if listener.handed else web.SockSite(runner, listener.sock)
+    await site.start()
+    return runner
+
+
+@contextmanager
+def long_lived_objects() -> Iterator[None]:
+    """Around building what lives as long as the process (the imports, create_app): the collector's passes over
+    it are wasted, so it is off while they run, and their ~100k objects are frozen after, out of every full
+    collection while serving and of the one at exit (together about 0.7 s of CPU per start)."""
+    keep_freed_memory()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 def _sandbox_app(settings: Settings) -> web.Application:
@@ -242,12 +268,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(settings)
     if workers > 1:
         return _serve_workers(args, settings, overrides, sock, sandbox_sock, workers)
-    keep_freed_memory()
-    # What the imports and create_app build lives as long as the process, so the collector's passes over it are
-    # wasted: it is off while they run, and their ~100k objects are frozen after, out of every full collection
-    # while serving and of the one at exit (together about 0.7 s of CPU per start).
-    gc.disable()
-    try:
+    with long_lived_objects():
         from gateway.app import create_app  # the whole gateway: imported once the cheap checks have passed
 
         listeners = []
@@ -256,9 +277,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
             sandbox_url = origin(settings.sandbox.host, sandbox_sock.getsockname()[1])
             listeners.append(Listener(_sandbox_app(settings), sandbox_sock, settings.server))
         listeners.append(Listener(create_app(settings), sock, settings.server))
-    finally:
-        gc.freeze()
-        gc.enable()
     asyncio.run(run_until_signal(listeners, banner(settings, sandbox_url)))
     return 0
 
@@ -283,15 +301,10 @@ def _serve_workers(
         store = RedisStore(settings.secrets.redis_url)
         await store.start()
         await store.close()
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         sandbox = None
         if sandbox_sock is not None:  # once per host, started first and stopped last, as with one process
-            sandbox = GatewayRunner(_sandbox_app(settings), access_log=None, shutdown_timeout=settings.server.shutdown_timeout_seconds)
-            await sandbox.setup()
-            await web.SockSite(sandbox, sandbox_sock).start()
+            sandbox = await start(Listener(_sandbox_app(settings), sandbox_sock, settings.server))
         supervisor = Supervisor(sock, workers, worker_args, settings.server.shutdown_timeout_seconds)
         try:
             await supervisor.start()
@@ -319,16 +332,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     die_with_parent(args.parent)
     settings = load_settings(args.config, overrides=json.loads(args.overrides))
     configure_logging(settings)
-    keep_freed_memory()
-    gc.disable()  # as in cmd_serve
-    try:
+    with long_lived_objects():
         from gateway.app import create_app
 
         channel = socket.socket(fileno=args.channel)
         app = create_app(settings, place=WorkerPlace(args.index, args.count, Path(args.directory)))
-    finally:
-        gc.freeze()
-        gc.enable()
     asyncio.run(run_until_signal([Listener(app, channel, settings.server, handed=True)], WORKER_READY))
     return 0
 
