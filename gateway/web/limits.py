@@ -58,8 +58,6 @@ log = logging.getLogger("gateway.web.limits")
 # room for counters is full, which refills it early, the same cost as a counter's window restarting early (and it
 # takes that many new counters to happen again), while as a mark it would take room sign-ins need.
 _KEY_CHECK_BUCKET = "rl:keycheck:bucket"
-# Bound on remembered (peer, X-Forwarded-For) -> counted address answers; past it the memo starts over.
-_ADDRESS_MEMO_MAX = 4096
 
 
 @dataclass
@@ -86,11 +84,10 @@ class InboundLimits:
         # Wall-clock time, not monotonic: instances sharing Redis must agree which window it is.
         self.clock = clock
         self._store_failed = False
-        self._memo: dict[tuple[str | None, ...], str] = {}
 
     async def admit_address(self, request: web.BaseRequest) -> str:
         """Count one request from the request's client address; the address, for the key-check budget."""
-        address = self._address(request)
+        address = self._addresses.bucket(request)
         limit = self.settings.address_requests
         if limit:
             await self._count(f"rl:mcp:addr:{address}", limit, "this address", "requests", fail_open=True, batched=True)
@@ -131,18 +128,6 @@ class InboundLimits:
             log.warning("rate limits cannot be counted: %s", exc)
         self._store_failed = True
         return OverBudget(503, 5, "Service Unavailable: new API keys cannot be checked right now; try again in 5 s")
-
-    def _address(self, request: web.BaseRequest) -> str:
-        """`ClientAddresses.bucket`, remembered: it parses IP addresses, a few microseconds that are a noticeable
-        share of a cached call, and a client sends many requests from one peer with one forwarding header. The
-        answer depends on nothing else, so the pair is the whole key."""
-        key = (request.remote, *request.headers.getall("X-Forwarded-For", ()))
-        address = self._memo.get(key)
-        if address is None:
-            if len(self._memo) >= _ADDRESS_MEMO_MAX:
-                self._memo.clear()
-            address = self._memo[key] = self._addresses.bucket(request)
-        return address
 
     async def _count(self, key: str, limit: int, who: str, what: str, *, fail_open: bool, batched: bool = False) -> None:
         window = self.settings.window_seconds
