@@ -118,9 +118,7 @@ class ToolPipeline:
                         held = ToolFailed("invalid_arguments", f"The corrected {tool.name} is not valid: {problem}. Nothing "
                                                                "was written; correct it in the preview and publish again.")
             else:
-                held = await self.confirmer.gate(tool, arguments, call, ctx)
-                if held is None and call.meta.request_state is not None and self.confirmer.confirms_by_form(tool, call):
-                    attempt.confirmation = "form"
+                held, attempt.confirmation = await self.confirmer.gate(tool, arguments, call, ctx)
             if held is not None:
                 self._metrics.tool_call(tool.name, held.outcome if isinstance(held, ToolFailed) else "confirming")
                 return held

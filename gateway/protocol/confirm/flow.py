@@ -40,30 +40,29 @@ class Confirmer:
     def draft_tool(self, token: Any) -> str | None:
         return self._drafts.tool_of(token)
 
-    def confirms_by_form(self, tool: Tool, call: Invocation) -> bool:
-        """Whether a call that `gate` let through was one a person had just accepted on a form."""
-        return self.policy.confirms(tool.name) and review.reviewable(tool.name) and self.channel(call) is Channel.FORM
-
     def channel(self, call: Invocation) -> Channel:
         return self.policy.channel(call.meta.capabilities, call.modern, call.caller.confirm_by_client)
 
-    async def gate(self, tool: Tool, arguments: dict[str, Any], call: Invocation, ctx: ToolContext) -> Outcome | None:
+    async def gate(self, tool: Tool, arguments: dict[str, Any], call: Invocation, ctx: ToolContext) -> tuple[Outcome | None, str]:
+        """What holds the call back (None: go ahead), and how it was confirmed for the audit: "form" when a person
+        has just accepted a form for exactly these arguments, else "none" (left to the client, or not yet)."""
         if not (self.policy.confirms(tool.name) and review.reviewable(tool.name)):
-            return None
+            return None, "none"
         channel = self.channel(call)
         if channel is Channel.CLIENT:
-            return None
+            return None, "none"
         binding = self._binding(call, tool.name, channel)
         if channel is Channel.APP:
             shown, held = await review.preview(ctx, tool.name, arguments)
             draft, expires = self._drafts.seal(binding, arguments, held, carry_arguments=True)
             shown["expires_at"] = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            return Deferred(_deferred_text(tool.name, shown), {DRAFT_META: draft, PREVIEW_META: shown})
+            return Deferred(_deferred_text(tool.name, shown), {DRAFT_META: draft, PREVIEW_META: shown}), "none"
         if call.meta.request_state is None:
             shown, held = await review.preview(ctx, tool.name, arguments)
             state, _ = self._drafts.seal(binding, arguments, held, carry_arguments=False)
-            return InputRequired({CONFIRM_KEY: form_request(shown)}, state)
-        return await self._answered(tool, arguments, call, ctx, binding)
+            return InputRequired({CONFIRM_KEY: form_request(shown)}, state), "none"
+        answered = await self._answered(tool, arguments, call, ctx, binding)
+        return answered, "form" if answered is None else "none"
 
     async def _answered(self, tool: Tool, arguments: dict[str, Any], call: Invocation, ctx: ToolContext, binding: Binding) -> Outcome | None:
         """The retry of a form: the person's answer, checked against the sealed state before anything is written."""
