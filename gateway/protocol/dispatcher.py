@@ -130,8 +130,9 @@ class Call:
 
     @property
     def capabilities(self) -> ClientCapabilities:
-        """What the client declared: on this request in 2026-07-28, in initialize (via the session) before."""
-        return self.meta.capabilities
+        """What the client declared: on this request in 2026-07-28, in initialize (via the session) before (no
+        need to parse this request's meta for that: `tools/list` asks on every call)."""
+        return self.meta.capabilities if self.modern else self.session
 
     @property
     def modern(self) -> bool:
