@@ -78,13 +78,17 @@ def _targets(tool: Tool, arguments: Mapping[str, Any], outcome: Outcome) -> dict
     kind = "region" if "containers" in tool.toolsets else "service"
     if "slug" in arguments:
         targets[kind] = arguments["slug"]
-    if isinstance(outcome, Complete):
-        # A create names its new record only in the result.
+    if not isinstance(outcome, Complete):
+        return targets
+    # A create names its new record only in the result, which is read back only when the arguments do not name it.
+    made_kind = "notice" if "notices" in tool.toolsets else "webhook" if "webhooks" in tool.toolsets else None
+    wants_id = made_kind is not None and f"{made_kind}_id" not in arguments
+    wants_slug = "slug" not in arguments and bool(tool.toolsets & {"services", "containers"})
+    if wants_id or wants_slug:
         made = orjson.loads(outcome.structured)
         if isinstance(made, Mapping):
-            made_kind = "notice" if "notices" in tool.toolsets else "webhook" if "webhooks" in tool.toolsets else None
-            if made_kind and "id" in made and f"{made_kind}_id" not in arguments:
+            if wants_id and made_kind and "id" in made:
                 targets[made_kind] = made["id"]
-            if "slug" in made and "slug" not in arguments and tool.toolsets & {"services", "containers"}:
+            if wants_slug and "slug" in made:
                 targets[kind] = made["slug"]
     return targets
