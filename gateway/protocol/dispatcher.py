@@ -333,10 +333,10 @@ class Dispatcher:
         if not invocation.meta.capabilities.apps:
             raise RpcError(INVALID_PARAMS, f"Unknown tool: {PUBLISH_DRAFT_NAME!r}. It belongs to the publish preview, which "
                                            "this client did not declare it can show; call the tool itself instead.")
-        draft = arguments.get("draft")
-        opened = self._tools.confirmer.draft_tool(draft)
-        tool = self._surfaces.catalogue(call.surface).get(opened) if opened else None
-        if tool is None or self._surfaces.absent_reason(call.surface, tool.name) is not None:
+        claims = self._tools.confirmer.unsealed(arguments.get("draft"))  # decrypted once, checked in full by publish
+        opened = claims.get("t") if claims is not None else None
+        tool = self._surfaces.catalogue(call.surface).get(opened) if isinstance(opened, str) else None
+        if claims is None or tool is None or self._surfaces.absent_reason(call.surface, tool.name) is not None:
             return self._answer(refused(None, "the draft is not one this server sealed for a tool on "
                                         "this connection"), call)
         _check_scope(tool, call)
@@ -344,7 +344,7 @@ class Dispatcher:
         if problem is not None:
             return self._answer(refused(tool.name, problem), call)
         corrections: dict[str, Any] = {k: arguments[k] for k in ("text", "notify", "typed_name") if k in arguments}
-        return self._answer(await self._tools.publish(tool, draft, corrections, invocation), call)
+        return self._answer(await self._tools.publish(tool, claims, corrections, invocation), call)
 
     def _invocation(self, call: Call) -> Invocation:
         meta = call.meta

@@ -69,13 +69,13 @@ class ToolPipeline:
             ))
         return await self._execute(tool, arguments, call)
 
-    async def publish(self, tool: Tool, draft: Any, corrections: Mapping[str, Any], call: Invocation) -> Outcome:
+    async def publish(self, tool: Tool, draft: Mapping[str, Any], corrections: Mapping[str, Any], call: Invocation) -> Outcome:
         """The publish preview's call: write the draft's arguments with the person's corrections, once the draft
         is shown to be this caller's, unused and unexpired, and the target unchanged (`Confirmer.publish`)."""
         return await self._execute(tool, {}, call, draft=(draft, corrections))
 
     async def _execute(
-        self, tool: Tool, arguments: dict[str, Any], call: Invocation, *, draft: tuple[Any, Mapping[str, Any]] | None = None,
+        self, tool: Tool, arguments: dict[str, Any], call: Invocation, *, draft: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None,
     ) -> Outcome:
         attempt = _Attempt(arguments, "app" if draft is not None else "none")
         outcome = await self._attempt(tool, attempt, call, draft)
@@ -90,7 +90,7 @@ class ToolPipeline:
         return outcome
 
     async def _attempt(
-        self, tool: Tool, attempt: _Attempt, call: Invocation, draft: tuple[Any, Mapping[str, Any]] | None,
+        self, tool: Tool, attempt: _Attempt, call: Invocation, draft: tuple[Mapping[str, Any], Mapping[str, Any]] | None,
     ) -> Outcome:
         """The outcome; `attempt` learns what the audit event needs on the way (the arguments as written, after a
         person's corrections, and how they were confirmed)."""

@@ -88,13 +88,24 @@ class Drafts:
             claims["a"] = dict(arguments)
         return self._keyring.seal(PURPOSE, claims), expires
 
+    def unseal(self, token: Any) -> dict[str, Any] | None:
+        """A draft's sealed claims, or None for anything that is not a draft of ours. Only a check of origin: the
+        publish preview's call reads the tool from them before `check` looks at the rest, so it decrypts once."""
+        try:
+            return self._keyring.unseal(PURPOSE, token, max_chars=MAX_DRAFT_CHARS)
+        except InvalidToken:
+            return None
+
     def open(self, token: Any, expected: Binding) -> Draft:
         """The draft, once it is shown to be ours, unexpired and bound to `expected`; DraftRefused otherwise.
         It is not yet used: `use` marks it, right before the write."""
-        try:
-            claims = self._keyring.unseal(PURPOSE, token, max_chars=MAX_DRAFT_CHARS)
-        except InvalidToken:
-            raise DraftRefused("the draft is not one this server sealed, or it was altered") from None
+        claims = self.unseal(token)
+        if claims is None:
+            raise DraftRefused("the draft is not one this server sealed, or it was altered")
+        return self.check(claims, expected)
+
+    def check(self, claims: Mapping[str, Any], expected: Binding) -> Draft:
+        """`open` for claims already unsealed."""
         exp = claims.get("exp")
         if not isinstance(exp, int) or exp <= time.time():
             raise DraftRefused(f"the draft expired (drafts are valid for {_duration(self.ttl)})")
@@ -111,15 +122,6 @@ class Drafts:
             binding=bound, arguments=arguments if isinstance(arguments, dict) else None, digest=str(claims.get("d")),
             fingerprint=claims.get("f"), draft_id=str(claims.get("jti")), expires_at=exp,
         )
-
-    def tool_of(self, token: Any) -> str | None:
-        """The tool a draft names, to find it before its binding is checked (`open` checks everything); None for
-        anything that is not a draft of ours."""
-        try:
-            tool = self._keyring.unseal(PURPOSE, token, max_chars=MAX_DRAFT_CHARS).get("t")
-        except InvalidToken:
-            return None
-        return tool if isinstance(tool, str) else None
 
     async def use(self, draft: Draft) -> None:
         """Mark the draft used, once for every instance; DraftRefused if it already was. Raises the store's

@@ -37,8 +37,9 @@ class Confirmer:
         self.policy = policy
         self._drafts = drafts
 
-    def draft_tool(self, token: Any) -> str | None:
-        return self._drafts.tool_of(token)
+    def unsealed(self, token: Any) -> dict[str, Any] | None:
+        """A draft's claims (the tool it names under "t"), or None for anything not sealed here as a draft."""
+        return self._drafts.unseal(token)
 
     def channel(self, call: Invocation) -> Channel:
         return self.policy.channel(call.meta.capabilities, call.modern, call.caller.confirm_by_client)
@@ -86,13 +87,13 @@ class Confirmer:
             return refused(tool.name, "the name typed does not match the page's subdomain")
         return await self._use(tool.name, arguments, draft, ctx)
 
-    async def publish(self, tool: Tool, draft_token: Any, corrections: Mapping[str, Any], call: Invocation,
+    async def publish(self, tool: Tool, claims: Mapping[str, Any], corrections: Mapping[str, Any], call: Invocation,
                       ctx: ToolContext) -> tuple[dict[str, Any], Outcome | None]:
         """The publish preview's call: the draft's arguments with the person's corrections, ready to write (and
         None), or a refusal. `tool` is the one the draft names, already found on this surface."""
         binding = self._binding(call, tool.name, Channel.APP)
         try:
-            draft = self._drafts.open(draft_token, binding)
+            draft = self._drafts.check(claims, binding)
         except DraftRefused as exc:
             return {}, refused(tool.name, str(exc))
         arguments = dict(draft.arguments or {})
