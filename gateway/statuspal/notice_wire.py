@@ -21,6 +21,7 @@ tables, so the tools still speak slugs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, tzinfo
@@ -101,9 +102,13 @@ class AffectedRefs:
 
     def to_slugs(self, affected: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
         """Ids read back as slugs; an id the page does not list (made since the lookup) is kept as it is."""
-        services = {v: k for k, v in self.services.items()}
-        containers = {v: k for k, v in self.containers.items()}
+        services, containers = self._by_id
         return {services.get(s, s): tuple(containers.get(c, c) for c in cs) for s, cs in affected.items()}
+
+    @functools.cached_property
+    def _by_id(self) -> tuple[dict[str, str], dict[str, str]]:
+        """Both tables inverted, once: every notice of a list is read back through them."""
+        return {v: k for k, v in self.services.items()}, {v: k for k, v in self.containers.items()}
 
 
 @dataclass(frozen=True)
@@ -223,8 +228,12 @@ class NoticeWire:
 
     def state_words(self, kind: str, state: str) -> tuple[str, ...]:
         """The wire words of one state of one notice type; the first is the one a StatusPal most likely uses."""
-        key = STATE_KEYS.get((kind, state))
-        return state_words(getattr(self, key)) if key else ()
+        return self._words.get((kind, state), ())
+
+    @functools.cached_property
+    def _words(self) -> dict[tuple[str, str], tuple[str, ...]]:
+        # The settings are frozen, and every notice a list reads asks: split them once.
+        return {pair: state_words(getattr(self, key)) for pair, key in STATE_KEYS.items()}
 
     def filter_words(self, state: str, kind: str | None = None) -> tuple[str, ...]:
         """Every wire word a list filter on `state` must ask for (of one notice type, or of all)."""
