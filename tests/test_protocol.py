@@ -27,7 +27,7 @@ from gateway.protocol.jsonrpc import parse_message
 from gateway.protocol.pipeline import ToolPipeline
 from gateway.protocol.results import json_string
 from gateway.tools.base import READ_ONLY, Tool, ToolError
-from gateway.tools.catalogue import Catalogue
+from gateway.tools.catalogue import Catalogue, build_catalogue
 from gateway.tools.surfaces import SurfaceTools
 from gateway.web.services import GATEWAY
 from gateway.web.transport import TRANSPORT
@@ -381,3 +381,13 @@ def test_an_argument_validator_compiled_for_other_tools_is_refused(sandbox_url) 
     partial = ArgumentValidator(build_catalogue().tools[:3])
     with pytest.raises(ValueError, match="compiled for other tools"):
         create_app(gateway_settings(8080, sandbox_url), arguments=partial)
+
+
+def test_a_confirmed_write_must_have_a_preview_to_show() -> None:
+    # Listed as confirmed while its calls ran unconfirmed: a write with no target to preview cannot be confirmed.
+    tools = build_catalogue().tools
+    with pytest.raises(ValueError, match="update_service"):
+        ConfirmPolicy(ConfirmSettings(tools=("create_incident", "update_service")), tools)
+    every = ConfirmPolicy(ConfirmSettings(tools=(), all_writes=True), tools).confirmed
+    assert "create_incident" in every and "delete_webhook" in every
+    assert not every & {"update_service", "create_status_page", "setup_status_page", "create_webhook"}

@@ -69,10 +69,6 @@ TARGETS: dict[str, Target] = {
 }
 
 
-def reviewable(tool_name: str) -> bool:
-    return tool_name in TARGETS
-
-
 def action_of(tool_name: str) -> Action:
     if tool_name.startswith("delete_"):
         return "delete"

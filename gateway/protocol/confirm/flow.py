@@ -47,7 +47,7 @@ class Confirmer:
     async def gate(self, tool: Tool, arguments: dict[str, Any], call: Invocation, ctx: ToolContext) -> tuple[Outcome | None, str]:
         """What holds the call back (None: go ahead), and how it was confirmed for the audit: "form" when a person
         has just accepted a form for exactly these arguments, else "none" (left to the client, or not yet)."""
-        if not (self.policy.confirms(tool.name) and review.reviewable(tool.name)):
+        if not self.policy.confirms(tool.name):
             return None, "none"
         channel = self.channel(call)
         if channel is Channel.CLIENT:

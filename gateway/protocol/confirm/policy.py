@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from gateway.auth.scopes import READ
 from gateway.protocol.confirm.settings import ConfirmSettings
 from gateway.protocol.meta import ClientCapabilities
+from gateway.tools import review
 from gateway.tools.base import Tool
 
 CONFIRM_HEADER = "X-MCP-Confirm"
@@ -41,7 +42,15 @@ class ConfirmPolicy:
         if unknown:
             raise ValueError(f"[confirm] tools names tools this gateway does not have: {', '.join(unknown)}")
         writes = {tool.name for tool in tools if tool.scope != READ}
-        self.confirmed = frozenset(writes if settings.all_writes else set(settings.tools) & writes)
+        # A person can only confirm what can be shown to them: a write with a target to preview and re-read
+        # (review.TARGETS). Naming another would list the tool as confirmed (with the preview, or hidden by
+        # hide_unconfirmable) while its calls went through unconfirmed, so it is refused here; all_writes means
+        # every write that has a preview.
+        unshowable = sorted(set(settings.tools) & writes - set(review.TARGETS))
+        if unshowable:
+            raise ValueError(f"[confirm] tools names writes that have no preview to confirm: {', '.join(unshowable)}; "
+                             f"those that have one: {', '.join(sorted(set(review.TARGETS) & writes))}")
+        self.confirmed = frozenset((writes if settings.all_writes else set(settings.tools) & writes) & set(review.TARGETS))
         self.hide_unconfirmable = settings.hide_unconfirmable
 
     def confirms(self, tool_name: str) -> bool:
