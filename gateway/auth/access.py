@@ -8,7 +8,8 @@ resolver is handed one of these, so the request path never imports the token end
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from gateway.auth.identity import AuthError, Credentials
 from gateway.auth.scopes import scope_set
@@ -22,6 +23,21 @@ if TYPE_CHECKING:
     from gateway.store.base import Store
 
 log = logging.getLogger(__name__)
+
+# A client names itself at registration; its name rides in every token, so it is cut to a bounded length.
+CLIENT_NAME_CLAIM_CHARS = 100
+
+
+def client_claims(name: str | None, verified: bool) -> dict[str, Any]:
+    """What a token carries of its OAuth client for the audit: its display name (bounded, since a registrant
+    picks it) and whether it was verified. `claimed_client` reads them back."""
+    return {"cn": name[:CLIENT_NAME_CLAIM_CHARS], "cv": verified} if name else {"cv": verified}
+
+
+def claimed_client(claims: Mapping[str, Any]) -> tuple[str | None, bool]:
+    """(the client's display name, whether it was verified) from a token's claims (`client_claims`)."""
+    name = claims.get("cn")
+    return (name if isinstance(name, str) else None), claims.get("cv") is True
 
 
 class AccessTokenVerifier:
@@ -71,7 +87,8 @@ class AccessTokenVerifier:
                             f"The server cannot check this token right now because {exc.reason}; try again in a moment.") from None
         if revoked:
             raise AuthError(401, "invalid_token", "The access token was revoked; sign in again.")
-        client_id, client_name = claims.get("client_id"), claims.get("cn")
+        client_id = claims.get("client_id")
+        client_name, client_verified = claimed_client(claims)
         return Credentials(
             api_key=api_key,
             scopes=scope_set(scope),
@@ -79,8 +96,8 @@ class AccessTokenVerifier:
             key_id=sub,  # key_id(api_key), computed once when the token was issued
             client_id=client_id if isinstance(client_id, str) else None,
             audience=audience,
-            client_name=client_name if isinstance(client_name, str) else None,
-            client_verified=claims.get("cv") is True,
+            client_name=client_name,
+            client_verified=client_verified,
         )
 
     def _not_an_access_token(self, token: str) -> str:

@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from gateway.auth.access import claimed_client, client_claims
 from gateway.auth.identity import key_id
 from gateway.auth.scopes import TOOL_SCOPES, normalise_scope
 from gateway.auth.sealing import InvalidToken, Keyring
@@ -65,8 +66,6 @@ MAX_FORM_BYTES = 16 * 1024
 MAX_FORM_FIELDS = 32
 _VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")  # RFC 7636 §4.1
 GRANT_WINDOW_SECONDS = 3600
-# A client names itself at registration; its name rides in every token, so it is cut to a bounded length.
-CLIENT_NAME_CLAIM_CHARS = 100
 # Store entries outlive the token they guard by a little, so clock skew between instances cannot reopen a hole.
 _SLACK_SECONDS = 60
 
@@ -117,7 +116,7 @@ def issue_code(
         "iss": settings.server.public_url,
         "jti": new_id(),
         "client_id": client_id,
-        **_client_claims(client_name, client_verified),
+        **client_claims(client_name, client_verified),
         "redirect_uri": redirect_uri,
         "code_challenge": code_challenge,
         "resource": resource,
@@ -137,7 +136,7 @@ def token_claims(settings: Settings, grant: Grant, typ: str, ttl: int, now: int)
         "aud": grant.resource,
         "sub": key_id(grant.api_key),
         "client_id": grant.client_id,
-        **_client_claims(grant.client_name, grant.client_verified),
+        **client_claims(grant.client_name, grant.client_verified),
         "scope": grant.scope,
         "fam": grant.family,
         "jti": new_id(),
@@ -156,16 +155,6 @@ def _grant_event(event: str, grant: Grant) -> AuditEvent:
 
 def _path(resource: Any) -> str | None:
     return urlsplit(resource).path if isinstance(resource, str) else None
-
-
-def _client_claims(name: str | None, verified: bool) -> dict[str, Any]:
-    """The client's display name (bounded, since a registrant picks it) and whether it was verified."""
-    return {"cn": name[:CLIENT_NAME_CLAIM_CHARS], "cv": verified} if name else {"cv": verified}
-
-
-def _claimed_name(claims: Mapping[str, Any]) -> str | None:
-    name = claims.get("cn")
-    return name if isinstance(name, str) else None
 
 
 def _issue_pair(gateway: Gateway, grant: Grant, access_scope: str) -> dict[str, Any]:
@@ -244,8 +233,9 @@ async def _exchange_code(gateway: Gateway, form: Mapping[str, str]) -> dict[str,
         await gateway.store.revoke("fam:" + family, settings.oauth.refresh_token_ttl_seconds + _SLACK_SECONDS)
         log.warning("authorization code replayed; its token family is revoked", extra={"family": family})
         raise OAuthError("invalid_grant", "The authorization code was already used.")
+    client_name, client_verified = claimed_client(code)
     grant = Grant(api_key=code["k"], scope=code["scope"], client_id=code["client_id"], family=family, resource=code["resource"],
-                  client_name=_claimed_name(code), client_verified=code.get("cv") is True)
+                  client_name=client_name, client_verified=client_verified)
     log.info("tokens issued", extra={"grant_type": "authorization_code", "key_id": key_id(grant.api_key), "family": family})
     await gateway.audit.record(_grant_event("grant", grant))
     return _issue_pair(gateway, grant, grant.scope)
@@ -263,8 +253,9 @@ async def _refresh(gateway: Gateway, form: Mapping[str, str]) -> dict[str, Any]:
     # sealed token is the proof, and the token names its client, so a client_id that is sent must match it.
     if form.get("client_id") and not _same(form["client_id"], token.get("client_id")):
         raise OAuthError("invalid_grant", "The refresh token was issued to another client.")
+    client_name, client_verified = claimed_client(token)
     grant = Grant(api_key=token["k"], scope=token["scope"], client_id=token["client_id"], family=token["fam"], resource=token["aud"],
-                  client_name=_claimed_name(token), client_verified=token.get("cv") is True)
+                  client_name=client_name, client_verified=client_verified)
     access_scope = _narrowed_scope(grant.scope, form.get("scope"))
     if await gateway.store.is_revoked("fam:" + grant.family):
         raise OAuthError("invalid_grant", "This grant was revoked; sign in again.")
@@ -386,9 +377,10 @@ async def revoke_endpoint(request: web.Request) -> web.Response:
                 raise OAuthError("invalid_client", "The token was issued to another client.")
             await gateway.store.revoke("fam:" + claims["fam"], gateway.settings.oauth.refresh_token_ttl_seconds + _SLACK_SECONDS)
             log.info("token family revoked", extra={"family": claims["fam"]})
+            client_name, client_verified = claimed_client(claims)
             await gateway.audit.record(AuditEvent(
-                "revocation", str(claims.get("sub", "")), "ok", client_id=claims.get("client_id"), client_name=claims.get("cn"),
-                client_verified=claims.get("cv") is True, surface=_path(claims.get("aud")),
+                "revocation", str(claims.get("sub", "")), "ok", client_id=claims.get("client_id"), client_name=client_name,
+                client_verified=client_verified, surface=_path(claims.get("aud")),
             ))
     except OAuthError as exc:
         return exc.response()
